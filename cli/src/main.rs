@@ -1,0 +1,4 @@
+//! `lanes`: multi-core IPsec for Linux.
+fn main() {
+    println!("lanes");
+}

@@ -1,0 +1,1 @@
+//! Loader for the lanes XDP steering program: SPI -> CPU -> cpumap.

@@ -1,0 +1,10 @@
+//! `cargo xtask bench`.
+
+use anyhow::Result;
+
+#[derive(clap::Args, Debug, Default)]
+pub struct Options {}
+
+pub fn run(_o: &Options) -> Result<()> {
+    anyhow::bail!("`cargo xtask bench` is not implemented yet")
+}
