@@ -4,3 +4,6 @@
 //! netlink handles. Time enters as `now` arguments, datagrams enter through
 //! `handle_*` methods and every effect leaves through `poll_*` methods.
 #![forbid(unsafe_code)]
+
+pub mod crypto;
+pub mod wire;

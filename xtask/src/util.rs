@@ -55,3 +55,33 @@ pub fn cargo() -> Command {
     c.current_dir(root());
     c
 }
+
+/// Installs Debian packages that are missing, running `apt-get update` at most
+/// once per machine (marker under `.cache/`).
+pub fn apt_install(pkgs: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = pkgs
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+                .unwrap_or(false)
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let marker = cache_dir().join("apt-updated");
+    if !marker.exists() {
+        run(Command::new("apt-get").args(["update", "-q"]))?;
+        std::fs::create_dir_all(cache_dir())?;
+        std::fs::write(&marker, b"")?;
+    }
+    eprintln!("setup: installing {}", missing.join(" "));
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}

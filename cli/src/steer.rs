@@ -1,0 +1,1 @@
+//! `lanes steer ...`: attach/detach/bind/status of the XDP steering program.
