@@ -1,14 +1,179 @@
-//! `cargo xtask test`: runs the tiers and prints one summary line per tier.
+//! `cargo xtask test`: runs the test tiers in order and prints one summary
+//! line per tier, then a closing `N passed, N failed` line.
+//!
+//! Tiers:
+//! - `fmt`: `cargo fmt --check`
+//! - `clippy`: `cargo clippy --workspace --all-targets -- -D warnings`
+//! - `unit`: `cargo test --workspace` (no privileges, no eBPF toolchain)
+//! - `fuzz`: a short `cargo fuzz` run of every target in `ike-core/fuzz`
+//! - `host`: root tests on the host kernel (netns, XFRM policies, XDP with
+//!   BPF_PROG_TEST_RUN and veth): builds the XDP object first, then runs the
+//!   tests gated by `LANES_PRIV_TESTS=1`
+//! - `vm`: the VM testbed suite (`cargo xtask vm test`)
+//!
+//! A tier asked for that cannot run (for example `host` without root) counts
+//! as failed, not skipped.
 
 use crate::util;
-use anyhow::Result;
+use anyhow::{Result, bail};
+use std::process::Command;
+use std::time::Instant;
+
+const ALL: &[&str] = &["fmt", "clippy", "unit", "fuzz", "host", "vm"];
 
 #[derive(clap::Args, Debug, Default)]
-pub struct Options {}
+pub struct Options {
+    /// Comma-separated tiers to run (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub tier: Vec<String>,
+    /// Tiers to leave out.
+    #[arg(long, value_delimiter = ',')]
+    pub skip: Vec<String>,
+    /// Seconds per fuzz target in the fuzz tier.
+    #[arg(long, default_value_t = 20)]
+    pub fuzz_seconds: u32,
+}
 
-pub fn run(_o: &Options) -> Result<()> {
-    util::run(util::cargo().args(["fmt", "--all", "--check"]))?;
-    util::run(util::cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    util::run(util::cargo().args(["test", "--workspace"]))?;
+struct Outcome {
+    tier: &'static str,
+    ok: bool,
+    secs: f64,
+    note: String,
+}
+
+pub fn run(o: &Options) -> Result<()> {
+    for t in o.tier.iter().chain(&o.skip) {
+        if !ALL.contains(&t.as_str()) {
+            bail!("unknown tier `{t}`; tiers are {}", ALL.join(","));
+        }
+    }
+    let wanted: Vec<&'static str> = ALL
+        .iter()
+        .copied()
+        .filter(|t| o.tier.is_empty() || o.tier.iter().any(|x| x == t))
+        .filter(|t| !o.skip.iter().any(|x| x == t))
+        .collect();
+
+    let mut outcomes = Vec::new();
+    for tier in wanted {
+        eprintln!("==> tier {tier}");
+        let start = Instant::now();
+        let res = match tier {
+            "fmt" => util::run(util::cargo().args(["fmt", "--all", "--check"])),
+            "clippy" => util::run(util::cargo().args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])),
+            "unit" => util::run(util::cargo().args(["test", "--workspace"])),
+            "fuzz" => fuzz(o.fuzz_seconds),
+            "host" => host(),
+            "vm" => util::run(util::cargo().args(["xtask", "vm", "test"])),
+            _ => unreachable!("tier list is fixed"),
+        };
+        let secs = start.elapsed().as_secs_f64();
+        let (ok, note) = match res {
+            Ok(()) => (true, String::new()),
+            Err(e) => (false, format!("{e:#}")),
+        };
+        outcomes.push(Outcome {
+            tier,
+            ok,
+            secs,
+            note,
+        });
+    }
+
+    eprintln!();
+    println!("test summary:");
+    for o in &outcomes {
+        let status = if o.ok { "passed" } else { "FAILED" };
+        let note = o.note.lines().next().unwrap_or("");
+        println!("  tier {:<7} {status:<7} {:>7.1}s  {note}", o.tier, o.secs);
+    }
+    let passed = outcomes.iter().filter(|o| o.ok).count();
+    let failed = outcomes.len() - passed;
+    println!("tiers: {passed} passed, {failed} failed");
+    if failed > 0 {
+        bail!("{failed} tier(s) failed");
+    }
+    Ok(())
+}
+
+fn is_root() -> bool {
+    // The effective uid from /proc avoids a libc dependency.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Root tests on the host kernel: builds the XDP object, then runs the
+/// gated tests of the crates that touch the kernel.
+fn host() -> Result<()> {
+    if !is_root() {
+        bail!("the host tier needs root (netns, XFRM, BPF); run as root or pass --skip host");
+    }
+    util::run(util::cargo().args(["xtask", "build"]))?;
+    util::run(
+        util::cargo()
+            .args([
+                "test",
+                "-p",
+                "ebpf-steer",
+                "-p",
+                "xfrm-offload",
+                "-p",
+                "lanes-cli",
+            ])
+            .args(["--", "--test-threads=1"])
+            .env("LANES_PRIV_TESTS", "1"),
+    )
+}
+
+/// A short coverage-guided run of every cargo-fuzz target (nightly toolchain,
+/// cargo-fuzz installed into `.cache/cargo-fuzz`).
+fn fuzz(seconds: u32) -> Result<()> {
+    let dir = util::root().join("ike-core/fuzz");
+    let targets_dir = dir.join("fuzz_targets");
+    if !targets_dir.is_dir() {
+        bail!("no fuzz targets under {}", targets_dir.display());
+    }
+    let root = util::cache_dir().join("cargo-fuzz");
+    let bin = root.join("bin/cargo-fuzz");
+    if !bin.exists() {
+        util::run(
+            Command::new("cargo")
+                .args(["install", "--locked", "cargo-fuzz", "--root"])
+                .arg(&root),
+        )?;
+    }
+    let mut targets: Vec<String> = std::fs::read_dir(&targets_dir)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let p = e.path();
+            if p.extension()? != "rs" {
+                return None;
+            }
+            Some(p.file_stem()?.to_string_lossy().into_owned())
+        })
+        .collect();
+    targets.sort();
+    for t in targets {
+        util::run(
+            Command::new(&bin)
+                .current_dir(&dir)
+                .env("RUSTUP_TOOLCHAIN", "nightly")
+                .env("CARGO_TARGET_DIR", util::root().join("target/fuzz"))
+                .args(["run", &t, "--", &format!("-max_total_time={seconds}")]),
+        )?;
+    }
     Ok(())
 }
