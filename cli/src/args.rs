@@ -1,0 +1,141 @@
+//! Command-line arguments (clap derive). Kept in the library so it is testable.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, Subcommand};
+
+/// Default configuration file.
+pub const DEFAULT_CONFIG: &str = "/etc/lanes/lanes.toml";
+/// Default control socket.
+pub const DEFAULT_SOCKET: &str = "/run/lanes/lanes.sock";
+
+/// lanes: multi-core IPsec for Linux (IKEv2 with RFC 9611 per-CPU Child SAs,
+/// Linux XFRM per-CPU SAs, XDP steering).
+#[derive(Debug, Parser)]
+#[command(name = "lanes", version, about, long_about = None, propagate_version = true)]
+pub struct Args {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, value_name = "PATH", default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+
+    /// Control socket of the daemon.
+    #[arg(long, global = true, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+
+    /// More log output (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Less log output (-q warnings, -qq errors only). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub quiet: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the IKE daemon in the foreground.
+    Daemon {
+        /// On exit, leave SAs, policies and steering in the kernel.
+        #[arg(long)]
+        keep_kernel_state: bool,
+    },
+    /// Validate the configuration file and exit.
+    Check,
+    /// Bring a connection up (initiate its IKE SA and Child SAs).
+    Up {
+        /// Connection name from the configuration.
+        name: String,
+    },
+    /// Tear a connection down (delete its IKE SA, Child SAs and kernel state).
+    Down {
+        /// Connection name from the configuration.
+        name: String,
+    },
+    /// Show IKE and Child SAs with kernel counters.
+    Status {
+        /// Machine-readable JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask the daemon to reload its configuration (like SIGHUP).
+    Reload,
+    /// XDP steering: attach, detach, bind and inspect.
+    #[command(subcommand)]
+    Steer(crate::steer::SteerCmd),
+    /// Check the system for what lanes needs and how well it is tuned.
+    Doctor {
+        /// Machine-readable JSON output.
+        #[arg(long)]
+        json: bool,
+        /// Apply the fixes that are safe to apply automatically.
+        #[arg(long)]
+        apply: bool,
+        /// Interfaces to inspect (default: the config's steer_interfaces, else all).
+        #[arg(long = "interface", short = 'i', value_name = "IF")]
+        interfaces: Vec<String>,
+    },
+}
+
+impl Args {
+    /// The default log level from `-v`/`-q`.
+    pub fn log_level(&self) -> tracing::Level {
+        match (self.verbose, self.quiet) {
+            (0, 0) => tracing::Level::INFO,
+            (1, _) => tracing::Level::DEBUG,
+            (v, _) if v >= 2 => tracing::Level::TRACE,
+            (_, 1) => tracing::Level::WARN,
+            _ => tracing::Level::ERROR,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_and_globals() {
+        let a = Args::try_parse_from(["lanes", "status", "--json"]).expect("parse");
+        assert_eq!(a.config, PathBuf::from(DEFAULT_CONFIG));
+        assert_eq!(a.socket, PathBuf::from(DEFAULT_SOCKET));
+        assert!(matches!(a.command, Command::Status { json: true }));
+        let a = Args::try_parse_from(["lanes", "up", "dc-b", "--socket", "/tmp/s", "-vv"])
+            .expect("parse");
+        assert_eq!(a.socket, PathBuf::from("/tmp/s"));
+        assert_eq!(a.log_level(), tracing::Level::TRACE);
+        assert!(matches!(a.command, Command::Up { ref name } if name == "dc-b"));
+    }
+
+    #[test]
+    fn daemon_flags_and_quiet() {
+        let a = Args::try_parse_from([
+            "lanes",
+            "-q",
+            "--config",
+            "x.toml",
+            "daemon",
+            "--keep-kernel-state",
+        ])
+        .expect("parse");
+        assert!(matches!(
+            a.command,
+            Command::Daemon {
+                keep_kernel_state: true
+            }
+        ));
+        assert_eq!(a.log_level(), tracing::Level::WARN);
+        assert!(Args::try_parse_from(["lanes", "-v", "-q", "check"]).is_err());
+        assert!(Args::try_parse_from(["lanes", "up"]).is_err());
+    }
+}

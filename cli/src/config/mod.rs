@@ -1,0 +1,461 @@
+//! The lanes configuration file (TOML, swanctl.conf's names).
+//!
+//! Types are parsed at the edge (addresses, subnets, durations, proposals, enums), so
+//! syntax and type errors carry TOML's span; checks across fields run in
+//! [`validate`] and are located by their key path. Every error names the file, line
+//! and column.
+
+mod duration;
+mod locate;
+mod proposal;
+mod secret;
+mod subnet;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use duration::Seconds;
+pub use proposal::{EspProposal, IkeProposal, Proposal, ProposalKind};
+pub use secret::Psk;
+pub use subnet::Subnet;
+
+/// The whole configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[daemon]`.
+    #[serde(default)]
+    pub daemon: Daemon,
+    /// `[connections.NAME]`.
+    #[serde(default)]
+    pub connections: BTreeMap<String, Connection>,
+    /// `[secrets.NAME]`.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretEntry>,
+}
+
+/// `[daemon]`: sockets and steering.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Daemon {
+    /// Addresses to bind the IKE and NAT-T ports on.
+    #[serde(default = "default_listen")]
+    pub listen: Vec<IpAddr>,
+    /// IKE port (RFC 7296 §2: 500).
+    #[serde(default = "default_ike_port")]
+    pub ike_port: u16,
+    /// NAT-T / ESP-in-UDP port (RFC 3948: 4500).
+    #[serde(default = "default_nat_port")]
+    pub nat_port: u16,
+    /// Interfaces to attach the XDP steering program to at start-up.
+    #[serde(default)]
+    pub steer_interfaces: Vec<String>,
+    /// XDP attach mode.
+    #[serde(default)]
+    pub steer_mode: SteerMode,
+}
+
+impl Default for Daemon {
+    fn default() -> Self {
+        Daemon {
+            listen: default_listen(),
+            ike_port: default_ike_port(),
+            nat_port: default_nat_port(),
+            steer_interfaces: Vec::new(),
+            steer_mode: SteerMode::default(),
+        }
+    }
+}
+
+fn default_listen() -> Vec<IpAddr> {
+    vec![
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    ]
+}
+fn default_ike_port() -> u16 {
+    500
+}
+fn default_nat_port() -> u16 {
+    4500
+}
+
+/// XDP attach mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SteerMode {
+    /// Driver (native) XDP.
+    #[default]
+    Native,
+    /// Generic (skb) XDP, works on every interface.
+    Skb,
+}
+
+/// `[connections.NAME]`: one IKE SA configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connection {
+    /// Our addresses (empty: any).
+    #[serde(default)]
+    pub local_addrs: Vec<IpAddr>,
+    /// The peer's addresses (empty: accept any, never initiate).
+    #[serde(default)]
+    pub remote_addrs: Vec<IpAddr>,
+    /// IKE proposals, most preferred first.
+    #[serde(default = "default_ike_proposals")]
+    pub proposals: Vec<IkeProposal>,
+    /// Force UDP encapsulation (RFC 3948) even without NAT.
+    #[serde(default)]
+    pub encap: bool,
+    /// Liveness check interval (RFC 7296 §2.4); `0s` disables it.
+    #[serde(default)]
+    pub dpd_delay: Seconds,
+    /// IKE SA rekey interval; `0s` disables it.
+    #[serde(default = "default_ike_rekey")]
+    pub rekey_time: Seconds,
+    /// Our authentication.
+    pub local: AuthConfig,
+    /// The peer's authentication.
+    pub remote: AuthConfig,
+    /// `[connections.NAME.children.CHILD]`.
+    #[serde(default)]
+    pub children: BTreeMap<String, Child>,
+}
+
+fn default_ike_proposals() -> Vec<IkeProposal> {
+    vec![IkeProposal(Proposal::default_for(ProposalKind::Ike))]
+}
+fn default_esp_proposals() -> Vec<EspProposal> {
+    vec![EspProposal(Proposal::default_for(ProposalKind::Esp))]
+}
+fn default_ike_rekey() -> Seconds {
+    Seconds(4 * 3600)
+}
+fn default_child_rekey() -> Seconds {
+    Seconds(3600)
+}
+
+/// `local = { auth, id }` / `remote = { auth, id }`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Authentication method.
+    pub auth: AuthMethod,
+    /// IKE identity (RFC 7296 §3.5); defaults to the address.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// Authentication methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// Pre-shared key (RFC 7296 §2.15, auth method 2).
+    Psk,
+}
+
+/// `[connections.NAME.children.CHILD]`: one Child SA configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Child {
+    /// Our side's subnets (empty: our address).
+    #[serde(default)]
+    pub local_ts: Vec<Subnet>,
+    /// The peer's subnets (empty: the peer's address).
+    #[serde(default)]
+    pub remote_ts: Vec<Subnet>,
+    /// ESP proposals, most preferred first; a key exchange method enables PFS.
+    #[serde(default = "default_esp_proposals")]
+    pub esp_proposals: Vec<EspProposal>,
+    /// IPsec mode.
+    #[serde(default)]
+    pub mode: Mode,
+    /// What to do at start-up.
+    #[serde(default)]
+    pub start_action: StartAction,
+    /// RFC 9611 per-CPU Child SAs.
+    #[serde(default)]
+    pub per_cpu_sas: PerCpuSas,
+    /// Create per-CPU SAs when the kernel asks (acquire) or all at once.
+    #[serde(default)]
+    pub per_cpu_mode: PerCpuMode,
+    /// Cap on per-CPU SAs accepted as responder before answering TS_MAX_QUEUE
+    /// (RFC 9611 §3); default: the number of online CPUs.
+    #[serde(default)]
+    pub per_cpu_max: Option<u32>,
+    /// NIC offload.
+    #[serde(default)]
+    pub hw_offload: HwOffload,
+    /// Child SA rekey interval.
+    #[serde(default = "default_child_rekey")]
+    pub rekey_time: Seconds,
+    /// Hard lifetime (default: rekey_time + 10%).
+    #[serde(default)]
+    pub life_time: Option<Seconds>,
+    /// Random jitter subtracted from rekey_time (default: life_time - rekey_time).
+    #[serde(default)]
+    pub rand_time: Option<Seconds>,
+    /// Anti-replay window in packets (0 disables it).
+    #[serde(default = "default_replay_window")]
+    pub replay_window: u32,
+}
+
+fn default_replay_window() -> u32 {
+    32
+}
+
+impl Child {
+    /// The hard lifetime in effect.
+    pub fn life_time(&self) -> Seconds {
+        self.life_time
+            .unwrap_or(Seconds(self.rekey_time.0 + self.rekey_time.0 / 10))
+    }
+    /// The rekey jitter in effect.
+    pub fn rand_time(&self) -> Seconds {
+        self.rand_time.unwrap_or(Seconds(
+            self.life_time().0.saturating_sub(self.rekey_time.0),
+        ))
+    }
+}
+
+/// IPsec mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Tunnel mode.
+    #[default]
+    Tunnel,
+    /// Transport mode.
+    Transport,
+}
+
+/// `start_action`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartAction {
+    /// Wait for `lanes up` or the peer.
+    #[default]
+    None,
+    /// Install policies and negotiate on the kernel's acquire.
+    Trap,
+    /// Initiate at start-up.
+    Start,
+}
+
+/// `per_cpu_sas`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PerCpuSas {
+    /// One SA pair.
+    #[default]
+    No,
+    /// A fallback SA plus one SA pair per CPU.
+    Yes,
+    /// Like `yes`, and UDP-encapsulated per-CPU SAs get their own random source port.
+    Encap,
+}
+
+impl PerCpuSas {
+    /// Whether per-CPU SAs are enabled.
+    pub fn enabled(self) -> bool {
+        self != PerCpuSas::No
+    }
+}
+
+/// `per_cpu_mode`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PerCpuMode {
+    /// Negotiate a CPU's SA on the kernel's first acquire from it.
+    #[default]
+    OnDemand,
+    /// Negotiate SAs for every online CPU right after the fallback SA.
+    Precreate,
+}
+
+/// `hw_offload`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HwOffload {
+    /// Software only.
+    #[default]
+    No,
+    /// Crypto offload (fails if the NIC lacks it).
+    Crypto,
+    /// Packet offload (fails if the NIC lacks it).
+    Packet,
+    /// Best available: packet, then crypto, then software.
+    Auto,
+}
+
+/// `[secrets.NAME]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretEntry {
+    /// Identities this secret is for (empty: any).
+    #[serde(default)]
+    pub ids: Vec<String>,
+    /// The secret inline (`0x...` for hex).
+    #[serde(default)]
+    pub secret: Option<Psk>,
+    /// A file holding the secret; must not be accessible by other users.
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let src = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: path.to_path_buf(),
+                line: None,
+                column: None,
+                key: None,
+                message: format!("cannot read the configuration: {e}"),
+            }])
+        })?;
+        Config::parse(&src, path)
+    }
+
+    /// Parses and validates configuration text; `path` names it in errors and
+    /// anchors relative `secret_file` paths.
+    pub fn parse(src: &str, path: &Path) -> Result<Config, ConfigErrors> {
+        let mut cfg: Config = toml::from_str(src).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| locate::line_col(src, s.start))
+                .map_or((None, None), |(l, c)| (Some(l), Some(c)));
+            ConfigErrors(vec![ConfigError {
+                file: path.to_path_buf(),
+                line,
+                column,
+                key: None,
+                message: e.message().trim().to_string(),
+            }])
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let problems = validate::validate(&mut cfg, base);
+        if problems.is_empty() {
+            return Ok(cfg);
+        }
+        let doc = toml_edit::ImDocument::parse(src).ok();
+        Err(ConfigErrors(
+            problems
+                .into_iter()
+                .map(|p| {
+                    let (line, column) = doc
+                        .as_ref()
+                        .and_then(|d| locate::span_of(d, &p.key))
+                        .map(|off| locate::line_col(src, off))
+                        .map_or((None, None), |(l, c)| (Some(l), Some(c)));
+                    ConfigError {
+                        file: path.to_path_buf(),
+                        line,
+                        column,
+                        key: Some(locate::display_path(&p.key)),
+                        message: p.message,
+                    }
+                })
+                .collect(),
+        ))
+    }
+
+    /// The pre-shared key for an IKE SA between `local` and `remote` identities:
+    /// the secret listing both ids wins over one listing only the peer, which wins
+    /// over a secret with no ids (strongSwan's matching order).
+    pub fn psk(&self, local: &str, remote: &str) -> Option<&Psk> {
+        self.secrets
+            .values()
+            .filter_map(|s| {
+                let has_l = s.ids.iter().any(|i| i == local);
+                let has_r = s.ids.iter().any(|i| i == remote);
+                let score = match (s.ids.is_empty(), has_l, has_r) {
+                    (true, _, _) => 1,
+                    (false, true, true) => 3,
+                    (false, _, true) => 2,
+                    _ => return None,
+                };
+                s.secret.as_ref().map(|k| (score, k))
+            })
+            .max_by_key(|(score, _)| *score)
+            .map(|(_, k)| k)
+    }
+}
+
+impl Connection {
+    /// Our identity: `local.id`, else our first address.
+    pub fn local_id(&self) -> String {
+        self.local
+            .id
+            .clone()
+            .or_else(|| self.local_addrs.first().map(ToString::to_string))
+            .unwrap_or_else(|| "%any".into())
+    }
+    /// The peer's identity: `remote.id`, else its first address.
+    pub fn remote_id(&self) -> String {
+        self.remote
+            .id
+            .clone()
+            .or_else(|| self.remote_addrs.first().map(ToString::to_string))
+            .unwrap_or_else(|| "%any".into())
+    }
+}
+
+/// One located configuration problem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// Dotted key path (`connections.dc-b.children.net.start_action`), when known.
+    pub key: Option<String>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        write!(f, ": ")?;
+        if let Some(k) = &self.key {
+            write!(f, "{k}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// All problems found in one configuration file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}

@@ -1,0 +1,154 @@
+//! Checks that span several fields: what serde alone cannot see.
+
+use std::path::Path;
+
+use super::locate::Seg;
+
+/// Builds a key path from keys and indexes.
+macro_rules! path {
+    ($($seg:expr),* $(,)?) => { vec![$(Seg::from($seg)),*] };
+}
+use super::{AuthMethod, Config, PerCpuMode, PerCpuSas, Psk, StartAction};
+
+/// One problem at a key path.
+#[derive(Debug)]
+pub struct Problem {
+    pub key: Vec<Seg>,
+    pub message: String,
+}
+
+fn problem(key: Vec<Seg>, message: impl Into<String>) -> Problem {
+    Problem {
+        key,
+        message: message.into(),
+    }
+}
+
+/// Validates `cfg`, loading `secret_file`s relative to `base`. Returns every problem.
+pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let d = &cfg.daemon;
+    if d.listen.is_empty() {
+        out.push(problem(
+            path!["daemon", "listen"],
+            "needs at least one address, e.g. [\"0.0.0.0\", \"::\"]",
+        ));
+    }
+    if d.ike_port == d.nat_port && d.ike_port != 0 {
+        out.push(problem(
+            path!["daemon", "nat_port"],
+            "must differ from ike_port",
+        ));
+    }
+    for (i, ifname) in d.steer_interfaces.iter().enumerate() {
+        if ifname.is_empty() || ifname.len() > 15 || ifname.contains(['/', ' ']) {
+            out.push(problem(
+                path!["daemon", "steer_interfaces", i],
+                format!("{ifname:?} is not a valid interface name"),
+            ));
+        }
+    }
+
+    // Secrets first, so connections can look them up.
+    for (name, s) in cfg.secrets.iter_mut() {
+        let key = path!["secrets", name];
+        match (&s.secret, &s.secret_file) {
+            (Some(_), Some(_)) => {
+                out.push(problem(key, "set either secret or secret_file, not both"))
+            }
+            (None, None) => out.push(problem(key, "needs secret or secret_file")),
+            (None, Some(file)) => {
+                let file = base.join(file);
+                match Psk::from_file(&file) {
+                    Ok(k) => s.secret = Some(k),
+                    Err(e) => out.push(problem(path!["secrets", name, "secret_file"], e)),
+                }
+            }
+            (Some(_), None) => {}
+        }
+    }
+
+    for (cname, c) in &cfg.connections {
+        let ck = |rest: &[Seg]| -> Vec<Seg> {
+            let mut v = path!["connections", cname];
+            v.extend_from_slice(rest);
+            v
+        };
+        if c.proposals.is_empty() {
+            out.push(problem(
+                ck(&path!["proposals"]),
+                "needs at least one proposal",
+            ));
+        }
+        let fam_l: Vec<bool> = c.local_addrs.iter().map(|a| a.is_ipv4()).collect();
+        let fam_r: Vec<bool> = c.remote_addrs.iter().map(|a| a.is_ipv4()).collect();
+        if !fam_l.is_empty() && !fam_r.is_empty() && !fam_l.iter().any(|f| fam_r.contains(f)) {
+            out.push(problem(
+                ck(&path!["remote_addrs"]),
+                "no address family in common with local_addrs",
+            ));
+        }
+        if c.local.auth == AuthMethod::Psk && c.remote.auth == AuthMethod::Psk {
+            let (l, r) = (c.local_id(), c.remote_id());
+            if cfg.psk(&l, &r).is_none()
+                && !out
+                    .iter()
+                    .any(|p| p.key.first() == Some(&Seg::Key("secrets".into())))
+            {
+                out.push(problem(
+                    ck(&path!["remote"]),
+                    format!("no [secrets.*] entry with ids containing {r:?} (or with no ids) for this PSK connection"),
+                ));
+            }
+        }
+        for (chname, ch) in &c.children {
+            let k = |field: &str| ck(&path!["children", chname, field]);
+            if ch.esp_proposals.is_empty() {
+                out.push(problem(k("esp_proposals"), "needs at least one proposal"));
+            }
+            if ch.start_action != StartAction::None && c.remote_addrs.is_empty() {
+                out.push(problem(
+                    k("start_action"),
+                    "trap/start need the peer's address: set remote_addrs on the connection",
+                ));
+            }
+            if ch.per_cpu_sas.enabled() {
+                if ch.start_action == StartAction::Start && ch.per_cpu_mode == PerCpuMode::OnDemand
+                {
+                    out.push(problem(
+                        k("start_action"),
+                        "per_cpu_sas with per_cpu_mode = \"on_demand\" needs start_action = \"trap\" \
+                         (acquires say which CPU needs an SA) or \"none\"; use per_cpu_mode = \"precreate\" to initiate at start-up",
+                    ));
+                }
+                if ch.per_cpu_max == Some(0) {
+                    out.push(problem(k("per_cpu_max"), "must be at least 1"));
+                }
+            }
+            if ch.per_cpu_sas == PerCpuSas::No && ch.per_cpu_mode == PerCpuMode::Precreate {
+                out.push(problem(
+                    k("per_cpu_mode"),
+                    "precreate needs per_cpu_sas = \"yes\" or \"encap\"",
+                ));
+            }
+            if ch.rekey_time.0 != 0 && ch.life_time().0 <= ch.rekey_time.0 {
+                out.push(problem(k("life_time"), "must be longer than rekey_time"));
+            }
+            if ch.rand_time().0 > ch.rekey_time.0 {
+                out.push(problem(k("rand_time"), "must not exceed rekey_time"));
+            }
+            for (field, ts) in [("local_ts", &ch.local_ts), ("remote_ts", &ch.remote_ts)] {
+                if ts.iter().any(|t| t.is_ipv4())
+                    && ts.iter().any(|t| !t.is_ipv4())
+                    && ch.mode == super::Mode::Transport
+                {
+                    out.push(problem(
+                        k(field),
+                        "transport mode cannot mix IPv4 and IPv6 selectors",
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
