@@ -1,0 +1,58 @@
+//! Key exchange methods (RFC 7296 §2.7, RFC 3526, RFC 5903, RFC 8031).
+
+mod ecp;
+mod modp;
+mod x25519;
+
+use core::fmt;
+
+pub use ecp::{ECP_256, ECP_384, Ecp256, Ecp384};
+pub use modp::{MODP_2048, MODP_3072, Modp2048, Modp3072};
+pub use x25519::{X25519, X25519Group};
+
+use super::{CryptoError, SecretBytes, SecureRandom};
+use crate::wire::KeId;
+
+/// A key exchange method (DH group).
+pub trait KeGroup: Send + Sync + fmt::Debug {
+    /// Its transform ID.
+    fn id(&self) -> KeId;
+    /// Length of the public value in the KE payload.
+    fn public_len(&self) -> usize;
+    /// Generates a fresh key pair.
+    fn start(&self, rng: &dyn SecureRandom) -> Result<Box<dyn ActiveKe>, CryptoError>;
+    /// A key pair from a given private value (known-answer tests). The
+    /// encoding is the group's natural one: a 32-byte X25519 scalar, a
+    /// big-endian ECP scalar, or a big-endian MODP exponent.
+    fn from_private(&self, private: &[u8]) -> Result<Box<dyn ActiveKe>, CryptoError>;
+}
+
+/// One side's key pair, waiting for the peer's public value.
+pub trait ActiveKe: Send + Sync {
+    /// The group.
+    fn group(&self) -> KeId;
+    /// The public value to send in KE.
+    fn public(&self) -> &[u8];
+    /// Validates the peer's public value and computes g^ir in the IKE
+    /// encoding (RFC 7296 §2.14, RFC 5903 §7: x coordinate; MODP padded to
+    /// the modulus length).
+    fn complete(&self, peer: &[u8]) -> Result<SecretBytes, CryptoError>;
+}
+
+impl fmt::Debug for dyn ActiveKe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ActiveKe({:?}, <private redacted>)", self.group())
+    }
+}
+
+/// Checks the peer's public value length.
+fn check_len(group: KeId, peer: &[u8], want: usize) -> Result<(), CryptoError> {
+    if peer.len() == want {
+        Ok(())
+    } else {
+        Err(CryptoError::InvalidPublicValue {
+            group,
+            why: "wrong length",
+        })
+    }
+}
