@@ -113,12 +113,15 @@ enum AeadCipher {
     ChaCha(Box<ChaCha20Poly1305>),
 }
 
-/// RFC 5282 / RFC 7634: nonce = salt(4) ‖ IV(8), ICV 16, explicit IV as a
-/// counter (it must never repeat under one key).
+/// RFC 5282 / RFC 7634: nonce = salt(4) ‖ IV(8), ICV 16. The explicit IV
+/// must never repeat under one key: it is a message counter XORed with a
+/// random mask drawn at the first seal (a bijection, so IVs stay unique,
+/// like strongSwan's `iv_gen_seq`), which also hides the message count.
 struct AeadKey {
     cipher: AeadCipher,
     salt: [u8; 4],
     counter: u64,
+    mask: Option<u64>,
 }
 
 impl AeadKey {
@@ -158,13 +161,23 @@ impl SkKey for AeadKey {
         &mut self,
         msg: &mut [u8],
         iv_off: usize,
-        _rng: &dyn SecureRandom,
+        rng: &dyn SecureRandom,
     ) -> Result<(), CryptoError> {
+        let mask = match self.mask {
+            Some(m) => m,
+            None => {
+                let mut b = [0u8; 8];
+                rng.fill(&mut b)?;
+                let m = u64::from_be_bytes(b);
+                self.mask = Some(m);
+                m
+            }
+        };
         self.counter = self
             .counter
             .checked_add(1)
             .ok_or(CryptoError::Malformed("IV counter exhausted"))?;
-        let ivb = self.counter.to_be_bytes();
+        let ivb = (self.counter ^ mask).to_be_bytes();
         let (aad, iv, text, icv) =
             split(msg, iv_off, 8, 16).ok_or(CryptoError::Malformed("buffer too short"))?;
         iv.copy_from_slice(&ivb);
@@ -250,6 +263,7 @@ impl EncrAlgorithm for AesGcm16 {
             cipher,
             salt: salt_of(key),
             counter: 0,
+            mask: None,
         }))
     }
 }
@@ -295,6 +309,7 @@ impl EncrAlgorithm for ChaCha20Poly1305Encr {
             cipher: AeadCipher::ChaCha(Box::new(c)),
             salt: salt_of(key),
             counter: 0,
+            mask: None,
         }))
     }
 }
