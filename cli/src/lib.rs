@@ -3,12 +3,17 @@
 
 pub mod args;
 pub mod config;
+pub mod control;
+pub mod daemon;
+pub mod doctor;
 pub mod steer;
 
 #[cfg(test)]
 mod testutil;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
+
+use control::{Request, RequestKind};
 
 pub use args::{Args, Command};
 
@@ -41,6 +46,45 @@ pub fn run(args: Args) -> Result<()> {
             Ok(())
         }
         Command::Steer(cmd) => steer::run(cmd),
-        _ => anyhow::bail!("not implemented yet"),
+        Command::Up { name } => client_cmd(&args.socket, RequestKind::Up { name }),
+        Command::Down { name } => client_cmd(&args.socket, RequestKind::Down { name }),
+        Command::Reload => client_cmd(&args.socket, RequestKind::Reload),
+        Command::Status { json } => {
+            let resp = control::request(&args.socket, &Request::new(RequestKind::Status))?;
+            let Some(report) = resp.status.filter(|_| resp.ok) else {
+                bail!(
+                    "{}",
+                    resp.error
+                        .unwrap_or_else(|| "the daemon sent no status".into())
+                );
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.render());
+            }
+            Ok(())
+        }
+        Command::Doctor {
+            json,
+            apply,
+            interfaces,
+        } => doctor::run(&args.config, &interfaces, json, apply),
+        Command::Daemon { keep_kernel_state } => {
+            daemon::run(&args.config, &args.socket, keep_kernel_state)
+        }
+    }
+}
+
+/// Sends one request and prints its answer; a failed request is an error exit.
+fn client_cmd(socket: &std::path::Path, kind: RequestKind) -> Result<()> {
+    let resp = control::request(socket, &Request::new(kind))?;
+    if resp.ok {
+        if let Some(m) = resp.message {
+            println!("{m}");
+        }
+        Ok(())
+    } else {
+        bail!("{}", resp.error.unwrap_or_else(|| "request failed".into()))
     }
 }

@@ -52,7 +52,7 @@ impl Psk {
 }
 
 fn decode_hex(s: &str) -> Result<Zeroizing<Vec<u8>>, String> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err("a 0x secret needs an even number of hex digits".into());
     }
     let mut out = Zeroizing::new(Vec::with_capacity(s.len() / 2));

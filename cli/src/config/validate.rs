@@ -69,14 +69,14 @@ pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
     }
 
     for (cname, c) in &cfg.connections {
-        let ck = |rest: &[Seg]| -> Vec<Seg> {
+        let ck = |rest: Vec<Seg>| -> Vec<Seg> {
             let mut v = path!["connections", cname];
-            v.extend_from_slice(rest);
+            v.extend(rest);
             v
         };
         if c.proposals.is_empty() {
             out.push(problem(
-                ck(&path!["proposals"]),
+                ck(path!["proposals"]),
                 "needs at least one proposal",
             ));
         }
@@ -84,7 +84,7 @@ pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
         let fam_r: Vec<bool> = c.remote_addrs.iter().map(|a| a.is_ipv4()).collect();
         if !fam_l.is_empty() && !fam_r.is_empty() && !fam_l.iter().any(|f| fam_r.contains(f)) {
             out.push(problem(
-                ck(&path!["remote_addrs"]),
+                ck(path!["remote_addrs"]),
                 "no address family in common with local_addrs",
             ));
         }
@@ -96,13 +96,13 @@ pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
                     .any(|p| p.key.first() == Some(&Seg::Key("secrets".into())))
             {
                 out.push(problem(
-                    ck(&path!["remote"]),
+                    ck(path!["remote"]),
                     format!("no [secrets.*] entry with ids containing {r:?} (or with no ids) for this PSK connection"),
                 ));
             }
         }
         for (chname, ch) in &c.children {
-            let k = |field: &str| ck(&path!["children", chname, field]);
+            let k = |field: &str| ck(path!["children", chname, field]);
             if ch.esp_proposals.is_empty() {
                 out.push(problem(k("esp_proposals"), "needs at least one proposal"));
             }
