@@ -1,2 +1,46 @@
 //! Installs IPsec SAs and policies into the Linux kernel over XFRM netlink,
-//! per CPU (Linux >= 6.13, `XFRMA_SA_PCPU`), with NIC offload where available.
+//! per CPU (Linux >= 6.13, `XFRMA_SA_PCPU`), with NIC offload where available
+//! and a verified fallback. Knows nothing about IKE.
+//!
+//! * [`Xfrm`]: SA and policy requests (`ip xfrm state|policy ...`), ALLOCSPI,
+//!   pipelined batches.
+//! * [`Monitor`]: kernel events (ACQUIRE with the CPU, EXPIRE soft/hard,
+//!   MAPPING), resynchronising by dump after ENOBUFS.
+//! * [`probe`]: what the running kernel supports (per-CPU SAs, ESP, AEADs),
+//!   tried rather than guessed from the version, cached per process.
+//! * [`offload`]: the `no | crypto | packet | auto` ladder, reading each SA
+//!   back to report the mode actually in effect.
+//! * [`tag`]: how lanes recognises its own SAs and policies (reqid range).
+//!
+//! Message layer: netlink-packet-xfrm 0.5 structs, plus typed
+//! `XFRMA_SA_DIR` / `XFRMA_SA_PCPU` / `XFRM_OFFLOAD_PACKET` /
+//! `XFRM_POLICY_CPU_ACQUIRE` in [`msg::attr`]. Transport: a netlink-sys 0.9
+//! tokio socket (see `netlink.rs` for why not netlink-proto).
+
+pub mod error;
+mod ethtool;
+mod handle;
+mod monitor;
+pub mod msg;
+mod netlink;
+pub mod offload;
+pub mod probe;
+pub mod tag;
+pub mod types;
+
+pub use error::{Error, KernelError, OffloadError, Op, SpecError};
+pub use ethtool::esp_hw_offload;
+pub use handle::Xfrm;
+pub use monitor::{Event, Groups, Monitor};
+pub use msg::common::{Lifetimes, Limits};
+pub use msg::crypto::{Integ, SaCrypto};
+pub use msg::event::{Acquire, Expire};
+pub use msg::policy::{PolicyId, PolicySpec, PolicyState, Template};
+pub use msg::sa::{
+    MappingChange, OffloadDev, OffloadState, SaId, SaMessage, SaSpec, SaState, SpiRequest, UdpEncap,
+};
+pub use offload::{Installed, OffloadInEffect, OffloadMode};
+pub use types::{
+    CpuId, IpPrefix, IpsecProto, Mark, Mode, PolicyAction, PolicyDir, Reqid, SaDir, Spi,
+    TrafficSelector,
+};
