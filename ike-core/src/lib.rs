@@ -5,5 +5,21 @@
 //! `handle_*` methods and every effect leaves through `poll_*` methods.
 #![forbid(unsafe_code)]
 
+pub mod child_sa;
+pub mod config;
 pub mod crypto;
+pub mod endpoint;
+pub mod error;
+pub mod event;
+pub mod ids;
+mod ike_sa;
+pub mod proposal;
+pub mod timer;
 pub mod wire;
+
+pub use config::{ChildConfig, ConnectionConfig, EndpointConfig, Identity, Mode, PerCpu, PerCpuMode, Psk, TrafficSelector};
+pub use endpoint::{Endpoint, KernelEvent};
+pub use error::{ApiError, Error, PeerIncompatible, PeerMisbehaved};
+pub use event::{ChildSaInstall, DirectionKeys, Encap, Event, Transmit};
+pub use ids::{ChildSaId, CpuId, IkeSaId, IkeSpi, Spi};
+pub use proposal::{Proposal, ProposalError, Selected};

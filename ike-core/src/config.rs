@@ -1,0 +1,422 @@
+//! Plain-data configuration for connections (IKE SAs) and their children (Child SAs).
+//!
+//! Nothing here does I/O; the daemon builds these from its TOML file.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use crate::ids::CpuId;
+use crate::proposal::Proposal;
+use crate::timer::RetransmitConfig;
+use crate::wire::enums::IdType;
+use crate::wire::payload::{self as wire, Id};
+
+/// Endpoint-wide settings.
+#[derive(Clone, Debug)]
+pub struct EndpointConfig {
+    /// Connections this endpoint may initiate or answer.
+    pub connections: Vec<ConnectionConfig>,
+    /// Requester retransmission policy (strongSwan defaults).
+    pub retransmit: RetransmitConfig,
+    /// Number of local CPUs; default cap and CPU range for RFC 9611 groups.
+    pub local_cpus: u32,
+    /// Half-open IKE SAs above which the responder demands a COOKIE (RFC 7296 §2.6).
+    /// `Some(0)` always demands one; `None` never does.
+    pub cookie_threshold: Option<usize>,
+    /// Interval of NAT keepalives (1-byte 0xFF) when behind a NAT (RFC 3948 §4).
+    pub nat_keepalive: Duration,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        Self {
+            connections: Vec::new(),
+            retransmit: RetransmitConfig::default(),
+            local_cpus: 1,
+            cookie_threshold: None,
+            nat_keepalive: Duration::from_secs(20),
+        }
+    }
+}
+
+/// One IKE connection: peers, identities, PSK, IKE proposals and children.
+#[derive(Clone, Debug)]
+pub struct ConnectionConfig {
+    /// Name used in events and logs.
+    pub name: String,
+    /// Local address; a port of 0 means 500.
+    pub local: SocketAddr,
+    /// Remote address; `None` accepts any peer (responder only).
+    pub remote: Option<SocketAddr>,
+    /// Our identity (IDi or IDr).
+    pub local_id: Identity,
+    /// The peer's expected identity; `None` accepts any identity whose PSK matches.
+    pub remote_id: Option<Identity>,
+    /// Pre-shared key for AUTH method 2 (RFC 7296 §2.15).
+    pub psk: Psk,
+    /// IKE proposals, most preferred first.
+    pub ike_proposals: Vec<Proposal>,
+    /// Child SA configurations.
+    pub children: Vec<ChildConfig>,
+    /// IKE SA rekey interval (strongSwan `rekey_time`, default 4 h); zero disables.
+    pub rekey_time: Duration,
+    /// Random amount subtracted from rekey times (`rand_time`).
+    pub rekey_jitter: Duration,
+    /// Liveness check interval when idle (`dpd_delay`); zero disables.
+    pub dpd_delay: Duration,
+    /// Always use UDP encapsulation (port 4500) even without NAT.
+    pub force_encap: bool,
+    /// Send INITIAL_CONTACT in IKE_AUTH (RFC 7296 §2.4).
+    pub initial_contact: bool,
+}
+
+impl ConnectionConfig {
+    /// A connection with strongSwan-like defaults.
+    pub fn new(name: impl Into<String>, local: SocketAddr, local_id: Identity, psk: Psk) -> Self {
+        Self {
+            name: name.into(),
+            local,
+            remote: None,
+            local_id,
+            remote_id: None,
+            psk,
+            ike_proposals: Vec::new(),
+            children: Vec::new(),
+            rekey_time: Duration::from_secs(4 * 3600),
+            rekey_jitter: Duration::from_secs(0),
+            dpd_delay: Duration::ZERO,
+            force_encap: false,
+            initial_contact: true,
+        }
+    }
+}
+
+/// A pre-shared key. Its `Debug` output is redacted.
+#[derive(Clone)]
+pub struct Psk(pub Zeroizing<Vec<u8>>);
+
+impl Psk {
+    /// Wraps the given secret.
+    pub fn new(secret: impl Into<Vec<u8>>) -> Self {
+        Self(Zeroizing::new(secret.into()))
+    }
+}
+
+impl core::fmt::Debug for Psk {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Psk(<redacted>)")
+    }
+}
+
+/// An IKE identity (RFC 7296 §3.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Identity {
+    /// ID_IPV4_ADDR / ID_IPV6_ADDR.
+    Addr(IpAddr),
+    /// ID_FQDN.
+    Fqdn(String),
+    /// ID_RFC822_ADDR.
+    Email(String),
+    /// ID_KEY_ID.
+    KeyId(Vec<u8>),
+    /// Any other type, raw (type, data).
+    Other(u8, Vec<u8>),
+}
+
+/// A traffic selector range (RFC 7296 §3.13.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TrafficSelector {
+    /// IP protocol, 0 = any.
+    pub protocol: u8,
+    /// First port.
+    pub start_port: u16,
+    /// Last port.
+    pub end_port: u16,
+    /// First address.
+    pub start: IpAddr,
+    /// Last address (same family as `start`).
+    pub end: IpAddr,
+}
+
+impl TrafficSelector {
+    /// Any protocol and port between `start` and `end`.
+    pub fn range(start: IpAddr, end: IpAddr) -> Self {
+        Self {
+            protocol: 0,
+            start_port: 0,
+            end_port: u16::MAX,
+            start,
+            end,
+        }
+    }
+
+    /// A CIDR subnet, any protocol and port.
+    pub fn subnet(addr: IpAddr, prefix: u8) -> Self {
+        match addr {
+            IpAddr::V4(a) => {
+                let bits = u32::from(a);
+                let mask = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
+                Self::range(
+                    IpAddr::V4((bits & mask).into()),
+                    IpAddr::V4((bits | !mask).into()),
+                )
+            }
+            IpAddr::V6(a) => {
+                let bits = u128::from(a);
+                let mask = u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0);
+                Self::range(
+                    IpAddr::V6((bits & mask).into()),
+                    IpAddr::V6((bits | !mask).into()),
+                )
+            }
+        }
+    }
+
+    /// Intersection of two selectors, if any (RFC 7296 §2.9 narrowing).
+    pub fn intersect(&self, other: &Self) -> Option<Self> {
+        let protocol = match (self.protocol, other.protocol) {
+            (0, p) | (p, 0) => p,
+            (a, b) if a == b => a,
+            _ => return None,
+        };
+        let start_port = self.start_port.max(other.start_port);
+        let end_port = self.end_port.min(other.end_port);
+        if start_port > end_port {
+            return None;
+        }
+        let (start, end) = match (self.start, self.end, other.start, other.end) {
+            (IpAddr::V4(a), IpAddr::V4(b), IpAddr::V4(c), IpAddr::V4(d)) => {
+                (IpAddr::V4(a.max(c)), IpAddr::V4(b.min(d)))
+            }
+            (IpAddr::V6(a), IpAddr::V6(b), IpAddr::V6(c), IpAddr::V6(d)) => {
+                (IpAddr::V6(a.max(c)), IpAddr::V6(b.min(d)))
+            }
+            _ => return None,
+        };
+        if start > end {
+            return None;
+        }
+        Some(Self {
+            protocol,
+            start_port,
+            end_port,
+            start,
+            end,
+        })
+    }
+}
+
+impl TrafficSelector {
+    /// As a TSi/TSr selector (RFC 7296 §3.13.1).
+    pub fn to_wire(&self) -> wire::TrafficSelector {
+        fn r<A>(ts: &TrafficSelector, start: A, end: A) -> wire::TsRange<A> {
+            wire::TsRange {
+                ip_proto: ts.protocol,
+                start_port: ts.start_port,
+                end_port: ts.end_port,
+                start,
+                end,
+            }
+        }
+        match (self.start, self.end) {
+            (IpAddr::V4(s), IpAddr::V4(e)) => wire::TrafficSelector::Ipv4(r(self, s, e)),
+            (IpAddr::V6(s), IpAddr::V6(e)) => wire::TrafficSelector::Ipv6(r(self, s, e)),
+            (IpAddr::V4(s), IpAddr::V6(_)) => wire::TrafficSelector::Ipv4(r(self, s, s)),
+            (IpAddr::V6(s), IpAddr::V4(_)) => wire::TrafficSelector::Ipv6(r(self, s, s)),
+        }
+    }
+
+    /// From a received selector; `None` for types other than IPv4/IPv6 ranges.
+    pub fn from_wire(ts: &wire::TrafficSelector) -> Option<Self> {
+        Some(match ts {
+            wire::TrafficSelector::Ipv4(r) => Self {
+                protocol: r.ip_proto,
+                start_port: r.start_port,
+                end_port: r.end_port,
+                start: r.start.into(),
+                end: r.end.into(),
+            },
+            wire::TrafficSelector::Ipv6(r) => Self {
+                protocol: r.ip_proto,
+                start_port: r.start_port,
+                end_port: r.end_port,
+                start: r.start.into(),
+                end: r.end.into(),
+            },
+            wire::TrafficSelector::Other { .. } => return None,
+        })
+    }
+}
+
+/// Narrows `offered` (the initiator's selectors for one side) to `ours`
+/// (RFC 7296 §2.9): every non-empty intersection, in the order offered.
+pub fn narrow(ours: &[TrafficSelector], offered: &[TrafficSelector]) -> Vec<TrafficSelector> {
+    let mut out = Vec::new();
+    for o in offered {
+        for m in ours {
+            if let Some(x) = m.intersect(o) {
+                if !out.contains(&x) {
+                    out.push(x);
+                }
+            }
+        }
+    }
+    out
+}
+
+impl Identity {
+    /// As an ID payload (RFC 7296 §3.5).
+    pub fn to_wire(&self) -> Id {
+        let (ty, data) = match self {
+            Self::Addr(IpAddr::V4(a)) => (IdType::IPV4_ADDR, a.octets().to_vec()),
+            Self::Addr(IpAddr::V6(a)) => (IdType::IPV6_ADDR, a.octets().to_vec()),
+            Self::Fqdn(s) => (IdType::FQDN, s.as_bytes().to_vec()),
+            Self::Email(s) => (IdType::RFC822_ADDR, s.as_bytes().to_vec()),
+            Self::KeyId(k) => (IdType::KEY_ID, k.clone()),
+            Self::Other(t, d) => (IdType(*t), d.clone()),
+        };
+        Id { ty, data }
+    }
+
+    /// From a received ID payload.
+    pub fn from_wire(id: &Id) -> Self {
+        let d = &id.data;
+        match id.ty {
+            IdType::IPV4_ADDR if d.len() == 4 => {
+                Self::Addr(IpAddr::from([d[0], d[1], d[2], d[3]]))
+            }
+            IdType::IPV6_ADDR if d.len() == 16 => {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(d);
+                Self::Addr(IpAddr::from(a))
+            }
+            IdType::FQDN => match String::from_utf8(d.clone()) {
+                Ok(s) => Self::Fqdn(s),
+                Err(_) => Self::Other(id.ty.0, d.clone()),
+            },
+            IdType::RFC822_ADDR => match String::from_utf8(d.clone()) {
+                Ok(s) => Self::Email(s),
+                Err(_) => Self::Other(id.ty.0, d.clone()),
+            },
+            IdType::KEY_ID => Self::KeyId(d.clone()),
+            t => Self::Other(t.0, d.clone()),
+        }
+    }
+}
+
+/// IPsec mode of a Child SA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Tunnel mode (RFC 4301 default).
+    #[default]
+    Tunnel,
+    /// Transport mode, negotiated with USE_TRANSPORT_MODE (RFC 7296 §1.3.1).
+    Transport,
+}
+
+/// strongSwan's `per_cpu_sas` option for a child (SPEC.md §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PerCpu {
+    /// One Child SA (no RFC 9611).
+    #[default]
+    No,
+    /// An RFC 9611 group: one fallback SA plus one SA per CPU.
+    Yes,
+    /// Like `Yes`, and per-CPU outbound SAs get a random UDP source port
+    /// (`0xc000 | random`) when UDP-encapsulated, so the peer's RSS spreads them.
+    Encap,
+}
+
+/// How an RFC 9611 group is filled.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum PerCpuMode {
+    /// One SA per CPU on that CPU's kernel acquire (strongSwan's way).
+    #[default]
+    OnDemand,
+    /// After the fallback SA is up, create SAs for these CPUs, one exchange at a time.
+    Precreate(Vec<CpuId>),
+}
+
+/// One Child SA configuration.
+#[derive(Clone, Debug)]
+pub struct ChildConfig {
+    /// Name used in events and logs.
+    pub name: String,
+    /// Kernel reqid tying policies, acquires and SAs of this child together.
+    pub reqid: u32,
+    /// ESP proposals, most preferred first.
+    pub esp_proposals: Vec<Proposal>,
+    /// Local traffic selectors (TSi when initiating).
+    pub local_ts: Vec<TrafficSelector>,
+    /// Remote traffic selectors (TSr when initiating).
+    pub remote_ts: Vec<TrafficSelector>,
+    /// Tunnel or transport mode.
+    pub mode: Mode,
+    /// Soft lifetime: rekey after this long (strongSwan `rekey_time`, default 1 h).
+    pub rekey_time: Duration,
+    /// Hard lifetime: the kernel expires the SA (strongSwan `life_time`).
+    pub life_time: Duration,
+    /// Random amount subtracted from `rekey_time`.
+    pub rekey_jitter: Duration,
+    /// RFC 9611 per-CPU group.
+    pub per_cpu: PerCpu,
+    /// How the group is filled.
+    pub per_cpu_mode: PerCpuMode,
+    /// Responder cap on per-CPU SAs in this group (beyond: TS_MAX_QUEUE);
+    /// `None` uses [`EndpointConfig::local_cpus`].
+    pub per_cpu_max: Option<u32>,
+}
+
+impl ChildConfig {
+    /// A tunnel-mode child with strongSwan's default lifetimes.
+    pub fn new(name: impl Into<String>, reqid: u32) -> Self {
+        Self {
+            name: name.into(),
+            reqid,
+            esp_proposals: Vec::new(),
+            local_ts: Vec::new(),
+            remote_ts: Vec::new(),
+            mode: Mode::Tunnel,
+            rekey_time: Duration::from_secs(3600),
+            life_time: Duration::from_secs(3960),
+            rekey_jitter: Duration::from_secs(360),
+            per_cpu: PerCpu::No,
+            per_cpu_mode: PerCpuMode::OnDemand,
+            per_cpu_max: None,
+        }
+    }
+
+    /// Whether this child negotiates an RFC 9611 group.
+    pub fn is_per_cpu(&self) -> bool {
+        self.per_cpu != PerCpu::No
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subnet_and_narrowing() {
+        let a = TrafficSelector::subnet("192.168.1.77".parse().unwrap(), 24);
+        assert_eq!(a.start, "192.168.1.0".parse::<IpAddr>().unwrap());
+        assert_eq!(a.end, "192.168.1.255".parse::<IpAddr>().unwrap());
+        let host = TrafficSelector::subnet("192.168.1.5".parse().unwrap(), 32);
+        assert_eq!(a.intersect(&host), Some(host));
+        let other = TrafficSelector::subnet("10.0.0.0".parse().unwrap(), 8);
+        assert_eq!(a.intersect(&other), None);
+        let v6 = TrafficSelector::subnet("fd00::".parse().unwrap(), 64);
+        assert_eq!(a.intersect(&v6), None);
+        assert_eq!(v6.end, "fd00::ffff:ffff:ffff:ffff".parse::<IpAddr>().unwrap());
+        let all = TrafficSelector::subnet("0.0.0.0".parse().unwrap(), 0);
+        assert_eq!(all.end, "255.255.255.255".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn psk_debug_redacts() {
+        let p = Psk::new(b"secret".to_vec());
+        assert!(!format!("{p:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,102 @@
+//! Error taxonomy, grouped by who is at fault (rustls-style).
+
+use crate::ids::IkeSaId;
+
+/// Why an IKE SA went down, as reported in [`Event::IkeSaDown`](crate::Event::IkeSaDown).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The peer sent something we cannot accept.
+    #[error("peer misbehaved: {0}")]
+    PeerMisbehaved(#[from] PeerMisbehaved),
+    /// The peer and we share no proposal / traffic selectors / auth method.
+    #[error("peer incompatible: {0}")]
+    PeerIncompatible(#[from] PeerIncompatible),
+    /// The peer answered with an error notify (RFC 7296 §3.10.1); the value is the notify type.
+    #[error("peer sent error notify {0}")]
+    NotifyReceived(u16),
+    /// The peer did not answer within the retransmission budget (RFC 7296 §2.4).
+    #[error("peer did not respond (retransmits exhausted)")]
+    Timeout,
+    /// The peer deleted the IKE SA.
+    #[error("deleted by peer")]
+    DeletedByPeer,
+    /// We closed the IKE SA locally.
+    #[error("closed locally")]
+    ClosedLocally,
+    /// The IKE SA was replaced by a rekeyed one (RFC 7296 §2.8).
+    #[error("replaced by rekeyed IKE SA")]
+    Rekeyed,
+    /// A newer IKE SA with INITIAL_CONTACT from the same peer replaced this one.
+    #[error("replaced after INITIAL_CONTACT")]
+    InitialContact,
+    /// An internal invariant broke; this is a bug.
+    #[error("internal error: {0}")]
+    Unreachable(&'static str),
+}
+
+/// Violations by the peer.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PeerMisbehaved {
+    /// The peer's AUTH payload did not verify (RFC 7296 §2.15).
+    #[error("AUTH payload did not verify (wrong PSK?)")]
+    AuthenticationFailed,
+    /// A required payload was missing from a message.
+    #[error("missing {0} payload")]
+    MissingPayload(&'static str),
+    /// A payload or notify held a malformed value.
+    #[error("invalid {0}")]
+    Invalid(&'static str),
+    /// The peer's identity does not match the configured one.
+    #[error("unexpected peer identity")]
+    UnexpectedIdentity,
+    /// The peer chose something we did not offer.
+    #[error("peer selected a proposal we did not offer")]
+    ProposalNotOffered,
+    /// The peer's traffic selectors are not a subset of ours.
+    #[error("peer narrowed traffic selectors outside our offer")]
+    TsNotOffered,
+}
+
+/// No overlap between our configuration and the peer's.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PeerIncompatible {
+    /// No proposal in common (NO_PROPOSAL_CHOSEN).
+    #[error("no common proposal")]
+    NoProposalChosen,
+    /// No traffic selectors in common (TS_UNACCEPTABLE).
+    #[error("traffic selectors unacceptable")]
+    TsUnacceptable,
+    /// No connection configured for this peer / identity.
+    #[error("no matching connection")]
+    NoMatchingConnection,
+    /// The peer insists on a KE group we do not have.
+    #[error("no acceptable key exchange group")]
+    NoKeGroup,
+}
+
+/// Errors of local API calls ([`Endpoint::initiate`](crate::Endpoint::initiate) etc.).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// The named connection is not configured; check the connection names.
+    #[error("no connection named {0:?} is configured")]
+    UnknownConnection(String),
+    /// The named child is not configured in that connection.
+    #[error("no child named {0:?} is configured in this connection")]
+    UnknownChild(String),
+    /// No child config has this reqid.
+    #[error("no child config has reqid {0}")]
+    UnknownReqid(u32),
+    /// The IKE SA handle is stale.
+    #[error("IKE SA {0:?} does not exist (closed?)")]
+    UnknownIkeSa(IkeSaId),
+    /// The connection has no remote address to initiate to; set `remote`.
+    #[error("connection {0:?} has no remote address; set one to initiate")]
+    NoRemote(String),
+    /// The configuration is unusable: the text says what to fix.
+    #[error("invalid configuration: {0}")]
+    Config(&'static str),
+}

@@ -1,0 +1,165 @@
+//! Outputs of the engine: datagrams to send and events for the daemon.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use crate::config::{Identity, Mode, TrafficSelector};
+use crate::error::Error;
+use crate::ids::{ChildSaId, CpuId, IkeSaId, IkeSpi, Spi};
+use crate::proposal::Selected;
+
+/// A UDP datagram to send. On port 4500 `data` already starts with the 4-byte
+/// non-ESP marker (RFC 3948 §2.2); send it as is from `local` to `remote`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// Destination.
+    pub remote: SocketAddr,
+    /// Source address and port to send from.
+    pub local: SocketAddr,
+    /// UDP payload.
+    pub data: Vec<u8>,
+}
+
+/// Something the daemon must act on, from [`Endpoint::poll_event`](crate::Endpoint::poll_event).
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum Event {
+    /// An IKE SA completed IKE_AUTH (or an IKE rekey installed a new one).
+    IkeSaUp {
+        /// Handle.
+        ike: IkeSaId,
+        /// Connection name.
+        connection: String,
+        /// The authenticated peer identity.
+        peer_id: Identity,
+        /// Initiator's SPI.
+        spi_i: IkeSpi,
+        /// Responder's SPI.
+        spi_r: IkeSpi,
+        /// Negotiated IKE algorithms.
+        algorithms: Selected,
+        /// Outer addresses in use.
+        local: SocketAddr,
+        /// Peer address in use.
+        remote: SocketAddr,
+    },
+    /// An IKE SA is gone; all its Child SAs were reported deleted first.
+    IkeSaDown {
+        /// Handle.
+        ike: IkeSaId,
+        /// Why.
+        reason: Error,
+    },
+    /// Install this Child SA (both directions) into the kernel.
+    ChildSaReady(ChildSaInstall),
+    /// A Child SA was rekeyed: install `new`, then remove the SAs of `old`.
+    ChildSaRekeyed {
+        /// The replaced SA.
+        old: ChildSaId,
+        /// Its successor (same CPU binding).
+        new: ChildSaInstall,
+    },
+    /// Remove this Child SA from the kernel.
+    ChildSaDeleted {
+        /// Which one.
+        child: ChildSaId,
+        /// Owning IKE SA.
+        ike: IkeSaId,
+        /// Inbound SPI.
+        spi_in: Spi,
+        /// Outbound SPI.
+        spi_out: Spi,
+        /// The reqid of its config.
+        reqid: u32,
+        /// Its CPU binding (RFC 9611), `None` for the fallback or a plain SA.
+        resource: Option<CpuId>,
+    },
+    /// The peer refused a Child SA, or creating one failed; nothing was installed.
+    ChildSaFailed {
+        /// Owning IKE SA.
+        ike: IkeSaId,
+        /// Child config name.
+        name: String,
+        /// The CPU it was for, if any.
+        resource: Option<CpuId>,
+        /// Why.
+        reason: Error,
+    },
+}
+
+/// Keys of one direction of a Child SA (RFC 7296 §2.17). `Debug` redacts them.
+pub struct DirectionKeys {
+    /// Encryption key; for AES-GCM it ends with the 4-byte salt (RFC 4106).
+    pub encr: Zeroizing<Vec<u8>>,
+    /// Integrity key (empty for AEAD).
+    pub integ: Zeroizing<Vec<u8>>,
+}
+
+impl core::fmt::Debug for DirectionKeys {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "DirectionKeys {{ encr: <{} bytes>, integ: <{} bytes> }}",
+            self.encr.len(),
+            self.integ.len()
+        )
+    }
+}
+
+/// UDP encapsulation (RFC 3948) ports for a Child SA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Encap {
+    /// Our UDP port (for per-CPU SAs with `per_cpu = encap`, a random port in 49152..=65535
+    /// for the outbound SA).
+    pub local_port: u16,
+    /// The peer's UDP port.
+    pub remote_port: u16,
+}
+
+/// Everything the kernel needs for a Child SA pair.
+#[derive(Debug)]
+pub struct ChildSaInstall {
+    /// Owning IKE SA.
+    pub ike: IkeSaId,
+    /// Handle of this Child SA.
+    pub child: ChildSaId,
+    /// Child config name.
+    pub name: String,
+    /// Kernel reqid of the child config.
+    pub reqid: u32,
+    /// SPI the peer sends to (our inbound SA).
+    pub spi_in: Spi,
+    /// SPI we send to (our outbound SA).
+    pub spi_out: Spi,
+    /// Our outer address.
+    pub local: SocketAddr,
+    /// The peer's outer address.
+    pub remote: SocketAddr,
+    /// UDP encapsulation, when NAT was detected or forced.
+    pub encap: Option<Encap>,
+    /// ESP algorithms (encryption with key size, integrity, ESN).
+    pub esp: Selected,
+    /// Keys of the inbound SA (peer → us).
+    pub keys_in: DirectionKeys,
+    /// Keys of the outbound SA (us → peer).
+    pub keys_out: DirectionKeys,
+    /// Our traffic selectors as negotiated.
+    pub local_ts: Vec<TrafficSelector>,
+    /// The peer's traffic selectors as negotiated.
+    pub remote_ts: Vec<TrafficSelector>,
+    /// Tunnel or transport.
+    pub mode: Mode,
+    /// Soft lifetime (the engine rekeys around then).
+    pub soft_lifetime: Duration,
+    /// Hard lifetime for the kernel.
+    pub hard_lifetime: Duration,
+    /// Whether this SA belongs to an RFC 9611 group (policies get
+    /// `XFRM_POLICY_CPU_ACQUIRE`).
+    pub per_cpu: bool,
+    /// The CPU this SA is bound to (`XFRMA_SA_PCPU`); `None` for the fallback or a plain SA.
+    pub resource: Option<CpuId>,
+    /// The kernel acquire sequence number that caused this SA, if any.
+    pub acquire_seq: Option<u32>,
+}

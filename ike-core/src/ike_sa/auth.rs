@@ -1,0 +1,229 @@
+//! IKE_AUTH with a pre-shared key (RFC 7296 §1.2, §2.15) and the first Child SA.
+
+use std::time::Instant;
+
+use super::init::InitResponder;
+use super::{Ctx, IkeSa, Pending, State, Task};
+use crate::config::Identity;
+use crate::crypto::auth::{psk_auth, verify_psk_auth};
+use crate::error::{Error, PeerMisbehaved};
+use crate::event::Event;
+use crate::timer::jittered;
+use crate::wire::{Auth, AuthMethod, ExchangeType, Id, Notify, NotifyType, Payload};
+
+use super::child::{ChildReq, get_sa};
+
+fn find_id(inner: &[Payload], initiator: bool) -> Option<&Id> {
+    inner.iter().find_map(|p| match (p, initiator) {
+        (Payload::Idi(i), true) | (Payload::Idr(i), false) => Some(i),
+        _ => None,
+    })
+}
+
+fn find_auth(inner: &[Payload]) -> Option<&Auth> {
+    inner.iter().find_map(|p| match p {
+        Payload::Auth(a) => Some(a),
+        _ => None,
+    })
+}
+
+fn has_notify(inner: &[Payload], ty: NotifyType) -> bool {
+    inner.iter().any(|p| matches!(p, Payload::Notify(n) if n.ty == ty))
+}
+
+impl IkeSa {
+    /// Initiator: sends IKE_AUTH after IKE_SA_INIT completed.
+    pub(crate) fn start_auth(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
+        let conn = self.conn(ctx);
+        let State::AuthSent(st) = &mut self.state else {
+            return;
+        };
+        let first = st.first_child.take();
+        let (Some(keys), Some(_)) = (self.keys.as_ref(), self.ike_sel) else {
+            return;
+        };
+        let idi = conn.local_id.to_wire();
+        let auth = psk_auth(keys.prf, &conn.psk.0, &st.request, &st.nr, &keys.sk_pi, &idi);
+        let mut payloads = vec![Payload::Idi(idi)];
+        if conn.initial_contact {
+            payloads.push(Payload::Notify(Notify::new(NotifyType::INITIAL_CONTACT, Vec::new())));
+        }
+        if let Some(r) = &conn.remote_id {
+            payloads.push(Payload::Idr(r.to_wire()));
+        }
+        payloads.push(Payload::Auth(Auth {
+            method: AuthMethod::PSK,
+            data: auth,
+        }));
+        let mut child: Option<Box<ChildReq>> = None;
+        if let Some(Task::CreateChild { cfg, cpu, seq }) = first {
+            if let Some((p, req)) = self.build_child_request(ctx, cfg, cpu, seq, None, true) {
+                payloads.extend(p);
+                child = Some(Box::new(req));
+            }
+        }
+        self.send_request(ctx, now, ExchangeType::IKE_AUTH, &payloads, Pending::Auth(child));
+    }
+
+    pub(crate) fn establish(&mut self, ctx: &mut Ctx<'_>, now: Instant, peer: Identity) {
+        let conn = self.conn(ctx);
+        self.state = State::Established;
+        self.expire_at = None;
+        self.peer_id = Some(peer.clone());
+        if !conn.rekey_time.is_zero() {
+            self.rekey_at = Some(now + jittered(conn.rekey_time, conn.rekey_jitter, ctx.rand_u32()));
+        }
+        if !conn.dpd_delay.is_zero() {
+            self.dpd_at = Some(now + conn.dpd_delay);
+        }
+        if self.nat && self.initiator {
+            self.keepalive_at = Some(now + ctx.cfg.nat_keepalive);
+        }
+        ctx.out.events.push_back(Event::IkeSaUp {
+            ike: self.id,
+            connection: conn.name.clone(),
+            peer_id: peer,
+            spi_i: self.spi_i,
+            spi_r: self.spi_r,
+            algorithms: self.ike_sel.unwrap_or(crate::proposal::Selected {
+                encr: crate::proposal::Encr {
+                    id: crate::wire::EncrId::NULL,
+                    key_bits: None,
+                },
+                prf: None,
+                integ: None,
+                ke: None,
+                esn: false,
+            }),
+            local: self.local,
+            remote: self.remote,
+        });
+    }
+
+    /// Initiator: the IKE_AUTH response.
+    pub(crate) fn handle_auth_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        child: Option<Box<ChildReq>>,
+        inner: &[Payload],
+    ) {
+        let State::AuthSent(_) = &self.state else {
+            return;
+        };
+        let State::AuthSent(st) = std::mem::replace(&mut self.state, State::Closing) else {
+            return;
+        };
+        let st: Box<InitResponder> = st;
+        let conn = self.conn(ctx);
+        if has_notify(inner, NotifyType::AUTHENTICATION_FAILED) {
+            self.die(ctx, Error::PeerMisbehaved(PeerMisbehaved::AuthenticationFailed));
+            return;
+        }
+        let (Some(idr), Some(auth)) = (find_id(inner, false), find_auth(inner)) else {
+            let e = super::child::error_notify(inner)
+                .map_or(Error::PeerMisbehaved(PeerMisbehaved::MissingPayload("IDr/AUTH")), |n| {
+                    Error::NotifyReceived(n.ty.0)
+                });
+            self.die(ctx, e);
+            return;
+        };
+        let peer = Identity::from_wire(idr);
+        if conn.remote_id.as_ref().is_some_and(|r| *r != peer) {
+            self.die(ctx, Error::PeerMisbehaved(PeerMisbehaved::UnexpectedIdentity));
+            return;
+        }
+        let Some(keys) = self.keys.as_ref() else {
+            return;
+        };
+        if auth.method != AuthMethod::PSK
+            || !verify_psk_auth(keys.prf, &conn.psk.0, &st.response, &st.ni, &keys.sk_pr, idr, &auth.data)
+        {
+            self.die(ctx, Error::PeerMisbehaved(PeerMisbehaved::AuthenticationFailed));
+            return;
+        }
+        self.establish(ctx, now, peer);
+        if let Some(req) = child {
+            self.finish_child(ctx, now, *req, inner, &st.ni, &st.nr);
+        }
+    }
+
+    /// Responder: the IKE_AUTH request.
+    pub(crate) fn handle_auth_request(&mut self, ctx: &mut Ctx<'_>, now: Instant, msg_id: u32, inner: &[Payload]) {
+        let State::InitDone(_) = &self.state else {
+            self.send_response(ctx, ExchangeType::IKE_AUTH, msg_id, &[]);
+            return;
+        };
+        let State::InitDone(st) = std::mem::replace(&mut self.state, State::Closing) else {
+            return;
+        };
+        let fail = |sa: &mut Self, ctx: &mut Ctx<'_>, ty: NotifyType, e: Error| {
+            sa.send_response(ctx, ExchangeType::IKE_AUTH, msg_id, &[Payload::Notify(Notify::new(ty, Vec::new()))]);
+            sa.die(ctx, e);
+        };
+        let (Some(idi), Some(auth)) = (find_id(inner, true), find_auth(inner)) else {
+            fail(
+                self,
+                ctx,
+                NotifyType::INVALID_SYNTAX,
+                Error::PeerMisbehaved(PeerMisbehaved::MissingPayload("IDi/AUTH")),
+            );
+            return;
+        };
+        let peer = Identity::from_wire(idi);
+        // Choose the connection by the peer's identity among those for this address.
+        let remote_ip = self.remote.ip();
+        let local_ip = self.local.ip();
+        let pick = ctx
+            .cfg
+            .connections
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.remote.is_none_or(|r| r.ip() == remote_ip))
+            .filter(|(_, c)| c.local.ip().is_unspecified() || c.local.ip() == local_ip)
+            .filter(|(_, c)| c.ike_proposals.iter().any(|p| self.ike_sel.is_some_and(|s| p.allows(&s))))
+            .filter(|(_, c)| c.remote_id.as_ref().is_none_or(|r| *r == peer))
+            .min_by_key(|(_, c)| c.remote_id.is_none());
+        let Some((idx, conn)) = pick else {
+            fail(
+                self,
+                ctx,
+                NotifyType::AUTHENTICATION_FAILED,
+                Error::PeerMisbehaved(PeerMisbehaved::UnexpectedIdentity),
+            );
+            return;
+        };
+        let Some(keys) = self.keys.as_ref() else {
+            return;
+        };
+        if auth.method != AuthMethod::PSK
+            || !verify_psk_auth(keys.prf, &conn.psk.0, &st.request, &st.nr, &keys.sk_pi, idi, &auth.data)
+        {
+            fail(
+                self,
+                ctx,
+                NotifyType::AUTHENTICATION_FAILED,
+                Error::PeerMisbehaved(PeerMisbehaved::AuthenticationFailed),
+            );
+            return;
+        }
+        self.conn = u16::try_from(idx).unwrap_or(u16::MAX);
+        let idr = conn.local_id.to_wire();
+        let my_auth = psk_auth(keys.prf, &conn.psk.0, &st.response, &st.ni, &keys.sk_pr, &idr);
+        let mut payloads = vec![
+            Payload::Idr(idr),
+            Payload::Auth(Auth {
+                method: AuthMethod::PSK,
+                data: my_auth,
+            }),
+        ];
+        if has_notify(inner, NotifyType::INITIAL_CONTACT) {
+            ctx.out.initial_contact.push(self.id);
+        }
+        self.establish(ctx, now, peer);
+        if get_sa(inner).is_some() {
+            payloads.extend(self.respond_auth_child(ctx, now, inner, &st.ni, &st.nr));
+        }
+        self.send_response(ctx, ExchangeType::IKE_AUTH, msg_id, &payloads);
+    }
+}

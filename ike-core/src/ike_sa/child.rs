@@ -1,0 +1,711 @@
+//! Child SAs in IKE_AUTH and CREATE_CHILD_SA (RFC 7296 §1.3.1, §1.3.3, §2.8,
+//! §2.9, §2.17), with RFC 9611 per-resource groups.
+
+use std::time::{Duration, Instant};
+
+use super::init::NONCE_LEN;
+use super::{Ctx, IkeSa, Pending, Task};
+use crate::child_sa::per_resource::{self, Resource, resource_info_data};
+use crate::child_sa::{ChildSa, ChildState};
+use crate::config::{ChildConfig, EndpointConfig, Mode, PerCpu, TrafficSelector, narrow};
+use crate::crypto::CryptoProvider;
+use crate::crypto::ke::ActiveKe;
+use crate::crypto::keymat::ChildKeys;
+use crate::error::{Error, PeerIncompatible, PeerMisbehaved};
+use crate::event::{ChildSaInstall, DirectionKeys, Encap, Event};
+use crate::ids::{ChildSaId, CpuId, IkeSaId, Spi};
+use crate::proposal::{Proposal, Selected};
+use crate::timer::jittered;
+use crate::wire::{
+    ExchangeType, IntegId, Ke, Nonce, Notify, NotifyType, Payload, ProtocolId, Sa, Ts,
+};
+
+/// A Child SA request we sent, kept until its response.
+pub(crate) struct ChildReq {
+    pub(crate) cfg: u16,
+    /// RFC 9611: the CPU asked for (`None` = fallback).
+    pub(crate) cpu: Option<CpuId>,
+    pub(crate) seq: Option<u32>,
+    pub(crate) spi_in: Spi,
+    /// Our nonce (empty in IKE_AUTH, where the IKE_SA_INIT nonces are used).
+    pub(crate) ni: Vec<u8>,
+    pub(crate) ke: Option<Box<dyn ActiveKe>>,
+    pub(crate) ts_i: Vec<TrafficSelector>,
+    pub(crate) ts_r: Vec<TrafficSelector>,
+    pub(crate) transport: bool,
+    /// We sent SA_RESOURCE_INFO.
+    pub(crate) resource_notify: bool,
+    /// The SA this request rekeys.
+    pub(crate) rekey: Option<ChildSaId>,
+}
+
+/// A random ESP SPI in the range Linux allocates from (0xc0000000..=0xcfffffff).
+fn random_spi(ctx: &Ctx<'_>) -> Spi {
+    Spi(0xc000_0000 | (ctx.rand_u32() & 0x0fff_ffff))
+}
+
+fn esp_offer(c: &ChildConfig, in_auth: bool) -> Vec<Proposal> {
+    c.esp_proposals
+        .iter()
+        .map(|p| {
+            let mut p = p.clone();
+            if in_auth {
+                // No KE in IKE_AUTH (RFC 7296 §1.2); strongSwan strips it likewise.
+                p.ke.clear();
+            }
+            p
+        })
+        .collect()
+}
+
+fn ts_payload(ts: &[TrafficSelector]) -> Ts {
+    Ts {
+        selectors: ts.iter().map(TrafficSelector::to_wire).collect(),
+    }
+}
+
+fn ts_from(p: Option<&Ts>) -> Option<Vec<TrafficSelector>> {
+    let v: Vec<_> = p?.selectors.iter().filter_map(TrafficSelector::from_wire).collect();
+    (!v.is_empty()).then_some(v)
+}
+
+fn find_notify(inner: &[Payload], ty: NotifyType) -> Option<&Notify> {
+    inner.iter().find_map(|p| match p {
+        Payload::Notify(n) if n.ty == ty => Some(n),
+        _ => None,
+    })
+}
+
+fn first<T>(inner: &[Payload], f: impl Fn(&Payload) -> Option<&T>) -> Option<&T> {
+    inner.iter().find_map(f)
+}
+
+pub(crate) fn get_sa(inner: &[Payload]) -> Option<&Sa> {
+    first(inner, |p| if let Payload::Sa(x) = p { Some(x) } else { None })
+}
+pub(crate) fn get_nonce(inner: &[Payload]) -> Option<&Nonce> {
+    first(inner, |p| if let Payload::Nonce(x) = p { Some(x) } else { None })
+}
+pub(crate) fn get_ke(inner: &[Payload]) -> Option<&Ke> {
+    first(inner, |p| if let Payload::Ke(x) = p { Some(x) } else { None })
+}
+fn get_tsi(inner: &[Payload]) -> Option<&Ts> {
+    first(inner, |p| if let Payload::Tsi(x) = p { Some(x) } else { None })
+}
+fn get_tsr(inner: &[Payload]) -> Option<&Ts> {
+    first(inner, |p| if let Payload::Tsr(x) = p { Some(x) } else { None })
+}
+pub(crate) fn error_notify(inner: &[Payload]) -> Option<&Notify> {
+    inner.iter().find_map(|p| match p {
+        Payload::Notify(n) if n.ty.is_error() => Some(n),
+        _ => None,
+    })
+}
+
+/// The deleted-event for `c`.
+pub(crate) fn deleted_event(ike: IkeSaId, c: &ChildSa, cfg: &EndpointConfig, conn: u16) -> Event {
+    Event::ChildSaDeleted {
+        child: c.id,
+        ike,
+        spi_in: c.spi_in,
+        spi_out: c.spi_out,
+        reqid: cfg.connections[usize::from(conn)].children[usize::from(c.cfg)].reqid,
+        resource: c.resource.cpu(),
+    }
+}
+
+/// Child KEYMAT split into (ours-out, ours-in) keys.
+#[allow(clippy::too_many_arguments)]
+fn child_keys(
+    crypto: &CryptoProvider,
+    prf: &dyn crate::crypto::prf::Prf,
+    sk_d: &[u8],
+    esp: &Selected,
+    gir: Option<&[u8]>,
+    ni: &[u8],
+    nr: &[u8],
+    we_initiated: bool,
+) -> Option<(DirectionKeys, DirectionKeys)> {
+    let encr = crypto.encr(esp.encr.id).ok()?;
+    let encr_len = encr.keymat_len(esp.encr.key_bits)?;
+    let integ_len = match esp.integ {
+        Some(i) if i != IntegId::NONE => crypto.integ(i).ok()?.key_len(),
+        _ => 0,
+    };
+    let k = ChildKeys::derive(prf, sk_d, gir, ni, nr, encr_len, integ_len).ok()?;
+    let i = DirectionKeys {
+        encr: k.encr_i.into_zeroizing(),
+        integ: k.integ_i.into_zeroizing(),
+    };
+    let r = DirectionKeys {
+        encr: k.encr_r.into_zeroizing(),
+        integ: k.integ_r.into_zeroizing(),
+    };
+    Some(if we_initiated { (i, r) } else { (r, i) })
+}
+
+/// What a responder decided for a Child SA request.
+enum Answer {
+    Ok(Vec<Payload>),
+    Err(NotifyType, Vec<u8>),
+}
+
+impl IkeSa {
+    /// Builds the Child SA part of a request (IKE_AUTH or CREATE_CHILD_SA).
+    pub(crate) fn build_child_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        cfg: u16,
+        cpu: Option<CpuId>,
+        seq: Option<u32>,
+        rekey: Option<ChildSaId>,
+        in_auth: bool,
+    ) -> Option<(Vec<Payload>, ChildReq)> {
+        let conn = self.conn(ctx);
+        let c = conn.children.get(usize::from(cfg))?;
+        let spi_in = random_spi(ctx);
+        let offer = esp_offer(c, in_auth);
+        let ke = if in_auth {
+            None
+        } else {
+            match offer.iter().find_map(|p| p.ke.first()) {
+                Some(g) => Some(ctx.crypto.ke(*g).and_then(|g| g.start(&*ctx.crypto.random)).ok()?),
+                None => None,
+            }
+        };
+        let ni = if in_auth { Vec::new() } else { ctx.crypto.random_nonce(NONCE_LEN).ok()? };
+        let (ts_i, ts_r) = match rekey.and_then(|id| self.children.iter().find(|x| x.id == id)) {
+            Some(old) => (old.ts.0.clone(), old.ts.1.clone()),
+            None => (c.local_ts.clone(), c.remote_ts.clone()),
+        };
+        let old_spi = rekey.and_then(|id| self.children.iter().find(|x| x.id == id)).map(|x| x.spi_in);
+        let transport = c.mode == Mode::Transport;
+        // RFC 9611 §4: only creations carry SA_RESOURCE_INFO, never rekeys (strongSwan).
+        let resource_notify = c.is_per_cpu() && rekey.is_none();
+        let mut payloads = Vec::with_capacity(8);
+        if let Some(spi) = old_spi {
+            payloads.push(Payload::Notify(Notify::rekey_sa(ProtocolId::ESP, spi.0)));
+        }
+        let proposals = offer
+            .iter()
+            .enumerate()
+            .map(|(i, p)| p.to_wire(u8::try_from(i + 1).unwrap_or(u8::MAX), spi_in.0.to_be_bytes().to_vec()))
+            .collect();
+        payloads.push(Payload::Sa(Sa { proposals }));
+        if !in_auth {
+            payloads.push(Payload::Nonce(Nonce(ni.clone())));
+        }
+        if let Some(k) = &ke {
+            payloads.push(Payload::Ke(Ke {
+                group: k.group(),
+                data: k.public().to_vec(),
+            }));
+        }
+        payloads.push(Payload::Tsi(ts_payload(&ts_i)));
+        payloads.push(Payload::Tsr(ts_payload(&ts_r)));
+        if transport {
+            payloads.push(Payload::Notify(Notify::new(NotifyType::USE_TRANSPORT_MODE, Vec::new())));
+        }
+        if resource_notify {
+            payloads.push(Payload::Notify(Notify::new(
+                NotifyType::SA_RESOURCE_INFO,
+                resource_info_data(cpu),
+            )));
+        }
+        Some((
+            payloads,
+            ChildReq {
+                cfg,
+                cpu,
+                seq,
+                spi_in,
+                ni,
+                ke,
+                ts_i,
+                ts_r,
+                transport,
+                resource_notify,
+                rekey,
+            },
+        ))
+    }
+
+    /// Starts CREATE_CHILD_SA for a new Child SA.
+    pub(crate) fn start_create_child(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        cfg: u16,
+        cpu: Option<CpuId>,
+        seq: Option<u32>,
+    ) {
+        match self.build_child_request(ctx, cfg, cpu, seq, None, false) {
+            Some((payloads, req)) => self.send_request(
+                ctx,
+                now,
+                ExchangeType::CREATE_CHILD_SA,
+                &payloads,
+                Pending::CreateChild(Box::new(req)),
+            ),
+            None => {
+                self.group(cfg).finish(cpu);
+            }
+        }
+    }
+
+    /// Starts CREATE_CHILD_SA rekeying Child SA `id` (RFC 7296 §1.3.3).
+    pub(crate) fn start_rekey_child(&mut self, ctx: &mut Ctx<'_>, now: Instant, id: ChildSaId) {
+        let Some(c) = self.children.iter_mut().find(|c| c.id == id) else {
+            return;
+        };
+        if c.state != ChildState::Installed {
+            return;
+        }
+        c.state = ChildState::Rekeying;
+        let (cfg, cpu) = (c.cfg, c.resource.cpu());
+        match self.build_child_request(ctx, cfg, cpu, None, Some(id), false) {
+            Some((payloads, req)) => self.send_request(
+                ctx,
+                now,
+                ExchangeType::CREATE_CHILD_SA,
+                &payloads,
+                Pending::CreateChild(Box::new(req)),
+            ),
+            None => {
+                if let Some(c) = self.children.iter_mut().find(|c| c.id == id) {
+                    c.state = ChildState::Installed;
+                }
+            }
+        }
+    }
+
+    /// Initiator: the CREATE_CHILD_SA response for a Child SA.
+    pub(crate) fn handle_create_child_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        req: ChildReq,
+        inner: &[Payload],
+    ) {
+        let nr = get_nonce(inner).map(|n| n.0.clone()).unwrap_or_default();
+        let ni = req.ni.clone();
+        self.finish_child(ctx, now, req, inner, &ni, &nr);
+    }
+
+    fn child_failed(&mut self, ctx: &mut Ctx<'_>, now: Instant, req: &ChildReq, reason: Error) {
+        let conn = self.conn(ctx);
+        let c = &conn.children[usize::from(req.cfg)];
+        if let Some(old) = req.rekey {
+            // Try the rekey again later; the old SA stays in use.
+            if let Some(o) = self.children.iter_mut().find(|x| x.id == old) {
+                o.state = ChildState::Installed;
+                o.rekey_at = Some(now + Duration::from_secs(30));
+            }
+        } else if req.resource_notify {
+            if reason == Error::NotifyReceived(NotifyType::TS_MAX_QUEUE.0) {
+                self.group(req.cfg).on_max_queue(req.cpu);
+            } else {
+                self.group(req.cfg).finish(req.cpu);
+            }
+        }
+        ctx.out.events.push_back(Event::ChildSaFailed {
+            ike: self.id,
+            name: c.name.clone(),
+            resource: req.cpu,
+            reason,
+        });
+    }
+
+    /// Initiator: completes a Child SA from a response (IKE_AUTH or CREATE_CHILD_SA).
+    pub(crate) fn finish_child(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        mut req: ChildReq,
+        inner: &[Payload],
+        ni: &[u8],
+        nr: &[u8],
+    ) {
+        if let Some(n) = error_notify(inner) {
+            let e = match n.ty {
+                NotifyType::NO_PROPOSAL_CHOSEN => Error::PeerIncompatible(PeerIncompatible::NoProposalChosen),
+                NotifyType::TS_UNACCEPTABLE => Error::PeerIncompatible(PeerIncompatible::TsUnacceptable),
+                t => Error::NotifyReceived(t.0),
+            };
+            self.child_failed(ctx, now, &req, e);
+            return;
+        }
+        let conn = self.conn(ctx);
+        let c = &conn.children[usize::from(req.cfg)];
+        let in_auth = req.ni.is_empty();
+        let offer = esp_offer(c, in_auth);
+        let bad = |w| Error::PeerMisbehaved(PeerMisbehaved::Invalid(w));
+        let sel = get_sa(inner).and_then(|sa| match sa.proposals.as_slice() {
+            [p] if p.protocol == ProtocolId::ESP => {
+                let spi = p.spi_u32()?;
+                let theirs = Proposal::from_wire(p)?;
+                let sel = offer.iter().find_map(|o| o.intersect(&theirs))?;
+                (theirs.encr.len() == 1).then_some((Spi(spi), sel))
+            }
+            _ => None,
+        });
+        let Some((spi_out, esp)) = sel else {
+            self.child_failed(ctx, now, &req, Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered));
+            return;
+        };
+        if !in_auth && nr.len() < Nonce::MIN_LEN {
+            self.child_failed(ctx, now, &req, bad("Nonce"));
+            return;
+        }
+        let gir = match (esp.ke, req.ke.take(), get_ke(inner)) {
+            (None, _, _) => None,
+            (Some(g), Some(k), Some(ke)) if ke.group == g && k.group() == g => match k.complete(&ke.data) {
+                Ok(s) => Some(s),
+                Err(_) => {
+                    self.child_failed(ctx, now, &req, bad("KE"));
+                    return;
+                }
+            },
+            _ => {
+                self.child_failed(ctx, now, &req, bad("KE"));
+                return;
+            }
+        };
+        let (Some(tsi), Some(tsr)) = (ts_from(get_tsi(inner)), ts_from(get_tsr(inner))) else {
+            self.child_failed(ctx, now, &req, Error::PeerMisbehaved(PeerMisbehaved::MissingPayload("TS")));
+            return;
+        };
+        let within = |got: &[TrafficSelector], offered: &[TrafficSelector]| {
+            got.iter().all(|g| offered.iter().any(|o| o.intersect(g) == Some(*g)))
+        };
+        if !within(&tsi, &req.ts_i) || !within(&tsr, &req.ts_r) {
+            self.child_failed(ctx, now, &req, Error::PeerMisbehaved(PeerMisbehaved::TsNotOffered));
+            return;
+        }
+        let transport = req.transport && find_notify(inner, NotifyType::USE_TRANSPORT_MODE).is_some();
+        let echoed = find_notify(inner, NotifyType::SA_RESOURCE_INFO);
+        let resource = match req.rekey.and_then(|id| self.children.iter().find(|x| x.id == id)) {
+            Some(old) => old.resource,
+            None if req.resource_notify => {
+                if let Some(n) = echoed {
+                    tracing::debug!(peer_resource = %per_resource::resource_info_display(&n.data), "received SA_RESOURCE_INFO");
+                } else {
+                    tracing::info!("peer didn't send SA_RESOURCE_INFO notify, creating regular SA");
+                }
+                self.group(req.cfg).on_created(req.cpu, echoed.is_some())
+            }
+            None => Resource::Plain,
+        };
+        let Some(keys) = self.keys.as_ref() else {
+            return;
+        };
+        let Some((keys_out, keys_in)) =
+            child_keys(ctx.crypto, keys.prf, &keys.sk_d, &esp, gir.as_deref(), ni, nr, true)
+        else {
+            self.child_failed(ctx, now, &req, Error::Unreachable("child key derivation"));
+            return;
+        };
+        let mode = if transport { Mode::Transport } else { Mode::Tunnel };
+        let new_id = self.install_child(
+            ctx, now, req.cfg, req.spi_in, spi_out, resource, esp, mode, (tsi, tsr), keys_in, keys_out, req.seq,
+            req.rekey,
+        );
+        if let Some(old) = req.rekey {
+            self.resolve_rekey(ctx, old, new_id, ni, nr);
+        }
+    }
+
+    /// After our rekey of `old` produced `new`: delete the old SA, or on a lost
+    /// collision (RFC 7296 §2.8.1: the exchange with the lowest nonce loses) ours.
+    fn resolve_rekey(&mut self, _ctx: &mut Ctx<'_>, old: ChildSaId, new: ChildSaId, ni: &[u8], nr: &[u8]) {
+        let Some(o) = self.children.iter_mut().find(|x| x.id == old) else {
+            // The peer deleted the old SA meanwhile: keep the new one.
+            return;
+        };
+        let ours_min = if ni < nr { ni } else { nr };
+        let lost = o.collision.as_ref().is_some_and(|c| ours_min < c.1.as_slice());
+        o.state = ChildState::Rekeyed;
+        o.rekey_at = None;
+        if lost {
+            // The peer's SA replaces the old one; the peer deletes `old`, we delete ours.
+            o.collision = None;
+            self.queue.push_front(Task::DeleteChild(new));
+        } else {
+            o.collision = None;
+            self.queue.push_front(Task::DeleteChild(old));
+        }
+    }
+
+    /// Records a new Child SA and tells the daemon.
+    #[allow(clippy::too_many_arguments)]
+    fn install_child(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        cfg: u16,
+        spi_in: Spi,
+        spi_out: Spi,
+        resource: Resource,
+        esp: Selected,
+        mode: Mode,
+        ts: (Vec<TrafficSelector>, Vec<TrafficSelector>),
+        keys_in: DirectionKeys,
+        keys_out: DirectionKeys,
+        seq: Option<u32>,
+        rekey_of: Option<ChildSaId>,
+    ) -> ChildSaId {
+        let conn = self.conn(ctx);
+        let c = &conn.children[usize::from(cfg)];
+        let id = ctx.out.child_id();
+        let encap_port = (c.per_cpu == PerCpu::Encap && resource.cpu().is_some() && self.nat)
+            .then(|| 0xc000 | (ctx.rand_u32() as u16 & 0x3fff));
+        let rekey_at = (!c.rekey_time.is_zero())
+            .then(|| now + jittered(c.rekey_time, c.rekey_jitter, ctx.rand_u32()));
+        let install = ChildSaInstall {
+            ike: self.id,
+            child: id,
+            name: c.name.clone(),
+            reqid: c.reqid,
+            spi_in,
+            spi_out,
+            local: self.local,
+            remote: self.remote,
+            encap: self.nat.then(|| Encap {
+                local_port: encap_port.unwrap_or(self.local.port()),
+                remote_port: self.remote.port(),
+            }),
+            esp,
+            keys_in,
+            keys_out,
+            local_ts: ts.0.clone(),
+            remote_ts: ts.1.clone(),
+            mode,
+            soft_lifetime: c.rekey_time,
+            hard_lifetime: c.life_time,
+            per_cpu: resource.per_cpu(),
+            resource: resource.cpu(),
+            acquire_seq: seq,
+        };
+        self.children.push(ChildSa {
+            id,
+            cfg,
+            spi_in,
+            spi_out,
+            resource,
+            state: ChildState::Installed,
+            esp,
+            mode,
+            ts: Box::new(ts),
+            rekey_at,
+            encap_port,
+            collision: None,
+        });
+        ctx.out.events.push_back(match rekey_of {
+            Some(old) => Event::ChildSaRekeyed { old, new: install },
+            None => Event::ChildSaReady(install),
+        });
+        id
+    }
+
+    /// Responder: CREATE_CHILD_SA request (new Child SA, Child rekey or IKE rekey).
+    pub(crate) fn handle_create_child_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        msg_id: u32,
+        inner: &[Payload],
+    ) {
+        if get_sa(inner).is_some_and(|sa| sa.proposals.iter().any(|p| p.protocol == ProtocolId::IKE)) {
+            self.respond_rekey_ike(ctx, now, msg_id, inner);
+            return;
+        }
+        let ni = get_nonce(inner).map(|n| n.0.clone());
+        let nr = ctx.crypto.random_nonce(NONCE_LEN).ok();
+        let payloads = match (ni, nr) {
+            (Some(ni), Some(nr)) if ni.len() >= Nonce::MIN_LEN => {
+                match self.respond_child(ctx, now, inner, &ni, &nr, false) {
+                    Answer::Ok(p) => p,
+                    Answer::Err(t, d) => vec![Payload::Notify(Notify::new(t, d))],
+                }
+            }
+            _ => vec![Payload::Notify(Notify::new(NotifyType::INVALID_SYNTAX, Vec::new()))],
+        };
+        self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &payloads);
+    }
+
+    /// Responder part of IKE_AUTH: the first Child SA's response payloads
+    /// (or an error notify; the IKE SA stays up either way, RFC 7296 §1.2).
+    pub(crate) fn respond_auth_child(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        inner: &[Payload],
+        ni: &[u8],
+        nr: &[u8],
+    ) -> Vec<Payload> {
+        match self.respond_child(ctx, now, inner, ni, nr, true) {
+            Answer::Ok(p) => p,
+            Answer::Err(t, d) => vec![Payload::Notify(Notify::new(t, d))],
+        }
+    }
+
+    fn respond_child(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        inner: &[Payload],
+        ni: &[u8],
+        nr: &[u8],
+        in_auth: bool,
+    ) -> Answer {
+        let conn = self.conn(ctx);
+        // Child rekey?
+        let mut rekey_of = None;
+        if let Some(n) = find_notify(inner, NotifyType::REKEY_SA) {
+            let Some(spi) = n.spi_u32() else {
+                return Answer::Err(NotifyType::INVALID_SYNTAX, Vec::new());
+            };
+            match self.children.iter().find(|c| c.spi_out == Spi(spi)) {
+                None => {
+                    return Answer::Err(NotifyType::CHILD_SA_NOT_FOUND, Vec::new());
+                }
+                Some(c) if !c.is_live() => {
+                    return Answer::Err(NotifyType::TEMPORARY_FAILURE, Vec::new());
+                }
+                Some(c) => rekey_of = Some(c.id),
+            }
+        }
+        let (Some(tsi), Some(tsr), Some(sa)) = (ts_from(get_tsi(inner)), ts_from(get_tsr(inner)), get_sa(inner))
+        else {
+            return Answer::Err(NotifyType::TS_UNACCEPTABLE, Vec::new());
+        };
+        // Pick the child config: the rekeyed SA's, or the first whose TS overlap.
+        let old = rekey_of.and_then(|id| self.children.iter().find(|c| c.id == id));
+        let picked = conn.children.iter().enumerate().find_map(|(i, c)| {
+            if old.is_some_and(|o| usize::from(o.cfg) != i) {
+                return None;
+            }
+            let ni_ = narrow(&c.remote_ts, &tsi);
+            let nr_ = narrow(&c.local_ts, &tsr);
+            (!ni_.is_empty() && !nr_.is_empty()).then_some((i, ni_, nr_))
+        });
+        let Some((cfg_idx, ts_remote, ts_local)) = picked else {
+            return Answer::Err(NotifyType::TS_UNACCEPTABLE, Vec::new());
+        };
+        let cfg = u16::try_from(cfg_idx).unwrap_or(u16::MAX);
+        let c = &conn.children[cfg_idx];
+        let offered: Vec<(u8, Proposal, u32)> = sa
+            .proposals
+            .iter()
+            .filter(|p| p.protocol == ProtocolId::ESP)
+            .filter_map(|p| Some((p.num, Proposal::from_wire(p)?, p.spi_u32()?)))
+            .collect();
+        let plain: Vec<(u8, Proposal)> = offered.iter().map(|(n, p, _)| (*n, p.clone())).collect();
+        let ours = esp_offer(c, in_auth);
+        let Some((num, esp)) = Proposal::select(&ours, &plain) else {
+            return Answer::Err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
+        };
+        let Some(spi_out) = offered.iter().find(|(n, _, _)| *n == num).map(|(_, _, s)| Spi(*s)) else {
+            return Answer::Err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
+        };
+        let mut ke_out = None;
+        let gir = match esp.ke {
+            None => None,
+            Some(g) => {
+                let Some(ke) = get_ke(inner).filter(|k| k.group == g) else {
+                    return Answer::Err(NotifyType::INVALID_KE_PAYLOAD, g.0.to_be_bytes().to_vec());
+                };
+                let Ok(mine) = ctx.crypto.ke(g).and_then(|x| x.start(&*ctx.crypto.random)) else {
+                    return Answer::Err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
+                };
+                let Ok(s) = mine.complete(&ke.data) else {
+                    return Answer::Err(NotifyType::INVALID_SYNTAX, Vec::new());
+                };
+                ke_out = Some(Ke {
+                    group: g,
+                    data: mine.public().to_vec(),
+                });
+                Some(s)
+            }
+        };
+        let wants_resource = find_notify(inner, NotifyType::SA_RESOURCE_INFO);
+        let resource = match old {
+            Some(o) => o.resource,
+            None if c.is_per_cpu() && wants_resource.is_some() => {
+                let cap = c.per_cpu_max.unwrap_or(ctx.cfg.local_cpus);
+                match per_resource::assign(&self.resources(cfg), ctx.cfg.local_cpus, cap) {
+                    Some(r) => r,
+                    // RFC 9611 §4.2: refuse beyond the cap; existing SAs are untouched.
+                    None => return Answer::Err(NotifyType::TS_MAX_QUEUE, Vec::new()),
+                }
+            }
+            None => Resource::Plain,
+        };
+        let transport =
+            c.mode == Mode::Transport && find_notify(inner, NotifyType::USE_TRANSPORT_MODE).is_some();
+        let Some(keys) = self.keys.as_ref() else {
+            return Answer::Err(NotifyType::TEMPORARY_FAILURE, Vec::new());
+        };
+        let Some((keys_out, keys_in)) =
+            child_keys(ctx.crypto, keys.prf, &keys.sk_d, &esp, gir.as_deref(), ni, nr, false)
+        else {
+            return Answer::Err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
+        };
+        let spi_in = random_spi(ctx);
+        let mut payloads = Vec::with_capacity(7);
+        payloads.push(Payload::Sa(Sa {
+            proposals: vec![
+                Proposal::from_selected(ProtocolId::ESP, &esp).to_wire(num, spi_in.0.to_be_bytes().to_vec()),
+            ],
+        }));
+        if !in_auth {
+            payloads.push(Payload::Nonce(Nonce(nr.to_vec())));
+        }
+        if let Some(k) = ke_out {
+            payloads.push(Payload::Ke(k));
+        }
+        payloads.push(Payload::Tsi(ts_payload(&ts_remote)));
+        payloads.push(Payload::Tsr(ts_payload(&ts_local)));
+        if transport {
+            payloads.push(Payload::Notify(Notify::new(NotifyType::USE_TRANSPORT_MODE, Vec::new())));
+        }
+        if old.is_none() && resource.per_cpu() {
+            payloads.push(Payload::Notify(Notify::new(
+                NotifyType::SA_RESOURCE_INFO,
+                resource_info_data(resource.cpu()),
+            )));
+        }
+        let mode = if transport { Mode::Transport } else { Mode::Tunnel };
+        let new_id = self.install_child(
+            ctx, now, cfg, spi_in, spi_out, resource, esp, mode, (ts_local, ts_remote), keys_in, keys_out, None,
+            rekey_of,
+        );
+        if let Some(old_id) = rekey_of {
+            if let Some(o) = self.children.iter_mut().find(|c| c.id == old_id) {
+                if o.state == ChildState::Rekeying {
+                    // Our own rekey of it is in flight: remember this for §2.8.1.
+                    let min = if ni < nr { ni } else { nr };
+                    o.collision = Some(Box::new((new_id, min.to_vec())));
+                } else {
+                    o.state = ChildState::Rekeyed;
+                    o.rekey_at = None;
+                }
+            }
+        }
+        Answer::Ok(payloads)
+    }
+
+    /// Kernel expire (soft: rekey; hard: delete) for an SA with SPI `spi`.
+    pub(crate) fn expire(&mut self, ctx: &mut Ctx<'_>, now: Instant, spi: Spi, hard: bool) -> bool {
+        let Some(c) = self.children.iter().find(|c| c.spi_in == spi || c.spi_out == spi) else {
+            return false;
+        };
+        let task = if hard { Task::DeleteChild(c.id) } else { Task::RekeyChild(c.id) };
+        if !self.queue.contains(&task) {
+            self.queue.push_back(task);
+        }
+        self.kick(ctx, now);
+        true
+    }
+}
+

@@ -1,0 +1,96 @@
+//! INFORMATIONAL exchanges (RFC 7296 §1.4): Delete for Child and IKE SAs,
+//! liveness checks (§2.4).
+
+use std::time::Instant;
+
+use super::child::deleted_event;
+use super::{Ctx, IkeSa, Pending, State};
+use crate::child_sa::ChildState;
+use crate::error::Error;
+use crate::ids::{ChildSaId, Spi};
+use crate::wire::{Delete, ExchangeType, Payload, ProtocolId};
+
+impl IkeSa {
+    /// Sends a Delete for our inbound SPIs of `ids`.
+    pub(crate) fn start_delete_children(&mut self, ctx: &mut Ctx<'_>, now: Instant, ids: Vec<ChildSaId>) {
+        let mut spis = Vec::new();
+        let mut live = Vec::new();
+        for c in self.children.iter_mut().filter(|c| ids.contains(&c.id)) {
+            c.state = ChildState::Deleting;
+            c.rekey_at = None;
+            spis.push(c.spi_in.0);
+            live.push(c.id);
+        }
+        if spis.is_empty() {
+            return;
+        }
+        self.send_request(
+            ctx,
+            now,
+            ExchangeType::INFORMATIONAL,
+            &[Payload::Delete(Delete::esp(spis))],
+            Pending::DeleteChildren(live),
+        );
+    }
+
+    fn remove_child(&mut self, ctx: &mut Ctx<'_>, id: ChildSaId) {
+        let Some(i) = self.children.iter().position(|c| c.id == id) else {
+            return;
+        };
+        let c = self.children.swap_remove(i);
+        ctx.out.events.push_back(deleted_event(self.id, &c, ctx.cfg, self.conn));
+        if c.resource.per_cpu() || c.resource == crate::child_sa::Resource::Plain {
+            self.group(c.cfg).on_deleted();
+        }
+    }
+
+    pub(crate) fn handle_delete_children_response(&mut self, ctx: &mut Ctx<'_>, ids: &[ChildSaId]) {
+        for id in ids {
+            self.remove_child(ctx, *id);
+        }
+    }
+
+    /// Sends a Delete for the IKE SA itself.
+    pub(crate) fn start_delete_ike(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
+        self.send_request(
+            ctx,
+            now,
+            ExchangeType::INFORMATIONAL,
+            &[Payload::Delete(Delete::ike())],
+            Pending::DeleteIke,
+        );
+        self.state = State::Closing;
+    }
+
+    /// Responder: an INFORMATIONAL request.
+    pub(crate) fn handle_info_request(&mut self, ctx: &mut Ctx<'_>, _now: Instant, msg_id: u32, inner: &[Payload]) {
+        let mut ours = Vec::new();
+        for p in inner {
+            let Payload::Delete(d) = p else {
+                continue;
+            };
+            if d.protocol == ProtocolId::IKE {
+                self.send_response(ctx, ExchangeType::INFORMATIONAL, msg_id, &[]);
+                let reason = if self.replaced { Error::Rekeyed } else { Error::DeletedByPeer };
+                self.die(ctx, reason);
+                return;
+            }
+            if d.protocol != ProtocolId::ESP {
+                continue;
+            }
+            for spi in &d.spis {
+                let Some(c) = self.children.iter().find(|c| c.spi_out == Spi(*spi)) else {
+                    continue;
+                };
+                // RFC 7296 §1.4.1: if we are deleting it too, answer without it.
+                if c.state != ChildState::Deleting {
+                    ours.push(c.spi_in.0);
+                }
+                let id = c.id;
+                self.remove_child(ctx, id);
+            }
+        }
+        let payloads = if ours.is_empty() { Vec::new() } else { vec![Payload::Delete(Delete::esp(ours))] };
+        self.send_response(ctx, ExchangeType::INFORMATIONAL, msg_id, &payloads);
+    }
+}

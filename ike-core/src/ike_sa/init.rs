@@ -1,0 +1,439 @@
+//! IKE_SA_INIT (RFC 7296 §1.2): proposals, KE, nonces, COOKIE and
+//! INVALID_KE_PAYLOAD retries (§1.3, §2.6), NAT detection (§2.23).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use sha1::{Digest, Sha1};
+
+use super::keys::SaKeys;
+use super::{Ctx, IkeSa, Outstanding, Pending, State, Task};
+use crate::config::ConnectionConfig;
+use crate::crypto::keymat::skeyseed;
+use crate::crypto::ke::ActiveKe;
+use crate::error::{Error, PeerIncompatible, PeerMisbehaved};
+use crate::ids::{IkeSaId, IkeSpi};
+use crate::proposal::{Proposal, Selected};
+use crate::timer::Retransmit;
+use crate::wire::natt::NATT_PORT;
+use crate::wire::{
+    ExchangeType, Flags, Header, KeId, Ke, Message, Nonce, Notify, NotifyType, Payload, ProtocolId, Sa,
+};
+
+/// Nonce length we send (strongSwan: 32 bytes; RFC 7296 §2.10).
+pub(crate) const NONCE_LEN: usize = 32;
+/// Give up after this many COOKIE / INVALID_KE_PAYLOAD round trips.
+const MAX_INIT_RETRIES: u8 = 3;
+
+/// Initiator state while IKE_SA_INIT is outstanding.
+pub(crate) struct InitState {
+    pub(crate) ke: Box<dyn ActiveKe>,
+    pub(crate) ni: Vec<u8>,
+    pub(crate) cookie: Option<Vec<u8>>,
+    pub(crate) retries: u8,
+    /// The Child SA to create in IKE_AUTH.
+    pub(crate) first_child: Option<Task>,
+}
+
+/// Both roles between IKE_SA_INIT and IKE_AUTH: what AUTH signs (RFC 7296 §2.15).
+pub(crate) struct InitResponder {
+    /// The IKE_SA_INIT request as sent (RealMessage1).
+    pub(crate) request: Vec<u8>,
+    /// The IKE_SA_INIT response as sent (RealMessage2).
+    pub(crate) response: Vec<u8>,
+    pub(crate) ni: Vec<u8>,
+    pub(crate) nr: Vec<u8>,
+    pub(crate) first_child: Option<Task>,
+}
+
+/// NAT_DETECTION_*_IP data: SHA-1(SPIi ‖ SPIr ‖ IP ‖ port) (RFC 7296 §2.23).
+pub(crate) fn nat_hash(spi_i: u64, spi_r: u64, addr: SocketAddr) -> Vec<u8> {
+    let mut h = Sha1::new();
+    h.update(spi_i.to_be_bytes());
+    h.update(spi_r.to_be_bytes());
+    match addr.ip() {
+        IpAddr::V4(a) => h.update(a.octets()),
+        IpAddr::V6(a) => h.update(a.octets()),
+    }
+    h.update(addr.port().to_be_bytes());
+    h.finalize().to_vec()
+}
+
+fn nat_notifies(spi_i: u64, spi_r: u64, local: SocketAddr, remote: SocketAddr, fake_src: Option<Vec<u8>>) -> [Payload; 2] {
+    [
+        Payload::Notify(Notify::new(
+            NotifyType::NAT_DETECTION_SOURCE_IP,
+            fake_src.unwrap_or_else(|| nat_hash(spi_i, spi_r, local)),
+        )),
+        Payload::Notify(Notify::new(
+            NotifyType::NAT_DETECTION_DESTINATION_IP,
+            nat_hash(spi_i, spi_r, remote),
+        )),
+    ]
+}
+
+/// Whether (we are behind a NAT, the peer is) per the peer's NAT-D notifies.
+/// Missing notifies mean no NAT detection (no NAT assumed).
+fn detect_nat(msg: &Message, spi_i: u64, spi_r: u64, local: SocketAddr, remote: SocketAddr) -> (bool, bool) {
+    let src: Vec<&Notify> = msg.notifies().filter(|n| n.ty == NotifyType::NAT_DETECTION_SOURCE_IP).collect();
+    let dst = msg.notify(NotifyType::NAT_DETECTION_DESTINATION_IP);
+    let (Some(dst), false) = (dst, src.is_empty()) else {
+        return (false, false);
+    };
+    let peer_behind = !src.iter().any(|n| n.data == nat_hash(spi_i, spi_r, remote));
+    let we_behind = dst.data != nat_hash(spi_i, spi_r, local);
+    (we_behind, peer_behind)
+}
+
+/// Selected algorithms of a responder's single proposal, if we offered them.
+fn chosen(ours: &[Proposal], p: &crate::wire::Proposal) -> Option<Selected> {
+    let theirs = Proposal::from_wire(p)?;
+    if theirs.encr.len() != 1 || theirs.prf.len() > 1 || theirs.integ.len() > 1 || theirs.ke.len() > 1 || theirs.esn.len() > 1 {
+        return None;
+    }
+    let sel = ours.iter().find_map(|o| o.intersect(&theirs))?;
+    ours.iter().any(|o| o.allows(&sel)).then_some(sel)
+}
+
+impl IkeSa {
+    /// Creates an initiator and sends IKE_SA_INIT.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn start_initiator(
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        id: IkeSaId,
+        conn: u16,
+        spi_i: IkeSpi,
+        remote: SocketAddr,
+        first_child: Option<Task>,
+    ) -> Result<Self, Error> {
+        let c = &ctx.cfg.connections[usize::from(conn)];
+        let group = c
+            .ike_proposals
+            .iter()
+            .flat_map(|p| p.ke.iter())
+            .copied()
+            .find(|k| ctx.crypto.ke(*k).is_ok())
+            .ok_or(Error::PeerIncompatible(PeerIncompatible::NoKeGroup))?;
+        let ke = ctx
+            .crypto
+            .ke(group)
+            .and_then(|g| g.start(&*ctx.crypto.random))
+            .map_err(|_| Error::Unreachable("key exchange start failed"))?;
+        let ni = ctx
+            .crypto
+            .random_nonce(NONCE_LEN)
+            .map_err(|_| Error::Unreachable("random source failed"))?;
+        let mut local = c.local;
+        if local.port() == 0 {
+            local.set_port(500);
+        }
+        let mut sa = Self::blank(
+            id,
+            conn,
+            true,
+            local,
+            remote,
+            State::InitSent(Box::new(InitState {
+                ke,
+                ni,
+                cookie: None,
+                retries: 0,
+                first_child,
+            })),
+        );
+        sa.spi_i = spi_i;
+        if c.force_encap || remote.port() == NATT_PORT {
+            sa.natt = remote.port() == NATT_PORT;
+            if sa.natt {
+                sa.local.set_port(NATT_PORT);
+            }
+        }
+        sa.send_init_request(ctx, now);
+        Ok(sa)
+    }
+
+    fn send_init_request(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
+        let conn = self.conn(ctx);
+        let State::InitSent(st) = &self.state else {
+            return;
+        };
+        let mut payloads = Vec::with_capacity(7);
+        if let Some(c) = &st.cookie {
+            payloads.push(Payload::Notify(Notify::new(NotifyType::COOKIE, c.clone())));
+        }
+        let proposals = conn
+            .ike_proposals
+            .iter()
+            .enumerate()
+            .map(|(i, p)| p.to_wire(u8::try_from(i + 1).unwrap_or(u8::MAX), Vec::new()))
+            .collect();
+        payloads.push(Payload::Sa(Sa { proposals }));
+        payloads.push(Payload::Ke(Ke {
+            group: st.ke.group(),
+            data: st.ke.public().to_vec(),
+        }));
+        payloads.push(Payload::Nonce(Nonce(st.ni.clone())));
+        // Forced encapsulation: a random source hash makes both sides see a NAT
+        // (what strongSwan does for `encap = yes`).
+        let fake = conn.force_encap.then(|| {
+            let mut r = vec![0u8; 20];
+            let _ = ctx.crypto.fill_random(&mut r);
+            r
+        });
+        payloads.extend(nat_notifies(self.spi_i.0, 0, self.local, self.remote, fake));
+        let msg = Message {
+            header: Header::new(self.spi_i.0, 0, ExchangeType::IKE_SA_INIT, Flags::new(true, false), 0),
+            payloads,
+        };
+        let packet = msg.to_bytes();
+        self.send(ctx, &packet);
+        self.next_msg_id = 1;
+        self.outstanding = Some(Box::new(Outstanding {
+            msg_id: 0,
+            exchange: ExchangeType::IKE_SA_INIT,
+            packet,
+            rt: Retransmit::start(now, &ctx.cfg.retransmit),
+            pending: Pending::Init,
+        }));
+    }
+
+    /// Initiator: the IKE_SA_INIT response.
+    pub(crate) fn handle_init_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        remote: SocketAddr,
+        datagram: &[u8],
+        msg: &Message,
+    ) {
+        if msg.header.message_id != 0 || !matches!(self.state, State::InitSent(_)) {
+            return;
+        }
+        let Some(o) = &self.outstanding else {
+            return;
+        };
+        if o.msg_id != 0 {
+            return;
+        }
+        let conn = self.conn(ctx);
+        let State::InitSent(st) = &mut self.state else {
+            return;
+        };
+        if let Some(c) = msg.notify(NotifyType::COOKIE) {
+            if st.retries >= MAX_INIT_RETRIES || c.data.is_empty() || c.data.len() > 64 {
+                self.die(ctx, Error::PeerMisbehaved(PeerMisbehaved::Invalid("COOKIE")));
+                return;
+            }
+            st.retries += 1;
+            st.cookie = Some(c.data.clone());
+            self.send_init_request(ctx, now);
+            return;
+        }
+        if let Some(n) = msg.notify(NotifyType::INVALID_KE_PAYLOAD) {
+            let want = <[u8; 2]>::try_from(n.data.as_slice()).map(|b| KeId(u16::from_be_bytes(b)));
+            let ok = want.ok().filter(|g| {
+                conn.ike_proposals.iter().any(|p| p.ke.contains(g)) && *g != st.ke.group()
+            });
+            let started = ok.and_then(|g| ctx.crypto.ke(g).and_then(|g| g.start(&*ctx.crypto.random)).ok());
+            match started {
+                Some(ke) if st.retries < MAX_INIT_RETRIES => {
+                    st.retries += 1;
+                    st.ke = ke;
+                    self.send_init_request(ctx, now);
+                }
+                _ => self.die(ctx, Error::PeerIncompatible(PeerIncompatible::NoKeGroup)),
+            }
+            return;
+        }
+        if let Some(n) = msg.error_notify() {
+            let e = if n.ty == NotifyType::NO_PROPOSAL_CHOSEN {
+                Error::PeerIncompatible(PeerIncompatible::NoProposalChosen)
+            } else {
+                Error::NotifyReceived(n.ty.0)
+            };
+            self.die(ctx, e);
+            return;
+        }
+        let res = self.complete_init(ctx, conn, remote, datagram, msg);
+        match res {
+            Ok(()) => {
+                self.outstanding = None;
+                self.start_auth(ctx, now);
+            }
+            Err(e) => self.die(ctx, e),
+        }
+    }
+
+    fn complete_init(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        conn: &ConnectionConfig,
+        remote: SocketAddr,
+        datagram: &[u8],
+        msg: &Message,
+    ) -> Result<(), Error> {
+        let bad = |w| Error::PeerMisbehaved(PeerMisbehaved::Invalid(w));
+        let missing = |w| Error::PeerMisbehaved(PeerMisbehaved::MissingPayload(w));
+        let sa = msg.sa().ok_or(missing("SA"))?;
+        let [p] = sa.proposals.as_slice() else {
+            return Err(bad("SA (not exactly one proposal)"));
+        };
+        let sel = chosen(&conn.ike_proposals, p).ok_or(Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered))?;
+        let ke = msg.ke().ok_or(missing("KE"))?;
+        let nr = msg.nonce().ok_or(missing("Nonce"))?;
+        if nr.0.len() < Nonce::MIN_LEN || nr.0.len() > Nonce::MAX_LEN {
+            return Err(bad("Nonce length"));
+        }
+        let spi_r = msg.header.spi_r;
+        if spi_r == 0 {
+            return Err(bad("responder SPI"));
+        }
+        let State::InitSent(st) = std::mem::replace(&mut self.state, State::Closing) else {
+            return Err(Error::Unreachable("init state"));
+        };
+        if Some(ke.group) != sel.ke || ke.group != st.ke.group() {
+            return Err(bad("KE group"));
+        }
+        let gir = st.ke.complete(&ke.data).map_err(|_| bad("KE public value"))?;
+        let prf = ctx
+            .crypto
+            .prf(sel.prf.unwrap_or_default())
+            .map_err(|_| Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered))?;
+        let seed = skeyseed(prf, &st.ni, &nr.0, &gir);
+        self.spi_r = IkeSpi(spi_r);
+        let keys = SaKeys::derive(ctx.crypto, &sel, &seed, &st.ni, &nr.0, self.spi_i.0, spi_r, true)
+            .map_err(|_| Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered))?;
+        self.keys = Some(Box::new(keys));
+        self.ike_sel = Some(sel);
+        let (we, peer) = detect_nat(msg, self.spi_i.0, spi_r, self.local, remote);
+        self.nat = we || peer || conn.force_encap;
+        if self.nat && !self.natt {
+            // RFC 7296 §2.23: move to port 4500 from IKE_AUTH on.
+            self.natt = true;
+            self.local.set_port(NATT_PORT);
+            self.remote.set_port(NATT_PORT);
+        }
+        let request = self.outstanding.as_ref().map(|o| o.packet.clone()).unwrap_or_default();
+        self.state = State::AuthSent(Box::new(InitResponder {
+            request,
+            response: datagram.to_vec(),
+            ni: st.ni,
+            nr: nr.0.clone(),
+            first_child: st.first_child,
+        }));
+        Ok(())
+    }
+
+    /// Responder: a new IKE_SA_INIT request (cookie already checked). Returns the
+    /// new SA, or `Err(Some(response))` for a stateless error answer.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn respond_init(
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        id: IkeSaId,
+        conn: u16,
+        spi_r: IkeSpi,
+        remote: SocketAddr,
+        local: SocketAddr,
+        datagram: &[u8],
+        msg: &Message,
+    ) -> Result<Self, Option<Vec<u8>>> {
+        let c = &ctx.cfg.connections[usize::from(conn)];
+        let h = &msg.header;
+        let error = |ty: NotifyType, data: Vec<u8>| {
+            Message {
+                header: Header::new(h.spi_i, 0, ExchangeType::IKE_SA_INIT, Flags::new(false, true), 0),
+                payloads: vec![Payload::Notify(Notify::new(ty, data))],
+            }
+            .to_bytes()
+        };
+        let (Some(sa), Some(ke), Some(ni)) = (msg.sa(), msg.ke(), msg.nonce()) else {
+            return Err(Some(error(NotifyType::INVALID_SYNTAX, Vec::new())));
+        };
+        if ni.0.len() < Nonce::MIN_LEN || ni.0.len() > Nonce::MAX_LEN {
+            return Err(Some(error(NotifyType::INVALID_SYNTAX, Vec::new())));
+        }
+        let offered: Vec<(u8, Proposal)> = sa
+            .proposals
+            .iter()
+            .filter(|p| p.protocol == ProtocolId::IKE)
+            .filter_map(|p| Proposal::from_wire(p).map(|x| (p.num, x)))
+            .collect();
+        let supported: Vec<Proposal> = c.ike_proposals.clone();
+        let Some((num, mut sel)) = Proposal::select(&supported, &offered) else {
+            return Err(Some(error(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())));
+        };
+        // Prefer the group the initiator already sent, if acceptable to both.
+        let theirs = offered.iter().find(|(n, _)| *n == num).map(|(_, p)| p);
+        if theirs.is_some_and(|t| t.ke.contains(&ke.group))
+            && supported.iter().any(|o| o.ke.contains(&ke.group) && o.allows(&Selected { ke: Some(ke.group), ..sel }))
+        {
+            sel.ke = Some(ke.group);
+        }
+        let group = sel.ke.unwrap_or_default();
+        if ke.group != group {
+            return Err(Some(error(NotifyType::INVALID_KE_PAYLOAD, group.0.to_be_bytes().to_vec())));
+        }
+        let Ok(ours) = ctx.crypto.ke(group).and_then(|g| g.start(&*ctx.crypto.random)) else {
+            return Err(Some(error(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())));
+        };
+        let Ok(gir) = ours.complete(&ke.data) else {
+            return Err(Some(error(NotifyType::INVALID_SYNTAX, Vec::new())));
+        };
+        let Ok(nr) = ctx.crypto.random_nonce(NONCE_LEN) else {
+            return Err(None);
+        };
+        let Ok(prf) = ctx.crypto.prf(sel.prf.unwrap_or_default()) else {
+            return Err(Some(error(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())));
+        };
+        let seed = skeyseed(prf, &ni.0, &nr, &gir);
+        let Ok(keys) = SaKeys::derive(ctx.crypto, &sel, &seed, &ni.0, &nr, h.spi_i, spi_r.0, false) else {
+            return Err(Some(error(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())));
+        };
+        let (we, peer) = detect_nat(msg, h.spi_i, 0, local, remote);
+        let mut payloads = vec![
+            Payload::Sa(Sa {
+                proposals: vec![Proposal::from_selected(ProtocolId::IKE, &sel).to_wire(num, Vec::new())],
+            }),
+            Payload::Ke(Ke {
+                group,
+                data: ours.public().to_vec(),
+            }),
+            Payload::Nonce(Nonce(nr.clone())),
+        ];
+        if msg.notify(NotifyType::NAT_DETECTION_SOURCE_IP).is_some() {
+            payloads.extend(nat_notifies(h.spi_i, spi_r.0, local, remote, None));
+        }
+        let response = Message {
+            header: Header::new(h.spi_i, spi_r.0, ExchangeType::IKE_SA_INIT, Flags::new(false, true), 0),
+            payloads,
+        }
+        .to_bytes();
+        let mut sa = Self::blank(
+            id,
+            conn,
+            false,
+            local,
+            remote,
+            State::InitDone(Box::new(InitResponder {
+                request: datagram.to_vec(),
+                response: response.clone(),
+                ni: ni.0.clone(),
+                nr,
+                first_child: None,
+            })),
+        );
+        sa.spi_i = IkeSpi(h.spi_i);
+        sa.spi_r = spi_r;
+        sa.keys = Some(Box::new(keys));
+        sa.ike_sel = Some(sel);
+        sa.nat = we || peer;
+        sa.natt = local.port() == NATT_PORT;
+        sa.expect_msg_id = 1;
+        // A half-open SA that never sees IKE_AUTH goes away (strongSwan: 30 s).
+        sa.expire_at = Some(now + std::time::Duration::from_secs(30));
+        sa.send(ctx, &response);
+        Ok(sa)
+    }
+}

@@ -1,0 +1,633 @@
+//! One IKE SA: message IDs, retransmission, the request queue and dispatch of
+//! each exchange (RFC 7296 §1, §2.1–§2.3).
+//!
+//! The exchanges themselves live in one file each: [`init`] (IKE_SA_INIT),
+//! [`auth`] (IKE_AUTH), [`child`] (CREATE_CHILD_SA for Child SAs), [`rekey`]
+//! (IKE SA rekey) and [`info`] (INFORMATIONAL).
+
+mod auth;
+mod child;
+mod info;
+mod init;
+pub(crate) mod keys;
+mod rekey;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::child_sa::per_resource::Group;
+use crate::child_sa::{ChildSa, Resource};
+use crate::config::{ConnectionConfig, EndpointConfig, Identity};
+use crate::crypto::CryptoProvider;
+use crate::error::Error;
+use crate::event::{Event, Transmit};
+use crate::ids::{ChildSaId, CpuId, IkeSaId, IkeSpi};
+use crate::proposal::Selected;
+use crate::timer::Retransmit;
+use crate::wire::natt::add_marker;
+use crate::wire::{ExchangeType, Flags, Header, Message, Payload};
+
+pub(crate) use child::ChildReq;
+pub(crate) use init::{InitResponder, InitState};
+use keys::SaKeys;
+pub(crate) use rekey::IkeRekeyReq;
+
+/// Endpoint-owned outputs and id counters shared by all IKE SAs.
+#[derive(Default)]
+pub(crate) struct Outputs {
+    pub(crate) transmits: VecDeque<Transmit>,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) next_ike: u64,
+    pub(crate) next_child: u64,
+    /// IKE SAs created by an IKE rekey, to be registered by the endpoint.
+    pub(crate) spawned: Vec<IkeSa>,
+    /// IKE SAs that received INITIAL_CONTACT (RFC 7296 §2.4).
+    pub(crate) initial_contact: Vec<IkeSaId>,
+}
+
+impl Outputs {
+    pub(crate) fn child_id(&mut self) -> ChildSaId {
+        self.next_child += 1;
+        ChildSaId(self.next_child)
+    }
+
+    pub(crate) fn ike_id(&mut self) -> IkeSaId {
+        self.next_ike += 1;
+        IkeSaId(self.next_ike)
+    }
+}
+
+/// What every IKE SA method gets: configuration, crypto and the output queues.
+pub(crate) struct Ctx<'a> {
+    pub(crate) cfg: &'a EndpointConfig,
+    pub(crate) crypto: &'a CryptoProvider,
+    pub(crate) out: &'a mut Outputs,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn rand_u32(&self) -> u32 {
+        let mut b = [0u8; 4];
+        // A failing random source leaves zeros; callers only use this for jitter and ports.
+        let _ = self.crypto.fill_random(&mut b);
+        u32::from_be_bytes(b)
+    }
+}
+
+/// Lifecycle of an IKE SA.
+pub(crate) enum State {
+    /// Initiator: IKE_SA_INIT sent.
+    InitSent(Box<InitState>),
+    /// Responder: IKE_SA_INIT answered, waiting for IKE_AUTH.
+    InitDone(Box<InitResponder>),
+    /// Initiator: IKE_AUTH sent.
+    AuthSent(Box<InitResponder>),
+    /// IKE_AUTH completed.
+    Established,
+    /// Replaced by a rekey or being deleted: only the Delete exchange remains.
+    Closing,
+    /// Gone; the endpoint drops it.
+    Dead,
+}
+
+/// Something this side wants to do when the window is free (window size 1, RFC 7296 §2.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Task {
+    /// Create a Child SA of config `cfg` (for RFC 9611 groups: `cpu` None = fallback).
+    CreateChild {
+        cfg: u16,
+        cpu: Option<CpuId>,
+        seq: Option<u32>,
+    },
+    /// Rekey a Child SA (RFC 7296 §2.8).
+    RekeyChild(ChildSaId),
+    /// Delete a Child SA (RFC 7296 §1.4.1).
+    DeleteChild(ChildSaId),
+    /// Rekey the IKE SA (RFC 7296 §2.18).
+    RekeyIke,
+    /// Delete the IKE SA.
+    DeleteIke,
+    /// Liveness check: empty INFORMATIONAL (RFC 7296 §2.4).
+    Dpd,
+}
+
+/// What an outstanding request was, to interpret its response.
+pub(crate) enum Pending {
+    Init,
+    Auth(Option<Box<ChildReq>>),
+    CreateChild(Box<ChildReq>),
+    RekeyIke(Box<IkeRekeyReq>),
+    DeleteChildren(Vec<ChildSaId>),
+    DeleteIke,
+    Dpd,
+}
+
+/// The one request in flight.
+pub(crate) struct Outstanding {
+    pub(crate) msg_id: u32,
+    pub(crate) exchange: ExchangeType,
+    /// Exactly what was sent (without the non-ESP marker), for retransmission.
+    pub(crate) packet: Vec<u8>,
+    pub(crate) rt: Retransmit,
+    pub(crate) pending: Pending,
+}
+
+/// One IKE SA (RFC 7296 §1) and its Child SAs.
+pub(crate) struct IkeSa {
+    pub(crate) id: IkeSaId,
+    pub(crate) conn: u16,
+    /// We are the original initiator (I flag).
+    pub(crate) initiator: bool,
+    pub(crate) spi_i: IkeSpi,
+    pub(crate) spi_r: IkeSpi,
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
+    /// Messages go over port 4500 with the non-ESP marker.
+    pub(crate) natt: bool,
+    /// A NAT was detected (or encapsulation forced): Child SAs use ESP-in-UDP.
+    pub(crate) nat: bool,
+    pub(crate) state: State,
+    pub(crate) keys: Option<Box<SaKeys>>,
+    pub(crate) ike_sel: Option<Selected>,
+    pub(crate) peer_id: Option<Identity>,
+    pub(crate) next_msg_id: u32,
+    pub(crate) outstanding: Option<Box<Outstanding>>,
+    pub(crate) queue: VecDeque<Task>,
+    /// Message ID of the next request we expect from the peer.
+    pub(crate) expect_msg_id: u32,
+    /// Our last response (without marker), resent for a retransmitted request.
+    pub(crate) last_response: Option<Vec<u8>>,
+    pub(crate) children: Vec<ChildSa>,
+    pub(crate) groups: Vec<Group>,
+    pub(crate) rekey_at: Option<Instant>,
+    pub(crate) dpd_at: Option<Instant>,
+    pub(crate) keepalive_at: Option<Instant>,
+    /// Deadline for a half-open SA (responder waiting for IKE_AUTH).
+    pub(crate) expire_at: Option<Instant>,
+    /// Replaced by a rekeyed IKE SA; only its deletion remains.
+    pub(crate) replaced: bool,
+}
+
+impl IkeSa {
+    pub(crate) fn blank(
+        id: IkeSaId,
+        conn: u16,
+        initiator: bool,
+        local: SocketAddr,
+        remote: SocketAddr,
+        state: State,
+    ) -> Self {
+        Self {
+            id,
+            conn,
+            initiator,
+            spi_i: IkeSpi::ZERO,
+            spi_r: IkeSpi::ZERO,
+            local,
+            remote,
+            natt: false,
+            nat: false,
+            state,
+            keys: None,
+            ike_sel: None,
+            peer_id: None,
+            next_msg_id: 0,
+            outstanding: None,
+            queue: VecDeque::new(),
+            expect_msg_id: 0,
+            last_response: None,
+            children: Vec::new(),
+            groups: Vec::new(),
+            rekey_at: None,
+            dpd_at: None,
+            keepalive_at: None,
+            expire_at: None,
+            replaced: false,
+        }
+    }
+
+    pub(crate) fn conn<'c>(&self, ctx: &Ctx<'c>) -> &'c ConnectionConfig {
+        &ctx.cfg.connections[usize::from(self.conn)]
+    }
+
+    /// Our own SPI (the one the endpoint indexes us by).
+    pub(crate) fn local_spi(&self) -> IkeSpi {
+        if self.initiator { self.spi_i } else { self.spi_r }
+    }
+
+    pub(crate) fn is_established(&self) -> bool {
+        matches!(self.state, State::Established)
+    }
+
+    pub(crate) fn is_dead(&self) -> bool {
+        matches!(self.state, State::Dead)
+    }
+
+    /// Earliest timer of this SA.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        let mut t = self.outstanding.as_ref().map(|o| o.rt.deadline);
+        let mut consider = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |t| t.min(x)));
+            }
+        };
+        consider(self.expire_at);
+        if self.is_established() {
+            consider(self.rekey_at);
+            consider(self.dpd_at);
+            consider(self.keepalive_at);
+            for c in &self.children {
+                consider(c.rekey_at);
+            }
+        }
+        t
+    }
+
+    /// Sends `data` (without marker) to the peer.
+    pub(crate) fn send(&self, ctx: &mut Ctx<'_>, data: &[u8]) {
+        let mut d = data.to_vec();
+        if self.natt {
+            add_marker(&mut d);
+        }
+        ctx.out.transmits.push_back(Transmit {
+            remote: self.remote,
+            local: self.local,
+            data: d,
+        });
+    }
+
+    pub(crate) fn header(&self, exchange: ExchangeType, response: bool, msg_id: u32) -> Header {
+        Header::new(
+            self.spi_i.0,
+            self.spi_r.0,
+            exchange,
+            Flags::new(self.initiator, response),
+            msg_id,
+        )
+    }
+
+    /// Encrypts and sends a request, making it the outstanding one.
+    pub(crate) fn send_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        exchange: ExchangeType,
+        payloads: &[Payload],
+        pending: Pending,
+    ) {
+        let msg_id = self.next_msg_id;
+        let header = self.header(exchange, false, msg_id);
+        let Some(keys) = self.keys.as_mut() else {
+            return;
+        };
+        let Ok(packet) = keys.protect(ctx.crypto, header, payloads) else {
+            tracing::warn!(ike = ?self.id, "failed to protect request");
+            return;
+        };
+        self.next_msg_id = self.next_msg_id.wrapping_add(1);
+        self.send(ctx, &packet);
+        self.outstanding = Some(Box::new(Outstanding {
+            msg_id,
+            exchange,
+            packet,
+            rt: Retransmit::start(now, &ctx.cfg.retransmit),
+            pending,
+        }));
+    }
+
+    /// Encrypts, caches and sends a response to request `msg_id`.
+    pub(crate) fn send_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        exchange: ExchangeType,
+        msg_id: u32,
+        payloads: &[Payload],
+    ) {
+        let header = self.header(exchange, true, msg_id);
+        let Some(keys) = self.keys.as_mut() else {
+            return;
+        };
+        let Ok(packet) = keys.protect(ctx.crypto, header, payloads) else {
+            tracing::warn!(ike = ?self.id, "failed to protect response");
+            return;
+        };
+        self.send(ctx, &packet);
+        self.last_response = Some(packet);
+    }
+
+    /// Handles a datagram addressed to this SA (already decoded).
+    pub(crate) fn handle(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        remote: SocketAddr,
+        local: SocketAddr,
+        datagram: &[u8],
+        msg: &Message,
+    ) {
+        let h = &msg.header;
+        // The peer's I flag must be the opposite of our role.
+        if h.flags.initiator() == self.initiator {
+            return;
+        }
+        if h.exchange == ExchangeType::IKE_SA_INIT {
+            if h.flags.response() {
+                self.handle_init_response(ctx, now, remote, datagram, msg);
+            } else if let Some(resp) = &self.last_response_init() {
+                // Retransmitted IKE_SA_INIT request: resend our response.
+                let r = resp.clone();
+                self.send(ctx, &r);
+            }
+            return;
+        }
+        let Some(keys) = self.keys.as_ref() else {
+            return;
+        };
+        if h.flags.response() {
+            let Some(o) = &self.outstanding else {
+                return;
+            };
+            if o.msg_id != h.message_id || o.exchange != h.exchange {
+                return;
+            }
+            let Some(inner) = keys.unprotect(datagram, msg) else {
+                return;
+            };
+            self.note_peer_address(remote, local);
+            self.on_alive(ctx, now);
+            let Some(o) = self.outstanding.take() else {
+                return;
+            };
+            self.handle_response(ctx, now, o.pending, &inner);
+            self.kick(ctx, now);
+            return;
+        }
+        // A request.
+        let id = h.message_id;
+        if id == self.expect_msg_id.wrapping_sub(1) && self.expect_msg_id != 0 {
+            // Retransmission: resend the cached response if the request is authentic.
+            if keys.unprotect(datagram, msg).is_some() {
+                if let Some(r) = self.last_response.clone() {
+                    self.send(ctx, &r);
+                }
+            }
+            return;
+        }
+        if id != self.expect_msg_id {
+            return;
+        }
+        let Some(inner) = keys.unprotect(datagram, msg) else {
+            return;
+        };
+        self.expect_msg_id = self.expect_msg_id.wrapping_add(1);
+        self.note_peer_address(remote, local);
+        self.on_alive(ctx, now);
+        match h.exchange {
+            ExchangeType::IKE_AUTH => self.handle_auth_request(ctx, now, id, &inner),
+            ExchangeType::CREATE_CHILD_SA if self.is_established() => {
+                self.handle_create_child_request(ctx, now, id, &inner)
+            }
+            ExchangeType::INFORMATIONAL => self.handle_info_request(ctx, now, id, &inner),
+            _ => {
+                // Unknown exchange or wrong state: answer with an empty response so the
+                // peer's window moves on (RFC 7296 §1.5 allows INVALID_SYNTAX; we stay quiet).
+                self.send_response(ctx, h.exchange, id, &[]);
+            }
+        }
+        self.kick(ctx, now);
+    }
+
+    fn last_response_init(&self) -> Option<Vec<u8>> {
+        match &self.state {
+            State::InitDone(r) => Some(r.response.clone()),
+            _ => None,
+        }
+    }
+
+    /// The peer moved to another address/port (NAT-T float, RFC 7296 §2.23).
+    fn note_peer_address(&mut self, remote: SocketAddr, local: SocketAddr) {
+        if local.port() == crate::wire::natt::NATT_PORT && !self.natt {
+            self.natt = true;
+            self.local = local;
+        }
+        if self.natt && remote != self.remote {
+            self.remote = remote;
+        }
+    }
+
+    fn on_alive(&mut self, ctx: &Ctx<'_>, now: Instant) {
+        let dpd = self.conn(ctx).dpd_delay;
+        if !dpd.is_zero() {
+            self.dpd_at = Some(now + dpd);
+        }
+    }
+
+    fn handle_response(&mut self, ctx: &mut Ctx<'_>, now: Instant, pending: Pending, inner: &[Payload]) {
+        match pending {
+            Pending::Init => {}
+            Pending::Auth(child) => self.handle_auth_response(ctx, now, child, inner),
+            Pending::CreateChild(req) => self.handle_create_child_response(ctx, now, *req, inner),
+            Pending::RekeyIke(req) => self.handle_rekey_ike_response(ctx, now, *req, inner),
+            Pending::DeleteChildren(ids) => self.handle_delete_children_response(ctx, &ids),
+            Pending::DeleteIke => {
+                let r = if self.replaced { Error::Rekeyed } else { Error::ClosedLocally };
+                self.die(ctx, r);
+            }
+            Pending::Dpd => {}
+        }
+    }
+
+    /// Starts the next queued task if the window is free.
+    pub(crate) fn kick(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
+        while self.outstanding.is_none() && self.is_established() {
+            let Some(task) = self.queue.pop_front() else {
+                self.schedule_precreate(ctx, now);
+                if self.queue.is_empty() {
+                    return;
+                }
+                continue;
+            };
+            self.start_task(ctx, now, task);
+        }
+    }
+
+    fn start_task(&mut self, ctx: &mut Ctx<'_>, now: Instant, task: Task) {
+        match task {
+            Task::CreateChild { cfg, cpu, seq } => self.start_create_child(ctx, now, cfg, cpu, seq),
+            Task::RekeyChild(id) => self.start_rekey_child(ctx, now, id),
+            Task::DeleteChild(id) => self.start_delete_children(ctx, now, vec![id]),
+            Task::RekeyIke => self.start_rekey_ike(ctx, now),
+            Task::DeleteIke => self.start_delete_ike(ctx, now),
+            Task::Dpd => self.send_request(ctx, now, ExchangeType::INFORMATIONAL, &[], Pending::Dpd),
+        }
+    }
+
+    /// Timers: retransmission, rekeys, DPD, NAT keepalive, half-open expiry.
+    pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
+        if self.expire_at.is_some_and(|t| t <= now) {
+            self.expire_at = None;
+            self.die(ctx, Error::Timeout);
+            return;
+        }
+        if let Some(o) = self.outstanding.as_mut() {
+            if o.rt.deadline <= now {
+                if o.rt.on_expiry(now, &ctx.cfg.retransmit) {
+                    let p = o.packet.clone();
+                    self.send(ctx, &p);
+                } else {
+                    self.die(ctx, Error::Timeout);
+                    return;
+                }
+            }
+        }
+        if !self.is_established() {
+            return;
+        }
+        if self.rekey_at.is_some_and(|t| t <= now) {
+            self.rekey_at = None;
+            if !self.queue.contains(&Task::RekeyIke) {
+                self.queue.push_back(Task::RekeyIke);
+            }
+        }
+        if self.dpd_at.is_some_and(|t| t <= now) {
+            self.dpd_at = None;
+            if self.outstanding.is_none() && self.queue.is_empty() {
+                self.queue.push_back(Task::Dpd);
+            }
+        }
+        if self.keepalive_at.is_some_and(|t| t <= now) {
+            self.keepalive_at = Some(now + ctx.cfg.nat_keepalive);
+            ctx.out.transmits.push_back(Transmit {
+                remote: self.remote,
+                local: self.local,
+                data: crate::wire::natt::KEEPALIVE.to_vec(),
+            });
+        }
+        for i in 0..self.children.len() {
+            let c = &mut self.children[i];
+            if c.rekey_at.is_some_and(|t| t <= now) {
+                c.rekey_at = None;
+                let id = c.id;
+                if !self.queue.contains(&Task::RekeyChild(id)) {
+                    self.queue.push_back(Task::RekeyChild(id));
+                }
+            }
+        }
+        self.kick(ctx, now);
+    }
+
+    /// Tears the SA down: every Child SA is reported deleted, then the IKE SA.
+    pub(crate) fn die(&mut self, ctx: &mut Ctx<'_>, reason: Error) {
+        if self.is_dead() {
+            return;
+        }
+        for c in self.children.drain(..) {
+            ctx.out.events.push_back(child::deleted_event(self.id, &c, ctx.cfg, self.conn));
+        }
+        self.outstanding = None;
+        self.queue.clear();
+        self.state = State::Dead;
+        self.keys = None;
+        ctx.out.events.push_back(Event::IkeSaDown { ike: self.id, reason });
+    }
+
+    /// Resources of the live SAs of child config `cfg` (for RFC 9611 decisions).
+    pub(crate) fn resources(&self, cfg: u16) -> Vec<Resource> {
+        self.children
+            .iter()
+            .filter(|c| c.cfg == cfg && c.is_live())
+            .map(|c| c.resource)
+            .collect()
+    }
+
+    pub(crate) fn group(&mut self, cfg: u16) -> &mut Group {
+        if let Some(i) = self.groups.iter().position(|g| g.cfg == cfg) {
+            return &mut self.groups[i];
+        }
+        self.groups.push(Group::new(cfg));
+        let n = self.groups.len() - 1;
+        &mut self.groups[n]
+    }
+
+    /// Kernel acquire for child config `cfg` (RFC 9611 on-demand, or a plain trap).
+    pub(crate) fn acquire(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        cfg: u16,
+        cpu: Option<CpuId>,
+        seq: Option<u32>,
+    ) {
+        let per_cpu = self.conn(ctx).children[usize::from(cfg)].is_per_cpu();
+        let installed = self.resources(cfg);
+        if per_cpu {
+            let Some(req) = self.group(cfg).on_acquire(cpu, &installed) else {
+                return;
+            };
+            self.queue.push_back(Task::CreateChild { cfg, cpu: req, seq });
+        } else {
+            let queued = self
+                .queue
+                .iter()
+                .any(|t| matches!(t, Task::CreateChild { cfg: c, .. } if *c == cfg));
+            let in_flight = matches!(
+                self.outstanding.as_deref().map(|o| &o.pending),
+                Some(Pending::CreateChild(r)) if r.cfg == cfg
+            ) || matches!(
+                self.outstanding.as_deref().map(|o| &o.pending),
+                Some(Pending::Auth(Some(r))) if r.cfg == cfg
+            ) || matches!(&self.state, State::InitSent(s) if s.first_child.as_ref().is_some_and(|t| matches!(t, Task::CreateChild { cfg: c, .. } if *c == cfg)));
+            if !installed.is_empty() || queued || in_flight {
+                return;
+            }
+            self.queue.push_back(Task::CreateChild { cfg, cpu: None, seq });
+        }
+        self.kick(ctx, now);
+    }
+
+    /// Precreate mode: queue the next per-CPU SA of each group, one at a time.
+    fn schedule_precreate(&mut self, ctx: &mut Ctx<'_>, _now: Instant) {
+        let conn = self.conn(ctx);
+        for (i, c) in conn.children.iter().enumerate() {
+            let crate::config::PerCpuMode::Precreate(cpus) = &c.per_cpu_mode else {
+                continue;
+            };
+            if !c.is_per_cpu() {
+                continue;
+            }
+            let cfg = u16::try_from(i).unwrap_or(u16::MAX);
+            let installed = self.resources(cfg);
+            if let Some(cpu) = self.group(cfg).next_precreate(cpus, &installed) {
+                self.queue.push_back(Task::CreateChild {
+                    cfg,
+                    cpu: Some(cpu),
+                    seq: None,
+                });
+                return;
+            }
+        }
+    }
+
+    /// Approximate heap bytes this SA holds beyond the key material (for the memory test).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let mut n = self.children.capacity() * size_of::<ChildSa>();
+        for c in &self.children {
+            n += size_of_val(&*c.ts)
+                + (c.ts.0.capacity() + c.ts.1.capacity())
+                    * size_of::<crate::config::TrafficSelector>();
+        }
+        n += self.groups.capacity() * size_of::<Group>();
+        for g in &self.groups {
+            n += g.pending.capacity() * size_of::<Option<CpuId>>();
+        }
+        n += self.queue.capacity() * size_of::<Task>();
+        n += self.last_response.as_ref().map_or(0, Vec::capacity);
+        if let Some(o) = &self.outstanding {
+            n += size_of::<Outstanding>() + o.packet.capacity();
+        }
+        if let Some(Identity::Fqdn(s) | Identity::Email(s)) = &self.peer_id {
+            n += s.capacity();
+        }
+        n
+    }
+}

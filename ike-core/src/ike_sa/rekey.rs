@@ -1,0 +1,215 @@
+//! IKE SA rekeying with CREATE_CHILD_SA (RFC 7296 §1.3.2, §2.18): a new IKE SA
+//! with new SPIs and keys inherits every Child SA (and RFC 9611 group), then the
+//! old one is deleted.
+
+use std::time::{Duration, Instant};
+
+use super::child::{error_notify, get_ke, get_nonce, get_sa};
+use super::init::NONCE_LEN;
+use super::keys::SaKeys;
+use super::{Ctx, IkeSa, Pending, State};
+use crate::crypto::ke::ActiveKe;
+use crate::crypto::keymat::skeyseed_rekey;
+use crate::ids::IkeSpi;
+use crate::proposal::{Proposal, Selected};
+use crate::wire::{ExchangeType, Ke, Nonce, Notify, NotifyType, Payload, ProtocolId, Sa};
+
+/// Our outstanding IKE rekey request.
+pub(crate) struct IkeRekeyReq {
+    pub(crate) spi: IkeSpi,
+    pub(crate) ni: Vec<u8>,
+    pub(crate) ke: Box<dyn ActiveKe>,
+}
+
+impl IkeSa {
+    pub(crate) fn start_rekey_ike(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
+        let conn = self.conn(ctx);
+        let Some(group) = self.ike_sel.and_then(|s| s.ke) else {
+            return;
+        };
+        let (Ok(spi), Ok(ni), Ok(ke)) = (
+            ctx.crypto.random_ike_spi(),
+            ctx.crypto.random_nonce(NONCE_LEN),
+            ctx.crypto.ke(group).and_then(|g| g.start(&*ctx.crypto.random)),
+        ) else {
+            return;
+        };
+        let proposals = conn
+            .ike_proposals
+            .iter()
+            .enumerate()
+            .map(|(i, p)| p.to_wire(u8::try_from(i + 1).unwrap_or(u8::MAX), spi.to_be_bytes().to_vec()))
+            .collect();
+        let payloads = [
+            Payload::Sa(Sa { proposals }),
+            Payload::Nonce(Nonce(ni.clone())),
+            Payload::Ke(Ke {
+                group,
+                data: ke.public().to_vec(),
+            }),
+        ];
+        self.send_request(
+            ctx,
+            now,
+            ExchangeType::CREATE_CHILD_SA,
+            &payloads,
+            Pending::RekeyIke(Box::new(IkeRekeyReq {
+                spi: IkeSpi(spi),
+                ni,
+                ke,
+            })),
+        );
+    }
+
+    /// Builds the successor SA and moves the Child SAs over.
+    #[allow(clippy::too_many_arguments)]
+    fn successor(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        initiator: bool,
+        spi_i: IkeSpi,
+        spi_r: IkeSpi,
+        sel: Selected,
+        keys: SaKeys,
+    ) {
+        let id = ctx.out.ike_id();
+        let mut n = Self::blank(id, self.conn, initiator, self.local, self.remote, State::Closing);
+        n.spi_i = spi_i;
+        n.spi_r = spi_r;
+        n.natt = self.natt;
+        n.nat = self.nat;
+        n.keys = Some(Box::new(keys));
+        n.ike_sel = Some(sel);
+        n.children = std::mem::take(&mut self.children);
+        n.groups = std::mem::take(&mut self.groups);
+        // Tasks not yet started move too; a request in flight on the old SA is dropped.
+        n.queue = std::mem::take(&mut self.queue);
+        let peer = self.peer_id.clone().unwrap_or(crate::config::Identity::Other(0, Vec::new()));
+        n.establish(ctx, now, peer);
+        self.replaced = true;
+        self.rekey_at = None;
+        self.dpd_at = None;
+        self.keepalive_at = None;
+        ctx.out.spawned.push(n);
+    }
+
+    /// Initiator: response to our IKE rekey.
+    pub(crate) fn handle_rekey_ike_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        req: IkeRekeyReq,
+        inner: &[Payload],
+    ) {
+        let conn = self.conn(ctx);
+        let retry = |sa: &mut Self| {
+            sa.rekey_at = Some(now + Duration::from_secs(10) + Duration::from_millis(u64::from(ctx.rand_u32() % 5000)));
+        };
+        if error_notify(inner).is_some() {
+            retry(self);
+            return;
+        }
+        let parsed = (|| {
+            let sa = get_sa(inner)?;
+            let [p] = sa.proposals.as_slice() else { return None };
+            if p.protocol != ProtocolId::IKE {
+                return None;
+            }
+            let spi_r = p.spi_u64().filter(|s| *s != 0)?;
+            let theirs = Proposal::from_wire(p)?;
+            let sel = conn.ike_proposals.iter().find_map(|o| o.intersect(&theirs))?;
+            let nr = get_nonce(inner)?.0.clone();
+            let ke = get_ke(inner)?;
+            if Some(ke.group) != sel.ke || ke.group != req.ke.group() {
+                return None;
+            }
+            let gir = req.ke.complete(&ke.data).ok()?;
+            Some((spi_r, sel, nr, gir))
+        })();
+        let Some((spi_r, sel, nr, gir)) = parsed else {
+            retry(self);
+            return;
+        };
+        let Some(old) = self.keys.as_ref() else {
+            return;
+        };
+        let seed = skeyseed_rekey(old.prf, &old.sk_d, &gir, &req.ni, &nr);
+        let Ok(keys) = SaKeys::derive(ctx.crypto, &sel, &seed, &req.ni, &nr, req.spi.0, spi_r, true) else {
+            retry(self);
+            return;
+        };
+        self.successor(ctx, now, true, req.spi, IkeSpi(spi_r), sel, keys);
+        // The requester of the rekey deletes the old SA (RFC 7296 §1.3.2).
+        self.start_delete_ike(ctx, now);
+    }
+
+    /// Responder: the peer rekeys this IKE SA.
+    pub(crate) fn respond_rekey_ike(&mut self, ctx: &mut Ctx<'_>, now: Instant, msg_id: u32, inner: &[Payload]) {
+        let conn = self.conn(ctx);
+        let err = |t: NotifyType, d: Vec<u8>| vec![Payload::Notify(Notify::new(t, d))];
+        // Window size 1 and one exchange at a time: with a request of ours in
+        // flight (e.g. our own IKE rekey) ask the peer to retry (RFC 7296 §2.25).
+        if self.outstanding.is_some() || self.replaced {
+            let p = err(NotifyType::TEMPORARY_FAILURE, Vec::new());
+            self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &p);
+            return;
+        }
+        let answer = (|| {
+            let sa = get_sa(inner).ok_or((NotifyType::INVALID_SYNTAX, Vec::new()))?;
+            let offered: Vec<(u8, Proposal, u64)> = sa
+                .proposals
+                .iter()
+                .filter(|p| p.protocol == ProtocolId::IKE)
+                .filter_map(|p| Some((p.num, Proposal::from_wire(p)?, p.spi_u64().filter(|s| *s != 0)?)))
+                .collect();
+            let plain: Vec<(u8, Proposal)> = offered.iter().map(|(n, p, _)| (*n, p.clone())).collect();
+            let (num, sel) = Proposal::select(&conn.ike_proposals, &plain)
+                .ok_or((NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()))?;
+            let spi_i = offered.iter().find(|(n, _, _)| *n == num).map(|(_, _, s)| *s).unwrap_or_default();
+            let group = sel.ke.unwrap_or_default();
+            let ni = get_nonce(inner).ok_or((NotifyType::INVALID_SYNTAX, Vec::new()))?.0.clone();
+            let ke = get_ke(inner)
+                .filter(|k| k.group == group)
+                .ok_or((NotifyType::INVALID_KE_PAYLOAD, group.0.to_be_bytes().to_vec()))?;
+            let mine = ctx
+                .crypto
+                .ke(group)
+                .and_then(|g| g.start(&*ctx.crypto.random))
+                .map_err(|_| (NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()))?;
+            let gir = mine.complete(&ke.data).map_err(|_| (NotifyType::INVALID_SYNTAX, Vec::new()))?;
+            let nr = ctx.crypto.random_nonce(NONCE_LEN).map_err(|_| (NotifyType::TEMPORARY_FAILURE, Vec::new()))?;
+            let spi_r = ctx.crypto.random_ike_spi().map_err(|_| (NotifyType::TEMPORARY_FAILURE, Vec::new()))?;
+            Ok((num, sel, spi_i, ni, nr, gir, spi_r, mine.public().to_vec()))
+        })();
+        let (num, sel, spi_i, ni, nr, gir, spi_r, public) = match answer {
+            Ok(a) => a,
+            Err((t, d)) => {
+                let p = err(t, d);
+                self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &p);
+                return;
+            }
+        };
+        let Some(old) = self.keys.as_ref() else {
+            return;
+        };
+        let seed = skeyseed_rekey(old.prf, &old.sk_d, &gir, &ni, &nr);
+        let Ok(keys) = SaKeys::derive(ctx.crypto, &sel, &seed, &ni, &nr, spi_i, spi_r, false) else {
+            let p = err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
+            self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &p);
+            return;
+        };
+        let payloads = [
+            Payload::Sa(Sa {
+                proposals: vec![
+                    Proposal::from_selected(ProtocolId::IKE, &sel).to_wire(num, spi_r.to_be_bytes().to_vec()),
+                ],
+            }),
+            Payload::Nonce(Nonce(nr)),
+            Payload::Ke(Ke { group: sel.ke.unwrap_or_default(), data: public }),
+        ];
+        self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &payloads);
+        self.successor(ctx, now, false, IkeSpi(spi_i), IkeSpi(spi_r), sel, keys);
+        self.state = State::Closing;
+    }
+}
