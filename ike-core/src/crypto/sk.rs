@@ -75,6 +75,68 @@ pub fn seal(
     key.seal(out, iv_off, rng)
 }
 
+/// Encodes `header` and `inner` as RFC 7383 fragments: the encoded inner
+/// payload chain is split into pieces so that each datagram is at most
+/// `max_datagram` bytes (IKE header included, non-ESP marker excluded), and
+/// each piece is sealed in its own SKF payload. Fragment 1 carries the
+/// first inner payload type; the others carry NONE (RFC 7383 §2.5).
+pub fn seal_fragments(
+    header: &Header,
+    inner: &[Payload],
+    key: &mut dyn SkKey,
+    rng: &dyn SecureRandom,
+    max_datagram: usize,
+) -> Result<Vec<Vec<u8>>, CryptoError> {
+    let mut plain = Vec::new();
+    let first = encode_chain(inner, &mut plain);
+    let block = key.block_len().max(1);
+    let overhead = Header::LEN + GENERIC_HEADER_LEN + 4 + key.iv_len() + key.icv_len() + 1;
+    // Largest chunk whose padded plaintext still fits.
+    let room = max_datagram.saturating_sub(overhead);
+    let chunk = (room + 1) / block * block;
+    let chunk = chunk.saturating_sub(1).max(1);
+    let pieces: Vec<&[u8]> = if plain.is_empty() {
+        vec![&[][..]]
+    } else {
+        plain.chunks(chunk).collect()
+    };
+    let total =
+        u16::try_from(pieces.len()).map_err(|_| CryptoError::Malformed("too many fragments"))?;
+    let mut out = Vec::with_capacity(pieces.len());
+    for (i, piece) in pieces.iter().enumerate() {
+        let number =
+            u16::try_from(i + 1).map_err(|_| CryptoError::Malformed("too many fragments"))?;
+        let mut buf = Vec::with_capacity(max_datagram);
+        let mut h = *header;
+        h.next_payload = PayloadType::SKF;
+        h.encode(&mut buf);
+        let skf_off = buf.len();
+        let next = if number == 1 {
+            first
+        } else {
+            PayloadType::NONE
+        };
+        buf.extend_from_slice(&[next.0, 0, 0, 0]);
+        buf.extend_from_slice(&number.to_be_bytes());
+        buf.extend_from_slice(&total.to_be_bytes());
+        let iv_off = buf.len();
+        buf.resize(iv_off + key.iv_len(), 0);
+        let text_off = buf.len();
+        buf.extend_from_slice(piece);
+        let pad = (block - (buf.len() - text_off + 1) % block) % block;
+        buf.resize(buf.len() + pad, 0);
+        buf.push(u8::try_from(pad).map_err(|_| CryptoError::Malformed("pad"))?);
+        buf.resize(buf.len() + key.icv_len(), 0);
+        let len = buf.len() - skf_off;
+        patch_u16(&mut buf, skf_off + 2, len);
+        let total_len = buf.len();
+        patch_u32(&mut buf, Header::LENGTH_OFFSET, total_len);
+        key.seal(&mut buf, iv_off, rng)?;
+        out.push(buf);
+    }
+    Ok(out)
+}
+
 /// Verifies and decrypts a protected datagram (marker already removed).
 /// Returns the header and the *inner* payloads; unprotected payloads before
 /// SK are dropped (RFC 7296 §3.14 forbids acting on them). A wrong ICV is
