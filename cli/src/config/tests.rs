@@ -162,7 +162,7 @@ fn bad_values_point_at_the_value() {
         "[connections.c]\nproposals = [\"aes128gcm16-prfsha256-x2559\"]",
     ));
     assert!(e.starts_with("bad.toml:3:"), "{e}");
-    assert!(e.contains("unknown algorithm \"x2559\""), "{e}");
+    assert!(e.contains("unknown proposal keyword \"x2559\""), "{e}");
 
     let e = err("[connections.c]\nlocal = { auth = \"pubkey\" }\nremote = { auth = \"psk\" }\n");
     assert!(e.contains("unknown variant `pubkey`"), "{e}");
