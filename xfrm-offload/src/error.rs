@@ -249,12 +249,18 @@ fn hint(op: Op, errno: i32, extack: Option<&str>, req: RequestTraits) -> Option<
         }
         libc::ENOSYS if is_sa => Some(match req.alg {
             Some("rfc4106(gcm(aes))") => {
-                "kernel lacks the AEAD: load gcm + aes (CONFIG_CRYPTO_GCM, CONFIG_CRYPTO_AES)"
+                "kernel lacks the AEAD: load gcm + aes (CONFIG_CRYPTO_GCM, CONFIG_CRYPTO_AES); \
+                 if no algorithm works, ESP itself is missing (CONFIG_INET_ESP, esp4)"
             }
             Some("rfc7539esp(chacha20,poly1305)") => {
-                "kernel lacks the AEAD: load chacha20poly1305 (CONFIG_CRYPTO_CHACHA20POLY1305)"
+                "kernel lacks the AEAD: load chacha20poly1305 (CONFIG_CRYPTO_CHACHA20POLY1305); \
+                 if no algorithm works, ESP itself is missing (CONFIG_INET_ESP, esp4)"
             }
-            _ => "kernel lacks the algorithm: load its crypto module (cbc, aes, hmac, sha256/512)",
+            _ => {
+                "kernel lacks the algorithm: load its crypto module (CONFIG_CRYPTO_CBC, \
+                 CONFIG_CRYPTO_SHA256/512, CONFIG_CRYPTO_HMAC); if no algorithm works, ESP \
+                 itself is missing (CONFIG_INET_ESP, esp4)"
+            }
         }),
         libc::ERANGE if req.pcpu => {
             Some("SA_PCPU CPU number is >= num_possible_cpus(); pick a CPU that exists")
