@@ -1,0 +1,380 @@
+//! Kernel tests that need ESP and per-CPU SAs (Linux 6.13+): run in the VM
+//! testbed (`xfrm-offload/tests/vm/xfrm.sh`), gated by LANES_VM_TESTS=1.
+//! Each test builds its own namespace: a veth `v0` with 10.1.0.1/16 (inner)
+//! and 10.0.0.1/24 (outer), routes to 10.2.0.0/16 and a static neighbour for
+//! the peer 10.0.0.2, so outbound ESP leaves through `v0` and the outbound
+//! SAs' counters show which SA carried each packet.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{gate, in_netns, ip, sh};
+use xfrm_offload::probe;
+use xfrm_offload::*;
+use zeroize::Zeroizing;
+
+const GATE: &str = "LANES_VM_TESTS";
+
+fn setup() {
+    sh("ip link add v0 type veth peer name v1 && ip link set v0 up && ip link set v1 up");
+    sh("ip addr add 10.1.0.1/16 dev v0 && ip addr add 10.0.0.1/24 dev v0");
+    sh("ip route add 10.2.0.0/16 dev v0");
+    sh("ip neigh replace 10.0.0.2 lladdr 02:00:00:00:00:02 dev v0 nud permanent");
+    sh("modprobe -q esp4 || true");
+}
+
+fn ncpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Pins the calling thread (and so the test's current-thread runtime).
+fn pin(cpu: usize) {
+    // SAFETY: cpu_set_t is plain data; CPU_SET/sched_setaffinity only touch
+    // the set we own and the calling thread's affinity.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        let rc = libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
+        assert_eq!(rc, 0, "sched_setaffinity({cpu})");
+    }
+}
+
+/// Sends `n` UDP datagrams 10.1.0.1 -> 10.2.0.5:9 from the calling thread.
+fn send_udp(n: usize) {
+    let s = std::net::UdpSocket::bind("10.1.0.1:0").expect("bind");
+    for _ in 0..n {
+        let _ = s.send_to(b"lanes per-cpu", ("10.2.0.5", 9));
+    }
+}
+
+fn key(spi: u32) -> Zeroizing<Vec<u8>> {
+    let mut k = vec![0u8; 20];
+    k[..4].copy_from_slice(&spi.to_be_bytes());
+    k[19] = 0x42;
+    Zeroizing::new(k)
+}
+
+fn out_sa(spi: u32, reqid: Reqid, cpu: Option<u32>) -> SaSpec {
+    let mut s = SaSpec::new(
+        ip("10.0.0.1"),
+        ip("10.0.0.2"),
+        Spi(spi),
+        reqid,
+        SaCrypto::AesGcm {
+            key: key(spi),
+            icv_bits: 128,
+        },
+    );
+    s.dir = Some(SaDir::Out);
+    s.pcpu = cpu.map(CpuId);
+    s
+}
+
+fn out_policy(reqid: Reqid, cpu_acquire: bool) -> PolicySpec {
+    let sel = TrafficSelector::new(
+        IpPrefix::new(ip("10.1.0.0"), 16).expect("prefix"),
+        IpPrefix::new(ip("10.2.0.0"), 16).expect("prefix"),
+    )
+    .expect("selector");
+    let mut p = PolicySpec::new(
+        sel,
+        PolicyDir::Out,
+        Template::esp_tunnel(ip("10.0.0.1"), ip("10.0.0.2"), reqid),
+    );
+    p.cpu_acquire = cpu_acquire;
+    p
+}
+
+async fn packets(x: &Xfrm, spi: u32) -> u64 {
+    x.get_sa(&SaId::esp(ip("10.0.0.1"), ip("10.0.0.2"), Spi(spi)))
+        .await
+        .expect("get_sa")
+        .cur_packets
+}
+
+#[test]
+fn probe_reports_per_cpu_sas_on_the_testbed_kernel() {
+    if !gate(GATE, "probe_reports_per_cpu_sas_on_the_testbed_kernel") {
+        return;
+    }
+    in_netns(|| async {
+        setup();
+        let x = Xfrm::new().expect("xfrm");
+        let caps = probe::capabilities(&x).await.expect("probe");
+        println!("{caps:?}");
+        assert!(caps.esp && caps.aes_gcm && caps.sa_dir, "{caps:?}");
+        assert!(caps.per_cpu_sa, "kernel >= 6.13 keeps SA_PCPU: {caps:?}");
+        assert!(
+            x.dump_sas().await.expect("dump").is_empty(),
+            "probe SAs removed"
+        );
+    });
+}
+
+#[test]
+fn sa_lifecycle_readback_and_errors() {
+    if !gate(GATE, "sa_lifecycle_readback_and_errors") {
+        return;
+    }
+    in_netns(|| async {
+        setup();
+        let x = Xfrm::new().expect("xfrm");
+        let reqid = tag::reqid(1).expect("r");
+        let mut s = out_sa(0x3000, reqid, Some(0));
+        s.esn = true;
+        s.encap = Some(UdpEncap {
+            sport: 0xc123,
+            dport: 4500,
+            oa: None,
+        });
+        s.lifetimes.soft.bytes = Some(1 << 30);
+        s.lifetimes.hard.add_seconds = Some(3600);
+        s.mark = Some(Mark {
+            value: 0x10,
+            mask: 0xff,
+        });
+        x.add_sa(&s).await.expect("add");
+        let st = x.get_sa(&s.id()).await.expect("get");
+        assert_eq!(st.pcpu, Some(CpuId(0)));
+        assert_eq!(st.dir, Some(SaDir::Out));
+        assert_eq!(st.encap, Some((0xc123, 4500)));
+        assert_eq!(st.lifetimes, s.lifetimes);
+        assert_eq!(st.mark, s.mark);
+        assert_eq!(st.alg.as_deref(), Some("rfc4106(gcm(aes))"));
+        assert_eq!(st.offload, None);
+
+        // Inbound ESN SA with a 128-packet window.
+        let mut i = out_sa(0x3001, reqid, None);
+        i.src = ip("10.0.0.2");
+        i.dst = ip("10.0.0.1");
+        i.dir = Some(SaDir::In);
+        i.esn = true;
+        i.replay_window = 128;
+        x.add_sa(&i).await.expect("inbound ESN");
+
+        let e = x.add_sa(&s).await.expect_err("duplicate");
+        assert_eq!(e.errno(), Some(libc::EEXIST), "{e}");
+        s.lifetimes.soft.bytes = Some(1 << 20);
+        x.update_sa(&s).await.expect("update");
+        let st = x.get_sa(&s.id()).await.expect("get");
+        assert_eq!(st.lifetimes.soft.bytes, Some(1 << 20));
+
+        let mut big = out_sa(0x3002, reqid, Some(100_000));
+        big.mark = None;
+        let e = x.add_sa(&big).await.expect_err("cpu too big");
+        assert_eq!(e.errno(), Some(libc::ERANGE), "{e}");
+        assert!(e.to_string().contains("num_possible_cpus"), "{e}");
+
+        // Pipelined install of 100 SAs, then reqid-scoped flush.
+        let many: Vec<_> = (0..100).map(|n| out_sa(0x4000 + n, reqid, None)).collect();
+        for r in x.add_sas(&many, false).await.expect("batch") {
+            r.expect("sa");
+        }
+        assert_eq!(x.dump_sas().await.expect("dump").len(), 102);
+        let f = x.flush_ours().await.expect("flush");
+        assert_eq!(f.sas, 102, "{:?}", f.errors);
+        assert!(x.dump_sas().await.expect("dump").is_empty());
+    });
+}
+
+#[test]
+fn per_cpu_sas_carry_traffic_pinned_to_their_cpu() {
+    if !gate(GATE, "per_cpu_sas_carry_traffic_pinned_to_their_cpu") {
+        return;
+    }
+    let n = ncpus();
+    if n < 2 {
+        println!("skipped: needs >= 2 CPUs (has {n})");
+        return;
+    }
+    in_netns(move || async move {
+        setup();
+        let x = Xfrm::new().expect("xfrm");
+        let reqid = tag::reqid(2).expect("r");
+        x.add_sa(&out_sa(0x10ff, reqid, None))
+            .await
+            .expect("fallback");
+        for c in 0..n as u32 {
+            x.add_sa(&out_sa(0x1100 + c, reqid, Some(c)))
+                .await
+                .expect("per-CPU SA");
+        }
+        x.add_policy(&out_policy(reqid, true))
+            .await
+            .expect("policy");
+        for c in 0..n {
+            let before: Vec<u64> =
+                futures::future::join_all((0..n as u32).map(|k| packets(&x, 0x1100 + k))).await;
+            let fb_before = packets(&x, 0x10ff).await;
+            pin(c);
+            send_udp(20);
+            let after: Vec<u64> =
+                futures::future::join_all((0..n as u32).map(|k| packets(&x, 0x1100 + k))).await;
+            println!("cpu {c}: per-CPU SA packets {before:?} -> {after:?}");
+            for k in 0..n {
+                let d = after[k] - before[k];
+                if k == c {
+                    assert_eq!(d, 20, "SA of CPU {c} carried {d} of 20");
+                } else {
+                    assert_eq!(d, 0, "SA of CPU {k} carried {d} while CPU {c} sent");
+                }
+            }
+            assert_eq!(packets(&x, 0x10ff).await, fb_before, "fallback unused");
+        }
+    });
+}
+
+#[test]
+fn per_cpu_acquire_names_the_sending_cpu() {
+    if !gate(GATE, "per_cpu_acquire_names_the_sending_cpu") {
+        return;
+    }
+    let n = ncpus();
+    if n < 2 {
+        println!("skipped: needs >= 2 CPUs (has {n})");
+        return;
+    }
+    in_netns(move || async move {
+        setup();
+        let x = Xfrm::new().expect("xfrm");
+        let mut mon = Monitor::new(x.clone(), Groups::default()).expect("monitor");
+        let reqid = tag::reqid(3).expect("r");
+        // Fallback + CPU 0 only; CPU 1 has none.
+        x.add_sa(&out_sa(0x10ff, reqid, None))
+            .await
+            .expect("fallback");
+        x.add_sa(&out_sa(0x1100, reqid, Some(0)))
+            .await
+            .expect("cpu0");
+        x.add_policy(&out_policy(reqid, true))
+            .await
+            .expect("policy");
+        pin(1);
+        send_udp(1);
+        let a = loop {
+            let ev = tokio::time::timeout(Duration::from_secs(5), mon.next())
+                .await
+                .expect("acquire within 5 s")
+                .expect("event");
+            if let Event::Acquire(a) = ev {
+                break a;
+            }
+        };
+        assert_eq!(a.cpu, Some(CpuId(1)), "{a:?}");
+        assert_eq!(a.reqid, Some(reqid));
+        assert_eq!(a.selector.dst, IpPrefix::host(ip("10.2.0.5")));
+        // The packet went out on the fallback meanwhile (SPEC §3.2).
+        assert_eq!(packets(&x, 0x10ff).await, 1);
+
+        // Answer it: an SA for CPU 1 with the acquire's seq replaces the larval state.
+        let mut s = out_sa(0x1101, reqid, Some(1));
+        s.seq = a.seq;
+        x.add_sa(&s).await.expect("per-CPU SA for the acquire");
+        send_udp(5);
+        assert_eq!(packets(&x, 0x1101).await, 5, "new SA used on CPU 1");
+        let larval: Vec<_> = x
+            .dump_sas()
+            .await
+            .expect("dump")
+            .into_iter()
+            .filter(|s| s.spi == Spi(0))
+            .collect();
+        assert!(larval.is_empty(), "larval state replaced: {larval:?}");
+    });
+}
+
+#[test]
+fn soft_expire_arrives_before_hard() {
+    if !gate(GATE, "soft_expire_arrives_before_hard") {
+        return;
+    }
+    in_netns(|| async {
+        setup();
+        let x = Xfrm::new().expect("xfrm");
+        let mut mon = Monitor::new(x.clone(), Groups::default()).expect("monitor");
+        let reqid = tag::reqid(4).expect("r");
+        let mut s = out_sa(0x5000, reqid, None);
+        s.lifetimes.soft.packets = Some(5);
+        s.lifetimes.hard.packets = Some(10);
+        x.add_sa(&s).await.expect("sa");
+        x.add_policy(&out_policy(reqid, false))
+            .await
+            .expect("policy");
+        send_udp(12);
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let ev = tokio::time::timeout(Duration::from_secs(5), mon.next())
+                .await
+                .expect("expire within 5 s")
+                .expect("event");
+            if let Event::Expire(e) = ev {
+                assert_eq!(e.sa.spi, Spi(0x5000));
+                seen.push(e.hard);
+            }
+        }
+        assert_eq!(seen, vec![false, true], "soft first, then hard");
+        let gone = x
+            .get_sa(&s.id())
+            .await
+            .expect_err("hard expiry deletes the SA");
+        assert_eq!(gone.errno(), Some(libc::ESRCH), "{gone}");
+    });
+}
+
+#[test]
+fn offload_ladder_on_veth_reports_software() {
+    if !gate(GATE, "offload_ladder_on_veth_reports_software") {
+        return;
+    }
+    in_netns(|| async {
+        setup();
+        let x = Xfrm::new().expect("xfrm");
+        let reqid = tag::reqid(5).expect("r");
+        assert!(!esp_hw_offload("v0").expect("ethtool"));
+
+        // Crypto: the kernel installs a software SA and says OK (no
+        // xfrmdev_ops on veth); lanes must not call that offload.
+        let s = out_sa(0x6000, reqid, None);
+        let e = x
+            .install_sa(&s, OffloadMode::Crypto, Some("v0"), false)
+            .await
+            .expect_err("crypto offload cannot be in effect on veth");
+        assert!(
+            matches!(e, Error::Offload(OffloadError::SilentFallback { .. })),
+            "{e}"
+        );
+        assert!(
+            x.get_sa(&s.id()).await.is_err(),
+            "the software SA was removed"
+        );
+
+        // Packet: the kernel refuses.
+        let e = x
+            .install_sa(&s, OffloadMode::Packet, Some("v0"), false)
+            .await
+            .expect_err("packet offload refused");
+        assert!(
+            matches!(e, Error::Offload(OffloadError::Refused { .. })),
+            "{e}"
+        );
+
+        // Auto: software, and says why.
+        let got = x
+            .install_sa(&s, OffloadMode::Auto, Some("v0"), false)
+            .await
+            .expect("auto");
+        assert_eq!(got.offload, OffloadInEffect::Software);
+        assert_eq!(got.state.offload, None);
+        assert!(!got.fell_back.is_empty());
+        println!("auto on veth: {} ({:?})", got.offload, got.fell_back);
+
+        // No: software.
+        let s2 = out_sa(0x6001, reqid, None);
+        let got = x
+            .install_sa(&s2, OffloadMode::No, Some("v0"), false)
+            .await
+            .expect("no");
+        assert_eq!(got.offload, OffloadInEffect::Software);
+    });
+}
