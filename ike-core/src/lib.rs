@@ -23,3 +23,6 @@ pub use error::{ApiError, Error, PeerIncompatible, PeerMisbehaved};
 pub use event::{ChildSaInstall, DirectionKeys, Encap, Event, Transmit};
 pub use ids::{ChildSaId, CpuId, IkeSaId, IkeSpi, Spi};
 pub use proposal::{Proposal, ProposalError, Selected};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Failure cases: each gives the right notify and leaves no half state.

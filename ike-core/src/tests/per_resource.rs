@@ -1,0 +1,1 @@
+//! RFC 9611 per-resource Child SA groups.
