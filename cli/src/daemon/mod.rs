@@ -1,4 +1,12 @@
-//! The lanes daemon (placeholder until the loop lands).
+//! The lanes daemon: ike-core driven by tokio, with the kernel behind
+//! [`backend::SaBackend`] and steering behind [`steering::Steer`] so the loop
+//! runs in tests without root.
+
+pub mod backend;
+pub mod fake;
+pub mod steering;
+pub mod udp;
+pub mod xfrm_backend;
 
 use std::path::Path;
 

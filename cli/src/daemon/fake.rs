@@ -1,0 +1,162 @@
+//! A recording in-memory kernel for tests: keeps SAs and policies, logs every
+//! call, lets a test inject acquires/expires and make the next install fail.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::{Result, bail};
+use tokio::sync::mpsc;
+use xfrm_offload::{OffloadMode, PolicyId, PolicySpec, SaDir, SaId, SaSpec};
+
+use super::backend::{Caps, Counters, KernelEvent, SaBackend};
+
+/// One SA as the fake kernel keeps it (no keys).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeSa {
+    /// Outer source.
+    pub src: IpAddr,
+    /// Outer destination.
+    pub dst: IpAddr,
+    /// SPI.
+    pub spi: u32,
+    /// Reqid.
+    pub reqid: u32,
+    /// Direction.
+    pub dir: Option<SaDir>,
+    /// CPU (`XFRMA_SA_PCPU`).
+    pub pcpu: Option<u32>,
+    /// Acquire seq.
+    pub seq: u32,
+    /// Kernel cipher name.
+    pub alg: String,
+    /// Counters a test can set.
+    pub counters: Counters,
+}
+
+/// Shared state of a [`FakeKernel`].
+#[derive(Debug, Default)]
+pub struct FakeState {
+    /// SAs by (dst, spi).
+    pub sas: BTreeMap<(IpAddr, u32), FakeSa>,
+    /// Policies by id (Debug-rendered id as the key; ids are not Ord).
+    pub policies: BTreeMap<String, PolicySpec>,
+    /// Every call, in order, e.g. `add_sa 10.0.0.2 0x1234 cpu=Some(1)`.
+    pub log: Vec<String>,
+    /// Makes the next `add_sa` fail with this message.
+    pub fail_next_add: Option<String>,
+    /// Capabilities to report.
+    pub caps: Caps,
+    events: Option<mpsc::UnboundedSender<KernelEvent>>,
+}
+
+/// The fake kernel; clone it to keep a handle for assertions.
+#[derive(Clone, Debug, Default)]
+pub struct FakeKernel(Arc<Mutex<FakeState>>);
+
+fn policy_key(id: &PolicyId) -> String {
+    format!("{id:?}")
+}
+
+impl FakeKernel {
+    /// A kernel with ESP, SA_DIR and per-CPU SAs.
+    pub fn new() -> Self {
+        let k = FakeKernel::default();
+        k.state().caps = Caps { esp: true, sa_dir: true, per_cpu: true };
+        k
+    }
+
+    /// Locks the state for inspection or changes.
+    pub fn state(&self) -> MutexGuard<'_, FakeState> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Injects a kernel event (after the daemon called `events`).
+    pub fn inject(&self, ev: KernelEvent) -> bool {
+        self.state().events.as_ref().is_some_and(|tx| tx.send(ev).is_ok())
+    }
+}
+
+impl SaBackend for FakeKernel {
+    async fn caps(&mut self) -> Caps {
+        self.state().caps
+    }
+
+    async fn add_sa(&mut self, spec: &SaSpec, offload: OffloadMode, iface: Option<&str>) -> Result<String> {
+        let mut st = self.state();
+        st.log.push(format!(
+            "add_sa {} {:#010x} dir={:?} cpu={:?} reqid={}",
+            spec.dst, spec.spi.0, spec.dir, spec.pcpu.map(|c| c.0), spec.reqid.0
+        ));
+        if let Some(why) = st.fail_next_add.take() {
+            bail!("{why}");
+        }
+        if st.sas.contains_key(&(spec.dst, spec.spi.0)) {
+            bail!("File exists (SA {} {:#x})", spec.dst, spec.spi.0);
+        }
+        let sa = FakeSa {
+            src: spec.src,
+            dst: spec.dst,
+            spi: spec.spi.0,
+            reqid: spec.reqid.0,
+            dir: spec.dir,
+            pcpu: spec.pcpu.map(|c| c.0),
+            seq: spec.seq,
+            alg: spec.crypto.kernel_name().to_string(),
+            counters: Counters::default(),
+        };
+        st.sas.insert((spec.dst, spec.spi.0), sa);
+        Ok(match (offload, iface) {
+            (OffloadMode::Crypto, Some(_)) => "crypto",
+            (OffloadMode::Packet, Some(_)) => "packet",
+            _ => "none",
+        }
+        .to_string())
+    }
+
+    async fn delete_sa(&mut self, id: &SaId) -> Result<()> {
+        let mut st = self.state();
+        st.log.push(format!("delete_sa {} {:#010x}", id.dst, id.spi.0));
+        st.sas.remove(&(id.dst, id.spi.0));
+        Ok(())
+    }
+
+    async fn counters(&mut self, id: &SaId) -> Result<Counters> {
+        match self.state().sas.get(&(id.dst, id.spi.0)) {
+            Some(sa) => Ok(sa.counters),
+            None => bail!("no SA {} {:#x}", id.dst, id.spi.0),
+        }
+    }
+
+    async fn add_policy(&mut self, spec: &PolicySpec) -> Result<()> {
+        let mut st = self.state();
+        st.log.push(format!(
+            "add_policy {:?} {}->{} cpu_acquire={}",
+            spec.dir, spec.selector.src, spec.selector.dst, spec.cpu_acquire
+        ));
+        st.policies.insert(policy_key(&spec.id()), spec.clone());
+        Ok(())
+    }
+
+    async fn delete_policy(&mut self, id: &PolicyId) -> Result<()> {
+        let mut st = self.state();
+        st.log.push(format!("delete_policy {:?} {}->{}", id.dir, id.selector.src, id.selector.dst));
+        st.policies.remove(&policy_key(id));
+        Ok(())
+    }
+
+    async fn flush_ours(&mut self) -> Result<(usize, usize)> {
+        let mut st = self.state();
+        st.log.push("flush_ours".into());
+        let n = (st.sas.len(), st.policies.len());
+        st.sas.clear();
+        st.policies.clear();
+        Ok(n)
+    }
+
+    fn events(&mut self) -> Result<mpsc::UnboundedReceiver<KernelEvent>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.state().events = Some(tx);
+        Ok(rx)
+    }
+}

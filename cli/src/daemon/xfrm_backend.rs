@@ -1,0 +1,122 @@
+//! [`SaBackend`] over XFRM netlink (xfrm-offload).
+
+use anyhow::{Context, Result};
+use tokio::sync::mpsc;
+use xfrm_offload::{
+    Error as XfrmError, Event, Groups, Monitor, OffloadInEffect, OffloadMode, PolicyId, PolicySpec,
+    SaId, SaSpec, Xfrm,
+};
+
+use super::backend::{Caps, Counters, KernelEvent, SaBackend};
+
+/// The real kernel.
+#[derive(Debug)]
+pub struct XfrmBackend {
+    xfrm: Xfrm,
+}
+
+impl XfrmBackend {
+    /// Opens the XFRM netlink socket (needs CAP_NET_ADMIN for changes).
+    pub fn new() -> Result<Self> {
+        Ok(XfrmBackend { xfrm: Xfrm::new().context("opening the XFRM netlink socket")? })
+    }
+}
+
+/// ENOENT/ESRCH on delete: already gone.
+fn gone(e: &XfrmError) -> bool {
+    matches!(e.errno(), Some(libc::ENOENT | libc::ESRCH))
+}
+
+impl SaBackend for XfrmBackend {
+    async fn caps(&mut self) -> Caps {
+        match xfrm_offload::probe::capabilities(&self.xfrm).await {
+            Ok(c) => Caps { esp: c.esp, sa_dir: c.sa_dir, per_cpu: c.per_cpu_sa },
+            Err(e) => {
+                tracing::warn!("probing kernel XFRM capabilities failed: {e}");
+                Caps::default()
+            }
+        }
+    }
+
+    async fn add_sa(&mut self, spec: &SaSpec, offload: OffloadMode, iface: Option<&str>) -> Result<String> {
+        let inst = self.xfrm.install_sa(spec, offload, iface, false).await?;
+        for (rung, why) in &inst.fell_back {
+            tracing::info!(spi = %spec.spi, "offload {rung} not used: {why}");
+        }
+        Ok(match inst.offload {
+            OffloadInEffect::Software => "none",
+            OffloadInEffect::Crypto { .. } => "crypto",
+            OffloadInEffect::Packet { .. } => "packet",
+        }
+        .to_string())
+    }
+
+    async fn delete_sa(&mut self, id: &SaId) -> Result<()> {
+        match self.xfrm.delete_sa(id).await {
+            Err(e) if !gone(&e) => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    async fn counters(&mut self, id: &SaId) -> Result<Counters> {
+        let st = self.xfrm.get_sa(id).await?;
+        Ok(Counters { bytes: st.cur_bytes, packets: st.cur_packets })
+    }
+
+    async fn add_policy(&mut self, spec: &PolicySpec) -> Result<()> {
+        Ok(self.xfrm.update_policy(spec).await?)
+    }
+
+    async fn delete_policy(&mut self, id: &PolicyId) -> Result<()> {
+        match self.xfrm.delete_policy(id).await {
+            Err(e) if !gone(&e) => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    async fn flush_ours(&mut self) -> Result<(usize, usize)> {
+        let f = self.xfrm.flush_ours().await?;
+        for e in &f.errors {
+            tracing::warn!("removing leftover kernel state: {e}");
+        }
+        Ok((f.sas, f.policies))
+    }
+
+    fn events(&mut self) -> Result<mpsc::UnboundedReceiver<KernelEvent>> {
+        let mut mon = Monitor::new(self.xfrm.clone(), Groups::default()).context("joining XFRM multicast groups")?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                let ev = match mon.next().await {
+                    Ok(ev) => ev,
+                    Err(e) => {
+                        tracing::warn!("XFRM monitor: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        continue;
+                    }
+                };
+                let out = match ev {
+                    Event::Acquire(a) => KernelEvent::Acquire {
+                        reqid: a.reqid.map_or_else(|| a.templates.first().map_or(0, |t| t.reqid.0), |r| r.0),
+                        cpu: a.cpu.map(|c| c.0),
+                        seq: a.seq,
+                        src: a.templates.first().map_or(a.src, |t| t.src),
+                        dst: a.templates.first().map_or(a.dst, |t| t.dst),
+                    },
+                    Event::Expire(x) => KernelEvent::Expire {
+                        spi: x.sa.spi.0,
+                        dst: x.sa.dst,
+                        reqid: x.sa.reqid.0,
+                        hard: x.hard,
+                    },
+                    Event::Resynced { .. } => KernelEvent::Overrun,
+                    _ => continue,
+                };
+                if tx.send(out).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(rx)
+    }
+}
