@@ -526,9 +526,13 @@ impl IkeSa {
         }
         self.outstanding = None;
         self.queue.clear();
+        // A responder SA that never got IKE_AUTH was never announced: stay quiet.
+        let announced = self.initiator || !matches!(self.state, State::InitDone(_));
         self.state = State::Dead;
         self.keys = None;
-        ctx.out.events.push_back(Event::IkeSaDown { ike: self.id, reason });
+        if announced {
+            ctx.out.events.push_back(Event::IkeSaDown { ike: self.id, reason });
+        }
     }
 
     /// Resources of the live SAs of child config `cfg` (for RFC 9611 decisions).
