@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod fake;
+pub mod kernel;
 pub mod steering;
 pub mod udp;
 pub mod xfrm_backend;
