@@ -117,7 +117,7 @@ impl IkeSa {
         let st: Box<InitResponder> = st;
         let conn = self.conn(ctx);
         if has_notify(inner, NotifyType::AUTHENTICATION_FAILED) {
-            self.die(ctx, Error::PeerMisbehaved(PeerMisbehaved::AuthenticationFailed));
+            self.die(ctx, Error::NotifyReceived(NotifyType::AUTHENTICATION_FAILED.0));
             return;
         }
         let (Some(idr), Some(auth)) = (find_id(inner, false), find_auth(inner)) else {

@@ -1,1 +1,309 @@
-//! Failure cases: each gives the right notify and leaves no half state.
+//! Failure cases: each gives the right notify and leaves no half state; hostile
+//! or broken input never panics.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::util::{NetRng, Pair, Side, configs, count, installs};
+use crate::config::Psk;
+use crate::error::{Error, PeerIncompatible, PeerMisbehaved};
+use crate::event::Event;
+use crate::proposal::Proposal;
+use crate::wire::NotifyType;
+
+#[test]
+fn wrong_psk_gives_authentication_failed_and_no_state() {
+    let (a, mut b) = configs();
+    b.connections[0].psk = Psk::new(b"not-the-same-key".to_vec());
+    let mut p = Pair::new(a, b);
+    let ike = p.a.initiate(p.time, "net").expect("init");
+    p.drive();
+    let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+    // B rejected A's AUTH and told A so with AUTHENTICATION_FAILED (24).
+    assert!(matches!(eb.as_slice(), [Event::IkeSaDown { reason: Error::PeerMisbehaved(PeerMisbehaved::AuthenticationFailed), .. }]), "{eb:?}");
+    assert!(matches!(ea.as_slice(), [Event::IkeSaDown { ike: i, reason: Error::NotifyReceived(24) }] if *i == ike), "{ea:?}");
+    assert_eq!(p.a.ike_sa_count() + p.b.ike_sa_count(), 0);
+    // Only the four messages: nobody retransmits into the void.
+    assert_eq!(p.log.len(), 4);
+}
+
+#[test]
+fn responder_auth_wrong_on_initiator_side() {
+    // B's AUTH verifies with B's key, but A expects another identity.
+    let (mut a, b) = configs();
+    a.connections[0].remote_id = Some(crate::config::Identity::Fqdn("someone.else".into()));
+    let mut p = Pair::new(a, b);
+    p.a.initiate(p.time, "net").expect("init");
+    p.drive();
+    let ea = p.take(Side::A);
+    assert!(ea.iter().any(|e| matches!(e, Event::IkeSaDown { reason: Error::PeerMisbehaved(PeerMisbehaved::UnexpectedIdentity), .. })), "{ea:?}");
+    assert_eq!(installs(&ea).len(), 0);
+}
+
+#[test]
+fn no_common_ike_proposal() {
+    let (a, mut b) = configs();
+    b.connections[0].ike_proposals = vec![Proposal::parse_ike("aes256-sha384-ecp384").expect("p")];
+    let mut p = Pair::new(a, b);
+    p.a.initiate(p.time, "net").expect("init");
+    p.drive();
+    let ea = p.take(Side::A);
+    assert!(matches!(ea.as_slice(), [Event::IkeSaDown { reason: Error::PeerIncompatible(PeerIncompatible::NoProposalChosen), .. }]), "{ea:?}");
+    assert!(p.take(Side::B).is_empty());
+    assert_eq!(p.a.ike_sa_count() + p.b.ike_sa_count(), 0);
+    // B answered statelessly with exactly N(NO_PROPOSAL_CHOSEN).
+    let resp = &p.log[1].1.data;
+    assert_eq!(u16::from_be_bytes([resp[34], resp[35]]), NotifyType::NO_PROPOSAL_CHOSEN.0);
+}
+
+#[test]
+fn no_common_esp_proposal_keeps_ike_sa() {
+    let (a, mut b) = configs();
+    b.connections[0].children[0].esp_proposals = vec![Proposal::parse_esp("aes256-sha512").expect("p")];
+    let mut p = Pair::new(a, b);
+    let ike = p.connect();
+    assert!(p.a.is_established(ike));
+    let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+    assert!(ea.iter().any(|e| matches!(e, Event::ChildSaFailed { reason: Error::PeerIncompatible(PeerIncompatible::NoProposalChosen), .. })), "{ea:?}");
+    assert_eq!(installs(&ea).len() + installs(&eb).len(), 0);
+    assert!(p.a.child_sas(ike).is_empty());
+    assert!(p.b.child_sas(p.b.established()[0]).is_empty());
+}
+
+#[test]
+fn ts_mismatch_gives_ts_unacceptable() {
+    let (a, mut b) = configs();
+    b.connections[0].children[0].remote_ts = vec![super::util::ts("10.99.0.0/16")];
+    let mut p = Pair::new(a, b);
+    let ike = p.connect();
+    let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+    assert!(ea.iter().any(|e| matches!(e, Event::ChildSaFailed { reason: Error::PeerIncompatible(PeerIncompatible::TsUnacceptable), .. })), "{ea:?}");
+    assert_eq!(installs(&ea).len() + installs(&eb).len(), 0);
+    assert!(p.a.is_established(ike));
+}
+
+#[test]
+fn bad_icv_is_dropped_silently() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    let mut corrupted = false;
+    p.filter = Some(Box::new(move |from, t| {
+        if from == Side::A && t.data.get(18) == Some(&35) && !corrupted {
+            corrupted = true;
+            let n = t.data.len();
+            t.data[n - 1] ^= 0x55;
+        }
+        true
+    }));
+    let t0 = p.time;
+    let ike = p.a.initiate(p.time, "net").expect("init");
+    p.drive();
+    assert!(p.a.is_established(ike));
+    // The corrupted copy got no answer: B's first IKE_AUTH response follows the retransmission.
+    let order: Vec<(Side, u8)> = p.log.iter().map(|(s, t)| (*s, t.data[18])).collect();
+    assert_eq!(order, vec![(Side::A, 34), (Side::B, 34), (Side::A, 35), (Side::A, 35), (Side::B, 35)]);
+    assert!(p.time - t0 >= Duration::from_secs(4));
+    assert_eq!(count(&p.take(Side::B), |e| matches!(e, Event::ChildSaReady(_))), 1);
+}
+
+#[test]
+fn replayed_request_gets_cached_response_and_old_ids_are_ignored() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    let ike = p.connect();
+    p.take(Side::B);
+    let auth_req = p.log.iter().find(|(s, t)| *s == Side::A && t.data[18] == 35).expect("auth").1.clone();
+    let auth_resp = p.log.iter().find(|(s, t)| *s == Side::B && t.data[18] == 35).expect("auth").1.clone();
+    // Replay: B resends the identical cached response, nothing else happens.
+    p.b.handle_datagram(p.time, auth_req.local, auth_req.remote, &auth_req.data);
+    let t = p.b.poll_transmit(p.time).expect("cached response");
+    assert_eq!(t.data, auth_resp.data);
+    assert!(p.b.poll_transmit(p.time).is_none());
+    assert!(p.b.poll_event().is_none());
+    // Two more exchanges move B's window past message ID 1.
+    let (c, _, _) = p.a.child_sas(ike)[0];
+    p.a.rekey_child(p.time, c).expect("rekey");
+    p.drive();
+    p.take(Side::B);
+    p.b.handle_datagram(p.time, auth_req.local, auth_req.remote, &auth_req.data);
+    assert!(p.b.poll_transmit(p.time).is_none(), "out-of-window request must be ignored");
+    assert!(p.b.poll_event().is_none());
+    // A replayed response is ignored by A as well.
+    p.a.handle_datagram(p.time, auth_resp.local, auth_resp.remote, &auth_resp.data);
+    assert!(p.a.poll_transmit(p.time).is_none());
+    assert!(p.a.poll_event().is_none());
+    assert_eq!(p.a.child_sas(ike).len(), 1);
+}
+
+#[test]
+fn invalid_ke_payload_retry_with_requested_group() {
+    let (mut a, mut b) = configs();
+    a.connections[0].ike_proposals = vec![Proposal::parse_ike("aes128gcm16-prfsha256-x25519-ecp256").expect("p")];
+    b.connections[0].ike_proposals = vec![Proposal::parse_ike("aes128gcm16-prfsha256-ecp256").expect("p")];
+    let mut p = Pair::new(a, b);
+    let ike = p.connect();
+    assert!(p.a.is_established(ike));
+    let init: Vec<&Vec<u8>> = p.log.iter().filter(|(_, t)| t.data[18] == 34).map(|(_, t)| &t.data).collect();
+    assert_eq!(init.len(), 4);
+    // B's first answer: N(INVALID_KE_PAYLOAD) carrying group 19.
+    let r = init[1];
+    assert_eq!(u16::from_be_bytes([r[34], r[35]]), NotifyType::INVALID_KE_PAYLOAD.0);
+    assert_eq!(&r[36..38], &19u16.to_be_bytes());
+    let ea = p.take(Side::A);
+    let Some(Event::IkeSaUp { algorithms, .. }) = ea.first() else { panic!("{ea:?}") };
+    assert_eq!(algorithms.ke, Some(crate::wire::KeId::ECP_256));
+}
+
+#[test]
+fn cookie_round_trip_and_rotation() {
+    let (a, mut b) = configs();
+    b.cookie_threshold = Some(0);
+    let mut p = Pair::new(a, b);
+    let ike = p.connect();
+    assert!(p.a.is_established(ike));
+    let init: Vec<&Vec<u8>> = p.log.iter().filter(|(_, t)| t.data[18] == 34).map(|(_, t)| &t.data).collect();
+    assert_eq!(init.len(), 4);
+    // B's first response is only N(COOKIE) with SPIr = 0 ...
+    assert_eq!(u16::from_be_bytes([init[1][34], init[1][35]]), NotifyType::COOKIE.0);
+    assert_eq!(&init[1][8..16], &[0u8; 8]);
+    // ... and A repeats IKE_SA_INIT with the cookie as the first payload.
+    assert_eq!(init[2][16], 41);
+    assert_eq!(&init[2][0..8], &init[0][0..8], "same SPIi");
+    // A stateless cookie answer created nothing on B.
+    assert_eq!(p.b.ike_sa_count(), 1);
+
+    // A cookie from the previous secret stays valid for one rotation.
+    let req = init[0].clone();
+    let from: SocketAddr = "10.0.0.1:500".parse().expect("addr");
+    let to: SocketAddr = "10.0.0.2:500".parse().expect("addr");
+    let mut b2 = crate::endpoint::Endpoint::new(p.b.config().clone(), crate::crypto::CryptoProvider::seeded(5));
+    b2.handle_datagram(p.time, from, to, &req);
+    let cookie_resp = b2.poll_transmit(p.time).expect("cookie").data;
+    b2.set_cookie_secret([9; 32]);
+    let cookie = cookie_resp[36..].to_vec();
+    let mut with = req[..28].to_vec();
+    with[16] = 41;
+    let n_len = 8 + cookie.len();
+    with.extend_from_slice(&[req[16], 0]);
+    with.extend_from_slice(&u16::try_from(n_len).expect("len").to_be_bytes());
+    with.extend_from_slice(&[0, 0]);
+    with.extend_from_slice(&NotifyType::COOKIE.0.to_be_bytes());
+    with.extend_from_slice(&cookie);
+    with.extend_from_slice(&req[28..]);
+    let total = u32::try_from(with.len()).expect("len");
+    with[24..28].copy_from_slice(&total.to_be_bytes());
+    b2.handle_datagram(p.time, from, to, &with);
+    assert_eq!(b2.ike_sa_count(), 1, "previous-secret cookie accepted");
+    b2.set_cookie_secret([10; 32]);
+    let mut b3 = b2;
+    let req2 = {
+        let mut r = with.clone();
+        r[0] ^= 1; // another SPIi: a fresh request
+        r
+    };
+    b3.handle_datagram(p.time, from, to, &req2);
+    assert_eq!(b3.ike_sa_count(), 1, "cookie two rotations old is refused");
+}
+
+#[test]
+fn nat_detected_moves_to_4500_with_marker_and_udp_encap() {
+    let (a, mut b) = configs();
+    // Behind a NAT the peer's address is unknown: B accepts any.
+    b.connections[0].remote = None;
+    let mut p = Pair::new(a, b);
+    p.nat = Some("192.0.2.1:1024".parse().expect("addr"));
+    let ike = p.a.initiate(p.time, "net").expect("init");
+    p.drive_for(Duration::from_secs(1));
+    assert!(p.a.is_established(ike));
+    // IKE_AUTH and later go over 4500 with the non-ESP marker.
+    let (_, auth) = p.log.iter().find(|(s, t)| *s == Side::A && t.data.len() > 22 && t.data[22] == 35).expect("auth on 4500");
+    assert_eq!(&auth.data[..4], &[0, 0, 0, 0]);
+    assert_eq!(auth.local.port(), 4500);
+    assert_eq!(auth.remote.port(), 4500);
+    let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+    let (ia, ib) = (installs(&ea), installs(&eb));
+    let ea_encap = ia[0].encap.expect("A encap");
+    let eb_encap = ib[0].encap.expect("B encap");
+    assert_eq!((ea_encap.local_port, ea_encap.remote_port), (4500, 4500));
+    // B sees A's NAT mapping of port 4500.
+    assert_eq!((eb_encap.local_port, eb_encap.remote_port), (4500, 1025));
+    // The initiator behind the NAT sends keepalives.
+    let n = p.log.len();
+    p.drive_for(Duration::from_secs(21));
+    assert!(p.log[n..].iter().any(|(s, t)| *s == Side::A && t.data == [0xff]));
+    // Later exchanges still work through the mapping.
+    let (c, _, _) = p.a.child_sas(ike)[0];
+    p.a.rekey_child(p.time, c).expect("rekey");
+    p.drive_for(Duration::from_secs(2));
+    assert_eq!(count(&p.take(Side::B), |e| matches!(e, Event::ChildSaRekeyed { .. })), 1);
+}
+
+#[test]
+fn forced_encapsulation() {
+    let (mut a, b) = configs();
+    a.connections[0].force_encap = true;
+    let mut p = Pair::new(a, b);
+    p.a.initiate(p.time, "net").expect("init");
+    p.drive_for(Duration::from_secs(1));
+    let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+    assert!(installs(&ea)[0].encap.is_some());
+    assert!(installs(&eb)[0].encap.is_some(), "B sees the faked NAT too");
+}
+
+#[test]
+fn peer_gone_during_handshake_times_out() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    p.filter = Some(Box::new(|from, _| from == Side::B));
+    let t0 = p.time;
+    p.a.initiate(p.time, "net").expect("init");
+    p.drive_for(Duration::from_secs(170));
+    let ea = p.take(Side::A);
+    assert!(matches!(ea.as_slice(), [Event::IkeSaDown { reason: Error::Timeout, .. }]), "{ea:?}");
+    assert!(p.time - t0 > Duration::from_secs(160));
+    // 1 + 5 retransmissions, all identical.
+    let sent: Vec<_> = p.log.iter().filter(|(s, _)| *s == Side::A).collect();
+    assert_eq!(sent.len(), 0, "filter dropped them before the wire");
+    assert_eq!(p.a.ike_sa_count(), 0);
+}
+
+#[test]
+fn hostile_datagrams_never_panic() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    p.connect();
+    let samples: Vec<Vec<u8>> = p.log.iter().map(|(_, t)| t.data.clone()).collect();
+    let mut rng = NetRng::new(42);
+    let from: SocketAddr = "10.0.0.1:500".parse().expect("addr");
+    let to: SocketAddr = "10.0.0.2:500".parse().expect("addr");
+    for i in 0..3000 {
+        let mut d = samples[i % samples.len()].clone();
+        match rng.next() % 4 {
+            0 => {
+                let n = (rng.next() as usize) % d.len();
+                d.truncate(n);
+            }
+            1 => {
+                for _ in 0..(1 + rng.next() % 4) {
+                    let k = (rng.next() as usize) % d.len();
+                    d[k] ^= 1 << (rng.next() % 8);
+                }
+            }
+            2 => d = (0..(rng.next() % 300)).map(|_| rng.next() as u8).collect(),
+            _ => {
+                // Keep the header, randomize a length byte.
+                if d.len() > 30 {
+                    d[30] = rng.next() as u8;
+                    d[31] = rng.next() as u8;
+                }
+            }
+        }
+        p.b.handle_datagram(p.time, from, to, &d);
+        p.a.handle_datagram(p.time, to, from, &d);
+        p.b.handle_datagram(p.time, from, "10.0.0.2:4500".parse().expect("addr"), &d);
+    }
+    // The established SAs survived.
+    assert_eq!(p.a.established().len(), 1);
+    assert_eq!(p.b.established().len(), 1);
+}
+
