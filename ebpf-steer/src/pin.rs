@@ -1,0 +1,102 @@
+//! Where the program's link and maps are pinned on bpffs.
+//!
+//! ```text
+//! <root>/maps/LANES_SPI_CPU, LANES_CPUS, LANES_STATS   shared by all interfaces
+//! <root>/links/<iface>/native | skb                    one XDP link per interface
+//! ```
+//! The link's file name records its mode. A second process (`lanes steer
+//! bind`) opens the maps; a restarted daemon finds the link and replaces its
+//! program atomically (`BPF_LINK_UPDATE`) instead of stacking a second one.
+
+use crate::{Error, Mode};
+use std::path::{Path, PathBuf};
+
+/// The default pin root.
+pub const DEFAULT_PIN_ROOT: &str = "/sys/fs/bpf/lanes";
+
+/// `BPF_FS_MAGIC` from `include/uapi/linux/magic.h`.
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+/// A pin root and the paths under it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PinRoot(PathBuf);
+
+impl Default for PinRoot {
+    fn default() -> Self {
+        Self(PathBuf::from(DEFAULT_PIN_ROOT))
+    }
+}
+
+impl PinRoot {
+    /// A pin root at `path` (must be on bpffs).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self(path.into())
+    }
+
+    /// The root folder.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub(crate) fn maps_dir(&self) -> PathBuf {
+        self.0.join("maps")
+    }
+
+    pub(crate) fn map(&self, name: &str) -> PathBuf {
+        self.maps_dir().join(name)
+    }
+
+    pub(crate) fn links_dir(&self) -> PathBuf {
+        self.0.join("links")
+    }
+
+    pub(crate) fn iface_dir(&self, iface: &str) -> PathBuf {
+        self.links_dir().join(iface)
+    }
+
+    pub(crate) fn link(&self, iface: &str, mode: Mode) -> PathBuf {
+        self.iface_dir(iface).join(mode.as_str())
+    }
+
+    /// The pinned link of `iface` and its mode, if any.
+    pub(crate) fn find_link(&self, iface: &str) -> Option<(PathBuf, Mode)> {
+        [Mode::Native, Mode::Skb].into_iter().find_map(|m| {
+            let p = self.link(iface, m);
+            p.exists().then_some((p, m))
+        })
+    }
+
+    /// Creates the folders, checking they are on bpffs.
+    pub(crate) fn create(&self) -> Result<(), Error> {
+        let existing = self
+            .0
+            .ancestors()
+            .find(|p| p.exists())
+            .unwrap_or(Path::new("/"));
+        if !on_bpffs(existing) {
+            return Err(Error::NoBpffs(self.0.clone()));
+        }
+        for d in [self.maps_dir(), self.links_dir()] {
+            std::fs::create_dir_all(&d).map_err(|e| Error::pin(&d, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `path` lives on a BPF filesystem.
+fn on_bpffs(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `statfs` only writes into the zeroed struct we pass.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` is writable.
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    #[allow(
+        clippy::unnecessary_cast,
+        reason = "f_type's width differs between libcs"
+    )]
+    let magic = st.f_type as i64;
+    rc == 0 && magic == BPF_FS_MAGIC
+}

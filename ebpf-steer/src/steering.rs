@@ -1,0 +1,561 @@
+//! [`Steering`]: load, attach, bind and read the XDP steering program.
+
+use crate::object::object;
+use crate::pin::PinRoot;
+use crate::stats::{CpuStats, Stats};
+use crate::{Binding, Error};
+use aya::maps::{CpuMap, HashMap, Map, MapData, MapInfo, PerCpuArray};
+use aya::programs::links::{FdLink, PinnedLink};
+use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode};
+use aya::{Ebpf, EbpfLoader};
+use ebpf_steer_common::{
+    Counter, MAP_CPUS, MAP_SPI_CPU, MAP_STATS, MAX_BINDINGS, PROGRAM_NAME, SpiKey, SpiValue,
+};
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The baseline program in the same object: returns `XDP_PASS` and nothing
+/// else. Only the benchmark runs it; it is never attached.
+pub const FLOOR_PROGRAM: &str = "lanes_floor";
+
+/// Default cpumap queue size (frames queued per destination CPU).
+pub const DEFAULT_QUEUE_SIZE: u32 = 2048;
+
+/// How the program is attached (`XDP_FLAGS_DRV_MODE` / `XDP_FLAGS_SKB_MODE`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// In the driver, before an skb exists (falls back to [`Mode::Skb`]).
+    #[default]
+    Native,
+    /// Generic XDP, after the skb is built: works everywhere, slower.
+    Skb,
+}
+
+impl Mode {
+    /// `native` or `skb`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Native => "native",
+            Self::Skb => "skb",
+        }
+    }
+
+    const fn xdp(self) -> XdpMode {
+        match self {
+            Self::Native => XdpMode::Driver,
+            Self::Skb => XdpMode::Skb,
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "native" | "drv" | "driver" => Ok(Self::Native),
+            "skb" | "generic" => Ok(Self::Skb),
+            _ => Err(format!("unknown XDP mode {s:?}: use native or skb")),
+        }
+    }
+}
+
+/// Options of [`Steering::attach`].
+#[derive(Clone, Debug)]
+pub struct AttachOptions {
+    /// Requested mode; `Native` falls back to `Skb` when the driver refuses.
+    pub mode: Mode,
+    /// Frames queued per CPU in the cpumap.
+    pub queue_size: u32,
+    /// Where the link and maps are pinned.
+    pub pin_root: PinRoot,
+}
+
+impl Default for AttachOptions {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Native,
+            queue_size: DEFAULT_QUEUE_SIZE,
+            pin_root: PinRoot::default(),
+        }
+    }
+}
+
+/// What [`Steering::attach`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attached {
+    /// The interface.
+    pub iface: String,
+    /// The mode in effect.
+    pub mode: Mode,
+    /// Why native mode was refused, when it fell back to skb.
+    pub fallback: Option<String>,
+    /// Whether a pinned link already existed and had its program replaced.
+    pub replaced: bool,
+    /// Kernel id of the program now attached.
+    pub program_id: u32,
+}
+
+/// An interface with a pinned steering link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachedIface {
+    /// The interface.
+    pub iface: String,
+    /// Its mode.
+    pub mode: Mode,
+    /// Kernel id of the attached program.
+    pub program_id: u32,
+    /// Kernel id of the link.
+    pub link_id: u32,
+}
+
+/// Result of one `BPF_PROG_TEST_RUN`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunResult {
+    /// The XDP verdict (`XDP_PASS` = 2, `XDP_REDIRECT` = 4, ...).
+    pub action: u32,
+    /// Mean time per run as the kernel measured it.
+    pub per_run: Duration,
+}
+
+/// `XDP_PASS` from `include/uapi/linux/bpf.h`.
+pub const XDP_PASS: u32 = 2;
+/// `XDP_REDIRECT` from `include/uapi/linux/bpf.h`.
+pub const XDP_REDIRECT: u32 = 4;
+
+/// The steering program's maps, and the program itself when this process
+/// loaded it.
+pub struct Steering {
+    ebpf: Option<Ebpf>,
+    spi_cpu: HashMap<MapData, SpiKey, SpiValue>,
+    cpus: CpuMap<MapData>,
+    stats: PerCpuArray<MapData, u64>,
+}
+
+impl fmt::Debug for Steering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Steering")
+            .field("program_loaded", &self.ebpf.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Steering {
+    /// Loads the program with private, unpinned maps and a cpumap entry for
+    /// each of `cpus` (all online CPUs if `None`), without attaching it:
+    /// for `BPF_PROG_TEST_RUN` tests and the benchmark.
+    pub fn load(cpus: Option<&[u32]>) -> Result<Self, Error> {
+        let mut loader = EbpfLoader::new();
+        let possible = possible_cpus()?;
+        loader.map_max_entries(MAP_CPUS, possible);
+        let mut ebpf = loader.load(object()?)?;
+        load_program(&mut ebpf, PROGRAM_NAME)?;
+        let mut s = Self::from_ebpf(ebpf)?;
+        let online = online_cpus()?;
+        s.set_cpus(cpus.unwrap_or(&online), DEFAULT_QUEUE_SIZE)?;
+        Ok(s)
+    }
+
+    /// Loads the program with maps pinned under `opts.pin_root` (reusing
+    /// pinned ones), fills the cpumap for the online CPUs, and attaches it
+    /// to `iface`. If `iface` already has a pinned link in the same mode its
+    /// program is replaced atomically; a link in the other mode is removed
+    /// first. Native mode falls back to skb mode, reported in
+    /// [`Attached::fallback`].
+    pub fn attach(iface: &str, opts: &AttachOptions) -> Result<(Self, Attached), Error> {
+        let ifindex = if_index(iface)?;
+        let root = &opts.pin_root;
+        root.create()?;
+        check_pinned_maps(root)?;
+        let mut loader = EbpfLoader::new();
+        loader.map_max_entries(MAP_CPUS, possible_cpus()?);
+        for name in [MAP_SPI_CPU, MAP_CPUS, MAP_STATS] {
+            loader.map_pin_path(name, root.map(name));
+        }
+        let mut ebpf = loader.load(object()?)?;
+        load_program(&mut ebpf, PROGRAM_NAME)?;
+        let spi_cpu = take_map(&mut ebpf, MAP_SPI_CPU)?;
+        let mut cpus: CpuMap<MapData> = CpuMap::try_from(take_map(&mut ebpf, MAP_CPUS)?)?;
+        let stats = take_map(&mut ebpf, MAP_STATS)?;
+        for cpu in online_cpus()? {
+            cpus.set(cpu, opts.queue_size, None, 0)?;
+        }
+
+        let existing = root.find_link(iface);
+        let prog = xdp_mut(&mut ebpf, PROGRAM_NAME)?;
+        let mut fallback = None;
+        let (mode, replaced) = match existing {
+            Some((path, mode)) if mode == opts.mode || opts.mode == Mode::Native => {
+                let link = PinnedLink::from_pin(&path)?;
+                let link = aya::programs::xdp::XdpLink::try_from(FdLink::from(link))?;
+                prog.attach_to_link(link)?;
+                (mode, true)
+            }
+            other => {
+                if let Some((path, _)) = other {
+                    std::fs::remove_file(&path).map_err(|e| Error::pin(&path, e))?;
+                }
+                let (mode, id) = match prog.attach_to_if_index(ifindex, opts.mode.xdp()) {
+                    Ok(id) => (opts.mode, id),
+                    Err(e) if opts.mode == Mode::Native => {
+                        fallback = Some(e.to_string());
+                        let id = prog
+                            .attach_to_if_index(ifindex, Mode::Skb.xdp())
+                            .map_err(|e| attach_error(iface, Mode::Skb, e))?;
+                        (Mode::Skb, id)
+                    }
+                    Err(e) => return Err(attach_error(iface, opts.mode, e)),
+                };
+                // Take the link out of aya's list (which would detach it on
+                // drop) and pin it: the pin keeps the program attached.
+                let link = prog.take_link(id)?;
+                let link =
+                    FdLink::try_from(link).map_err(|_| Error::NetlinkAttach(iface.to_owned()))?;
+                let dir = root.iface_dir(iface);
+                std::fs::create_dir_all(&dir).map_err(|e| Error::pin(&dir, e))?;
+                link.pin(root.link(iface, mode))?;
+                (mode, false)
+            }
+        };
+        let program_id = prog.info()?.id();
+        let s = Self {
+            ebpf: Some(ebpf),
+            spi_cpu: HashMap::try_from(spi_cpu)?,
+            cpus,
+            stats: PerCpuArray::try_from(stats)?,
+        };
+        let attached = Attached {
+            iface: iface.to_owned(),
+            mode,
+            fallback,
+            replaced,
+            program_id,
+        };
+        tracing::info!(?attached, "XDP steering attached");
+        Ok((s, attached))
+    }
+
+    /// Opens the maps pinned by [`Steering::attach`] (from any process), to
+    /// bind SPIs and read counters.
+    pub fn open(root: &PinRoot) -> Result<Self, Error> {
+        let open = |name: &str| -> Result<Map, Error> {
+            let path = root.map(name);
+            if !path.exists() {
+                return Err(Error::NotAttached(root.path().to_owned()));
+            }
+            Ok(Map::from_map_data(MapData::from_pin(&path)?)?)
+        };
+        check_pinned_maps(root)?;
+        Ok(Self {
+            ebpf: None,
+            spi_cpu: HashMap::try_from(open(MAP_SPI_CPU)?)?,
+            cpus: CpuMap::try_from(open(MAP_CPUS)?)?,
+            stats: PerCpuArray::try_from(open(MAP_STATS)?)?,
+        })
+    }
+
+    /// Removes `iface`'s pinned link, which detaches the program once no
+    /// process holds the link open. When no interface is left, the pinned
+    /// maps (and so the bindings) are removed too. Returns whether a link
+    /// was pinned.
+    pub fn detach(root: &PinRoot, iface: &str) -> Result<bool, Error> {
+        let found = root.find_link(iface);
+        if let Some((path, _)) = &found {
+            std::fs::remove_file(path).map_err(|e| Error::pin(path, e))?;
+        }
+        let dir = root.iface_dir(iface);
+        if dir.exists() {
+            std::fs::remove_dir(&dir).map_err(|e| Error::pin(&dir, e))?;
+        }
+        if Self::attached(root)?.is_empty() && root.path().exists() {
+            for name in [MAP_SPI_CPU, MAP_CPUS, MAP_STATS] {
+                let p = root.map(name);
+                if p.exists() {
+                    std::fs::remove_file(&p).map_err(|e| Error::pin(&p, e))?;
+                }
+            }
+            for d in [root.maps_dir(), root.links_dir(), root.path().to_owned()] {
+                // Only empty folders go; anything else is left for the operator.
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+        Ok(found.is_some())
+    }
+
+    /// The interfaces with a pinned steering link under `root`.
+    pub fn attached(root: &PinRoot) -> Result<Vec<AttachedIface>, Error> {
+        let mut out = Vec::new();
+        let Ok(rd) = std::fs::read_dir(root.links_dir()) else {
+            return Ok(out);
+        };
+        for e in rd.flatten() {
+            let iface = e.file_name().to_string_lossy().into_owned();
+            if let Some((path, mode)) = root.find_link(&iface) {
+                let link = PinnedLink::from_pin(&path)?;
+                let info = FdLink::from(link).info()?;
+                out.push(AttachedIface {
+                    iface,
+                    mode,
+                    program_id: info.program_id(),
+                    link_id: info.id(),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.iface.cmp(&b.iface));
+        Ok(out)
+    }
+
+    /// Steers `b.spi` (to `b.dst`, or any destination) to `b.cpu`,
+    /// replacing an earlier binding of the same key.
+    pub fn bind(&mut self, b: Binding) -> Result<(), Error> {
+        if b.spi == 0 {
+            return Err(Error::InvalidSpi);
+        }
+        let online = online_cpus()?;
+        if !online.contains(&b.cpu) || b.cpu >= self.cpus.len() {
+            return Err(Error::CpuOffline {
+                cpu: b.cpu,
+                online: std::fs::read_to_string("/sys/devices/system/cpu/online")
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned(),
+            });
+        }
+        self.bind_unchecked(b)
+    }
+
+    /// [`Steering::bind`] without the CPU check (tests use it to bind a CPU
+    /// that has no cpumap entry).
+    #[doc(hidden)]
+    pub fn bind_unchecked(&mut self, b: Binding) -> Result<(), Error> {
+        let key = Binding::key(b.spi, b.dst);
+        self.spi_cpu.insert(key, SpiValue { cpu: b.cpu }, 0)?;
+        tracing::debug!(binding = %b, "steering bound");
+        Ok(())
+    }
+
+    /// Removes the binding of (`dst`, `spi`); returns whether it existed.
+    pub fn unbind(&mut self, spi: u32, dst: Option<IpAddr>) -> Result<bool, Error> {
+        match self.spi_cpu.remove(&Binding::key(spi, dst)) {
+            Ok(()) => Ok(true),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(false),
+            Err(aya::maps::MapError::SyscallError(e))
+                if e.io_error.raw_os_error() == Some(libc::ENOENT) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every binding, sorted by SPI then destination.
+    pub fn bindings(&self) -> Result<Vec<Binding>, Error> {
+        let mut out = Vec::new();
+        for kv in self.spi_cpu.iter() {
+            let (k, v) = kv?;
+            out.push(Binding::from_entry(&k, &v));
+        }
+        out.sort_by_key(|b| (b.spi, b.dst));
+        Ok(out)
+    }
+
+    /// The per-CPU counters.
+    pub fn stats(&self) -> Result<Stats, Error> {
+        let n = possible_cpus()? as usize;
+        let mut per_cpu: Vec<CpuStats> = (0..n)
+            .map(|cpu| CpuStats {
+                cpu: u32::try_from(cpu).unwrap_or(u32::MAX),
+                counts: [0; Counter::COUNT as usize],
+            })
+            .collect();
+        for c in Counter::ALL {
+            let values = self.stats.get(&(c as u32), 0)?;
+            for (cpu, v) in values.iter().enumerate() {
+                if let Some(s) = per_cpu.get_mut(cpu) {
+                    s.counts[c as usize] = *v;
+                }
+            }
+        }
+        Ok(Stats { per_cpu })
+    }
+
+    /// Sets a cpumap entry (queue size `queue_size`) for each of `cpus`.
+    pub fn set_cpus(&mut self, cpus: &[u32], queue_size: u32) -> Result<(), Error> {
+        for &cpu in cpus {
+            self.cpus.set(cpu, queue_size, None, 0)?;
+        }
+        Ok(())
+    }
+
+    /// The CPUs with a cpumap entry, with their queue sizes.
+    pub fn cpus(&self) -> Vec<(u32, u32)> {
+        (0..self.cpus.len())
+            .filter_map(|i| self.cpus.get(i, 0).ok().map(|v| (i, v.queue_size)))
+            .filter(|(_, q)| *q > 0)
+            .collect()
+    }
+
+    /// Runs the steering program once per `repeat` on `frame` with
+    /// `BPF_PROG_TEST_RUN` (needs a program loaded by this process).
+    pub fn test_run(&mut self, frame: &[u8], repeat: u32) -> Result<RunResult, Error> {
+        self.test_run_program(PROGRAM_NAME, frame, repeat)
+    }
+
+    /// Like [`Steering::test_run`] for the baseline program that only
+    /// returns `XDP_PASS` (the benchmark's floor).
+    pub fn test_run_floor(&mut self, frame: &[u8], repeat: u32) -> Result<RunResult, Error> {
+        let ebpf = self.ebpf.as_mut().ok_or(Error::NotLoadedHere)?;
+        let prog = xdp_mut(ebpf, FLOOR_PROGRAM)?;
+        if prog.fd().is_err() {
+            prog.load()?;
+        }
+        self.test_run_program(FLOOR_PROGRAM, frame, repeat)
+    }
+
+    fn test_run_program(
+        &mut self,
+        name: &str,
+        frame: &[u8],
+        repeat: u32,
+    ) -> Result<RunResult, Error> {
+        let ebpf = self.ebpf.as_mut().ok_or(Error::NotLoadedHere)?;
+        let prog = xdp_mut(ebpf, name)?;
+        let r = prog.test_run(TestRunOptions {
+            data_in: Some(frame),
+            repeat: repeat.max(1),
+            ..TestRunOptions::default()
+        })?;
+        Ok(RunResult {
+            action: r.return_value,
+            per_run: r.duration,
+        })
+    }
+
+    /// Starts forwarding the program's aya-log records to the `log` facade
+    /// (and so to `tracing` with tracing-subscriber's log bridge). Poll the
+    /// returned logger's fd and call `flush()` when it is readable.
+    pub fn logger(&mut self) -> Result<aya_log::EbpfLogger<&'static dyn log::Log>, Error> {
+        let ebpf = self.ebpf.as_mut().ok_or(Error::NotLoadedHere)?;
+        aya_log::EbpfLogger::init(ebpf).map_err(|e| Error::Logger(e.to_string()))
+    }
+
+    fn from_ebpf(mut ebpf: Ebpf) -> Result<Self, Error> {
+        let spi_cpu = HashMap::try_from(take_map(&mut ebpf, MAP_SPI_CPU)?)?;
+        let cpus = CpuMap::try_from(take_map(&mut ebpf, MAP_CPUS)?)?;
+        let stats = PerCpuArray::try_from(take_map(&mut ebpf, MAP_STATS)?)?;
+        Ok(Self {
+            ebpf: Some(ebpf),
+            spi_cpu,
+            cpus,
+            stats,
+        })
+    }
+}
+
+fn attach_error(iface: &str, mode: Mode, source: aya::programs::ProgramError) -> Error {
+    let busy = matches!(&source, aya::programs::ProgramError::SyscallError(e)
+        if matches!(e.io_error.raw_os_error(), Some(libc::EBUSY | libc::EEXIST)));
+    Error::Attach {
+        iface: iface.to_owned(),
+        mode,
+        source,
+        hint: if busy {
+            " (another XDP program is attached: remove it with `ip link set dev IFACE xdp off`)"
+        } else if mode == Mode::Native {
+            " (try --mode skb)"
+        } else {
+            ""
+        },
+    }
+}
+
+fn load_program(ebpf: &mut Ebpf, name: &str) -> Result<(), Error> {
+    xdp_mut(ebpf, name)?.load()?;
+    Ok(())
+}
+
+fn xdp_mut<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Xdp, Error> {
+    let prog = ebpf
+        .program_mut(name)
+        .ok_or_else(|| Error::MissingInObject(name.to_owned()))?;
+    Ok(prog.try_into()?)
+}
+
+fn take_map(ebpf: &mut Ebpf, name: &str) -> Result<Map, Error> {
+    ebpf.take_map(name)
+        .ok_or_else(|| Error::MissingInObject(name.to_owned()))
+}
+
+fn if_index(iface: &str) -> Result<u32, Error> {
+    let c = std::ffi::CString::new(iface).map_err(|_| Error::UnknownInterface(iface.to_owned()))?;
+    // SAFETY: `c` is a valid NUL-terminated string.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    if i == 0 {
+        return Err(Error::UnknownInterface(iface.to_owned()));
+    }
+    Ok(i)
+}
+
+/// The online CPUs (`/sys/devices/system/cpu/online`).
+pub fn online_cpus() -> Result<Vec<u32>, Error> {
+    aya::util::online_cpus().map_err(|(_, source)| Error::System {
+        what: "/sys/devices/system/cpu/online",
+        source,
+    })
+}
+
+fn possible_cpus() -> Result<u32, Error> {
+    let n = aya::util::nr_cpus().map_err(|(_, source)| Error::System {
+        what: "/sys/devices/system/cpu/possible",
+        source,
+    })?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// Refuses pinned maps left by a build with other map shapes.
+fn check_pinned_maps(root: &PinRoot) -> Result<(), Error> {
+    let want: [(&str, u32, u32, Option<u32>); 3] = [
+        (
+            MAP_SPI_CPU,
+            size_of::<SpiKey>() as u32,
+            size_of::<SpiValue>() as u32,
+            Some(MAX_BINDINGS),
+        ),
+        (MAP_STATS, 4, 8, Some(Counter::COUNT)),
+        (MAP_CPUS, 4, 0, None),
+    ];
+    for (name, key, value, max) in want {
+        let path = root.map(name);
+        if !path.exists() {
+            continue;
+        }
+        let info = MapInfo::from_pin(&path)?;
+        let stale = |what: String| Error::StaleMap {
+            path: path.clone(),
+            what,
+        };
+        if info.key_size() != key {
+            return Err(stale(format!("key size {} != {key}", info.key_size())));
+        }
+        if value != 0 && info.value_size() != value {
+            return Err(stale(format!(
+                "value size {} != {value}",
+                info.value_size()
+            )));
+        }
+        if let Some(max) = max.filter(|m| *m != info.max_entries()) {
+            return Err(stale(format!(
+                "max entries {} != {max}",
+                info.max_entries()
+            )));
+        }
+    }
+    Ok(())
+}

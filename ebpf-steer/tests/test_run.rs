@@ -1,0 +1,344 @@
+//! BPF_PROG_TEST_RUN on crafted frames: every parser branch, verdicts and
+//! counters. Needs root and the built object: runs only with
+//! `LANES_PRIV_TESTS=1` (set by `cargo xtask test`).
+
+use ebpf_steer::frames::{FrameSpec, L4, TPID_8021AD, TPID_8021Q};
+use ebpf_steer::{Binding, Counter, Steering, XDP_PASS, XDP_REDIRECT};
+use std::net::IpAddr;
+
+const DST4: &str = "192.0.2.10";
+const DST6: &str = "2001:db8::10";
+const SPI: u32 = 0xc001_0001;
+
+/// `None` (and a printed "skipped") unless privileged tests were asked for.
+fn steering() -> Option<Steering> {
+    if std::env::var("LANES_PRIV_TESTS").as_deref() != Ok("1") {
+        eprintln!("skipped: set LANES_PRIV_TESTS=1 (root + `cargo xtask build`)");
+        return None;
+    }
+    assert!(
+        ebpf_steer::object_built(),
+        "LANES_PRIV_TESTS=1 but the XDP object is not embedded: run `cargo xtask build`"
+    );
+    // CPU 0 only in the cpumap, so a binding to CPU 1 exercises "no entry".
+    Some(Steering::load(Some(&[0])).expect("loading the XDP program"))
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("address")
+}
+
+/// Runs `frame` once and returns the verdict and which counter moved.
+fn run(s: &mut Steering, frame: &[u8]) -> (u32, Counter) {
+    let before = s.stats().expect("stats");
+    let r = s.test_run(frame, 1).expect("test run");
+    let d = s.stats().expect("stats").since(&before);
+    let moved: Vec<Counter> = Counter::ALL
+        .into_iter()
+        .filter(|c| d.total(*c) > 0)
+        .collect();
+    assert_eq!(
+        moved.len(),
+        1,
+        "exactly one counter per packet, got {moved:?}"
+    );
+    assert_eq!(d.total(moved[0]), 1);
+    (r.action, moved[0])
+}
+
+fn bind(s: &mut Steering, spi: u32, dst: Option<&str>, cpu: u32) {
+    s.bind_unchecked(Binding {
+        spi,
+        dst: dst.map(ip),
+        cpu,
+    })
+    .expect("bind");
+}
+
+/// Every branch, with its verdict and counter.
+fn cases() -> Vec<(&'static str, FrameSpec, u32, Counter)> {
+    let e4 = FrameSpec::esp(ip(DST4), SPI);
+    let e6 = FrameSpec::esp(ip(DST6), SPI);
+    let steer = (XDP_REDIRECT, Counter::Steered);
+    let c = |name, f: FrameSpec, (a, k): (u32, Counter)| (name, f, a, k);
+    vec![
+        c("ipv4 esp", e4.clone(), steer),
+        c(
+            "ipv4 options esp",
+            FrameSpec {
+                ip_options: 12,
+                ..e4.clone()
+            },
+            steer,
+        ),
+        c(
+            "ipv4 max options esp",
+            FrameSpec {
+                ip_options: 40,
+                ..e4.clone()
+            },
+            steer,
+        ),
+        c(
+            "vlan esp",
+            FrameSpec {
+                vlans: vec![TPID_8021Q],
+                ..e4.clone()
+            },
+            steer,
+        ),
+        c(
+            "qinq esp",
+            FrameSpec {
+                vlans: vec![TPID_8021AD, TPID_8021Q],
+                ..e4.clone()
+            },
+            steer,
+        ),
+        c(
+            "double 802.1q esp",
+            FrameSpec {
+                vlans: vec![TPID_8021Q, TPID_8021Q],
+                ..e6.clone()
+            },
+            steer,
+        ),
+        c(
+            "three tags",
+            FrameSpec {
+                vlans: vec![TPID_8021AD, TPID_8021Q, TPID_8021Q],
+                ..e4.clone()
+            },
+            (XDP_PASS, Counter::NotEsp),
+        ),
+        c(
+            "ipv4 esp-in-udp",
+            e4.clone().with_l4(L4::EspInUdp(SPI)),
+            steer,
+        ),
+        c(
+            "ipv4 ike on 4500",
+            e4.clone().with_l4(L4::Ike),
+            (XDP_PASS, Counter::Ike),
+        ),
+        c(
+            "ipv4 keepalive",
+            e4.clone().with_l4(L4::Keepalive),
+            (XDP_PASS, Counter::Ike),
+        ),
+        c(
+            "ipv4 udp 500",
+            e4.clone().with_l4(L4::Udp(500)),
+            (XDP_PASS, Counter::NotEsp),
+        ),
+        c(
+            "ipv4 tcp",
+            e4.clone().with_l4(L4::Tcp),
+            (XDP_PASS, Counter::NotEsp),
+        ),
+        c(
+            "ipv4 fragment",
+            FrameSpec {
+                fragment: true,
+                ..e4.clone()
+            },
+            (XDP_PASS, Counter::Fragment),
+        ),
+        c(
+            "ipv4 unknown spi",
+            e4.clone().with_l4(L4::Esp(0x0bad_0001)),
+            (XDP_PASS, Counter::UnknownSpi),
+        ),
+        c(
+            "ipv4 esp-in-udp unknown spi",
+            e4.clone().with_l4(L4::EspInUdp(0x0bad_0001)),
+            (XDP_PASS, Counter::UnknownSpi),
+        ),
+        c("ipv6 esp", e6.clone(), steer),
+        c(
+            "ipv6 hbh+rh+dst esp",
+            FrameSpec {
+                v6_ext: vec![0, 43, 60],
+                ..e6.clone()
+            },
+            steer,
+        ),
+        c(
+            "ipv6 6 ext esp",
+            FrameSpec {
+                v6_ext: vec![0, 60, 43, 60, 60, 60],
+                ..e6.clone()
+            },
+            steer,
+        ),
+        c(
+            "ipv6 7 ext",
+            FrameSpec {
+                v6_ext: vec![0, 60, 43, 60, 60, 60, 60],
+                ..e6.clone()
+            },
+            (XDP_PASS, Counter::NotEsp),
+        ),
+        c(
+            "ipv6 vlan esp-in-udp",
+            FrameSpec {
+                vlans: vec![TPID_8021Q],
+                ..e6.clone().with_l4(L4::EspInUdp(SPI))
+            },
+            steer,
+        ),
+        c(
+            "ipv6 ike",
+            e6.clone().with_l4(L4::Ike),
+            (XDP_PASS, Counter::Ike),
+        ),
+        c(
+            "ipv6 keepalive",
+            e6.clone().with_l4(L4::Keepalive),
+            (XDP_PASS, Counter::Ike),
+        ),
+        c(
+            "ipv6 fragment",
+            FrameSpec {
+                v6_ext: vec![44],
+                ..e6.clone()
+            },
+            (XDP_PASS, Counter::Fragment),
+        ),
+        c(
+            "ipv6 dst+fragment",
+            FrameSpec {
+                v6_ext: vec![60, 44],
+                ..e6.clone()
+            },
+            (XDP_PASS, Counter::Fragment),
+        ),
+        c(
+            "ipv6 tcp",
+            e6.clone().with_l4(L4::Tcp),
+            (XDP_PASS, Counter::NotEsp),
+        ),
+        c(
+            "ipv6 unknown spi",
+            e6.clone().with_l4(L4::Esp(0x0bad_0001)),
+            (XDP_PASS, Counter::UnknownSpi),
+        ),
+        c(
+            "ipv4 other dst, same spi",
+            FrameSpec::esp(ip("192.0.2.99"), SPI),
+            (XDP_PASS, Counter::UnknownSpi),
+        ),
+        c(
+            "bound cpu has no cpumap entry",
+            FrameSpec::esp(ip(DST4), 0x0000_0c01),
+            (XDP_PASS, Counter::NoCpu),
+        ),
+    ]
+}
+
+#[test]
+fn every_branch_verdict_and_counter() {
+    let Some(mut s) = steering() else { return };
+    bind(&mut s, SPI, Some(DST4), 0);
+    bind(&mut s, SPI, Some(DST6), 0);
+    bind(&mut s, 0x0000_0c01, Some(DST4), 1);
+    for (name, spec, action, counter) in cases() {
+        let got = run(&mut s, &spec.build());
+        assert_eq!(got, (action, counter), "{name}");
+    }
+}
+
+#[test]
+fn truncated_at_every_offset() {
+    let Some(mut s) = steering() else { return };
+    bind(&mut s, SPI, Some(DST4), 0);
+    bind(&mut s, SPI, Some(DST6), 0);
+    for (name, spec, action, counter) in cases() {
+        let full = spec.build();
+        let needed = spec.needed();
+        assert!(
+            needed <= full.len(),
+            "{name}: needed {needed} > {}",
+            full.len()
+        );
+        // The kernel refuses XDP test input shorter than an Ethernet header.
+        for len in 14..=full.len() {
+            let got = run(&mut s, &full[..len]);
+            if len < needed {
+                assert_eq!(
+                    got,
+                    (XDP_PASS, Counter::Error),
+                    "{name} cut at {len} (needs {needed})"
+                );
+            } else if counter != Counter::NoCpu {
+                assert_eq!(
+                    got,
+                    (action, counter),
+                    "{name} cut at {len} (needs {needed})"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn same_spi_on_two_destinations_goes_to_two_cpus() {
+    let Some(mut s) = steering() else { return };
+    bind(&mut s, SPI, Some(DST4), 0);
+    bind(&mut s, SPI, Some("192.0.2.11"), 1);
+    s.set_cpus(&[1], 64).expect("cpumap");
+    let a = run(&mut s, &FrameSpec::esp(ip(DST4), SPI).build());
+    let b = run(&mut s, &FrameSpec::esp(ip("192.0.2.11"), SPI).build());
+    assert_eq!(a, (XDP_REDIRECT, Counter::Steered));
+    assert_eq!(b, (XDP_REDIRECT, Counter::Steered));
+    let all = s.bindings().expect("bindings");
+    assert_eq!(all.len(), 2);
+    assert!(
+        all.iter()
+            .any(|b| b.cpu == 1 && b.dst == Some(ip("192.0.2.11")))
+    );
+    // Unbinding one leaves the other.
+    assert!(s.unbind(SPI, Some(ip("192.0.2.11"))).expect("unbind"));
+    assert!(!s.unbind(SPI, Some(ip("192.0.2.11"))).expect("unbind twice"));
+    let b = run(&mut s, &FrameSpec::esp(ip("192.0.2.11"), SPI).build());
+    assert_eq!(b, (XDP_PASS, Counter::UnknownSpi));
+}
+
+#[test]
+fn wildcard_destination_binding() {
+    let Some(mut s) = steering() else { return };
+    bind(&mut s, SPI, None, 0);
+    for dst in [DST4, DST6, "203.0.113.5"] {
+        let got = run(&mut s, &FrameSpec::esp(ip(dst), SPI).build());
+        assert_eq!(got, (XDP_REDIRECT, Counter::Steered), "{dst}");
+    }
+    // An exact binding wins over the wildcard.
+    bind(&mut s, SPI, Some(DST4), 1);
+    let got = run(&mut s, &FrameSpec::esp(ip(DST4), SPI).build());
+    assert_eq!(
+        got,
+        (XDP_PASS, Counter::NoCpu),
+        "exact binding to CPU 1 (no cpumap entry)"
+    );
+}
+
+#[test]
+fn bind_rejects_spi_zero_and_offline_cpu() {
+    let Some(mut s) = steering() else { return };
+    let e = s
+        .bind(Binding {
+            spi: 0,
+            dst: None,
+            cpu: 0,
+        })
+        .expect_err("spi 0");
+    assert!(e.to_string().contains("SPI 0"), "{e}");
+    let e = s
+        .bind(Binding {
+            spi: 5,
+            dst: None,
+            cpu: 100_000,
+        })
+        .expect_err("cpu");
+    assert!(e.to_string().contains("not online"), "{e}");
+}
