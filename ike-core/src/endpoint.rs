@@ -485,6 +485,11 @@ impl Endpoint {
             .unwrap_or_default()
     }
 
+    #[cfg(test)]
+    pub(crate) fn take_sa(&mut self, id: IkeSaId) -> Option<IkeSa> {
+        self.sas.remove(&id)
+    }
+
     /// Memory the engine holds for `ike` beyond key material: the struct itself
     /// plus heap allocations (child list, selectors, cached response).
     pub fn memory_of(&self, ike: IkeSaId) -> Option<usize> {

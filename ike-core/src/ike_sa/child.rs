@@ -629,8 +629,9 @@ impl IkeSa {
             }
         };
         let wants_resource = find_notify(inner, NotifyType::SA_RESOURCE_INFO);
-        let resource = match old {
-            Some(o) => o.resource,
+        let old_resource = old.map(|o| o.resource);
+        let resource = match old_resource {
+            Some(r) => r,
             None if c.is_per_cpu() && wants_resource.is_some() => {
                 let cap = c.per_cpu_max.unwrap_or(ctx.cfg.local_cpus);
                 match per_resource::assign(&self.resources(cfg), ctx.cfg.local_cpus, cap) {
@@ -641,6 +642,14 @@ impl IkeSa {
             }
             None => Resource::Plain,
         };
+        if old_resource.is_none() && c.is_per_cpu() {
+            // The responder learns the peer's support from the request (for its own acquires).
+            self.group(cfg).support = if resource.per_cpu() {
+                per_resource::Support::Yes
+            } else {
+                per_resource::Support::No
+            };
+        }
         let transport =
             c.mode == Mode::Transport && find_notify(inner, NotifyType::USE_TRANSPORT_MODE).is_some();
         let Some(keys) = self.keys.as_ref() else {
@@ -669,7 +678,7 @@ impl IkeSa {
         if transport {
             payloads.push(Payload::Notify(Notify::new(NotifyType::USE_TRANSPORT_MODE, Vec::new())));
         }
-        if old.is_none() && resource.per_cpu() {
+        if old_resource.is_none() && resource.per_cpu() {
             payloads.push(Payload::Notify(Notify::new(
                 NotifyType::SA_RESOURCE_INFO,
                 resource_info_data(resource.cpu()),

@@ -289,6 +289,12 @@ impl Pair {
         }
     }
 
+    /// A copy-free peek at A's IKE SA state for white-box tests (moves it out; the
+    /// pair must not be driven afterwards).
+    pub(crate) fn a_sa(&mut self, id: crate::ids::IkeSaId) -> crate::ike_sa::IkeSa {
+        self.a.take_sa(id).expect("sa")
+    }
+
     /// Takes the events of `s` so far.
     pub(crate) fn take(&mut self, s: Side) -> Vec<Event> {
         std::mem::take(self.events(s))
