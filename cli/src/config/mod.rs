@@ -109,6 +109,9 @@ pub struct Connection {
     /// The peer's addresses (empty: accept any, never initiate).
     #[serde(default)]
     pub remote_addrs: Vec<IpAddr>,
+    /// The peer's IKE port (swanctl `remote_port`); NAT-T moves to its 4500.
+    #[serde(default = "default_ike_port")]
+    pub remote_port: u16,
     /// IKE proposals, most preferred first.
     #[serde(default = "default_ike_proposals")]
     pub proposals: Vec<IkeProposal>,

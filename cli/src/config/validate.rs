@@ -112,6 +112,12 @@ pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
                     "trap/start need the peer's address: set remote_addrs on the connection",
                 ));
             }
+            if ch.start_action == StartAction::Trap && c.local_addrs.is_empty() {
+                out.push(problem(
+                    k("start_action"),
+                    "trap policies need our address: set local_addrs on the connection",
+                ));
+            }
             if ch.per_cpu_sas.enabled() {
                 if ch.start_action == StartAction::Start && ch.per_cpu_mode == PerCpuMode::OnDemand
                 {

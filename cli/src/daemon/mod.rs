@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod fake;
 pub mod kernel;
+pub mod plan;
 pub mod steering;
 pub mod udp;
 pub mod xfrm_backend;
