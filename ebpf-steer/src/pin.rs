@@ -74,7 +74,12 @@ impl PinRoot {
             .find(|p| p.exists())
             .unwrap_or(Path::new("/"));
         if !on_bpffs(existing) {
-            return Err(Error::NoBpffs(self.0.clone()));
+            // What systemd does at boot; some machines skip it.
+            let bpf = Path::new("/sys/fs/bpf");
+            if !self.0.starts_with(bpf) || on_bpffs(bpf) || !mount_bpffs(bpf) {
+                return Err(Error::NoBpffs(self.0.clone()));
+            }
+            tracing::info!("mounted bpffs on /sys/fs/bpf");
         }
         for d in [self.maps_dir(), self.links_dir()] {
             std::fs::create_dir_all(&d).map_err(|e| Error::pin(&d, e))?;
@@ -99,4 +104,23 @@ fn on_bpffs(path: &Path) -> bool {
     )]
     let magic = st.f_type as i64;
     rc == 0 && magic == BPF_FS_MAGIC
+}
+
+/// `mount -t bpf bpf <at>`; true on success.
+fn mount_bpffs(at: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    let Ok(target) = std::ffi::CString::new(at.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: NUL-terminated strings and no data argument.
+    let rc = unsafe {
+        libc::mount(
+            c"bpf".as_ptr(),
+            target.as_ptr(),
+            c"bpf".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    rc == 0 && on_bpffs(at)
 }
