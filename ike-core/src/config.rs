@@ -157,7 +157,9 @@ impl TrafficSelector {
         match addr {
             IpAddr::V4(a) => {
                 let bits = u32::from(a);
-                let mask = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(prefix.min(32)))
+                    .unwrap_or(0);
                 Self::range(
                     IpAddr::V4((bits & mask).into()),
                     IpAddr::V4((bits | !mask).into()),
@@ -165,7 +167,9 @@ impl TrafficSelector {
             }
             IpAddr::V6(a) => {
                 let bits = u128::from(a);
-                let mask = u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(prefix.min(128)))
+                    .unwrap_or(0);
                 Self::range(
                     IpAddr::V6((bits & mask).into()),
                     IpAddr::V6((bits | !mask).into()),
@@ -256,10 +260,10 @@ pub fn narrow(ours: &[TrafficSelector], offered: &[TrafficSelector]) -> Vec<Traf
     let mut out = Vec::new();
     for o in offered {
         for m in ours {
-            if let Some(x) = m.intersect(o) {
-                if !out.contains(&x) {
-                    out.push(x);
-                }
+            if let Some(x) = m.intersect(o)
+                && !out.contains(&x)
+            {
+                out.push(x);
             }
         }
     }
@@ -284,9 +288,7 @@ impl Identity {
     pub fn from_wire(id: &Id) -> Self {
         let d = &id.data;
         match id.ty {
-            IdType::IPV4_ADDR if d.len() == 4 => {
-                Self::Addr(IpAddr::from([d[0], d[1], d[2], d[3]]))
-            }
+            IdType::IPV4_ADDR if d.len() == 4 => Self::Addr(IpAddr::from([d[0], d[1], d[2], d[3]])),
             IdType::IPV6_ADDR if d.len() == 16 => {
                 let mut a = [0u8; 16];
                 a.copy_from_slice(d);
@@ -409,7 +411,10 @@ mod tests {
         assert_eq!(a.intersect(&other), None);
         let v6 = TrafficSelector::subnet("fd00::".parse().unwrap(), 64);
         assert_eq!(a.intersect(&v6), None);
-        assert_eq!(v6.end, "fd00::ffff:ffff:ffff:ffff".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            v6.end,
+            "fd00::ffff:ffff:ffff:ffff".parse::<IpAddr>().unwrap()
+        );
         let all = TrafficSelector::subnet("0.0.0.0".parse().unwrap(), 0);
         assert_eq!(all.end, "255.255.255.255".parse::<IpAddr>().unwrap());
     }

@@ -52,7 +52,9 @@ pub struct Endpoint {
 
 impl core::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Endpoint").field("ike_sas", &self.sas.len()).finish_non_exhaustive()
+        f.debug_struct("Endpoint")
+            .field("ike_sas", &self.sas.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -119,19 +121,31 @@ impl Endpoint {
             .ok_or_else(|| ApiError::UnknownConnection(name.into()))
     }
 
-    fn start(&mut self, now: Instant, conn: u16, first: Option<Task>, rest: Vec<Task>) -> Result<IkeSaId, ApiError> {
+    fn start(
+        &mut self,
+        now: Instant,
+        conn: u16,
+        first: Option<Task>,
+        rest: Vec<Task>,
+    ) -> Result<IkeSaId, ApiError> {
         let c = &self.config.connections[usize::from(conn)];
         let remote = c.remote.ok_or_else(|| ApiError::NoRemote(c.name.clone()))?;
-        let remote = if remote.port() == 0 { SocketAddr::new(remote.ip(), 500) } else { remote };
+        let remote = if remote.port() == 0 {
+            SocketAddr::new(remote.ip(), 500)
+        } else {
+            remote
+        };
         let spi = self.fresh_spi()?;
         let id = self.out.ike_id();
         let (mut ctx, sas) = self.ctx_parts();
         let mut sa = IkeSa::start_initiator(&mut ctx, now, id, conn, spi, remote, first.clone())
-            .map_err(|_| ApiError::Config("no usable IKE proposal/KE group; check ike_proposals"))?;
-        if let Some(Task::CreateChild { cfg, cpu, .. }) = first {
-            if ctx.cfg.connections[usize::from(conn)].children[usize::from(cfg)].is_per_cpu() {
-                sa.group(cfg).pending.push(cpu);
-            }
+            .map_err(|_| {
+                ApiError::Config("no usable IKE proposal/KE group; check ike_proposals")
+            })?;
+        if let Some(Task::CreateChild { cfg, cpu, .. }) = first
+            && ctx.cfg.connections[usize::from(conn)].children[usize::from(cfg)].is_per_cpu()
+        {
+            sa.group(cfg).pending.push(cpu);
         }
         sa.queue.extend(rest);
         sas.insert(id, sa);
@@ -155,10 +169,11 @@ impl Endpoint {
         let id = self.start(now, conn, first, Vec::new())?;
         if let Some(sa) = self.sas.get_mut(&id) {
             for t in tasks {
-                if let Task::CreateChild { cfg, cpu, .. } = &t {
-                    if self.config.connections[usize::from(conn)].children[usize::from(*cfg)].is_per_cpu() {
-                        sa.group(*cfg).pending.push(*cpu);
-                    }
+                if let Task::CreateChild { cfg, cpu, .. } = &t
+                    && self.config.connections[usize::from(conn)].children[usize::from(*cfg)]
+                        .is_per_cpu()
+                {
+                    sa.group(*cfg).pending.push(*cpu);
                 }
                 sa.queue.push_back(t);
             }
@@ -169,7 +184,13 @@ impl Endpoint {
 
     /// Asks for a Child SA of config `child` on an established (or establishing)
     /// IKE SA; for an RFC 9611 group `cpu` selects the per-CPU SA (None = fallback).
-    pub fn create_child(&mut self, now: Instant, ike: IkeSaId, child: &str, cpu: Option<CpuId>) -> Result<(), ApiError> {
+    pub fn create_child(
+        &mut self,
+        now: Instant,
+        ike: IkeSaId,
+        child: &str,
+        cpu: Option<CpuId>,
+    ) -> Result<(), ApiError> {
         let sa = self.sas.get(&ike).ok_or(ApiError::UnknownIkeSa(ike))?;
         let cfg = self.config.connections[usize::from(sa.conn)]
             .children
@@ -241,7 +262,13 @@ impl Endpoint {
 
     /// Feeds a received UDP datagram. `local` is the address it arrived on; on
     /// port 4500 `data` still carries the non-ESP marker (ESP and keepalives are ignored).
-    pub fn handle_datagram(&mut self, now: Instant, remote: SocketAddr, local: SocketAddr, data: &[u8]) {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: SocketAddr,
+        data: &[u8],
+    ) {
         let data = if local.port() == NATT_PORT {
             match classify_4500(data) {
                 NattDatagram::Ike(m) => m,
@@ -266,7 +293,11 @@ impl Endpoint {
             self.finish();
             return;
         }
-        let ours = if h.flags.initiator() { h.spi_r } else { h.spi_i };
+        let ours = if h.flags.initiator() {
+            h.spi_r
+        } else {
+            h.spi_i
+        };
         let Some(id) = self.by_spi.get(&IkeSpi(ours)).copied() else {
             return;
         };
@@ -283,7 +314,11 @@ impl Endpoint {
             std::net::IpAddr::V4(a) => a.octets().to_vec(),
             std::net::IpAddr::V6(a) => a.octets().to_vec(),
         };
-        let mac = prf(&PRF_HMAC_SHA2_256, secret, &[ni, &ip, &msg.header.spi_i.to_be_bytes()]);
+        let mac = prf(
+            &PRF_HMAC_SHA2_256,
+            secret,
+            &[ni, &ip, &msg.header.spi_i.to_be_bytes()],
+        );
         let mut c = Vec::with_capacity(17);
         c.push(1);
         c.extend_from_slice(&mac[..16]);
@@ -294,25 +329,50 @@ impl Endpoint {
         if local.port() == NATT_PORT {
             crate::wire::natt::add_marker(&mut data);
         }
-        self.out.transmits.push_back(Transmit { remote, local, data });
+        self.out.transmits.push_back(Transmit {
+            remote,
+            local,
+            data,
+        });
     }
 
-    fn respond_new(&mut self, now: Instant, remote: SocketAddr, local: SocketAddr, data: &[u8], msg: &Message) {
+    fn respond_new(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: SocketAddr,
+        data: &[u8],
+        msg: &Message,
+    ) {
         if msg.header.message_id != 0 {
             return;
         }
         // RFC 7296 §2.6: under load, demand a COOKIE before keeping any state.
-        if self.config.cookie_threshold.is_some_and(|t| self.half_open.len() >= t) {
+        if self
+            .config
+            .cookie_threshold
+            .is_some_and(|t| self.half_open.len() >= t)
+        {
             let got = msg.payloads.first().and_then(|p| match p {
                 Payload::Notify(n) if n.ty == NotifyType::COOKIE => Some(n.data.clone()),
                 _ => None,
             });
             let want = self.cookie(&self.cookie_secret, msg, remote);
-            let prev = self.prev_cookie_secret.map(|s| self.cookie(&s, msg, remote));
-            let ok = got.as_ref().is_some_and(|g| *g == want || Some(g) == prev.as_ref());
+            let prev = self
+                .prev_cookie_secret
+                .map(|s| self.cookie(&s, msg, remote));
+            let ok = got
+                .as_ref()
+                .is_some_and(|g| *g == want || Some(g) == prev.as_ref());
             if !ok {
                 let reply = Message {
-                    header: Header::new(msg.header.spi_i, 0, ExchangeType::IKE_SA_INIT, Flags::new(false, true), 0),
+                    header: Header::new(
+                        msg.header.spi_i,
+                        0,
+                        ExchangeType::IKE_SA_INIT,
+                        Flags::new(false, true),
+                        0,
+                    ),
                     payloads: vec![Payload::Notify(Notify::new(NotifyType::COOKIE, want))],
                 };
                 self.reply_raw(remote, local, reply.to_bytes());
@@ -325,8 +385,17 @@ impl Endpoint {
         });
         let Some(conn) = conn.and_then(|c| u16::try_from(c).ok()) else {
             let reply = Message {
-                header: Header::new(msg.header.spi_i, 0, ExchangeType::IKE_SA_INIT, Flags::new(false, true), 0),
-                payloads: vec![Payload::Notify(Notify::new(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()))],
+                header: Header::new(
+                    msg.header.spi_i,
+                    0,
+                    ExchangeType::IKE_SA_INIT,
+                    Flags::new(false, true),
+                    0,
+                ),
+                payloads: vec![Payload::Notify(Notify::new(
+                    NotifyType::NO_PROPOSAL_CHOSEN,
+                    Vec::new(),
+                ))],
             };
             self.reply_raw(remote, local, reply.to_bytes());
             return;
@@ -368,10 +437,15 @@ impl Endpoint {
     pub fn handle_kernel(&mut self, now: Instant, ev: KernelEvent) {
         match ev {
             KernelEvent::Acquire { reqid, cpu, seq } => {
-                let found = self.config.connections.iter().enumerate().find_map(|(ci, c)| {
-                    let k = c.children.iter().position(|ch| ch.reqid == reqid)?;
-                    Some((u16::try_from(ci).ok()?, u16::try_from(k).ok()?))
-                });
+                let found = self
+                    .config
+                    .connections
+                    .iter()
+                    .enumerate()
+                    .find_map(|(ci, c)| {
+                        let k = c.children.iter().position(|ch| ch.reqid == reqid)?;
+                        Some((u16::try_from(ci).ok()?, u16::try_from(k).ok()?))
+                    });
                 let Some((conn, cfg)) = found else {
                     tracing::debug!(reqid, "acquire for unknown reqid");
                     return;
@@ -380,7 +454,12 @@ impl Endpoint {
                 let existing = self
                     .sas
                     .iter()
-                    .filter(|(_, s)| s.conn == conn && !s.replaced && !s.is_dead() && !matches!(s.state, State::Closing))
+                    .filter(|(_, s)| {
+                        s.conn == conn
+                            && !s.replaced
+                            && !s.is_dead()
+                            && !matches!(s.state, State::Closing)
+                    })
                     .filter(|(_, s)| s.initiator || s.is_established())
                     .max_by_key(|(_, s)| s.is_established())
                     .map(|(k, _)| *k);
@@ -392,7 +471,11 @@ impl Endpoint {
                         }
                     }
                     None => {
-                        let first = Task::CreateChild { cfg, cpu: None, seq: Some(seq) };
+                        let first = Task::CreateChild {
+                            cfg,
+                            cpu: None,
+                            seq: Some(seq),
+                        };
                         if let Err(e) = self.start(now, conn, Some(first), Vec::new()) {
                             tracing::warn!(error = %e, "cannot initiate on acquire");
                         }
@@ -434,15 +517,22 @@ impl Endpoint {
                 }
             }
         }
-        let dead: Vec<IkeSaId> = self.sas.iter().filter(|(_, s)| s.is_dead()).map(|(k, _)| *k).collect();
+        let dead: Vec<IkeSaId> = self
+            .sas
+            .iter()
+            .filter(|(_, s)| s.is_dead())
+            .map(|(k, _)| *k)
+            .collect();
         for id in dead {
             if let Some(sa) = self.sas.remove(&id) {
                 self.by_spi.remove(&sa.local_spi());
             }
         }
         let sas = &self.sas;
-        self.half_open
-            .retain(|_, id| sas.get(id).is_some_and(|s| matches!(s.state, State::InitDone(_))));
+        self.half_open.retain(|_, id| {
+            sas.get(id)
+                .is_some_and(|s| matches!(s.state, State::InitDone(_)))
+        });
     }
 
     /// The next datagram to send, if any.
@@ -472,7 +562,12 @@ impl Endpoint {
 
     /// Established IKE SAs.
     pub fn established(&self) -> Vec<IkeSaId> {
-        let mut v: Vec<_> = self.sas.iter().filter(|(_, s)| s.is_established()).map(|(k, _)| *k).collect();
+        let mut v: Vec<_> = self
+            .sas
+            .iter()
+            .filter(|(_, s)| s.is_established())
+            .map(|(k, _)| *k)
+            .collect();
         v.sort();
         v
     }
@@ -481,7 +576,13 @@ impl Endpoint {
     pub fn child_sas(&self, ike: IkeSaId) -> Vec<(ChildSaId, Spi, Option<CpuId>)> {
         self.sas
             .get(&ike)
-            .map(|s| s.children.iter().filter(|c| c.is_live()).map(|c| (c.id, c.spi_in, c.resource.cpu())).collect())
+            .map(|s| {
+                s.children
+                    .iter()
+                    .filter(|c| c.is_live())
+                    .map(|c| (c.id, c.spi_in, c.resource.cpu()))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

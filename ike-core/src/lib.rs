@@ -17,7 +17,10 @@ pub mod proposal;
 pub mod timer;
 pub mod wire;
 
-pub use config::{ChildConfig, ConnectionConfig, EndpointConfig, Identity, Mode, PerCpu, PerCpuMode, Psk, TrafficSelector};
+pub use config::{
+    ChildConfig, ConnectionConfig, EndpointConfig, Identity, Mode, PerCpu, PerCpuMode, Psk,
+    TrafficSelector,
+};
 pub use endpoint::{Endpoint, KernelEvent};
 pub use error::{ApiError, Error, PeerIncompatible, PeerMisbehaved};
 pub use event::{ChildSaInstall, DirectionKeys, Encap, Event, Transmit};

@@ -159,7 +159,11 @@ impl Proposal {
         let mut p = Self::parse(s, ProtocolId::IKE)?;
         if p.prf.is_empty() {
             if p.integ.is_empty() {
-                p.prf = vec![PrfId::HMAC_SHA2_256, PrfId::HMAC_SHA2_384, PrfId::HMAC_SHA2_512];
+                p.prf = vec![
+                    PrfId::HMAC_SHA2_256,
+                    PrfId::HMAC_SHA2_384,
+                    PrfId::HMAC_SHA2_512,
+                ];
             } else {
                 p.prf = p.integ.iter().filter_map(|i| prf_for(*i)).collect();
             }
@@ -189,7 +193,11 @@ impl Proposal {
             ke: Vec::new(),
             esn: Vec::new(),
         };
-        let proto_name = if protocol == ProtocolId::IKE { "IKE" } else { "ESP" };
+        let proto_name = if protocol == ProtocolId::IKE {
+            "IKE"
+        } else {
+            "ESP"
+        };
         for word in s.trim().split('-') {
             let word = word.trim().to_ascii_lowercase();
             match keyword(&word) {
@@ -232,8 +240,11 @@ impl Proposal {
     /// within it our preferred algorithm of each type (strongSwan's default
     /// `prefer_configured_proposals = yes`). Returns the peer's proposal number too.
     pub fn select(ours: &[Self], offered: &[(u8, Self)]) -> Option<(u8, Selected)> {
-        ours.iter()
-            .find_map(|o| offered.iter().find_map(|(num, t)| o.intersect(t).map(|s| (*num, s))))
+        ours.iter().find_map(|o| {
+            offered
+                .iter()
+                .find_map(|(num, t)| o.intersect(t).map(|s| (*num, s)))
+        })
     }
 
     /// The single selection of `self` (ours) and `theirs`, or `None` if some type has no overlap.
@@ -246,8 +257,16 @@ impl Proposal {
         let ke = pick_optional(&self.ke, &theirs.ke, KeId::NONE)?;
         let prf = pick_optional(&self.prf, &theirs.prf, PrfId(0))?;
         let esn = if self.protocol == ProtocolId::ESP {
-            let ours = if self.esn.is_empty() { &[EsnId::NO_ESN][..] } else { &self.esn };
-            let theirs_esn = if theirs.esn.is_empty() { &[EsnId::NO_ESN][..] } else { &theirs.esn };
+            let ours = if self.esn.is_empty() {
+                &[EsnId::NO_ESN][..]
+            } else {
+                &self.esn
+            };
+            let theirs_esn = if theirs.esn.is_empty() {
+                &[EsnId::NO_ESN][..]
+            } else {
+                &theirs.esn
+            };
             *ours.iter().find(|e| theirs_esn.contains(e))? == EsnId::ESN
         } else {
             false
@@ -318,7 +337,11 @@ impl fmt::Display for Proposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts: Vec<String> = Vec::new();
         for e in &self.encr {
-            parts.push(format!("{:?}{}", e.id, e.key_bits.map(|b| format!("_{b}")).unwrap_or_default()));
+            parts.push(format!(
+                "{:?}{}",
+                e.id,
+                e.key_bits.map(|b| format!("_{b}")).unwrap_or_default()
+            ));
         }
         parts.extend(self.integ.iter().map(|i| format!("{i:?}")));
         parts.extend(self.prf.iter().map(|p| format!("PRF_{p:?}")));
@@ -328,86 +351,17 @@ impl fmt::Display for Proposal {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_strongswan_examples() {
-        let p = Proposal::parse_ike("aes128gcm16-prfsha256-x25519").unwrap();
-        assert_eq!(p.encr, vec![Encr { id: EncrId::AES_GCM_16, key_bits: Some(128) }]);
-        assert_eq!(p.prf, vec![PrfId::HMAC_SHA2_256]);
-        assert!(p.integ.is_empty());
-        assert_eq!(p.ke, vec![KeId::CURVE25519]);
-
-        let p = Proposal::parse_ike("aes256-sha384-ecp384").unwrap();
-        assert_eq!(p.encr[0], Encr { id: EncrId::AES_CBC, key_bits: Some(256) });
-        assert_eq!(p.integ, vec![IntegId::HMAC_SHA2_384_192]);
-        assert_eq!(p.prf, vec![PrfId::HMAC_SHA2_384]);
-
-        let p = Proposal::parse_esp("aes128gcm16-x25519-esn").unwrap();
-        assert_eq!(p.ke, vec![KeId::CURVE25519]);
-        assert_eq!(p.esn, vec![EsnId::ESN]);
-
-        let p = Proposal::parse_esp("aes256-sha256").unwrap();
-        assert_eq!(p.esn, vec![EsnId::NO_ESN]);
-        assert!(p.ke.is_empty());
-        assert_eq!(Proposal::parse_esp("aes128gcm128").unwrap().encr[0].id, EncrId::AES_GCM_16);
-    }
-
-    #[test]
-    fn clear_errors() {
-        assert_eq!(
-            Proposal::parse_esp("aes128-md5"),
-            Err(ProposalError::UnknownKeyword("md5".into()))
-        );
-        assert!(Proposal::parse_ike("aes128-sha256").unwrap_err().to_string().contains("x25519"));
-        assert!(matches!(
-            Proposal::parse_esp("aes128-prfsha256"),
-            Err(ProposalError::WrongProtocol { .. })
-        ));
-        assert!(matches!(Proposal::parse_esp("aes128"), Err(ProposalError::NoIntegrity(_))));
-        assert!(matches!(Proposal::parse_esp("sha256"), Err(ProposalError::NoEncryption(_))));
-        assert!(matches!(
-            Proposal::parse_esp("aes128gcm16-aes128-sha256"),
-            Err(ProposalError::MixedAead(_))
-        ));
-    }
-
-    #[test]
-    fn selection_honours_our_order() {
-        let ours = [
-            Proposal::parse_esp("aes256gcm16").unwrap(),
-            Proposal::parse_esp("aes128-sha256").unwrap(),
-        ];
-        let theirs = [
-            (1, Proposal::parse_esp("aes128-sha256").unwrap()),
-            (2, Proposal::parse_esp("aes256gcm16-aes128gcm16").unwrap()),
-        ];
-        let (num, sel) = Proposal::select(&ours, &theirs).unwrap();
-        assert_eq!(num, 2);
-        assert_eq!(sel.encr.id, EncrId::AES_GCM_16);
-        assert_eq!(sel.encr.key_bits, Some(256));
-        assert!(ours[0].allows(&sel));
-        assert!(!ours[1].allows(&sel));
-
-        let none = [(1, Proposal::parse_esp("aes192gcm16").unwrap())];
-        assert_eq!(Proposal::select(&ours, &none), None);
-
-        // PFS mismatch: we want x25519, they offer none.
-        let pfs = [Proposal::parse_esp("aes128gcm16-x25519").unwrap()];
-        let nopfs = [(1, Proposal::parse_esp("aes128gcm16").unwrap())];
-        assert_eq!(Proposal::select(&pfs, &nopfs), None);
-    }
-}
-
 /// Conversion to and from the SA payload's proposal substructure (RFC 7296 §3.3.1).
 impl Proposal {
     /// Encodes as proposal number `num` with `spi` (empty for IKE_SA_INIT, 4 bytes
     /// for ESP, 8 for an IKE rekey).
     pub fn to_wire(&self, num: u8, spi: Vec<u8>) -> wire::Proposal {
         let mut transforms = Vec::new();
-        transforms.extend(self.encr.iter().map(|e| wire::Transform::encr(e.id, e.key_bits)));
+        transforms.extend(
+            self.encr
+                .iter()
+                .map(|e| wire::Transform::encr(e.id, e.key_bits)),
+        );
         transforms.extend(self.prf.iter().map(|p| wire::Transform::prf(*p)));
         transforms.extend(self.integ.iter().map(|i| wire::Transform::integ(*i)));
         transforms.extend(self.ke.iter().map(|k| wire::Transform::ke(*k)));
@@ -445,5 +399,104 @@ impl Proposal {
             }
         }
         Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_strongswan_examples() {
+        let p = Proposal::parse_ike("aes128gcm16-prfsha256-x25519").unwrap();
+        assert_eq!(
+            p.encr,
+            vec![Encr {
+                id: EncrId::AES_GCM_16,
+                key_bits: Some(128)
+            }]
+        );
+        assert_eq!(p.prf, vec![PrfId::HMAC_SHA2_256]);
+        assert!(p.integ.is_empty());
+        assert_eq!(p.ke, vec![KeId::CURVE25519]);
+
+        let p = Proposal::parse_ike("aes256-sha384-ecp384").unwrap();
+        assert_eq!(
+            p.encr[0],
+            Encr {
+                id: EncrId::AES_CBC,
+                key_bits: Some(256)
+            }
+        );
+        assert_eq!(p.integ, vec![IntegId::HMAC_SHA2_384_192]);
+        assert_eq!(p.prf, vec![PrfId::HMAC_SHA2_384]);
+
+        let p = Proposal::parse_esp("aes128gcm16-x25519-esn").unwrap();
+        assert_eq!(p.ke, vec![KeId::CURVE25519]);
+        assert_eq!(p.esn, vec![EsnId::ESN]);
+
+        let p = Proposal::parse_esp("aes256-sha256").unwrap();
+        assert_eq!(p.esn, vec![EsnId::NO_ESN]);
+        assert!(p.ke.is_empty());
+        assert_eq!(
+            Proposal::parse_esp("aes128gcm128").unwrap().encr[0].id,
+            EncrId::AES_GCM_16
+        );
+    }
+
+    #[test]
+    fn clear_errors() {
+        assert_eq!(
+            Proposal::parse_esp("aes128-md5"),
+            Err(ProposalError::UnknownKeyword("md5".into()))
+        );
+        assert!(
+            Proposal::parse_ike("aes128-sha256")
+                .unwrap_err()
+                .to_string()
+                .contains("x25519")
+        );
+        assert!(matches!(
+            Proposal::parse_esp("aes128-prfsha256"),
+            Err(ProposalError::WrongProtocol { .. })
+        ));
+        assert!(matches!(
+            Proposal::parse_esp("aes128"),
+            Err(ProposalError::NoIntegrity(_))
+        ));
+        assert!(matches!(
+            Proposal::parse_esp("sha256"),
+            Err(ProposalError::NoEncryption(_))
+        ));
+        assert!(matches!(
+            Proposal::parse_esp("aes128gcm16-aes128-sha256"),
+            Err(ProposalError::MixedAead(_))
+        ));
+    }
+
+    #[test]
+    fn selection_honours_our_order() {
+        let ours = [
+            Proposal::parse_esp("aes256gcm16").unwrap(),
+            Proposal::parse_esp("aes128-sha256").unwrap(),
+        ];
+        let theirs = [
+            (1, Proposal::parse_esp("aes128-sha256").unwrap()),
+            (2, Proposal::parse_esp("aes256gcm16-aes128gcm16").unwrap()),
+        ];
+        let (num, sel) = Proposal::select(&ours, &theirs).unwrap();
+        assert_eq!(num, 2);
+        assert_eq!(sel.encr.id, EncrId::AES_GCM_16);
+        assert_eq!(sel.encr.key_bits, Some(256));
+        assert!(ours[0].allows(&sel));
+        assert!(!ours[1].allows(&sel));
+
+        let none = [(1, Proposal::parse_esp("aes192gcm16").unwrap())];
+        assert_eq!(Proposal::select(&ours, &none), None);
+
+        // PFS mismatch: we want x25519, they offer none.
+        let pfs = [Proposal::parse_esp("aes128gcm16-x25519").unwrap()];
+        let nopfs = [(1, Proposal::parse_esp("aes128gcm16").unwrap())];
+        assert_eq!(Proposal::select(&pfs, &nopfs), None);
     }
 }

@@ -28,6 +28,10 @@ pub(crate) enum ChildState {
 
 /// One installed Child SA pair.
 #[derive(Clone, Debug)]
+#[expect(
+    dead_code,
+    reason = "esp/mode/encap_port are kept for status queries and re-installation"
+)]
 pub(crate) struct ChildSa {
     pub(crate) id: ChildSaId,
     /// Index of its config in the connection.

@@ -205,7 +205,10 @@ mod tests {
     fn notify_data_like_strongswan() {
         assert_eq!(resource_info_data(None), Vec::<u8>::new());
         assert_eq!(resource_info_data(Some(CpuId(1))), vec![0, 0, 0, 1]);
-        assert_eq!(resource_info_data(Some(CpuId(0x01020304))), vec![1, 2, 3, 4]);
+        assert_eq!(
+            resource_info_data(Some(CpuId(0x01020304))),
+            vec![1, 2, 3, 4]
+        );
         assert_eq!(resource_info_display(&[0, 0, 0, 2]), "00000002");
         assert_eq!(resource_info_display(&[]), "fallback");
     }
@@ -219,12 +222,20 @@ mod tests {
         assert_eq!(g.on_created(None, true), Resource::Fallback);
         let inst = [Resource::Fallback];
         assert_eq!(g.on_acquire(Some(CpuId(3)), &inst), Some(Some(CpuId(3))));
-        assert_eq!(g.on_acquire(Some(CpuId(3)), &inst), None, "one pending per CPU");
+        assert_eq!(
+            g.on_acquire(Some(CpuId(3)), &inst),
+            None,
+            "one pending per CPU"
+        );
         assert_eq!(g.on_acquire(Some(CpuId(1)), &inst), Some(Some(CpuId(1))));
         assert_eq!(g.on_acquire(None, &inst), None);
         assert_eq!(g.on_created(Some(CpuId(3)), true), Resource::Cpu(CpuId(3)));
         let inst = [Resource::Fallback, Resource::Cpu(CpuId(3))];
-        assert_eq!(g.on_acquire(Some(CpuId(3)), &inst), None, "CPU already has an SA");
+        assert_eq!(
+            g.on_acquire(Some(CpuId(3)), &inst),
+            None,
+            "CPU already has an SA"
+        );
     }
 
     #[test]

@@ -28,7 +28,9 @@ fn find_auth(inner: &[Payload]) -> Option<&Auth> {
 }
 
 fn has_notify(inner: &[Payload], ty: NotifyType) -> bool {
-    inner.iter().any(|p| matches!(p, Payload::Notify(n) if n.ty == ty))
+    inner
+        .iter()
+        .any(|p| matches!(p, Payload::Notify(n) if n.ty == ty))
 }
 
 impl IkeSa {
@@ -43,10 +45,20 @@ impl IkeSa {
             return;
         };
         let idi = conn.local_id.to_wire();
-        let auth = psk_auth(keys.prf, &conn.psk.0, &st.request, &st.nr, &keys.sk_pi, &idi);
+        let auth = psk_auth(
+            keys.prf,
+            &conn.psk.0,
+            &st.request,
+            &st.nr,
+            &keys.sk_pi,
+            &idi,
+        );
         let mut payloads = vec![Payload::Idi(idi)];
         if conn.initial_contact {
-            payloads.push(Payload::Notify(Notify::new(NotifyType::INITIAL_CONTACT, Vec::new())));
+            payloads.push(Payload::Notify(Notify::new(
+                NotifyType::INITIAL_CONTACT,
+                Vec::new(),
+            )));
         }
         if let Some(r) = &conn.remote_id {
             payloads.push(Payload::Idr(r.to_wire()));
@@ -56,13 +68,19 @@ impl IkeSa {
             data: auth,
         }));
         let mut child: Option<Box<ChildReq>> = None;
-        if let Some(Task::CreateChild { cfg, cpu, seq }) = first {
-            if let Some((p, req)) = self.build_child_request(ctx, cfg, cpu, seq, None, true) {
-                payloads.extend(p);
-                child = Some(Box::new(req));
-            }
+        if let Some(Task::CreateChild { cfg, cpu, seq }) = first
+            && let Some((p, req)) = self.build_child_request(ctx, cfg, cpu, seq, None, true)
+        {
+            payloads.extend(p);
+            child = Some(Box::new(req));
         }
-        self.send_request(ctx, now, ExchangeType::IKE_AUTH, &payloads, Pending::Auth(child));
+        self.send_request(
+            ctx,
+            now,
+            ExchangeType::IKE_AUTH,
+            &payloads,
+            Pending::Auth(child),
+        );
     }
 
     pub(crate) fn establish(&mut self, ctx: &mut Ctx<'_>, now: Instant, peer: Identity) {
@@ -71,7 +89,8 @@ impl IkeSa {
         self.expire_at = None;
         self.peer_id = Some(peer.clone());
         if !conn.rekey_time.is_zero() {
-            self.rekey_at = Some(now + jittered(conn.rekey_time, conn.rekey_jitter, ctx.rand_u32()));
+            self.rekey_at =
+                Some(now + jittered(conn.rekey_time, conn.rekey_jitter, ctx.rand_u32()));
         }
         if !conn.dpd_delay.is_zero() {
             self.dpd_at = Some(now + conn.dpd_delay);
@@ -117,29 +136,46 @@ impl IkeSa {
         let st: Box<InitResponder> = st;
         let conn = self.conn(ctx);
         if has_notify(inner, NotifyType::AUTHENTICATION_FAILED) {
-            self.die(ctx, Error::NotifyReceived(NotifyType::AUTHENTICATION_FAILED.0));
+            self.die(
+                ctx,
+                Error::NotifyReceived(NotifyType::AUTHENTICATION_FAILED.0),
+            );
             return;
         }
         let (Some(idr), Some(auth)) = (find_id(inner, false), find_auth(inner)) else {
-            let e = super::child::error_notify(inner)
-                .map_or(Error::PeerMisbehaved(PeerMisbehaved::MissingPayload("IDr/AUTH")), |n| {
-                    Error::NotifyReceived(n.ty.0)
-                });
+            let e = super::child::error_notify(inner).map_or(
+                Error::PeerMisbehaved(PeerMisbehaved::MissingPayload("IDr/AUTH")),
+                |n| Error::NotifyReceived(n.ty.0),
+            );
             self.die(ctx, e);
             return;
         };
         let peer = Identity::from_wire(idr);
         if conn.remote_id.as_ref().is_some_and(|r| *r != peer) {
-            self.die(ctx, Error::PeerMisbehaved(PeerMisbehaved::UnexpectedIdentity));
+            self.die(
+                ctx,
+                Error::PeerMisbehaved(PeerMisbehaved::UnexpectedIdentity),
+            );
             return;
         }
         let Some(keys) = self.keys.as_ref() else {
             return;
         };
         if auth.method != AuthMethod::PSK
-            || !verify_psk_auth(keys.prf, &conn.psk.0, &st.response, &st.ni, &keys.sk_pr, idr, &auth.data)
+            || !verify_psk_auth(
+                keys.prf,
+                &conn.psk.0,
+                &st.response,
+                &st.ni,
+                &keys.sk_pr,
+                idr,
+                &auth.data,
+            )
         {
-            self.die(ctx, Error::PeerMisbehaved(PeerMisbehaved::AuthenticationFailed));
+            self.die(
+                ctx,
+                Error::PeerMisbehaved(PeerMisbehaved::AuthenticationFailed),
+            );
             return;
         }
         self.establish(ctx, now, peer);
@@ -149,7 +185,13 @@ impl IkeSa {
     }
 
     /// Responder: the IKE_AUTH request.
-    pub(crate) fn handle_auth_request(&mut self, ctx: &mut Ctx<'_>, now: Instant, msg_id: u32, inner: &[Payload]) {
+    pub(crate) fn handle_auth_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        msg_id: u32,
+        inner: &[Payload],
+    ) {
         let State::InitDone(_) = &self.state else {
             self.send_response(ctx, ExchangeType::IKE_AUTH, msg_id, &[]);
             return;
@@ -158,7 +200,12 @@ impl IkeSa {
             return;
         };
         let fail = |sa: &mut Self, ctx: &mut Ctx<'_>, ty: NotifyType, e: Error| {
-            sa.send_response(ctx, ExchangeType::IKE_AUTH, msg_id, &[Payload::Notify(Notify::new(ty, Vec::new()))]);
+            sa.send_response(
+                ctx,
+                ExchangeType::IKE_AUTH,
+                msg_id,
+                &[Payload::Notify(Notify::new(ty, Vec::new()))],
+            );
             sa.die(ctx, e);
         };
         let (Some(idi), Some(auth)) = (find_id(inner, true), find_auth(inner)) else {
@@ -181,7 +228,11 @@ impl IkeSa {
             .enumerate()
             .filter(|(_, c)| c.remote.is_none_or(|r| r.ip() == remote_ip))
             .filter(|(_, c)| c.local.ip().is_unspecified() || c.local.ip() == local_ip)
-            .filter(|(_, c)| c.ike_proposals.iter().any(|p| self.ike_sel.is_some_and(|s| p.allows(&s))))
+            .filter(|(_, c)| {
+                c.ike_proposals
+                    .iter()
+                    .any(|p| self.ike_sel.is_some_and(|s| p.allows(&s)))
+            })
             .filter(|(_, c)| c.remote_id.as_ref().is_none_or(|r| *r == peer))
             .min_by_key(|(_, c)| c.remote_id.is_none());
         let Some((idx, conn)) = pick else {
@@ -197,7 +248,15 @@ impl IkeSa {
             return;
         };
         if auth.method != AuthMethod::PSK
-            || !verify_psk_auth(keys.prf, &conn.psk.0, &st.request, &st.nr, &keys.sk_pi, idi, &auth.data)
+            || !verify_psk_auth(
+                keys.prf,
+                &conn.psk.0,
+                &st.request,
+                &st.nr,
+                &keys.sk_pi,
+                idi,
+                &auth.data,
+            )
         {
             fail(
                 self,
@@ -209,7 +268,14 @@ impl IkeSa {
         }
         self.conn = u16::try_from(idx).unwrap_or(u16::MAX);
         let idr = conn.local_id.to_wire();
-        let my_auth = psk_auth(keys.prf, &conn.psk.0, &st.response, &st.ni, &keys.sk_pr, &idr);
+        let my_auth = psk_auth(
+            keys.prf,
+            &conn.psk.0,
+            &st.response,
+            &st.ni,
+            &keys.sk_pr,
+            &idr,
+        );
         let mut payloads = vec![
             Payload::Idr(idr),
             Payload::Auth(Auth {

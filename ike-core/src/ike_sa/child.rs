@@ -65,7 +65,11 @@ fn ts_payload(ts: &[TrafficSelector]) -> Ts {
 }
 
 fn ts_from(p: Option<&Ts>) -> Option<Vec<TrafficSelector>> {
-    let v: Vec<_> = p?.selectors.iter().filter_map(TrafficSelector::from_wire).collect();
+    let v: Vec<_> = p?
+        .selectors
+        .iter()
+        .filter_map(TrafficSelector::from_wire)
+        .collect();
     (!v.is_empty()).then_some(v)
 }
 
@@ -81,19 +85,49 @@ fn first<T>(inner: &[Payload], f: impl Fn(&Payload) -> Option<&T>) -> Option<&T>
 }
 
 pub(crate) fn get_sa(inner: &[Payload]) -> Option<&Sa> {
-    first(inner, |p| if let Payload::Sa(x) = p { Some(x) } else { None })
+    first(inner, |p| {
+        if let Payload::Sa(x) = p {
+            Some(x)
+        } else {
+            None
+        }
+    })
 }
 pub(crate) fn get_nonce(inner: &[Payload]) -> Option<&Nonce> {
-    first(inner, |p| if let Payload::Nonce(x) = p { Some(x) } else { None })
+    first(inner, |p| {
+        if let Payload::Nonce(x) = p {
+            Some(x)
+        } else {
+            None
+        }
+    })
 }
 pub(crate) fn get_ke(inner: &[Payload]) -> Option<&Ke> {
-    first(inner, |p| if let Payload::Ke(x) = p { Some(x) } else { None })
+    first(inner, |p| {
+        if let Payload::Ke(x) = p {
+            Some(x)
+        } else {
+            None
+        }
+    })
 }
 fn get_tsi(inner: &[Payload]) -> Option<&Ts> {
-    first(inner, |p| if let Payload::Tsi(x) = p { Some(x) } else { None })
+    first(inner, |p| {
+        if let Payload::Tsi(x) = p {
+            Some(x)
+        } else {
+            None
+        }
+    })
 }
 fn get_tsr(inner: &[Payload]) -> Option<&Ts> {
-    first(inner, |p| if let Payload::Tsr(x) = p { Some(x) } else { None })
+    first(inner, |p| {
+        if let Payload::Tsr(x) = p {
+            Some(x)
+        } else {
+            None
+        }
+    })
 }
 pub(crate) fn error_notify(inner: &[Payload]) -> Option<&Notify> {
     inner.iter().find_map(|p| match p {
@@ -169,16 +203,27 @@ impl IkeSa {
             None
         } else {
             match offer.iter().find_map(|p| p.ke.first()) {
-                Some(g) => Some(ctx.crypto.ke(*g).and_then(|g| g.start(&*ctx.crypto.random)).ok()?),
+                Some(g) => Some(
+                    ctx.crypto
+                        .ke(*g)
+                        .and_then(|g| g.start(&*ctx.crypto.random))
+                        .ok()?,
+                ),
                 None => None,
             }
         };
-        let ni = if in_auth { Vec::new() } else { ctx.crypto.random_nonce(NONCE_LEN).ok()? };
+        let ni = if in_auth {
+            Vec::new()
+        } else {
+            ctx.crypto.random_nonce(NONCE_LEN).ok()?
+        };
         let (ts_i, ts_r) = match rekey.and_then(|id| self.children.iter().find(|x| x.id == id)) {
             Some(old) => (old.ts.0.clone(), old.ts.1.clone()),
             None => (c.local_ts.clone(), c.remote_ts.clone()),
         };
-        let old_spi = rekey.and_then(|id| self.children.iter().find(|x| x.id == id)).map(|x| x.spi_in);
+        let old_spi = rekey
+            .and_then(|id| self.children.iter().find(|x| x.id == id))
+            .map(|x| x.spi_in);
         let transport = c.mode == Mode::Transport;
         // RFC 9611 §4: only creations carry SA_RESOURCE_INFO, never rekeys (strongSwan).
         let resource_notify = c.is_per_cpu() && rekey.is_none();
@@ -189,7 +234,12 @@ impl IkeSa {
         let proposals = offer
             .iter()
             .enumerate()
-            .map(|(i, p)| p.to_wire(u8::try_from(i + 1).unwrap_or(u8::MAX), spi_in.0.to_be_bytes().to_vec()))
+            .map(|(i, p)| {
+                p.to_wire(
+                    u8::try_from(i + 1).unwrap_or(u8::MAX),
+                    spi_in.0.to_be_bytes().to_vec(),
+                )
+            })
             .collect();
         payloads.push(Payload::Sa(Sa { proposals }));
         if !in_auth {
@@ -204,7 +254,10 @@ impl IkeSa {
         payloads.push(Payload::Tsi(ts_payload(&ts_i)));
         payloads.push(Payload::Tsr(ts_payload(&ts_r)));
         if transport {
-            payloads.push(Payload::Notify(Notify::new(NotifyType::USE_TRANSPORT_MODE, Vec::new())));
+            payloads.push(Payload::Notify(Notify::new(
+                NotifyType::USE_TRANSPORT_MODE,
+                Vec::new(),
+            )));
         }
         if resource_notify {
             payloads.push(Payload::Notify(Notify::new(
@@ -328,8 +381,12 @@ impl IkeSa {
     ) {
         if let Some(n) = error_notify(inner) {
             let e = match n.ty {
-                NotifyType::NO_PROPOSAL_CHOSEN => Error::PeerIncompatible(PeerIncompatible::NoProposalChosen),
-                NotifyType::TS_UNACCEPTABLE => Error::PeerIncompatible(PeerIncompatible::TsUnacceptable),
+                NotifyType::NO_PROPOSAL_CHOSEN => {
+                    Error::PeerIncompatible(PeerIncompatible::NoProposalChosen)
+                }
+                NotifyType::TS_UNACCEPTABLE => {
+                    Error::PeerIncompatible(PeerIncompatible::TsUnacceptable)
+                }
                 t => Error::NotifyReceived(t.0),
             };
             self.child_failed(ctx, now, &req, e);
@@ -350,7 +407,12 @@ impl IkeSa {
             _ => None,
         });
         let Some((spi_out, esp)) = sel else {
-            self.child_failed(ctx, now, &req, Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered));
+            self.child_failed(
+                ctx,
+                now,
+                &req,
+                Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered),
+            );
             return;
         };
         if !in_auth && nr.len() < Nonce::MIN_LEN {
@@ -359,32 +421,49 @@ impl IkeSa {
         }
         let gir = match (esp.ke, req.ke.take(), get_ke(inner)) {
             (None, _, _) => None,
-            (Some(g), Some(k), Some(ke)) if ke.group == g && k.group() == g => match k.complete(&ke.data) {
-                Ok(s) => Some(s),
-                Err(_) => {
-                    self.child_failed(ctx, now, &req, bad("KE"));
-                    return;
+            (Some(g), Some(k), Some(ke)) if ke.group == g && k.group() == g => {
+                match k.complete(&ke.data) {
+                    Ok(s) => Some(s),
+                    Err(_) => {
+                        self.child_failed(ctx, now, &req, bad("KE"));
+                        return;
+                    }
                 }
-            },
+            }
             _ => {
                 self.child_failed(ctx, now, &req, bad("KE"));
                 return;
             }
         };
         let (Some(tsi), Some(tsr)) = (ts_from(get_tsi(inner)), ts_from(get_tsr(inner))) else {
-            self.child_failed(ctx, now, &req, Error::PeerMisbehaved(PeerMisbehaved::MissingPayload("TS")));
+            self.child_failed(
+                ctx,
+                now,
+                &req,
+                Error::PeerMisbehaved(PeerMisbehaved::MissingPayload("TS")),
+            );
             return;
         };
         let within = |got: &[TrafficSelector], offered: &[TrafficSelector]| {
-            got.iter().all(|g| offered.iter().any(|o| o.intersect(g) == Some(*g)))
+            got.iter()
+                .all(|g| offered.iter().any(|o| o.intersect(g) == Some(*g)))
         };
         if !within(&tsi, &req.ts_i) || !within(&tsr, &req.ts_r) {
-            self.child_failed(ctx, now, &req, Error::PeerMisbehaved(PeerMisbehaved::TsNotOffered));
+            self.child_failed(
+                ctx,
+                now,
+                &req,
+                Error::PeerMisbehaved(PeerMisbehaved::TsNotOffered),
+            );
             return;
         }
-        let transport = req.transport && find_notify(inner, NotifyType::USE_TRANSPORT_MODE).is_some();
+        let transport =
+            req.transport && find_notify(inner, NotifyType::USE_TRANSPORT_MODE).is_some();
         let echoed = find_notify(inner, NotifyType::SA_RESOURCE_INFO);
-        let resource = match req.rekey.and_then(|id| self.children.iter().find(|x| x.id == id)) {
+        let resource = match req
+            .rekey
+            .and_then(|id| self.children.iter().find(|x| x.id == id))
+        {
             Some(old) => old.resource,
             None if req.resource_notify => {
                 if let Some(n) = echoed {
@@ -399,15 +478,37 @@ impl IkeSa {
         let Some(keys) = self.keys.as_ref() else {
             return;
         };
-        let Some((keys_out, keys_in)) =
-            child_keys(ctx.crypto, keys.prf, &keys.sk_d, &esp, gir.as_deref(), ni, nr, true)
-        else {
+        let Some((keys_out, keys_in)) = child_keys(
+            ctx.crypto,
+            keys.prf,
+            &keys.sk_d,
+            &esp,
+            gir.as_deref(),
+            ni,
+            nr,
+            true,
+        ) else {
             self.child_failed(ctx, now, &req, Error::Unreachable("child key derivation"));
             return;
         };
-        let mode = if transport { Mode::Transport } else { Mode::Tunnel };
+        let mode = if transport {
+            Mode::Transport
+        } else {
+            Mode::Tunnel
+        };
         let new_id = self.install_child(
-            ctx, now, req.cfg, req.spi_in, spi_out, resource, esp, mode, (tsi, tsr), keys_in, keys_out, req.seq,
+            ctx,
+            now,
+            req.cfg,
+            req.spi_in,
+            spi_out,
+            resource,
+            esp,
+            mode,
+            (tsi, tsr),
+            keys_in,
+            keys_out,
+            req.seq,
             req.rekey,
         );
         if let Some(old) = req.rekey {
@@ -417,13 +518,23 @@ impl IkeSa {
 
     /// After our rekey of `old` produced `new`: delete the old SA, or on a lost
     /// collision (RFC 7296 §2.8.1: the exchange with the lowest nonce loses) ours.
-    fn resolve_rekey(&mut self, _ctx: &mut Ctx<'_>, old: ChildSaId, new: ChildSaId, ni: &[u8], nr: &[u8]) {
+    fn resolve_rekey(
+        &mut self,
+        _ctx: &mut Ctx<'_>,
+        old: ChildSaId,
+        new: ChildSaId,
+        ni: &[u8],
+        nr: &[u8],
+    ) {
         let Some(o) = self.children.iter_mut().find(|x| x.id == old) else {
             // The peer deleted the old SA meanwhile: keep the new one.
             return;
         };
         let ours_min = if ni < nr { ni } else { nr };
-        let lost = o.collision.as_ref().is_some_and(|c| ours_min < c.1.as_slice());
+        let lost = o
+            .collision
+            .as_ref()
+            .is_some_and(|c| ours_min < c.1.as_slice());
         o.state = ChildState::Rekeyed;
         o.rekey_at = None;
         if lost {
@@ -515,7 +626,9 @@ impl IkeSa {
         msg_id: u32,
         inner: &[Payload],
     ) {
-        if get_sa(inner).is_some_and(|sa| sa.proposals.iter().any(|p| p.protocol == ProtocolId::IKE)) {
+        if get_sa(inner)
+            .is_some_and(|sa| sa.proposals.iter().any(|p| p.protocol == ProtocolId::IKE))
+        {
             self.respond_rekey_ike(ctx, now, msg_id, inner);
             return;
         }
@@ -528,7 +641,10 @@ impl IkeSa {
                     Answer::Err(t, d) => vec![Payload::Notify(Notify::new(t, d))],
                 }
             }
-            _ => vec![Payload::Notify(Notify::new(NotifyType::INVALID_SYNTAX, Vec::new()))],
+            _ => vec![Payload::Notify(Notify::new(
+                NotifyType::INVALID_SYNTAX,
+                Vec::new(),
+            ))],
         };
         self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &payloads);
     }
@@ -575,8 +691,11 @@ impl IkeSa {
                 Some(c) => rekey_of = Some(c.id),
             }
         }
-        let (Some(tsi), Some(tsr), Some(sa)) = (ts_from(get_tsi(inner)), ts_from(get_tsr(inner)), get_sa(inner))
-        else {
+        let (Some(tsi), Some(tsr), Some(sa)) = (
+            ts_from(get_tsi(inner)),
+            ts_from(get_tsr(inner)),
+            get_sa(inner),
+        ) else {
             return Answer::Err(NotifyType::TS_UNACCEPTABLE, Vec::new());
         };
         // Pick the child config: the rekeyed SA's, or the first whose TS overlap.
@@ -605,7 +724,11 @@ impl IkeSa {
         let Some((num, esp)) = Proposal::select(&ours, &plain) else {
             return Answer::Err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
         };
-        let Some(spi_out) = offered.iter().find(|(n, _, _)| *n == num).map(|(_, _, s)| Spi(*s)) else {
+        let Some(spi_out) = offered
+            .iter()
+            .find(|(n, _, _)| *n == num)
+            .map(|(_, _, s)| Spi(*s))
+        else {
             return Answer::Err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
         };
         let mut ke_out = None;
@@ -650,21 +773,29 @@ impl IkeSa {
                 per_resource::Support::No
             };
         }
-        let transport =
-            c.mode == Mode::Transport && find_notify(inner, NotifyType::USE_TRANSPORT_MODE).is_some();
+        let transport = c.mode == Mode::Transport
+            && find_notify(inner, NotifyType::USE_TRANSPORT_MODE).is_some();
         let Some(keys) = self.keys.as_ref() else {
             return Answer::Err(NotifyType::TEMPORARY_FAILURE, Vec::new());
         };
-        let Some((keys_out, keys_in)) =
-            child_keys(ctx.crypto, keys.prf, &keys.sk_d, &esp, gir.as_deref(), ni, nr, false)
-        else {
+        let Some((keys_out, keys_in)) = child_keys(
+            ctx.crypto,
+            keys.prf,
+            &keys.sk_d,
+            &esp,
+            gir.as_deref(),
+            ni,
+            nr,
+            false,
+        ) else {
             return Answer::Err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
         };
         let spi_in = random_spi(ctx);
         let mut payloads = Vec::with_capacity(7);
         payloads.push(Payload::Sa(Sa {
             proposals: vec![
-                Proposal::from_selected(ProtocolId::ESP, &esp).to_wire(num, spi_in.0.to_be_bytes().to_vec()),
+                Proposal::from_selected(ProtocolId::ESP, &esp)
+                    .to_wire(num, spi_in.0.to_be_bytes().to_vec()),
             ],
         }));
         if !in_auth {
@@ -676,7 +807,10 @@ impl IkeSa {
         payloads.push(Payload::Tsi(ts_payload(&ts_remote)));
         payloads.push(Payload::Tsr(ts_payload(&ts_local)));
         if transport {
-            payloads.push(Payload::Notify(Notify::new(NotifyType::USE_TRANSPORT_MODE, Vec::new())));
+            payloads.push(Payload::Notify(Notify::new(
+                NotifyType::USE_TRANSPORT_MODE,
+                Vec::new(),
+            )));
         }
         if old_resource.is_none() && resource.per_cpu() {
             payloads.push(Payload::Notify(Notify::new(
@@ -684,21 +818,36 @@ impl IkeSa {
                 resource_info_data(resource.cpu()),
             )));
         }
-        let mode = if transport { Mode::Transport } else { Mode::Tunnel };
+        let mode = if transport {
+            Mode::Transport
+        } else {
+            Mode::Tunnel
+        };
         let new_id = self.install_child(
-            ctx, now, cfg, spi_in, spi_out, resource, esp, mode, (ts_local, ts_remote), keys_in, keys_out, None,
+            ctx,
+            now,
+            cfg,
+            spi_in,
+            spi_out,
+            resource,
+            esp,
+            mode,
+            (ts_local, ts_remote),
+            keys_in,
+            keys_out,
+            None,
             rekey_of,
         );
-        if let Some(old_id) = rekey_of {
-            if let Some(o) = self.children.iter_mut().find(|c| c.id == old_id) {
-                if o.state == ChildState::Rekeying {
-                    // Our own rekey of it is in flight: remember this for §2.8.1.
-                    let min = if ni < nr { ni } else { nr };
-                    o.collision = Some(Box::new((new_id, min.to_vec())));
-                } else {
-                    o.state = ChildState::Rekeyed;
-                    o.rekey_at = None;
-                }
+        if let Some(old_id) = rekey_of
+            && let Some(o) = self.children.iter_mut().find(|c| c.id == old_id)
+        {
+            if o.state == ChildState::Rekeying {
+                // Our own rekey of it is in flight: remember this for §2.8.1.
+                let min = if ni < nr { ni } else { nr };
+                o.collision = Some(Box::new((new_id, min.to_vec())));
+            } else {
+                o.state = ChildState::Rekeyed;
+                o.rekey_at = None;
             }
         }
         Answer::Ok(payloads)
@@ -706,10 +855,18 @@ impl IkeSa {
 
     /// Kernel expire (soft: rekey; hard: delete) for an SA with SPI `spi`.
     pub(crate) fn expire(&mut self, ctx: &mut Ctx<'_>, now: Instant, spi: Spi, hard: bool) -> bool {
-        let Some(c) = self.children.iter().find(|c| c.spi_in == spi || c.spi_out == spi) else {
+        let Some(c) = self
+            .children
+            .iter()
+            .find(|c| c.spi_in == spi || c.spi_out == spi)
+        else {
             return false;
         };
-        let task = if hard { Task::DeleteChild(c.id) } else { Task::RekeyChild(c.id) };
+        let task = if hard {
+            Task::DeleteChild(c.id)
+        } else {
+            Task::RekeyChild(c.id)
+        };
         if !self.queue.contains(&task) {
             self.queue.push_back(task);
         }
@@ -717,4 +874,3 @@ impl IkeSa {
         true
     }
 }
-

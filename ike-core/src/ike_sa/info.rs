@@ -12,7 +12,12 @@ use crate::wire::{Delete, ExchangeType, Payload, ProtocolId};
 
 impl IkeSa {
     /// Sends a Delete for our inbound SPIs of `ids`.
-    pub(crate) fn start_delete_children(&mut self, ctx: &mut Ctx<'_>, now: Instant, ids: Vec<ChildSaId>) {
+    pub(crate) fn start_delete_children(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        ids: Vec<ChildSaId>,
+    ) {
         let mut spis = Vec::new();
         let mut live = Vec::new();
         for c in self.children.iter_mut().filter(|c| ids.contains(&c.id)) {
@@ -38,7 +43,9 @@ impl IkeSa {
             return;
         };
         let c = self.children.swap_remove(i);
-        ctx.out.events.push_back(deleted_event(self.id, &c, ctx.cfg, self.conn));
+        ctx.out
+            .events
+            .push_back(deleted_event(self.id, &c, ctx.cfg, self.conn));
         if c.resource.per_cpu() || c.resource == crate::child_sa::Resource::Plain {
             self.group(c.cfg).on_deleted();
         }
@@ -63,7 +70,13 @@ impl IkeSa {
     }
 
     /// Responder: an INFORMATIONAL request.
-    pub(crate) fn handle_info_request(&mut self, ctx: &mut Ctx<'_>, _now: Instant, msg_id: u32, inner: &[Payload]) {
+    pub(crate) fn handle_info_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        _now: Instant,
+        msg_id: u32,
+        inner: &[Payload],
+    ) {
         let mut ours = Vec::new();
         for p in inner {
             let Payload::Delete(d) = p else {
@@ -71,7 +84,11 @@ impl IkeSa {
             };
             if d.protocol == ProtocolId::IKE {
                 self.send_response(ctx, ExchangeType::INFORMATIONAL, msg_id, &[]);
-                let reason = if self.replaced { Error::Rekeyed } else { Error::DeletedByPeer };
+                let reason = if self.replaced {
+                    Error::Rekeyed
+                } else {
+                    Error::DeletedByPeer
+                };
                 self.die(ctx, reason);
                 return;
             }
@@ -90,7 +107,11 @@ impl IkeSa {
                 self.remove_child(ctx, id);
             }
         }
-        let payloads = if ours.is_empty() { Vec::new() } else { vec![Payload::Delete(Delete::esp(ours))] };
+        let payloads = if ours.is_empty() {
+            Vec::new()
+        } else {
+            vec![Payload::Delete(Delete::esp(ours))]
+        };
         self.send_response(ctx, ExchangeType::INFORMATIONAL, msg_id, &payloads);
     }
 }

@@ -9,15 +9,16 @@ use sha1::{Digest, Sha1};
 use super::keys::SaKeys;
 use super::{Ctx, IkeSa, Outstanding, Pending, State, Task};
 use crate::config::ConnectionConfig;
-use crate::crypto::keymat::skeyseed;
 use crate::crypto::ke::ActiveKe;
+use crate::crypto::keymat::skeyseed;
 use crate::error::{Error, PeerIncompatible, PeerMisbehaved};
 use crate::ids::{IkeSaId, IkeSpi};
 use crate::proposal::{Proposal, Selected};
 use crate::timer::Retransmit;
 use crate::wire::natt::NATT_PORT;
 use crate::wire::{
-    ExchangeType, Flags, Header, KeId, Ke, Message, Nonce, Notify, NotifyType, Payload, ProtocolId, Sa,
+    ExchangeType, Flags, Header, Ke, KeId, Message, Nonce, Notify, NotifyType, Payload, ProtocolId,
+    Sa,
 };
 
 /// Nonce length we send (strongSwan: 32 bytes; RFC 7296 §2.10).
@@ -59,7 +60,13 @@ pub(crate) fn nat_hash(spi_i: u64, spi_r: u64, addr: SocketAddr) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
-fn nat_notifies(spi_i: u64, spi_r: u64, local: SocketAddr, remote: SocketAddr, fake_src: Option<Vec<u8>>) -> [Payload; 2] {
+fn nat_notifies(
+    spi_i: u64,
+    spi_r: u64,
+    local: SocketAddr,
+    remote: SocketAddr,
+    fake_src: Option<Vec<u8>>,
+) -> [Payload; 2] {
     [
         Payload::Notify(Notify::new(
             NotifyType::NAT_DETECTION_SOURCE_IP,
@@ -74,8 +81,17 @@ fn nat_notifies(spi_i: u64, spi_r: u64, local: SocketAddr, remote: SocketAddr, f
 
 /// Whether (we are behind a NAT, the peer is) per the peer's NAT-D notifies.
 /// Missing notifies mean no NAT detection (no NAT assumed).
-fn detect_nat(msg: &Message, spi_i: u64, spi_r: u64, local: SocketAddr, remote: SocketAddr) -> (bool, bool) {
-    let src: Vec<&Notify> = msg.notifies().filter(|n| n.ty == NotifyType::NAT_DETECTION_SOURCE_IP).collect();
+fn detect_nat(
+    msg: &Message,
+    spi_i: u64,
+    spi_r: u64,
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> (bool, bool) {
+    let src: Vec<&Notify> = msg
+        .notifies()
+        .filter(|n| n.ty == NotifyType::NAT_DETECTION_SOURCE_IP)
+        .collect();
     let dst = msg.notify(NotifyType::NAT_DETECTION_DESTINATION_IP);
     let (Some(dst), false) = (dst, src.is_empty()) else {
         return (false, false);
@@ -88,7 +104,12 @@ fn detect_nat(msg: &Message, spi_i: u64, spi_r: u64, local: SocketAddr, remote: 
 /// Selected algorithms of a responder's single proposal, if we offered them.
 fn chosen(ours: &[Proposal], p: &crate::wire::Proposal) -> Option<Selected> {
     let theirs = Proposal::from_wire(p)?;
-    if theirs.encr.len() != 1 || theirs.prf.len() > 1 || theirs.integ.len() > 1 || theirs.ke.len() > 1 || theirs.esn.len() > 1 {
+    if theirs.encr.len() != 1
+        || theirs.prf.len() > 1
+        || theirs.integ.len() > 1
+        || theirs.ke.len() > 1
+        || theirs.esn.len() > 1
+    {
         return None;
     }
     let sel = ours.iter().find_map(|o| o.intersect(&theirs))?;
@@ -183,7 +204,13 @@ impl IkeSa {
         });
         payloads.extend(nat_notifies(self.spi_i.0, 0, self.local, self.remote, fake));
         let msg = Message {
-            header: Header::new(self.spi_i.0, 0, ExchangeType::IKE_SA_INIT, Flags::new(true, false), 0),
+            header: Header::new(
+                self.spi_i.0,
+                0,
+                ExchangeType::IKE_SA_INIT,
+                Flags::new(true, false),
+                0,
+            ),
             payloads,
         };
         let packet = msg.to_bytes();
@@ -222,7 +249,10 @@ impl IkeSa {
         };
         if let Some(c) = msg.notify(NotifyType::COOKIE) {
             if st.retries >= MAX_INIT_RETRIES || c.data.is_empty() || c.data.len() > 64 {
-                self.die(ctx, Error::PeerMisbehaved(PeerMisbehaved::Invalid("COOKIE")));
+                self.die(
+                    ctx,
+                    Error::PeerMisbehaved(PeerMisbehaved::Invalid("COOKIE")),
+                );
                 return;
             }
             st.retries += 1;
@@ -235,7 +265,12 @@ impl IkeSa {
             let ok = want.ok().filter(|g| {
                 conn.ike_proposals.iter().any(|p| p.ke.contains(g)) && *g != st.ke.group()
             });
-            let started = ok.and_then(|g| ctx.crypto.ke(g).and_then(|g| g.start(&*ctx.crypto.random)).ok());
+            let started = ok.and_then(|g| {
+                ctx.crypto
+                    .ke(g)
+                    .and_then(|g| g.start(&*ctx.crypto.random))
+                    .ok()
+            });
             match started {
                 Some(ke) if st.retries < MAX_INIT_RETRIES => {
                     st.retries += 1;
@@ -279,7 +314,8 @@ impl IkeSa {
         let [p] = sa.proposals.as_slice() else {
             return Err(bad("SA (not exactly one proposal)"));
         };
-        let sel = chosen(&conn.ike_proposals, p).ok_or(Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered))?;
+        let sel = chosen(&conn.ike_proposals, p)
+            .ok_or(Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered))?;
         let ke = msg.ke().ok_or(missing("KE"))?;
         let nr = msg.nonce().ok_or(missing("Nonce"))?;
         if nr.0.len() < Nonce::MIN_LEN || nr.0.len() > Nonce::MAX_LEN {
@@ -295,15 +331,27 @@ impl IkeSa {
         if Some(ke.group) != sel.ke || ke.group != st.ke.group() {
             return Err(bad("KE group"));
         }
-        let gir = st.ke.complete(&ke.data).map_err(|_| bad("KE public value"))?;
+        let gir = st
+            .ke
+            .complete(&ke.data)
+            .map_err(|_| bad("KE public value"))?;
         let prf = ctx
             .crypto
             .prf(sel.prf.unwrap_or_default())
             .map_err(|_| Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered))?;
         let seed = skeyseed(prf, &st.ni, &nr.0, &gir);
         self.spi_r = IkeSpi(spi_r);
-        let keys = SaKeys::derive(ctx.crypto, &sel, &seed, &st.ni, &nr.0, self.spi_i.0, spi_r, true)
-            .map_err(|_| Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered))?;
+        let keys = SaKeys::derive(
+            ctx.crypto,
+            &sel,
+            &seed,
+            &st.ni,
+            &nr.0,
+            self.spi_i.0,
+            spi_r,
+            true,
+        )
+        .map_err(|_| Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered))?;
         self.keys = Some(Box::new(keys));
         self.ike_sel = Some(sel);
         let (we, peer) = detect_nat(msg, self.spi_i.0, spi_r, self.local, remote);
@@ -314,7 +362,11 @@ impl IkeSa {
             self.local.set_port(NATT_PORT);
             self.remote.set_port(NATT_PORT);
         }
-        let request = self.outstanding.as_ref().map(|o| o.packet.clone()).unwrap_or_default();
+        let request = self
+            .outstanding
+            .as_ref()
+            .map(|o| o.packet.clone())
+            .unwrap_or_default();
         self.state = State::AuthSent(Box::new(InitResponder {
             request,
             response: datagram.to_vec(),
@@ -343,7 +395,13 @@ impl IkeSa {
         let h = &msg.header;
         let error = |ty: NotifyType, data: Vec<u8>| {
             Message {
-                header: Header::new(h.spi_i, 0, ExchangeType::IKE_SA_INIT, Flags::new(false, true), 0),
+                header: Header::new(
+                    h.spi_i,
+                    0,
+                    ExchangeType::IKE_SA_INIT,
+                    Flags::new(false, true),
+                    0,
+                ),
                 payloads: vec![Payload::Notify(Notify::new(ty, data))],
             }
             .to_bytes()
@@ -367,15 +425,28 @@ impl IkeSa {
         // Prefer the group the initiator already sent, if acceptable to both.
         let theirs = offered.iter().find(|(n, _)| *n == num).map(|(_, p)| p);
         if theirs.is_some_and(|t| t.ke.contains(&ke.group))
-            && supported.iter().any(|o| o.ke.contains(&ke.group) && o.allows(&Selected { ke: Some(ke.group), ..sel }))
+            && supported.iter().any(|o| {
+                o.ke.contains(&ke.group)
+                    && o.allows(&Selected {
+                        ke: Some(ke.group),
+                        ..sel
+                    })
+            })
         {
             sel.ke = Some(ke.group);
         }
         let group = sel.ke.unwrap_or_default();
         if ke.group != group {
-            return Err(Some(error(NotifyType::INVALID_KE_PAYLOAD, group.0.to_be_bytes().to_vec())));
+            return Err(Some(error(
+                NotifyType::INVALID_KE_PAYLOAD,
+                group.0.to_be_bytes().to_vec(),
+            )));
         }
-        let Ok(ours) = ctx.crypto.ke(group).and_then(|g| g.start(&*ctx.crypto.random)) else {
+        let Ok(ours) = ctx
+            .crypto
+            .ke(group)
+            .and_then(|g| g.start(&*ctx.crypto.random))
+        else {
             return Err(Some(error(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())));
         };
         let Ok(gir) = ours.complete(&ke.data) else {
@@ -388,13 +459,16 @@ impl IkeSa {
             return Err(Some(error(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())));
         };
         let seed = skeyseed(prf, &ni.0, &nr, &gir);
-        let Ok(keys) = SaKeys::derive(ctx.crypto, &sel, &seed, &ni.0, &nr, h.spi_i, spi_r.0, false) else {
+        let Ok(keys) = SaKeys::derive(ctx.crypto, &sel, &seed, &ni.0, &nr, h.spi_i, spi_r.0, false)
+        else {
             return Err(Some(error(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())));
         };
         let (we, peer) = detect_nat(msg, h.spi_i, 0, local, remote);
         let mut payloads = vec![
             Payload::Sa(Sa {
-                proposals: vec![Proposal::from_selected(ProtocolId::IKE, &sel).to_wire(num, Vec::new())],
+                proposals: vec![
+                    Proposal::from_selected(ProtocolId::IKE, &sel).to_wire(num, Vec::new()),
+                ],
             }),
             Payload::Ke(Ke {
                 group,
@@ -406,7 +480,13 @@ impl IkeSa {
             payloads.extend(nat_notifies(h.spi_i, spi_r.0, local, remote, None));
         }
         let response = Message {
-            header: Header::new(h.spi_i, spi_r.0, ExchangeType::IKE_SA_INIT, Flags::new(false, true), 0),
+            header: Header::new(
+                h.spi_i,
+                spi_r.0,
+                ExchangeType::IKE_SA_INIT,
+                Flags::new(false, true),
+                0,
+            ),
             payloads,
         }
         .to_bytes();

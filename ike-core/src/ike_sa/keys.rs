@@ -58,7 +58,11 @@ impl SaKeys {
         let k = IkeKeys::derive(prf, skeyseed, ni, nr, spi_i, spi_r, lens)?;
         let key_i = encr.new_key(&k.sk_ei, integ.map(|i| (i, &*k.sk_ai)))?;
         let key_r = encr.new_key(&k.sk_er, integ.map(|i| (i, &*k.sk_ar)))?;
-        let (out, inb) = if initiator { (key_i, key_r) } else { (key_r, key_i) };
+        let (out, inb) = if initiator {
+            (key_i, key_r)
+        } else {
+            (key_r, key_i)
+        };
         Ok(Self {
             prf,
             sk_d: k.sk_d,
@@ -85,7 +89,8 @@ impl SaKeys {
         let sk_len = 4 + iv_len + body.len() + pad + 1 + icv_len;
         let total = Header::LEN + sk_len;
         header.next_payload = PayloadType::SK;
-        header.length = u32::try_from(total).map_err(|_| CryptoError::Malformed("message too long"))?;
+        header.length =
+            u32::try_from(total).map_err(|_| CryptoError::Malformed("message too long"))?;
         let mut msg = Vec::with_capacity(total);
         header.encode(&mut msg);
         msg.push(first.0);

@@ -212,7 +212,11 @@ impl IkeSa {
 
     /// Our own SPI (the one the endpoint indexes us by).
     pub(crate) fn local_spi(&self) -> IkeSpi {
-        if self.initiator { self.spi_i } else { self.spi_r }
+        if self.initiator {
+            self.spi_i
+        } else {
+            self.spi_r
+        }
     }
 
     pub(crate) fn is_established(&self) -> bool {
@@ -366,10 +370,10 @@ impl IkeSa {
         let id = h.message_id;
         if id == self.expect_msg_id.wrapping_sub(1) && self.expect_msg_id != 0 {
             // Retransmission: resend the cached response if the request is authentic.
-            if keys.unprotect(datagram, msg).is_some() {
-                if let Some(r) = self.last_response.clone() {
-                    self.send(ctx, &r);
-                }
+            if keys.unprotect(datagram, msg).is_some()
+                && let Some(r) = self.last_response.clone()
+            {
+                self.send(ctx, &r);
             }
             return;
         }
@@ -422,7 +426,13 @@ impl IkeSa {
         }
     }
 
-    fn handle_response(&mut self, ctx: &mut Ctx<'_>, now: Instant, pending: Pending, inner: &[Payload]) {
+    fn handle_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        pending: Pending,
+        inner: &[Payload],
+    ) {
         match pending {
             Pending::Init => {}
             Pending::Auth(child) => self.handle_auth_response(ctx, now, child, inner),
@@ -430,7 +440,11 @@ impl IkeSa {
             Pending::RekeyIke(req) => self.handle_rekey_ike_response(ctx, now, *req, inner),
             Pending::DeleteChildren(ids) => self.handle_delete_children_response(ctx, &ids),
             Pending::DeleteIke => {
-                let r = if self.replaced { Error::Rekeyed } else { Error::ClosedLocally };
+                let r = if self.replaced {
+                    Error::Rekeyed
+                } else {
+                    Error::ClosedLocally
+                };
                 self.die(ctx, r);
             }
             Pending::Dpd => {}
@@ -458,7 +472,9 @@ impl IkeSa {
             Task::DeleteChild(id) => self.start_delete_children(ctx, now, vec![id]),
             Task::RekeyIke => self.start_rekey_ike(ctx, now),
             Task::DeleteIke => self.start_delete_ike(ctx, now),
-            Task::Dpd => self.send_request(ctx, now, ExchangeType::INFORMATIONAL, &[], Pending::Dpd),
+            Task::Dpd => {
+                self.send_request(ctx, now, ExchangeType::INFORMATIONAL, &[], Pending::Dpd)
+            }
         }
     }
 
@@ -469,15 +485,15 @@ impl IkeSa {
             self.die(ctx, Error::Timeout);
             return;
         }
-        if let Some(o) = self.outstanding.as_mut() {
-            if o.rt.deadline <= now {
-                if o.rt.on_expiry(now, &ctx.cfg.retransmit) {
-                    let p = o.packet.clone();
-                    self.send(ctx, &p);
-                } else {
-                    self.die(ctx, Error::Timeout);
-                    return;
-                }
+        if let Some(o) = self.outstanding.as_mut()
+            && o.rt.deadline <= now
+        {
+            if o.rt.on_expiry(now, &ctx.cfg.retransmit) {
+                let p = o.packet.clone();
+                self.send(ctx, &p);
+            } else {
+                self.die(ctx, Error::Timeout);
+                return;
             }
         }
         if !self.is_established() {
@@ -522,7 +538,9 @@ impl IkeSa {
             return;
         }
         for c in self.children.drain(..) {
-            ctx.out.events.push_back(child::deleted_event(self.id, &c, ctx.cfg, self.conn));
+            ctx.out
+                .events
+                .push_back(child::deleted_event(self.id, &c, ctx.cfg, self.conn));
         }
         self.outstanding = None;
         self.queue.clear();
@@ -531,7 +549,10 @@ impl IkeSa {
         self.state = State::Dead;
         self.keys = None;
         if announced {
-            ctx.out.events.push_back(Event::IkeSaDown { ike: self.id, reason });
+            ctx.out.events.push_back(Event::IkeSaDown {
+                ike: self.id,
+                reason,
+            });
         }
     }
 
@@ -568,7 +589,8 @@ impl IkeSa {
             let Some(req) = self.group(cfg).on_acquire(cpu, &installed) else {
                 return;
             };
-            self.queue.push_back(Task::CreateChild { cfg, cpu: req, seq });
+            self.queue
+                .push_back(Task::CreateChild { cfg, cpu: req, seq });
         } else {
             let queued = self
                 .queue
@@ -584,7 +606,11 @@ impl IkeSa {
             if !installed.is_empty() || queued || in_flight {
                 return;
             }
-            self.queue.push_back(Task::CreateChild { cfg, cpu: None, seq });
+            self.queue.push_back(Task::CreateChild {
+                cfg,
+                cpu: None,
+                seq,
+            });
         }
         self.kick(ctx, now);
     }

@@ -30,7 +30,9 @@ impl IkeSa {
         let (Ok(spi), Ok(ni), Ok(ke)) = (
             ctx.crypto.random_ike_spi(),
             ctx.crypto.random_nonce(NONCE_LEN),
-            ctx.crypto.ke(group).and_then(|g| g.start(&*ctx.crypto.random)),
+            ctx.crypto
+                .ke(group)
+                .and_then(|g| g.start(&*ctx.crypto.random)),
         ) else {
             return;
         };
@@ -38,7 +40,12 @@ impl IkeSa {
             .ike_proposals
             .iter()
             .enumerate()
-            .map(|(i, p)| p.to_wire(u8::try_from(i + 1).unwrap_or(u8::MAX), spi.to_be_bytes().to_vec()))
+            .map(|(i, p)| {
+                p.to_wire(
+                    u8::try_from(i + 1).unwrap_or(u8::MAX),
+                    spi.to_be_bytes().to_vec(),
+                )
+            })
             .collect();
         let payloads = [
             Payload::Sa(Sa { proposals }),
@@ -74,7 +81,14 @@ impl IkeSa {
         keys: SaKeys,
     ) {
         let id = ctx.out.ike_id();
-        let mut n = Self::blank(id, self.conn, initiator, self.local, self.remote, State::Closing);
+        let mut n = Self::blank(
+            id,
+            self.conn,
+            initiator,
+            self.local,
+            self.remote,
+            State::Closing,
+        );
         n.spi_i = spi_i;
         n.spi_r = spi_r;
         n.natt = self.natt;
@@ -85,7 +99,10 @@ impl IkeSa {
         n.groups = std::mem::take(&mut self.groups);
         // Tasks not yet started move too; a request in flight on the old SA is dropped.
         n.queue = std::mem::take(&mut self.queue);
-        let peer = self.peer_id.clone().unwrap_or(crate::config::Identity::Other(0, Vec::new()));
+        let peer = self
+            .peer_id
+            .clone()
+            .unwrap_or(crate::config::Identity::Other(0, Vec::new()));
         n.establish(ctx, now, peer);
         self.replaced = true;
         self.rekey_at = None;
@@ -104,7 +121,10 @@ impl IkeSa {
     ) {
         let conn = self.conn(ctx);
         let retry = |sa: &mut Self| {
-            sa.rekey_at = Some(now + Duration::from_secs(10) + Duration::from_millis(u64::from(ctx.rand_u32() % 5000)));
+            sa.rekey_at = Some(
+                now + Duration::from_secs(10)
+                    + Duration::from_millis(u64::from(ctx.rand_u32() % 5000)),
+            );
         };
         if error_notify(inner).is_some() {
             retry(self);
@@ -112,13 +132,18 @@ impl IkeSa {
         }
         let parsed = (|| {
             let sa = get_sa(inner)?;
-            let [p] = sa.proposals.as_slice() else { return None };
+            let [p] = sa.proposals.as_slice() else {
+                return None;
+            };
             if p.protocol != ProtocolId::IKE {
                 return None;
             }
             let spi_r = p.spi_u64().filter(|s| *s != 0)?;
             let theirs = Proposal::from_wire(p)?;
-            let sel = conn.ike_proposals.iter().find_map(|o| o.intersect(&theirs))?;
+            let sel = conn
+                .ike_proposals
+                .iter()
+                .find_map(|o| o.intersect(&theirs))?;
             let nr = get_nonce(inner)?.0.clone();
             let ke = get_ke(inner)?;
             if Some(ke.group) != sel.ke || ke.group != req.ke.group() {
@@ -135,7 +160,9 @@ impl IkeSa {
             return;
         };
         let seed = skeyseed_rekey(old.prf, &old.sk_d, &gir, &req.ni, &nr);
-        let Ok(keys) = SaKeys::derive(ctx.crypto, &sel, &seed, &req.ni, &nr, req.spi.0, spi_r, true) else {
+        let Ok(keys) = SaKeys::derive(
+            ctx.crypto, &sel, &seed, &req.ni, &nr, req.spi.0, spi_r, true,
+        ) else {
             retry(self);
             return;
         };
@@ -145,7 +172,13 @@ impl IkeSa {
     }
 
     /// Responder: the peer rekeys this IKE SA.
-    pub(crate) fn respond_rekey_ike(&mut self, ctx: &mut Ctx<'_>, now: Instant, msg_id: u32, inner: &[Payload]) {
+    pub(crate) fn respond_rekey_ike(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        msg_id: u32,
+        inner: &[Payload],
+    ) {
         let conn = self.conn(ctx);
         let err = |t: NotifyType, d: Vec<u8>| vec![Payload::Notify(Notify::new(t, d))];
         // Window size 1 and one exchange at a time: with a request of ours in
@@ -161,25 +194,48 @@ impl IkeSa {
                 .proposals
                 .iter()
                 .filter(|p| p.protocol == ProtocolId::IKE)
-                .filter_map(|p| Some((p.num, Proposal::from_wire(p)?, p.spi_u64().filter(|s| *s != 0)?)))
+                .filter_map(|p| {
+                    Some((
+                        p.num,
+                        Proposal::from_wire(p)?,
+                        p.spi_u64().filter(|s| *s != 0)?,
+                    ))
+                })
                 .collect();
-            let plain: Vec<(u8, Proposal)> = offered.iter().map(|(n, p, _)| (*n, p.clone())).collect();
+            let plain: Vec<(u8, Proposal)> =
+                offered.iter().map(|(n, p, _)| (*n, p.clone())).collect();
             let (num, sel) = Proposal::select(&conn.ike_proposals, &plain)
                 .ok_or((NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()))?;
-            let spi_i = offered.iter().find(|(n, _, _)| *n == num).map(|(_, _, s)| *s).unwrap_or_default();
+            let spi_i = offered
+                .iter()
+                .find(|(n, _, _)| *n == num)
+                .map(|(_, _, s)| *s)
+                .unwrap_or_default();
             let group = sel.ke.unwrap_or_default();
-            let ni = get_nonce(inner).ok_or((NotifyType::INVALID_SYNTAX, Vec::new()))?.0.clone();
-            let ke = get_ke(inner)
-                .filter(|k| k.group == group)
-                .ok_or((NotifyType::INVALID_KE_PAYLOAD, group.0.to_be_bytes().to_vec()))?;
+            let ni = get_nonce(inner)
+                .ok_or((NotifyType::INVALID_SYNTAX, Vec::new()))?
+                .0
+                .clone();
+            let ke = get_ke(inner).filter(|k| k.group == group).ok_or((
+                NotifyType::INVALID_KE_PAYLOAD,
+                group.0.to_be_bytes().to_vec(),
+            ))?;
             let mine = ctx
                 .crypto
                 .ke(group)
                 .and_then(|g| g.start(&*ctx.crypto.random))
                 .map_err(|_| (NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()))?;
-            let gir = mine.complete(&ke.data).map_err(|_| (NotifyType::INVALID_SYNTAX, Vec::new()))?;
-            let nr = ctx.crypto.random_nonce(NONCE_LEN).map_err(|_| (NotifyType::TEMPORARY_FAILURE, Vec::new()))?;
-            let spi_r = ctx.crypto.random_ike_spi().map_err(|_| (NotifyType::TEMPORARY_FAILURE, Vec::new()))?;
+            let gir = mine
+                .complete(&ke.data)
+                .map_err(|_| (NotifyType::INVALID_SYNTAX, Vec::new()))?;
+            let nr = ctx
+                .crypto
+                .random_nonce(NONCE_LEN)
+                .map_err(|_| (NotifyType::TEMPORARY_FAILURE, Vec::new()))?;
+            let spi_r = ctx
+                .crypto
+                .random_ike_spi()
+                .map_err(|_| (NotifyType::TEMPORARY_FAILURE, Vec::new()))?;
             Ok((num, sel, spi_i, ni, nr, gir, spi_r, mine.public().to_vec()))
         })();
         let (num, sel, spi_i, ni, nr, gir, spi_r, public) = match answer {
@@ -194,7 +250,8 @@ impl IkeSa {
             return;
         };
         let seed = skeyseed_rekey(old.prf, &old.sk_d, &gir, &ni, &nr);
-        let Ok(keys) = SaKeys::derive(ctx.crypto, &sel, &seed, &ni, &nr, spi_i, spi_r, false) else {
+        let Ok(keys) = SaKeys::derive(ctx.crypto, &sel, &seed, &ni, &nr, spi_i, spi_r, false)
+        else {
             let p = err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
             self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &p);
             return;
@@ -202,11 +259,15 @@ impl IkeSa {
         let payloads = [
             Payload::Sa(Sa {
                 proposals: vec![
-                    Proposal::from_selected(ProtocolId::IKE, &sel).to_wire(num, spi_r.to_be_bytes().to_vec()),
+                    Proposal::from_selected(ProtocolId::IKE, &sel)
+                        .to_wire(num, spi_r.to_be_bytes().to_vec()),
                 ],
             }),
             Payload::Nonce(Nonce(nr)),
-            Payload::Ke(Ke { group: sel.ke.unwrap_or_default(), data: public }),
+            Payload::Ke(Ke {
+                group: sel.ke.unwrap_or_default(),
+                data: public,
+            }),
         ];
         self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &payloads);
         self.successor(ctx, now, false, IkeSpi(spi_i), IkeSpi(spi_r), sel, keys);

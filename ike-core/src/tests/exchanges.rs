@@ -30,12 +30,29 @@ fn handshake_psk_gcm_x25519() {
     assert!(p.a.is_established(ike));
     let ea = p.take(Side::A);
     let eb = p.take(Side::B);
-    assert_eq!(count(&ea, |e| matches!(e, Event::IkeSaUp { .. })), 1, "{ea:?}");
-    assert_eq!(count(&eb, |e| matches!(e, Event::IkeSaUp { .. })), 1, "{eb:?}");
-    let Some(Event::IkeSaUp { peer_id, spi_i, spi_r, .. }) = ea.iter().find(|e| matches!(e, Event::IkeSaUp { .. })) else {
+    assert_eq!(
+        count(&ea, |e| matches!(e, Event::IkeSaUp { .. })),
+        1,
+        "{ea:?}"
+    );
+    assert_eq!(
+        count(&eb, |e| matches!(e, Event::IkeSaUp { .. })),
+        1,
+        "{eb:?}"
+    );
+    let Some(Event::IkeSaUp {
+        peer_id,
+        spi_i,
+        spi_r,
+        ..
+    }) = ea.iter().find(|e| matches!(e, Event::IkeSaUp { .. }))
+    else {
         panic!()
     };
-    assert_eq!(*peer_id, crate::config::Identity::Fqdn("b.lanes.test".into()));
+    assert_eq!(
+        *peer_id,
+        crate::config::Identity::Fqdn("b.lanes.test".into())
+    );
     assert_ne!(spi_i.0, 0);
     assert_ne!(spi_r.0, 0);
     let (ia, ib) = (installs(&ea), installs(&eb));
@@ -60,7 +77,8 @@ fn handshake_cbc_hmac_ecp256_and_pfs_child() {
     let (mut a, mut b) = configs();
     for c in [&mut a.connections[0], &mut b.connections[0]] {
         c.ike_proposals = vec![Proposal::parse_ike("aes256-sha256-ecp256").expect("p")];
-        c.children[0].esp_proposals = vec![Proposal::parse_esp("aes256-sha256-ecp256-esn").expect("p")];
+        c.children[0].esp_proposals =
+            vec![Proposal::parse_esp("aes256-sha256-ecp256-esn").expect("p")];
         let mut second = c.children[0].clone();
         second.name = "second".into();
         second.reqid = 2;
@@ -119,7 +137,9 @@ fn create_child_rekey_child_and_delete() {
         c.children.push(second);
     }
     a.connections[0].children.truncate(1);
-    a.connections[0].children.push(b.connections[0].children[1].clone());
+    a.connections[0]
+        .children
+        .push(b.connections[0].children[1].clone());
     // A's "second" has A's selectors.
     a.connections[0].children[1].local_ts = a.connections[0].children[0].local_ts.clone();
     a.connections[0].children[1].remote_ts = a.connections[0].children[0].remote_ts.clone();
@@ -140,14 +160,44 @@ fn create_child_rekey_child_and_delete() {
     p.a.rekey_child(p.time, old).expect("rekey");
     p.drive();
     let (ea, eb) = (p.take(Side::A), p.take(Side::B));
-    let ra: Vec<_> = ea.iter().filter_map(|e| if let Event::ChildSaRekeyed { old, new } = e { Some((*old, new)) } else { None }).collect();
-    let rb: Vec<_> = eb.iter().filter_map(|e| if let Event::ChildSaRekeyed { old, new } = e { Some((*old, new)) } else { None }).collect();
+    let ra: Vec<_> = ea
+        .iter()
+        .filter_map(|e| {
+            if let Event::ChildSaRekeyed { old, new } = e {
+                Some((*old, new))
+            } else {
+                None
+            }
+        })
+        .collect();
+    let rb: Vec<_> = eb
+        .iter()
+        .filter_map(|e| {
+            if let Event::ChildSaRekeyed { old, new } = e {
+                Some((*old, new))
+            } else {
+                None
+            }
+        })
+        .collect();
     assert_eq!((ra.len(), rb.len()), (1, 1), "{ea:?}");
     assert_eq!(ra[0].0, old);
     assert_pair_matches(ra[0].1, rb[0].1);
     assert_ne!(ra[0].1.spi_in, old_spi);
-    assert_eq!(count(&ea, |e| matches!(e, Event::ChildSaDeleted { child, .. } if *child == old)), 1);
-    assert_eq!(count(&eb, |e| matches!(e, Event::ChildSaDeleted { spi_out, .. } if *spi_out == old_spi)), 1);
+    assert_eq!(
+        count(
+            &ea,
+            |e| matches!(e, Event::ChildSaDeleted { child, .. } if *child == old)
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &eb,
+            |e| matches!(e, Event::ChildSaDeleted { spi_out, .. } if *spi_out == old_spi)
+        ),
+        1
+    );
     assert_eq!(p.a.child_sas(ike).len(), 2);
 
     // Delete the second child from B's side.
@@ -157,7 +207,13 @@ fn create_child_rekey_child_and_delete() {
     p.drive();
     assert_eq!(p.a.child_sas(ike).len(), 1);
     assert_eq!(p.b.child_sas(bike).len(), 1);
-    assert_eq!(count(&p.take(Side::A), |e| matches!(e, Event::ChildSaDeleted { .. })), 1);
+    assert_eq!(
+        count(&p.take(Side::A), |e| matches!(
+            e,
+            Event::ChildSaDeleted { .. }
+        )),
+        1
+    );
 }
 
 #[test]
@@ -181,8 +237,14 @@ fn simultaneous_child_rekey_lowest_nonce_loses() {
         let (ea, eb) = (p.take(Side::A), p.take(Side::B));
         let ia = installs(&ea);
         let ib = installs(&eb);
-        let a_new = ia.iter().find(|i| i.spi_in == la[0].1).expect("survivor installed on A");
-        let b_new = ib.iter().find(|i| i.spi_in == lb[0].1).expect("survivor installed on B");
+        let a_new = ia
+            .iter()
+            .find(|i| i.spi_in == la[0].1)
+            .expect("survivor installed on A");
+        let b_new = ib
+            .iter()
+            .find(|i| i.spi_in == lb[0].1)
+            .expect("survivor installed on B");
         assert_pair_matches(a_new, b_new);
         // Everything else A installed or had was deleted.
         let deleted_a = count(&ea, |e| matches!(e, Event::ChildSaDeleted { .. }));
@@ -201,10 +263,38 @@ fn ike_rekey_moves_children() {
     p.a.rekey_ike(p.time, ike).expect("rekey");
     p.drive();
     let (ea, eb) = (p.take(Side::A), p.take(Side::B));
-    assert_eq!(count(&ea, |e| matches!(e, Event::IkeSaUp { .. })), 1, "{ea:?}");
-    assert_eq!(count(&eb, |e| matches!(e, Event::IkeSaUp { .. })), 1, "{eb:?}");
-    assert_eq!(count(&ea, |e| matches!(e, Event::IkeSaDown { reason: Error::Rekeyed, .. })), 1, "{ea:?}");
-    assert_eq!(count(&eb, |e| matches!(e, Event::IkeSaDown { reason: Error::Rekeyed, .. })), 1, "{eb:?}");
+    assert_eq!(
+        count(&ea, |e| matches!(e, Event::IkeSaUp { .. })),
+        1,
+        "{ea:?}"
+    );
+    assert_eq!(
+        count(&eb, |e| matches!(e, Event::IkeSaUp { .. })),
+        1,
+        "{eb:?}"
+    );
+    assert_eq!(
+        count(&ea, |e| matches!(
+            e,
+            Event::IkeSaDown {
+                reason: Error::Rekeyed,
+                ..
+            }
+        )),
+        1,
+        "{ea:?}"
+    );
+    assert_eq!(
+        count(&eb, |e| matches!(
+            e,
+            Event::IkeSaDown {
+                reason: Error::Rekeyed,
+                ..
+            }
+        )),
+        1,
+        "{eb:?}"
+    );
     assert_eq!(count(&ea, |e| matches!(e, Event::ChildSaDeleted { .. })), 0);
     assert!(!p.a.is_established(ike));
     let new = p.a.established();
@@ -216,7 +306,13 @@ fn ike_rekey_moves_children() {
     let (c, _, _) = before[0];
     p.a.rekey_child(p.time, c).expect("rekey child");
     p.drive();
-    assert_eq!(count(&p.take(Side::B), |e| matches!(e, Event::ChildSaRekeyed { .. })), 1);
+    assert_eq!(
+        count(&p.take(Side::B), |e| matches!(
+            e,
+            Event::ChildSaRekeyed { .. }
+        )),
+        1
+    );
     // And B can rekey the IKE SA in turn (roles swap).
     let bike = p.b.established()[0];
     p.b.rekey_ike(p.time, bike).expect("rekey");
@@ -238,8 +334,20 @@ fn close_deletes_everything_on_both_sides() {
     let (ea, eb) = (p.take(Side::A), p.take(Side::B));
     assert_eq!(count(&ea, |e| matches!(e, Event::ChildSaDeleted { .. })), 1);
     assert_eq!(count(&eb, |e| matches!(e, Event::ChildSaDeleted { .. })), 1);
-    assert!(matches!(ea.last(), Some(Event::IkeSaDown { reason: Error::ClosedLocally, .. })));
-    assert!(matches!(eb.last(), Some(Event::IkeSaDown { reason: Error::DeletedByPeer, .. })));
+    assert!(matches!(
+        ea.last(),
+        Some(Event::IkeSaDown {
+            reason: Error::ClosedLocally,
+            ..
+        })
+    ));
+    assert!(matches!(
+        eb.last(),
+        Some(Event::IkeSaDown {
+            reason: Error::DeletedByPeer,
+            ..
+        })
+    ));
     assert_eq!(p.a.ike_sa_count() + p.b.ike_sa_count(), 0);
 }
 
@@ -258,7 +366,13 @@ fn dpd_keeps_alive_and_detects_dead_peer() {
     p.filter = Some(Box::new(|from, _| from == Side::A));
     p.drive_for(Duration::from_secs(30 + 170));
     assert!(!p.a.is_established(ike));
-    assert!(p.take(Side::A).iter().any(|e| matches!(e, Event::IkeSaDown { reason: Error::Timeout, .. })));
+    assert!(p.take(Side::A).iter().any(|e| matches!(
+        e,
+        Event::IkeSaDown {
+            reason: Error::Timeout,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -271,12 +385,28 @@ fn lifetime_driven_rekey_with_jitter() {
     let ike = p.connect();
     p.take(Side::A);
     p.drive_for(Duration::from_secs(269));
-    assert_eq!(count(&p.take(Side::A), |e| matches!(e, Event::ChildSaRekeyed { .. })), 0);
+    assert_eq!(
+        count(&p.take(Side::A), |e| matches!(
+            e,
+            Event::ChildSaRekeyed { .. }
+        )),
+        0
+    );
     p.drive_for(Duration::from_secs(32));
-    assert_eq!(count(&p.take(Side::A), |e| matches!(e, Event::ChildSaRekeyed { .. })), 1);
+    assert_eq!(
+        count(&p.take(Side::A), |e| matches!(
+            e,
+            Event::ChildSaRekeyed { .. }
+        )),
+        1
+    );
     p.drive_for(Duration::from_secs(750));
     let ea = p.take(Side::A);
-    assert!(ea.iter().any(|e| matches!(e, Event::IkeSaDown { ike: i, reason: Error::Rekeyed } if *i == ike)), "{ea:?}");
+    assert!(
+        ea.iter()
+            .any(|e| matches!(e, Event::IkeSaDown { ike: i, reason: Error::Rekeyed } if *i == ike)),
+        "{ea:?}"
+    );
     assert_eq!(p.a.established().len(), 1);
 }
 
@@ -293,7 +423,11 @@ fn lossy_reordering_duplicating_network() {
         assert!(p.a.is_established(ike), "seed {seed}");
         let (ea, eb) = (p.take(Side::A), p.take(Side::B));
         let (ia, ib) = (installs(&ea), installs(&eb));
-        assert_eq!((ia.len(), ib.len()), (1, 1), "seed {seed}: duplicates must not create SAs");
+        assert_eq!(
+            (ia.len(), ib.len()),
+            (1, 1),
+            "seed {seed}: duplicates must not create SAs"
+        );
         assert_eq!(ia[0].spi_in, ib[0].spi_out);
     }
 }
@@ -318,7 +452,10 @@ fn retransmits_with_strongswan_backoff() {
     assert!(p.a.is_established(ike));
     // 4 s + 7.2 s of back-off before the third copy got through.
     let up = p.time - t0;
-    assert!(up >= Duration::from_millis(11_200) && up < Duration::from_millis(11_400), "{up:?}");
+    assert!(
+        up >= Duration::from_millis(11_200) && up < Duration::from_millis(11_400),
+        "{up:?}"
+    );
 }
 
 #[test]
@@ -333,6 +470,14 @@ fn initial_contact_replaces_old_sa() {
     p.connect();
     let eb = p.take(Side::B);
     assert_eq!(p.b.ike_sa_count(), 1);
-    assert!(eb.iter().any(|e| matches!(e, Event::IkeSaDown { reason: Error::InitialContact, .. })), "{eb:?}");
+    assert!(
+        eb.iter().any(|e| matches!(
+            e,
+            Event::IkeSaDown {
+                reason: Error::InitialContact,
+                ..
+            }
+        )),
+        "{eb:?}"
+    );
 }
-

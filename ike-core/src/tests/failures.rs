@@ -20,8 +20,20 @@ fn wrong_psk_gives_authentication_failed_and_no_state() {
     p.drive();
     let (ea, eb) = (p.take(Side::A), p.take(Side::B));
     // B rejected A's AUTH and told A so with AUTHENTICATION_FAILED (24).
-    assert!(matches!(eb.as_slice(), [Event::IkeSaDown { reason: Error::PeerMisbehaved(PeerMisbehaved::AuthenticationFailed), .. }]), "{eb:?}");
-    assert!(matches!(ea.as_slice(), [Event::IkeSaDown { ike: i, reason: Error::NotifyReceived(24) }] if *i == ike), "{ea:?}");
+    assert!(
+        matches!(
+            eb.as_slice(),
+            [Event::IkeSaDown {
+                reason: Error::PeerMisbehaved(PeerMisbehaved::AuthenticationFailed),
+                ..
+            }]
+        ),
+        "{eb:?}"
+    );
+    assert!(
+        matches!(ea.as_slice(), [Event::IkeSaDown { ike: i, reason: Error::NotifyReceived(24) }] if *i == ike),
+        "{ea:?}"
+    );
     assert_eq!(p.a.ike_sa_count() + p.b.ike_sa_count(), 0);
     // Only the four messages: nobody retransmits into the void.
     assert_eq!(p.log.len(), 4);
@@ -36,7 +48,16 @@ fn responder_auth_wrong_on_initiator_side() {
     p.a.initiate(p.time, "net").expect("init");
     p.drive();
     let ea = p.take(Side::A);
-    assert!(ea.iter().any(|e| matches!(e, Event::IkeSaDown { reason: Error::PeerMisbehaved(PeerMisbehaved::UnexpectedIdentity), .. })), "{ea:?}");
+    assert!(
+        ea.iter().any(|e| matches!(
+            e,
+            Event::IkeSaDown {
+                reason: Error::PeerMisbehaved(PeerMisbehaved::UnexpectedIdentity),
+                ..
+            }
+        )),
+        "{ea:?}"
+    );
     assert_eq!(installs(&ea).len(), 0);
 }
 
@@ -48,23 +69,45 @@ fn no_common_ike_proposal() {
     p.a.initiate(p.time, "net").expect("init");
     p.drive();
     let ea = p.take(Side::A);
-    assert!(matches!(ea.as_slice(), [Event::IkeSaDown { reason: Error::PeerIncompatible(PeerIncompatible::NoProposalChosen), .. }]), "{ea:?}");
+    assert!(
+        matches!(
+            ea.as_slice(),
+            [Event::IkeSaDown {
+                reason: Error::PeerIncompatible(PeerIncompatible::NoProposalChosen),
+                ..
+            }]
+        ),
+        "{ea:?}"
+    );
     assert!(p.take(Side::B).is_empty());
     assert_eq!(p.a.ike_sa_count() + p.b.ike_sa_count(), 0);
     // B answered statelessly with exactly N(NO_PROPOSAL_CHOSEN).
     let resp = &p.log[1].1.data;
-    assert_eq!(u16::from_be_bytes([resp[34], resp[35]]), NotifyType::NO_PROPOSAL_CHOSEN.0);
+    assert_eq!(
+        u16::from_be_bytes([resp[34], resp[35]]),
+        NotifyType::NO_PROPOSAL_CHOSEN.0
+    );
 }
 
 #[test]
 fn no_common_esp_proposal_keeps_ike_sa() {
     let (a, mut b) = configs();
-    b.connections[0].children[0].esp_proposals = vec![Proposal::parse_esp("aes256-sha512").expect("p")];
+    b.connections[0].children[0].esp_proposals =
+        vec![Proposal::parse_esp("aes256-sha512").expect("p")];
     let mut p = Pair::new(a, b);
     let ike = p.connect();
     assert!(p.a.is_established(ike));
     let (ea, eb) = (p.take(Side::A), p.take(Side::B));
-    assert!(ea.iter().any(|e| matches!(e, Event::ChildSaFailed { reason: Error::PeerIncompatible(PeerIncompatible::NoProposalChosen), .. })), "{ea:?}");
+    assert!(
+        ea.iter().any(|e| matches!(
+            e,
+            Event::ChildSaFailed {
+                reason: Error::PeerIncompatible(PeerIncompatible::NoProposalChosen),
+                ..
+            }
+        )),
+        "{ea:?}"
+    );
     assert_eq!(installs(&ea).len() + installs(&eb).len(), 0);
     assert!(p.a.child_sas(ike).is_empty());
     assert!(p.b.child_sas(p.b.established()[0]).is_empty());
@@ -77,7 +120,16 @@ fn ts_mismatch_gives_ts_unacceptable() {
     let mut p = Pair::new(a, b);
     let ike = p.connect();
     let (ea, eb) = (p.take(Side::A), p.take(Side::B));
-    assert!(ea.iter().any(|e| matches!(e, Event::ChildSaFailed { reason: Error::PeerIncompatible(PeerIncompatible::TsUnacceptable), .. })), "{ea:?}");
+    assert!(
+        ea.iter().any(|e| matches!(
+            e,
+            Event::ChildSaFailed {
+                reason: Error::PeerIncompatible(PeerIncompatible::TsUnacceptable),
+                ..
+            }
+        )),
+        "{ea:?}"
+    );
     assert_eq!(installs(&ea).len() + installs(&eb).len(), 0);
     assert!(p.a.is_established(ike));
 }
@@ -101,9 +153,21 @@ fn bad_icv_is_dropped_silently() {
     assert!(p.a.is_established(ike));
     // The corrupted copy got no answer: B's first IKE_AUTH response follows the retransmission.
     let order: Vec<(Side, u8)> = p.log.iter().map(|(s, t)| (*s, t.data[18])).collect();
-    assert_eq!(order, vec![(Side::A, 34), (Side::B, 34), (Side::A, 35), (Side::A, 35), (Side::B, 35)]);
+    assert_eq!(
+        order,
+        vec![
+            (Side::A, 34),
+            (Side::B, 34),
+            (Side::A, 35),
+            (Side::A, 35),
+            (Side::B, 35)
+        ]
+    );
     assert!(p.time - t0 >= Duration::from_secs(4));
-    assert_eq!(count(&p.take(Side::B), |e| matches!(e, Event::ChildSaReady(_))), 1);
+    assert_eq!(
+        count(&p.take(Side::B), |e| matches!(e, Event::ChildSaReady(_))),
+        1
+    );
 }
 
 #[test]
@@ -112,8 +176,20 @@ fn replayed_request_gets_cached_response_and_old_ids_are_ignored() {
     let mut p = Pair::new(a, b);
     let ike = p.connect();
     p.take(Side::B);
-    let auth_req = p.log.iter().find(|(s, t)| *s == Side::A && t.data[18] == 35).expect("auth").1.clone();
-    let auth_resp = p.log.iter().find(|(s, t)| *s == Side::B && t.data[18] == 35).expect("auth").1.clone();
+    let auth_req = p
+        .log
+        .iter()
+        .find(|(s, t)| *s == Side::A && t.data[18] == 35)
+        .expect("auth")
+        .1
+        .clone();
+    let auth_resp = p
+        .log
+        .iter()
+        .find(|(s, t)| *s == Side::B && t.data[18] == 35)
+        .expect("auth")
+        .1
+        .clone();
     // Replay: B resends the identical cached response, nothing else happens.
     p.b.handle_datagram(p.time, auth_req.local, auth_req.remote, &auth_req.data);
     let t = p.b.poll_transmit(p.time).expect("cached response");
@@ -126,7 +202,10 @@ fn replayed_request_gets_cached_response_and_old_ids_are_ignored() {
     p.drive();
     p.take(Side::B);
     p.b.handle_datagram(p.time, auth_req.local, auth_req.remote, &auth_req.data);
-    assert!(p.b.poll_transmit(p.time).is_none(), "out-of-window request must be ignored");
+    assert!(
+        p.b.poll_transmit(p.time).is_none(),
+        "out-of-window request must be ignored"
+    );
     assert!(p.b.poll_event().is_none());
     // A replayed response is ignored by A as well.
     p.a.handle_datagram(p.time, auth_resp.local, auth_resp.remote, &auth_resp.data);
@@ -138,19 +217,31 @@ fn replayed_request_gets_cached_response_and_old_ids_are_ignored() {
 #[test]
 fn invalid_ke_payload_retry_with_requested_group() {
     let (mut a, mut b) = configs();
-    a.connections[0].ike_proposals = vec![Proposal::parse_ike("aes128gcm16-prfsha256-x25519-ecp256").expect("p")];
-    b.connections[0].ike_proposals = vec![Proposal::parse_ike("aes128gcm16-prfsha256-ecp256").expect("p")];
+    a.connections[0].ike_proposals =
+        vec![Proposal::parse_ike("aes128gcm16-prfsha256-x25519-ecp256").expect("p")];
+    b.connections[0].ike_proposals =
+        vec![Proposal::parse_ike("aes128gcm16-prfsha256-ecp256").expect("p")];
     let mut p = Pair::new(a, b);
     let ike = p.connect();
     assert!(p.a.is_established(ike));
-    let init: Vec<&Vec<u8>> = p.log.iter().filter(|(_, t)| t.data[18] == 34).map(|(_, t)| &t.data).collect();
+    let init: Vec<&Vec<u8>> = p
+        .log
+        .iter()
+        .filter(|(_, t)| t.data[18] == 34)
+        .map(|(_, t)| &t.data)
+        .collect();
     assert_eq!(init.len(), 4);
     // B's first answer: N(INVALID_KE_PAYLOAD) carrying group 19.
     let r = init[1];
-    assert_eq!(u16::from_be_bytes([r[34], r[35]]), NotifyType::INVALID_KE_PAYLOAD.0);
+    assert_eq!(
+        u16::from_be_bytes([r[34], r[35]]),
+        NotifyType::INVALID_KE_PAYLOAD.0
+    );
     assert_eq!(&r[36..38], &19u16.to_be_bytes());
     let ea = p.take(Side::A);
-    let Some(Event::IkeSaUp { algorithms, .. }) = ea.first() else { panic!("{ea:?}") };
+    let Some(Event::IkeSaUp { algorithms, .. }) = ea.first() else {
+        panic!("{ea:?}")
+    };
     assert_eq!(algorithms.ke, Some(crate::wire::KeId::ECP_256));
 }
 
@@ -161,10 +252,18 @@ fn cookie_round_trip_and_rotation() {
     let mut p = Pair::new(a, b);
     let ike = p.connect();
     assert!(p.a.is_established(ike));
-    let init: Vec<&Vec<u8>> = p.log.iter().filter(|(_, t)| t.data[18] == 34).map(|(_, t)| &t.data).collect();
+    let init: Vec<&Vec<u8>> = p
+        .log
+        .iter()
+        .filter(|(_, t)| t.data[18] == 34)
+        .map(|(_, t)| &t.data)
+        .collect();
     assert_eq!(init.len(), 4);
     // B's first response is only N(COOKIE) with SPIr = 0 ...
-    assert_eq!(u16::from_be_bytes([init[1][34], init[1][35]]), NotifyType::COOKIE.0);
+    assert_eq!(
+        u16::from_be_bytes([init[1][34], init[1][35]]),
+        NotifyType::COOKIE.0
+    );
     assert_eq!(&init[1][8..16], &[0u8; 8]);
     // ... and A repeats IKE_SA_INIT with the cookie as the first payload.
     assert_eq!(init[2][16], 41);
@@ -176,7 +275,10 @@ fn cookie_round_trip_and_rotation() {
     let req = init[0].clone();
     let from: SocketAddr = "10.0.0.1:500".parse().expect("addr");
     let to: SocketAddr = "10.0.0.2:500".parse().expect("addr");
-    let mut b2 = crate::endpoint::Endpoint::new(p.b.config().clone(), crate::crypto::CryptoProvider::seeded(5));
+    let mut b2 = crate::endpoint::Endpoint::new(
+        p.b.config().clone(),
+        crate::crypto::CryptoProvider::seeded(5),
+    );
     b2.handle_datagram(p.time, from, to, &req);
     let cookie_resp = b2.poll_transmit(p.time).expect("cookie").data;
     b2.set_cookie_secret([9; 32]);
@@ -216,7 +318,11 @@ fn nat_detected_moves_to_4500_with_marker_and_udp_encap() {
     p.drive_for(Duration::from_secs(1));
     assert!(p.a.is_established(ike));
     // IKE_AUTH and later go over 4500 with the non-ESP marker.
-    let (_, auth) = p.log.iter().find(|(s, t)| *s == Side::A && t.data.len() > 22 && t.data[22] == 35).expect("auth on 4500");
+    let (_, auth) = p
+        .log
+        .iter()
+        .find(|(s, t)| *s == Side::A && t.data.len() > 22 && t.data[22] == 35)
+        .expect("auth on 4500");
     assert_eq!(&auth.data[..4], &[0, 0, 0, 0]);
     assert_eq!(auth.local.port(), 4500);
     assert_eq!(auth.remote.port(), 4500);
@@ -230,12 +336,22 @@ fn nat_detected_moves_to_4500_with_marker_and_udp_encap() {
     // The initiator behind the NAT sends keepalives.
     let n = p.log.len();
     p.drive_for(Duration::from_secs(21));
-    assert!(p.log[n..].iter().any(|(s, t)| *s == Side::A && t.data == [0xff]));
+    assert!(
+        p.log[n..]
+            .iter()
+            .any(|(s, t)| *s == Side::A && t.data == [0xff])
+    );
     // Later exchanges still work through the mapping.
     let (c, _, _) = p.a.child_sas(ike)[0];
     p.a.rekey_child(p.time, c).expect("rekey");
     p.drive_for(Duration::from_secs(2));
-    assert_eq!(count(&p.take(Side::B), |e| matches!(e, Event::ChildSaRekeyed { .. })), 1);
+    assert_eq!(
+        count(&p.take(Side::B), |e| matches!(
+            e,
+            Event::ChildSaRekeyed { .. }
+        )),
+        1
+    );
 }
 
 #[test]
@@ -259,7 +375,16 @@ fn peer_gone_during_handshake_times_out() {
     p.a.initiate(p.time, "net").expect("init");
     p.drive_for(Duration::from_secs(170));
     let ea = p.take(Side::A);
-    assert!(matches!(ea.as_slice(), [Event::IkeSaDown { reason: Error::Timeout, .. }]), "{ea:?}");
+    assert!(
+        matches!(
+            ea.as_slice(),
+            [Event::IkeSaDown {
+                reason: Error::Timeout,
+                ..
+            }]
+        ),
+        "{ea:?}"
+    );
     assert!(p.time - t0 > Duration::from_secs(160));
     // 1 + 5 retransmissions, all identical.
     let sent: Vec<_> = p.log.iter().filter(|(s, _)| *s == Side::A).collect();
@@ -306,4 +431,3 @@ fn hostile_datagrams_never_panic() {
     assert_eq!(p.a.established().len(), 1);
     assert_eq!(p.b.established().len(), 1);
 }
-

@@ -21,7 +21,10 @@ fn per_cpu_configs() -> (EndpointConfig, EndpointConfig) {
 }
 
 fn cpus_of(events: &[Event]) -> Vec<Option<u32>> {
-    installs(events).iter().map(|i| i.resource.map(|c| c.0)).collect()
+    installs(events)
+        .iter()
+        .map(|i| i.resource.map(|c| c.0))
+        .collect()
 }
 
 #[test]
@@ -43,14 +46,23 @@ fn on_demand_group_from_acquires_on_n_cpus() {
     p.drive();
     let (ea, eb) = (p.take(Side::A), p.take(Side::B));
     assert_eq!(cpus_of(&ea), vec![Some(0), Some(1), Some(2), Some(3)]);
-    assert_eq!(installs(&ea).iter().map(|i| i.acquire_seq).collect::<Vec<_>>(), vec![Some(2), Some(3), Some(4), Some(5)]);
+    assert_eq!(
+        installs(&ea)
+            .iter()
+            .map(|i| i.acquire_seq)
+            .collect::<Vec<_>>(),
+        vec![Some(2), Some(3), Some(4), Some(5)]
+    );
     // The responder pins its side to CPUs of its own choosing: all distinct (4 CPUs).
     let b_cpus: BTreeSet<_> = cpus_of(&eb).into_iter().collect();
     assert_eq!(b_cpus.len(), 4);
     assert!(b_cpus.iter().all(Option::is_some));
     for (x, y) in installs(&ea).iter().zip(installs(&eb).iter()) {
         assert_eq!(x.spi_in, y.spi_out);
-        assert_eq!(x.local_ts, y.remote_ts, "identical TS for every SA of the group");
+        assert_eq!(
+            x.local_ts, y.remote_ts,
+            "identical TS for every SA of the group"
+        );
         assert!(x.per_cpu && y.per_cpu);
     }
     // Acquires for CPUs that have an SA are ignored: nothing is sent.
@@ -81,7 +93,8 @@ fn one_pending_request_per_cpu() {
 #[test]
 fn precreate_for_a_cpu_set() {
     let (mut a, b) = per_cpu_configs();
-    a.connections[0].children[0].per_cpu_mode = PerCpuMode::Precreate(vec![CpuId(0), CpuId(1), CpuId(2)]);
+    a.connections[0].children[0].per_cpu_mode =
+        PerCpuMode::Precreate(vec![CpuId(0), CpuId(1), CpuId(2)]);
     let mut p = Pair::new(a, b);
     let ike = p.connect();
     let ea = p.take(Side::A);
@@ -112,8 +125,22 @@ fn cap_gives_ts_max_queue_and_nothing_is_lost() {
     let (ea, eb) = (p.take(Side::A), p.take(Side::B));
     assert_eq!(cpus_of(&ea), vec![None, Some(0), Some(1)]);
     assert_eq!(installs(&eb).len(), 3);
-    assert!(ea.iter().any(|e| matches!(e, Event::ChildSaFailed { resource: Some(CpuId(2)), reason: Error::NotifyReceived(48), .. })), "{ea:?}");
-    assert_eq!(count(&eb, |e| matches!(e, Event::ChildSaDeleted { .. })), 0, "existing SAs untouched");
+    assert!(
+        ea.iter().any(|e| matches!(
+            e,
+            Event::ChildSaFailed {
+                resource: Some(CpuId(2)),
+                reason: Error::NotifyReceived(48),
+                ..
+            }
+        )),
+        "{ea:?}"
+    );
+    assert_eq!(
+        count(&eb, |e| matches!(e, Event::ChildSaDeleted { .. })),
+        0,
+        "existing SAs untouched"
+    );
     let ike = p.a.established()[0];
     let bike = p.b.established()[0];
     assert_eq!(p.a.child_sas(ike).len(), 3);
@@ -125,7 +152,11 @@ fn cap_gives_ts_max_queue_and_nothing_is_lost() {
     p.drive();
     assert_eq!(p.log.len(), n);
     // ... until one of its SAs goes away.
-    let (victim, _, _) = *p.a.child_sas(ike).iter().find(|(_, _, c)| *c == Some(CpuId(0))).expect("cpu0");
+    let (victim, _, _) =
+        *p.a.child_sas(ike)
+            .iter()
+            .find(|(_, _, c)| *c == Some(CpuId(0)))
+            .expect("cpu0");
     p.a.delete_child(p.time, victim).expect("delete");
     p.drive();
     p.acquire(Side::A, 1, Some(3), 7);
@@ -204,18 +235,37 @@ fn rekey_request_carries_no_sa_resource_info() {
     p.acquire(Side::A, 1, Some(1), 2);
     p.drive();
     let ike = p.a.established()[0];
-    let (old, _, _) = *p.a.child_sas(ike).iter().find(|c| c.2.is_some()).expect("cpu SA");
+    let (old, _, _) =
+        *p.a.child_sas(ike)
+            .iter()
+            .find(|c| c.2.is_some())
+            .expect("cpu SA");
     let sa = p.a_sa(ike);
     let mut ctx_out = crate::ike_sa::Outputs::default();
     let crypto = crate::crypto::CryptoProvider::seeded(3);
     let cfg = p.a.config().clone();
-    let mut ctx = crate::ike_sa::Ctx { cfg: &cfg, crypto: &crypto, out: &mut ctx_out };
+    let mut ctx = crate::ike_sa::Ctx {
+        cfg: &cfg,
+        crypto: &crypto,
+        out: &mut ctx_out,
+    };
     let mut sa = sa;
-    let (rekey, _) = sa.build_child_request(&mut ctx, 0, Some(CpuId(1)), None, Some(old), false).expect("rekey");
-    let (create, _) = sa.build_child_request(&mut ctx, 0, Some(CpuId(1)), None, None, false).expect("create");
-    let has = |v: &[Payload]| v.iter().any(|x| matches!(x, Payload::Notify(n) if n.ty == NotifyType::SA_RESOURCE_INFO));
+    let (rekey, _) = sa
+        .build_child_request(&mut ctx, 0, Some(CpuId(1)), None, Some(old), false)
+        .expect("rekey");
+    let (create, _) = sa
+        .build_child_request(&mut ctx, 0, Some(CpuId(1)), None, None, false)
+        .expect("create");
+    let has = |v: &[Payload]| {
+        v.iter()
+            .any(|x| matches!(x, Payload::Notify(n) if n.ty == NotifyType::SA_RESOURCE_INFO))
+    };
     assert!(!has(&rekey));
-    assert!(rekey.iter().any(|x| matches!(x, Payload::Notify(n) if n.ty == NotifyType::REKEY_SA)));
+    assert!(
+        rekey
+            .iter()
+            .any(|x| matches!(x, Payload::Notify(n) if n.ty == NotifyType::REKEY_SA))
+    );
     assert!(has(&create));
 }
 
@@ -228,18 +278,32 @@ fn delete_then_reacquire_recreates() {
     p.acquire(Side::A, 1, Some(2), 2);
     p.drive();
     let ike = p.a.established()[0];
-    let (cpu2, _, _) = *p.a.child_sas(ike).iter().find(|c| c.2 == Some(CpuId(2))).expect("cpu2");
+    let (cpu2, _, _) =
+        *p.a.child_sas(ike)
+            .iter()
+            .find(|c| c.2 == Some(CpuId(2)))
+            .expect("cpu2");
     p.take(Side::A);
     p.a.delete_child(p.time, cpu2).expect("delete");
     p.drive();
     let ea = p.take(Side::A);
-    assert!(ea.iter().any(|e| matches!(e, Event::ChildSaDeleted { resource: Some(CpuId(2)), .. })));
+    assert!(ea.iter().any(|e| matches!(
+        e,
+        Event::ChildSaDeleted {
+            resource: Some(CpuId(2)),
+            ..
+        }
+    )));
     p.acquire(Side::A, 1, Some(2), 3);
     p.drive();
     assert_eq!(cpus_of(&p.take(Side::A)), vec![Some(2)]);
     // The peer deletes the fallback: the next acquire recreates it first.
     let bike = p.b.established()[0];
-    let (fb, _, _) = *p.b.child_sas(bike).iter().find(|c| c.2.is_none()).expect("fallback");
+    let (fb, _, _) =
+        *p.b.child_sas(bike)
+            .iter()
+            .find(|c| c.2.is_none())
+            .expect("fallback");
     p.b.delete_child(p.time, fb).expect("delete");
     p.drive();
     assert!(p.a.child_sas(ike).iter().all(|c| c.2.is_some()));
@@ -249,7 +313,11 @@ fn delete_then_reacquire_recreates() {
     p.drive();
     let (ea, eb) = (p.take(Side::A), p.take(Side::B));
     assert_eq!(cpus_of(&ea), vec![None]);
-    assert_eq!(cpus_of(&eb), vec![None], "responder makes it its fallback again");
+    assert_eq!(
+        cpus_of(&eb),
+        vec![None],
+        "responder makes it its fallback again"
+    );
 }
 
 #[test]
@@ -321,9 +389,16 @@ fn encap_mode_gives_random_source_ports_for_per_cpu_sas() {
     p.drive_for(Duration::from_secs(1));
     let ea = p.take(Side::A);
     let i = installs(&ea);
-    assert_eq!(i[0].encap.expect("encap").local_port, 4500, "fallback keeps 4500");
+    assert_eq!(
+        i[0].encap.expect("encap").local_port,
+        4500,
+        "fallback keeps 4500"
+    );
     let port = i[1].encap.expect("encap").local_port;
-    assert!(port >= 0xc000, "per-CPU SA gets a port in 49152..=65535, got {port}");
+    assert!(
+        port >= 0xc000,
+        "per-CPU SA gets a port in 49152..=65535, got {port}"
+    );
 }
 
 /// RFC 9611 §4.1 / SPEC.md §1.2: protocol 0, SPI size 0, type 16444, data = CPU id
@@ -336,19 +411,36 @@ fn notify_bytes_match_strongswan() {
         v
     };
     assert_eq!(
-        enc(Notify::new(NotifyType::SA_RESOURCE_INFO, resource_info_data(Some(CpuId(1))))),
+        enc(Notify::new(
+            NotifyType::SA_RESOURCE_INFO,
+            resource_info_data(Some(CpuId(1)))
+        )),
         vec![0x00, 0x00, 0x40, 0x3c, 0x00, 0x00, 0x00, 0x01]
     );
     assert_eq!(
-        enc(Notify::new(NotifyType::SA_RESOURCE_INFO, resource_info_data(None))),
+        enc(Notify::new(
+            NotifyType::SA_RESOURCE_INFO,
+            resource_info_data(None)
+        )),
         vec![0x00, 0x00, 0x40, 0x3c]
     );
-    assert_eq!(enc(Notify::new(NotifyType::TS_MAX_QUEUE, Vec::new())), vec![0x00, 0x00, 0x00, 0x30]);
+    assert_eq!(
+        enc(Notify::new(NotifyType::TS_MAX_QUEUE, Vec::new())),
+        vec![0x00, 0x00, 0x00, 0x30]
+    );
     // As a payload in a chain: generic header with length 12 / 8.
     let mut chain = Vec::new();
     crate::wire::payload::encode_chain(
-        &[Payload::Notify(Notify::new(NotifyType::SA_RESOURCE_INFO, resource_info_data(Some(CpuId(1)))))],
+        &[Payload::Notify(Notify::new(
+            NotifyType::SA_RESOURCE_INFO,
+            resource_info_data(Some(CpuId(1))),
+        ))],
         &mut chain,
     );
-    assert_eq!(chain, vec![0x00, 0x00, 0x00, 0x0c, 0x00, 0x00, 0x40, 0x3c, 0x00, 0x00, 0x00, 0x01]);
+    assert_eq!(
+        chain,
+        vec![
+            0x00, 0x00, 0x00, 0x0c, 0x00, 0x00, 0x40, 0x3c, 0x00, 0x00, 0x00, 0x01
+        ]
+    );
 }

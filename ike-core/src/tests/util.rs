@@ -5,7 +5,9 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::config::{ChildConfig, ConnectionConfig, EndpointConfig, Identity, Psk, TrafficSelector};
+use crate::config::{
+    ChildConfig, ConnectionConfig, EndpointConfig, Identity, Psk, TrafficSelector,
+};
 use crate::crypto::CryptoProvider;
 use crate::endpoint::{Endpoint, KernelEvent};
 use crate::event::{Event, Transmit};
@@ -81,16 +83,33 @@ pub(crate) fn configs() -> (EndpointConfig, EndpointConfig) {
     let b_addr: SocketAddr = "10.0.0.2:500".parse().expect("addr");
     let psk = Psk::new(b"lanes-test-psk-0a1b2c3d4e5f60718293".to_vec());
     let ike = vec![Proposal::parse_ike("aes128gcm16-prfsha256-x25519").expect("ike")];
-    let mut a = ConnectionConfig::new("net", a_addr, Identity::Fqdn("a.lanes.test".into()), psk.clone());
+    let mut a = ConnectionConfig::new(
+        "net",
+        a_addr,
+        Identity::Fqdn("a.lanes.test".into()),
+        psk.clone(),
+    );
     a.remote = Some(b_addr);
     a.remote_id = Some(Identity::Fqdn("b.lanes.test".into()));
     a.ike_proposals = ike.clone();
-    a.children = vec![child("net", 1, "192.168.1.0/24", "192.168.2.0/24", "aes128gcm16")];
+    a.children = vec![child(
+        "net",
+        1,
+        "192.168.1.0/24",
+        "192.168.2.0/24",
+        "aes128gcm16",
+    )];
     let mut b = ConnectionConfig::new("net", b_addr, Identity::Fqdn("b.lanes.test".into()), psk);
     b.remote = Some(a_addr);
     b.remote_id = Some(Identity::Fqdn("a.lanes.test".into()));
     b.ike_proposals = ike;
-    b.children = vec![child("net", 1, "192.168.2.0/24", "192.168.1.0/24", "aes128gcm16")];
+    b.children = vec![child(
+        "net",
+        1,
+        "192.168.2.0/24",
+        "192.168.1.0/24",
+        "aes128gcm16",
+    )];
     let ea = EndpointConfig {
         connections: vec![a],
         local_cpus: 4,
@@ -144,10 +163,10 @@ impl Pair {
         for side in [Side::A, Side::B] {
             let now = self.time;
             while let Some(mut t) = self.ep(side).poll_transmit(now) {
-                if let Some(f) = self.filter.as_mut() {
-                    if !f(side, &mut t) {
-                        continue;
-                    }
+                if let Some(f) = self.filter.as_mut()
+                    && !f(side, &mut t)
+                {
+                    continue;
                 }
                 if self.rng.chance(self.loss) {
                     continue;
@@ -157,7 +176,8 @@ impl Pair {
                     at += Duration::from_millis(self.rng.next() % 50);
                 }
                 if self.rng.chance(self.dup) {
-                    self.in_flight.push_back((at + Duration::from_millis(1), side, t.clone()));
+                    self.in_flight
+                        .push_back((at + Duration::from_millis(1), side, t.clone()));
                 }
                 self.in_flight.push_back((at, side, t));
             }
@@ -177,7 +197,14 @@ impl Pair {
             Side::A => {
                 // Through the NAT (if any): B sees the mapped source.
                 let src = match self.nat {
-                    Some(n) => SocketAddr::new(n.ip(), if t.local.port() == 4500 { n.port() + 1 } else { n.port() }),
+                    Some(n) => SocketAddr::new(
+                        n.ip(),
+                        if t.local.port() == 4500 {
+                            n.port() + 1
+                        } else {
+                            n.port()
+                        },
+                    ),
                     None => t.local,
                 };
                 if t.remote.ip() == self.b_addr.ip() {
@@ -187,7 +214,11 @@ impl Pair {
             Side::B => {
                 let dst = match self.nat {
                     Some(n) if t.remote.ip() == n.ip() => {
-                        let port = if t.remote.port() == n.port() + 1 { 4500 } else { self.a_addr.port() };
+                        let port = if t.remote.port() == n.port() + 1 {
+                            4500
+                        } else {
+                            self.a_addr.port()
+                        };
                         SocketAddr::new(self.a_addr.ip(), port)
                     }
                     _ => t.remote,
@@ -214,7 +245,11 @@ impl Pair {
             self.time = next;
         }
         if pkt == Some(next) {
-            let i = self.in_flight.iter().position(|(t, _, _)| *t == next).expect("packet");
+            let i = self
+                .in_flight
+                .iter()
+                .position(|(t, _, _)| *t == next)
+                .expect("packet");
             let (_, from, t) = self.in_flight.remove(i).expect("packet");
             self.deliver(from, t);
         } else {
@@ -256,7 +291,10 @@ impl Pair {
         for _ in 0..1_000_000 {
             self.collect();
             let pkt = self.in_flight.iter().map(|(t, _, _)| *t).min();
-            let next = [pkt, self.a.poll_timeout(), self.b.poll_timeout()].into_iter().flatten().min();
+            let next = [pkt, self.a.poll_timeout(), self.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
             match next {
                 Some(n) if n <= end => {
                     self.step();
@@ -279,7 +317,8 @@ impl Pair {
 
     pub(crate) fn acquire(&mut self, side: Side, reqid: u32, cpu: Option<u32>, seq: u32) {
         let now = self.time;
-        self.ep(side).handle_kernel(now, KernelEvent::Acquire { reqid, cpu, seq });
+        self.ep(side)
+            .handle_kernel(now, KernelEvent::Acquire { reqid, cpu, seq });
     }
 
     pub(crate) fn events(&mut self, s: Side) -> &mut Vec<Event> {
