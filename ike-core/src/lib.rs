@@ -2,7 +2,48 @@
 //!
 //! The crate is fully deterministic: it owns no sockets, clocks, threads or
 //! netlink handles. Time enters as `now` arguments, datagrams enter through
-//! `handle_*` methods and every effect leaves through `poll_*` methods.
+//! `handle_*` methods and every effect leaves through `poll_*` methods
+//! (quinn-proto's contract).
+//!
+//! # Driving an [`Endpoint`]
+//!
+//! One [`Endpoint`] holds every IKE SA of a daemon. Build it from plain-data
+//! configuration ([`EndpointConfig`], [`ConnectionConfig`], [`ChildConfig`]) and a
+//! [`crypto::CryptoProvider`], then loop:
+//!
+//! 1. **Inputs** (`handle_*`, in any order as they happen):
+//!    - [`Endpoint::handle_datagram`]`(now, remote, local, data)` for every UDP datagram
+//!      received on port 500 or 4500 (pass 4500 datagrams as received, with the
+//!      non-ESP marker; ESP and NAT keepalives are ignored);
+//!    - [`Endpoint::handle_timeout`]`(now)` once `now >= poll_timeout()`;
+//!    - [`Endpoint::handle_kernel`]`(now, KernelEvent::{Acquire, Expire})` for XFRM
+//!      acquires (with the per-CPU `cpu`, Linux ≥ 6.13) and SA expiries.
+//! 2. **Commands**: [`Endpoint::initiate`], [`Endpoint::create_child`],
+//!    [`Endpoint::rekey_child`], [`Endpoint::delete_child`], [`Endpoint::rekey_ike`],
+//!    [`Endpoint::close`], [`Endpoint::set_cookie_secret`] (rotate it periodically).
+//! 3. **Outputs**, drained after every input or command, in this order:
+//!    - [`Endpoint::poll_transmit`]`(now)` until `None`: send each [`Transmit`] from
+//!      `local` to `remote` (its `data` already has the non-ESP marker on port 4500);
+//!    - [`Endpoint::poll_event`]`()` until `None`: install/remove SAs as told by
+//!      [`Event::ChildSaReady`], [`Event::ChildSaRekeyed`] (install `new`; the old SA
+//!      is removed on its own [`Event::ChildSaDeleted`]), [`Event::ChildSaDeleted`];
+//!      [`Event::IkeSaUp`] / [`Event::IkeSaDown`] are informational;
+//!    - [`Endpoint::poll_timeout`]`()`: sleep until then (or the next input).
+//!
+//! Every Child SA event carries `resource: Option<CpuId>`: the CPU for
+//! `XFRMA_SA_PCPU`, or `None` for an RFC 9611 fallback SA or a plain SA
+//! (`per_cpu` tells which, for `XFRM_POLICY_CPU_ACQUIRE`). Keys arrive in
+//! `Zeroizing` buffers and are never logged.
+//!
+//! # What is implemented
+//!
+//! IKE_SA_INIT (INVALID_KE_PAYLOAD retry, COOKIE on both sides, NAT detection and the
+//! move to port 4500), IKE_AUTH with PSK and the first Child SA (tunnel/transport,
+//! TS narrowing), CREATE_CHILD_SA (new Child, Child rekey with REKEY_SA and the
+//! §2.8.1 collision rule, IKE rekey), INFORMATIONAL (Delete, DPD, INITIAL_CONTACT),
+//! retransmission with strongSwan's back-off, response caching, window size 1,
+//! lifetime-driven rekeying with jitter, and RFC 9611 groups
+//! ([`child_sa::per_resource`]).
 #![forbid(unsafe_code)]
 
 pub mod child_sa;

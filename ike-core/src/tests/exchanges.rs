@@ -481,3 +481,20 @@ fn initial_contact_replaces_old_sa() {
         "{eb:?}"
     );
 }
+
+#[test]
+fn established_sa_memory_under_2kib() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    let ike = p.connect();
+    let bike = p.b.established()[0];
+    let ma = p.a.memory_of(ike).expect("sa");
+    let mb = p.b.memory_of(bike).expect("sa");
+    eprintln!(
+        "per-IKE-SA memory beyond keys: initiator {ma} B, responder {mb} B (IkeSa {} B, ChildSa {} B)",
+        core::mem::size_of::<crate::ike_sa::IkeSa>(),
+        core::mem::size_of::<crate::child_sa::ChildSa>()
+    );
+    assert!(ma < 2048, "{ma}");
+    assert!(mb < 2048, "{mb}");
+}
