@@ -7,7 +7,7 @@
 # client     eth0       192.168.1.2/24   default via 192.168.1.1
 # gw-a       lan        192.168.1.1/24   protects 192.168.1.0/24 (vectors' A)
 # gw-a       wan        10.0.0.1/24      IKE/ESP endpoint A
-# wire       a, b, br0  (no address)     bridge a<->b; "wire" topology only
+# wire       wa, wb, br0 (no address)    bridge wa<->wb; "wire" topology only
 # gw-b       wan        10.0.0.2/24      IKE/ESP endpoint B
 # gw-b       lan        192.168.2.1/24   protects 192.168.2.0/24 (vectors' B)
 # server     eth0       192.168.2.2/24   default via 192.168.2.1
@@ -34,18 +34,18 @@ NET_B=192.168.2.0/24
 TOPO_NS="client gw-a gw-b server"
 
 # nsx NS CMD...: runs CMD in namespace NS.
-nsx() { ns=$1; shift; ip netns exec "$ns" "$@"; }
+nsx() { local _ns="$1"; shift; ip netns exec "$_ns" "$@"; }
 
 _ns_add() {
 	ip netns add "$1" || die "ip netns add $1"
-	nsx "$1" ip link set lo up
+	nsx "$1" ip link set dev lo up
 	nsx "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 	nsx "$1" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 }
 
 # topo_up [direct|wire]: builds the namespaces (default: wire).
 topo_up() {
-	mode=${1:-wire}
+	local mode="${1:-wire}" ns
 	for ns in $TOPO_NS; do _ns_add "$ns"; done
 	ip link add eth0 netns client type veth peer name lan netns gw-a
 	ip link add eth0 netns server type veth peer name lan netns gw-b
@@ -53,12 +53,12 @@ topo_up() {
 		ip link add wan netns gw-a type veth peer name wan netns gw-b
 	else
 		_ns_add wire
-		ip link add wan netns gw-a type veth peer name a netns wire
-		ip link add wan netns gw-b type veth peer name b netns wire
+		ip link add wan netns gw-a type veth peer name wa netns wire
+		ip link add wan netns gw-b type veth peer name wb netns wire
 		nsx wire ip link add br0 type bridge forward_delay 0 stp_state 0
-		nsx wire ip link set a master br0
-		nsx wire ip link set b master br0
-		for i in a b br0; do nsx wire ip link set "$i" up; done
+		nsx wire ip link set dev wa master br0
+		nsx wire ip link set dev wb master br0
+		for i in wa wb br0; do nsx wire ip link set dev "$i" up; done
 	fi
 	nsx client ip addr add $CLIENT/24 dev eth0
 	nsx gw-a ip addr add $GW_A_LAN/24 dev lan
@@ -66,10 +66,10 @@ topo_up() {
 	nsx gw-b ip addr add $GW_B/24 dev wan
 	nsx gw-b ip addr add $GW_B_LAN/24 dev lan
 	nsx server ip addr add $SERVER/24 dev eth0
-	for ns in client server; do nsx $ns ip link set eth0 up; done
+	for ns in client server; do nsx $ns ip link set dev eth0 up; done
 	for ns in gw-a gw-b; do
-		nsx $ns ip link set lan up
-		nsx $ns ip link set wan up
+		nsx $ns ip link set dev lan up
+		nsx $ns ip link set dev wan up
 		nsx $ns sysctl -qw net.ipv4.ip_forward=1
 	done
 	nsx client ip route add default via $GW_A_LAN
@@ -82,8 +82,9 @@ topo_up() {
 # topo_pin_wire CPU: every packet the wire receives (both directions) is
 # processed on CPU (RPS on the wire's receive queues).
 topo_pin_wire() {
+	local mask i
 	mask=$(printf '%x' $((1 << $1)))
-	for i in a b; do
+	for i in wa wb; do
 		nsx wire sh -c "echo $mask > /sys/class/net/$i/queues/rx-0/rps_cpus" ||
 			die "cannot pin the wire to CPU $1"
 	done

@@ -7,7 +7,7 @@ xfrm_key() { printf '0x%08x%032x' "$1" $(( $1 * 7919 + 1 )); }
 
 # xfrm_sa NS SRC DST SPI [EXTRA...]: one ESP tunnel SA (reqid 1).
 xfrm_sa() {
-	ns=$1 src=$2 dst=$3 spi=$4; shift 4
+	local ns="$1" src="$2" dst="$3" spi="$4"; shift 4
 	nsx "$ns" ip xfrm state add src "$src" dst "$dst" proto esp spi "$spi" reqid 1 \
 		mode tunnel aead 'rfc4106(gcm(aes))' "$(xfrm_key "$spi")" 128 "$@" ||
 		die "ip xfrm state add spi $spi in $ns"
@@ -17,7 +17,7 @@ xfrm_sa() {
 # one gateway; FLAGS (e.g. "flag 0x4", the CPU-acquire flag
 # XFRM_POLICY_CPU_ACQUIRE) go on the out policy only.
 xfrm_policies() {
-	ns=$1 l=$2 r=$3 ln=$4 rn=$5; shift 5
+	local ns="$1" l="$2" r="$3" ln="$4" rn="$5" d; shift 5
 	nsx "$ns" ip xfrm policy add src "$ln" dst "$rn" dir out "$@" \
 		tmpl src "$l" dst "$r" proto esp reqid 1 mode tunnel || die "policy out in $ns"
 	for d in in fwd; do
@@ -43,6 +43,7 @@ xfrm_tunnel_gcm() {
 # inbound copies with `dir in`; out policies carry the CPU-acquire flag.
 xfrm_tunnel_pcpu() {
 	modprobe -q esp4
+	local n c spi pair tx rx s d base fb
 	n=$(ncpus)
 	for pair in "gw-a gw-b $GW_A $GW_B 0x1100 0x10ff" "gw-b gw-a $GW_B $GW_A 0x2100 0x20ff"; do
 		set -- $pair
