@@ -44,6 +44,8 @@ charon {
 }
 swanctl {
 	socket = unix:///tmp/vici-$ns
+	# Debian's strongSwan has its crypto in the openssl plugin only.
+	load = pem pkcs1 pkcs8 x509 revocation constraints pubkey openssl random nonce
 }
 CONF
 	cat >"$d/swanctl/swanctl.conf" <<CONF
