@@ -6,6 +6,8 @@
 //! hashlib/pyca-cryptography by tests/data/gen_kat.py, an independent
 //! implementation.
 
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns unwrap too")]
+
 use ike_core::crypto::cipher::{
     AES_CBC, AES_GCM_16, AUTH_HMAC_SHA2_256_128, CHACHA20_POLY1305, EncrAlgorithm,
 };
@@ -109,7 +111,7 @@ fn prf_plus_matches_independent_implementation() {
 fn rfc7748_x25519() {
     // §5.2 first vector: scalar multiplication.
     let a = X25519
-        .from_private(&unhex(
+        .import_private(&unhex(
             "a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4",
         ))
         .unwrap();
@@ -124,12 +126,12 @@ fn rfc7748_x25519() {
     );
     // §6.1 Diffie-Hellman.
     let alice = X25519
-        .from_private(&unhex(
+        .import_private(&unhex(
             "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
         ))
         .unwrap();
     let bob = X25519
-        .from_private(&unhex(
+        .import_private(&unhex(
             "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
         ))
         .unwrap();
@@ -161,8 +163,8 @@ fn rfc7748_x25519() {
 }
 
 fn ecp_kat(g: &dyn KeGroup, i: &str, r: &str, gi: &str, gr: &str, shared: &str) {
-    let a = g.from_private(&unhex(i)).unwrap();
-    let b = g.from_private(&unhex(r)).unwrap();
+    let a = g.import_private(&unhex(i)).unwrap();
+    let b = g.import_private(&unhex(r)).unwrap();
     assert_eq!(a.public(), unhex(gi), "{g:?} gi (x || y, no 0x04)");
     assert_eq!(b.public(), unhex(gr));
     assert_eq!(
@@ -215,8 +217,8 @@ fn ecp384_independent_vector() {
 fn modp2048_independent_vector_and_range_checks() {
     let x: Vec<u8> = (1..=64).collect();
     let y: Vec<u8> = (100..164).collect();
-    let a = MODP_2048.from_private(&x).unwrap();
-    let b = MODP_2048.from_private(&y).unwrap();
+    let a = MODP_2048.import_private(&x).unwrap();
+    let b = MODP_2048.import_private(&y).unwrap();
     assert_eq!(
         a.public(),
         unhex(

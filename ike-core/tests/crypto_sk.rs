@@ -1,6 +1,8 @@
 //! SK protection of whole messages for every supported suite, SKF
 //! fragments, IKE SA rekey derivation and suite resolution.
 
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns unwrap too")]
+
 use ike_core::crypto::keymat::{IkeKeyLengths, IkeKeys, skeyseed, skeyseed_rekey};
 use ike_core::crypto::prf::PRF_HMAC_SHA2_256;
 use ike_core::crypto::sk::{self, OpenError};

@@ -3,6 +3,8 @@
 //! `shared/vectors/strongswan-6.1-psk-percpu-trace.log` by
 //! tests/data/extract_strongswan.py.
 
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns unwrap too")]
+
 use std::collections::HashMap;
 
 use ike_core::crypto::keymat::{ChildKeys, IkeKeyLengths, IkeKeys, skeyseed};
@@ -22,7 +24,7 @@ const PLAINS: &str = include_str!("data/strongswan_plain.txt");
 const KEYS: &str = include_str!("data/strongswan_keys.txt");
 
 fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex length");
+    assert!(s.len().is_multiple_of(2), "odd hex length");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))

@@ -1,6 +1,8 @@
 //! Codec tests: every payload type round-trips, hand-written byte layouts
 //! from RFC 7296 §3, and every length/count check rejects bad input.
 
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns unwrap too")]
+
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 use ike_core::wire::natt::{self, NattDatagram};
@@ -336,7 +338,7 @@ fn sk_must_be_last() {
         first_inner: PayloadType::IDI,
         data: vec![0; 24],
     });
-    let m = encode(&[sk.clone()]);
+    let m = encode(std::slice::from_ref(&sk));
     assert_eq!(
         Message::decode(&m).unwrap().sk().unwrap().first_inner,
         PayloadType::IDI

@@ -6,6 +6,8 @@
 //! decode(encode(m)) == m. Protected packets also go through SK open with
 //! the real keys, so the post-ICV parser sees mutated plaintext too.
 
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns unwrap too")]
+
 use ike_core::crypto::{CryptoProvider, IkeSaCrypto, IkeSuite};
 use ike_core::wire::natt::strip_marker;
 use ike_core::wire::{EncrId, IntegId, KeId, Message, PrfId};

@@ -83,13 +83,11 @@ impl fmt::Debug for dyn SkKey {
     }
 }
 
+/// (aad, iv, text, icv) views of one message buffer.
+type Parts<'a> = (&'a mut [u8], &'a mut [u8], &'a mut [u8], &'a mut [u8]);
+
 /// Splits `msg` into (aad, iv, text, icv); None if too short.
-fn split(
-    msg: &mut [u8],
-    iv_off: usize,
-    iv_len: usize,
-    icv_len: usize,
-) -> Option<(&mut [u8], &mut [u8], &mut [u8], &mut [u8])> {
+fn split(msg: &mut [u8], iv_off: usize, iv_len: usize, icv_len: usize) -> Option<Parts<'_>> {
     if msg.len() < iv_off + iv_len + icv_len {
         return None;
     }

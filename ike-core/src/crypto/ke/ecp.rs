@@ -34,7 +34,7 @@ macro_rules! ecp_group {
                 }
             }
 
-            pub(super) fn from_private(private: &[u8]) -> Result<Box<dyn ActiveKe>, CryptoError> {
+            pub(super) fn import_private(private: &[u8]) -> Result<Box<dyn ActiveKe>, CryptoError> {
                 if private.len() != $flen {
                     return Err(CryptoError::KeyLength {
                         what: concat!(stringify!($krate), " private scalar"),
@@ -63,7 +63,7 @@ macro_rules! ecp_group {
                 for _ in 0..64 {
                     let mut k = Zeroizing::new([0u8; $flen]);
                     rng.fill(k.as_mut())?;
-                    if let Ok(a) = from_private(k.as_ref()) {
+                    if let Ok(a) = import_private(k.as_ref()) {
                         return Ok(a);
                     }
                 }
@@ -118,8 +118,8 @@ macro_rules! ecp_group {
                 $m::start(rng)
             }
 
-            fn from_private(&self, private: &[u8]) -> Result<Box<dyn ActiveKe>, CryptoError> {
-                $m::from_private(private)
+            fn import_private(&self, private: &[u8]) -> Result<Box<dyn ActiveKe>, CryptoError> {
+                $m::import_private(private)
             }
         }
     };

@@ -24,7 +24,7 @@ pub trait KeGroup: Send + Sync + fmt::Debug {
     /// A key pair from a given private value (known-answer tests). The
     /// encoding is the group's natural one: a 32-byte X25519 scalar, a
     /// big-endian ECP scalar, or a big-endian MODP exponent.
-    fn from_private(&self, private: &[u8]) -> Result<Box<dyn ActiveKe>, CryptoError>;
+    fn import_private(&self, private: &[u8]) -> Result<Box<dyn ActiveKe>, CryptoError>;
 }
 
 /// One side's key pair, waiting for the peer's public value.

@@ -68,7 +68,7 @@ impl<const L: usize> Group<L> {
         DynResidue::new(base, self.params).pow(exp).retrieve()
     }
 
-    fn from_private(&'static self, private: &[u8]) -> Result<Box<dyn ActiveKe>, CryptoError> {
+    fn import_private(&'static self, private: &[u8]) -> Result<Box<dyn ActiveKe>, CryptoError> {
         if private.is_empty() || private.len() > EXP_LEN {
             return Err(CryptoError::KeyLength {
                 what: "MODP private exponent",
@@ -157,11 +157,11 @@ macro_rules! modp_group {
                 rng.fill(k.as_mut())?;
                 // A zero exponent is harmless to reject by forcing the top bit.
                 k[0] |= 0x80;
-                Self::group().from_private(k.as_ref())
+                Self::group().import_private(k.as_ref())
             }
 
-            fn from_private(&self, private: &[u8]) -> Result<Box<dyn ActiveKe>, CryptoError> {
-                Self::group().from_private(private)
+            fn import_private(&self, private: &[u8]) -> Result<Box<dyn ActiveKe>, CryptoError> {
+                Self::group().import_private(private)
             }
         }
     };

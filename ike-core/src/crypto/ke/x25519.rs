@@ -31,10 +31,10 @@ impl KeGroup for X25519Group {
     fn start(&self, rng: &dyn SecureRandom) -> Result<Box<dyn ActiveKe>, CryptoError> {
         let mut k = Zeroizing::new([0u8; 32]);
         rng.fill(k.as_mut())?;
-        self.from_private(k.as_ref())
+        self.import_private(k.as_ref())
     }
 
-    fn from_private(&self, private: &[u8]) -> Result<Box<dyn ActiveKe>, CryptoError> {
+    fn import_private(&self, private: &[u8]) -> Result<Box<dyn ActiveKe>, CryptoError> {
         let k: [u8; 32] = private.try_into().map_err(|_| CryptoError::KeyLength {
             what: "X25519 private key",
             got: private.len(),
