@@ -6,7 +6,7 @@
 //! hashlib/pyca-cryptography by tests/data/gen_kat.py, an independent
 //! implementation.
 
-#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns unwrap too")]
+#![allow(clippy::unwrap_used, reason = "helpers outside #[test] fns")]
 
 use ike_core::crypto::cipher::{
     AES_CBC, AES_GCM_16, AUTH_HMAC_SHA2_256_128, CHACHA20_POLY1305, EncrAlgorithm,

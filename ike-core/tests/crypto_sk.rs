@@ -1,7 +1,7 @@
 //! SK protection of whole messages for every supported suite, SKF
 //! fragments, IKE SA rekey derivation and suite resolution.
 
-#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns unwrap too")]
+#![allow(clippy::unwrap_used, reason = "helpers outside #[test] fns")]
 
 use ike_core::crypto::keymat::{IkeKeyLengths, IkeKeys, skeyseed, skeyseed_rekey};
 use ike_core::crypto::prf::PRF_HMAC_SHA2_256;

@@ -3,7 +3,7 @@
 //! `shared/vectors/strongswan-6.1-psk-percpu-trace.log` by
 //! tests/data/extract_strongswan.py.
 
-#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns unwrap too")]
+#![allow(clippy::unwrap_used, reason = "helpers outside #[test] fns")]
 
 use std::collections::HashMap;
 

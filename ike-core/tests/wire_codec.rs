@@ -1,7 +1,7 @@
 //! Codec tests: every payload type round-trips, hand-written byte layouts
 //! from RFC 7296 §3, and every length/count check rejects bad input.
 
-#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns unwrap too")]
+#![allow(clippy::unwrap_used, reason = "helpers outside #[test] fns")]
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 

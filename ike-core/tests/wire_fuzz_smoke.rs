@@ -6,7 +6,7 @@
 //! decode(encode(m)) == m. Protected packets also go through SK open with
 //! the real keys, so the post-ICV parser sees mutated plaintext too.
 
-#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns unwrap too")]
+#![allow(clippy::unwrap_used, reason = "helpers outside #[test] fns")]
 
 use ike_core::crypto::{CryptoProvider, IkeSaCrypto, IkeSuite};
 use ike_core::wire::natt::strip_marker;
