@@ -60,13 +60,21 @@ pub struct Counters {
 }
 
 /// XFRM operations the daemon needs.
-#[expect(async_fn_in_trait, reason = "the loop drives one backend on one task; no Send bound is needed")]
+#[expect(
+    async_fn_in_trait,
+    reason = "the loop drives one backend on one task; no Send bound is needed"
+)]
 pub trait SaBackend {
     /// Kernel capabilities.
     async fn caps(&mut self) -> Caps;
     /// Installs an SA with the requested offload (`iface` is the egress device);
     /// returns the offload in effect (`none`, `crypto`, `packet`).
-    async fn add_sa(&mut self, spec: &SaSpec, offload: OffloadMode, iface: Option<&str>) -> Result<String>;
+    async fn add_sa(
+        &mut self,
+        spec: &SaSpec,
+        offload: OffloadMode,
+        iface: Option<&str>,
+    ) -> Result<String>;
     /// Deletes an SA; an SA that is already gone is not an error.
     async fn delete_sa(&mut self, id: &SaId) -> Result<()>;
     /// Byte and packet counters of an SA.

@@ -62,7 +62,11 @@ impl FakeKernel {
     /// A kernel with ESP, SA_DIR and per-CPU SAs.
     pub fn new() -> Self {
         let k = FakeKernel::default();
-        k.state().caps = Caps { esp: true, sa_dir: true, per_cpu: true };
+        k.state().caps = Caps {
+            esp: true,
+            sa_dir: true,
+            per_cpu: true,
+        };
         k
     }
 
@@ -73,7 +77,10 @@ impl FakeKernel {
 
     /// Injects a kernel event (after the daemon called `events`).
     pub fn inject(&self, ev: KernelEvent) -> bool {
-        self.state().events.as_ref().is_some_and(|tx| tx.send(ev).is_ok())
+        self.state()
+            .events
+            .as_ref()
+            .is_some_and(|tx| tx.send(ev).is_ok())
     }
 }
 
@@ -82,11 +89,20 @@ impl SaBackend for FakeKernel {
         self.state().caps
     }
 
-    async fn add_sa(&mut self, spec: &SaSpec, offload: OffloadMode, iface: Option<&str>) -> Result<String> {
+    async fn add_sa(
+        &mut self,
+        spec: &SaSpec,
+        offload: OffloadMode,
+        iface: Option<&str>,
+    ) -> Result<String> {
         let mut st = self.state();
         st.log.push(format!(
             "add_sa {} {:#010x} dir={:?} cpu={:?} reqid={}",
-            spec.dst, spec.spi.0, spec.dir, spec.pcpu.map(|c| c.0), spec.reqid.0
+            spec.dst,
+            spec.spi.0,
+            spec.dir,
+            spec.pcpu.map(|c| c.0),
+            spec.reqid.0
         ));
         if let Some(why) = st.fail_next_add.take() {
             bail!("{why}");
@@ -116,7 +132,8 @@ impl SaBackend for FakeKernel {
 
     async fn delete_sa(&mut self, id: &SaId) -> Result<()> {
         let mut st = self.state();
-        st.log.push(format!("delete_sa {} {:#010x}", id.dst, id.spi.0));
+        st.log
+            .push(format!("delete_sa {} {:#010x}", id.dst, id.spi.0));
         st.sas.remove(&(id.dst, id.spi.0));
         Ok(())
     }
@@ -140,7 +157,10 @@ impl SaBackend for FakeKernel {
 
     async fn delete_policy(&mut self, id: &PolicyId) -> Result<()> {
         let mut st = self.state();
-        st.log.push(format!("delete_policy {:?} {}->{}", id.dir, id.selector.src, id.selector.dst));
+        st.log.push(format!(
+            "delete_policy {:?} {}->{}",
+            id.dir, id.selector.src, id.selector.dst
+        ));
         st.policies.remove(&policy_key(id));
         Ok(())
     }

@@ -20,18 +20,33 @@ use super::backend::Caps;
 pub fn sa_crypto(esp: &Selected, encr_key: &[u8], integ_key: &[u8]) -> Result<SaCrypto> {
     let key = || zeroize::Zeroizing::new(encr_key.to_vec());
     Ok(match esp.encr.id {
-        EncrId::AES_GCM_16 => SaCrypto::AesGcm { key: key(), icv_bits: 128 },
-        EncrId::AES_GCM_12 => SaCrypto::AesGcm { key: key(), icv_bits: 96 },
-        EncrId::AES_GCM_8 => SaCrypto::AesGcm { key: key(), icv_bits: 64 },
+        EncrId::AES_GCM_16 => SaCrypto::AesGcm {
+            key: key(),
+            icv_bits: 128,
+        },
+        EncrId::AES_GCM_12 => SaCrypto::AesGcm {
+            key: key(),
+            icv_bits: 96,
+        },
+        EncrId::AES_GCM_8 => SaCrypto::AesGcm {
+            key: key(),
+            icv_bits: 64,
+        },
         EncrId::CHACHA20_POLY1305 => SaCrypto::ChaCha20Poly1305 { key: key() },
         EncrId::AES_CBC => {
             let integ = match esp.integ {
                 Some(IntegId::HMAC_SHA2_256_128) => Integ::HmacSha256_128,
                 Some(IntegId::HMAC_SHA2_384_192) => Integ::HmacSha384_192,
                 Some(IntegId::HMAC_SHA2_512_256) => Integ::HmacSha512_256,
-                other => bail!("integrity algorithm {other:?} is not supported by the kernel installer"),
+                other => {
+                    bail!("integrity algorithm {other:?} is not supported by the kernel installer")
+                }
             };
-            SaCrypto::AesCbc { enc_key: key(), integ, integ_key: zeroize::Zeroizing::new(integ_key.to_vec()) }
+            SaCrypto::AesCbc {
+                enc_key: key(),
+                integ,
+                integ_key: zeroize::Zeroizing::new(integ_key.to_vec()),
+            }
         }
         other => bail!("ESP cipher {other:?} is not supported by the kernel installer"),
     })
@@ -63,16 +78,25 @@ fn mode(m: ike_core::Mode) -> Mode {
 }
 
 /// The inbound and outbound SA of a negotiated Child SA.
-pub fn child_sas(inst: &ChildSaInstall, caps: Caps, replay_window: u32) -> Result<(SaSpec, SaSpec)> {
+pub fn child_sas(
+    inst: &ChildSaInstall,
+    caps: Caps,
+    replay_window: u32,
+) -> Result<(SaSpec, SaSpec)> {
     let (l, r) = (inst.local.ip(), inst.remote.ip());
     let reqid = Reqid(inst.reqid);
     let lifetimes = Lifetimes {
         soft: Limits::default(),
-        hard: Limits { add_seconds: Some(inst.hard_lifetime.as_secs().max(1)), ..Limits::default() },
+        hard: Limits {
+            add_seconds: Some(inst.hard_lifetime.as_secs().max(1)),
+            ..Limits::default()
+        },
     };
     let pcpu = inst.resource.map(|c| CpuId(c.0));
     if pcpu.is_some() && !caps.per_cpu {
-        bail!("the kernel does not support per-CPU SAs (Linux 6.13+ needed); use per_cpu_sas = \"no\"");
+        bail!(
+            "the kernel does not support per-CPU SAs (Linux 6.13+ needed); use per_cpu_sas = \"no\""
+        );
     }
     let mut sas = Vec::with_capacity(2);
     for (dir, src, dst, spi, keys) in [
@@ -97,8 +121,16 @@ pub fn child_sas(inst: &ChildSaInstall, caps: Caps, replay_window: u32) -> Resul
         }
         sa.encap = inst.encap.map(|e| match dir {
             // Inbound per-CPU encapsulated SAs accept any source port (strongSwan).
-            SaDir::In => UdpEncap { sport: if inst.per_cpu { 0 } else { e.remote_port }, dport: e.local_port, oa: None },
-            SaDir::Out => UdpEncap { sport: e.local_port, dport: e.remote_port, oa: None },
+            SaDir::In => UdpEncap {
+                sport: if inst.per_cpu { 0 } else { e.remote_port },
+                dport: e.local_port,
+                oa: None,
+            },
+            SaDir::Out => UdpEncap {
+                sport: e.local_port,
+                dport: e.remote_port,
+                oa: None,
+            },
         });
         sas.push(sa);
     }
@@ -113,7 +145,12 @@ pub fn child_sas(inst: &ChildSaInstall, caps: Caps, replay_window: u32) -> Resul
 /// The largest CIDR blocks covering `start..=end` (same family).
 pub fn range_to_prefixes(start: IpAddr, end: IpAddr) -> Vec<IpPrefix> {
     let (mut lo, hi, bits, v4) = match (start, end) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => (u128::from(u32::from(a)), u128::from(u32::from(b)), 32u32, true),
+        (IpAddr::V4(a), IpAddr::V4(b)) => (
+            u128::from(u32::from(a)),
+            u128::from(u32::from(b)),
+            32u32,
+            true,
+        ),
         (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128, false),
         _ => return Vec::new(),
     };
@@ -122,11 +159,19 @@ pub fn range_to_prefixes(start: IpAddr, end: IpAddr) -> Vec<IpPrefix> {
     }
     let mut out = Vec::new();
     loop {
-        let align = if lo == 0 { bits } else { lo.trailing_zeros().min(bits) };
+        let align = if lo == 0 {
+            bits
+        } else {
+            lo.trailing_zeros().min(bits)
+        };
         let span = hi - lo; // block count - 1
         let fit = span.checked_add(1).map_or(128, |n| 127 - n.leading_zeros());
         let size = align.min(fit);
-        let addr = if v4 { IpAddr::V4((lo as u32).into()) } else { IpAddr::V6(lo.into()) };
+        let addr = if v4 {
+            IpAddr::V4((lo as u32).into())
+        } else {
+            IpAddr::V6(lo.into())
+        };
         if let Ok(p) = IpPrefix::new(addr, (bits - size) as u8) {
             out.push(p);
         }
@@ -158,17 +203,27 @@ pub fn ts_sides(ts: &[ike_core::TrafficSelector]) -> Vec<TsSide> {
     for t in ts {
         let port = (t.start_port == t.end_port).then_some(t.start_port);
         if port.is_none() && !(t.start_port == 0 && t.end_port == u16::MAX) {
-            tracing::warn!(?t, "port range installed as any port (XFRM selectors take one port)");
+            tracing::warn!(
+                ?t,
+                "port range installed as any port (XFRM selectors take one port)"
+            );
         }
         for prefix in range_to_prefixes(t.start, t.end) {
-            out.push(TsSide { prefix, proto: t.protocol, port });
+            out.push(TsSide {
+                prefix,
+                proto: t.protocol,
+                port,
+            });
         }
     }
     out
 }
 
 /// Policies for one child: out (local→remote), in and, in tunnel mode, fwd.
-#[expect(clippy::too_many_arguments, reason = "one call site per use; a struct would only rename them")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site per use; a struct would only rename them"
+)]
 pub fn policies(
     local: IpAddr,
     remote: IpAddr,
@@ -195,9 +250,14 @@ pub fn policies(
             };
             // More specific selectors get a lower number (= higher priority).
             let prio = priority_base.saturating_sub(
-                (u32::from(l.prefix.prefix_len()) + u32::from(r.prefix.prefix_len())) * 8 + u32::from(proto != 0) * 4,
+                (u32::from(l.prefix.prefix_len()) + u32::from(r.prefix.prefix_len())) * 8
+                    + u32::from(proto != 0) * 4,
             );
-            let tmode = if tunnel { Mode::Tunnel } else { Mode::Transport };
+            let tmode = if tunnel {
+                Mode::Tunnel
+            } else {
+                Mode::Transport
+            };
             let tmpl = |src: IpAddr, dst: IpAddr| {
                 let mut t = Template::esp_tunnel(src, dst, Reqid(reqid));
                 t.mode = tmode;
@@ -233,20 +293,38 @@ mod tests {
     #[test]
     fn ranges_split_into_cidrs() {
         let v = |a: &str, b: &str| -> Vec<String> {
-            range_to_prefixes(a.parse().expect("a"), b.parse().expect("b")).iter().map(ToString::to_string).collect()
+            range_to_prefixes(a.parse().expect("a"), b.parse().expect("b"))
+                .iter()
+                .map(ToString::to_string)
+                .collect()
         };
         assert_eq!(v("192.168.1.0", "192.168.1.255"), vec![p("192.168.1.0/24")]);
         assert_eq!(v("10.0.0.1", "10.0.0.1"), vec![p("10.0.0.1/32")]);
         assert_eq!(v("0.0.0.0", "255.255.255.255"), vec![p("0.0.0.0/0")]);
-        assert_eq!(v("10.0.0.1", "10.0.0.6"), vec![p("10.0.0.1/32"), p("10.0.0.2/31"), p("10.0.0.4/31"), p("10.0.0.6/32")]);
-        assert_eq!(v("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), vec![p("::/0")]);
+        assert_eq!(
+            v("10.0.0.1", "10.0.0.6"),
+            vec![
+                p("10.0.0.1/32"),
+                p("10.0.0.2/31"),
+                p("10.0.0.4/31"),
+                p("10.0.0.6/32")
+            ]
+        );
+        assert_eq!(
+            v("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            vec![p("::/0")]
+        );
         assert_eq!(v("2001:db8::", "2001:db8::ffff"), vec![p("2001:db8::/112")]);
         assert!(v("10.0.0.2", "10.0.0.1").is_empty());
     }
 
     #[test]
     fn per_cpu_policies_have_cpu_acquire_on_out_only() {
-        let side = |s: &str, l: u8| TsSide { prefix: IpPrefix::new(s.parse().expect("ip"), l).expect("prefix"), proto: 0, port: None };
+        let side = |s: &str, l: u8| TsSide {
+            prefix: IpPrefix::new(s.parse().expect("ip"), l).expect("prefix"),
+            proto: 0,
+            port: None,
+        };
         let ps = policies(
             "10.0.0.1".parse().expect("l"),
             "10.0.0.2".parse().expect("r"),

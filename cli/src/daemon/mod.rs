@@ -3,16 +3,76 @@
 //! runs in tests without root.
 
 pub mod backend;
+pub mod driver;
 pub mod fake;
+mod install;
 pub mod kernel;
+pub mod netif;
 pub mod plan;
+pub mod state;
 pub mod steering;
 pub mod udp;
 pub mod xfrm_backend;
 
 use std::path::Path;
 
-/// Runs the daemon in the foreground.
-pub fn run(_config: &Path, _socket: &Path, _keep_kernel_state: bool) -> anyhow::Result<()> {
-    anyhow::bail!("the daemon is not implemented yet")
+use anyhow::{Context, Result};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+
+pub use backend::{Caps, KernelEvent, SaBackend};
+pub use driver::{Daemon, Inputs, Options};
+pub use fake::FakeKernel;
+pub use steering::{NoSteer, RecordingSteer, Steer};
+
+use crate::config::Config;
+use crate::control;
+
+/// `lanes daemon`: runs in the foreground until SIGTERM/SIGINT; SIGHUP reloads.
+pub fn run(config_path: &Path, socket: &Path, keep_kernel_state: bool) -> Result<()> {
+    let config = Config::load(config_path)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let listener = control::bind(socket)?;
+        let backend = xfrm_backend::XfrmBackend::new()?;
+        let steer = steering::attach(&config)?;
+        let cpus = crate::doctor::online_cpus_host();
+        let opts = Options {
+            keep_kernel_state,
+            cpus,
+        };
+        let mut daemon = Daemon::new(config_path.to_path_buf(), config, backend, steer, opts)?;
+        daemon.start().await?;
+
+        let (ctl_tx, ctl_rx) = mpsc::channel(32);
+        tokio::spawn(control::serve(listener, ctl_tx));
+        let (reload_tx, reload_rx) = mpsc::channel(4);
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::spawn(async move {
+            let mut stop_tx = Some(stop_tx);
+            loop {
+                tokio::select! {
+                    _ = hup.recv() => { let _ = reload_tx.try_send(()); }
+                    _ = term.recv() => { if let Some(t) = stop_tx.take() { let _ = t.send(()); } }
+                    _ = int.recv() => { if let Some(t) = stop_tx.take() { let _ = t.send(()); } }
+                }
+            }
+        });
+        tracing::info!(socket = %socket.display(), "lanes daemon running");
+        let r = daemon
+            .run(Inputs {
+                control: ctl_rx,
+                reload: reload_rx,
+                shutdown: stop_rx,
+            })
+            .await;
+        let _ = std::fs::remove_file(socket);
+        r
+    })
 }

@@ -7,7 +7,9 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use anyhow::{Context, Result, bail};
-use ike_core::{ChildConfig, ConnectionConfig, CpuId, EndpointConfig, Identity, PerCpu, PerCpuMode, Psk};
+use ike_core::{
+    ChildConfig, ConnectionConfig, CpuId, EndpointConfig, Identity, PerCpu, PerCpuMode, Psk,
+};
 use xfrm_offload::{IpPrefix, OffloadMode, PolicySpec};
 
 use super::kernel::{TsSide, policies};
@@ -62,7 +64,9 @@ impl ConnPlan {
 
     /// Whether any child starts at start-up.
     pub fn starts(&self) -> bool {
-        self.children.iter().any(|c| c.start_action == StartAction::Start)
+        self.children
+            .iter()
+            .any(|c| c.start_action == StartAction::Start)
     }
 }
 
@@ -107,7 +111,10 @@ pub fn identity_text(id: &Identity) -> String {
     match id {
         Identity::Addr(a) => a.to_string(),
         Identity::Fqdn(s) | Identity::Email(s) => s.clone(),
-        Identity::KeyId(k) => format!("keyid:{}", k.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        Identity::KeyId(k) => format!(
+            "keyid:{}",
+            k.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ),
         Identity::Other(t, d) => format!("type{t}:{} bytes", d.len()),
     }
 }
@@ -121,16 +128,28 @@ fn unspecified_like(other: Option<&IpAddr>) -> IpAddr {
 
 fn selectors(list: &[Subnet], dynamic: IpAddr) -> Vec<ike_core::TrafficSelector> {
     if list.is_empty() {
-        let prefix = if dynamic.is_unspecified() { 0 } else if dynamic.is_ipv4() { 32 } else { 128 };
+        let prefix = if dynamic.is_unspecified() {
+            0
+        } else if dynamic.is_ipv4() {
+            32
+        } else {
+            128
+        };
         return vec![ike_core::TrafficSelector::subnet(dynamic, prefix)];
     }
-    list.iter().map(|s| ike_core::TrafficSelector::subnet(s.addr, s.prefix)).collect()
+    list.iter()
+        .map(|s| ike_core::TrafficSelector::subnet(s.addr, s.prefix))
+        .collect()
 }
 
 fn sides(list: &[ike_core::TrafficSelector]) -> Vec<TsSide> {
     list.iter()
         .flat_map(|t| super::kernel::range_to_prefixes(t.start, t.end))
-        .map(|prefix: IpPrefix| TsSide { prefix, proto: 0, port: None })
+        .map(|prefix: IpPrefix| TsSide {
+            prefix,
+            proto: 0,
+            port: None,
+        })
         .collect()
 }
 
@@ -144,26 +163,51 @@ fn offload(h: HwOffload) -> OffloadMode {
 }
 
 /// Builds the plan of one connection.
-pub fn connection(cfg: &Config, name: &str, c: &Connection, reqids: &mut Reqids, cpus: u32) -> Result<ConnPlan> {
-    let local_ip = c.local_addrs.first().copied().unwrap_or_else(|| unspecified_like(c.remote_addrs.first()));
+pub fn connection(
+    cfg: &Config,
+    name: &str,
+    c: &Connection,
+    reqids: &mut Reqids,
+    cpus: u32,
+) -> Result<ConnPlan> {
+    let local_ip = c
+        .local_addrs
+        .first()
+        .copied()
+        .unwrap_or_else(|| unspecified_like(c.remote_addrs.first()));
     let local = SocketAddr::new(local_ip, cfg.daemon.ike_port);
     let psk = match cfg.psk(&c.local_id(), &c.remote_id()) {
         Some(k) => Psk::new(k.expose().to_vec()),
         None => bail!("connection {name}: no secret for {}", c.remote_id()),
     };
     let mut conn = ConnectionConfig::new(name, local, identity(&c.local_id()), psk);
-    conn.remote = c.remote_addrs.first().map(|ip| SocketAddr::new(*ip, c.remote_port));
+    conn.remote = c
+        .remote_addrs
+        .first()
+        .map(|ip| SocketAddr::new(*ip, c.remote_port));
     conn.remote_id = c.remote.id.as_deref().map(identity);
-    conn.ike_proposals = c.proposals.iter().flat_map(|p| p.0.parsed.clone()).collect();
+    conn.ike_proposals = c
+        .proposals
+        .iter()
+        .flat_map(|p| p.0.parsed.clone())
+        .collect();
     conn.rekey_time = c.rekey_time.duration();
     conn.dpd_delay = c.dpd_delay.duration();
     conn.force_encap = c.encap;
-    let remote_ip = c.remote_addrs.first().copied().unwrap_or_else(|| unspecified_like(Some(&local_ip)));
+    let remote_ip = c
+        .remote_addrs
+        .first()
+        .copied()
+        .unwrap_or_else(|| unspecified_like(Some(&local_ip)));
     let mut children = Vec::new();
     for (chname, ch) in &c.children {
         let reqid = reqids.get(name, chname)?;
         let mut cc = ChildConfig::new(chname.clone(), reqid);
-        cc.esp_proposals = ch.esp_proposals.iter().flat_map(|p| p.0.parsed.clone()).collect();
+        cc.esp_proposals = ch
+            .esp_proposals
+            .iter()
+            .flat_map(|p| p.0.parsed.clone())
+            .collect();
         cc.local_ts = selectors(&ch.local_ts, local_ip);
         cc.remote_ts = selectors(&ch.remote_ts, remote_ip);
         cc.mode = match ch.mode {
@@ -214,7 +258,11 @@ pub fn connection(cfg: &Config, name: &str, c: &Connection, reqids: &mut Reqids,
     format!("{c:?}{:?}", cfg.daemon).hash(&mut h);
     conn.psk.0.hash(&mut h);
     let fingerprint = h.finish();
-    let endpoint = EndpointConfig { connections: vec![conn], local_cpus: cpus, ..EndpointConfig::default() };
+    let endpoint = EndpointConfig {
+        connections: vec![conn],
+        local_cpus: cpus,
+        ..EndpointConfig::default()
+    };
     Ok(ConnPlan {
         name: name.to_string(),
         endpoint,
@@ -247,7 +295,10 @@ mod tests {
         let p = &plans["gw-b"];
         let conn = &p.endpoint.connections[0];
         assert_eq!(conn.local.to_string(), "10.0.0.1:500");
-        assert_eq!(conn.remote.map(|r| r.to_string()).as_deref(), Some("10.0.0.2:500"));
+        assert_eq!(
+            conn.remote.map(|r| r.to_string()).as_deref(),
+            Some("10.0.0.2:500")
+        );
         assert_eq!(conn.remote_id, Some(Identity::Fqdn("gw-b.example".into())));
         assert_eq!(p.endpoint.local_cpus, 4);
         let ch = &p.children[0];
@@ -263,7 +314,10 @@ mod tests {
 
     #[test]
     fn identities() {
-        assert_eq!(identity("10.0.0.1"), Identity::Addr("10.0.0.1".parse().expect("ip")));
+        assert_eq!(
+            identity("10.0.0.1"),
+            Identity::Addr("10.0.0.1".parse().expect("ip"))
+        );
         assert_eq!(identity("@gw"), Identity::Fqdn("gw".into()));
         assert_eq!(identity("a@b.c"), Identity::Email("a@b.c".into()));
         assert_eq!(identity_text(&identity("gw-a.example")), "gw-a.example");

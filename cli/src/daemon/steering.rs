@@ -71,3 +71,15 @@ impl Steer for RecordingSteer {
         true
     }
 }
+
+/// The steering the config asks for. Until the XDP loader is wired in, a config
+/// with `steer_interfaces` runs without steering and says so.
+pub fn attach(config: &crate::config::Config) -> Result<NoSteer> {
+    if !config.daemon.steer_interfaces.is_empty() {
+        tracing::warn!(
+            interfaces = ?config.daemon.steer_interfaces,
+            "XDP steering is not available in this build; inbound ESP follows RSS"
+        );
+    }
+    Ok(NoSteer)
+}

@@ -44,13 +44,23 @@ pub struct Datagram {
 }
 
 fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
-    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(rc) }
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
 }
 
 fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, val: &T) -> io::Result<()> {
     // SAFETY: `val` points at a live T of the given size for the duration of the call.
     check(unsafe {
-        libc::setsockopt(fd, level, name, (val as *const T).cast(), size_of::<T>() as libc::socklen_t)
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (val as *const T).cast(),
+            size_of::<T>() as libc::socklen_t,
+        )
     })
     .map(|_| ())
 }
@@ -61,7 +71,9 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     let len = match addr {
         SocketAddr::V4(a) => {
             // SAFETY: sockaddr_storage is large enough and suitably aligned for sockaddr_in.
-            let sin = unsafe { &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let sin = unsafe {
+                &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
             sin.sin_family = libc::AF_INET as libc::sa_family_t;
             sin.sin_port = a.port().to_be();
             sin.sin_addr.s_addr = u32::from(*a.ip()).to_be();
@@ -69,7 +81,9 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
         }
         SocketAddr::V6(a) => {
             // SAFETY: as above, for sockaddr_in6.
-            let sin6 = unsafe { &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let sin6 = unsafe {
+                &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
             sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
             sin6.sin6_port = a.port().to_be();
             sin6.sin6_addr.s6_addr = a.ip().octets();
@@ -84,7 +98,8 @@ fn from_sockaddr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
     match libc::c_int::from(ss.ss_family) {
         libc::AF_INET => {
             // SAFETY: family says this storage holds a sockaddr_in.
-            let sin = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let sin =
+                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
             Some(SocketAddr::V4(SocketAddrV4::new(
                 Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
                 u16::from_be(sin.sin_port),
@@ -92,7 +107,8 @@ fn from_sockaddr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
         }
         libc::AF_INET6 => {
             // SAFETY: family says this storage holds a sockaddr_in6.
-            let sin6 = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let sin6 =
+                unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
             Some(SocketAddr::V6(SocketAddrV6::new(
                 Ipv6Addr::from(sin6.sin6_addr.s6_addr),
                 u16::from_be(sin6.sin6_port),
@@ -131,7 +147,11 @@ impl IkeSocket {
         let domain = if v6 { libc::AF_INET6 } else { libc::AF_INET };
         // SAFETY: plain socket(2); the fd is wrapped in OwnedFd immediately.
         let fd = check(unsafe {
-            libc::socket(domain, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, libc::IPPROTO_UDP)
+            libc::socket(
+                domain,
+                libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                libc::IPPROTO_UDP,
+            )
         })?;
         // SAFETY: fd is a fresh descriptor we own.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -186,7 +206,10 @@ impl IkeSocket {
 fn recv_pktinfo(fd: RawFd, buf: &mut [u8], port: u16, bound: IpAddr) -> io::Result<Datagram> {
     // SAFETY: plain data.
     let mut ss: libc::sockaddr_storage = unsafe { zeroed() };
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
     let mut cbuf = [0u64; 16]; // 128 bytes, 8-aligned: room for one pktinfo cmsg
     // SAFETY: plain data.
     let mut msg: libc::msghdr = unsafe { zeroed() };
@@ -201,7 +224,8 @@ fn recv_pktinfo(fd: RawFd, buf: &mut [u8], port: u16, bound: IpAddr) -> io::Resu
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    let remote = from_sockaddr(&ss).ok_or_else(|| io::Error::other("datagram from an unknown address family"))?;
+    let remote = from_sockaddr(&ss)
+        .ok_or_else(|| io::Error::other("datagram from an unknown address family"))?;
     let mut dst = bound;
     // SAFETY: CMSG_* walk the control buffer the kernel filled, bounded by msg_controllen.
     unsafe {
@@ -218,12 +242,19 @@ fn recv_pktinfo(fd: RawFd, buf: &mut [u8], port: u16, bound: IpAddr) -> io::Resu
             c = libc::CMSG_NXTHDR(&msg, c);
         }
     }
-    Ok(Datagram { remote, local: SocketAddr::new(dst, port), len: n as usize })
+    Ok(Datagram {
+        remote,
+        local: SocketAddr::new(dst, port),
+        len: n as usize,
+    })
 }
 
 fn send_from(fd: RawFd, data: &[u8], src: Option<IpAddr>, remote: SocketAddr) -> io::Result<usize> {
     let (ss, sslen) = sockaddr(remote);
-    let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
     let mut cbuf = [0u64; 16];
     // SAFETY: plain data.
     let mut msg: libc::msghdr = unsafe { zeroed() };
@@ -263,7 +294,11 @@ fn send_from(fd: RawFd, data: &[u8], src: Option<IpAddr>, remote: SocketAddr) ->
     }
     // SAFETY: msg points at live buffers of the stated sizes.
     let n = unsafe { libc::sendmsg(fd, &msg, 0) };
-    if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
 }
 
 #[cfg(test)]
@@ -275,14 +310,21 @@ mod tests {
         let a = IkeSocket::bind("127.0.0.1:0".parse().expect("addr"), false).expect("bind a");
         let b = IkeSocket::bind("0.0.0.0:0".parse().expect("addr"), true).expect("bind b");
         let to = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), b.local.port());
-        a.send(b"\0\0\0\0hello", a.local.ip(), to).await.expect("send");
+        a.send(b"\0\0\0\0hello", a.local.ip(), to)
+            .await
+            .expect("send");
         let mut buf = [0u8; 64];
         let d = b.recv(&mut buf).await.expect("recv");
         assert_eq!(&buf[..d.len], b"\0\0\0\0hello");
         assert_eq!(d.remote, a.local);
-        assert_eq!(d.local, to, "pktinfo gives the real destination of a wildcard socket");
+        assert_eq!(
+            d.local, to,
+            "pktinfo gives the real destination of a wildcard socket"
+        );
         // and back, choosing the source on the wildcard socket
-        b.send(b"back", Ipv4Addr::LOCALHOST.into(), a.local).await.expect("send back");
+        b.send(b"back", Ipv4Addr::LOCALHOST.into(), a.local)
+            .await
+            .expect("send back");
         let d = a.recv(&mut buf).await.expect("recv back");
         assert_eq!(&buf[..d.len], b"back");
         assert_eq!(d.remote, to);

@@ -18,7 +18,9 @@ pub struct XfrmBackend {
 impl XfrmBackend {
     /// Opens the XFRM netlink socket (needs CAP_NET_ADMIN for changes).
     pub fn new() -> Result<Self> {
-        Ok(XfrmBackend { xfrm: Xfrm::new().context("opening the XFRM netlink socket")? })
+        Ok(XfrmBackend {
+            xfrm: Xfrm::new().context("opening the XFRM netlink socket")?,
+        })
     }
 }
 
@@ -30,7 +32,11 @@ fn gone(e: &XfrmError) -> bool {
 impl SaBackend for XfrmBackend {
     async fn caps(&mut self) -> Caps {
         match xfrm_offload::probe::capabilities(&self.xfrm).await {
-            Ok(c) => Caps { esp: c.esp, sa_dir: c.sa_dir, per_cpu: c.per_cpu_sa },
+            Ok(c) => Caps {
+                esp: c.esp,
+                sa_dir: c.sa_dir,
+                per_cpu: c.per_cpu_sa,
+            },
             Err(e) => {
                 tracing::warn!("probing kernel XFRM capabilities failed: {e}");
                 Caps::default()
@@ -38,7 +44,12 @@ impl SaBackend for XfrmBackend {
         }
     }
 
-    async fn add_sa(&mut self, spec: &SaSpec, offload: OffloadMode, iface: Option<&str>) -> Result<String> {
+    async fn add_sa(
+        &mut self,
+        spec: &SaSpec,
+        offload: OffloadMode,
+        iface: Option<&str>,
+    ) -> Result<String> {
         let inst = self.xfrm.install_sa(spec, offload, iface, false).await?;
         for (rung, why) in &inst.fell_back {
             tracing::info!(spi = %spec.spi, "offload {rung} not used: {why}");
@@ -60,7 +71,10 @@ impl SaBackend for XfrmBackend {
 
     async fn counters(&mut self, id: &SaId) -> Result<Counters> {
         let st = self.xfrm.get_sa(id).await?;
-        Ok(Counters { bytes: st.cur_bytes, packets: st.cur_packets })
+        Ok(Counters {
+            bytes: st.cur_bytes,
+            packets: st.cur_packets,
+        })
     }
 
     async fn add_policy(&mut self, spec: &PolicySpec) -> Result<()> {
@@ -83,7 +97,8 @@ impl SaBackend for XfrmBackend {
     }
 
     fn events(&mut self) -> Result<mpsc::UnboundedReceiver<KernelEvent>> {
-        let mut mon = Monitor::new(self.xfrm.clone(), Groups::default()).context("joining XFRM multicast groups")?;
+        let mut mon = Monitor::new(self.xfrm.clone(), Groups::default())
+            .context("joining XFRM multicast groups")?;
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             loop {
@@ -97,7 +112,9 @@ impl SaBackend for XfrmBackend {
                 };
                 let out = match ev {
                     Event::Acquire(a) => KernelEvent::Acquire {
-                        reqid: a.reqid.map_or_else(|| a.templates.first().map_or(0, |t| t.reqid.0), |r| r.0),
+                        reqid: a
+                            .reqid
+                            .map_or_else(|| a.templates.first().map_or(0, |t| t.reqid.0), |r| r.0),
                         cpu: a.cpu.map(|c| c.0),
                         seq: a.seq,
                         src: a.templates.first().map_or(a.src, |t| t.src),

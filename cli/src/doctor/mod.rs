@@ -110,6 +110,11 @@ pub struct Report {
     pub checks: Vec<Check>,
 }
 
+/// Online CPUs of this machine.
+pub fn online_cpus_host() -> u32 {
+    cpu::online_cpus(&Sys::host())
+}
+
 /// Gathers every check. `interfaces` empty means: every interface except `lo`.
 pub fn gather(sys: &Sys, interfaces: &[String]) -> Report {
     let mut checks = Vec::new();

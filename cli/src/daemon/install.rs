@@ -1,0 +1,329 @@
+//! Kernel side of the loop: traps, Child SA installs and removals, teardown
+//! and status counters.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use ike_core::{ChildSaId, ChildSaInstall};
+use xfrm_offload::{OffloadMode, PolicySpec};
+
+use super::backend::SaBackend;
+use super::driver::Daemon;
+use super::kernel::{self, esp_name, ts_sides};
+use super::netif::iface_for;
+use super::plan::POLICY_PRIORITY;
+use super::state::{ChildRecord, Holder};
+use super::steering::Steer;
+use crate::control::{ChildSaStatus, IkeSaStatus, StatusReport, SteeringState, TrapStatus};
+
+fn ts_text(ts: &[ike_core::TrafficSelector]) -> Vec<String> {
+    ts_sides(ts).iter().map(|s| s.prefix.to_string()).collect()
+}
+
+impl<B: SaBackend, S: Steer> Daemon<B, S> {
+    /// Installs the trap policies of every `start_action = trap` child of `conn`.
+    pub(super) async fn install_traps(&mut self, conn: &str) {
+        let Some(c) = self.conns.get(conn) else {
+            return;
+        };
+        let traps: Vec<(String, Vec<PolicySpec>)> = c
+            .plan
+            .children
+            .iter()
+            .filter(|ch| !ch.trap_policies.is_empty())
+            .map(|ch| (ch.name.clone(), ch.trap_policies.clone()))
+            .collect();
+        for (child, specs) in traps {
+            let holder = Holder::Trap(conn.to_string(), child.clone());
+            for spec in specs {
+                if self.tables.policies.hold(&spec, holder.clone()) {
+                    if let Err(e) = self.backend.add_policy(&spec).await {
+                        tracing::error!(connection = %conn, child = %child, "trap policy not installed: {e:#}");
+                        self.tables.policies.forget(&spec.id());
+                    }
+                }
+            }
+            tracing::info!(connection = %conn, child = %child, "trap installed");
+        }
+    }
+
+    /// Installs a negotiated Child SA: inbound SA, outbound SA, policies, steering.
+    pub(super) async fn install_child(&mut self, conn: &str, inst: &ChildSaInstall) -> Result<()> {
+        let plan = self
+            .conns
+            .get(conn)
+            .and_then(|c| c.plan.child_by_reqid(inst.reqid))
+            .cloned()
+            .context("the Child SA's reqid matches no configured child")?;
+        let (sa_in, sa_out) = kernel::child_sas(inst, self.caps, plan.replay_window)?;
+        let iface = if plan.offload == OffloadMode::No {
+            None
+        } else {
+            iface_for(inst.local.ip())
+        };
+        let offload = self
+            .backend
+            .add_sa(&sa_in, plan.offload, iface.as_deref())
+            .await
+            .with_context(|| format!("inbound SA {:08x}", inst.spi_in.0))?;
+        if let Err(e) = self
+            .backend
+            .add_sa(&sa_out, plan.offload, iface.as_deref())
+            .await
+        {
+            let _ = self.backend.delete_sa(&sa_in.id()).await;
+            return Err(e.context(format!("outbound SA {:08x}", inst.spi_out.0)));
+        }
+        let specs = kernel::policies(
+            inst.local.ip(),
+            inst.remote.ip(),
+            &ts_sides(&inst.local_ts),
+            &ts_sides(&inst.remote_ts),
+            plan.tunnel,
+            inst.reqid,
+            inst.per_cpu,
+            POLICY_PRIORITY,
+        );
+        let holder = Holder::Child(conn.to_string(), inst.child);
+        let mut held = Vec::new();
+        for spec in &specs {
+            held.push(spec.id());
+            if self.tables.policies.hold(spec, holder.clone()) {
+                if let Err(e) = self.backend.add_policy(spec).await {
+                    for id in &held {
+                        if let Some(p) = self.tables.policies.release(id, &holder) {
+                            let _ = self.backend.delete_policy(&p.id()).await;
+                        }
+                    }
+                    let _ = self.backend.delete_sa(&sa_out.id()).await;
+                    let _ = self.backend.delete_sa(&sa_in.id()).await;
+                    return Err(e.context("installing policies"));
+                }
+            }
+        }
+        let cpu = inst.resource.map(|c| c.0);
+        let steering = match cpu {
+            Some(cpu) if self.steer.active() => match self.steer.bind(inst.spi_in.0, cpu) {
+                Ok(()) => SteeringState::Bound(cpu),
+                Err(e) => {
+                    tracing::warn!(spi = %inst.spi_in, cpu, "steering bind failed: {e:#}");
+                    SteeringState::Failed
+                }
+            },
+            _ => SteeringState::Off,
+        };
+        tracing::info!(
+            connection = %conn, child = %inst.name,
+            spi_in = format_args!("{:08x}", inst.spi_in.0), spi_out = format_args!("{:08x}", inst.spi_out.0),
+            cpu = ?cpu, per_cpu = inst.per_cpu, offload = %offload,
+            "Child SA installed"
+        );
+        self.tables.children.insert(
+            (conn.to_string(), inst.child),
+            ChildRecord {
+                conn: conn.to_string(),
+                ike: inst.ike,
+                name: inst.name.clone(),
+                reqid: inst.reqid,
+                sa_in: sa_in.id(),
+                sa_out: sa_out.id(),
+                cpu,
+                per_cpu: inst.per_cpu,
+                mode: if plan.tunnel { "tunnel" } else { "transport" },
+                algorithms: esp_name(&inst.esp),
+                local_ts: ts_text(&inst.local_ts),
+                remote_ts: ts_text(&inst.remote_ts),
+                offload,
+                steering,
+                policies: held,
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes a Child SA's SAs, the policies only it held, and its steering entry.
+    pub(super) async fn remove_child(&mut self, conn: &str, child: ChildSaId) {
+        let Some(rec) = self.tables.children.remove(&(conn.to_string(), child)) else {
+            return;
+        };
+        if let SteeringState::Bound(_) = rec.steering {
+            if let Err(e) = self.steer.unbind(rec.sa_in.spi.0) {
+                tracing::warn!("steering unbind failed: {e:#}");
+            }
+        }
+        let holder = Holder::Child(conn.to_string(), child);
+        for id in &rec.policies {
+            if let Some(p) = self.tables.policies.release(id, &holder) {
+                if let Err(e) = self.backend.delete_policy(&p.id()).await {
+                    tracing::warn!("deleting a policy: {e:#}");
+                }
+            }
+        }
+        for id in [&rec.sa_out, &rec.sa_in] {
+            if let Err(e) = self.backend.delete_sa(id).await {
+                tracing::warn!(spi = %id.spi, "deleting an SA: {e:#}");
+            }
+        }
+        tracing::info!(connection = %conn, child = %rec.name, spi_in = format_args!("{:08x}", rec.sa_in.spi.0), cpu = ?rec.cpu, "Child SA removed");
+    }
+
+    /// Closes the connection's IKE SAs (Delete to the peer), removes its Child
+    /// SAs and trap policies from the kernel. Returns (IKE SAs, Child SAs).
+    pub(super) async fn teardown_conn(&mut self, conn: &str) -> (usize, usize) {
+        let now = Instant::now();
+        let mut ikes = 0;
+        let live: Vec<_> = self
+            .tables
+            .ike
+            .keys()
+            .filter(|(c, _)| c == conn)
+            .map(|(_, i)| *i)
+            .collect();
+        if let Some(c) = self.conns.get_mut(conn) {
+            for ike in live.iter().copied().chain(c.ep.established()) {
+                if c.ep.close(now, ike).is_ok() {
+                    ikes += 1;
+                }
+            }
+        }
+        self.drain().await; // sends the Deletes; their answers are not awaited
+        let children: Vec<ChildSaId> = self
+            .tables
+            .children
+            .keys()
+            .filter(|(c, _)| c == conn)
+            .map(|(_, id)| *id)
+            .collect();
+        for id in &children {
+            self.remove_child(conn, *id).await;
+        }
+        let traps: Vec<String> = self
+            .conns
+            .get(conn)
+            .map(|c| c.plan.children.iter().map(|ch| ch.name.clone()).collect())
+            .unwrap_or_default();
+        for child in traps {
+            let holder = Holder::Trap(conn.to_string(), child);
+            let specs: Vec<PolicySpec> = self
+                .conns
+                .get(conn)
+                .and_then(|c| {
+                    c.plan
+                        .children
+                        .iter()
+                        .find(|ch| Holder::Trap(conn.to_string(), ch.name.clone()) == holder)
+                })
+                .map(|ch| ch.trap_policies.clone())
+                .unwrap_or_default();
+            for spec in specs {
+                if let Some(p) = self.tables.policies.release(&spec.id(), &holder) {
+                    if let Err(e) = self.backend.delete_policy(&p.id()).await {
+                        tracing::warn!("deleting a trap policy: {e:#}");
+                    }
+                }
+            }
+        }
+        self.tables.ike.retain(|(c, _), _| c != conn);
+        (ikes.min(live.len().max(ikes)), children.len())
+    }
+
+    /// The status report, with kernel counters.
+    pub(super) async fn status(&mut self) -> StatusReport {
+        let mut report = StatusReport {
+            daemon_version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_secs: self.uptime(),
+            connections: self.conns.keys().cloned().collect(),
+            ..StatusReport::default()
+        };
+        for (conn, child) in self.tables.policies.traps() {
+            let Some(ch) = self
+                .conns
+                .get(&conn)
+                .and_then(|c| c.plan.children.iter().find(|x| x.name == child))
+            else {
+                continue;
+            };
+            let out = ch
+                .trap_policies
+                .iter()
+                .find(|p| p.dir == xfrm_offload::PolicyDir::Out);
+            report.traps.push(TrapStatus {
+                connection: conn.clone(),
+                child: child.clone(),
+                local_ts: out
+                    .map(|p| vec![p.selector.src.to_string()])
+                    .unwrap_or_default(),
+                remote_ts: out
+                    .map(|p| vec![p.selector.dst.to_string()])
+                    .unwrap_or_default(),
+                per_cpu: ch.per_cpu,
+            });
+        }
+        let ikes: Vec<_> = self
+            .tables
+            .ike
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for ((conn, ike), rec) in ikes {
+            let live: Vec<ChildSaId> = self
+                .conns
+                .get(&conn)
+                .map(|c| {
+                    c.ep.child_sas(ike)
+                        .into_iter()
+                        .map(|(id, _, _)| id)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let recs: Vec<ChildRecord> = self
+                .tables
+                .children
+                .iter()
+                .filter(|((c, id), r)| {
+                    *c == conn && (live.contains(id) || (live.is_empty() && r.ike == ike))
+                })
+                .map(|(_, r)| r.clone())
+                .collect();
+            let mut children = Vec::new();
+            for r in recs {
+                let cin = self.backend.counters(&r.sa_in).await.unwrap_or_default();
+                let cout = self.backend.counters(&r.sa_out).await.unwrap_or_default();
+                children.push(ChildSaStatus {
+                    name: r.name.clone(),
+                    state: "installed".into(),
+                    spi_in: format!("{:08x}", r.sa_in.spi.0),
+                    spi_out: format!("{:08x}", r.sa_out.spi.0),
+                    cpu: r.cpu,
+                    per_cpu: r.per_cpu,
+                    mode: r.mode.into(),
+                    algorithms: r.algorithms.clone(),
+                    local_ts: r.local_ts.clone(),
+                    remote_ts: r.remote_ts.clone(),
+                    bytes_in: cin.bytes,
+                    packets_in: cin.packets,
+                    bytes_out: cout.bytes,
+                    packets_out: cout.packets,
+                    offload: r.offload.clone(),
+                    steering: r.steering,
+                });
+            }
+            children.sort_by_key(|c| (c.name.clone(), c.cpu.map_or(-1, i64::from)));
+            report.ike_sas.push(IkeSaStatus {
+                connection: conn.clone(),
+                state: rec.state.into(),
+                initiator: rec.initiator,
+                local: rec.local.map(|a| a.to_string()).unwrap_or_default(),
+                remote: rec.remote.map(|a| a.to_string()).unwrap_or_default(),
+                local_id: rec.local_id.clone(),
+                remote_id: rec.remote_id.clone(),
+                spi_i: format!("{:016x}", rec.spi_i),
+                spi_r: format!("{:016x}", rec.spi_r),
+                algorithms: rec.algorithms.clone(),
+                established_secs: rec.established.map(|t| t.elapsed().as_secs()),
+                children,
+            });
+        }
+        report
+    }
+}

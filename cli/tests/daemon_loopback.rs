@@ -1,0 +1,406 @@
+//! Two lanes daemons with fake kernels negotiate over loopback UDP (no root):
+//! `lanes up`, per-CPU children from injected acquires, install failures,
+//! reload and `lanes down`.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lanes_cli::config::Config;
+use lanes_cli::control::{ControlRequest, Request, RequestKind, Response, StatusReport};
+use lanes_cli::daemon::{Daemon, FakeKernel, Inputs, KernelEvent, Options, RecordingSteer};
+use tokio::sync::{mpsc, oneshot};
+
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+struct Node {
+    ctl: mpsc::Sender<ControlRequest>,
+    reload: mpsc::Sender<()>,
+    stop: Option<oneshot::Sender<()>>,
+    kernel: FakeKernel,
+    steer: RecordingSteer,
+    cfg_path: PathBuf,
+}
+
+impl Node {
+    async fn req(&self, kind: RequestKind) -> Response {
+        let (reply, rx) = oneshot::channel();
+        self.ctl
+            .send(ControlRequest {
+                request: Request::new(kind),
+                reply,
+            })
+            .await
+            .expect("daemon alive");
+        rx.await.expect("reply")
+    }
+
+    async fn status(&self) -> StatusReport {
+        self.req(RequestKind::Status).await.status.expect("status")
+    }
+
+    fn sas(&self) -> usize {
+        self.kernel.state().sas.len()
+    }
+
+    fn policies(&self) -> usize {
+        self.kernel.state().policies.len()
+    }
+}
+
+/// Polls `cond` every 20 ms for up to 10 s.
+async fn wait_for<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    for _ in 0..500 {
+        if cond().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn config(me: &str, peer: &str, ports: (u16, u16, u16), child: &str) -> String {
+    let (ike, nat, peer_ike) = ports;
+    let (lts, rts) = if me == "a" {
+        ("192.168.1.0/24", "192.168.2.0/24")
+    } else {
+        ("192.168.2.0/24", "192.168.1.0/24")
+    };
+    format!(
+        r#"
+[daemon]
+listen = ["127.0.0.1"]
+ike_port = {ike}
+nat_port = {nat}
+
+[connections.{peer}]
+local_addrs = ["127.0.0.1"]
+remote_addrs = ["127.0.0.1"]
+remote_port = {peer_ike}
+proposals = ["aes128gcm16-prfsha256-x25519"]
+local = {{ auth = "psk", id = "gw-{me}.example" }}
+remote = {{ auth = "psk", id = "gw-{peer}.example" }}
+
+[connections.{peer}.children.net]
+local_ts = ["{lts}"]
+remote_ts = ["{rts}"]
+esp_proposals = ["aes128gcm16"]
+{child}
+
+[secrets.ab]
+ids = ["gw-a.example", "gw-b.example"]
+secret = "loopback test secret"
+"#
+    )
+}
+
+fn node(dir: &Path, name: &str, text: &str) -> (Node, Daemon<FakeKernel, RecordingSteer>, Inputs) {
+    let cfg_path = dir.join(format!("{name}.toml"));
+    std::fs::write(&cfg_path, text).expect("write config");
+    let cfg = Config::load(&cfg_path).unwrap_or_else(|e| panic!("{e}"));
+    let kernel = FakeKernel::new();
+    let steer = RecordingSteer::default();
+    let opts = Options {
+        keep_kernel_state: false,
+        cpus: 4,
+    };
+    let daemon =
+        Daemon::new(cfg_path.clone(), cfg, kernel.clone(), steer.clone(), opts).expect("daemon");
+    let (ctl, control) = mpsc::channel(8);
+    let (reload, reload_rx) = mpsc::channel(2);
+    let (stop, shutdown) = oneshot::channel();
+    let n = Node {
+        ctl,
+        reload,
+        stop: Some(stop),
+        kernel,
+        steer,
+        cfg_path,
+    };
+    (
+        n,
+        daemon,
+        Inputs {
+            control,
+            reload: reload_rx,
+            shutdown,
+        },
+    )
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lanes-loop-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("mkdir");
+    d
+}
+
+async fn run_pair<F, Fut>(tag: &str, child_a: &str, child_b: &str, script: F)
+where
+    F: FnOnce(Node, Node) -> Fut,
+    Fut: Future<Output = (Node, Node)>,
+{
+    let dir = temp_dir(tag);
+    let (pa, pb) = (free_port(), free_port());
+    let (na_port, nb_port) = (free_port(), free_port());
+    let (a, mut da, ia) = node(&dir, "a", &config("a", "b", (pa, na_port, pb), child_a));
+    let (b, mut db, ib) = node(&dir, "b", &config("b", "a", (pb, nb_port, pa), child_b));
+    da.start().await.expect("start a");
+    db.start().await.expect("start b");
+    let driver = async move {
+        let (mut a, mut b) = script(a, b).await;
+        let _ = a.stop.take().map(|s| s.send(()));
+        let _ = b.stop.take().map(|s| s.send(()));
+        (a, b)
+    };
+    let (ra, rb, (a, b)) = tokio::join!(da.run(ia), db.run(ib), driver);
+    ra.expect("daemon a");
+    rb.expect("daemon b");
+    // SIGTERM-equivalent shutdown removes everything.
+    assert_eq!(
+        (a.sas(), a.policies()),
+        (0, 0),
+        "a cleaned up: {:?}",
+        a.kernel.state().log
+    );
+    assert_eq!((b.sas(), b.policies()), (0, 0), "b cleaned up");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn up_status_down() {
+    run_pair("up", "start_action = \"none\"", "", |a, b| async move {
+        let r = a.req(RequestKind::Up { name: "b".into() }).await;
+        assert!(r.ok, "{r:?}");
+        wait_for("both children installed", || async {
+            a.sas() == 2 && b.sas() == 2
+        })
+        .await;
+        let sa = a.status().await;
+        let sb = b.status().await;
+        assert_eq!(sa.ike_sas.len(), 1);
+        let (ia, ib) = (&sa.ike_sas[0], &sb.ike_sas[0]);
+        assert_eq!(ia.state, "established");
+        assert!(ia.initiator && !ib.initiator, "{ia:?} {ib:?}");
+        assert_eq!(
+            (ia.spi_i.as_str(), ia.spi_r.as_str()),
+            (ib.spi_i.as_str(), ib.spi_r.as_str())
+        );
+        assert_eq!(ia.remote_id, "gw-b.example");
+        assert!(ia.algorithms.contains("AES_GCM_16"), "{}", ia.algorithms);
+        let (ca, cb) = (&ia.children[0], &ib.children[0]);
+        assert_eq!(ca.spi_in, cb.spi_out);
+        assert_eq!(ca.spi_out, cb.spi_in);
+        assert_eq!(ca.local_ts, vec!["192.168.1.0/24".to_string()]);
+        assert_eq!(ca.cpu, None);
+        assert!(!ca.per_cpu);
+        assert_eq!(a.policies(), 3, "out, in, fwd");
+        // Counters come from the kernel.
+        {
+            let mut st = a.kernel.state();
+            for sa in st.sas.values_mut() {
+                sa.counters.bytes = 1500;
+                sa.counters.packets = 1;
+            }
+        }
+        let s = a.status().await;
+        assert_eq!(
+            (
+                s.ike_sas[0].children[0].bytes_in,
+                s.ike_sas[0].children[0].packets_out
+            ),
+            (1500, 1)
+        );
+        // A second `up` is idempotent.
+        assert!(
+            a.req(RequestKind::Up { name: "b".into() })
+                .await
+                .message
+                .expect("msg")
+                .contains("already")
+        );
+        assert!(
+            !a.req(RequestKind::Up {
+                name: "nope".into()
+            })
+            .await
+            .ok
+        );
+
+        let r = a.req(RequestKind::Down { name: "b".into() }).await;
+        assert!(r.ok, "{r:?}");
+        assert_eq!(
+            (a.sas(), a.policies()),
+            (0, 0),
+            "down removes everything: {:?}",
+            a.kernel.state().log
+        );
+        wait_for("peer removed its SAs after our Delete", || async {
+            b.sas() == 0
+        })
+        .await;
+        assert!(a.status().await.ike_sas.is_empty());
+        (a, b)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn trap_per_cpu_acquires_and_failure() {
+    let per_cpu = "start_action = \"trap\"\nper_cpu_sas = \"yes\"";
+    run_pair("pcpu", per_cpu, per_cpu, |a, b| async move {
+        // Traps: out/in/fwd, CPU_ACQUIRE on out.
+        assert_eq!(a.policies(), 3);
+        let (reqid, acquire) = {
+            let st = a.kernel.state();
+            let out = st
+                .policies
+                .values()
+                .find(|p| p.cpu_acquire)
+                .expect("CPU_ACQUIRE out policy");
+            (out.templates[0].reqid.0, st.policies.len())
+        };
+        assert_eq!(acquire, 3);
+        let s = a.status().await;
+        assert_eq!(s.traps.len(), 1);
+        assert!(s.traps[0].per_cpu);
+
+        // First acquire (from CPU 2): the fallback SA.
+        let acq = |cpu, seq| KernelEvent::Acquire {
+            reqid,
+            cpu: Some(cpu),
+            seq,
+            src: "127.0.0.1".parse().expect("ip"),
+            dst: "127.0.0.1".parse().expect("ip"),
+        };
+        assert!(a.kernel.inject(acq(2, 10)));
+        wait_for("fallback SA pair", || async {
+            a.sas() == 2 && b.sas() == 2
+        })
+        .await;
+        // Acquires from CPUs 0 and 1: one SA pair each.
+        assert!(a.kernel.inject(acq(0, 11)));
+        wait_for("cpu 0 pair", || async { a.sas() == 4 && b.sas() == 4 }).await;
+        assert!(a.kernel.inject(acq(1, 12)));
+        wait_for("cpu 1 pair", || async { a.sas() == 6 && b.sas() == 6 }).await;
+
+        let s = a.status().await;
+        let children = &s.ike_sas[0].children;
+        let cpus: Vec<Option<u32>> = children.iter().map(|c| c.cpu).collect();
+        assert_eq!(cpus, vec![None, Some(0), Some(1)], "{children:#?}");
+        assert!(children.iter().all(|c| c.per_cpu));
+        assert_eq!(children[0].cpu_label(), "fallback");
+        {
+            let st = a.kernel.state();
+            let pcpu: Vec<_> = st.sas.values().filter(|s| s.pcpu == Some(1)).collect();
+            assert_eq!(pcpu.len(), 2, "both directions carry SA_PCPU");
+            assert!(pcpu.iter().all(|s| s.dir.is_some()), "SA_PCPU needs SA_DIR");
+            assert!(
+                st.sas.values().any(|s| s.seq == 12),
+                "the acquire's seq is reused"
+            );
+        }
+        // The responder pins its own SAs and steers its inbound SPIs to them.
+        let sb = b.status().await;
+        let bound: Vec<_> = sb.ike_sas[0]
+            .children
+            .iter()
+            .filter_map(|c| c.cpu.map(|cpu| (c.spi_in.clone(), cpu)))
+            .collect();
+        assert_eq!(bound.len(), 2);
+        let map = b.steer.map();
+        for (spi, cpu) in &bound {
+            assert_eq!(
+                map.get(&u32::from_str_radix(spi, 16).expect("hex")),
+                Some(cpu),
+                "{map:?}"
+            );
+        }
+
+        // A failed install on the responder tears that child down on both sides.
+        b.kernel.state().fail_next_add = Some("Invalid argument (test)".into());
+        assert!(a.kernel.inject(acq(3, 13)));
+        wait_for("cpu 3 child installed then removed", || async {
+            a.kernel
+                .state()
+                .log
+                .iter()
+                .any(|l| l.contains("seq") || l.contains("cpu=Some(3)"))
+        })
+        .await;
+        wait_for("failed child gone on both sides", || async {
+            a.sas() == 6 && b.sas() == 6
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(a.sas(), 6, "{:?}", a.kernel.state().log);
+        assert!(
+            b.kernel.state().fail_next_add.is_none(),
+            "the responder's install failed"
+        );
+        {
+            let log = &a.kernel.state().log;
+            let added = log
+                .iter()
+                .position(|l| l.starts_with("add_sa") && l.contains("cpu=Some(3)"))
+                .expect("cpu 3 added on a");
+            assert!(
+                log[added..]
+                    .iter()
+                    .filter(|l| l.starts_with("delete_sa"))
+                    .count()
+                    >= 2,
+                "{log:#?}"
+            );
+        }
+
+        // Reload without the connection: it is torn down; with it again: traps come back.
+        let text = std::fs::read_to_string(&a.cfg_path).expect("read");
+        let stripped: String = text
+            .split("[connections.b]")
+            .next()
+            .expect("head")
+            .to_string()
+            + "[secrets.ab]\nids = [\"gw-b.example\"]\nsecret = \"x\"\n";
+        std::fs::write(&a.cfg_path, stripped).expect("write");
+        let r = a.req(RequestKind::Reload).await;
+        assert!(
+            r.ok && r
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("1 removed")),
+            "{r:?}"
+        );
+        assert_eq!((a.sas(), a.policies()), (0, 0));
+        std::fs::write(&a.cfg_path, &text).expect("write back");
+        a.reload.send(()).await.expect("sighup");
+        wait_for("traps back after reload", || async { a.policies() == 3 }).await;
+        let r = a.req(RequestKind::Reload).await;
+        assert!(
+            r.message
+                .as_deref()
+                .is_some_and(|m| m.contains("1 unchanged")),
+            "{r:?}"
+        );
+        // A broken config is refused and the running one kept.
+        std::fs::write(&a.cfg_path, "[daemon\n").expect("write broken");
+        let r = a.req(RequestKind::Reload).await;
+        assert!(
+            !r.ok && r.error.as_deref().is_some_and(|e| e.contains(":1:")),
+            "{r:?}"
+        );
+        assert_eq!(a.policies(), 3);
+        (a, b)
+    })
+    .await;
+}
