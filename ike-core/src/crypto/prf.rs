@@ -25,7 +25,7 @@ pub trait Prf: Send + Sync + fmt::Debug {
 
 /// A keyed PRF instance.
 pub trait PrfKey: Send + Sync {
-    /// Computes prf(key, parts[0] ‖ parts[1] ‖ …) into `out`, which must be
+    /// Computes `prf(key, parts[0] ‖ parts[1] ‖ …)` into `out`, which must be
     /// at most the output length (a shorter `out` truncates, as integrity
     /// algorithms do).
     fn compute(&self, parts: &[&[u8]], out: &mut [u8]);

@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 /// Secret bytes (keys, shared secrets, SKEYSEED). `Debug` prints only the
 /// length; the memory is wiped on drop.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, Default)]
 pub struct SecretBytes(Zeroizing<Vec<u8>>);
 
 impl SecretBytes {
@@ -49,6 +49,16 @@ impl AsRef<[u8]> for SecretBytes {
         &self.0
     }
 }
+
+/// Constant-time comparison (the contents are secret).
+impl PartialEq for SecretBytes {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.len() == other.0.len() && bool::from(self.0.ct_eq(&other.0))
+    }
+}
+
+impl Eq for SecretBytes {}
 
 impl fmt::Debug for SecretBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
