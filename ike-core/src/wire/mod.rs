@@ -15,7 +15,10 @@
 //!   payloads, [`crate::crypto::sk::seal`] builds a protected message.
 //! * **Encode**: build a [`Message`] with [`Header::new`] and a payload
 //!   list; [`Message::encode`] fills Next Payload and Length fields.
-//!   `encode(decode(x)) == x` for every valid message.
+//!   `encode(decode(x)) == x` for every valid message. Encoding is
+//!   infallible: sizes that do not fit their wire field (a payload over
+//!   65535 bytes, more than 255 selectors) saturate, so keep messages
+//!   below the UDP limit.
 //! * **Registries**: [`enums`] holds IANA code points as open newtypes
 //!   (`NotifyType::SA_RESOURCE_INFO`, `NotifyType(60000)` both work).
 
