@@ -178,6 +178,11 @@ impl TrafficSelector {
         }
     }
 
+    /// Whether `other` lies entirely within `self`.
+    pub fn contains(&self, other: &Self) -> bool {
+        self.intersect(other) == Some(*other)
+    }
+
     /// Intersection of two selectors, if any (RFC 7296 §2.9 narrowing).
     pub fn intersect(&self, other: &Self) -> Option<Self> {
         let protocol = match (self.protocol, other.protocol) {
@@ -255,9 +260,11 @@ impl TrafficSelector {
 }
 
 /// Narrows `offered` (the initiator's selectors for one side) to `ours`
-/// (RFC 7296 §2.9): every non-empty intersection, in the order offered.
+/// (RFC 7296 §2.9): every non-empty intersection, in the order offered, without
+/// selectors contained in another one (strongSwan's trap acquires offer the
+/// packet's host selector first, then the subnet: the answer is the subnet).
 pub fn narrow(ours: &[TrafficSelector], offered: &[TrafficSelector]) -> Vec<TrafficSelector> {
-    let mut out = Vec::new();
+    let mut out: Vec<TrafficSelector> = Vec::new();
     for o in offered {
         for m in ours {
             if let Some(x) = m.intersect(o)
@@ -267,6 +274,8 @@ pub fn narrow(ours: &[TrafficSelector], offered: &[TrafficSelector]) -> Vec<Traf
             }
         }
     }
+    let all = out.clone();
+    out.retain(|x| !all.iter().any(|y| y != x && y.contains(x)));
     out
 }
 
@@ -415,6 +424,12 @@ mod tests {
             v6.end,
             "fd00::ffff:ffff:ffff:ffff".parse::<IpAddr>().unwrap()
         );
+        let host = TrafficSelector {
+            protocol: 1,
+            ..TrafficSelector::subnet("192.168.1.1".parse().unwrap(), 32)
+        };
+        assert_eq!(narrow(&[a], &[host, a]), vec![a], "the host hint is inside the subnet");
+        assert_eq!(narrow(&[host], &[a]), vec![host], "narrowed to our smaller range");
         let all = TrafficSelector::subnet("0.0.0.0".parse().unwrap(), 0);
         assert_eq!(all.end, "255.255.255.255".parse::<IpAddr>().unwrap());
     }

@@ -3,4 +3,5 @@
 mod exchanges;
 mod failures;
 mod per_resource;
+mod strongswan;
 pub(crate) mod util;
