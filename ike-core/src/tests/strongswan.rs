@@ -173,3 +173,85 @@ fn responder_answers_strongswan_ike_auth_and_create_child_sa() {
     // Unused CPUs first, highest first (strongSwan's get_cpu order).
     assert_eq!(cpus[0], 1);
 }
+
+#[test]
+fn initiator_accepts_strongswan_ike_auth_response() {
+    use crate::ids::Spi;
+    use crate::ike_sa::{ChildReq, Outstanding, Pending};
+    let pk = packets();
+    let k = keys();
+    let init_req = pk.iter().find(|p| p.0 == 'B' && p.2[18] == 34).expect("init request").2.clone();
+    let init_resp = pk.iter().find(|p| p.0 == 'A' && p.2[18] == 34).expect("init response").2.clone();
+    let h = Message::decode(&init_resp).expect("decode").header;
+    let (ni, nr) = (k["nonces"][..32].to_vec(), k["nonces"][32..].to_vec());
+    let (mut cfg, _) = super::util::configs();
+    cfg.connections[0].psk = Psk::new(k["psk"].clone());
+    cfg.connections[0].children[0].per_cpu = PerCpu::Yes;
+    let crypto = CryptoProvider::seeded(9);
+    let mut out = Outputs::default();
+    let sel = Proposal::parse_ike("aes128gcm16-prfsha256-x25519")
+        .expect("p")
+        .intersect(&Proposal::parse_ike("aes128gcm16-prfsha256-x25519").expect("p"))
+        .expect("sel");
+    let keys_a = SaKeys::derive(&crypto, &sel, &k["skeyseed"], &ni, &nr, h.spi_i, h.spi_r, true).expect("keys");
+    let a_addr: SocketAddr = "10.0.0.1:4500".parse().expect("addr");
+    let b_addr: SocketAddr = "10.0.0.2:4500".parse().expect("addr");
+    let mut sa = IkeSa::blank(
+        IkeSaId(1),
+        0,
+        true,
+        a_addr,
+        b_addr,
+        State::AuthSent(Box::new(InitResponder {
+            request: init_req,
+            response: init_resp,
+            ni: ni.clone(),
+            nr: nr.clone(),
+            first_child: None,
+        })),
+    );
+    sa.natt = true;
+    sa.spi_i = IkeSpi(h.spi_i);
+    sa.spi_r = IkeSpi(h.spi_r);
+    sa.keys = Some(Box::new(keys_a));
+    sa.ike_sel = Some(sel);
+    sa.next_msg_id = 2;
+    let c = &cfg.connections[0].children[0];
+    // strongSwan narrowed to the trap's host selectors: offer those too.
+    let mut ts_i = c.local_ts.clone();
+    ts_i.insert(0, crate::config::TrafficSelector { protocol: 1, ..super::util::ts("192.168.1.1/32") });
+    let mut ts_r = c.remote_ts.clone();
+    ts_r.insert(0, crate::config::TrafficSelector { protocol: 1, ..super::util::ts("192.168.2.1/32") });
+    sa.outstanding = Some(Box::new(Outstanding {
+        msg_id: 1,
+        exchange: crate::wire::ExchangeType::IKE_AUTH,
+        packet: Vec::new(),
+        rt: crate::timer::Retransmit::start(Instant::now(), &cfg.retransmit),
+        pending: Pending::Auth(Some(Box::new(ChildReq {
+            cfg: 0,
+            cpu: None,
+            seq: Some(1),
+            spi_in: Spi(0xc000_0001),
+            ni: Vec::new(),
+            ke: None,
+            ts_i,
+            ts_r,
+            transport: false,
+            resource_notify: true,
+            rekey: None,
+        }))),
+    }));
+    let resp = pk.iter().find(|p| p.0 == 'A' && p.2[18] == 35).expect("auth response").2.clone();
+    let msg = Message::decode(&resp).expect("decode");
+    let mut ctx = Ctx { cfg: &cfg, crypto: &crypto, out: &mut out };
+    sa.handle(&mut ctx, Instant::now(), b_addr, a_addr, &resp, &msg);
+    let ev: Vec<Event> = out.events.drain(..).collect();
+    assert!(sa.is_established(), "strongSwan's responder AUTH verified: {ev:?}");
+    let Some(Event::ChildSaReady(c)) = ev.get(1) else { panic!("{ev:?}") };
+    let km = &k["child_keymat_ike_auth"];
+    assert_eq!(&*c.keys_out.encr, &km[..20], "initiator sends with the i→r key");
+    assert_eq!(&*c.keys_in.encr, &km[20..40]);
+    assert!(c.per_cpu, "strongSwan echoed SA_RESOURCE_INFO");
+    assert_eq!(c.resource, None);
+    assert_eq!(c.acquire_seq, Some(1));
+}
