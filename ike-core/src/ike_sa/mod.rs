@@ -29,7 +29,7 @@ use crate::wire::natt::add_marker;
 use crate::wire::{ExchangeType, Flags, Header, Message, Payload};
 
 pub(crate) use child::ChildReq;
-pub(crate) use init::{InitResponder, InitState};
+pub(crate) use init::{InitResponder, InitState, nat_hash};
 use keys::SaKeys;
 pub(crate) use rekey::IkeRekeyReq;
 

@@ -498,3 +498,25 @@ fn established_sa_memory_under_2kib() {
     assert!(ma < 2048, "{ma}");
     assert!(mb < 2048, "{mb}");
 }
+
+#[test]
+fn simultaneous_ike_rekey_resolves() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    let ike = p.connect();
+    let bike = p.b.established()[0];
+    p.take(Side::A);
+    p.take(Side::B);
+    p.a.rekey_ike(p.time, ike).expect("rekey");
+    p.b.rekey_ike(p.time, bike).expect("rekey");
+    p.drive_for(Duration::from_secs(60));
+    // Both refused with TEMPORARY_FAILURE, retried after random back-offs; one won.
+    let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+    assert_eq!(count(&ea, |e| matches!(e, Event::IkeSaUp { .. })), 1, "{ea:?}");
+    assert_eq!(count(&eb, |e| matches!(e, Event::IkeSaUp { .. })), 1, "{eb:?}");
+    assert_eq!(p.a.established().len(), 1);
+    assert_eq!(p.b.established().len(), 1);
+    assert_eq!(p.a.ike_sa_count(), 1);
+    assert_eq!(p.a.child_sas(p.a.established()[0]).len(), 1);
+    assert_eq!(count(&ea, |e| matches!(e, Event::ChildSaDeleted { .. })), 0);
+}

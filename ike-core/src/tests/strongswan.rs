@@ -255,3 +255,36 @@ fn initiator_accepts_strongswan_ike_auth_response() {
     assert_eq!(c.resource, None);
     assert_eq!(c.acquire_seq, Some(1));
 }
+
+/// strongSwan's real IKE_SA_INIT request (with FRAGMENTATION_SUPPORTED,
+/// SIGNATURE_HASH_ALGORITHMS, REDIRECT_SUPPORTED, NAT-D) through the public API.
+#[test]
+fn endpoint_answers_strongswan_ike_sa_init() {
+    let pk = packets();
+    let req = pk.iter().find(|p| p.0 == 'B' && p.2[18] == 34).expect("init request").2.clone();
+    let mut ep = crate::endpoint::Endpoint::new(b_config(), CryptoProvider::seeded(4));
+    let now = Instant::now();
+    let from: SocketAddr = "10.0.0.1:500".parse().expect("addr");
+    let to: SocketAddr = "10.0.0.2:500".parse().expect("addr");
+    ep.handle_datagram(now, from, to, &req);
+    let t = ep.poll_transmit(now).expect("response");
+    assert_eq!((t.remote, t.local), (from, to));
+    let m = Message::decode(&t.data).expect("our response decodes");
+    assert_eq!(m.header.spi_i, u64::from_be_bytes(req[..8].try_into().expect("8")));
+    assert_ne!(m.header.spi_r, 0);
+    assert!(m.header.flags.response() && !m.header.flags.initiator());
+    let sa = m.sa().expect("SA");
+    let chosen = Proposal::from_wire(&sa.proposals[0]).expect("proposal");
+    assert_eq!(chosen, Proposal::parse_ike("aes128gcm16-prfsha256-x25519").expect("p"));
+    assert_eq!(m.ke().expect("KE").group, KeId::CURVE25519);
+    assert_eq!(m.ke().expect("KE").data.len(), 32);
+    assert_eq!(m.nonce().expect("Nr").0.len(), 32);
+    // NAT-D: strongSwan's hashes match our view (no NAT), ours are fresh.
+    let src = m.notify(NotifyType::NAT_DETECTION_SOURCE_IP).expect("NAT-D src");
+    assert_eq!(src.data, crate::ike_sa::nat_hash(m.header.spi_i, m.header.spi_r, to));
+    assert!(ep.poll_transmit(now).is_none());
+    // A retransmission of the request gets the identical response, no new SA.
+    ep.handle_datagram(now, from, to, &req);
+    assert_eq!(ep.poll_transmit(now).expect("resend").data, t.data);
+    assert_eq!(ep.ike_sa_count(), 1);
+}
