@@ -202,7 +202,8 @@ impl IkeSa {
         let ke = if in_auth {
             None
         } else {
-            match offer.iter().find_map(|p| p.ke.first()) {
+            let preferred = self.pfs_group.filter(|g| offer.iter().any(|p| p.ke.contains(g)));
+            match preferred.as_ref().or_else(|| offer.iter().find_map(|p| p.ke.first())) {
                 Some(g) => Some(
                     ctx.crypto
                         .ke(*g)
@@ -379,6 +380,31 @@ impl IkeSa {
         ni: &[u8],
         nr: &[u8],
     ) {
+        if let Some(n) = find_notify(inner, NotifyType::INVALID_KE_PAYLOAD)
+            && let Ok(b) = <[u8; 2]>::try_from(n.data.as_slice())
+        {
+            // RFC 7296 §1.3: retry once with the group the peer wants, if we offer it.
+            let want = crate::wire::KeId(u16::from_be_bytes(b));
+            let sent = req.ke.as_ref().map(|k| k.group());
+            let offered = self.conn(ctx).children[usize::from(req.cfg)]
+                .esp_proposals
+                .iter()
+                .any(|p| p.ke.contains(&want));
+            if offered && sent.is_some() && sent != Some(want) {
+                self.pfs_group = Some(want);
+                let task = match req.rekey {
+                    Some(old) => {
+                        if let Some(o) = self.children.iter_mut().find(|x| x.id == old) {
+                            o.state = ChildState::Installed;
+                        }
+                        Task::RekeyChild(old)
+                    }
+                    None => Task::CreateChild { cfg: req.cfg, cpu: req.cpu, seq: req.seq },
+                };
+                self.queue.push_front(task);
+                return;
+            }
+        }
         if let Some(n) = error_notify(inner) {
             let e = match n.ty {
                 NotifyType::NO_PROPOSAL_CHOSEN => {

@@ -166,6 +166,8 @@ pub(crate) struct IkeSa {
     pub(crate) expire_at: Option<Instant>,
     /// Replaced by a rekeyed IKE SA; only its deletion remains.
     pub(crate) replaced: bool,
+    /// PFS group the peer asked for with INVALID_KE_PAYLOAD in CREATE_CHILD_SA.
+    pub(crate) pfs_group: Option<crate::wire::KeId>,
 }
 
 impl IkeSa {
@@ -203,6 +205,7 @@ impl IkeSa {
             keepalive_at: None,
             expire_at: None,
             replaced: false,
+            pfs_group: None,
         }
     }
 

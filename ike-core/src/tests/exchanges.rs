@@ -520,3 +520,44 @@ fn simultaneous_ike_rekey_resolves() {
     assert_eq!(p.a.child_sas(p.a.established()[0]).len(), 1);
     assert_eq!(count(&ea, |e| matches!(e, Event::ChildSaDeleted { .. })), 0);
 }
+
+#[test]
+fn pfs_invalid_ke_retry_in_create_child_sa() {
+    let (mut a, mut b) = configs();
+    a.connections[0].children[0].esp_proposals = vec![Proposal::parse_esp("aes128gcm16-x25519-ecp256").expect("p")];
+    b.connections[0].children[0].esp_proposals = vec![Proposal::parse_esp("aes128gcm16-ecp256").expect("p")];
+    let mut p = Pair::new(a, b);
+    let ike = p.connect();
+    let (c, _, _) = p.a.child_sas(ike)[0];
+    p.take(Side::A);
+    p.a.rekey_child(p.time, c).expect("rekey");
+    p.drive();
+    let ea = p.take(Side::A);
+    let i = installs(&ea);
+    assert_eq!(i.len(), 1, "{ea:?}");
+    assert_eq!(i[0].esp.ke, Some(crate::wire::KeId::ECP_256));
+    // Two CREATE_CHILD_SA round trips: INVALID_KE_PAYLOAD, then success.
+    assert_eq!(p.log.iter().filter(|(s, t)| *s == Side::A && t.data[18] == 36).count(), 2);
+}
+
+#[test]
+fn kernel_expires_rekey_and_delete() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    let ike = p.connect();
+    let (_, spi, _) = p.a.child_sas(ike)[0];
+    p.take(Side::A);
+    p.a.handle_kernel(p.time, crate::endpoint::KernelEvent::Expire { spi, hard: false });
+    p.drive();
+    let ea = p.take(Side::A);
+    assert_eq!(count(&ea, |e| matches!(e, Event::ChildSaRekeyed { .. })), 1);
+    let (_, spi, _) = p.a.child_sas(ike)[0];
+    p.a.handle_kernel(p.time, crate::endpoint::KernelEvent::Expire { spi, hard: true });
+    p.drive();
+    assert!(p.a.child_sas(ike).is_empty());
+    assert!(p.b.child_sas(p.b.established()[0]).is_empty());
+    // Unknown SPIs and reqids are ignored.
+    p.a.handle_kernel(p.time, crate::endpoint::KernelEvent::Expire { spi: crate::ids::Spi(1), hard: true });
+    p.a.handle_kernel(p.time, crate::endpoint::KernelEvent::Acquire { reqid: 99, cpu: None, seq: 1 });
+    assert!(p.a.poll_transmit(p.time).is_none());
+}
