@@ -1,10 +1,580 @@
-//! `cargo xtask testbed`.
+//! `cargo xtask testbed`: the seed's throughput experiment in one command
+//! (issue 10 item 1). One guest boot per vCPU count runs
+//! `xtask/guest/bin/testbed`: for each topology (direct; wire = the receive
+//! side on one CPU) and case (unencrypted, one SA, per-CPU SAs, per-CPU SAs
+//! with lanes' XDP steering), iperf3 streams pinned one per CPU (TCP, UDP)
+//! and netperf TCP_RR, repeated. Writes `bench/results/testbed-<date>/`:
+//! `samples.csv` (every repetition), `summary.csv`, `README.md` (tables)
+//! and `throughput.svg` (Mbit/s vs vCPUs per case).
 
-use anyhow::Result;
+use crate::util;
+use crate::vm::{self, BootArgs};
+use anyhow::{Context, Result, bail};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
 
-#[derive(clap::Args, Debug, Default)]
-pub struct Options {}
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    /// vCPU counts, one boot each.
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    pub cpus: Vec<u32>,
+    /// Protocols: tcp, udp.
+    #[arg(long, value_delimiter = ',', default_value = "tcp,udp")]
+    pub proto: Vec<String>,
+    /// Seconds per measurement (`10` or `10s`).
+    #[arg(long, default_value = "10s")]
+    pub duration: String,
+    /// The IKE daemon on gateway A (gateway B runs strongSwan).
+    #[arg(long, value_enum, default_value_t = crate::demo::Peer::Strongswan)]
+    pub peer: crate::demo::Peer,
+    /// Repetitions of each measurement.
+    #[arg(long, default_value_t = 3)]
+    pub reps: u32,
+    /// Topologies: direct, wire.
+    #[arg(long, value_delimiter = ',', default_value = "direct,wire")]
+    pub topo: Vec<String>,
+    /// Cases: plain, one-sa, pcpu, pcpu-steer.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "plain,one-sa,pcpu,pcpu-steer"
+    )]
+    pub case: Vec<String>,
+    /// Skip the netperf TCP_RR latency runs.
+    #[arg(long)]
+    pub no_rr: bool,
+    /// Guest memory in MiB.
+    #[arg(long, default_value_t = 2048)]
+    pub mem: u32,
+    /// Run on this host's namespaces instead of the VM (needs ESP in the host kernel).
+    #[arg(long)]
+    pub host_netns: bool,
+    /// Output folder (default bench/results/testbed-<date>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
 
-pub fn run(_o: &Options) -> Result<()> {
-    anyhow::bail!("`cargo xtask testbed` is not implemented yet")
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            cpus: vec![1, 2],
+            proto: vec!["tcp".into(), "udp".into()],
+            duration: "10s".into(),
+            peer: crate::demo::Peer::Strongswan,
+            reps: 3,
+            topo: vec!["direct".into(), "wire".into()],
+            case: vec![
+                "plain".into(),
+                "one-sa".into(),
+                "pcpu".into(),
+                "pcpu-steer".into(),
+            ],
+            no_rr: false,
+            mem: 2048,
+            host_netns: false,
+            out: None,
+        }
+    }
+}
+
+/// One measurement (one `@@TB` line).
+#[derive(Debug, Clone, Default)]
+struct Sample {
+    cpus: u32,
+    topo: String,
+    case: String,
+    proto: String,
+    rep: u32,
+    /// Mbit/s (tcp/udp) or transactions/s (rr).
+    value: f64,
+    /// Packets/s received by gw-b (tcp/udp) or mean latency in µs (rr).
+    value2: f64,
+    cpu_busy: String,
+    sa: String,
+}
+
+fn kv(line: &str) -> BTreeMap<&str, &str> {
+    line.split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .collect()
+}
+
+fn parse(cpus: u32, stdout: &str, notes: &mut Vec<String>, kernel: &mut String) -> Vec<Sample> {
+    let mut v = Vec::new();
+    for l in stdout.lines() {
+        if let Some(rest) = l.strip_prefix("@@TB ") {
+            let m = kv(rest);
+            let f = |k: &str| m.get(k).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+            let proto = m.get("proto").copied().unwrap_or_default().to_string();
+            let rr = proto == "rr";
+            v.push(Sample {
+                cpus,
+                topo: m.get("topo").copied().unwrap_or_default().into(),
+                case: m.get("case").copied().unwrap_or_default().into(),
+                rep: f("rep") as u32,
+                value: if rr { f("tps") } else { f("mbps") },
+                value2: if rr { f("lat_us") } else { f("pps") },
+                cpu_busy: m.get("cpu").copied().unwrap_or_default().into(),
+                sa: m.get("sa").copied().unwrap_or_default().into(),
+                proto,
+            });
+        } else if let Some(rest) = l.strip_prefix("@@TB-SKIP ") {
+            let m = kv(rest);
+            notes.push(format!(
+                "{} vCPUs, {} / {}: skipped ({})",
+                cpus,
+                m.get("topo").unwrap_or(&"?"),
+                m.get("case").unwrap_or(&"?"),
+                m.get("reason").unwrap_or(&"?").replace('-', " ")
+            ));
+        } else if let Some(rest) = l.strip_prefix("@@TB-INFO ")
+            && let Some(k) = kv(rest).get("kernel")
+        {
+            *kernel = (*k).to_string();
+        }
+    }
+    v
+}
+
+fn seconds(s: &str) -> Result<u32> {
+    let t = s.trim();
+    let (num, mult) = if let Some(m) = t.strip_suffix("ms") {
+        (m, 0)
+    } else if let Some(m) = t.strip_suffix('m') {
+        (m, 60)
+    } else {
+        (t.strip_suffix('s').unwrap_or(t), 1)
+    };
+    let n: u32 = num
+        .parse()
+        .with_context(|| format!("--duration {s}: expected seconds like 10 or 10s"))?;
+    if mult == 0 || n * mult == 0 {
+        bail!("--duration {s}: use at least 1 s");
+    }
+    Ok(n * mult)
+}
+
+pub fn run(o: &Options) -> Result<()> {
+    if o.host_netns {
+        bail!(
+            "--host-netns is not implemented yet: the testbed runs in the VM (this host's kernel \
+             has no ESP); drop --host-netns"
+        );
+    }
+    let dur = seconds(&o.duration)?;
+    for p in &o.proto {
+        if p != "tcp" && p != "udp" {
+            bail!("--proto {p}: use tcp and/or udp");
+        }
+    }
+    let date = util::output(Command::new("date").args(["-u", "+%Y-%m-%d-%H%M"]))?;
+    let out = o
+        .out
+        .clone()
+        .unwrap_or_else(|| util::root().join(format!("bench/results/testbed-{}", date.trim())));
+    std::fs::create_dir_all(&out)?;
+    let n_meas = o.topo.len() as u64
+        * o.case.len() as u64
+        * (o.proto.len() as u64 + u64::from(!o.no_rr))
+        * u64::from(o.reps);
+    let mut samples = Vec::new();
+    let mut notes = Vec::new();
+    let mut kernel = String::new();
+    let mut timings = Vec::new();
+    for &cpus in &o.cpus {
+        let t = Instant::now();
+        // Guest time: every measurement plus its setup, generously, and boot.
+        let est = n_meas * (u64::from(dur) + 10) * (1 + u64::from(cpus) / 4) + 300;
+        let boot = BootArgs {
+            cpus,
+            mem: o.mem,
+            timeout: est * 2,
+            release: true,
+            no_build: o.peer == crate::demo::Peer::Strongswan,
+            ..BootArgs::default()
+        };
+        let script = format!(
+            "TB_PEER={} TB_PROTOS='{}' TB_DURATION={dur} TB_REPS={} TB_TOPOS='{}' TB_CASES='{}' \
+             TB_RR={} exec /lanes/scripts/testbed\n",
+            o.peer.name(),
+            o.proto.join(" "),
+            o.reps,
+            o.topo.join(" "),
+            o.case.join(" "),
+            u8::from(!o.no_rr)
+        );
+        eprintln!("testbed: {cpus} vCPUs ({n_meas} measurements of {dur} s)");
+        let r = vm::qemu::run(&vm::qemu::Plan {
+            boot: &boot,
+            script,
+            stream: true,
+        })?;
+        if r.code != 0 {
+            notes.push(format!(
+                "{cpus} vCPUs: the guest script exited {} (logs in {})",
+                r.code,
+                r.dir.display()
+            ));
+        }
+        samples.extend(parse(cpus, &r.stdout, &mut notes, &mut kernel));
+        let secs = t.elapsed().as_secs_f64();
+        timings.push((cpus, secs));
+        eprintln!("testbed: {cpus} vCPUs took {secs:.0} s");
+    }
+    let meta = Meta {
+        date: date.trim().to_string(),
+        machine: machine(),
+        host_kernel: util::output(Command::new("uname").arg("-r"))
+            .unwrap_or_default()
+            .trim()
+            .into(),
+        guest_kernel: kernel,
+        peer: o.peer.name().into(),
+        duration: dur,
+        reps: o.reps,
+        timings,
+        notes,
+    };
+    write_results(&out, &meta, &samples)?;
+    eprintln!("testbed: results in {}", out.display());
+    Ok(())
+}
+
+struct Meta {
+    date: String,
+    machine: String,
+    host_kernel: String,
+    guest_kernel: String,
+    peer: String,
+    duration: u32,
+    reps: u32,
+    timings: Vec<(u32, f64)>,
+    notes: Vec<String>,
+}
+
+/// CPU model and count of this host.
+fn machine() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = info
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|x| x.1.trim())
+        })
+        .unwrap_or("unknown CPU");
+    let n = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!("{model}, {n} host CPUs")
+}
+
+/// Median, min, max.
+fn stats(v: &[f64]) -> (f64, f64, f64) {
+    let mut s: Vec<f64> = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    if s.is_empty() {
+        return (0.0, 0.0, 0.0);
+    }
+    let mid = s.len() / 2;
+    let med = if s.len() % 2 == 1 {
+        s[mid]
+    } else {
+        (s[mid - 1] + s[mid]) / 2.0
+    };
+    (med, s[0], s[s.len() - 1])
+}
+
+type Key = (u32, String, String, String);
+
+fn group(samples: &[Sample]) -> BTreeMap<Key, Vec<&Sample>> {
+    let mut m: BTreeMap<Key, Vec<&Sample>> = BTreeMap::new();
+    for s in samples {
+        m.entry((s.cpus, s.topo.clone(), s.proto.clone(), s.case.clone()))
+            .or_default()
+            .push(s);
+    }
+    m
+}
+
+const CASES: [(&str, &str); 4] = [
+    ("plain", "unencrypted"),
+    ("one-sa", "one SA"),
+    ("pcpu", "per-CPU SAs"),
+    ("pcpu-steer", "per-CPU SAs + steering"),
+];
+
+fn case_label(c: &str) -> &str {
+    CASES.iter().find(|x| x.0 == c).map(|x| x.1).unwrap_or(c)
+}
+
+fn write_results(out: &std::path::Path, meta: &Meta, samples: &[Sample]) -> Result<()> {
+    let mut csv = String::from(
+        "vcpus,topology,case,proto,rep,mbps_or_tps,pps_or_lat_us,cpu_busy_pct,sa_in_packets\n",
+    );
+    for s in samples {
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{:.1},{:.1},\"{}\",\"{}\"",
+            s.cpus, s.topo, s.case, s.proto, s.rep, s.value, s.value2, s.cpu_busy, s.sa
+        );
+    }
+    std::fs::write(out.join("samples.csv"), csv)?;
+
+    let groups = group(samples);
+    let mut sum = String::from("vcpus,topology,proto,case,median,min,max,median2,unit\n");
+    let mut md = String::new();
+    let _ = writeln!(md, "# lanes testbed, {}\n", meta.date);
+    let _ = writeln!(md, "- machine: {}", meta.machine);
+    let _ = writeln!(
+        md,
+        "- host kernel: {}; guest kernel: {} (QEMU TCG)",
+        meta.host_kernel, meta.guest_kernel
+    );
+    let vc: Vec<String> = meta.timings.iter().map(|t| t.0.to_string()).collect();
+    let _ = writeln!(
+        md,
+        "- vCPUs: {}; gw-a: {}, gw-b: strongswan",
+        vc.join(", "),
+        meta.peer
+    );
+    let _ = writeln!(
+        md,
+        "- {} s per measurement, {} repetitions: median (min-max); iperf3 streams pinned one per vCPU",
+        meta.duration, meta.reps
+    );
+    let tm: Vec<String> = meta
+        .timings
+        .iter()
+        .map(|(c, s)| format!("{c} vCPUs {s:.0} s"))
+        .collect();
+    let _ = writeln!(md, "- wall time: {}\n", tm.join(", "));
+    let _ = writeln!(
+        md,
+        "Topologies: `direct` = the receive CPU follows the sender (RSS on the SPI); `wire` = \
+         every packet of the tunnel is received on CPU 0 (single-queue RSS).\n"
+    );
+    let _ = writeln!(md, "## Throughput\n");
+    let _ = writeln!(
+        md,
+        "| vCPUs | topology | proto | case | Mbit/s | pkt/s (gw-b rx) | CPU busy % (last rep) | gw-b SA in packets by CPU (last rep) |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+    let mut rr = String::new();
+    for ((cpus, topo, proto, case), v) in &groups {
+        let vals: Vec<f64> = v.iter().map(|s| s.value).collect();
+        let (med, lo, hi) = stats(&vals);
+        let (med2, _, _) = stats(&v.iter().map(|s| s.value2).collect::<Vec<_>>());
+        let last = v.last().copied().cloned().unwrap_or_default();
+        let unit = if proto == "rr" {
+            "tps,lat_us"
+        } else {
+            "mbps,pps"
+        };
+        let _ = writeln!(
+            sum,
+            "{cpus},{topo},{proto},{case},{med:.1},{lo:.1},{hi:.1},{med2:.1},{unit}"
+        );
+        if proto == "rr" {
+            let _ = writeln!(
+                rr,
+                "| {cpus} | {topo} | {} | {med:.0} ({lo:.0}-{hi:.0}) | {med2:.0} |",
+                case_label(case)
+            );
+        } else {
+            let _ = writeln!(
+                md,
+                "| {cpus} | {topo} | {proto} | {} | {med:.1} ({lo:.1}-{hi:.1}) | {med2:.0} | {} | {} |",
+                case_label(case),
+                last.cpu_busy,
+                if last.sa.is_empty() {
+                    "-".into()
+                } else {
+                    last.sa.clone()
+                }
+            );
+        }
+    }
+    if !rr.is_empty() {
+        let _ = writeln!(md, "\n## Latency (netperf TCP_RR, one flow on CPU 0)\n");
+        let _ = writeln!(
+            md,
+            "| vCPUs | topology | case | transactions/s | mean latency µs |\n|---|---|---|---|---|"
+        );
+        md.push_str(&rr);
+    }
+    if !meta.notes.is_empty() {
+        let _ = writeln!(md, "\n## Notes\n");
+        for n in &meta.notes {
+            let _ = writeln!(md, "- {n}");
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\n![throughput vs vCPUs](throughput.svg)\n\nFiles: `samples.csv` (every repetition), `summary.csv`."
+    );
+    std::fs::write(out.join("summary.csv"), sum)?;
+    std::fs::write(out.join("README.md"), md)?;
+    std::fs::write(out.join("throughput.svg"), svg(&groups, meta))?;
+    Ok(())
+}
+
+/// Mbit/s vs vCPUs, one panel per (topology, protocol), one line per case,
+/// min-max whiskers.
+fn svg(groups: &BTreeMap<Key, Vec<&Sample>>, meta: &Meta) -> String {
+    let colors = ["#777777", "#d62728", "#1f77b4", "#2ca02c"];
+    let mut panels: Vec<(String, String)> = groups
+        .keys()
+        .filter(|k| k.2 != "rr")
+        .map(|k| (k.1.clone(), k.2.clone()))
+        .collect();
+    panels.sort();
+    panels.dedup();
+    let cpus: Vec<u32> = {
+        let mut c: Vec<u32> = groups.keys().map(|k| k.0).collect();
+        c.sort();
+        c.dedup();
+        c
+    };
+    let (pw, ph, m) = (360.0, 260.0, 50.0);
+    let cols = panels.len().clamp(1, 2);
+    let rows = panels.len().div_ceil(2).max(1);
+    let w = cols as f64 * (pw + m) + m;
+    let h = rows as f64 * (ph + m + 20.0) + 90.0;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">"#
+    );
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{m}" y="20" font-size="14">lanes testbed {}: Mbit/s vs vCPUs (median, min-max), guest {}, gw-a {}</text>"#,
+        meta.date, meta.guest_kernel, meta.peer
+    );
+    for (i, (topo, proto)) in panels.iter().enumerate() {
+        let x0 = m + (i % 2) as f64 * (pw + m);
+        let y0 = 50.0 + (i / 2) as f64 * (ph + m + 20.0);
+        let ymax = groups
+            .iter()
+            .filter(|(k, _)| &k.1 == topo && &k.2 == proto)
+            .flat_map(|(_, v)| v.iter().map(|s| s.value))
+            .fold(1.0f64, f64::max)
+            * 1.1;
+        let xs = |c: u32| {
+            let idx = cpus.iter().position(|&x| x == c).unwrap_or(0) as f64;
+            x0 + if cpus.len() > 1 {
+                idx / (cpus.len() - 1) as f64 * pw
+            } else {
+                pw / 2.0
+            }
+        };
+        let ys = |v: f64| y0 + ph - v / ymax * ph;
+        let _ = writeln!(
+            s,
+            r#"<text x="{x0}" y="{}" font-size="12">{topo}, {proto}</text>"#,
+            y0 - 6.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="black"/>"#
+        );
+        for t in 0..=4 {
+            let v = ymax * f64::from(t) / 4.0;
+            let y = ys(v);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{x0}" y1="{y}" x2="{}" y2="{y}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{v:.0}</text>"##,
+                x0 + pw,
+                x0 - 4.0,
+                y + 4.0
+            );
+        }
+        for &c in &cpus {
+            let _ = writeln!(
+                s,
+                r#"<text x="{}" y="{}" text-anchor="middle">{c}</text>"#,
+                xs(c),
+                y0 + ph + 14.0
+            );
+        }
+        for (ci, (case, label)) in CASES.iter().enumerate() {
+            let pts: Vec<(f64, f64, f64, f64)> = cpus
+                .iter()
+                .filter_map(|&c| {
+                    let v = groups.get(&(c, topo.clone(), proto.clone(), (*case).to_string()))?;
+                    let (med, lo, hi) = stats(&v.iter().map(|s| s.value).collect::<Vec<_>>());
+                    Some((xs(c), ys(med), ys(lo), ys(hi)))
+                })
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            let col = colors[ci % colors.len()];
+            let path: Vec<String> = pts
+                .iter()
+                .map(|p| format!("{:.1},{:.1}", p.0, p.1))
+                .collect();
+            let _ = writeln!(
+                s,
+                r#"<polyline points="{}" fill="none" stroke="{col}" stroke-width="2"/>"#,
+                path.join(" ")
+            );
+            for p in &pts {
+                let _ = writeln!(
+                    s,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{col}"/><line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{col}"/>"#,
+                    p.0, p.1, p.0, p.2, p.0, p.3
+                );
+            }
+            if i == 0 {
+                let ly = h - 30.0;
+                let lx = m + ci as f64 * 170.0;
+                let _ = writeln!(
+                    s,
+                    r#"<rect x="{lx}" y="{}" width="12" height="4" fill="{col}"/><text x="{}" y="{ly}">{label}</text>"#,
+                    ly - 6.0,
+                    lx + 16.0
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        r##"<text x="{m}" y="{}" fill="#555">x: guest vCPUs; y: Mbit/s summed over pinned streams</text>"##,
+        h - 8.0
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_lines_and_durations() {
+        let mut notes = Vec::new();
+        let mut k = String::new();
+        let v = parse(
+            2,
+            "@@TB-INFO kernel=7.2 cpus=2\n@@TB topo=wire case=pcpu proto=tcp rep=1 mbps=12.5 pps=900 cpu=0:50,1:20 sa=0:10,1:5\n\
+             @@TB topo=wire case=plain proto=rr rep=2 tps=100 lat_us=9000\n@@TB-SKIP topo=wire case=pcpu-steer reason=no-steer\n",
+            &mut notes,
+            &mut k,
+        );
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].value, 12.5);
+        assert_eq!(v[0].sa, "0:10,1:5");
+        assert_eq!(v[1].value2, 9000.0);
+        assert_eq!(k, "7.2");
+        assert_eq!(notes.len(), 1);
+        assert_eq!(seconds("10s").ok(), Some(10));
+        assert_eq!(seconds("2m").ok(), Some(120));
+        assert!(seconds("x").is_err());
+        assert_eq!(stats(&[3.0, 1.0, 2.0]), (2.0, 1.0, 3.0));
+    }
 }
