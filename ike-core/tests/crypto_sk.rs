@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, reason = "helpers outside #[test] fns")]
 
+use ike_core::crypto::floor::handshake_crypto;
 use ike_core::crypto::keymat::{IkeKeyLengths, IkeKeys, skeyseed, skeyseed_rekey};
 use ike_core::crypto::prf::PRF_HMAC_SHA2_256;
 use ike_core::crypto::sk::{self, OpenError};
@@ -334,4 +335,36 @@ fn suites_from_proposals_and_errors() {
     assert_ne!(p.random_ike_spi().unwrap(), 0);
     assert_eq!(p.random_nonce(32).unwrap().len(), 32);
     assert!(!format!("{p:?}").is_empty());
+}
+
+#[test]
+fn handshake_floor_runs_for_every_group_and_suite() {
+    let p = CryptoProvider::seeded(6);
+    let child = ChildSuite {
+        encr: EncrId::AES_GCM_16,
+        encr_key_bits: Some(128),
+        integ: IntegId::NONE,
+        esn: false,
+        ke: None,
+    };
+    for ke in [
+        KeId::CURVE25519,
+        KeId::ECP_256,
+        KeId::ECP_384,
+        KeId::MODP_2048,
+    ] {
+        let suite = IkeSuite { ke, ..suites()[0] };
+        handshake_crypto(&p, suite, child, 200).unwrap();
+    }
+    for suite in suites() {
+        handshake_crypto(&p, suite, child, 200).unwrap();
+    }
+    let bad = IkeSuite {
+        ke: KeId::MODP_1024,
+        ..suites()[0]
+    };
+    assert_eq!(
+        handshake_crypto(&p, bad, child, 200).unwrap_err(),
+        CryptoError::UnsupportedKe(KeId::MODP_1024)
+    );
 }

@@ -62,13 +62,14 @@ pub fn prf_plus_once(provider: &CryptoProvider, prf: PrfId, len: usize) -> Resul
 /// one Child SA, for both peers: two key pairs and two shared secrets,
 /// SKEYSEED/SK_* twice, PSK AUTH computed and verified by each side
 /// (4 AUTH computations), two IKE_AUTH messages of `auth_msg_len` inner
-/// bytes sealed and opened, Child KEYMAT twice.
+/// bytes sealed and opened, Child KEYMAT twice. Fails if the two sides
+/// disagree (AUTH, SK or Child keys).
 pub fn handshake_crypto(
     provider: &CryptoProvider,
     suite: IkeSuite,
     child: ChildSuite,
     auth_msg_len: usize,
-) -> Result<u8, CryptoError> {
+) -> Result<(), CryptoError> {
     let group = provider.ke(suite.ke)?;
     let rng = provider.random.as_ref();
     let ki = group.start(rng)?;
@@ -104,6 +105,9 @@ pub fn handshake_crypto(
         .map_err(|_| CryptoError::IntegrityCheckFailed)?;
     let ca = a.child_keys(provider, &child, None, &ni, &nr)?;
     let cb = b.child_keys(provider, &child, None, &ni, &nr)?;
-    let same: bool = ok_i && ok_r && ca == cb;
-    Ok(u8::from(same) ^ ca.encr_i.first().copied().unwrap_or(0))
+    if ok_i && ok_r && ca == cb {
+        Ok(())
+    } else {
+        Err(CryptoError::IntegrityCheckFailed)
+    }
 }
