@@ -428,8 +428,16 @@ mod tests {
             protocol: 1,
             ..TrafficSelector::subnet("192.168.1.1".parse().unwrap(), 32)
         };
-        assert_eq!(narrow(&[a], &[host, a]), vec![a], "the host hint is inside the subnet");
-        assert_eq!(narrow(&[host], &[a]), vec![host], "narrowed to our smaller range");
+        assert_eq!(
+            narrow(&[a], &[host, a]),
+            vec![a],
+            "the host hint is inside the subnet"
+        );
+        assert_eq!(
+            narrow(&[host], &[a]),
+            vec![host],
+            "narrowed to our smaller range"
+        );
         let all = TrafficSelector::subnet("0.0.0.0".parse().unwrap(), 0);
         assert_eq!(all.end, "255.255.255.255".parse::<IpAddr>().unwrap());
     }

@@ -6,7 +6,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ike_core::crypto::CryptoProvider;
-use ike_core::{ChildConfig, ConnectionConfig, Endpoint, EndpointConfig, Identity, Proposal, Psk, TrafficSelector};
+use ike_core::{
+    ChildConfig, ConnectionConfig, Endpoint, EndpointConfig, Identity, Proposal, Psk,
+    TrafficSelector,
+};
 use libfuzzer_sys::fuzz_target;
 
 fn responder() -> Endpoint {
@@ -26,7 +29,11 @@ fn responder() -> Endpoint {
     ch.remote_ts = ch.local_ts.clone();
     c.children = vec![ch];
     Endpoint::new(
-        EndpointConfig { connections: vec![c], cookie_threshold: Some(64), ..EndpointConfig::default() },
+        EndpointConfig {
+            connections: vec![c],
+            cookie_threshold: Some(64),
+            ..EndpointConfig::default()
+        },
         CryptoProvider::seeded(1),
     )
 }
@@ -43,7 +50,12 @@ fuzz_target!(|data: &[u8]| {
         let len = usize::from(u16::from_be_bytes([rest[1], rest[2]])).min(rest.len() - 3);
         let d = &rest[3..3 + len];
         rest = &rest[3 + len..];
-        ep.handle_datagram(t, remote, SocketAddr::new("10.0.0.2".parse().expect("ip"), port), d);
+        ep.handle_datagram(
+            t,
+            remote,
+            SocketAddr::new("10.0.0.2".parse().expect("ip"), port),
+            d,
+        );
         while ep.poll_transmit(t).is_some() {}
         while ep.poll_event().is_some() {}
         t += Duration::from_secs(5);

@@ -202,8 +202,13 @@ impl IkeSa {
         let ke = if in_auth {
             None
         } else {
-            let preferred = self.pfs_group.filter(|g| offer.iter().any(|p| p.ke.contains(g)));
-            match preferred.as_ref().or_else(|| offer.iter().find_map(|p| p.ke.first())) {
+            let preferred = self
+                .pfs_group
+                .filter(|g| offer.iter().any(|p| p.ke.contains(g)));
+            match preferred
+                .as_ref()
+                .or_else(|| offer.iter().find_map(|p| p.ke.first()))
+            {
                 Some(g) => Some(
                     ctx.crypto
                         .ke(*g)
@@ -399,7 +404,11 @@ impl IkeSa {
                         }
                         Task::RekeyChild(old)
                     }
-                    None => Task::CreateChild { cfg: req.cfg, cpu: req.cpu, seq: req.seq },
+                    None => Task::CreateChild {
+                        cfg: req.cfg,
+                        cpu: req.cpu,
+                        seq: req.seq,
+                    },
                 };
                 self.queue.push_front(task);
                 return;

@@ -29,7 +29,9 @@ use crate::wire::natt::add_marker;
 use crate::wire::{ExchangeType, Flags, Header, Message, Payload};
 
 pub(crate) use child::ChildReq;
-pub(crate) use init::{InitResponder, InitState, nat_hash};
+#[cfg(test)]
+pub(crate) use init::nat_hash;
+pub(crate) use init::{InitResponder, InitState};
 use keys::SaKeys;
 pub(crate) use rekey::IkeRekeyReq;
 

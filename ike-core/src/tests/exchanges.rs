@@ -492,8 +492,8 @@ fn established_sa_memory_under_2kib() {
     let mb = p.b.memory_of(bike).expect("sa");
     eprintln!(
         "per-IKE-SA memory beyond keys: initiator {ma} B, responder {mb} B (IkeSa {} B, ChildSa {} B)",
-        core::mem::size_of::<crate::ike_sa::IkeSa>(),
-        core::mem::size_of::<crate::child_sa::ChildSa>()
+        size_of::<crate::ike_sa::IkeSa>(),
+        size_of::<crate::child_sa::ChildSa>()
     );
     assert!(ma < 2048, "{ma}");
     assert!(mb < 2048, "{mb}");
@@ -512,8 +512,16 @@ fn simultaneous_ike_rekey_resolves() {
     p.drive_for(Duration::from_secs(60));
     // Both refused with TEMPORARY_FAILURE, retried after random back-offs; one won.
     let (ea, eb) = (p.take(Side::A), p.take(Side::B));
-    assert_eq!(count(&ea, |e| matches!(e, Event::IkeSaUp { .. })), 1, "{ea:?}");
-    assert_eq!(count(&eb, |e| matches!(e, Event::IkeSaUp { .. })), 1, "{eb:?}");
+    assert_eq!(
+        count(&ea, |e| matches!(e, Event::IkeSaUp { .. })),
+        1,
+        "{ea:?}"
+    );
+    assert_eq!(
+        count(&eb, |e| matches!(e, Event::IkeSaUp { .. })),
+        1,
+        "{eb:?}"
+    );
     assert_eq!(p.a.established().len(), 1);
     assert_eq!(p.b.established().len(), 1);
     assert_eq!(p.a.ike_sa_count(), 1);
@@ -524,8 +532,10 @@ fn simultaneous_ike_rekey_resolves() {
 #[test]
 fn pfs_invalid_ke_retry_in_create_child_sa() {
     let (mut a, mut b) = configs();
-    a.connections[0].children[0].esp_proposals = vec![Proposal::parse_esp("aes128gcm16-x25519-ecp256").expect("p")];
-    b.connections[0].children[0].esp_proposals = vec![Proposal::parse_esp("aes128gcm16-ecp256").expect("p")];
+    a.connections[0].children[0].esp_proposals =
+        vec![Proposal::parse_esp("aes128gcm16-x25519-ecp256").expect("p")];
+    b.connections[0].children[0].esp_proposals =
+        vec![Proposal::parse_esp("aes128gcm16-ecp256").expect("p")];
     let mut p = Pair::new(a, b);
     let ike = p.connect();
     let (c, _, _) = p.a.child_sas(ike)[0];
@@ -537,7 +547,13 @@ fn pfs_invalid_ke_retry_in_create_child_sa() {
     assert_eq!(i.len(), 1, "{ea:?}");
     assert_eq!(i[0].esp.ke, Some(crate::wire::KeId::ECP_256));
     // Two CREATE_CHILD_SA round trips: INVALID_KE_PAYLOAD, then success.
-    assert_eq!(p.log.iter().filter(|(s, t)| *s == Side::A && t.data[18] == 36).count(), 2);
+    assert_eq!(
+        p.log
+            .iter()
+            .filter(|(s, t)| *s == Side::A && t.data[18] == 36)
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -547,17 +563,36 @@ fn kernel_expires_rekey_and_delete() {
     let ike = p.connect();
     let (_, spi, _) = p.a.child_sas(ike)[0];
     p.take(Side::A);
-    p.a.handle_kernel(p.time, crate::endpoint::KernelEvent::Expire { spi, hard: false });
+    p.a.handle_kernel(
+        p.time,
+        crate::endpoint::KernelEvent::Expire { spi, hard: false },
+    );
     p.drive();
     let ea = p.take(Side::A);
     assert_eq!(count(&ea, |e| matches!(e, Event::ChildSaRekeyed { .. })), 1);
     let (_, spi, _) = p.a.child_sas(ike)[0];
-    p.a.handle_kernel(p.time, crate::endpoint::KernelEvent::Expire { spi, hard: true });
+    p.a.handle_kernel(
+        p.time,
+        crate::endpoint::KernelEvent::Expire { spi, hard: true },
+    );
     p.drive();
     assert!(p.a.child_sas(ike).is_empty());
     assert!(p.b.child_sas(p.b.established()[0]).is_empty());
     // Unknown SPIs and reqids are ignored.
-    p.a.handle_kernel(p.time, crate::endpoint::KernelEvent::Expire { spi: crate::ids::Spi(1), hard: true });
-    p.a.handle_kernel(p.time, crate::endpoint::KernelEvent::Acquire { reqid: 99, cpu: None, seq: 1 });
+    p.a.handle_kernel(
+        p.time,
+        crate::endpoint::KernelEvent::Expire {
+            spi: crate::ids::Spi(1),
+            hard: true,
+        },
+    );
+    p.a.handle_kernel(
+        p.time,
+        crate::endpoint::KernelEvent::Acquire {
+            reqid: 99,
+            cpu: None,
+            seq: 1,
+        },
+    );
     assert!(p.a.poll_transmit(p.time).is_none());
 }

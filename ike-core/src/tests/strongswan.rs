@@ -23,7 +23,9 @@ const PACKETS: &str = include_str!("../../tests/data/strongswan_packets.txt");
 const KEYS: &str = include_str!("../../tests/data/strongswan_keys.txt");
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex")).collect()
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
 }
 
 /// (receiver side, port, IKE message without marker).
@@ -36,14 +38,21 @@ fn packets() -> Vec<(char, u16, Vec<u8>)> {
             let side = it.next().and_then(|s| s.chars().next()).expect("side");
             let port: u16 = it.next().expect("port").parse().expect("port");
             let raw = unhex(it.next().expect("hex"));
-            let ike = if port == 4500 { strip_marker(&raw).expect("marker").to_vec() } else { raw };
+            let ike = if port == 4500 {
+                strip_marker(&raw).expect("marker").to_vec()
+            } else {
+                raw
+            };
             (side, port, ike)
         })
         .collect()
 }
 
 fn keys() -> HashMap<&'static str, Vec<u8>> {
-    KEYS.lines().filter_map(|l| l.split_once(' ')).map(|(k, v)| (k, unhex(v.trim()))).collect()
+    KEYS.lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k, unhex(v.trim())))
+        .collect()
 }
 
 fn b_config() -> EndpointConfig {
@@ -59,8 +68,18 @@ fn b_config() -> EndpointConfig {
 fn responder_answers_strongswan_ike_auth_and_create_child_sa() {
     let pk = packets();
     let k = keys();
-    let init_req = pk.iter().find(|p| p.0 == 'B' && p.2[18] == 34).expect("init request").2.clone();
-    let init_resp = pk.iter().find(|p| p.0 == 'A' && p.2[18] == 34).expect("init response").2.clone();
+    let init_req = pk
+        .iter()
+        .find(|p| p.0 == 'B' && p.2[18] == 34)
+        .expect("init request")
+        .2
+        .clone();
+    let init_resp = pk
+        .iter()
+        .find(|p| p.0 == 'A' && p.2[18] == 34)
+        .expect("init response")
+        .2
+        .clone();
     let resp_hdr = Message::decode(&init_resp).expect("decode").header;
     let (ni, nr) = (k["nonces"][..32].to_vec(), k["nonces"][32..].to_vec());
     let cfg = b_config();
@@ -70,9 +89,22 @@ fn responder_answers_strongswan_ike_auth_and_create_child_sa() {
         .expect("p")
         .intersect(&Proposal::parse_ike("aes128gcm16-prfsha256-x25519").expect("p"))
         .expect("sel");
-    let keys_b = SaKeys::derive(&crypto, &sel, &k["skeyseed"], &ni, &nr, resp_hdr.spi_i, resp_hdr.spi_r, false)
-        .expect("keys");
-    assert_eq!(&*keys_b.sk_d, k["sk_d"].as_slice(), "SK_d from the trace's SKEYSEED");
+    let keys_b = SaKeys::derive(
+        &crypto,
+        &sel,
+        &k["skeyseed"],
+        &ni,
+        &nr,
+        resp_hdr.spi_i,
+        resp_hdr.spi_r,
+        false,
+    )
+    .expect("keys");
+    assert_eq!(
+        &*keys_b.sk_d,
+        k["sk_d"].as_slice(),
+        "SK_d from the trace's SKEYSEED"
+    );
     let a_addr: SocketAddr = "10.0.0.1:4500".parse().expect("addr");
     let b_addr: SocketAddr = "10.0.0.2:4500".parse().expect("addr");
     let mut sa = IkeSa::blank(
@@ -102,45 +134,85 @@ fn responder_answers_strongswan_ike_auth_and_create_child_sa() {
         integ: IntegId::NONE,
         ke: KeId::CURVE25519,
     };
-    let a = IkeSaCrypto::derive(&crypto, suite, &k["g_ir"], &ni, &nr, resp_hdr.spi_i, resp_hdr.spi_r, true)
-        .expect("strongSwan keys");
+    let a = IkeSaCrypto::derive(
+        &crypto,
+        suite,
+        &k["g_ir"],
+        &ni,
+        &nr,
+        resp_hdr.spi_i,
+        resp_hdr.spi_r,
+        true,
+    )
+    .expect("strongSwan keys");
 
     // IKE_AUTH (message ID 1), over port 4500 as strongSwan floats there.
-    let auth = pk.iter().find(|p| p.0 == 'B' && p.2[18] == 35).expect("auth").2.clone();
+    let auth = pk
+        .iter()
+        .find(|p| p.0 == 'B' && p.2[18] == 35)
+        .expect("auth")
+        .2
+        .clone();
     let now = Instant::now();
     {
-        let mut ctx = Ctx { cfg: &cfg, crypto: &crypto, out: &mut out };
+        let mut ctx = Ctx {
+            cfg: &cfg,
+            crypto: &crypto,
+            out: &mut out,
+        };
         let msg = Message::decode(&auth).expect("decode");
         sa.handle(&mut ctx, now, a_addr, b_addr, &auth, &msg);
     }
     assert!(sa.is_established(), "strongSwan's PSK AUTH verified");
     assert!(sa.natt, "followed strongSwan to port 4500");
     let events: Vec<Event> = out.events.drain(..).collect();
-    assert!(matches!(&events[0], Event::IkeSaUp { peer_id: Identity::Fqdn(p), .. } if p == "a.lanes.test"));
-    let Event::ChildSaReady(c) = &events[1] else { panic!("{events:?}") };
+    assert!(
+        matches!(&events[0], Event::IkeSaUp { peer_id: Identity::Fqdn(p), .. } if p == "a.lanes.test")
+    );
+    let Event::ChildSaReady(c) = &events[1] else {
+        panic!("{events:?}")
+    };
     assert!(c.per_cpu);
     assert_eq!(c.resource, None, "the first SA is the fallback");
     // KEYMAT = encr i→r ‖ encr r→i (AES-GCM-128 + salt): equal to strongSwan's.
     let km = &k["child_keymat_ike_auth"];
     assert_eq!(&*c.keys_in.encr, &km[..20]);
     assert_eq!(&*c.keys_out.encr, &km[20..40]);
-    assert_eq!(c.remote_ts, vec![super::util::ts("192.168.1.0/24")], "host hint folded into the subnet");
+    assert_eq!(
+        c.remote_ts,
+        vec![super::util::ts("192.168.1.0/24")],
+        "host hint folded into the subnet"
+    );
     let t = out.transmits.pop_front().expect("IKE_AUTH response");
     assert_eq!(&t.data[..4], &[0, 0, 0, 0], "non-ESP marker");
-    let r = a.open(&t.data[4..]).expect("strongSwan can decrypt our response");
+    let r = a
+        .open(&t.data[4..])
+        .expect("strongSwan can decrypt our response");
     assert_eq!(r.header.message_id, 1);
     let our_auth = r
         .payloads
         .iter()
-        .find_map(|p| if let Payload::Auth(x) = p { Some(x.data.clone()) } else { None })
+        .find_map(|p| {
+            if let Payload::Auth(x) = p {
+                Some(x.data.clone())
+            } else {
+                None
+            }
+        })
         .expect("AUTH");
-    assert_eq!(our_auth, k["auth_r"], "our AUTH equals strongSwan's responder AUTH");
+    assert_eq!(
+        our_auth, k["auth_r"],
+        "our AUTH equals strongSwan's responder AUTH"
+    );
     let ri = r.payloads.iter().find_map(|p| match p {
         Payload::Notify(n) if n.ty == NotifyType::SA_RESOURCE_INFO => Some(n.clone()),
         _ => None,
     });
     let ri = ri.expect("SA_RESOURCE_INFO echoed");
-    assert_eq!((ri.protocol, ri.spi.len(), ri.data.len()), (ProtocolId::NONE, 0, 0));
+    assert_eq!(
+        (ri.protocol, ri.spi.len(), ri.data.len()),
+        (ProtocolId::NONE, 0, 0)
+    );
 
     // strongSwan's CREATE_CHILD_SA requests (per-CPU SAs) in message-ID order.
     let mut reqs: Vec<Vec<u8>> = pk
@@ -156,7 +228,11 @@ fn responder_answers_strongswan_ike_auth_and_create_child_sa() {
         if id != sa.expect_msg_id {
             continue;
         }
-        let mut ctx = Ctx { cfg: &cfg, crypto: &crypto, out: &mut out };
+        let mut ctx = Ctx {
+            cfg: &cfg,
+            crypto: &crypto,
+            out: &mut out,
+        };
         let msg = Message::decode(req).expect("decode");
         sa.handle(&mut ctx, now, a_addr, b_addr, req, &msg);
         let t = out.transmits.pop_front().expect("response");
@@ -164,10 +240,15 @@ fn responder_answers_strongswan_ike_auth_and_create_child_sa() {
         let ri = r.notify(NotifyType::SA_RESOURCE_INFO).expect("echo");
         assert_eq!(ri.data.len(), 4, "our CPU id, 4 bytes");
         let ev: Vec<Event> = out.events.drain(..).collect();
-        let Some(Event::ChildSaReady(c)) = ev.first() else { panic!("{ev:?}") };
+        let Some(Event::ChildSaReady(c)) = ev.first() else {
+            panic!("{ev:?}")
+        };
         assert!(c.per_cpu);
         cpus.push(c.resource.expect("pinned").0);
-        assert_eq!(u32::from_be_bytes(ri.data[..4].try_into().expect("4")), cpus[cpus.len() - 1]);
+        assert_eq!(
+            u32::from_be_bytes(ri.data[..4].try_into().expect("4")),
+            cpus[cpus.len() - 1]
+        );
     }
     assert!(!cpus.is_empty());
     // Unused CPUs first, highest first (strongSwan's get_cpu order).
@@ -180,8 +261,18 @@ fn initiator_accepts_strongswan_ike_auth_response() {
     use crate::ike_sa::{ChildReq, Outstanding, Pending};
     let pk = packets();
     let k = keys();
-    let init_req = pk.iter().find(|p| p.0 == 'B' && p.2[18] == 34).expect("init request").2.clone();
-    let init_resp = pk.iter().find(|p| p.0 == 'A' && p.2[18] == 34).expect("init response").2.clone();
+    let init_req = pk
+        .iter()
+        .find(|p| p.0 == 'B' && p.2[18] == 34)
+        .expect("init request")
+        .2
+        .clone();
+    let init_resp = pk
+        .iter()
+        .find(|p| p.0 == 'A' && p.2[18] == 34)
+        .expect("init response")
+        .2
+        .clone();
     let h = Message::decode(&init_resp).expect("decode").header;
     let (ni, nr) = (k["nonces"][..32].to_vec(), k["nonces"][32..].to_vec());
     let (mut cfg, _) = super::util::configs();
@@ -193,7 +284,17 @@ fn initiator_accepts_strongswan_ike_auth_response() {
         .expect("p")
         .intersect(&Proposal::parse_ike("aes128gcm16-prfsha256-x25519").expect("p"))
         .expect("sel");
-    let keys_a = SaKeys::derive(&crypto, &sel, &k["skeyseed"], &ni, &nr, h.spi_i, h.spi_r, true).expect("keys");
+    let keys_a = SaKeys::derive(
+        &crypto,
+        &sel,
+        &k["skeyseed"],
+        &ni,
+        &nr,
+        h.spi_i,
+        h.spi_r,
+        true,
+    )
+    .expect("keys");
     let a_addr: SocketAddr = "10.0.0.1:4500".parse().expect("addr");
     let b_addr: SocketAddr = "10.0.0.2:4500".parse().expect("addr");
     let mut sa = IkeSa::blank(
@@ -219,9 +320,21 @@ fn initiator_accepts_strongswan_ike_auth_response() {
     let c = &cfg.connections[0].children[0];
     // strongSwan narrowed to the trap's host selectors: offer those too.
     let mut ts_i = c.local_ts.clone();
-    ts_i.insert(0, crate::config::TrafficSelector { protocol: 1, ..super::util::ts("192.168.1.1/32") });
+    ts_i.insert(
+        0,
+        crate::config::TrafficSelector {
+            protocol: 1,
+            ..super::util::ts("192.168.1.1/32")
+        },
+    );
     let mut ts_r = c.remote_ts.clone();
-    ts_r.insert(0, crate::config::TrafficSelector { protocol: 1, ..super::util::ts("192.168.2.1/32") });
+    ts_r.insert(
+        0,
+        crate::config::TrafficSelector {
+            protocol: 1,
+            ..super::util::ts("192.168.2.1/32")
+        },
+    );
     sa.outstanding = Some(Box::new(Outstanding {
         msg_id: 1,
         exchange: crate::wire::ExchangeType::IKE_AUTH,
@@ -241,15 +354,33 @@ fn initiator_accepts_strongswan_ike_auth_response() {
             rekey: None,
         }))),
     }));
-    let resp = pk.iter().find(|p| p.0 == 'A' && p.2[18] == 35).expect("auth response").2.clone();
+    let resp = pk
+        .iter()
+        .find(|p| p.0 == 'A' && p.2[18] == 35)
+        .expect("auth response")
+        .2
+        .clone();
     let msg = Message::decode(&resp).expect("decode");
-    let mut ctx = Ctx { cfg: &cfg, crypto: &crypto, out: &mut out };
+    let mut ctx = Ctx {
+        cfg: &cfg,
+        crypto: &crypto,
+        out: &mut out,
+    };
     sa.handle(&mut ctx, Instant::now(), b_addr, a_addr, &resp, &msg);
     let ev: Vec<Event> = out.events.drain(..).collect();
-    assert!(sa.is_established(), "strongSwan's responder AUTH verified: {ev:?}");
-    let Some(Event::ChildSaReady(c)) = ev.get(1) else { panic!("{ev:?}") };
+    assert!(
+        sa.is_established(),
+        "strongSwan's responder AUTH verified: {ev:?}"
+    );
+    let Some(Event::ChildSaReady(c)) = ev.get(1) else {
+        panic!("{ev:?}")
+    };
     let km = &k["child_keymat_ike_auth"];
-    assert_eq!(&*c.keys_out.encr, &km[..20], "initiator sends with the i→r key");
+    assert_eq!(
+        &*c.keys_out.encr,
+        &km[..20],
+        "initiator sends with the i→r key"
+    );
     assert_eq!(&*c.keys_in.encr, &km[20..40]);
     assert!(c.per_cpu, "strongSwan echoed SA_RESOURCE_INFO");
     assert_eq!(c.resource, None);
@@ -261,7 +392,12 @@ fn initiator_accepts_strongswan_ike_auth_response() {
 #[test]
 fn endpoint_answers_strongswan_ike_sa_init() {
     let pk = packets();
-    let req = pk.iter().find(|p| p.0 == 'B' && p.2[18] == 34).expect("init request").2.clone();
+    let req = pk
+        .iter()
+        .find(|p| p.0 == 'B' && p.2[18] == 34)
+        .expect("init request")
+        .2
+        .clone();
     let mut ep = crate::endpoint::Endpoint::new(b_config(), CryptoProvider::seeded(4));
     let now = Instant::now();
     let from: SocketAddr = "10.0.0.1:500".parse().expect("addr");
@@ -270,18 +406,29 @@ fn endpoint_answers_strongswan_ike_sa_init() {
     let t = ep.poll_transmit(now).expect("response");
     assert_eq!((t.remote, t.local), (from, to));
     let m = Message::decode(&t.data).expect("our response decodes");
-    assert_eq!(m.header.spi_i, u64::from_be_bytes(req[..8].try_into().expect("8")));
+    assert_eq!(
+        m.header.spi_i,
+        u64::from_be_bytes(req[..8].try_into().expect("8"))
+    );
     assert_ne!(m.header.spi_r, 0);
     assert!(m.header.flags.response() && !m.header.flags.initiator());
     let sa = m.sa().expect("SA");
     let chosen = Proposal::from_wire(&sa.proposals[0]).expect("proposal");
-    assert_eq!(chosen, Proposal::parse_ike("aes128gcm16-prfsha256-x25519").expect("p"));
+    assert_eq!(
+        chosen,
+        Proposal::parse_ike("aes128gcm16-prfsha256-x25519").expect("p")
+    );
     assert_eq!(m.ke().expect("KE").group, KeId::CURVE25519);
     assert_eq!(m.ke().expect("KE").data.len(), 32);
     assert_eq!(m.nonce().expect("Nr").0.len(), 32);
     // NAT-D: strongSwan's hashes match our view (no NAT), ours are fresh.
-    let src = m.notify(NotifyType::NAT_DETECTION_SOURCE_IP).expect("NAT-D src");
-    assert_eq!(src.data, crate::ike_sa::nat_hash(m.header.spi_i, m.header.spi_r, to));
+    let src = m
+        .notify(NotifyType::NAT_DETECTION_SOURCE_IP)
+        .expect("NAT-D src");
+    assert_eq!(
+        src.data,
+        crate::ike_sa::nat_hash(m.header.spi_i, m.header.spi_r, to)
+    );
     assert!(ep.poll_transmit(now).is_none());
     // A retransmission of the request gets the identical response, no new SA.
     ep.handle_datagram(now, from, to, &req);
