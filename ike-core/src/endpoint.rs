@@ -347,6 +347,23 @@ impl Endpoint {
         if msg.header.message_id != 0 {
             return;
         }
+        if let Some(ty) = msg.unsupported_critical() {
+            let reply = Message {
+                header: Header::new(
+                    msg.header.spi_i,
+                    0,
+                    ExchangeType::IKE_SA_INIT,
+                    Flags::new(false, true),
+                    0,
+                ),
+                payloads: vec![Payload::Notify(Notify::new(
+                    NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD,
+                    vec![ty.0],
+                ))],
+            };
+            self.reply_raw(remote, local, reply.to_bytes());
+            return;
+        }
         // RFC 7296 §2.6: under load, demand a COOKIE before keeping any state.
         if self
             .config

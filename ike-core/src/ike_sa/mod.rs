@@ -391,6 +391,19 @@ impl IkeSa {
         self.expect_msg_id = self.expect_msg_id.wrapping_add(1);
         self.note_peer_address(remote, local);
         self.on_alive(ctx, now);
+        // RFC 7296 §2.5: a critical payload we do not understand rejects the message.
+        let critical = inner.iter().find_map(|p| match p {
+            Payload::Unknown(u) if u.critical => Some(u.ty),
+            _ => None,
+        });
+        if let Some(ty) = critical {
+            let n = Payload::Notify(crate::wire::Notify::new(
+                crate::wire::NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD,
+                vec![ty.0],
+            ));
+            self.send_response(ctx, h.exchange, id, &[n]);
+            return;
+        }
         match h.exchange {
             ExchangeType::IKE_AUTH => self.handle_auth_request(ctx, now, id, &inner),
             ExchangeType::CREATE_CHILD_SA if self.is_established() => {

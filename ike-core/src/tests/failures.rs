@@ -431,3 +431,30 @@ fn hostile_datagrams_never_panic() {
     assert_eq!(p.a.established().len(), 1);
     assert_eq!(p.b.established().len(), 1);
 }
+
+#[test]
+fn unknown_critical_payload_in_ike_sa_init_is_rejected() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    p.connect();
+    let req = p.log[0].1.data.clone();
+    // Prepend an unknown payload type 200 with the critical bit.
+    let mut m = req[..28].to_vec();
+    m[16] = 200;
+    m.extend_from_slice(&[req[16], 0x80, 0, 8, 1, 2, 3, 4]);
+    m.extend_from_slice(&req[28..]);
+    m[0] ^= 0x42; // a fresh SPIi
+    let len = u32::try_from(m.len()).expect("len");
+    m[24..28].copy_from_slice(&len.to_be_bytes());
+    let from: SocketAddr = "10.0.0.1:500".parse().expect("addr");
+    let to: SocketAddr = "10.0.0.2:500".parse().expect("addr");
+    let before = p.b.ike_sa_count();
+    p.b.handle_datagram(p.time, from, to, &m);
+    let t = p.b.poll_transmit(p.time).expect("notify");
+    assert_eq!(
+        u16::from_be_bytes([t.data[34], t.data[35]]),
+        NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD.0
+    );
+    assert_eq!(t.data[36], 200);
+    assert_eq!(p.b.ike_sa_count(), before);
+}
