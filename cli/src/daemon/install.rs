@@ -36,11 +36,11 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         for (child, specs) in traps {
             let holder = Holder::Trap(conn.to_string(), child.clone());
             for spec in specs {
-                if self.tables.policies.hold(&spec, holder.clone()) {
-                    if let Err(e) = self.backend.add_policy(&spec).await {
-                        tracing::error!(connection = %conn, child = %child, "trap policy not installed: {e:#}");
-                        self.tables.policies.forget(&spec.id());
-                    }
+                if self.tables.policies.hold(&spec, holder.clone())
+                    && let Err(e) = self.backend.add_policy(&spec).await
+                {
+                    tracing::error!(connection = %conn, child = %child, "trap policy not installed: {e:#}");
+                    self.tables.policies.forget(&spec.id());
                 }
             }
             tracing::info!(connection = %conn, child = %child, "trap installed");
@@ -88,17 +88,17 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         let mut held = Vec::new();
         for spec in &specs {
             held.push(spec.id());
-            if self.tables.policies.hold(spec, holder.clone()) {
-                if let Err(e) = self.backend.add_policy(spec).await {
-                    for id in &held {
-                        if let Some(p) = self.tables.policies.release(id, &holder) {
-                            let _ = self.backend.delete_policy(&p.id()).await;
-                        }
+            if self.tables.policies.hold(spec, holder.clone())
+                && let Err(e) = self.backend.add_policy(spec).await
+            {
+                for id in &held {
+                    if let Some(p) = self.tables.policies.release(id, &holder) {
+                        let _ = self.backend.delete_policy(&p.id()).await;
                     }
-                    let _ = self.backend.delete_sa(&sa_out.id()).await;
-                    let _ = self.backend.delete_sa(&sa_in.id()).await;
-                    return Err(e.context("installing policies"));
                 }
+                let _ = self.backend.delete_sa(&sa_out.id()).await;
+                let _ = self.backend.delete_sa(&sa_in.id()).await;
+                return Err(e.context("installing policies"));
             }
         }
         let cpu = inst.resource.map(|c| c.0);
@@ -146,17 +146,17 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         let Some(rec) = self.tables.children.remove(&(conn.to_string(), child)) else {
             return;
         };
-        if let SteeringState::Bound(_) = rec.steering {
-            if let Err(e) = self.steer.unbind(rec.sa_in.spi.0) {
-                tracing::warn!("steering unbind failed: {e:#}");
-            }
+        if let SteeringState::Bound(_) = rec.steering
+            && let Err(e) = self.steer.unbind(rec.sa_in.spi.0)
+        {
+            tracing::warn!("steering unbind failed: {e:#}");
         }
         let holder = Holder::Child(conn.to_string(), child);
         for id in &rec.policies {
-            if let Some(p) = self.tables.policies.release(id, &holder) {
-                if let Err(e) = self.backend.delete_policy(&p.id()).await {
-                    tracing::warn!("deleting a policy: {e:#}");
-                }
+            if let Some(p) = self.tables.policies.release(id, &holder)
+                && let Err(e) = self.backend.delete_policy(&p.id()).await
+            {
+                tracing::warn!("deleting a policy: {e:#}");
             }
         }
         for id in [&rec.sa_out, &rec.sa_in] {
@@ -216,10 +216,10 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 .map(|ch| ch.trap_policies.clone())
                 .unwrap_or_default();
             for spec in specs {
-                if let Some(p) = self.tables.policies.release(&spec.id(), &holder) {
-                    if let Err(e) = self.backend.delete_policy(&p.id()).await {
-                        tracing::warn!("deleting a trap policy: {e:#}");
-                    }
+                if let Some(p) = self.tables.policies.release(&spec.id(), &holder)
+                    && let Err(e) = self.backend.delete_policy(&p.id()).await
+                {
+                    tracing::warn!("deleting a trap policy: {e:#}");
                 }
             }
         }

@@ -72,14 +72,96 @@ impl Steer for RecordingSteer {
     }
 }
 
-/// The steering the config asks for. Until the XDP loader is wired in, a config
-/// with `steer_interfaces` runs without steering and says so.
-pub fn attach(config: &crate::config::Config) -> Result<NoSteer> {
-    if !config.daemon.steer_interfaces.is_empty() {
-        tracing::warn!(
-            interfaces = ?config.daemon.steer_interfaces,
-            "XDP steering is not available in this build; inbound ESP follows RSS"
-        );
+impl Steer for Box<dyn Steer> {
+    fn bind(&mut self, spi: u32, cpu: u32) -> Result<()> {
+        (**self).bind(spi, cpu)
     }
-    Ok(NoSteer)
+    fn unbind(&mut self, spi: u32) -> Result<()> {
+        (**self).unbind(spi)
+    }
+    fn detach(&mut self) -> Result<()> {
+        (**self).detach()
+    }
+    fn active(&self) -> bool {
+        (**self).active()
+    }
+}
+
+/// The XDP program of `ebpf-steer`, attached to the configured interfaces.
+pub struct XdpSteer {
+    steering: ebpf_steer::Steering,
+    ifaces: Vec<String>,
+    root: ebpf_steer::PinRoot,
+}
+
+impl std::fmt::Debug for XdpSteer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XdpSteer")
+            .field("ifaces", &self.ifaces)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Steer for XdpSteer {
+    fn bind(&mut self, spi: u32, cpu: u32) -> Result<()> {
+        Ok(self.steering.bind(ebpf_steer::Binding {
+            spi,
+            dst: None,
+            cpu,
+        })?)
+    }
+    fn unbind(&mut self, spi: u32) -> Result<()> {
+        self.steering.unbind(spi, None)?;
+        Ok(())
+    }
+    fn detach(&mut self) -> Result<()> {
+        for iface in &self.ifaces {
+            ebpf_steer::Steering::detach(&self.root, iface)?;
+        }
+        Ok(())
+    }
+    fn active(&self) -> bool {
+        true
+    }
+}
+
+/// Attaches steering to `[daemon] steer_interfaces`; with none configured, or if
+/// attaching fails (logged with the reason), the daemon runs without it.
+pub fn attach(config: &crate::config::Config) -> Result<Box<dyn Steer>> {
+    let d = &config.daemon;
+    if d.steer_interfaces.is_empty() {
+        return Ok(Box::new(NoSteer));
+    }
+    let opts = ebpf_steer::AttachOptions {
+        mode: match d.steer_mode {
+            crate::config::SteerMode::Native => ebpf_steer::Mode::Native,
+            crate::config::SteerMode::Skb => ebpf_steer::Mode::Skb,
+        },
+        ..ebpf_steer::AttachOptions::default()
+    };
+    let mut last = None;
+    let mut ifaces = Vec::new();
+    for iface in &d.steer_interfaces {
+        match ebpf_steer::Steering::attach(iface, &opts) {
+            Ok((s, a)) => {
+                if let Some(why) = &a.fallback {
+                    tracing::warn!(%iface, "native XDP refused ({why}); using skb mode");
+                }
+                tracing::info!(%iface, mode = a.mode.as_str(), "XDP steering attached");
+                ifaces.push(iface.clone());
+                last = Some(s);
+            }
+            Err(e) => {
+                tracing::error!(%iface, "XDP steering not attached: {e}; inbound ESP follows RSS")
+            }
+        }
+    }
+    Ok(match last {
+        Some(steering) => Box::new(XdpSteer {
+            steering,
+            ifaces,
+            root: opts.pin_root,
+        }),
+        None => Box::new(NoSteer),
+    })
 }

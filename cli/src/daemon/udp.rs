@@ -167,10 +167,8 @@ impl IkeSocket {
         // SAFETY: ss/len describe a valid sockaddr for this family.
         check(unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) })
             .map_err(|e| io::Error::new(e.kind(), format!("binding UDP {addr}: {e}")))?;
-        if nat {
-            if let Err(e) = setsockopt(fd, libc::IPPROTO_UDP, UDP_ENCAP, &UDP_ENCAP_ESPINUDP) {
-                tracing::warn!(%addr, "UDP_ENCAP_ESPINUDP not set ({e}): ESP-in-UDP will not reach the kernel");
-            }
+        if nat && let Err(e) = setsockopt(fd, libc::IPPROTO_UDP, UDP_ENCAP, &UDP_ENCAP_ESPINUDP) {
+            tracing::warn!(%addr, "UDP_ENCAP_ESPINUDP not set ({e}): ESP-in-UDP will not reach the kernel");
         }
         if let Err(e) = bypass_policies(fd, v6) {
             tracing::warn!(%addr, "IPsec bypass policy not set on the IKE socket ({e}); run as root");
