@@ -87,6 +87,7 @@ impl IkeSa {
         let conn = self.conn(ctx);
         self.state = State::Established;
         self.expire_at = None;
+        tracing::info!(ike = ?self.id, conn = %conn.name, spi_i = %self.spi_i, spi_r = %self.spi_r, peer = ?peer, "IKE SA established");
         self.peer_id = Some(peer.clone());
         if !conn.rekey_time.is_zero() {
             self.rekey_at =

@@ -362,6 +362,7 @@ impl IkeSa {
             }
         } else if req.resource_notify {
             if reason == Error::NotifyReceived(NotifyType::TS_MAX_QUEUE.0) {
+                tracing::info!(ike = ?self.id, name = %c.name, "received TS_MAX_QUEUE, not asking for more per-CPU SAs");
                 self.group(req.cfg).on_max_queue(req.cpu);
             } else {
                 self.group(req.cfg).finish(req.cpu);
@@ -603,6 +604,10 @@ impl IkeSa {
         let conn = self.conn(ctx);
         let c = &conn.children[usize::from(cfg)];
         let id = ctx.out.child_id();
+        tracing::info!(
+            ike = ?self.id, child = ?id, name = %c.name, %spi_in, %spi_out, resource = ?resource,
+            rekey_of = ?rekey_of, "Child SA installed"
+        );
         let encap_port = (c.per_cpu == PerCpu::Encap && resource.cpu().is_some() && self.nat)
             .then(|| 0xc000 | (ctx.rand_u32() as u16 & 0x3fff));
         let rekey_at = (!c.rekey_time.is_zero())
@@ -795,7 +800,10 @@ impl IkeSa {
                 match per_resource::assign(&self.resources(cfg), ctx.cfg.local_cpus, cap) {
                     Some(r) => r,
                     // RFC 9611 §4.2: refuse beyond the cap; existing SAs are untouched.
-                    None => return Answer::Err(NotifyType::TS_MAX_QUEUE, Vec::new()),
+                    None => {
+                        tracing::info!(ike = ?self.id, cap, "per-CPU group full, answering TS_MAX_QUEUE");
+                        return Answer::Err(NotifyType::TS_MAX_QUEUE, Vec::new());
+                    }
                 }
             }
             None => Resource::Plain,

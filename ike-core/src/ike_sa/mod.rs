@@ -562,6 +562,7 @@ impl IkeSa {
         }
         self.outstanding = None;
         self.queue.clear();
+        tracing::info!(ike = ?self.id, spi_i = %self.spi_i, spi_r = %self.spi_r, %reason, "IKE SA down");
         // A responder SA that never got IKE_AUTH was never announced: stay quiet.
         let announced = self.initiator || !matches!(self.state, State::InitDone(_));
         self.state = State::Dead;
