@@ -12,6 +12,28 @@
 //!   back to report the mode actually in effect.
 //! * [`tag`]: how lanes recognises its own SAs and policies (reqid range).
 //!
+//! ```no_run
+//! use std::net::IpAddr;
+//! use xfrm_offload::*;
+//! use zeroize::Zeroizing;
+//!
+//! # async fn demo(key: Zeroizing<Vec<u8>>) -> Result<(), Error> {
+//! let xfrm = Xfrm::new()?;
+//! let caps = probe::capabilities(&xfrm).await?;
+//! let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+//! let reqid = tag::reqid(1)?;
+//! let mut sa = SaSpec::new(a, b, Spi(0xc000_0001), reqid, SaCrypto::AesGcm { key, icv_bits: 128 });
+//! sa.dir = Some(SaDir::Out);
+//! sa.pcpu = caps.per_cpu_sa.then_some(CpuId(0));
+//! let done = xfrm.install_sa(&sa, OffloadMode::Auto, Some("eth0"), false).await?;
+//! println!("offload in effect: {}", done.offload);
+//! let mut events = Monitor::new(xfrm.clone(), Groups::default())?;
+//! if let Event::Acquire(acq) = events.next().await? {
+//!     println!("acquire seq {} cpu {:?} reqid {:?}", acq.seq, acq.cpu, acq.reqid);
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! Message layer: netlink-packet-xfrm 0.5 structs, plus typed
 //! `XFRMA_SA_DIR` / `XFRMA_SA_PCPU` / `XFRM_OFFLOAD_PACKET` /
 //! `XFRM_POLICY_CPU_ACQUIRE` in [`msg::attr`]. Transport: a netlink-sys 0.9

@@ -282,7 +282,6 @@ impl Conn {
     ) -> Result<Vec<Result<(), Error>>, Error> {
         let mut results = Vec::with_capacity(msgs.len());
         for chunk in msgs.chunks(BATCH) {
-            let first = self.seq.wrapping_add(1);
             let mut seqs = Vec::with_capacity(chunk.len());
             for (m, _, _) in chunk {
                 let seq = self.next_seq();
@@ -295,10 +294,12 @@ impl Conn {
             while left > 0 {
                 self.recv().await?;
                 for m in split(&self.rx)? {
-                    let i = m.seq.wrapping_sub(first) as usize;
-                    if m.ty != NLMSG_ERROR || i >= chunk.len() || seqs[i] != m.seq {
+                    if m.ty != NLMSG_ERROR {
                         continue;
                     }
+                    let Some(i) = seqs.iter().position(|s| *s == m.seq) else {
+                        continue;
+                    };
                     if got[i].is_some() {
                         continue;
                     }
