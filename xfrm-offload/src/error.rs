@@ -310,6 +310,14 @@ pub enum OffloadError {
         /// Interface.
         iface: String,
     },
+    /// The device refused a packet-offloaded policy.
+    #[error("packet offload of a policy on {iface} refused: {reason}; use offload `auto` or `no`")]
+    PolicyRefused {
+        /// Interface.
+        iface: String,
+        /// Kernel error text.
+        reason: String,
+    },
     /// The kernel refused the offloaded SA or policy.
     #[error("{mode} offload of SA {spi} on {iface} refused: {reason}")]
     Refused {

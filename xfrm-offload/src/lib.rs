@@ -61,7 +61,7 @@ pub use msg::policy::{PolicyId, PolicySpec, PolicyState, Template};
 pub use msg::sa::{
     MappingChange, OffloadDev, OffloadState, SaId, SaMessage, SaSpec, SaState, SpiRequest, UdpEncap,
 };
-pub use offload::{Installed, OffloadInEffect, OffloadMode};
+pub use offload::{Installed, InstalledPolicy, OffloadInEffect, OffloadMode};
 pub use types::{
     CpuId, IpPrefix, IpsecProto, Mark, Mode, PolicyAction, PolicyDir, Reqid, SaDir, Spi,
     TrafficSelector,

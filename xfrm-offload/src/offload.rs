@@ -11,6 +11,7 @@ use std::str::FromStr;
 use crate::error::{Error, OffloadError};
 use crate::ethtool;
 use crate::handle::Xfrm;
+use crate::msg::policy::{PolicySpec, PolicyState};
 use crate::msg::sa::{OffloadDev, SaSpec, SaState};
 
 /// Offload wanted for an SA.
@@ -241,6 +242,84 @@ impl Xfrm {
     ) -> Result<SaState, Error> {
         self.add_sa_with(spec, offload, update).await?;
         self.get_sa(&spec.id()).await
+    }
+}
+
+/// A policy installed with the offload ladder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstalledPolicy {
+    /// The policy as read back.
+    pub state: PolicyState,
+    /// Packet-offloaded to this ifindex, per the read-back.
+    pub offload: Option<u32>,
+    /// Why offload was not used (auto mode).
+    pub fell_back: Option<String>,
+}
+
+impl Xfrm {
+    /// Adds or updates a policy with packet offload per `mode` (only packet
+    /// offload exists for policies; `xfrm_dev_policy_add`). `Packet` fails
+    /// when the device refuses; `Auto` retries without the attribute, like
+    /// strongSwan; `No` and `Crypto` install it in software. Packet-offloaded
+    /// SAs ([`Installed::policy_offload`]) need their policies offloaded too.
+    pub async fn install_policy(
+        &self,
+        spec: &PolicySpec,
+        mode: OffloadMode,
+        iface: Option<&str>,
+    ) -> Result<InstalledPolicy, Error> {
+        let mut spec = spec.clone();
+        let mut fell_back = None;
+        spec.offload = None;
+        if let (OffloadMode::Packet | OffloadMode::Auto, Some(name)) = (mode, iface) {
+            spec.offload = Some(ethtool::ifindex(name)?);
+            match self.update_policy(&spec).await {
+                Ok(()) => {}
+                Err(Error::Kernel(k)) if mode == OffloadMode::Auto => {
+                    tracing::info!(
+                        "policy packet offload on {name} failed ({k}), installing without"
+                    );
+                    fell_back = Some(k.to_string());
+                    spec.offload = None;
+                    self.update_policy(&spec).await?;
+                }
+                Err(Error::Kernel(k)) => {
+                    return Err(OffloadError::PolicyRefused {
+                        iface: name.to_owned(),
+                        reason: k.to_string(),
+                    }
+                    .into());
+                }
+                Err(e) => return Err(e),
+            }
+        } else if mode == OffloadMode::Packet {
+            return Err(OffloadError::NotCapable {
+                iface: "<none given>".into(),
+            }
+            .into());
+        } else {
+            self.update_policy(&spec).await?;
+        }
+        let state = self.get_policy(&spec.id()).await?;
+        if spec.offload.is_some() && state.offload.is_none() {
+            // Accepted but not offloaded: a kernel without CONFIG_XFRM_OFFLOAD
+            // stubs xfrm_dev_policy_add out and returns 0.
+            let why = "kernel accepted the policy without offload (CONFIG_XFRM_OFFLOAD off?)";
+            if mode == OffloadMode::Packet {
+                let _ = self.delete_policy(&spec.id()).await;
+                return Err(OffloadError::PolicyRefused {
+                    iface: iface.unwrap_or_default().to_owned(),
+                    reason: why.into(),
+                }
+                .into());
+            }
+            fell_back = Some(why.into());
+        }
+        Ok(InstalledPolicy {
+            offload: state.offload,
+            state,
+            fell_back,
+        })
     }
 }
 

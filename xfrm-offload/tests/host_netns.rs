@@ -343,5 +343,25 @@ fn offload_ladder_without_iface_or_esp() {
             .await
             .expect_err("unknown iface");
         assert!(e.to_string().contains("nope0"), "{e}");
+
+        // Policies: veth has no xdo_dev_policy_add (EINVAL), and a kernel
+        // without CONFIG_XFRM_OFFLOAD (the host) accepts and ignores it.
+        let p = out_policy(tag::reqid(2).expect("r"));
+        let e = x
+            .install_policy(&p, OffloadMode::Packet, Some("v0"))
+            .await
+            .expect_err("packet policy offload refused");
+        assert!(
+            matches!(e, Error::Offload(OffloadError::PolicyRefused { .. })),
+            "{e}"
+        );
+        assert!(x.dump_policies().await.expect("dump").is_empty(), "removed");
+        let got = x
+            .install_policy(&p, OffloadMode::Auto, Some("v0"))
+            .await
+            .expect("auto falls back");
+        assert_eq!(got.offload, None);
+        assert!(got.fell_back.is_some(), "{got:?}");
+        assert_eq!(got.state.templates, p.templates);
     });
 }

@@ -369,6 +369,25 @@ fn offload_ladder_on_veth_reports_software() {
         assert!(!got.fell_back.is_empty());
         println!("auto on veth: {} ({:?})", got.offload, got.fell_back);
 
+        // Policies: veth has no xdo_dev_policy_add ("Policy offload is not
+        // supported"): packet fails, auto installs without offload.
+        let p = out_policy(reqid, false);
+        let e = x
+            .install_policy(&p, OffloadMode::Packet, Some("v0"))
+            .await
+            .expect_err("policy packet offload refused");
+        assert!(
+            matches!(e, Error::Offload(OffloadError::PolicyRefused { .. })),
+            "{e}"
+        );
+        let got = x
+            .install_policy(&p, OffloadMode::Auto, Some("v0"))
+            .await
+            .expect("auto policy");
+        assert_eq!(got.offload, None);
+        println!("policy auto on veth: fell back: {:?}", got.fell_back);
+        assert!(got.fell_back.is_some());
+
         // No: software.
         let s2 = out_sa(0x6001, reqid, None);
         let got = x
