@@ -105,6 +105,12 @@ pub enum SpecError {
         /// SA.
         spi: Spi,
     },
+    /// `XFRMA_MTIMER_THRESH` only applies to inbound UDP-encapsulated SAs.
+    #[error("SA {spi}: mapping_threshold needs UDP encapsulation and an inbound (or unset) dir")]
+    MappingThreshold {
+        /// SA.
+        spi: Spi,
+    },
     /// SPI range empty or containing reserved SPIs 0..=255 (RFC 4303 §2.1).
     #[error("SPI range {min:#x}..={max:#x} is empty or includes reserved SPIs below 256")]
     SpiRange {

@@ -239,6 +239,44 @@ fn sa_add_per_cpu_out_hand_built() {
     assert_eq!(st.pcpu, Some(CpuId(1)));
 }
 
+/// Hand-built: an inbound per-CPU NAT-T SA as strongSwan installs it:
+/// `XFRMA_ENCAP` with source port 0 (unknown peer port) first, then
+/// `XFRMA_MTIMER_THRESH` (32, u32 `UINT32_MAX`), `XFRMA_SA_DIR` in,
+/// `XFRMA_SA_PCPU`.
+#[test]
+fn sa_add_inbound_per_cpu_encap_hand_built() {
+    let mut s = gcm128_tunnel();
+    s.dir = Some(SaDir::In);
+    s.pcpu = Some(CpuId(2));
+    s.replay_window = 32;
+    s.encap = Some(UdpEncap {
+        sport: 0,
+        dport: 4500,
+        oa: None,
+    });
+    s.mapping_threshold = Some(u32::MAX);
+    let base = golden("sa_add_tunnel_gcm128");
+    let mut want = base[..224].to_vec();
+    want[215] = 32; // xfrm_usersa_info.replay_window
+    let mut encap = Vec::new();
+    encap.extend(2u16.to_ne_bytes()); // UDP_ENCAP_ESPINUDP
+    encap.extend(0u16.to_be_bytes());
+    encap.extend(4500u16.to_be_bytes());
+    encap.extend([0u8; 2 + 16]); // padding, encap_oa
+    want.extend(nla(4, &encap));
+    want.extend(&base[224..]);
+    want.extend(nla(32, &u32::MAX.to_ne_bytes()));
+    want.extend(nla(33, &[1]));
+    want.extend(nla(35, &2u32.to_ne_bytes()));
+    assert_eq!(sa_bytes(&s, None), want);
+    s.dir = Some(SaDir::Out);
+    s.replay_window = 0;
+    assert!(matches!(
+        s.to_message(None),
+        Err(SpecError::MappingThreshold { .. })
+    ));
+}
+
 /// Hand-built: packet offload inbound sets XFRM_OFFLOAD_PACKET | INBOUND (4|2).
 #[test]
 fn sa_add_packet_offload_inbound_hand_built() {

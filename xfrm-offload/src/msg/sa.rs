@@ -91,6 +91,10 @@ pub struct SaSpec {
     pub dir: Option<SaDir>,
     /// `XFRMA_SA_PCPU`: the CPU this SA serves; `None` is a fallback SA.
     pub pcpu: Option<CpuId>,
+    /// `XFRMA_MTIMER_THRESH` (inbound UDP-encapsulated SAs): seconds between
+    /// NAT mapping events; `u32::MAX` silences them, as strongSwan does for
+    /// inbound per-CPU SAs whose peer port is unknown.
+    pub mapping_threshold: Option<u32>,
 }
 
 impl SaSpec {
@@ -114,6 +118,7 @@ impl SaSpec {
             if_id: None,
             dir: None,
             pcpu: None,
+            mapping_threshold: None,
         }
     }
 
@@ -151,6 +156,11 @@ impl SaSpec {
         }
         if self.dir == Some(SaDir::Out) && self.replay_window != 0 {
             return Err(SpecError::OutboundReplay { spi: self.spi });
+        }
+        if self.mapping_threshold.is_some()
+            && (self.encap.is_none() || self.dir == Some(SaDir::Out))
+        {
+            return Err(SpecError::MappingThreshold { spi: self.spi });
         }
         Ok(())
     }
@@ -227,6 +237,9 @@ impl SaSpec {
                 ifindex: i32::try_from(o.ifindex).unwrap_or(i32::MAX),
                 flags,
             }));
+        }
+        if let Some(t) = self.mapping_threshold {
+            nlas.push(XfrmAttrs::MappingTimeThreshold(t));
         }
         if let Some(d) = self.dir {
             nlas.push(ExtAttr::SaDir(d).to_xfrm());
