@@ -43,7 +43,7 @@ pub enum Error {
         mode: crate::Mode,
         /// What the kernel said.
         #[source]
-        source: aya::programs::ProgramError,
+        source: Box<aya::programs::ProgramError>,
         /// What to try next.
         hint: &'static str,
     },
@@ -69,19 +69,19 @@ pub enum Error {
 
     /// Loading the object (maps, verifier) failed.
     #[error("loading the XDP object: {0}")]
-    Load(#[from] aya::EbpfError),
+    Load(#[source] Box<aya::EbpfError>),
 
     /// A program operation (load, test run, link) failed.
     #[error("XDP program: {0}")]
-    Program(#[from] aya::programs::ProgramError),
+    Program(#[source] Box<aya::programs::ProgramError>),
 
     /// A map operation failed.
     #[error("BPF map: {0}")]
-    Map(#[from] aya::maps::MapError),
+    Map(#[source] Box<aya::maps::MapError>),
 
     /// A cpumap update failed.
     #[error("cpumap: {0}")]
-    CpuMap(#[from] aya::maps::xdp::XdpMapError),
+    CpuMap(#[source] Box<aya::maps::xdp::XdpMapError>),
 
     /// SPI 0 is reserved and never sent on the wire (RFC 4303 §2.1).
     #[error("SPI 0 is reserved (RFC 4303 §2.1): bind a real SA's SPI")]
@@ -108,7 +108,7 @@ pub enum Error {
 
     /// Pinning a link failed.
     #[error("pinning the XDP link: {0}")]
-    PinLink(#[from] aya::pin::PinError),
+    PinLink(#[source] Box<aya::pin::PinError>),
 
     /// Pinning or unpinning failed.
     #[error("bpffs pin {path}: {source}")]
@@ -122,7 +122,7 @@ pub enum Error {
 
     /// A link operation failed.
     #[error("XDP link: {0}")]
-    Link(#[from] aya::programs::links::LinkError),
+    Link(#[source] Box<aya::programs::links::LinkError>),
 }
 
 impl Error {
@@ -132,4 +132,24 @@ impl Error {
             source: source.into(),
         }
     }
+}
+
+/// aya's errors are large; they are boxed to keep `Result<_, Error>` small.
+macro_rules! boxed_from {
+    ($($variant:ident: $ty:ty),* $(,)?) => {$(
+        impl From<$ty> for Error {
+            fn from(e: $ty) -> Self {
+                Self::$variant(Box::new(e))
+            }
+        }
+    )*};
+}
+
+boxed_from! {
+    Load: aya::EbpfError,
+    Program: aya::programs::ProgramError,
+    Map: aya::maps::MapError,
+    CpuMap: aya::maps::xdp::XdpMapError,
+    PinLink: aya::pin::PinError,
+    Link: aya::programs::links::LinkError,
 }

@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 /// The default pin root.
 pub const DEFAULT_PIN_ROOT: &str = "/sys/fs/bpf/lanes";
 
+/// Where systemd mounts bpffs.
+const BPF_MOUNT: &str = "/sys/fs/bpf";
+
 /// `BPF_FS_MAGIC` from `include/uapi/linux/magic.h`.
 const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 
@@ -33,13 +36,26 @@ impl PinRoot {
         Self(path.into())
     }
 
-    /// The root folder.
-    pub fn path(&self) -> &Path {
-        &self.0
+    /// The root folder as this process reaches it. Under `ip netns exec`
+    /// (a private mount namespace whose fresh /sys has no bpffs) that is the
+    /// parent's (or init's) bpffs through `/proc/PID/root`, so every process
+    /// shares one set of pins.
+    pub fn path(&self) -> PathBuf {
+        let bpf = Path::new(BPF_MOUNT);
+        if self.0.starts_with(bpf) && !on_bpffs(bpf) {
+            let rel = self.0.strip_prefix("/").unwrap_or(&self.0);
+            for pid in [std::os::unix::process::parent_id(), 1] {
+                let host = PathBuf::from(format!("/proc/{pid}/root"));
+                if on_bpffs(&host.join("sys/fs/bpf")) {
+                    return host.join(rel);
+                }
+            }
+        }
+        self.0.clone()
     }
 
     pub(crate) fn maps_dir(&self) -> PathBuf {
-        self.0.join("maps")
+        self.path().join("maps")
     }
 
     pub(crate) fn map(&self, name: &str) -> PathBuf {
@@ -47,7 +63,7 @@ impl PinRoot {
     }
 
     pub(crate) fn links_dir(&self) -> PathBuf {
-        self.0.join("links")
+        self.path().join("links")
     }
 
     pub(crate) fn iface_dir(&self, iface: &str) -> PathBuf {
@@ -68,15 +84,17 @@ impl PinRoot {
 
     /// Creates the folders, checking they are on bpffs.
     pub(crate) fn create(&self) -> Result<(), Error> {
-        let existing = self
-            .0
+        let base = self.path();
+        let existing = base
             .ancestors()
             .find(|p| p.exists())
             .unwrap_or(Path::new("/"));
         if !on_bpffs(existing) {
             // What systemd does at boot; some machines skip it.
-            let bpf = Path::new("/sys/fs/bpf");
-            if !self.0.starts_with(bpf) || on_bpffs(bpf) || !mount_bpffs(bpf) {
+            // Not in a private mount namespace (`ip netns exec`): a bpffs
+            // mounted there would vanish with this process, pins and all.
+            let bpf = Path::new(BPF_MOUNT);
+            if !base.starts_with(bpf) || !parent_mount_ns() || !mount_bpffs(bpf) {
                 return Err(Error::NoBpffs(self.0.clone()));
             }
             tracing::info!("mounted bpffs on /sys/fs/bpf");
@@ -123,4 +141,18 @@ fn mount_bpffs(at: &Path) -> bool {
         )
     };
     rc == 0 && on_bpffs(at)
+}
+
+/// Whether this process shares its parent's mount namespace (not so
+/// right after `ip netns exec`).
+fn parent_mount_ns() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let parent = format!("/proc/{}/ns/mnt", std::os::unix::process::parent_id());
+    match (
+        std::fs::metadata("/proc/self/ns/mnt"),
+        std::fs::metadata(parent),
+    ) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    }
 }

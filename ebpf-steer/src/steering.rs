@@ -248,7 +248,7 @@ impl Steering {
         let open = |name: &str| -> Result<Map, Error> {
             let path = root.map(name);
             if !path.exists() {
-                return Err(Error::NotAttached(root.path().to_owned()));
+                return Err(Error::NotAttached(root.path()));
             }
             Ok(Map::from_map_data(MapData::from_pin(&path)?)?)
         };
@@ -281,7 +281,7 @@ impl Steering {
                     std::fs::remove_file(&p).map_err(|e| Error::pin(&p, e))?;
                 }
             }
-            for d in [root.maps_dir(), root.links_dir(), root.path().to_owned()] {
+            for d in [root.maps_dir(), root.links_dir(), root.path()] {
                 // Only empty folders go; anything else is left for the operator.
                 let _ = std::fs::remove_dir(d);
             }
@@ -465,7 +465,7 @@ fn attach_error(iface: &str, mode: Mode, source: aya::programs::ProgramError) ->
     Error::Attach {
         iface: iface.to_owned(),
         mode,
-        source,
+        source: Box::new(source),
         hint: if busy {
             " (another XDP program is attached: remove it with `ip link set dev IFACE xdp off`)"
         } else if mode == Mode::Native {

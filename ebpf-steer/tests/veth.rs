@@ -87,10 +87,11 @@ fn send_frames(iface: &str, frames: &[Vec<u8>]) {
 /// (`cpumap/<cpu>/map:<id>`, kernel/bpf/cpumap.c), summed.
 fn kthread_switches(cpu: u32, map_id: u32) -> Option<u64> {
     let want = format!("cpumap/{cpu}/map:{map_id}");
-    let want = &want[..want.len().min(15)]; // TASK_COMM_LEN - 1
     for e in std::fs::read_dir("/proc").ok()?.flatten() {
         let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-        if comm.trim_end() == want {
+        let comm = comm.trim_end();
+        // Older kernels cut names at TASK_COMM_LEN - 1; newer show kthreads' full names.
+        if comm == want || (comm.len() == 15 && want.starts_with(comm)) {
             let status = std::fs::read_to_string(e.path().join("status")).ok()?;
             return Some(
                 status
