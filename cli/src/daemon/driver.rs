@@ -148,13 +148,18 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 "the kernel cannot install ESP SAs (no esp4/esp6?): negotiated Child SAs will fail; see `lanes doctor`"
             );
         }
-        if !self.caps.per_cpu {
+        if self.caps.esp && !self.caps.per_cpu {
             tracing::info!(
                 "kernel without per-CPU SAs (Linux < 6.13): per_cpu_sas children use one SA pair"
             );
         }
         self.kernel_rx = Some(self.backend.events()?);
-        let plans = plan::all(&self.config, &mut self.reqids, self.opts.cpus)?;
+        let plans = plan::all(
+            &self.config,
+            &mut self.reqids,
+            self.opts.cpus,
+            self.per_cpu_ok(),
+        )?;
         for (_, p) in plans {
             self.add_conn(p).await;
         }
@@ -640,7 +645,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 "[daemon] changed; restart lanes to apply listen/ports/steering changes"
             );
         }
-        let mut plans = plan::all(&new, &mut self.reqids, self.opts.cpus)?;
+        let mut plans = plan::all(&new, &mut self.reqids, self.opts.cpus, self.per_cpu_ok())?;
         let old: Vec<String> = self.conns.keys().cloned().collect();
         let (mut added, mut removed, mut changed, mut same) = (0, 0, 0, 0);
         for name in &old {
@@ -701,6 +706,11 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             tracing::warn!("detaching steering: {e:#}");
         }
         tracing::info!("exiting; kernel state removed");
+    }
+
+    /// Whether per-CPU children can be installed (unknown without ESP: assume yes).
+    fn per_cpu_ok(&self) -> bool {
+        self.caps.per_cpu || !self.caps.esp
     }
 
     /// Seconds since start.

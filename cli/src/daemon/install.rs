@@ -172,7 +172,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     pub(super) async fn teardown_conn(&mut self, conn: &str) -> (usize, usize) {
         let now = Instant::now();
         let mut ikes = 0;
-        let live: Vec<_> = self
+        let mut live: Vec<_> = self
             .tables
             .ike
             .keys()
@@ -180,8 +180,11 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             .map(|(_, i)| *i)
             .collect();
         if let Some(c) = self.conns.get_mut(conn) {
-            for ike in live.iter().copied().chain(c.ep.established()) {
-                if c.ep.close(now, ike).is_ok() {
+            live.extend(c.ep.established());
+            live.sort();
+            live.dedup();
+            for ike in &live {
+                if c.ep.close(now, *ike).is_ok() {
                     ikes += 1;
                 }
             }
@@ -224,7 +227,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             }
         }
         self.tables.ike.retain(|(c, _), _| c != conn);
-        (ikes.min(live.len().max(ikes)), children.len())
+        (ikes, children.len())
     }
 
     /// The status report, with kernel counters.

@@ -169,6 +169,7 @@ pub fn connection(
     c: &Connection,
     reqids: &mut Reqids,
     cpus: u32,
+    per_cpu_ok: bool,
 ) -> Result<ConnPlan> {
     let local_ip = c
         .local_addrs
@@ -217,7 +218,13 @@ pub fn connection(
         cc.rekey_time = ch.rekey_time.duration();
         cc.life_time = ch.life_time().duration();
         cc.rekey_jitter = ch.rand_time().duration();
-        cc.per_cpu = match ch.per_cpu_sas {
+        let per_cpu_sas = if ch.per_cpu_sas.enabled() && !per_cpu_ok {
+            tracing::warn!(connection = %name, child = %chname, "the kernel lacks per-CPU SAs (Linux 6.13+): negotiating one SA pair");
+            config::PerCpuSas::No
+        } else {
+            ch.per_cpu_sas
+        };
+        cc.per_cpu = match per_cpu_sas {
             config::PerCpuSas::No => PerCpu::No,
             config::PerCpuSas::Yes => PerCpu::Yes,
             config::PerCpuSas::Encap => PerCpu::Encap,
@@ -236,7 +243,7 @@ pub fn connection(
                 &sides(&cc.remote_ts),
                 tunnel,
                 reqid,
-                ch.per_cpu_sas.enabled(),
+                per_cpu_sas.enabled(),
                 POLICY_PRIORITY,
             )
         } else {
@@ -246,7 +253,7 @@ pub fn connection(
             name: chname.clone(),
             reqid,
             start_action: ch.start_action,
-            per_cpu: ch.per_cpu_sas.enabled(),
+            per_cpu: per_cpu_sas.enabled(),
             offload: offload(ch.hw_offload),
             replay_window: ch.replay_window,
             tunnel,
@@ -274,10 +281,17 @@ pub fn connection(
 }
 
 /// Plans for every connection.
-pub fn all(cfg: &Config, reqids: &mut Reqids, cpus: u32) -> Result<BTreeMap<String, ConnPlan>> {
+pub fn all(
+    cfg: &Config,
+    reqids: &mut Reqids,
+    cpus: u32,
+    per_cpu_ok: bool,
+) -> Result<BTreeMap<String, ConnPlan>> {
     cfg.connections
         .iter()
-        .map(|(name, c)| connection(cfg, name, c, reqids, cpus).map(|p| (name.clone(), p)))
+        .map(|(name, c)| {
+            connection(cfg, name, c, reqids, cpus, per_cpu_ok).map(|p| (name.clone(), p))
+        })
         .collect()
 }
 
@@ -291,7 +305,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gw-a.toml");
         let cfg = Config::load(&path).expect("config");
         let mut reqids = Reqids::default();
-        let plans = all(&cfg, &mut reqids, 4).expect("plan");
+        let plans = all(&cfg, &mut reqids, 4, true).expect("plan");
         let p = &plans["gw-b"];
         let conn = &p.endpoint.connections[0];
         assert_eq!(conn.local.to_string(), "10.0.0.1:500");
@@ -310,6 +324,15 @@ mod tests {
         // Reqids are stable per (connection, child).
         assert_eq!(reqids.get("gw-b", "net").expect("reqid"), ch.reqid);
         assert_ne!(reqids.get("other", "net").expect("reqid"), ch.reqid);
+        // Without kernel support the child is planned as a plain one.
+        let plain = all(&cfg, &mut reqids, 4, false).expect("plan");
+        assert!(!plain["gw-b"].children[0].per_cpu);
+        assert!(
+            plain["gw-b"].children[0]
+                .trap_policies
+                .iter()
+                .all(|p| !p.cpu_acquire)
+        );
     }
 
     #[test]
