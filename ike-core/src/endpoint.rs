@@ -178,7 +178,7 @@ impl Endpoint {
                 sa.queue.push_back(t);
             }
         }
-        self.finish();
+        self.finish(now);
         Ok(id)
     }
 
@@ -202,7 +202,7 @@ impl Endpoint {
         if let Some(sa) = sas.get_mut(&ike) {
             sa.acquire(&mut ctx, now, cfg, cpu, None);
         }
-        self.finish();
+        self.finish(now);
         Ok(())
     }
 
@@ -228,7 +228,7 @@ impl Endpoint {
             sa.queue.push_back(task);
             sa.kick(&mut ctx, now);
         }
-        self.finish();
+        self.finish(now);
         Ok(())
     }
 
@@ -238,7 +238,7 @@ impl Endpoint {
         let sa = sas.get_mut(&ike).ok_or(ApiError::UnknownIkeSa(ike))?;
         sa.queue.push_back(Task::RekeyIke);
         sa.kick(&mut ctx, now);
-        self.finish();
+        self.finish(now);
         Ok(())
     }
 
@@ -256,7 +256,7 @@ impl Endpoint {
         } else {
             sa.die(&mut ctx, Error::ClosedLocally);
         }
-        self.finish();
+        self.finish(now);
         Ok(())
     }
 
@@ -290,7 +290,7 @@ impl Endpoint {
             } else {
                 self.respond_new(now, remote, local, data, &msg);
             }
-            self.finish();
+            self.finish(now);
             return;
         }
         let ours = if h.flags.initiator() {
@@ -305,7 +305,7 @@ impl Endpoint {
         if let Some(sa) = sas.get_mut(&id) {
             sa.handle(&mut ctx, now, remote, local, data, &msg);
         }
-        self.finish();
+        self.finish(now);
     }
 
     fn cookie(&self, secret: &[u8; 32], msg: &Message, remote: SocketAddr) -> Vec<u8> {
@@ -447,7 +447,7 @@ impl Endpoint {
                 sa.handle_timeout(&mut ctx, now);
             }
         }
-        self.finish();
+        self.finish(now);
     }
 
     /// Feeds a kernel event (acquire or expire).
@@ -508,12 +508,19 @@ impl Endpoint {
                 }
             }
         }
-        self.finish();
+        self.finish(now);
     }
 
     /// Registers rekeyed IKE SAs, applies INITIAL_CONTACT, drops dead SAs.
-    fn finish(&mut self) {
-        for sa in std::mem::take(&mut self.out.spawned) {
+    fn finish(&mut self, now: Instant) {
+        for mut sa in std::mem::take(&mut self.out.spawned) {
+            // Tasks inherited from the rekeyed SA start right away.
+            let mut ctx = Ctx {
+                cfg: &self.config,
+                crypto: &self.crypto,
+                out: &mut self.out,
+            };
+            sa.kick(&mut ctx, now);
             self.by_spi.insert(sa.local_spi(), sa.id);
             self.sas.insert(sa.id, sa);
         }

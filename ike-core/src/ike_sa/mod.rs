@@ -500,7 +500,12 @@ impl IkeSa {
     pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
         if self.expire_at.is_some_and(|t| t <= now) {
             self.expire_at = None;
-            self.die(ctx, Error::Timeout);
+            let reason = if self.replaced {
+                Error::Rekeyed
+            } else {
+                Error::Timeout
+            };
+            self.die(ctx, reason);
             return;
         }
         if let Some(o) = self.outstanding.as_mut()
@@ -555,6 +560,12 @@ impl IkeSa {
         if self.is_dead() {
             return;
         }
+        // A replaced SA's end is part of the rekey, whatever ends it.
+        let reason = if self.replaced {
+            Error::Rekeyed
+        } else {
+            reason
+        };
         for c in self.children.drain(..) {
             ctx.out
                 .events

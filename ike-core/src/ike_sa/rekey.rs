@@ -105,6 +105,8 @@ impl IkeSa {
             .unwrap_or(crate::config::Identity::Other(0, Vec::new()));
         n.establish(ctx, now, peer);
         self.replaced = true;
+        // If the peer never deletes the old SA, drop it after a while.
+        self.expire_at = Some(now + Duration::from_secs(60));
         self.rekey_at = None;
         self.dpd_at = None;
         self.keepalive_at = None;

@@ -596,3 +596,34 @@ fn kernel_expires_rekey_and_delete() {
     );
     assert!(p.a.poll_transmit(p.time).is_none());
 }
+
+#[test]
+fn ike_rekey_with_lost_delete_cleans_up_old_sa() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    let ike = p.connect();
+    p.take(Side::A);
+    p.take(Side::B);
+    // Every INFORMATIONAL from A is lost: B never hears the old SA's Delete.
+    p.filter = Some(Box::new(|from, t| !(from == Side::A && t.data[18] == 37)));
+    p.a.rekey_ike(p.time, ike).expect("rekey");
+    p.drive_for(Duration::from_secs(200));
+    assert_eq!(p.a.ike_sa_count(), 1);
+    assert_eq!(p.b.ike_sa_count(), 1);
+    let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+    assert!(ea.iter().any(|e| matches!(
+        e,
+        Event::IkeSaDown {
+            reason: Error::Rekeyed,
+            ..
+        }
+    )));
+    assert!(eb.iter().any(|e| matches!(
+        e,
+        Event::IkeSaDown {
+            reason: Error::Rekeyed,
+            ..
+        }
+    )));
+    assert_eq!(count(&eb, |e| matches!(e, Event::ChildSaDeleted { .. })), 0);
+}
