@@ -10,14 +10,14 @@ use std::collections::VecDeque;
 
 use futures::Stream;
 use netlink_sys::{AsyncSocket, AsyncSocketExt, TokioSocket};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::error::Error;
 use crate::handle::Xfrm;
 use crate::msg::event::{Acquire, Expire, parse_polexpire};
 use crate::msg::policy::PolicyState;
 use crate::msg::sa::{MappingChange, SaState};
-use crate::netlink::{grow_rcvbuf, open_socket, split};
+use crate::netlink::{grow, grow_rcvbuf, open_socket, split, wipe};
 
 const XFRM_MSG_NEWSA: u16 = 16;
 const XFRM_MSG_DELSA: u16 = 17;
@@ -161,8 +161,8 @@ impl Monitor {
             if let Some(e) = self.pending.pop_front() {
                 return Ok(e);
             }
-            self.rx.zeroize();
-            self.rx.reserve(64 * 1024);
+            wipe(&mut self.rx);
+            grow(&mut self.rx, 64 * 1024);
             let rx: &mut Vec<u8> = &mut self.rx;
             match self.sock.recv(rx).await {
                 Ok(()) => {}

@@ -91,11 +91,31 @@ pub(crate) fn parse_error(m: &Raw<'_>) -> Result<(i32, Option<String>), Error> {
     Ok((code.saturating_neg(), extack))
 }
 
+/// Wipes the used part of a buffer and empties it. Buffers here never
+/// reallocate behind our back ([`grow`]), so bytes beyond `len` are zero.
+pub(crate) fn wipe(v: &mut Vec<u8>) {
+    v.as_mut_slice().zeroize();
+    v.clear();
+}
+
+/// Makes room for `extra` more bytes without leaving a copy of the old
+/// contents in freed memory (a plain `reserve` may move them).
+pub(crate) fn grow(v: &mut Vec<u8>, extra: usize) {
+    if v.capacity() - v.len() >= extra {
+        return;
+    }
+    let mut bigger = Vec::with_capacity((v.len() + extra).next_power_of_two());
+    bigger.extend_from_slice(v);
+    wipe(v);
+    *v = bigger;
+}
+
 /// Appends one request (header + body) to `out`.
 pub(crate) fn encode(msg: &XfrmMessage, flags: u16, seq: u32, out: &mut Vec<u8>) {
     let body_len = msg.buffer_len();
     let total = HDR + body_len;
     let start = out.len();
+    grow(out, (total + 3) & !3);
     out.resize(start + ((total + 3) & !3), 0);
     let len = u32::try_from(total).unwrap_or(u32::MAX);
     out[start..start + 4].copy_from_slice(&len.to_ne_bytes());
@@ -155,7 +175,7 @@ impl Conn {
             sock,
             seq: 0,
             rx: Zeroizing::new(Vec::with_capacity(RX_BUF)),
-            tx: Zeroizing::new(Vec::with_capacity(4096)),
+            tx: Zeroizing::new(Vec::with_capacity(BATCH * 512)),
         })
     }
 
@@ -167,14 +187,14 @@ impl Conn {
     async fn send_tx(&mut self) -> Result<(), Error> {
         let kernel = SocketAddr::new(0, 0);
         let r = self.sock.send_to(&self.tx, &kernel).await;
-        self.tx.zeroize();
+        wipe(&mut self.tx);
         r.map_err(|e| Error::io("sendmsg", e))?;
         Ok(())
     }
 
     async fn recv(&mut self) -> Result<(), Error> {
-        self.rx.zeroize();
-        self.rx.reserve(RX_BUF);
+        wipe(&mut self.rx);
+        grow(&mut self.rx, RX_BUF);
         let rx: &mut Vec<u8> = &mut self.rx;
         self.sock
             .recv(rx)
@@ -343,6 +363,20 @@ mod tests {
         let (errno, ext) = parse_error(&raw).expect("parse");
         assert_eq!(errno, 22);
         assert_eq!(ext.as_deref(), Some("pCPU number too big"));
+    }
+
+    #[test]
+    fn grow_keeps_contents_and_wipe_zeroes() {
+        let mut v = Vec::with_capacity(4);
+        v.extend_from_slice(&[1, 2, 3]);
+        grow(&mut v, 100);
+        assert_eq!(v, [1, 2, 3]);
+        assert!(v.capacity() >= 103);
+        wipe(&mut v);
+        assert!(v.is_empty());
+        // SAFETY: capacity >= 3 and u8 has no invalid values.
+        unsafe { v.set_len(3) };
+        assert_eq!(v, [0, 0, 0]);
     }
 
     #[test]
