@@ -627,3 +627,23 @@ fn ike_rekey_with_lost_delete_cleans_up_old_sa() {
     )));
     assert_eq!(count(&eb, |e| matches!(e, Event::ChildSaDeleted { .. })), 0);
 }
+
+#[test]
+fn simultaneous_child_delete() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    let ike = p.connect();
+    let bike = p.b.established()[0];
+    p.take(Side::A);
+    p.take(Side::B);
+    let (ca, _, _) = p.a.child_sas(ike)[0];
+    let (cb, _, _) = p.b.child_sas(bike)[0];
+    p.a.delete_child(p.time, ca).expect("delete");
+    p.b.delete_child(p.time, cb).expect("delete");
+    p.drive();
+    let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+    assert_eq!(count(&ea, |e| matches!(e, Event::ChildSaDeleted { .. })), 1, "{ea:?}");
+    assert_eq!(count(&eb, |e| matches!(e, Event::ChildSaDeleted { .. })), 1, "{eb:?}");
+    assert!(p.a.child_sas(ike).is_empty() && p.b.child_sas(bike).is_empty());
+    assert!(p.a.is_established(ike), "the IKE SA stays");
+}
