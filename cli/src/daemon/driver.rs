@@ -154,12 +154,8 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             );
         }
         self.kernel_rx = Some(self.backend.events()?);
-        let plans = plan::all(
-            &self.config,
-            &mut self.reqids,
-            self.opts.cpus,
-            self.per_cpu_ok(),
-        )?;
+        let per_cpu_ok = self.per_cpu_ok();
+        let plans = plan::all(&self.config, &mut self.reqids, self.opts.cpus, per_cpu_ok)?;
         for (_, p) in plans {
             self.add_conn(p).await;
         }
@@ -645,7 +641,8 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 "[daemon] changed; restart lanes to apply listen/ports/steering changes"
             );
         }
-        let mut plans = plan::all(&new, &mut self.reqids, self.opts.cpus, self.per_cpu_ok())?;
+        let per_cpu_ok = self.per_cpu_ok();
+        let mut plans = plan::all(&new, &mut self.reqids, self.opts.cpus, per_cpu_ok)?;
         let old: Vec<String> = self.conns.keys().cloned().collect();
         let (mut added, mut removed, mut changed, mut same) = (0, 0, 0, 0);
         for name in &old {
