@@ -186,7 +186,14 @@ impl Conn {
 
     async fn send_tx(&mut self) -> Result<(), Error> {
         let kernel = SocketAddr::new(0, 0);
-        let r = self.sock.send_to(&self.tx, &kernel).await;
+        // Fast path: the socket is non-blocking and the kernel consumes
+        // requests synchronously, so a direct send almost never waits.
+        let r = match self.sock.socket_ref().send_to(&self.tx, &kernel, 0) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                self.sock.send_to(&self.tx, &kernel).await
+            }
+            r => r,
+        };
         wipe(&mut self.tx);
         r.map_err(|e| Error::io("sendmsg", e))?;
         Ok(())
@@ -196,6 +203,13 @@ impl Conn {
         wipe(&mut self.rx);
         grow(&mut self.rx, RX_BUF);
         let rx: &mut Vec<u8> = &mut self.rx;
+        // Fast path: XFRM requests run inside sendmsg, so the answer is
+        // usually queued already; only wait (epoll) when it is not.
+        match self.sock.socket_ref().recv(rx, 0) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(Error::io("recvmsg", e)),
+        }
         self.sock
             .recv(rx)
             .await
