@@ -524,6 +524,26 @@ impl Endpoint {
             self.by_spi.insert(sa.local_spi(), sa.id);
             self.sas.insert(sa.id, sa);
         }
+        for t in std::mem::take(&mut self.out.transfers) {
+            let (mut ctx, sas) = self.ctx_parts();
+            if let Some(sa) = sas.get_mut(&t.to) {
+                sa.children.extend(t.children);
+                sa.groups.extend(t.groups);
+                sa.queue.extend(t.queue);
+                let peer = t.peer_id.or_else(|| sa.peer_id.clone());
+                if let Some(peer) = peer {
+                    sa.establish(&mut ctx, now, peer);
+                }
+                sa.kick(&mut ctx, now);
+            }
+        }
+        for id in std::mem::take(&mut self.out.doomed) {
+            let (mut ctx, sas) = self.ctx_parts();
+            if let Some(sa) = sas.get_mut(&id) {
+                sa.queue.push_back(Task::DeleteIke);
+                sa.kick(&mut ctx, now);
+            }
+        }
         for id in std::mem::take(&mut self.out.initial_contact) {
             let Some((conn, peer)) = self.sas.get(&id).map(|s| (s.conn, s.peer_id.clone())) else {
                 continue;

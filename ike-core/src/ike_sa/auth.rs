@@ -86,6 +86,7 @@ impl IkeSa {
     pub(crate) fn establish(&mut self, ctx: &mut Ctx<'_>, now: Instant, peer: Identity) {
         let conn = self.conn(ctx);
         self.state = State::Established;
+        self.announced = true;
         self.expire_at = None;
         tracing::info!(ike = ?self.id, conn = %conn.name, spi_i = %self.spi_i, spi_r = %self.spi_r, peer = ?peer, "IKE SA established");
         self.peer_id = Some(peer.clone());
@@ -200,6 +201,7 @@ impl IkeSa {
         let State::InitDone(st) = std::mem::replace(&mut self.state, State::Closing) else {
             return;
         };
+        self.announced = true;
         let fail = |sa: &mut Self, ctx: &mut Ctx<'_>, ty: NotifyType, e: Error| {
             sa.send_response(
                 ctx,

@@ -73,7 +73,7 @@ impl IkeSa {
     pub(crate) fn handle_info_request(
         &mut self,
         ctx: &mut Ctx<'_>,
-        _now: Instant,
+        now: Instant,
         msg_id: u32,
         inner: &[Payload],
     ) {
@@ -84,6 +84,10 @@ impl IkeSa {
             };
             if d.protocol == ProtocolId::IKE {
                 self.send_response(ctx, ExchangeType::INFORMATIONAL, msg_id, &[]);
+                if let Some(c) = self.ike_collision.take() {
+                    // The peer won the rekey collision before our response arrived.
+                    self.transfer_to(ctx, now, c.0);
+                }
                 let reason = if self.replaced {
                     Error::Rekeyed
                 } else {

@@ -46,6 +46,19 @@ pub(crate) struct Outputs {
     pub(crate) spawned: Vec<IkeSa>,
     /// IKE SAs that received INITIAL_CONTACT (RFC 7296 §2.4).
     pub(crate) initial_contact: Vec<IkeSaId>,
+    /// Child SAs handed to another IKE SA after a lost IKE rekey collision.
+    pub(crate) transfers: Vec<Transfer>,
+    /// Losing collision successors to delete right after registration.
+    pub(crate) doomed: Vec<IkeSaId>,
+}
+
+/// Everything an IKE SA passes to its successor (RFC 7296 §2.8.2).
+pub(crate) struct Transfer {
+    pub(crate) to: IkeSaId,
+    pub(crate) children: Vec<ChildSa>,
+    pub(crate) groups: Vec<Group>,
+    pub(crate) queue: VecDeque<Task>,
+    pub(crate) peer_id: Option<Identity>,
 }
 
 impl Outputs {
@@ -170,6 +183,11 @@ pub(crate) struct IkeSa {
     pub(crate) replaced: bool,
     /// PFS group the peer asked for with INVALID_KE_PAYLOAD in CREATE_CHILD_SA.
     pub(crate) pfs_group: Option<crate::wire::KeId>,
+    /// IkeSaUp was reported (or this is an initiator still connecting): its end is reported too.
+    pub(crate) announced: bool,
+    /// Simultaneous IKE rekey (RFC 7296 §2.8.2): the successor the peer's rekey
+    /// created and the lowest nonce of that exchange.
+    pub(crate) ike_collision: Option<Box<(IkeSaId, Vec<u8>)>>,
 }
 
 impl IkeSa {
@@ -208,6 +226,8 @@ impl IkeSa {
             expire_at: None,
             replaced: false,
             pfs_group: None,
+            announced: initiator,
+            ike_collision: None,
         }
     }
 
@@ -574,8 +594,9 @@ impl IkeSa {
         self.outstanding = None;
         self.queue.clear();
         tracing::info!(ike = ?self.id, spi_i = %self.spi_i, spi_r = %self.spi_r, %reason, "IKE SA down");
-        // A responder SA that never got IKE_AUTH was never announced: stay quiet.
-        let announced = self.initiator || !matches!(self.state, State::InitDone(_));
+        // A responder SA that never got IKE_AUTH, or a losing rekey successor, was
+        // never announced: stay quiet.
+        let announced = self.announced && !matches!(self.state, State::InitDone(_));
         self.state = State::Dead;
         self.keys = None;
         if announced {

@@ -10,7 +10,7 @@ use super::keys::SaKeys;
 use super::{Ctx, IkeSa, Pending, State};
 use crate::crypto::ke::ActiveKe;
 use crate::crypto::keymat::skeyseed_rekey;
-use crate::ids::IkeSpi;
+use crate::ids::{IkeSaId, IkeSpi};
 use crate::proposal::{Proposal, Selected};
 use crate::wire::{ExchangeType, Ke, Nonce, Notify, NotifyType, Payload, ProtocolId, Sa};
 
@@ -79,7 +79,8 @@ impl IkeSa {
         spi_r: IkeSpi,
         sel: Selected,
         keys: SaKeys,
-    ) {
+        bare: bool,
+    ) -> IkeSaId {
         let id = ctx.out.ike_id();
         let mut n = Self::blank(
             id,
@@ -95,6 +96,14 @@ impl IkeSa {
         n.nat = self.nat;
         n.keys = Some(Box::new(keys));
         n.ike_sel = Some(sel);
+        if bare {
+            // A collision successor: keys only, children follow if it wins (§2.8.2).
+            n.state = State::Established;
+            n.announced = false;
+            n.peer_id = self.peer_id.clone();
+            ctx.out.spawned.push(n);
+            return id;
+        }
         n.children = std::mem::take(&mut self.children);
         n.groups = std::mem::take(&mut self.groups);
         // Tasks not yet started move too; a request in flight on the old SA is dropped.
@@ -111,6 +120,25 @@ impl IkeSa {
         self.dpd_at = None;
         self.keepalive_at = None;
         ctx.out.spawned.push(n);
+        id
+    }
+
+    /// Hands children, groups and queued tasks to `to` (the peer's winning
+    /// successor) and retires this SA; the peer deletes it.
+    pub(crate) fn transfer_to(&mut self, ctx: &mut Ctx<'_>, now: Instant, to: IkeSaId) {
+        ctx.out.transfers.push(super::Transfer {
+            to,
+            children: std::mem::take(&mut self.children),
+            groups: std::mem::take(&mut self.groups),
+            queue: std::mem::take(&mut self.queue),
+            peer_id: self.peer_id.clone(),
+        });
+        self.replaced = true;
+        self.state = State::Closing;
+        self.expire_at = Some(now + Duration::from_secs(60));
+        self.rekey_at = None;
+        self.dpd_at = None;
+        self.keepalive_at = None;
     }
 
     /// Initiator: response to our IKE rekey.
@@ -168,7 +196,21 @@ impl IkeSa {
             retry(self);
             return;
         };
-        self.successor(ctx, now, true, req.spi, IkeSpi(spi_r), sel, keys);
+        if let Some(c) = self.ike_collision.take() {
+            let ours_min = if req.ni < nr { &req.ni } else { &nr };
+            if ours_min.as_slice() < c.1.as_slice() {
+                // RFC 7296 §2.8.2: our exchange has the lowest nonce and loses. The
+                // peer's successor takes over; we delete the SA we just created.
+                tracing::info!(ike = ?self.id, "IKE rekey collision lost");
+                let ours = self.successor(ctx, now, true, req.spi, IkeSpi(spi_r), sel, keys, true);
+                ctx.out.doomed.push(ours);
+                self.transfer_to(ctx, now, c.0);
+                return;
+            }
+            // We won: the peer deletes its successor (c.0), which stays unannounced.
+            tracing::info!(ike = ?self.id, "IKE rekey collision won");
+        }
+        self.successor(ctx, now, true, req.spi, IkeSpi(spi_r), sel, keys, false);
         // The requester of the rekey deletes the old SA (RFC 7296 §1.3.2).
         self.start_delete_ike(ctx, now);
     }
@@ -183,9 +225,13 @@ impl IkeSa {
     ) {
         let conn = self.conn(ctx);
         let err = |t: NotifyType, d: Vec<u8>| vec![Payload::Notify(Notify::new(t, d))];
-        // Window size 1 and one exchange at a time: with a request of ours in
-        // flight (e.g. our own IKE rekey) ask the peer to retry (RFC 7296 §2.25).
-        if self.outstanding.is_some() || self.replaced {
+        // Our own IKE rekey in flight: a collision, answered as usual (§2.8.2).
+        // Any other request of ours in flight: ask the peer to retry (§2.25).
+        let colliding = matches!(
+            self.outstanding.as_deref().map(|o| &o.pending),
+            Some(Pending::RekeyIke(_))
+        ) && self.ike_collision.is_none();
+        if (self.outstanding.is_some() && !colliding) || self.replaced {
             let p = err(NotifyType::TEMPORARY_FAILURE, Vec::new());
             self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &p);
             return;
@@ -265,14 +311,38 @@ impl IkeSa {
                         .to_wire(num, spi_r.to_be_bytes().to_vec()),
                 ],
             }),
-            Payload::Nonce(Nonce(nr)),
+            Payload::Nonce(Nonce(nr.clone())),
             Payload::Ke(Ke {
                 group: sel.ke.unwrap_or_default(),
                 data: public,
             }),
         ];
         self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &payloads);
-        self.successor(ctx, now, false, IkeSpi(spi_i), IkeSpi(spi_r), sel, keys);
+        if colliding {
+            let min = if ni < nr { ni } else { nr };
+            let id = self.successor(
+                ctx,
+                now,
+                false,
+                IkeSpi(spi_i),
+                IkeSpi(spi_r),
+                sel,
+                keys,
+                true,
+            );
+            self.ike_collision = Some(Box::new((id, min)));
+            return;
+        }
+        self.successor(
+            ctx,
+            now,
+            false,
+            IkeSpi(spi_i),
+            IkeSpi(spi_r),
+            sel,
+            keys,
+            false,
+        );
         self.state = State::Closing;
     }
 }

@@ -500,33 +500,81 @@ fn established_sa_memory_under_2kib() {
 }
 
 #[test]
-fn simultaneous_ike_rekey_resolves() {
-    let (a, b) = configs();
-    let mut p = Pair::new(a, b);
-    let ike = p.connect();
-    let bike = p.b.established()[0];
-    p.take(Side::A);
-    p.take(Side::B);
-    p.a.rekey_ike(p.time, ike).expect("rekey");
-    p.b.rekey_ike(p.time, bike).expect("rekey");
-    p.drive_for(Duration::from_secs(60));
-    // Both refused with TEMPORARY_FAILURE, retried after random back-offs; one won.
-    let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+fn simultaneous_ike_rekey_lowest_nonce_loses() {
+    let mut outcomes = std::collections::BTreeSet::new();
+    for seed in 1..=8 {
+        let (a, b) = configs();
+        let mut p = Pair::with_seed(a, b, seed);
+        let ike = p.connect();
+        let bike = p.b.established()[0];
+        let children = p.a.child_sas(ike);
+        p.take(Side::A);
+        p.take(Side::B);
+        let t0 = p.time;
+        p.a.rekey_ike(p.time, ike).expect("rekey");
+        p.b.rekey_ike(p.time, bike).expect("rekey");
+        p.drive();
+        // Resolved at once by the nonce rule (RFC 7296 §2.8.2), no retry needed.
+        assert!(p.time - t0 < Duration::from_secs(2), "seed {seed}");
+        let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+        assert_eq!(
+            count(&ea, |e| matches!(e, Event::IkeSaUp { .. })),
+            1,
+            "seed {seed}: {ea:?}"
+        );
+        assert_eq!(
+            count(&eb, |e| matches!(e, Event::IkeSaUp { .. })),
+            1,
+            "seed {seed}: {eb:?}"
+        );
+        assert_eq!(
+            count(&ea, |e| matches!(e, Event::IkeSaDown { .. })),
+            1,
+            "seed {seed}: {ea:?}"
+        );
+        assert_eq!(count(&ea, |e| matches!(e, Event::ChildSaDeleted { .. })), 0);
+        assert_eq!(
+            (p.a.ike_sa_count(), p.b.ike_sa_count()),
+            (1, 1),
+            "seed {seed}"
+        );
+        let (na, nb) = (p.a.established()[0], p.b.established()[0]);
+        assert_eq!(p.a.child_sas(na), children);
+        // Both sides kept the same successor.
+        let up = |ev: &[Event]| {
+            ev.iter()
+                .find_map(|e| {
+                    if let Event::IkeSaUp { spi_i, spi_r, .. } = e {
+                        Some((*spi_i, *spi_r))
+                    } else {
+                        None
+                    }
+                })
+                .expect("up")
+        };
+        assert_eq!(up(&ea), up(&eb), "seed {seed}");
+        // The new SA works.
+        let (c, _, _) = p.a.child_sas(na)[0];
+        p.a.rekey_child(p.time, c).expect("rekey child");
+        p.drive();
+        assert_eq!(
+            count(&p.take(Side::B), |e| matches!(
+                e,
+                Event::ChildSaRekeyed { .. }
+            )),
+            1,
+            "seed {seed}"
+        );
+        // Whose exchange won: its initiator is the new SA's original initiator.
+        let a_won = p.a.take_sa(na).expect("sa").initiator;
+        assert_ne!(a_won, p.b.take_sa(nb).expect("sa").initiator);
+        outcomes.insert(a_won);
+    }
     assert_eq!(
-        count(&ea, |e| matches!(e, Event::IkeSaUp { .. })),
-        1,
-        "{ea:?}"
+        outcomes.len(),
+        2,
+        "both the winning and the losing path ran"
     );
-    assert_eq!(
-        count(&eb, |e| matches!(e, Event::IkeSaUp { .. })),
-        1,
-        "{eb:?}"
-    );
-    assert_eq!(p.a.established().len(), 1);
-    assert_eq!(p.b.established().len(), 1);
-    assert_eq!(p.a.ike_sa_count(), 1);
-    assert_eq!(p.a.child_sas(p.a.established()[0]).len(), 1);
-    assert_eq!(count(&ea, |e| matches!(e, Event::ChildSaDeleted { .. })), 0);
 }
 
 #[test]
@@ -642,8 +690,16 @@ fn simultaneous_child_delete() {
     p.b.delete_child(p.time, cb).expect("delete");
     p.drive();
     let (ea, eb) = (p.take(Side::A), p.take(Side::B));
-    assert_eq!(count(&ea, |e| matches!(e, Event::ChildSaDeleted { .. })), 1, "{ea:?}");
-    assert_eq!(count(&eb, |e| matches!(e, Event::ChildSaDeleted { .. })), 1, "{eb:?}");
+    assert_eq!(
+        count(&ea, |e| matches!(e, Event::ChildSaDeleted { .. })),
+        1,
+        "{ea:?}"
+    );
+    assert_eq!(
+        count(&eb, |e| matches!(e, Event::ChildSaDeleted { .. })),
+        1,
+        "{eb:?}"
+    );
     assert!(p.a.child_sas(ike).is_empty() && p.b.child_sas(bike).is_empty());
     assert!(p.a.is_established(ike), "the IKE SA stays");
 }
