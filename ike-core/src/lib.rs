@@ -35,12 +35,17 @@
 //! (`per_cpu` tells which, for `XFRM_POLICY_CPU_ACQUIRE`). Keys arrive in
 //! `Zeroizing` buffers and are never logged.
 //!
+//! Addresses: give initiating connections their concrete local address (it is
+//! hashed into NAT_DETECTION_SOURCE_IP); ESP SPIs are chosen by the engine
+//! (random in 0xc0000000..=0xcfffffff) and installed as given.
+//!
 //! # What is implemented
 //!
 //! IKE_SA_INIT (INVALID_KE_PAYLOAD retry, COOKIE on both sides, NAT detection and the
 //! move to port 4500), IKE_AUTH with PSK and the first Child SA (tunnel/transport,
-//! TS narrowing), CREATE_CHILD_SA (new Child, Child rekey with REKEY_SA and the
-//! §2.8.1 collision rule, IKE rekey), INFORMATIONAL (Delete, DPD, INITIAL_CONTACT),
+//! TS narrowing), CREATE_CHILD_SA (new Child, Child rekey with REKEY_SA, IKE rekey,
+//! both with the lowest-nonce-loses collision rules of §2.8.1/§2.8.2, PFS with
+//! INVALID_KE_PAYLOAD retry), INFORMATIONAL (Delete, DPD, INITIAL_CONTACT),
 //! retransmission with strongSwan's back-off, response caching, window size 1,
 //! lifetime-driven rekeying with jitter, and RFC 9611 groups
 //! ([`child_sa::per_resource`]).
