@@ -95,16 +95,22 @@ impl FrameSpec {
             return 14 + 8;
         }
         let l3 = 14 + 4 * self.vlans.len();
-        // (bytes the IP layer reads, offset of the upper layer)
+        let esp_or_udp = !matches!(self.l4, L4::Tcp);
+        // (bytes read to learn the upper-layer protocol, its offset)
         let (ip_read, l4) = match self.dst {
-            IpAddr::V4(_) => (l3 + 20, l3 + 20 + self.ip_options.div_ceil(4) * 4),
+            IpAddr::V4(_) => {
+                // Version/IHL and protocol; then, for ESP/UDP, the fragment field.
+                if !esp_or_udp || self.fragment {
+                    return l3 + 10;
+                }
+                (l3 + 10, l3 + 20 + self.ip_options.div_ceil(4) * 4)
+            }
             IpAddr::V6(_) => {
-                // The fixed header up to the destination, then the first two
-                // bytes of each extension header walked.
-                let mut read = l3 + 40;
+                // Up to Next Header, then the first two bytes of each
+                // extension header walked (six at most).
+                let mut read = l3 + 7;
                 let mut off = l3 + 40;
                 for (i, &kind) in self.v6_ext.iter().enumerate() {
-                    // Six are walked; the seventh ends the walk.
                     if kind == 44 || i == 6 {
                         return read;
                     }
@@ -114,9 +120,6 @@ impl FrameSpec {
                 (read, off)
             }
         };
-        if self.fragment && matches!(self.dst, IpAddr::V4(_)) {
-            return ip_read;
-        }
         match self.l4 {
             L4::Esp(_) => l4 + 4,
             L4::EspInUdp(_) | L4::Ike => l4 + 12,

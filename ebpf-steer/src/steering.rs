@@ -4,12 +4,13 @@ use crate::object::object;
 use crate::pin::PinRoot;
 use crate::stats::{CpuStats, Stats};
 use crate::{Binding, Error};
-use aya::maps::{CpuMap, HashMap, Map, MapData, MapInfo, PerCpuArray};
+use aya::maps::{Array, CpuMap, HashMap, Map, MapData, MapInfo, PerCpuArray};
 use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode};
 use aya::{Ebpf, EbpfLoader};
 use ebpf_steer_common::{
-    Counter, MAP_CPUS, MAP_SPI_CPU, MAP_STATS, MAX_BINDINGS, PROGRAM_NAME, SpiKey, SpiValue,
+    Counter, FLAG_ANY_DST, MAP_CPUS, MAP_FLAGS, MAP_SPI_CPU, MAP_STATS, MAX_BINDINGS, PROGRAM_NAME,
+    SpiKey, SpiValue,
 };
 use std::fmt;
 use std::net::IpAddr;
@@ -136,6 +137,7 @@ pub struct Steering {
     ebpf: Option<Ebpf>,
     spi_cpu: HashMap<MapData, SpiKey, SpiValue>,
     cpus: CpuMap<MapData>,
+    flags: Array<MapData, u32>,
     stats: PerCpuArray<MapData, u64>,
 }
 
@@ -176,7 +178,7 @@ impl Steering {
         check_pinned_maps(root)?;
         let mut loader = EbpfLoader::new();
         loader.map_max_entries(MAP_CPUS, possible_cpus()?);
-        for name in [MAP_SPI_CPU, MAP_CPUS, MAP_STATS] {
+        for name in [MAP_SPI_CPU, MAP_CPUS, MAP_FLAGS, MAP_STATS] {
             loader.map_pin_path(name, root.map(name));
         }
         let mut ebpf = loader.load(object()?)?;
@@ -184,6 +186,7 @@ impl Steering {
         let spi_cpu = take_map(&mut ebpf, MAP_SPI_CPU)?;
         let mut cpus: CpuMap<MapData> = CpuMap::try_from(take_map(&mut ebpf, MAP_CPUS)?)?;
         let stats = take_map(&mut ebpf, MAP_STATS)?;
+        let flags = take_map(&mut ebpf, MAP_FLAGS)?;
         for cpu in online_cpus()? {
             cpus.set(cpu, opts.queue_size, None, 0)?;
         }
@@ -229,6 +232,7 @@ impl Steering {
             ebpf: Some(ebpf),
             spi_cpu: HashMap::try_from(spi_cpu)?,
             cpus,
+            flags: Array::try_from(flags)?,
             stats: PerCpuArray::try_from(stats)?,
         };
         let attached = Attached {
@@ -257,6 +261,7 @@ impl Steering {
             ebpf: None,
             spi_cpu: HashMap::try_from(open(MAP_SPI_CPU)?)?,
             cpus: CpuMap::try_from(open(MAP_CPUS)?)?,
+            flags: Array::try_from(open(MAP_FLAGS)?)?,
             stats: PerCpuArray::try_from(open(MAP_STATS)?)?,
         })
     }
@@ -275,7 +280,7 @@ impl Steering {
             std::fs::remove_dir(&dir).map_err(|e| Error::pin(&dir, e))?;
         }
         if Self::attached(root)?.is_empty() && root.path().exists() {
-            for name in [MAP_SPI_CPU, MAP_CPUS, MAP_STATS] {
+            for name in [MAP_SPI_CPU, MAP_CPUS, MAP_FLAGS, MAP_STATS] {
                 let p = root.map(name);
                 if p.exists() {
                     std::fs::remove_file(&p).map_err(|e| Error::pin(&p, e))?;
@@ -336,6 +341,10 @@ impl Steering {
     #[doc(hidden)]
     pub fn bind_unchecked(&mut self, b: Binding) -> Result<(), Error> {
         let key = Binding::key(b.spi, b.dst);
+        if b.dst.is_none() {
+            // Before the entry, so the program never misses it.
+            self.flags.set(0, FLAG_ANY_DST, 0)?;
+        }
         self.spi_cpu.insert(key, SpiValue { cpu: b.cpu }, 0)?;
         tracing::debug!(binding = %b, "steering bound");
         Ok(())
@@ -343,16 +352,20 @@ impl Steering {
 
     /// Removes the binding of (`dst`, `spi`); returns whether it existed.
     pub fn unbind(&mut self, spi: u32, dst: Option<IpAddr>) -> Result<bool, Error> {
-        match self.spi_cpu.remove(&Binding::key(spi, dst)) {
-            Ok(()) => Ok(true),
-            Err(aya::maps::MapError::KeyNotFound) => Ok(false),
+        let existed = match self.spi_cpu.remove(&Binding::key(spi, dst)) {
+            Ok(()) => true,
+            Err(aya::maps::MapError::KeyNotFound) => false,
             Err(aya::maps::MapError::SyscallError(e))
                 if e.io_error.raw_os_error() == Some(libc::ENOENT) =>
             {
-                Ok(false)
+                false
             }
-            Err(e) => Err(e.into()),
+            Err(e) => return Err(e.into()),
+        };
+        if existed && dst.is_none() && !self.bindings()?.iter().any(|b| b.dst.is_none()) {
+            self.flags.set(0, 0, 0)?;
         }
+        Ok(existed)
     }
 
     /// Every binding, sorted by SPI then destination.
@@ -449,11 +462,13 @@ impl Steering {
     fn from_ebpf(mut ebpf: Ebpf) -> Result<Self, Error> {
         let spi_cpu = HashMap::try_from(take_map(&mut ebpf, MAP_SPI_CPU)?)?;
         let cpus = CpuMap::try_from(take_map(&mut ebpf, MAP_CPUS)?)?;
+        let flags = Array::try_from(take_map(&mut ebpf, MAP_FLAGS)?)?;
         let stats = PerCpuArray::try_from(take_map(&mut ebpf, MAP_STATS)?)?;
         Ok(Self {
             ebpf: Some(ebpf),
             spi_cpu,
             cpus,
+            flags,
             stats,
         })
     }
@@ -521,7 +536,7 @@ fn possible_cpus() -> Result<u32, Error> {
 
 /// Refuses pinned maps left by a build with other map shapes.
 fn check_pinned_maps(root: &PinRoot) -> Result<(), Error> {
-    let want: [(&str, u32, u32, Option<u32>); 3] = [
+    let want: [(&str, u32, u32, Option<u32>); 4] = [
         (
             MAP_SPI_CPU,
             size_of::<SpiKey>() as u32,
@@ -529,6 +544,7 @@ fn check_pinned_maps(root: &PinRoot) -> Result<(), Error> {
             Some(MAX_BINDINGS),
         ),
         (MAP_STATS, 4, 8, Some(Counter::COUNT)),
+        (MAP_FLAGS, 4, 4, Some(1)),
         (MAP_CPUS, 4, 0, None),
     ];
     for (name, key, value, max) in want {

@@ -320,6 +320,10 @@ fn wildcard_destination_binding() {
         (XDP_PASS, Counter::NoCpu),
         "exact binding to CPU 1 (no cpumap entry)"
     );
+    // Without the wildcard, other destinations miss again.
+    assert!(s.unbind(SPI, None).expect("unbind"));
+    let got = run(&mut s, &FrameSpec::esp(ip(DST6), SPI).build());
+    assert_eq!(got, (XDP_PASS, Counter::UnknownSpi));
 }
 
 #[test]

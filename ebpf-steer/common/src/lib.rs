@@ -12,6 +12,12 @@ pub const MAP_SPI_CPU: &str = "LANES_SPI_CPU";
 pub const MAP_CPUS: &str = "LANES_CPUS";
 /// Per-CPU array of `u64` counters, indexed by [`Counter`].
 pub const MAP_STATS: &str = "LANES_STATS";
+/// Array of one `u32` of [`FLAG_ANY_DST`]-style flags set by the loader.
+pub const MAP_FLAGS: &str = "LANES_FLAGS";
+/// Set while some binding has an all-zero (any) destination; otherwise a
+/// miss skips the second, wildcard lookup.
+pub const FLAG_ANY_DST: u32 = 1;
+
 /// The XDP program's name in the object (the `#[xdp]` function).
 pub const PROGRAM_NAME: &str = "lanes_steer";
 

@@ -16,11 +16,11 @@ mod parse;
 use aya_ebpf::{
     bindings::xdp_action::XDP_PASS,
     macros::{map, xdp},
-    maps::{CpuMap, HashMap, PerCpuArray},
+    maps::{Array, CpuMap, HashMap, PerCpuArray},
     programs::XdpContext,
 };
 use aya_log_ebpf::warn;
-use ebpf_steer_common::{Counter, MAX_BINDINGS, MAX_CPUS, SpiKey, SpiValue};
+use ebpf_steer_common::{Counter, FLAG_ANY_DST, MAX_BINDINGS, MAX_CPUS, SpiKey, SpiValue};
 
 use crate::parse::{Skip, parse_esp};
 
@@ -31,6 +31,10 @@ static LANES_SPI_CPU: HashMap<SpiKey, SpiValue> = HashMap::with_max_entries(MAX_
 /// One entry per online CPU (queue size set by the loader).
 #[map]
 static LANES_CPUS: CpuMap = CpuMap::with_max_entries(MAX_CPUS, 0);
+
+/// Loader-set flags (`FLAG_ANY_DST`).
+#[map]
+static LANES_FLAGS: Array<u32> = Array::with_max_entries(1, 0);
 
 /// Per-CPU packet counters, indexed by [`Counter`].
 #[map]
@@ -94,12 +98,16 @@ fn try_lanes_steer(ctx: &XdpContext) -> Result<u32, u32> {
     }
 }
 
-/// The CPU bound to `key`, else to its SPI on any destination.
+/// The CPU bound to `key`, else to its SPI on any destination (looked up
+/// only while such bindings exist).
 #[inline(always)]
 fn lookup(key: &SpiKey) -> Option<u32> {
     // SAFETY: the value is plain data and copied out before returning.
     if let Some(v) = unsafe { LANES_SPI_CPU.get(key) } {
         return Some(v.cpu);
+    }
+    if LANES_FLAGS.get(0).is_none_or(|f| f & FLAG_ANY_DST == 0) {
+        return None;
     }
     let any = SpiKey {
         daddr: [0; 4],

@@ -70,7 +70,8 @@ fn load<T: Copy>(ctx: &XdpContext, off: usize) -> Result<T, Skip> {
     Ok(unsafe { core::ptr::read_unaligned((start + off) as *const T) })
 }
 
-/// The (destination, SPI) of an ESP or ESP-in-UDP packet.
+/// The (destination, SPI) of an ESP or ESP-in-UDP packet. The protocol is
+/// checked before anything else is read, so other traffic costs least.
 #[inline(always)]
 pub fn parse_esp(ctx: &XdpContext) -> Result<SpiKey, Skip> {
     let mut off = ETH_HLEN;
@@ -81,48 +82,57 @@ pub fn parse_esp(ctx: &XdpContext) -> Result<SpiKey, Skip> {
             off += VLAN_HLEN;
         }
     }
-    let (daddr, l4proto, l4) = if proto == ETH_P_IP {
-        ipv4(ctx, off)?
+    let v4 = if proto == ETH_P_IP {
+        true
     } else if proto == ETH_P_IPV6 {
-        ipv6(ctx, off)?
+        false
     } else {
         return Err(Skip::NotEsp);
     };
+    let (l4proto, l4) = if v4 { ipv4(ctx, off)? } else { ipv6(ctx, off)? };
     let spi = match l4proto {
         IPPROTO_ESP => load::<u32>(ctx, l4)?,
         IPPROTO_UDP => esp_in_udp(ctx, l4)?,
         _ => return Err(Skip::NotEsp),
     };
+    // Both destinations lie before `l4`, which is already in bounds.
+    let daddr = if v4 {
+        [0, 0, V4_MAPPED_WORD, load::<u32>(ctx, off + 16)?]
+    } else {
+        load::<[u32; 4]>(ctx, off + 24)?
+    };
     Ok(SpiKey { daddr, spi })
 }
 
-/// IPv4 (RFC 791): destination, protocol and the offset of the payload.
+/// IPv4 (RFC 791): the protocol and the offset of the payload; fragments
+/// of ESP/UDP are skipped (the SPI may not be in this piece).
 #[inline(always)]
-fn ipv4(ctx: &XdpContext, off: usize) -> Result<([u32; 4], u8, usize), Skip> {
+fn ipv4(ctx: &XdpContext, off: usize) -> Result<(u8, usize), Skip> {
     let vihl: u8 = load(ctx, off)?;
     let ihl = usize::from(vihl & 0x0f) * 4;
     if vihl >> 4 != 4 || ihl < 20 {
         return Err(Skip::Malformed);
     }
-    let frag: u16 = load(ctx, off + 6)?;
     let proto: u8 = load(ctx, off + 9)?;
-    let daddr: u32 = load(ctx, off + 16)?;
+    if proto != IPPROTO_ESP && proto != IPPROTO_UDP {
+        return Err(Skip::NotEsp);
+    }
+    let frag: u16 = load(ctx, off + 6)?;
     if frag & IPV4_FRAG_MASK != 0 {
         return Err(Skip::Fragment);
     }
-    Ok(([0, 0, V4_MAPPED_WORD, daddr], proto, off + ihl))
+    Ok((proto, off + ihl))
 }
 
-/// IPv6 (RFC 8200): destination, the upper-layer protocol after the
-/// hop-by-hop, routing and destination-options headers, and its offset.
+/// IPv6 (RFC 8200): the upper-layer protocol after the hop-by-hop,
+/// routing and destination-options headers, and its offset.
 #[inline(always)]
-fn ipv6(ctx: &XdpContext, off: usize) -> Result<([u32; 4], u8, usize), Skip> {
+fn ipv6(ctx: &XdpContext, off: usize) -> Result<(u8, usize), Skip> {
     let v: u8 = load(ctx, off)?;
     if v >> 4 != 6 {
         return Err(Skip::Malformed);
     }
     let mut nh: u8 = load(ctx, off + 6)?;
-    let daddr: [u32; 4] = load(ctx, off + 24)?;
     let mut l4 = off + 40;
     for _ in 0..MAX_IPV6_EXT {
         match nh {
@@ -137,7 +147,7 @@ fn ipv6(ctx: &XdpContext, off: usize) -> Result<([u32; 4], u8, usize), Skip> {
             _ => break,
         }
     }
-    Ok((daddr, nh, l4))
+    Ok((nh, l4))
 }
 
 /// UDP-encapsulated ESP (RFC 3948 §2): the SPI, or `Ike` for the non-ESP
