@@ -93,6 +93,8 @@ pub fn build(spec: &Spec, stage: &Path, out: &Path) -> Result<u64> {
                 copy(&p, &dst.join(e.file_name()))?;
             }
         }
+        // Shared helpers of a crate's VM tests (sourced, not run).
+        copy_tree(&dir.join("lib"), &dst.join("lib"))?;
     }
     if spec.build {
         for (name, exe) in build_binaries(spec.release)? {
