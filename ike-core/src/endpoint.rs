@@ -473,6 +473,7 @@ impl Endpoint {
                     .iter()
                     .filter(|(_, s)| {
                         s.conn == conn
+                            && s.announced
                             && !s.replaced
                             && !s.is_dead()
                             && !matches!(s.state, State::Closing)
@@ -601,7 +602,9 @@ impl Endpoint {
 
     /// Whether IKE SA `ike` exists and is established.
     pub fn is_established(&self, ike: IkeSaId) -> bool {
-        self.sas.get(&ike).is_some_and(IkeSa::is_established)
+        self.sas
+            .get(&ike)
+            .is_some_and(|s| s.is_established() && s.announced)
     }
 
     /// Established IKE SAs.
@@ -609,7 +612,7 @@ impl Endpoint {
         let mut v: Vec<_> = self
             .sas
             .iter()
-            .filter(|(_, s)| s.is_established())
+            .filter(|(_, s)| s.is_established() && s.announced)
             .map(|(k, _)| *k)
             .collect();
         v.sort();
