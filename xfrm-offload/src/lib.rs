@@ -34,6 +34,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Testing: `tests/golden.rs` (no root) compares every emitted message with
+//! iproute2's bytes and parses kernel captures; `tests/host_netns.rs`
+//! (LANES_PRIV_TESTS=1, root) runs policies, ALLOCSPI, acquires and the
+//! overflow resync in a fresh namespace; `tests/vm_kernel.rs` and
+//! `tests/sa_install_bench.rs` (LANES_VM_TESTS=1) need ESP and run in the VM
+//! via `tests/vm/*.sh`.
+//!
 //! Message layer: netlink-packet-xfrm 0.5 structs, plus typed
 //! `XFRMA_SA_DIR` / `XFRMA_SA_PCPU` / `XFRM_OFFLOAD_PACKET` /
 //! `XFRM_POLICY_CPU_ACQUIRE` in [`msg::attr`]. Transport: a netlink-sys 0.9
