@@ -458,3 +458,22 @@ fn unknown_critical_payload_in_ike_sa_init_is_rejected() {
     assert_eq!(t.data[36], 200);
     assert_eq!(p.b.ike_sa_count(), before);
 }
+
+#[test]
+fn api_errors_name_the_fix() {
+    use crate::error::ApiError;
+    let (a, mut b) = configs();
+    b.connections[0].remote = None;
+    let mut p = Pair::new(a, b);
+    assert_eq!(p.a.initiate(p.time, "nope"), Err(ApiError::UnknownConnection("nope".into())));
+    let e = p.b.initiate(p.time, "net").expect_err("no remote");
+    assert!(e.to_string().contains("set one"), "{e}");
+    let ike = p.connect();
+    assert_eq!(
+        p.a.create_child(p.time, ike, "other", None),
+        Err(ApiError::UnknownChild("other".into()))
+    );
+    let gone = crate::ids::IkeSaId(999);
+    assert_eq!(p.a.close(p.time, gone), Err(ApiError::UnknownIkeSa(gone)));
+    assert!(p.a.rekey_child(p.time, crate::ids::ChildSaId(999)).is_err());
+}
