@@ -46,12 +46,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// Pins this thread to `cpu` so every measurement runs on one core.
+fn pin_to(cpu: u32) -> bool {
+    // SAFETY: a zeroed cpu_set_t with one bit set, passed by pointer.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu as usize, &mut set);
+        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
 fn run(repeat: u32, rounds: usize, check: bool) -> Result<bool, ebpf_steer::Error> {
     let dst: IpAddr = "192.0.2.1".parse().expect("literal address");
     let dst6: IpAddr = "2001:db8::1".parse().expect("literal address");
     let mut s = Steering::load(None)?;
     // A realistic table: a few thousand SAs, the measured one among them.
     let cpus = ebpf_steer::online_cpus()?;
+    let bench_cpu = cpus.last().copied().unwrap_or(0);
+    if !pin_to(bench_cpu) {
+        eprintln!("steer-bench: could not pin to CPU {bench_cpu}; running unpinned");
+    }
     for i in 0..4096u32 {
         let cpu = cpus[i as usize % cpus.len()];
         s.bind(Binding {
@@ -99,7 +113,9 @@ fn run(repeat: u32, rounds: usize, check: bool) -> Result<bool, ebpf_steer::Erro
             target_over_floor_ns: Some(5.0),
         },
     ];
-    println!("steer-bench: BPF_PROG_TEST_RUN, repeat {repeat}, {rounds} rounds; ns per packet");
+    println!(
+        "steer-bench: BPF_PROG_TEST_RUN on CPU {bench_cpu}, repeat {repeat}, {rounds} rounds; ns per packet"
+    );
     println!(
         "{:<24} {:>10} {:>10} {:>11} {:>11} {:>12}",
         "case", "floor med", "prog med", "over (med)", "over (min)", "target"

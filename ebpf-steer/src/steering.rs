@@ -451,12 +451,20 @@ impl Steering {
         })
     }
 
-    /// Starts forwarding the program's aya-log records to the `log` facade
-    /// (and so to `tracing` with tracing-subscriber's log bridge). Poll the
-    /// returned logger's fd and call `flush()` when it is readable.
+    /// Starts forwarding the program's aya-log records (rare diagnostics,
+    /// such as a binding to a CPU without a cpumap entry) to the `log`
+    /// facade, and so to `tracing` through tracing-subscriber's log bridge.
+    /// Poll the returned logger's fd (`AsRawFd`) and call `flush()` when
+    /// it is readable. Needs the program loaded by this process.
     pub fn logger(&mut self) -> Result<aya_log::EbpfLogger<&'static dyn log::Log>, Error> {
+        self.logger_with(log::logger())
+    }
+
+    /// [`Steering::logger`] with a logger of the caller's choosing.
+    pub fn logger_with<T: log::Log>(&mut self, logger: T) -> Result<aya_log::EbpfLogger<T>, Error> {
         let ebpf = self.ebpf.as_mut().ok_or(Error::NotLoadedHere)?;
-        aya_log::EbpfLogger::init(ebpf).map_err(|e| Error::Logger(e.to_string()))
+        aya_log::EbpfLogger::init_with_logger(ebpf, logger)
+            .map_err(|e| Error::Logger(e.to_string()))
     }
 
     fn from_ebpf(mut ebpf: Ebpf) -> Result<Self, Error> {

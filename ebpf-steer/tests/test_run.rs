@@ -346,3 +346,42 @@ fn bind_rejects_spi_zero_and_offline_cpu() {
         .expect_err("cpu");
     assert!(e.to_string().contains("not online"), "{e}");
 }
+
+/// Collects formatted log records.
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        self.0
+            .lock()
+            .expect("lock")
+            .push(format!("{} {}", r.level(), r.args()));
+    }
+    fn flush(&self) {}
+}
+
+#[test]
+fn diagnostics_reach_userspace_at_powers_of_two() {
+    let Some(mut s) = steering() else { return };
+    let cap = Capture::default();
+    let mut logger = s.logger_with(cap.clone()).expect("aya-log");
+    bind(&mut s, 0x0000_0c01, Some(DST4), 1);
+    let frame = FrameSpec::esp(ip(DST4), 0x0000_0c01).build();
+    for _ in 0..5 {
+        assert_eq!(run(&mut s, &frame), (XDP_PASS, Counter::NoCpu));
+    }
+    logger.flush();
+    let lines = cap.0.lock().expect("lock").clone();
+    // Misses 1, 2 and 4 log; 3 and 5 do not.
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[0].starts_with("WARN") && lines[0].contains("spi c01"),
+        "{lines:?}"
+    );
+    assert!(lines[0].contains("no cpumap entry (1 misses)"), "{lines:?}");
+    assert!(lines[2].contains("(4 misses)"), "{lines:?}");
+}

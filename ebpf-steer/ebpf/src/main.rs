@@ -87,7 +87,7 @@ fn try_lanes_steer(ctx: &XdpContext) -> Result<u32, u32> {
             if n & n.wrapping_sub(1) == 0 {
                 warn!(
                     ctx,
-                    "lanes: SPI {:x} is bound to CPU {} which has no cpumap entry ({} misses)",
+                    "lanes: spi {:x} is bound to CPU {} which has no cpumap entry ({} misses)",
                     key.spi_host(),
                     cpu,
                     n
