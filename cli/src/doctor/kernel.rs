@@ -165,3 +165,66 @@ fn udp_port_bound(sys: &Sys, port: u16) -> bool {
         })
     })
 }
+
+/// Definitive answers from installing throw-away SAs (xfrm-offload's probe:
+/// TEST-NET addresses, no policy, deleted at once). Needs root.
+pub fn probe_checks() -> Vec<Check> {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return vec![Check::info(
+                "xfrm-probe",
+                format!("cannot start the probe: {e}"),
+            )];
+        }
+    };
+    let caps = rt.block_on(async {
+        let xfrm = xfrm_offload::Xfrm::new()?;
+        xfrm_offload::probe::probe(&xfrm).await
+    });
+    let caps = match caps {
+        Ok(c) => c,
+        Err(e) => return vec![Check::warn("xfrm-probe", format!("probe failed: {e}"))],
+    };
+    let mut out = Vec::new();
+    out.push(if caps.esp {
+        let mut algs = Vec::new();
+        if caps.aes_gcm {
+            algs.push("aes-gcm");
+        }
+        if caps.chacha20_poly1305 {
+            algs.push("chacha20-poly1305");
+        }
+        if caps.aes_cbc_sha256 {
+            algs.push("aes-cbc+sha256");
+        }
+        Check::ok(
+            "probe-esp",
+            format!("the kernel installs ESP SAs ({})", algs.join(", ")),
+        )
+    } else {
+        Check::missing(
+            "probe-esp",
+            format!("the kernel refuses ESP SAs: {}", caps.notes.join("; ")),
+        )
+        .fix("load esp4/esp6 and gcm (modprobe esp4 esp6 gcm) or use a kernel with CONFIG_INET_ESP")
+    });
+    if caps.esp {
+        out.push(if caps.per_cpu_sa {
+            Check::ok(
+                "probe-per-cpu",
+                "XFRMA_SA_PCPU kept on read-back: per-CPU SAs work",
+            )
+        } else {
+            Check::missing(
+                "probe-per-cpu",
+                "XFRMA_SA_PCPU not kept: per_cpu_sas children fall back to one SA pair",
+            )
+            .fix("upgrade to Linux 6.13 or newer")
+        });
+    }
+    out
+}

@@ -116,7 +116,8 @@ pub fn online_cpus_host() -> u32 {
 }
 
 /// Gathers every check. `interfaces` empty means: every interface except `lo`.
-pub fn gather(sys: &Sys, interfaces: &[String]) -> Report {
+/// `probe` also installs throw-away SAs to test ESP and per-CPU SAs (root only).
+pub fn gather(sys: &Sys, interfaces: &[String], probe: bool) -> Report {
     let mut checks = Vec::new();
     let root = sys.is_root();
     if !root {
@@ -130,6 +131,9 @@ pub fn gather(sys: &Sys, interfaces: &[String]) -> Report {
     }
     let cpus = cpu::online_cpus(sys);
     checks.extend(kernel::checks(sys));
+    if probe && sys.live() && root {
+        checks.extend(kernel::probe_checks());
+    }
     checks.extend(cpu::checks(sys, cpus));
     let ifaces = if interfaces.is_empty() {
         sys.interfaces()
@@ -200,7 +204,7 @@ pub fn run(config: &Path, interfaces: &[String], json: bool, apply: bool) -> Res
     {
         ifaces = cfg.daemon.steer_interfaces;
     }
-    let mut report = gather(&sys, &ifaces);
+    let mut report = gather(&sys, &ifaces, true);
     if apply {
         report.apply(&sys);
     }

@@ -64,7 +64,7 @@ fn host_without_esp_and_with_untuned_nic() {
     let dir = TempDir::new("doctor");
     host_like(dir.path(), "6.18.0-1-amd64");
     let sys = Sys::fake(dir.path(), true);
-    let report = gather(&sys, &[]);
+    let report = gather(&sys, &[], false);
 
     assert_eq!(find(&report, "kernel").detail, "Linux 6.18.0-1-amd64");
     assert_eq!(find(&report, "xfrm").status, Status::Ok);
@@ -154,6 +154,7 @@ fn old_kernel_with_esp_module() {
     let report = gather(
         &Sys::fake(dir.path(), false),
         &["eth0".into(), "nope0".into()],
+        false,
     );
     assert_eq!(find(&report, "esp").status, Status::Ok);
     assert_eq!(find(&report, "per-cpu-sas").status, Status::Missing);
@@ -170,7 +171,7 @@ fn old_kernel_with_esp_module() {
 #[test]
 fn empty_tree_never_panics() {
     let dir = TempDir::new("doctor-empty");
-    let report = gather(&Sys::fake(dir.path(), false), &[]);
+    let report = gather(&Sys::fake(dir.path(), false), &[], false);
     assert!(!report.checks.is_empty());
     assert_eq!(find(&report, "kernel").status, Status::Warn);
 }
@@ -178,6 +179,6 @@ fn empty_tree_never_panics() {
 #[test]
 fn live_host_never_panics() {
     // Whatever this machine is, gathering must succeed and report the kernel.
-    let report = gather(&Sys::host(), &[]);
+    let report = gather(&Sys::host(), &[], false);
     assert!(report.checks.iter().any(|c| c.name == "kernel"));
 }
