@@ -58,7 +58,7 @@ pub mod tag;
 pub mod types;
 
 pub use error::{Error, KernelError, OffloadError, Op, SpecError};
-pub use ethtool::esp_hw_offload;
+pub use ethtool::{esp_hw_offload, ifindex};
 pub use handle::Xfrm;
 pub use monitor::{Event, Groups, Monitor};
 pub use msg::common::{Lifetimes, Limits};
