@@ -23,7 +23,7 @@ fn main() {
     let bytes = std::fs::read(&src).unwrap_or_default();
     if bytes.is_empty() {
         println!(
-            "cargo::warning=XDP object {} not found: run `cargo xtask build` to embed it",
+            "cargo::warning=XDP object {} missing or empty: run `cargo xtask build` to embed it",
             src.display()
         );
     }

@@ -208,7 +208,7 @@ impl Steering {
                 let (mode, id) = match prog.attach_to_if_index(ifindex, opts.mode.xdp()) {
                     Ok(id) => (opts.mode, id),
                     Err(e) if opts.mode == Mode::Native => {
-                        fallback = Some(e.to_string());
+                        fallback = Some(error_chain(&e));
                         let id = prog
                             .attach_to_if_index(ifindex, Mode::Skb.xdp())
                             .map_err(|e| attach_error(iface, Mode::Skb, e))?;
@@ -582,4 +582,16 @@ fn check_pinned_maps(root: &PinRoot) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// `e` and its sources, joined with ": ".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
 }

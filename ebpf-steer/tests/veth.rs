@@ -32,6 +32,7 @@ struct Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
+        let _ = Steering::detach(&self.root, "lo");
         let _ = Steering::detach(&self.root, "va");
         let _ = std::fs::remove_dir_all(self.root.path());
         for ns in [&self.a, &self.b] {
@@ -237,6 +238,28 @@ fn veth_esp_is_steered_to_the_bound_cpu() {
             );
         });
     });
+
+    // Loopback has no native XDP: the attach falls back to skb and says why.
+    let a = env.a.clone();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            enter(&a);
+            let opts = AttachOptions {
+                pin_root: env.root.clone(),
+                ..AttachOptions::default()
+            };
+            let (_st, att) = Steering::attach("lo", &opts).expect("attach lo");
+            assert_eq!(att.mode, Mode::Skb, "{att:?}");
+            let why = att.fallback.expect("fallback reason");
+            assert!(why.contains("not supported"), "{why}");
+        });
+    });
+    assert_eq!(Steering::attached(&env.root).expect("list").len(), 2);
+    assert!(Steering::detach(&env.root, "lo").expect("detach lo"));
+    assert!(
+        env.root.path().join("maps/LANES_SPI_CPU").exists(),
+        "maps stay while va is attached"
+    );
 
     assert!(Steering::detach(&env.root, "va").expect("detach"));
     assert!(Steering::attached(&env.root).expect("list").is_empty());
