@@ -26,6 +26,7 @@ struct Node {
     kernel: FakeKernel,
     steer: RecordingSteer,
     cfg_path: PathBuf,
+    ike_port: u16,
 }
 
 impl Node {
@@ -104,7 +105,12 @@ secret = "loopback test secret"
     )
 }
 
-fn node(dir: &Path, name: &str, text: &str) -> (Node, Daemon<FakeKernel, RecordingSteer>, Inputs) {
+fn node(
+    dir: &Path,
+    name: &str,
+    text: &str,
+    ike_port: u16,
+) -> (Node, Daemon<FakeKernel, RecordingSteer>, Inputs) {
     let cfg_path = dir.join(format!("{name}.toml"));
     std::fs::write(&cfg_path, text).expect("write config");
     let cfg = Config::load(&cfg_path).unwrap_or_else(|e| panic!("{e}"));
@@ -126,6 +132,7 @@ fn node(dir: &Path, name: &str, text: &str) -> (Node, Daemon<FakeKernel, Recordi
         kernel,
         steer,
         cfg_path,
+        ike_port,
     };
     (
         n,
@@ -153,8 +160,8 @@ where
     let dir = temp_dir(tag);
     let (pa, pb) = (free_port(), free_port());
     let (na_port, nb_port) = (free_port(), free_port());
-    let (a, mut da, ia) = node(&dir, "a", &config("a", "b", (pa, na_port, pb), child_a));
-    let (b, mut db, ib) = node(&dir, "b", &config("b", "a", (pb, nb_port, pa), child_b));
+    let (a, mut da, ia) = node(&dir, "a", &config("a", "b", (pa, na_port, pb), child_a), pa);
+    let (b, mut db, ib) = node(&dir, "b", &config("b", "a", (pb, nb_port, pa), child_b), pb);
     da.start().await.expect("start a");
     db.start().await.expect("start b");
     let driver = async move {
@@ -180,6 +187,13 @@ where
 #[tokio::test]
 async fn up_status_down() {
     run_pair("up", "start_action = \"none\"", "", |a, b| async move {
+        // Garbage on the IKE port is dropped without harm.
+        let junk = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let port = a.ike_port;
+        for d in [&b""[..], b"\x01", &[0u8; 27], &[0xffu8; 28], &[0x11u8; 300]] {
+            junk.send_to(d, ("127.0.0.1", port)).expect("send junk");
+        }
+        assert!(a.status().await.ike_sas.is_empty());
         let r = a.req(RequestKind::Up { name: "b".into() }).await;
         assert!(r.ok, "{r:?}");
         wait_for("both children installed", || async {

@@ -530,14 +530,10 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             }
             Event::IkeSaDown { ike, reason } => {
                 tracing::info!(connection = %conn, "IKE SA closed: {reason}");
-                self.tables.ike.remove(&(conn.to_string(), ike));
-                self.spi_owner.retain(|_, (n, _)| {
-                    n != conn
-                        || self
-                            .conns
-                            .get(conn)
-                            .is_some_and(|c| !c.ep.established().is_empty())
-                });
+                if let Some(rec) = self.tables.ike.remove(&(conn.to_string(), ike)) {
+                    self.spi_owner.remove(&rec.spi_i);
+                    self.spi_owner.remove(&rec.spi_r);
+                }
                 let (failed, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_up)
                     .into_iter()
                     .partition(|p| p.conn == conn && p.ike == ike);

@@ -208,7 +208,12 @@ pub fn probe_checks() -> Vec<Check> {
     } else {
         Check::missing(
             "probe-esp",
-            format!("the kernel refuses ESP SAs: {}", caps.notes.join("; ")),
+            format!(
+                "the kernel refuses ESP SAs ({})",
+                caps.notes
+                    .last()
+                    .map_or("no reason given", |n| n.split("; hint").next().unwrap_or(n))
+            ),
         )
         .fix("load esp4/esp6 and gcm (modprobe esp4 esp6 gcm) or use a kernel with CONFIG_INET_ESP")
     });
