@@ -12,7 +12,17 @@ pub const DEFAULT_SOCKET: &str = "/run/lanes/lanes.sock";
 /// lanes: multi-core IPsec for Linux (IKEv2 with RFC 9611 per-CPU Child SAs,
 /// Linux XFRM per-CPU SAs, XDP steering).
 #[derive(Debug, Parser)]
-#[command(name = "lanes", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "lanes",
+    version,
+    about = "lanes: multi-core IPsec for Linux (IKEv2 with RFC 9611 per-CPU Child SAs, XFRM per-CPU SAs, XDP steering)",
+    after_help = "Examples:\n  \
+                  lanes --config /etc/lanes/lanes.toml check\n  \
+                  lanes daemon                 (or: systemctl start lanes)\n  \
+                  lanes up gw-b && lanes status\n  \
+                  lanes doctor --apply",
+    propagate_version = true
+)]
 pub struct Args {
     /// Configuration file (TOML).
     #[arg(long, global = true, value_name = "PATH", default_value = DEFAULT_CONFIG)]
