@@ -96,19 +96,19 @@ impl FrameSpec {
         }
         let l3 = 14 + 4 * self.vlans.len();
         let esp_or_udp = !matches!(self.l4, L4::Tcp);
-        // (bytes read to learn the upper-layer protocol, its offset)
+        // (bytes read to learn the upper-layer protocol, its offset); each
+        // fixed header is checked whole.
         let (ip_read, l4) = match self.dst {
             IpAddr::V4(_) => {
-                // Version/IHL and protocol; then, for ESP/UDP, the fragment field.
                 if !esp_or_udp || self.fragment {
-                    return l3 + 10;
+                    return l3 + 20;
                 }
-                (l3 + 10, l3 + 20 + self.ip_options.div_ceil(4) * 4)
+                (l3 + 20, l3 + 20 + self.ip_options.div_ceil(4) * 4)
             }
             IpAddr::V6(_) => {
-                // Up to Next Header, then the first two bytes of each
+                // The fixed header, then the first two bytes of each
                 // extension header walked (six at most).
-                let mut read = l3 + 7;
+                let mut read = l3 + 40;
                 let mut off = l3 + 40;
                 for (i, &kind) in self.v6_ext.iter().enumerate() {
                     if kind == 44 || i == 6 {
@@ -124,7 +124,7 @@ impl FrameSpec {
             L4::Esp(_) => l4 + 4,
             L4::EspInUdp(_) | L4::Ike => l4 + 12,
             L4::Keepalive => l4 + 9,
-            L4::Udp(_) => l4 + 6,
+            L4::Udp(_) => l4 + 8,
             L4::Tcp => ip_read,
         }
     }

@@ -56,83 +56,106 @@ const NAT_T_PORT_WIRE: u16 = u16::from_ne_bytes(NAT_T_PORT.to_be_bytes());
 /// UDP length of a NAT-keepalive: header plus one 0xff byte (RFC 3948 §2.3).
 const KEEPALIVE_UDP_LEN: u16 = u16::from_ne_bytes(9u16.to_be_bytes());
 
+/// Checks that `len` bytes at `off` are inside the frame and returns their
+/// address: one bounds check per header, which the verifier also relies on.
+#[inline(always)]
+fn header(ctx: &XdpContext, off: usize, len: usize) -> Result<usize, Skip> {
+    let p = ctx.data() + off;
+    if p + len > ctx.data_end() {
+        return Err(Skip::Malformed);
+    }
+    Ok(p)
+}
+
+/// Reads a `T` at byte `k` of a header returned by [`header`].
+///
+/// # Safety
+/// `k + size_of::<T>()` must not exceed that header's checked length.
+#[inline(always)]
+unsafe fn field<T: Copy>(hdr: usize, k: usize) -> T {
+    // SAFETY: in bounds by the caller's contract (and the verifier's check);
+    // header fields need not be aligned, hence the unaligned read.
+    unsafe { core::ptr::read_unaligned((hdr + k) as *const T) }
+}
+
 /// Reads a `T` at byte `off` of the frame, or `Malformed` if it runs past
 /// the end.
 #[inline(always)]
 fn load<T: Copy>(ctx: &XdpContext, off: usize) -> Result<T, Skip> {
-    let start = ctx.data();
-    let end = ctx.data_end();
-    if start + off + size_of::<T>() > end {
-        return Err(Skip::Malformed);
-    }
-    // SAFETY: in bounds (checked above, and again by the verifier); header
-    // fields need not be aligned, hence the unaligned read.
-    Ok(unsafe { core::ptr::read_unaligned((start + off) as *const T) })
+    let p = header(ctx, off, size_of::<T>());
+    // SAFETY: exactly `size_of::<T>()` bytes were checked.
+    p.map(|p| unsafe { field(p, 0) })
 }
 
 /// The (destination, SPI) of an ESP or ESP-in-UDP packet. The protocol is
 /// checked before anything else is read, so other traffic costs least.
 #[inline(always)]
 pub fn parse_esp(ctx: &XdpContext) -> Result<SpiKey, Skip> {
+    let eth = header(ctx, 0, ETH_HLEN)?;
+    // SAFETY: within the 14 checked bytes.
+    let mut proto: u16 = unsafe { field(eth, 12) };
     let mut off = ETH_HLEN;
-    let mut proto: u16 = load(ctx, 12)?;
     for _ in 0..MAX_VLAN_TAGS {
         if proto == ETH_P_8021Q || proto == ETH_P_8021AD {
-            proto = load(ctx, off + 2)?;
+            let tag = header(ctx, off, VLAN_HLEN)?;
+            // SAFETY: the inner ethertype ends the 4 checked bytes.
+            proto = unsafe { field(tag, 2) };
             off += VLAN_HLEN;
         }
     }
-    let v4 = if proto == ETH_P_IP {
-        true
+    let (ip, l4proto, l4) = if proto == ETH_P_IP {
+        ipv4(ctx, off)?
     } else if proto == ETH_P_IPV6 {
-        false
+        ipv6(ctx, off)?
     } else {
         return Err(Skip::NotEsp);
     };
-    let (l4proto, l4) = if v4 { ipv4(ctx, off)? } else { ipv6(ctx, off)? };
     let spi = match l4proto {
         IPPROTO_ESP => load::<u32>(ctx, l4)?,
         IPPROTO_UDP => esp_in_udp(ctx, l4)?,
         _ => return Err(Skip::NotEsp),
     };
-    // Both destinations lie before `l4`, which is already in bounds.
-    let daddr = if v4 {
-        [0, 0, V4_MAPPED_WORD, load::<u32>(ctx, off + 16)?]
+    // SAFETY: the destination lies within the checked 20 or 40 bytes.
+    let daddr = if proto == ETH_P_IP {
+        [0, 0, V4_MAPPED_WORD, unsafe { field::<u32>(ip, 16) }]
     } else {
-        load::<[u32; 4]>(ctx, off + 24)?
+        unsafe { field::<[u32; 4]>(ip, 24) }
     };
     Ok(SpiKey { daddr, spi })
 }
 
-/// IPv4 (RFC 791): the protocol and the offset of the payload; fragments
-/// of ESP/UDP are skipped (the SPI may not be in this piece).
+/// IPv4 (RFC 791): the header's address, the protocol and the offset of
+/// the payload; fragments of ESP/UDP are skipped (the SPI may not be in
+/// this piece).
 #[inline(always)]
-fn ipv4(ctx: &XdpContext, off: usize) -> Result<(u8, usize), Skip> {
-    let vihl: u8 = load(ctx, off)?;
+fn ipv4(ctx: &XdpContext, off: usize) -> Result<(usize, u8, usize), Skip> {
+    let ip = header(ctx, off, 20)?;
+    // SAFETY: version/IHL, protocol and flags/offset are in the fixed 20 bytes.
+    let (vihl, proto, frag) =
+        unsafe { (field::<u8>(ip, 0), field::<u8>(ip, 9), field::<u16>(ip, 6)) };
     let ihl = usize::from(vihl & 0x0f) * 4;
     if vihl >> 4 != 4 || ihl < 20 {
         return Err(Skip::Malformed);
     }
-    let proto: u8 = load(ctx, off + 9)?;
     if proto != IPPROTO_ESP && proto != IPPROTO_UDP {
         return Err(Skip::NotEsp);
     }
-    let frag: u16 = load(ctx, off + 6)?;
     if frag & IPV4_FRAG_MASK != 0 {
         return Err(Skip::Fragment);
     }
-    Ok((proto, off + ihl))
+    Ok((ip, proto, off + ihl))
 }
 
-/// IPv6 (RFC 8200): the upper-layer protocol after the hop-by-hop,
-/// routing and destination-options headers, and its offset.
+/// IPv6 (RFC 8200): the header's address, the upper-layer protocol after
+/// the hop-by-hop, routing and destination-options headers, and its offset.
 #[inline(always)]
-fn ipv6(ctx: &XdpContext, off: usize) -> Result<(u8, usize), Skip> {
-    let v: u8 = load(ctx, off)?;
+fn ipv6(ctx: &XdpContext, off: usize) -> Result<(usize, u8, usize), Skip> {
+    let ip = header(ctx, off, 40)?;
+    // SAFETY: version and Next Header are in the fixed 40 bytes.
+    let (v, mut nh) = unsafe { (field::<u8>(ip, 0), field::<u8>(ip, 6)) };
     if v >> 4 != 6 {
         return Err(Skip::Malformed);
     }
-    let mut nh: u8 = load(ctx, off + 6)?;
     let mut l4 = off + 40;
     for _ in 0..MAX_IPV6_EXT {
         match nh {
@@ -147,15 +170,16 @@ fn ipv6(ctx: &XdpContext, off: usize) -> Result<(u8, usize), Skip> {
             _ => break,
         }
     }
-    Ok((nh, l4))
+    Ok((ip, nh, l4))
 }
 
 /// UDP-encapsulated ESP (RFC 3948 §2): the SPI, or `Ike` for the non-ESP
 /// marker (four zero bytes, RFC 3948 §2.2) and NAT-keepalives.
 #[inline(always)]
 fn esp_in_udp(ctx: &XdpContext, l4: usize) -> Result<u32, Skip> {
-    let ports: [u16; 3] = load(ctx, l4)?;
-    let (dport, len) = (ports[1], ports[2]);
+    let udp = header(ctx, l4, 8)?;
+    // SAFETY: destination port and length are in the 8 checked bytes.
+    let (dport, len) = unsafe { (field::<u16>(udp, 2), field::<u16>(udp, 4)) };
     if dport != NAT_T_PORT_WIRE {
         return Err(Skip::NotEsp);
     }
