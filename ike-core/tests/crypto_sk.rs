@@ -208,7 +208,7 @@ fn fragments_round_trip() {
             );
             let m = Message::decode(f).unwrap();
             assert!(matches!(m.payloads.last(), Some(Payload::Skf(_))));
-            let fr = sk::open_fragment(f, b.in_key()).unwrap();
+            let fr = b.open_fragment(f).unwrap();
             assert_eq!(usize::from(fr.number), i + 1);
             assert_eq!(usize::from(fr.total), frags.len());
             if fr.number == 1 {
@@ -366,5 +366,38 @@ fn handshake_floor_runs_for_every_group_and_suite() {
     assert_eq!(
         handshake_crypto(&p, bad, child, 200).unwrap_err(),
         CryptoError::UnsupportedKe(KeId::MODP_1024)
+    );
+}
+
+#[test]
+fn key_material_is_redacted_in_debug() {
+    let p = CryptoProvider::seeded(10);
+    let (a, _) = pair(&p, suites()[2]);
+    let child = ChildSuite {
+        encr: EncrId::AES_CBC,
+        encr_key_bits: Some(128),
+        integ: IntegId::HMAC_SHA2_256_128,
+        esn: true,
+        ke: None,
+    };
+    let ck = a.child_keys(&p, &child, None, &[1; 32], &[2; 32]).unwrap();
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    for text in [
+        format!("{a:?}"),
+        format!("{:?}", a.keys),
+        format!("{ck:?}"),
+        format!("{:?}", ck.encr_i),
+        format!("{:?}", a.in_key()),
+    ] {
+        assert!(!text.contains(&hex(&ck.encr_i[..4])), "{text}");
+        assert!(!text.contains(&hex(&a.keys.sk_d[..4])), "{text}");
+        assert!(
+            !text.contains(&format!("{:?}", &a.keys.sk_d[..4])),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        format!("{:?}", ck.integ_i),
+        "SecretBytes(<32 bytes redacted>)"
     );
 }

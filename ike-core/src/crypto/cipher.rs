@@ -72,7 +72,7 @@ pub trait SkKey: Send + Sync {
     fn open(&self, msg: &mut [u8], iv_off: usize) -> Result<(), CryptoError>;
 }
 
-impl fmt::Debug for dyn SkKey {
+impl fmt::Debug for dyn SkKey + '_ {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,

@@ -6,7 +6,7 @@ use super::auth::{psk_auth, verify_psk_auth};
 use super::cipher::SkKey;
 use super::keymat::{ChildKeys, IkeKeyLengths, IkeKeys, skeyseed, skeyseed_rekey};
 use super::prf::Prf;
-use super::sk::{OpenError, open, seal};
+use super::sk::{Fragment, OpenError, open, open_fragment, seal, seal_fragments};
 use super::suite::{ChildSuite, IkeSuite};
 use super::{CryptoError, CryptoProvider};
 use crate::wire::{Header, Id, Message, Payload};
@@ -147,6 +147,31 @@ impl IkeSaCrypto {
     /// Verifies and decrypts a received protected message.
     pub fn open(&self, datagram: &[u8]) -> Result<Message, OpenError> {
         open(datagram, self.inb.as_ref())
+    }
+
+    /// Encodes `HDR, SKF{inner}` fragments of at most `max_datagram` bytes
+    /// each (RFC 7383), for when the peer sent FRAGMENTATION_SUPPORTED and
+    /// the SK message would exceed the path MTU.
+    pub fn seal_fragments(
+        &mut self,
+        provider: &CryptoProvider,
+        header: &Header,
+        inner: &[Payload],
+        max_datagram: usize,
+    ) -> Result<Vec<Vec<u8>>, CryptoError> {
+        seal_fragments(
+            header,
+            inner,
+            self.out.as_mut(),
+            provider.random.as_ref(),
+            max_datagram,
+        )
+    }
+
+    /// Verifies and decrypts one received SKF fragment; reassemble with
+    /// [`super::sk::decode_reassembled`].
+    pub fn open_fragment(&self, datagram: &[u8]) -> Result<Fragment, OpenError> {
+        open_fragment(datagram, self.inb.as_ref())
     }
 
     /// The outbound SK key (e.g. for [`super::sk::seal`] directly).

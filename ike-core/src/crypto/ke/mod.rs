@@ -39,7 +39,7 @@ pub trait ActiveKe: Send + Sync {
     fn complete(&self, peer: &[u8]) -> Result<SecretBytes, CryptoError>;
 }
 
-impl fmt::Debug for dyn ActiveKe {
+impl fmt::Debug for dyn ActiveKe + '_ {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ActiveKe({:?}, <private redacted>)", self.group())
     }
