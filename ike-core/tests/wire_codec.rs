@@ -490,3 +490,31 @@ fn enums_are_open() {
     assert_eq!(EncrId::AES_GCM_16.name(), Some("AES_GCM_16"));
     assert_eq!(KeId(1000).name(), None);
 }
+
+/// RFC 9611 §4 notifies as strongSwan lays them out (SPEC §1.2): protocol
+/// 0, SPI size 0, no SPI; SA_RESOURCE_INFO with a 4-byte CPU id or empty,
+/// TS_MAX_QUEUE empty.
+#[test]
+fn rfc9611_notify_layouts() {
+    let enc = |n: Notify| {
+        let mut out = Vec::new();
+        encode_chain(&[Payload::Notify(n)], &mut out);
+        out
+    };
+    assert_eq!(
+        enc(Notify::new(
+            NotifyType::SA_RESOURCE_INFO,
+            3u32.to_be_bytes().to_vec()
+        )),
+        [0, 0, 0, 12, 0, 0, 0x40, 0x3c, 0, 0, 0, 3]
+    );
+    assert_eq!(
+        enc(Notify::new(NotifyType::SA_RESOURCE_INFO, vec![])),
+        [0, 0, 0, 8, 0, 0, 0x40, 0x3c]
+    );
+    assert_eq!(
+        enc(Notify::new(NotifyType::TS_MAX_QUEUE, vec![])),
+        [0, 0, 0, 8, 0, 0, 0, 48]
+    );
+    assert!(NotifyType::TS_MAX_QUEUE.is_error());
+}
