@@ -186,7 +186,8 @@ where
 
 #[tokio::test]
 async fn up_status_down() {
-    run_pair("up", "start_action = \"none\"", "", |a, b| async move {
+    let child_a = "start_action = \"none\"\nhw_offload = \"packet\"";
+    run_pair("up", child_a, "", |a, b| async move {
         // Garbage on the IKE port is dropped without harm.
         let junk = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
         let port = a.ike_port;
@@ -219,6 +220,18 @@ async fn up_status_down() {
         assert_eq!(ca.cpu, None);
         assert!(!ca.per_cpu);
         assert_eq!(a.policies(), 3, "out, in, fwd");
+        // Packet offload as read back: the SAs and the policies go to the device.
+        assert_eq!(
+            (ca.offload.as_str(), cb.offload.as_str()),
+            ("packet", "none")
+        );
+        assert!(
+            a.kernel
+                .state()
+                .policies
+                .values()
+                .all(|p| p.offload == Some(1))
+        );
         // Counters come from the kernel.
         {
             let mut st = a.kernel.state();

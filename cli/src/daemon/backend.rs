@@ -50,6 +50,15 @@ pub enum KernelEvent {
     Overrun,
 }
 
+/// Offload in effect for an installed SA.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OffloadState {
+    /// `none`, `crypto` or `packet`.
+    pub mode: String,
+    /// With packet offload, the device the policies must be offloaded to too.
+    pub packet_ifindex: Option<u32>,
+}
+
 /// Kernel counters of one SA.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -68,13 +77,13 @@ pub trait SaBackend {
     /// Kernel capabilities.
     async fn caps(&mut self) -> Caps;
     /// Installs an SA with the requested offload (`iface` is the egress device);
-    /// returns the offload in effect (`none`, `crypto`, `packet`).
+    /// returns the offload in effect, read back from the kernel.
     async fn add_sa(
         &mut self,
         spec: &SaSpec,
         offload: OffloadMode,
         iface: Option<&str>,
-    ) -> Result<String>;
+    ) -> Result<OffloadState>;
     /// Deletes an SA; an SA that is already gone is not an error.
     async fn delete_sa(&mut self, id: &SaId) -> Result<()>;
     /// Byte and packet counters of an SA.

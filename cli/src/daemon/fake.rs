@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use tokio::sync::mpsc;
 use xfrm_offload::{OffloadMode, PolicyId, PolicySpec, SaDir, SaId, SaSpec};
 
-use super::backend::{Caps, Counters, KernelEvent, SaBackend};
+use super::backend::{Caps, Counters, KernelEvent, OffloadState, SaBackend};
 
 /// One SA as the fake kernel keeps it (no keys).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,7 +94,7 @@ impl SaBackend for FakeKernel {
         spec: &SaSpec,
         offload: OffloadMode,
         iface: Option<&str>,
-    ) -> Result<String> {
+    ) -> Result<OffloadState> {
         let mut st = self.state();
         st.log.push(format!(
             "add_sa {} {:#010x} dir={:?} cpu={:?} reqid={}",
@@ -122,12 +122,15 @@ impl SaBackend for FakeKernel {
             counters: Counters::default(),
         };
         st.sas.insert((spec.dst, spec.spi.0), sa);
-        Ok(match (offload, iface) {
-            (OffloadMode::Crypto, Some(_)) => "crypto",
-            (OffloadMode::Packet, Some(_)) => "packet",
-            _ => "none",
-        }
-        .to_string())
+        let (mode, packet_ifindex) = match (offload, iface) {
+            (OffloadMode::Crypto, Some(_)) => ("crypto", None),
+            (OffloadMode::Packet, Some(_)) => ("packet", Some(1)),
+            _ => ("none", None),
+        };
+        Ok(OffloadState {
+            mode: mode.into(),
+            packet_ifindex,
+        })
     }
 
     async fn delete_sa(&mut self, id: &SaId) -> Result<()> {

@@ -74,7 +74,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             let _ = self.backend.delete_sa(&sa_in.id()).await;
             return Err(e.context(format!("outbound SA {:08x}", inst.spi_out.0)));
         }
-        let specs = kernel::policies(
+        let mut specs = kernel::policies(
             inst.local.ip(),
             inst.remote.ip(),
             &ts_sides(&inst.local_ts),
@@ -84,11 +84,16 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             inst.per_cpu,
             POLICY_PRIORITY,
         );
+        // Packet offload: the policies go to the device too (updated in place).
+        let packet = offload.packet_ifindex;
+        for s in &mut specs {
+            s.offload = packet;
+        }
         let holder = Holder::Child(conn.to_string(), inst.child);
         let mut held = Vec::new();
         for spec in &specs {
             held.push(spec.id());
-            if self.tables.policies.hold(spec, holder.clone())
+            if (self.tables.policies.hold(spec, holder.clone()) || packet.is_some())
                 && let Err(e) = self.backend.add_policy(spec).await
             {
                 for id in &held {
@@ -115,7 +120,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         tracing::info!(
             connection = %conn, child = %inst.name,
             spi_in = format_args!("{:08x}", inst.spi_in.0), spi_out = format_args!("{:08x}", inst.spi_out.0),
-            cpu = ?cpu, per_cpu = inst.per_cpu, offload = %offload,
+            cpu = ?cpu, per_cpu = inst.per_cpu, offload = %offload.mode,
             "Child SA installed"
         );
         self.tables.children.insert(
@@ -133,7 +138,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 algorithms: esp_name(&inst.esp),
                 local_ts: ts_text(&inst.local_ts),
                 remote_ts: ts_text(&inst.remote_ts),
-                offload,
+                offload: offload.mode,
                 steering,
                 policies: held,
             },

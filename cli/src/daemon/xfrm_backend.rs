@@ -7,7 +7,7 @@ use xfrm_offload::{
     SaId, SaSpec, Xfrm,
 };
 
-use super::backend::{Caps, Counters, KernelEvent, SaBackend};
+use super::backend::{Caps, Counters, KernelEvent, OffloadState, SaBackend};
 
 /// The real kernel.
 #[derive(Debug)]
@@ -49,17 +49,20 @@ impl SaBackend for XfrmBackend {
         spec: &SaSpec,
         offload: OffloadMode,
         iface: Option<&str>,
-    ) -> Result<String> {
+    ) -> Result<OffloadState> {
         let inst = self.xfrm.install_sa(spec, offload, iface, false).await?;
         for (rung, why) in &inst.fell_back {
             tracing::info!(spi = %spec.spi, "offload {rung} not used: {why}");
         }
-        Ok(match inst.offload {
+        let mode = match inst.offload {
             OffloadInEffect::Software => "none",
             OffloadInEffect::Crypto { .. } => "crypto",
             OffloadInEffect::Packet { .. } => "packet",
-        }
-        .to_string())
+        };
+        Ok(OffloadState {
+            mode: mode.into(),
+            packet_ifindex: inst.policy_offload(),
+        })
     }
 
     async fn delete_sa(&mut self, id: &SaId) -> Result<()> {
