@@ -376,6 +376,13 @@ impl IkeSa {
         });
     }
 
+    /// The peer created a Child SA we cannot accept: report the failure and delete
+    /// the peer's half with our inbound SPI (RFC 7296 §1.4.1), so nothing dangles.
+    fn reject_child(&mut self, ctx: &mut Ctx<'_>, now: Instant, req: &ChildReq, reason: Error) {
+        self.child_failed(ctx, now, req, reason);
+        self.queue.push_front(Task::DeleteSpi(req.spi_in));
+    }
+
     /// Initiator: completes a Child SA from a response (IKE_AUTH or CREATE_CHILD_SA).
     pub(crate) fn finish_child(
         &mut self,
@@ -443,7 +450,7 @@ impl IkeSa {
             _ => None,
         });
         let Some((spi_out, esp)) = sel else {
-            self.child_failed(
+            self.reject_child(
                 ctx,
                 now,
                 &req,
@@ -452,7 +459,7 @@ impl IkeSa {
             return;
         };
         if !in_auth && nr.len() < Nonce::MIN_LEN {
-            self.child_failed(ctx, now, &req, bad("Nonce"));
+            self.reject_child(ctx, now, &req, bad("Nonce"));
             return;
         }
         let gir = match (esp.ke, req.ke.take(), get_ke(inner)) {
@@ -461,18 +468,18 @@ impl IkeSa {
                 match k.complete(&ke.data) {
                     Ok(s) => Some(s),
                     Err(_) => {
-                        self.child_failed(ctx, now, &req, bad("KE"));
+                        self.reject_child(ctx, now, &req, bad("KE"));
                         return;
                     }
                 }
             }
             _ => {
-                self.child_failed(ctx, now, &req, bad("KE"));
+                self.reject_child(ctx, now, &req, bad("KE"));
                 return;
             }
         };
         let (Some(tsi), Some(tsr)) = (ts_from(get_tsi(inner)), ts_from(get_tsr(inner))) else {
-            self.child_failed(
+            self.reject_child(
                 ctx,
                 now,
                 &req,
@@ -485,7 +492,7 @@ impl IkeSa {
                 .all(|g| offered.iter().any(|o| o.intersect(g) == Some(*g)))
         };
         if !within(&tsi, &req.ts_i) || !within(&tsr, &req.ts_r) {
-            self.child_failed(
+            self.reject_child(
                 ctx,
                 now,
                 &req,
@@ -524,7 +531,7 @@ impl IkeSa {
             nr,
             true,
         ) else {
-            self.child_failed(ctx, now, &req, Error::Unreachable("child key derivation"));
+            self.reject_child(ctx, now, &req, Error::Unreachable("child key derivation"));
             return;
         };
         let mode = if transport {

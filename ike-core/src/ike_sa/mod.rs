@@ -118,6 +118,8 @@ pub(crate) enum Task {
     RekeyChild(ChildSaId),
     /// Delete a Child SA (RFC 7296 §1.4.1).
     DeleteChild(ChildSaId),
+    /// Delete an SA the peer created but we rejected, by our inbound SPI.
+    DeleteSpi(crate::ids::Spi),
     /// Rekey the IKE SA (RFC 7296 §2.18).
     RekeyIke,
     /// Delete the IKE SA.
@@ -508,6 +510,13 @@ impl IkeSa {
             Task::CreateChild { cfg, cpu, seq } => self.start_create_child(ctx, now, cfg, cpu, seq),
             Task::RekeyChild(id) => self.start_rekey_child(ctx, now, id),
             Task::DeleteChild(id) => self.start_delete_children(ctx, now, vec![id]),
+            Task::DeleteSpi(spi) => self.send_request(
+                ctx,
+                now,
+                ExchangeType::INFORMATIONAL,
+                &[Payload::Delete(crate::wire::Delete::esp(vec![spi.0]))],
+                Pending::DeleteChildren(Vec::new()),
+            ),
             Task::RekeyIke => self.start_rekey_ike(ctx, now),
             Task::DeleteIke => self.start_delete_ike(ctx, now),
             Task::Dpd => {

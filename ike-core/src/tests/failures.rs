@@ -9,7 +9,7 @@ use crate::config::Psk;
 use crate::error::{Error, PeerIncompatible, PeerMisbehaved};
 use crate::event::Event;
 use crate::proposal::Proposal;
-use crate::wire::NotifyType;
+use crate::wire::{NotifyType, Payload};
 
 #[test]
 fn wrong_psk_gives_authentication_failed_and_no_state() {
@@ -465,7 +465,10 @@ fn api_errors_name_the_fix() {
     let (a, mut b) = configs();
     b.connections[0].remote = None;
     let mut p = Pair::new(a, b);
-    assert_eq!(p.a.initiate(p.time, "nope"), Err(ApiError::UnknownConnection("nope".into())));
+    assert_eq!(
+        p.a.initiate(p.time, "nope"),
+        Err(ApiError::UnknownConnection("nope".into()))
+    );
     let e = p.b.initiate(p.time, "net").expect_err("no remote");
     assert!(e.to_string().contains("set one"), "{e}");
     let ike = p.connect();
@@ -476,4 +479,56 @@ fn api_errors_name_the_fix() {
     let gone = crate::ids::IkeSaId(999);
     assert_eq!(p.a.close(p.time, gone), Err(ApiError::UnknownIkeSa(gone)));
     assert!(p.a.rekey_child(p.time, crate::ids::ChildSaId(999)).is_err());
+}
+
+#[test]
+fn rejected_child_is_deleted_at_the_peer() {
+    use crate::ike_sa::{Ctx, Outputs, Task};
+    use crate::wire::{Nonce, Sa, Ts};
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    let ike = p.connect();
+    let cfg = p.a.config().clone();
+    let mut sa = p.a.take_sa(ike).expect("sa");
+    let crypto = crate::crypto::CryptoProvider::seeded(3);
+    let mut out = Outputs::default();
+    let mut ctx = Ctx {
+        cfg: &cfg,
+        crypto: &crypto,
+        out: &mut out,
+    };
+    let (_, req) = sa
+        .build_child_request(&mut ctx, 0, None, None, None, false)
+        .expect("req");
+    let spi_in = req.spi_in;
+    let ni = req.ni.clone();
+    // A misbehaving peer picks AES-256-GCM, which A never offered.
+    let bogus = Proposal::parse_esp("aes256gcm16")
+        .expect("p")
+        .to_wire(1, vec![0xc1, 2, 3, 4]);
+    let ts = |s: &str| Ts {
+        selectors: vec![super::util::ts(s).to_wire()],
+    };
+    let inner = vec![
+        Payload::Sa(Sa {
+            proposals: vec![bogus],
+        }),
+        Payload::Nonce(Nonce(vec![7; 32])),
+        Payload::Tsi(ts("192.168.1.0/24")),
+        Payload::Tsr(ts("192.168.2.0/24")),
+    ];
+    sa.finish_child(&mut ctx, p.time, req, &inner, &ni, &[7; 32]);
+    let ev: Vec<Event> = out.events.drain(..).collect();
+    assert!(
+        matches!(
+            ev.as_slice(),
+            [Event::ChildSaFailed {
+                reason: Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered),
+                ..
+            }]
+        ),
+        "{ev:?}"
+    );
+    assert_eq!(sa.queue.front(), Some(&Task::DeleteSpi(spi_in)));
+    assert_eq!(sa.children.len(), 1, "only the IKE_AUTH child");
 }
