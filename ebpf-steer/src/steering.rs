@@ -194,39 +194,47 @@ impl Steering {
         let existing = root.find_link(iface);
         let prog = xdp_mut(&mut ebpf, PROGRAM_NAME)?;
         let mut fallback = None;
-        let (mode, replaced) = match existing {
-            Some((path, mode)) if mode == opts.mode || opts.mode == Mode::Native => {
+        let mut mode = opts.mode;
+        let mut replaced = false;
+        if let Some((path, pinned_mode)) = existing {
+            // Native asks for the best mode, so an skb link is kept as is.
+            let keep = pinned_mode == opts.mode || opts.mode == Mode::Native;
+            let update = keep.then(|| -> Result<(), Error> {
                 let link = PinnedLink::from_pin(&path)?;
                 let link = aya::programs::xdp::XdpLink::try_from(FdLink::from(link))?;
                 prog.attach_to_link(link)?;
-                (mode, true)
-            }
-            other => {
-                if let Some((path, _)) = other {
+                Ok(())
+            });
+            match update {
+                Some(Ok(())) => (mode, replaced) = (pinned_mode, true),
+                Some(Err(e)) => {
+                    // E.g. the interface was deleted and created again.
+                    tracing::warn!(path = %path.display(), "stale pinned XDP link ({e}); attaching afresh");
                     std::fs::remove_file(&path).map_err(|e| Error::pin(&path, e))?;
                 }
-                let (mode, id) = match prog.attach_to_if_index(ifindex, opts.mode.xdp()) {
-                    Ok(id) => (opts.mode, id),
-                    Err(e) if opts.mode == Mode::Native => {
-                        fallback = Some(error_chain(&e));
-                        let id = prog
-                            .attach_to_if_index(ifindex, Mode::Skb.xdp())
-                            .map_err(|e| attach_error(iface, Mode::Skb, e))?;
-                        (Mode::Skb, id)
-                    }
-                    Err(e) => return Err(attach_error(iface, opts.mode, e)),
-                };
-                // Take the link out of aya's list (which would detach it on
-                // drop) and pin it: the pin keeps the program attached.
-                let link = prog.take_link(id)?;
-                let link =
-                    FdLink::try_from(link).map_err(|_| Error::NetlinkAttach(iface.to_owned()))?;
-                let dir = root.iface_dir(iface);
-                std::fs::create_dir_all(&dir).map_err(|e| Error::pin(&dir, e))?;
-                link.pin(root.link(iface, mode))?;
-                (mode, false)
+                None => std::fs::remove_file(&path).map_err(|e| Error::pin(&path, e))?,
             }
-        };
+        }
+        if !replaced {
+            let id = match prog.attach_to_if_index(ifindex, opts.mode.xdp()) {
+                Ok(id) => id,
+                Err(e) if opts.mode == Mode::Native => {
+                    fallback = Some(error_chain(&e));
+                    mode = Mode::Skb;
+                    prog.attach_to_if_index(ifindex, Mode::Skb.xdp())
+                        .map_err(|e| attach_error(iface, Mode::Skb, e))?
+                }
+                Err(e) => return Err(attach_error(iface, opts.mode, e)),
+            };
+            // Take the link out of aya's list (which would detach it on
+            // drop) and pin it: the pin keeps the program attached.
+            let link = prog.take_link(id)?;
+            let link =
+                FdLink::try_from(link).map_err(|_| Error::NetlinkAttach(iface.to_owned()))?;
+            let dir = root.iface_dir(iface);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::pin(&dir, e))?;
+            link.pin(root.link(iface, mode))?;
+        }
         let program_id = prog.info()?.id();
         let s = Self {
             ebpf: Some(ebpf),

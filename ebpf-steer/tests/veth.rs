@@ -239,6 +239,27 @@ fn veth_esp_is_steered_to_the_bound_cpu() {
         });
     });
 
+    // The interface deleted and created again leaves a stale pinned link:
+    // the next attach notices, unpins it and attaches afresh.
+    sh(&["ip", "-n", &env.a, "link", "del", "va"]);
+    sh(&[
+        "ip", "link", "add", "va", "netns", &env.a, "type", "veth", "peer", "name", "vb", "netns",
+        &env.b,
+    ]);
+    sh(&["ip", "-n", &env.a, "link", "set", "va", "up"]);
+    let a = env.a.clone();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            enter(&a);
+            let opts = AttachOptions {
+                pin_root: env.root.clone(),
+                ..AttachOptions::default()
+            };
+            let (_st, att) = Steering::attach("va", &opts).expect("attach after re-creation");
+            assert!(!att.replaced && att.mode == Mode::Native, "{att:?}");
+        });
+    });
+
     // Loopback has no native XDP: the attach falls back to skb and says why.
     let a = env.a.clone();
     std::thread::scope(|s| {
