@@ -213,7 +213,9 @@ mod ebpf {
                 .arg(format!("Dir::State::Lists={}", d("lists")))
                 .arg("-o")
                 .arg(format!("Dir::Cache={}", d("cache")))
-                .args(["-o", "Dir::State::status=/var/lib/dpkg/status"]);
+                .args(["-o", "Dir::State::status=/var/lib/dpkg/status"])
+                // The cache is root's; apt's `_apt` sandbox user cannot write it.
+                .args(["-o", "APT::Sandbox::User=root"]);
             c
         }
 
