@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use ike_core::crypto::CryptoProvider;
 use ike_core::{Endpoint, Event, IkeSaId, Transmit};
 use tokio::sync::{mpsc, oneshot};
@@ -102,12 +102,32 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 (config.daemon.ike_port, false),
                 (config.daemon.nat_port, true),
             ] {
-                let s = IkeSocket::bind(SocketAddr::new(*ip, port), nat).with_context(|| {
-                    format!("binding UDP {ip} port {port} (is another IKE daemon running?)")
-                })?;
+                let s = match IkeSocket::bind(SocketAddr::new(*ip, port), nat) {
+                    Ok(s) => s,
+                    // The default `::` on a host without IPv6: go on with IPv4.
+                    Err(e)
+                        if ip.is_ipv6()
+                            && ip.is_unspecified()
+                            && matches!(
+                                e.raw_os_error(),
+                                Some(libc::EAFNOSUPPORT | libc::EADDRNOTAVAIL)
+                            ) =>
+                    {
+                        tracing::warn!("IPv6 unavailable ({e}); not listening on [::]:{port}");
+                        continue;
+                    }
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e).context(format!(
+                            "binding UDP {ip} port {port} (is another IKE daemon running?)"
+                        )));
+                    }
+                };
                 tracing::info!(local = %s.local, nat, "listening");
                 sockets.push(Arc::new(s));
             }
+        }
+        if sockets.is_empty() {
+            anyhow::bail!("no IKE socket could be bound; check [daemon] listen");
         }
         Ok(Daemon {
             config_path,

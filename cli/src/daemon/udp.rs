@@ -165,8 +165,7 @@ impl IkeSocket {
         }
         let (ss, len) = sockaddr(addr);
         // SAFETY: ss/len describe a valid sockaddr for this family.
-        check(unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) })
-            .map_err(|e| io::Error::new(e.kind(), format!("binding UDP {addr}: {e}")))?;
+        check(unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) })?;
         if nat && let Err(e) = setsockopt(fd, libc::IPPROTO_UDP, UDP_ENCAP, &UDP_ENCAP_ESPINUDP) {
             tracing::warn!(%addr, "UDP_ENCAP_ESPINUDP not set ({e}): ESP-in-UDP will not reach the kernel");
         }
