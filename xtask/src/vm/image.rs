@@ -62,7 +62,8 @@ impl Variant {
                 "strongswan-swanctl",
                 "libcharon-extra-plugins",
             ]),
-            Variant::Libreswan => v.push("libreswan"),
+            // libreswan depends on the virtual `host`, which debootstrap cannot resolve.
+            Variant::Libreswan => v.extend(["libreswan", "bind9-host"]),
         }
         v
     }

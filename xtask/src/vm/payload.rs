@@ -1,9 +1,10 @@
-//! The payload: what each boot carries into the guest, as one tar file passed
-//! over fw_cfg (`opt/lanes/payload`) and unpacked by the guest init into
+//! The payload: what each boot carries into the guest, as one tar file
+//! attached as a read-only virtio disk and unpacked by the guest init into
 //! `/lanes` (a tmpfs). Layout (documented in `xtask/guest/README.md`):
 //!
 //! ```text
 //! /lanes/cmd                    the command to run (sh script)
+//! /lanes/build-failed           present when building the binaries failed (why)
 //! /lanes/bin/lanes              workspace binaries (cargo build -p lanes-cli)
 //! /lanes/bin/<crate>-<test>     integration-test executables of crates that have tests/vm/
 //! /lanes/scripts/lib/*.sh       guest helpers (topology, SAs, strongSwan)
@@ -97,8 +98,18 @@ pub fn build(spec: &Spec, stage: &Path, out: &Path) -> Result<u64> {
         copy_tree(&dir.join("lib"), &dst.join("lib"))?;
     }
     if spec.build {
-        for (name, exe) in build_binaries(spec.release)? {
-            strip_copy(&exe, &lanes.join("bin").join(name))?;
+        // A broken build must not hide the other tests: it is reported in
+        // the guest as the failed test `payload/build`.
+        match build_binaries(spec.release) {
+            Ok(bins) => {
+                for (name, exe) in bins {
+                    strip_copy(&exe, &lanes.join("bin").join(name))?;
+                }
+            }
+            Err(e) => {
+                eprintln!("vm: WARNING: building the payload binaries failed: {e:#}");
+                std::fs::write(lanes.join("build-failed"), format!("{e:#}\n"))?;
+            }
         }
     }
     std::fs::write(lanes.join("cmd"), &spec.cmd)?;
@@ -136,7 +147,7 @@ fn copy(src: &Path, dst: &Path) -> Result<()> {
 }
 
 /// Copies an executable without its debug info (a third of the size or
-/// less, which matters: fw_cfg reads are slow under emulation).
+/// less: a smaller payload disk to read under emulation).
 fn strip_copy(src: &Path, dst: &Path) -> Result<()> {
     let st = Command::new("strip")
         .arg("--strip-debug")

@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Seconds a guest may take from QEMU start to running the command.
+const START_LIMIT_S: u64 = 240;
+
 /// What a finished run returns.
 #[derive(Debug, Clone)]
 pub struct RunResult {
@@ -234,8 +237,12 @@ fn boot_raw(
     for n in ["console.log", "stdout.log", "stderr.log", "status.log"] {
         cmd.arg("-serial").arg(format!("file:{}", f(n).display()));
     }
-    cmd.arg("-fw_cfg")
-        .arg(format!("name=opt/lanes/payload,file={}", tar.display()));
+    // The payload: a raw tar as a read-only virtio disk (see guest/init).
+    cmd.arg("-drive").arg(format!(
+        "file={},format=raw,if=none,id=payload,readonly=on",
+        tar.display()
+    ));
+    cmd.args(["-device", "virtio-blk-pci,drive=payload"]);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -245,6 +252,11 @@ fn boot_raw(
     let limit = Duration::from_secs(b.timeout);
     let mut out = Tail::new(f("stdout.log"));
     let mut err = Tail::new(f("stderr.log"));
+    // A guest that has not started the command by then is lost (early
+    // crash or hang): no need to wait for the whole time limit.
+    let start_limit = Duration::from_secs(START_LIMIT_S.min(b.timeout));
+    let mut started = false;
+    let mut why_lost = None;
     let timed_out = loop {
         if plan.stream {
             out.pump(&mut std::io::stdout());
@@ -252,6 +264,17 @@ fn boot_raw(
         }
         if child.try_wait()?.is_some() {
             break false;
+        }
+        if !started {
+            started = std::fs::read_to_string(f("console.log"))
+                .is_ok_and(|c| c.contains("lanes-init: running"));
+            if !started && t0.elapsed() > start_limit {
+                kill(&mut child);
+                why_lost = Some(format!(
+                    "the guest did not start the command within {START_LIMIT_S} s"
+                ));
+                break false;
+            }
         }
         if t0.elapsed() > limit {
             kill(&mut child);
@@ -282,7 +305,9 @@ fn boot_raw(
             secs,
         })),
         None => {
-            let why = if timed_out {
+            let why = if let Some(w) = why_lost {
+                w
+            } else if timed_out {
                 format!("no exit line after the {} s limit", b.timeout)
             } else if !qerr.trim().is_empty() {
                 format!("QEMU: {}", qerr.trim())
