@@ -97,7 +97,8 @@ impl IkeSa {
         if !conn.dpd_delay.is_zero() {
             self.dpd_at = Some(now + conn.dpd_delay);
         }
-        if self.nat && self.initiator {
+        // RFC 3948 §4: the side behind the NAT keeps the mapping open.
+        if self.behind_nat {
             self.keepalive_at = Some(now + ctx.cfg.nat_keepalive);
         }
         ctx.out.events.push_back(Event::IkeSaUp {

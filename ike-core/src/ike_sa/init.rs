@@ -356,6 +356,7 @@ impl IkeSa {
         self.ike_sel = Some(sel);
         let (we, peer) = detect_nat(msg, self.spi_i.0, spi_r, self.local, remote);
         self.nat = we || peer || conn.force_encap;
+        self.behind_nat = we || conn.force_encap;
         if self.nat && !self.natt {
             // RFC 7296 §2.23: move to port 4500 from IKE_AUTH on.
             self.natt = true;
@@ -509,6 +510,7 @@ impl IkeSa {
         sa.keys = Some(Box::new(keys));
         sa.ike_sel = Some(sel);
         sa.nat = we || peer;
+        sa.behind_nat = we;
         sa.natt = local.port() == NATT_PORT;
         sa.expect_msg_id = 1;
         // A half-open SA that never sees IKE_AUTH goes away (strongSwan: 30 s).

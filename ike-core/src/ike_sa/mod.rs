@@ -163,6 +163,8 @@ pub(crate) struct IkeSa {
     pub(crate) natt: bool,
     /// A NAT was detected (or encapsulation forced): Child SAs use ESP-in-UDP.
     pub(crate) nat: bool,
+    /// We are the side behind the NAT: send keepalives.
+    pub(crate) behind_nat: bool,
     pub(crate) state: State,
     pub(crate) keys: Option<Box<SaKeys>>,
     pub(crate) ike_sel: Option<Selected>,
@@ -211,6 +213,7 @@ impl IkeSa {
             remote,
             natt: false,
             nat: false,
+            behind_nat: false,
             state,
             keys: None,
             ike_sel: None,

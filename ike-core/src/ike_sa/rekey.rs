@@ -94,6 +94,7 @@ impl IkeSa {
         n.spi_r = spi_r;
         n.natt = self.natt;
         n.nat = self.nat;
+        n.behind_nat = self.behind_nat;
         n.keys = Some(Box::new(keys));
         n.ike_sel = Some(sel);
         if bare {
