@@ -341,6 +341,10 @@ fn nat_detected_moves_to_4500_with_marker_and_udp_encap() {
             .iter()
             .any(|(s, t)| *s == Side::A && t.data == [0xff])
     );
+    assert!(
+        !p.log[n..].iter().any(|(s, t)| *s == Side::B && t.data == [0xff]),
+        "B is not behind a NAT"
+    );
     // Later exchanges still work through the mapping.
     let (c, _, _) = p.a.child_sas(ike)[0];
     p.a.rekey_child(p.time, c).expect("rekey");
