@@ -342,7 +342,9 @@ fn nat_detected_moves_to_4500_with_marker_and_udp_encap() {
             .any(|(s, t)| *s == Side::A && t.data == [0xff])
     );
     assert!(
-        !p.log[n..].iter().any(|(s, t)| *s == Side::B && t.data == [0xff]),
+        !p.log[n..]
+            .iter()
+            .any(|(s, t)| *s == Side::B && t.data == [0xff]),
         "B is not behind a NAT"
     );
     // Later exchanges still work through the mapping.
