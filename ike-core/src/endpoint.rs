@@ -562,14 +562,10 @@ impl Endpoint {
                 }
             }
         }
-        let dead: Vec<IkeSaId> = self
-            .sas
-            .iter()
-            .filter(|(_, s)| s.is_dead())
-            .map(|(k, _)| *k)
-            .collect();
-        for id in dead {
-            if let Some(sa) = self.sas.remove(&id) {
+        for id in std::mem::take(&mut self.out.died) {
+            if self.sas.get(&id).is_some_and(IkeSa::is_dead)
+                && let Some(sa) = self.sas.remove(&id)
+            {
                 self.by_spi.remove(&sa.local_spi());
             }
         }

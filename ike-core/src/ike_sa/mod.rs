@@ -50,6 +50,8 @@ pub(crate) struct Outputs {
     pub(crate) transfers: Vec<Transfer>,
     /// Losing collision successors to delete right after registration.
     pub(crate) doomed: Vec<IkeSaId>,
+    /// IKE SAs that died during this call (the endpoint drops them).
+    pub(crate) died: Vec<IkeSaId>,
 }
 
 /// Everything an IKE SA passes to its successor (RFC 7296 §2.8.2).
@@ -611,6 +613,7 @@ impl IkeSa {
         let announced = self.announced && !matches!(self.state, State::InitDone(_));
         self.state = State::Dead;
         self.keys = None;
+        ctx.out.died.push(self.id);
         if announced {
             ctx.out.events.push_back(Event::IkeSaDown {
                 ike: self.id,
