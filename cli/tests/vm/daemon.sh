@@ -55,7 +55,8 @@ lanes --config "$W/b.toml" check || die "gw-b config rejected"
 
 step "start both daemons"
 for g in a b; do
-	nsx gw-$g lanes -v --config "$W/$g.toml" --socket "$W/$g.sock" daemon > "$W/$g.log" 2>&1 &
+	# `ip netns exec` execs lanes, so $! is the daemon itself (SIGTERM below).
+	ip netns exec gw-$g lanes -v --config "$W/$g.toml" --socket "$W/$g.sock" daemon > "$W/$g.log" 2>&1 &
 	echo $! > "$W/$g.pid"
 done
 for i in $(seq 50); do [ -S "$W/a.sock" ] && [ -S "$W/b.sock" ] && break; sleep 0.1; done
@@ -103,6 +104,12 @@ for i in $(seq 30); do [ -z "$(nsx gw-b ip xfrm state)" ] && break; sleep 0.1; d
 [ -z "$(nsx gw-b ip xfrm state)" ] || die "gw-b kept states after the Delete: $(nsx gw-b ip xfrm state)"
 
 step "SIGTERM cleans up gw-b"
-kill "$(cat "$W/b.pid")"; sleep 1
-[ -z "$(nsx gw-b ip xfrm policy | grep tmpl)" ] || die "policies left in gw-b after SIGTERM"
+pid=$(cat "$W/b.pid")
+kill "$pid"
+for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && die "gw-b daemon still running 10 s after SIGTERM"
+rm -f "$W/b.pid"
+grep -q "kernel state removed" "$W/b.log" || die "gw-b did not report its cleanup"
+[ -z "$(nsx gw-b ip xfrm policy | grep tmpl)" ] || die "policies left in gw-b after SIGTERM: $(nsx gw-b ip xfrm policy)"
+[ ! -e "$W/b.sock" ] || die "gw-b left its socket behind"
 echo "PASS: daemon-to-daemon per-CPU tunnel over $CPUS CPUs"
