@@ -191,10 +191,20 @@ fn veth_esp_is_steered_to_the_bound_cpu() {
             send_frames("vb", &frames);
         });
     });
-    std::thread::sleep(std::time::Duration::from_millis(300));
-
-    let d = reader.stats().expect("stats").since(&before);
+    // The receive side runs in softirq and the cpumap threads after it:
+    // wait (bounded) until every frame has been counted.
     let esp = FRAMES * if cpu1.is_some() { 2 } else { 1 };
+    let total = (esp + 2 * (FRAMES / 10)) as u64;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let d = loop {
+        let d = reader.stats().expect("stats").since(&before);
+        let seen: u64 = Counter::ALL.iter().map(|c| d.total(*c)).sum();
+        if seen >= total || std::time::Instant::now() > deadline {
+            break d;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(100));
     assert_eq!(d.total(Counter::Steered), esp as u64, "steered: {d:?}");
     assert_eq!(d.total(Counter::Ike), (FRAMES / 10) as u64, "ike: {d:?}");
     assert_eq!(
