@@ -30,7 +30,7 @@ pub struct Options {
     #[arg(long, value_delimiter = ',')]
     pub skip: Vec<String>,
     /// Seconds per fuzz target in the fuzz tier.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 15)]
     pub fuzz_seconds: u32,
 }
 
