@@ -13,7 +13,7 @@ SW_ESP=${SW_ESP:-aes128gcm16}
 # sw_config NS LOCAL REMOTE LNET RNET LID RID PERCPU [CHILD-OPTS]
 # PERCPU: yes|no|encap (children.net.per_cpu_sas); CHILD-OPTS: extra lines.
 sw_config() {
-	ns=$1 l=$2 r=$3 ln=$4 rn=$5 lid=$6 rid=$7 pcpu=$8 extra=${9:-}
+	local ns="$1" l="$2" r="$3" ln="$4" rn="$5" lid="$6" rid="$7" pcpu="$8" extra="${9:-}" d
 	d=/etc/netns/$ns
 	mkdir -p "$d/swanctl/conf.d"
 	cat >"$d/strongswan.conf" <<CONF

@@ -36,7 +36,7 @@ streams() {
 	done
 	sleep 0.5
 	for c in "$@"; do
-		nsx client taskset -c "$c" iperf3 -c $SERVER -p $((5201 + c)) -t "$dur" -f m $u \
+		nsx client taskset -c "$c" timeout $((dur + 30)) iperf3 -c $SERVER -p $((5201 + c)) -t "$dur" -f m $u \
 			>/tmp/lanes-iperf-$c.txt 2>&1 &
 	done
 	wait
@@ -52,8 +52,8 @@ all_cpus() { seq 0 $(($(nproc) - 1)) | tr '\n' ' '; }
 # rr DURATION [CPU]: netperf TCP_RR client->server pinned to CPU (default
 # 0); prints "transactions/s mean-latency-us".
 rr() {
-	nsx server netserver -D >/dev/null 2>&1 &
+	nsx server sh -c 'netserver >/dev/null 2>&1 </dev/null'
 	sleep 0.5
-	nsx client taskset -c "${2:-0}" netperf -H $SERVER -t TCP_RR -l "$1" -P 0 -- \
-		-o THROUGHPUT,MEAN_LATENCY 2>/dev/null | tail -1 | tr ',' ' '
+	nsx client taskset -c "${2:-0}" timeout $(($1 + 30)) netperf -H $SERVER -t TCP_RR -l "$1" -P 0 -- \
+		-o THROUGHPUT,MEAN_LATENCY 2>/dev/null </dev/null | tail -1 | tr ',' ' '
 }

@@ -114,6 +114,9 @@ pub fn run(o: &Options) -> Result<()> {
         }
         VmCmd::Run(r) => {
             let res = qemu::run_command(&r.boot, &r.cmd)?;
+            if let Some(why) = &res.lost {
+                anyhow::bail!("the guest was lost: {why}");
+            }
             if res.code != 0 {
                 std::process::exit(res.code.clamp(1, 255));
             }

@@ -70,6 +70,22 @@ fn walk_dirs(root: &Path, depth: u32) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// How many VM tests the payload will carry (baselines + crates').
+pub fn count_tests() -> Result<usize> {
+    let mut dirs = vec![util::root().join("xtask/guest/tests")];
+    dirs.extend(vm_test_crates()?.into_iter().map(|x| x.1));
+    let mut n = 0;
+    for d in dirs {
+        for e in std::fs::read_dir(&d)?.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "sh") && executable(&p) {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
+
 fn executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }

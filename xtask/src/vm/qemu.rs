@@ -26,13 +26,25 @@ pub struct RunResult {
     /// The run folder (console.log, stdout.log, stderr.log).
     pub dir: PathBuf,
     pub secs: f64,
+    /// Set when the guest never wrote its exit line (the command hung past
+    /// the limit, or the guest died while it ran): why. `code` is then -1
+    /// and stdout/stderr hold what came out before.
+    pub lost: Option<String>,
 }
+
+/// The exit code reported for a lost guest.
+pub const LOST: i32 = -1;
 
 /// One boot's outcome.
 enum Attempt {
     Done(RunResult),
-    /// No exit line: why, and the run folder.
-    Lost(String, PathBuf),
+    /// No exit line: why, whether the command had started and timed out,
+    /// and what it printed.
+    Lost {
+        why: String,
+        hung: bool,
+        partial: RunResult,
+    },
 }
 
 /// How the payload is made for a run.
@@ -105,15 +117,19 @@ pub fn run(plan: &Plan<'_>) -> Result<RunResult> {
         std::fs::create_dir_all(&adir)?;
         match boot(&img, plan, &tar, &adir, accel)? {
             Attempt::Done(r) => return Ok(r),
-            Attempt::Lost(why, d) => {
+            Attempt::Lost { why, hung, partial } => {
+                let d = &partial.dir;
                 eprintln!(
                     "vm: guest lost ({why}); console tail ({}):",
                     d.join("console.log").display()
                 );
                 eprintln!("{}", tail(&d.join("console.log"), 40));
-                if attempt == 1 {
-                    eprintln!("vm: retrying once");
+                // A command that ran past its limit would hang again: keep
+                // what it printed. A crashed or unstarted guest is retried.
+                if hung || attempt == 2 {
+                    return Ok(partial);
                 }
+                eprintln!("vm: retrying once");
             }
         }
     }
@@ -296,14 +312,16 @@ fn boot_raw(
         .lines()
         .find_map(|l| l.trim().strip_prefix("LANES-EXIT "))
         .and_then(|c| c.trim().parse::<i32>().ok());
+    let mut res = RunResult {
+        code: code.unwrap_or(LOST),
+        stdout: String::from_utf8_lossy(&std::fs::read(f("stdout.log"))?).into_owned(),
+        stderr: String::from_utf8_lossy(&std::fs::read(f("stderr.log"))?).into_owned(),
+        dir: dir.to_path_buf(),
+        secs,
+        lost: None,
+    };
     match code {
-        Some(code) => Ok(Attempt::Done(RunResult {
-            code,
-            stdout: String::from_utf8_lossy(&std::fs::read(f("stdout.log"))?).into_owned(),
-            stderr: String::from_utf8_lossy(&std::fs::read(f("stderr.log"))?).into_owned(),
-            dir: dir.to_path_buf(),
-            secs,
-        })),
+        Some(_) => Ok(Attempt::Done(res)),
         None => {
             let why = if let Some(w) = why_lost {
                 w
@@ -314,7 +332,12 @@ fn boot_raw(
             } else {
                 "no exit line: the guest crashed or powered off early".into()
             };
-            Ok(Attempt::Lost(why, dir.to_path_buf()))
+            res.lost = Some(why.clone());
+            Ok(Attempt::Lost {
+                why,
+                hung: timed_out && started,
+                partial: res,
+            })
         }
     }
 }

@@ -1,7 +1,10 @@
 //! `cargo xtask vm test`: one boot runs the whole VM suite with
 //! `/lanes/scripts/run-suite`, which prints one `@@RESULT` line per test.
 
-use super::{BootArgs, qemu};
+use super::{BootArgs, payload, qemu};
+
+/// Each test's limit in the guest (`LANES_TEST_TIMEOUT` in run-suite).
+const TEST_TIMEOUT_S: u64 = 300;
 use anyhow::Result;
 
 /// The VM tier's outcome, one entry per test (`group/name`).
@@ -61,8 +64,12 @@ pub fn run(boot: &BootArgs, filter: Option<&str>) -> Result<TierOutcome> {
         "exec /lanes/scripts/run-suite {}\n",
         qemu::shell_quote(filter.unwrap_or(""))
     );
+    // The boot's limit: every test may use its own limit, plus the boot.
+    let n = payload::count_tests()?;
+    let mut boot = boot.clone();
+    boot.timeout = boot.timeout.max(300 + n as u64 * (TEST_TIMEOUT_S + 20));
     let r = qemu::run(&qemu::Plan {
-        boot,
+        boot: &boot,
         script,
         stream: true,
     })?;
@@ -71,7 +78,9 @@ pub fn run(boot: &BootArgs, filter: Option<&str>) -> Result<TierOutcome> {
         eprintln!("vm: guest logs in {}", r.dir.display());
     }
     o.secs = r.secs;
-    if o.passed.is_empty() && o.failed.is_empty() && o.skipped.is_empty() && r.code != 0 {
+    if let Some(why) = &r.lost {
+        o.failed.push(format!("suite (guest lost: {why})"));
+    } else if o.passed.is_empty() && o.failed.is_empty() && o.skipped.is_empty() && r.code != 0 {
         o.failed.push(format!("run-suite (exit {})", r.code));
     }
     Ok(o)
