@@ -139,7 +139,8 @@ pub fn run(plan: &Plan<'_>) -> Result<RunResult> {
     )
 }
 
-/// Keeps the newest `keep` run folders.
+/// Keeps the newest `keep` run folders, never removing one touched in the
+/// last two hours (another run may still be writing it).
 fn prune_runs(runs: &Path, keep: usize) {
     let Ok(rd) = std::fs::read_dir(runs) else {
         return;
@@ -147,8 +148,17 @@ fn prune_runs(runs: &Path, keep: usize) {
     let mut v: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
     v.sort();
     if v.len() > keep {
+        let old = |p: &Path| {
+            std::fs::metadata(p)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(7200))
+        };
         for p in &v[..v.len() - keep] {
-            let _ = std::fs::remove_dir_all(p);
+            if old(p) {
+                let _ = std::fs::remove_dir_all(p);
+            }
         }
     }
 }
