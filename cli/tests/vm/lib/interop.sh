@@ -475,3 +475,17 @@ iop_pkts_delta() {
 	{ echo "$1" | awk 'NF == 2 { print $1, -$2 }'; echo "$2"; } |
 		awk 'NF == 2 { d[$1] += $2 } END { for (c in d) print c, d[c] }' | sort
 }
+
+# iop_algo_case ROLE IKE ESP: a per-CPU tunnel with lanes as ROLE
+# (initiator: lanes on gw-a; responder: lanes on gw-b) against charon, both
+# configured with the IKE and ESP proposal strings; prints the kernel's
+# algorithms. The first call builds the topology, later ones reset it.
+iop_algo_case() {
+	if [ "${_iop_algo_first:-1}" = 1 ]; then topo_up wire; else iop_reset; fi
+	_iop_algo_first=0
+	step "lanes $1, IKE $2, ESP $3"
+	SW_IKE=$2 SW_ESP=$3 LN_IKE=$2 LN_ESP=$3 IOP_IPERF=0
+	if [ "$1" = initiator ]; then iop_pcpu_run lanes strongswan; else iop_pcpu_run strongswan lanes; fi
+	nsx gw-a ip xfrm state | grep -E '^\s+(aead|enc|auth-trunc|auth) ' | sed 's/0x[0-9a-f]*/<key>/' | sort -u
+	iop_result "strongswan lanes-$1 ike=$2 esp=$3 per-cpu" PASS
+}
