@@ -76,12 +76,15 @@ all_cpus() {
 		grep -q "\"cpu\": $c," "$W/status-a.json" || return 1
 	done
 }
-for try in $(seq 60); do
+# Bounded by time (TCG guests with many vCPUs are slow), with progress.
+deadline=$(( $(date +%s) + ${LANES_DAEMON_WAIT:-150} ))
+while :; do
 	for c in $(seq 0 $((CPUS - 1))); do
 		nsx client taskset -c "$c" ping -q -c 2 -i 0.2 -W 1 $SERVER >/dev/null 2>&1
 	done
 	all_cpus && break
-	sleep 0.5
+	echo "    CPUs with SAs on gw-a: $(grep -o '"cpu": [0-9null]*' "$W/status-a.json" | sort | uniq -c | tr -s ' \n' ' ')"
+	[ "$(date +%s)" -lt "$deadline" ] || break
 done
 st_a > "$W/status-a.json"; st_b > "$W/status-b.json"
 cat "$W/status-a.json"
