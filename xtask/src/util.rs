@@ -18,7 +18,9 @@ pub fn cache_dir() -> PathBuf {
 /// Runs a command, echoing it, and fails with its exit status.
 pub fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("+ {}", show(cmd));
-    let st = cmd.status().with_context(|| format!("spawning {}", show(cmd)))?;
+    let st = cmd
+        .status()
+        .with_context(|| format!("spawning {}", show(cmd)))?;
     if !st.success() {
         bail!("`{}` failed: {st}", show(cmd));
     }
@@ -27,7 +29,9 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 
 /// Runs a command and returns its stdout.
 pub fn output(cmd: &mut Command) -> Result<String> {
-    let out = cmd.output().with_context(|| format!("spawning {}", show(cmd)))?;
+    let out = cmd
+        .output()
+        .with_context(|| format!("spawning {}", show(cmd)))?;
     if !out.status.success() {
         bail!(
             "`{}` failed: {}\n{}",
