@@ -191,7 +191,8 @@ pub struct Child {
     #[serde(default)]
     pub per_cpu_mode: PerCpuMode,
     /// Cap on per-CPU SAs accepted as responder before answering TS_MAX_QUEUE
-    /// (RFC 9611 §3); default: the number of online CPUs.
+    /// (RFC 9611 §3); default: twice the online CPUs (both peers may create one
+    /// pair per CPU).
     #[serde(default)]
     pub per_cpu_max: Option<u32>,
     /// NIC offload.

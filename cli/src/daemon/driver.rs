@@ -400,6 +400,10 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 tracing::info!(connection = %c.plan.name, reqid, ?cpu, seq, "acquire");
                 c.ep.handle_kernel(now, ike_core::KernelEvent::Acquire { reqid, cpu, seq });
             }
+            KernelEvent::Expire { spi: 0, .. } => {
+                // A larval (acquire) state timed out; the kernel acquires again on traffic.
+                tracing::debug!(connection = %c.plan.name, "acquire state expired");
+            }
             KernelEvent::Expire { spi, hard, .. } => {
                 tracing::info!(connection = %c.plan.name, spi = format_args!("{spi:08x}"), hard, "expire");
                 c.ep.handle_kernel(

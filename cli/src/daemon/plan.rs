@@ -233,7 +233,9 @@ pub fn connection(
             config::PerCpuMode::OnDemand => PerCpuMode::OnDemand,
             config::PerCpuMode::Precreate => PerCpuMode::Precreate((0..cpus).map(CpuId).collect()),
         };
-        cc.per_cpu_max = ch.per_cpu_max;
+        // Both gateways may create a pair for every CPU (each pins its own
+        // outbound SA), so the default responder cap is twice the CPUs.
+        cc.per_cpu_max = Some(ch.per_cpu_max.unwrap_or(2 * cpus));
         let tunnel = ch.mode == config::Mode::Tunnel;
         let trap_policies = if ch.start_action == StartAction::Trap {
             policies(

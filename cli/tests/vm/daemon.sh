@@ -42,7 +42,13 @@ CONF
 cleanup() {
 	for p in "$W"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
 	sleep 0.5
-	for l in "$W"/*.log; do [ -f "$l" ] && { echo "=== $l"; tail -n 40 "$l"; }; done
+	for l in "$W"/*.log; do
+		[ -f "$l" ] || continue
+		echo "=== $l (warnings, errors, Child SA events)"
+		grep -E "WARN|ERROR|not established|installed|removed" "$l" | tail -n 40
+		echo "=== $l (tail)"
+		tail -n 20 "$l"
+	done
 }
 trap cleanup EXIT
 
