@@ -355,7 +355,10 @@ fn write_results(out: &std::path::Path, meta: &Meta, samples: &[Sample]) -> Resu
     let _ = writeln!(
         md,
         "Topologies: `direct` = the receive CPU follows the sender (RSS on the SPI); `wire` = \
-         every packet of the tunnel is received on CPU 0 (single-queue RSS).\n"
+         every packet of the tunnel is received on CPU 0 (single-queue RSS). \
+         pkt/s counts gw-b's wan receive (veth: unencrypted TCP arrives GRO-merged, ESP does \
+         not). Absolute numbers under QEMU TCG mean nothing outside this machine: compare \
+         cases within one run.\n"
     );
     let _ = writeln!(md, "## Throughput\n");
     let _ = writeln!(
@@ -364,7 +367,10 @@ fn write_results(out: &std::path::Path, meta: &Meta, samples: &[Sample]) -> Resu
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
     let mut rr = String::new();
-    for ((cpus, topo, proto, case), v) in &groups {
+    let mut rows: Vec<(&Key, &Vec<&Sample>)> = groups.iter().collect();
+    let order = |c: &str| CASES.iter().position(|x| x.0 == c).unwrap_or(CASES.len());
+    rows.sort_by_key(|(k, _)| (k.0, k.1.clone(), k.2.clone(), order(&k.3)));
+    for ((cpus, topo, proto, case), v) in rows {
         let vals: Vec<f64> = v.iter().map(|s| s.value).collect();
         let (med, lo, hi) = stats(&vals);
         let (med2, _, _) = stats(&v.iter().map(|s| s.value2).collect::<Vec<_>>());
