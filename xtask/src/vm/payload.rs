@@ -102,14 +102,9 @@ pub fn build(spec: &Spec, stage: &Path, out: &Path) -> Result<u64> {
     copy_tree(&guest.join("bin"), &lanes.join("scripts"))?;
     copy_tree(&guest.join("tests"), &lanes.join("tests/baseline"))?;
     for (name, dir) in vm_test_crates()? {
-        let dst = lanes.join("tests").join(&name);
-        std::fs::create_dir_all(&dst)?;
-        for e in std::fs::read_dir(&dir)?.flatten() {
-            let p = e.path();
-            if p.extension().is_some_and(|x| x == "sh") && executable(&p) {
-                copy(&p, &dst.join(e.file_name()))?;
-            }
-        }
+        // The whole folder: helpers in subfolders (e.g. lib/) come along;
+        // only the executable *.sh at its top are tests.
+        copy_tree(&dir, &lanes.join("tests").join(&name))?;
         // Shared helpers of a crate's VM tests (sourced, not run).
         copy_tree(&dir.join("lib"), &dst.join("lib"))?;
     }
@@ -159,6 +154,7 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
 
 fn copy(src: &Path, dst: &Path) -> Result<()> {
     std::fs::copy(src, dst).with_context(|| format!("copying {}", src.display()))?;
+    // std::fs::copy keeps the mode bits, so executables stay executable.
     Ok(())
 }
 
