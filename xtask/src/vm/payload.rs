@@ -105,8 +105,6 @@ pub fn build(spec: &Spec, stage: &Path, out: &Path) -> Result<u64> {
         // The whole folder: helpers in subfolders (e.g. lib/) come along;
         // only the executable *.sh at its top are tests.
         copy_tree(&dir, &lanes.join("tests").join(&name))?;
-        // Shared helpers of a crate's VM tests (sourced, not run).
-        copy_tree(&dir.join("lib"), &dst.join("lib"))?;
     }
     if spec.build {
         // A broken build must not hide the other tests: it is reported in
