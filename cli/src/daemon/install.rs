@@ -93,7 +93,13 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         let mut held = Vec::new();
         for spec in &specs {
             held.push(spec.id());
-            if (self.tables.policies.hold(spec, holder.clone()) || packet.is_some())
+            // A plain child of a per-CPU trap (the peer ignored SA_RESOURCE_INFO)
+            // rewrites the trap's policies without XFRM_POLICY_CPU_ACQUIRE: the
+            // kernel would otherwise park each CPU's packets on a larval acquire
+            // state nobody answers (like strongSwan, the child's policy wins).
+            if (self.tables.policies.hold(spec, holder.clone())
+                || packet.is_some()
+                || (!inst.per_cpu && plan.per_cpu))
                 && let Err(e) = self.backend.add_policy(spec).await
             {
                 for id in &held {
@@ -157,11 +163,37 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             tracing::warn!("steering unbind failed: {e:#}");
         }
         let holder = Holder::Child(conn.to_string(), child);
+        // The per-CPU trap policies a plain child overwrote (see install_child).
+        let trap_specs: Vec<PolicySpec> = if rec.per_cpu {
+            Vec::new()
+        } else {
+            self.conns
+                .get(conn)
+                .and_then(|c| c.plan.children.iter().find(|ch| ch.name == rec.name))
+                .filter(|ch| ch.per_cpu)
+                .map(|ch| ch.trap_policies.clone())
+                .unwrap_or_default()
+        };
         for id in &rec.policies {
-            if let Some(p) = self.tables.policies.release(id, &holder)
-                && let Err(e) = self.backend.delete_policy(&p.id()).await
-            {
-                tracing::warn!("deleting a policy: {e:#}");
+            match self.tables.policies.release(id, &holder) {
+                Some(p) => {
+                    if let Err(e) = self.backend.delete_policy(&p.id()).await {
+                        tracing::warn!("deleting a policy: {e:#}");
+                    }
+                }
+                None => {
+                    let other_child = self
+                        .tables
+                        .children
+                        .values()
+                        .any(|r| r.conn == conn && r.policies.contains(id));
+                    if !other_child
+                        && let Some(t) = trap_specs.iter().find(|t| t.id() == *id)
+                        && let Err(e) = self.backend.add_policy(t).await
+                    {
+                        tracing::warn!("restoring a trap policy: {e:#}");
+                    }
+                }
             }
         }
         for id in [&rec.sa_out, &rec.sa_in] {
