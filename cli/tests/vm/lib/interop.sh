@@ -14,6 +14,8 @@
 
 IOP=/tmp/lanes-interop
 mkdir -p "$IOP"
+# charon appends to its log and lanes_reset keeps it: start each test clean.
+rm -f /tmp/charon-gw-*.log /tmp/charon-gw-*.out
 CPUS=$(nproc)
 
 # Knobs for the lanes side (override before iop_lanes_conf):
@@ -122,6 +124,9 @@ iop_sw_conf() {
 	sw_config "$1" "$MY" "$PEER_ADDR" "$MYNET" "$PEERNET" "$ME.lanes.test" "$PEER.lanes.test" \
 		"$SW_PCPU" "$SW_CHILD_EXTRA"
 	f=/etc/netns/$1/swanctl/swanctl.conf
+	# Line-buffered log: the tests grep it while charon runs.
+	printf '\tfilelog {\n\t\tlanes {\n\t\t\tflush_line = yes\n\t\t}\n\t}\n' >"$IOP/sw-flush"
+	sed -i "/^charon {/r $IOP/sw-flush" "/etc/netns/$1/strongswan.conf"
 	if [ -n "$SW_CONN_EXTRA" ]; then
 		printf '%s\n' "$SW_CONN_EXTRA" >"$IOP/sw-conn-extra"
 		sed -i "/^\t\tversion = 2/r $IOP/sw-conn-extra" "$f"
@@ -306,6 +311,7 @@ iop_pcpu_run() {
 iop_reset() {
 	iop_dump >"$IOP/../lanes-interop-prev.log" 2>&1 || true
 	lanes_reset
+	rm -f /tmp/charon-gw-*.log /tmp/charon-gw-*.out
 	mkdir -p "$IOP"
 	topo_up wire
 }
