@@ -3,8 +3,10 @@
 //! per-CPU SA table and one SA vs per-CPU SAs (guest side:
 //! `xtask/guest/bin/demo`).
 //!
-//! gw-b runs strongSwan; gw-a runs strongSwan too until lanes can run the
-//! tunnel (`--gw-a lanes` uses the hook in `xtask/guest/lib/lanes.sh`).
+//! gw-a runs lanes (the daemon, started from a config written by
+//! `xtask/guest/lib/lanes.sh`) and gw-b runs strongSwan 6 charon, both with
+//! `per_cpu_sas = yes` and `start_action = trap`; `--gw-a strongswan` shows
+//! the strongSwan-only baseline.
 
 use crate::vm::{self, BootArgs};
 use anyhow::{Result, bail};
@@ -15,7 +17,7 @@ pub struct Options {
     #[arg(long, default_value_t = 2)]
     pub cpus: u32,
     /// The IKE daemon on gateway A.
-    #[arg(long, value_enum, default_value_t = Peer::Strongswan)]
+    #[arg(long, value_enum, default_value_t = Peer::Lanes)]
     pub gw_a: Peer,
     /// Seconds per throughput measurement.
     #[arg(long, default_value_t = 5)]
@@ -29,7 +31,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             cpus: 2,
-            gw_a: Peer::Strongswan,
+            gw_a: Peer::Lanes,
             duration: 5,
             release: false,
         }

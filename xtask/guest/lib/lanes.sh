@@ -1,15 +1,57 @@
 # lanes as a gateway (the hook the demo and the testbed use once the daemon
 # can run a per-CPU tunnel). Source after topo.sh and strongswan.sh.
 #
-# lanes_start NS: start lanes in NS with the same tunnel sw_config writes
-# for strongSwan (PSK, ids, subnets, per-CPU SAs). Until the daemon is
-# wired here this fails with a clear message; implement it by writing a
-# lanes config to /etc/netns/NS/lanes.toml and running
-#   ip netns exec NS lanes daemon --config /etc/lanes.toml &
+# lanes_start NS: starts the lanes daemon in NS with the tunnel sw_tunnel
+# configured for strongSwan there (same PSK, ids, subnets, proposals and
+# per_cpu_sas), so either gateway can run lanes or charon. The daemon logs to
+# /tmp/lanes-NS.log and listens on /tmp/lanes-NS.sock.
 lanes_start() {
 	command -v lanes >/dev/null || die "no lanes binary in the payload"
-	die "lanes as a gateway is not wired into the VM scripts yet (xtask/guest/lib/lanes.sh: lanes_start)"
+	local ns=$1 me peer my peer_addr mynet peernet pcpu conf
+	case $ns in
+	gw-a) me=a peer=b my=$GW_A peer_addr=$GW_B mynet=$NET_A peernet=$NET_B ;;
+	gw-b) me=b peer=a my=$GW_B peer_addr=$GW_A mynet=$NET_B peernet=$NET_A ;;
+	*) die "lanes_start: unknown gateway namespace $ns" ;;
+	esac
+	pcpu=$(sed -n 's/^[[:space:]]*per_cpu_sas = //p' /etc/netns/$ns/swanctl/swanctl.conf 2>/dev/null | head -1)
+	conf=/tmp/lanes-$ns.toml
+	cat >"$conf" <<CONF
+[daemon]
+listen = ["$my"]
+
+[connections.peer]
+local_addrs = ["$my"]
+remote_addrs = ["$peer_addr"]
+proposals = ["$SW_IKE"]
+local = { auth = "psk", id = "$me.lanes.test" }
+remote = { auth = "psk", id = "$peer.lanes.test" }
+
+[connections.peer.children.net]
+local_ts = ["$mynet"]
+remote_ts = ["$peernet"]
+esp_proposals = ["$SW_ESP"]
+mode = "tunnel"
+start_action = "trap"
+per_cpu_sas = "${pcpu:-yes}"
+
+[secrets.ab]
+ids = ["a.lanes.test", "b.lanes.test"]
+secret = "$SW_PSK"
+CONF
+	lanes --config "$conf" check >/dev/null || { lanes --config "$conf" check; die "lanes rejected $conf"; }
+	modprobe -q esp4
+	rm -f /tmp/lanes-$ns.sock
+	nsx "$ns" lanes --config "$conf" --socket /tmp/lanes-$ns.sock daemon >>/tmp/lanes-$ns.log 2>&1 &
+	local i=0
+	until lanes --socket /tmp/lanes-$ns.sock status >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -gt 150 ] && { tail -30 /tmp/lanes-$ns.log; die "lanes did not start in $ns"; }
+		sleep 0.1
+	done
 }
+
+# lanes_logs NS: the lanes daemon log of NS (for failures).
+lanes_logs() { echo "--- lanes $1"; tail -n "${2:-60}" /tmp/lanes-$1.log 2>/dev/null; }
 
 # gw_start KIND NS: start the IKE daemon KIND (strongswan|lanes) in NS.
 gw_start() {
@@ -29,16 +71,26 @@ gw_stop() {
 	nsx "$1" ip xfrm policy flush
 }
 
-# steer_on NS IFACE: attach lanes' XDP steering to IFACE in NS and bind the
-# inbound per-CPU SAs to their CPUs. Returns 2 (with a note on stdout) while
-# `lanes steer attach` does not exist yet, so callers can skip cleanly.
+# steer_on NS IFACE: attach lanes' XDP steering to IFACE in NS and bind
+# every inbound per-CPU SA of NS (from `ip xfrm state`: dir in, pcpu-num N)
+# to its CPU, keyed by the SA's destination address. Works whichever daemon
+# (charon or lanes) negotiated the SAs. Returns 2 with a note on stdout
+# when this lanes has no steering.
 steer_on() {
 	if ! command -v lanes >/dev/null || ! lanes steer attach --help >/dev/null 2>&1; then
-		echo "lanes steer attach is not available yet"
+		echo "lanes steer attach is not available"
 		return 2
 	fi
-	nsx "$1" lanes steer attach "$2" || return 1
-	nsx "$1" lanes steer bind --from-xfrm || return 1
+	nsx "$1" lanes steer attach "$2" >/tmp/lanes-steer-$1.log 2>&1 || { cat /tmp/lanes-steer-$1.log; return 1; }
+	nsx "$1" ip xfrm state | gawk '
+		function flush() { if (spi != "" && dir == "in" && cpu != "") print spi, cpu, dst; spi = ""; dir = ""; cpu = "" }
+		/^src / { flush(); dst = $4 }
+		/proto esp spi/ { for (i = 1; i <= NF; i++) if ($i == "spi") spi = $(i + 1) }
+		/pcpu-num/ { for (i = 1; i <= NF; i++) if ($i == "pcpu-num") cpu = $(i + 1) }
+		/^[ \t]*dir (in|out)/ { dir = $2 }
+		END { flush() }' | while read -r spi cpu dst; do
+		nsx "$1" lanes steer bind "$spi" "$cpu" --dst "$dst" >>/tmp/lanes-steer-$1.log 2>&1 || return 1
+	done
 }
 
 # steer_off NS IFACE: detach the steering program.
