@@ -328,8 +328,9 @@ iop_log_has() {
 	return 1
 }
 
-# iop_no_sas NS: NS's kernel has no SA.
-iop_no_sas() { [ -z "$(nsx "$1" ip xfrm state)" ]; }
+# iop_no_sas NS: NS's kernel has no SA (larval acquire states, SPI 0, which
+# the kernel makes for a trap policy's packets, do not count).
+iop_no_sas() { ! nsx "$1" ip xfrm state | grep 'proto esp spi' | grep -qv 'spi 0x00000000 '; }
 
 # iop_poke [CPU]: a few pings from the client (pinned), results ignored: the
 # acquire that starts a negotiation.
