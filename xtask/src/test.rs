@@ -9,7 +9,9 @@
 //! - `host`: root tests on the host kernel (netns, XFRM policies, XDP with
 //!   BPF_PROG_TEST_RUN and veth): builds the XDP object first, then runs the
 //!   tests gated by `LANES_PRIV_TESTS=1`
-//! - `vm`: the VM testbed suite (`cargo xtask vm test`)
+//! - `vm`: the VM testbed suite (`cargo xtask vm test`) on the strongSwan
+//!   image, then the libreswan interop tests on the libreswan image (Debian's
+//!   libreswan and strongSwan packages conflict)
 //!
 //! A tier asked for that cannot run (for example `host` without root) counts
 //! as failed, not skipped.
@@ -71,7 +73,7 @@ pub fn run(o: &Options) -> Result<()> {
             "unit" => util::run(util::cargo().args(["test", "--workspace"])),
             "fuzz" => fuzz(o.fuzz_seconds),
             "host" => host(),
-            "vm" => util::run(util::cargo().args(["xtask", "vm", "test"])),
+            "vm" => vm(),
             _ => unreachable!("tier list is fixed"),
         };
         let secs = start.elapsed().as_secs_f64();
@@ -136,6 +138,20 @@ fn host() -> Result<()> {
             .args(["--", "--test-threads=1"])
             .env("LANES_PRIV_TESTS", "1"),
     )
+}
+
+/// The VM suite on both image variants.
+fn vm() -> Result<()> {
+    util::run(util::cargo().args(["xtask", "vm", "test"]))?;
+    util::run(util::cargo().args([
+        "xtask",
+        "vm",
+        "test",
+        "--variant",
+        "libreswan",
+        "--filter",
+        "libreswan",
+    ]))
 }
 
 /// A short coverage-guided run of every cargo-fuzz target (nightly toolchain,
