@@ -84,20 +84,3 @@ pub fn build_ebpf() -> Result<PathBuf> {
     );
     Ok(dest)
 }
-
-/// The XDP benchmark (issue 7): builds the object, then runs
-/// `cargo run --release -p ebpf-steer --example steer-bench -- REPEAT ROUNDS
-/// [--check]`, which prints ns per packet over the `XDP_PASS` floor for an
-/// ESP hit, an unknown SPI and a non-ESP frame. Needs root.
-#[allow(dead_code, reason = "for `cargo xtask bench` (bench.rs) to call")]
-pub fn steer_bench(repeat: u32, rounds: u32, check: bool) -> Result<()> {
-    build_ebpf()?;
-    let mut c = cargo();
-    c.args(["run", "--quiet", "--release", "--package", "ebpf-steer"])
-        .args(["--example", "steer-bench", "--"])
-        .args([repeat.to_string(), rounds.to_string()]);
-    if check {
-        c.arg("--check");
-    }
-    crate::util::run(&mut c)
-}
