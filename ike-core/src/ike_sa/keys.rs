@@ -3,10 +3,10 @@
 use crate::crypto::cipher::SkKey;
 use crate::crypto::keymat::{IkeKeyLengths, IkeKeys};
 use crate::crypto::prf::Prf;
+use crate::crypto::sk::{self, OpenError};
 use crate::crypto::{CryptoError, CryptoProvider, SecretBytes};
 use crate::proposal::Selected;
-use crate::wire::payload::{encode_chain, read_chain};
-use crate::wire::{Codec, Header, IntegId, Message, Payload, PayloadType, Reader};
+use crate::wire::{Header, IntegId, Payload};
 
 /// What an IKE SA keeps after IKE_AUTH: the PRF, SK_d, SK_p* and one SK key per direction.
 pub(crate) struct SaKeys {
@@ -77,54 +77,19 @@ impl SaKeys {
     pub(crate) fn protect(
         &mut self,
         crypto: &CryptoProvider,
-        mut header: Header,
+        header: Header,
         inner: &[Payload],
     ) -> Result<Vec<u8>, CryptoError> {
-        let mut body = Vec::with_capacity(256);
-        let first = encode_chain(inner, &mut body);
-        let block = self.out.block_len().max(1);
-        let pad = (block - (body.len() + 1) % block) % block;
-        let iv_len = self.out.iv_len();
-        let icv_len = self.out.icv_len();
-        let sk_len = 4 + iv_len + body.len() + pad + 1 + icv_len;
-        let total = Header::LEN + sk_len;
-        header.next_payload = PayloadType::SK;
-        header.length =
-            u32::try_from(total).map_err(|_| CryptoError::Malformed("message too long"))?;
-        let mut msg = Vec::with_capacity(total);
-        header.encode(&mut msg);
-        msg.push(first.0);
-        msg.push(0);
-        msg.extend_from_slice(
-            &u16::try_from(sk_len)
-                .map_err(|_| CryptoError::Malformed("SK payload too long"))?
-                .to_be_bytes(),
-        );
-        let iv_off = msg.len();
-        msg.resize(iv_off + iv_len, 0);
-        msg.extend_from_slice(&body);
-        msg.resize(msg.len() + pad, 0);
-        msg.push(u8::try_from(pad).unwrap_or(0));
-        msg.resize(total, 0);
-        self.out.seal(&mut msg, iv_off, &*crypto.random)?;
+        let mut msg = Vec::with_capacity(256);
+        sk::seal(&header, inner, &mut *self.out, &*crypto.random, &mut msg)?;
         Ok(msg)
     }
 
-    /// Verifies and decrypts the SK payload of `msg` (already decoded from
-    /// `datagram`), returning the inner payloads. Any failure means "drop silently".
-    pub(crate) fn unprotect(&self, datagram: &[u8], msg: &Message) -> Option<Vec<Payload>> {
-        let sk = msg.sk()?;
-        let iv_off = datagram.len().checked_sub(sk.data.len())?;
-        let iv_len = self.inb.iv_len();
-        let icv_len = self.inb.icv_len();
-        if sk.data.len() < iv_len + icv_len + 1 {
-            return None;
-        }
-        let mut buf = datagram.to_vec();
-        self.inb.open(&mut buf, iv_off).ok()?;
-        let text = buf.get(iv_off + iv_len..buf.len() - icv_len)?;
-        let (&pad_len, rest) = text.split_last()?;
-        let inner = rest.get(..rest.len().checked_sub(usize::from(pad_len))?)?;
-        read_chain(sk.first_inner, &mut Reader::new(inner)).ok()
+    /// Verifies and decrypts the SK payload of `datagram`, returning the
+    /// inner payloads. [`OpenError::IntegrityCheckFailed`] means "drop
+    /// silently" (RFC 7296 §2.21.2); [`OpenError::Invalid`] after a good ICV
+    /// is an authentic but malformed message.
+    pub(crate) fn unprotect(&self, datagram: &[u8]) -> Result<Vec<Payload>, OpenError> {
+        sk::open(datagram, &*self.inb).map(|m| m.payloads)
     }
 }

@@ -20,6 +20,7 @@ use crate::child_sa::per_resource::Group;
 use crate::child_sa::{ChildSa, Resource};
 use crate::config::{ConnectionConfig, EndpointConfig, Identity};
 use crate::crypto::CryptoProvider;
+use crate::crypto::sk::OpenError;
 use crate::error::Error;
 use crate::event::{Event, Transmit};
 use crate::ids::{ChildSaId, CpuId, IkeSaId, IkeSpi};
@@ -386,8 +387,14 @@ impl IkeSa {
             if o.msg_id != h.message_id || o.exchange != h.exchange {
                 return;
             }
-            let Some(inner) = keys.unprotect(datagram, msg) else {
-                return;
+            let inner = match keys.unprotect(datagram) {
+                Ok(inner) => inner,
+                Err(OpenError::Invalid(e)) => {
+                    // Authentic but malformed: the retransmit timer stays armed.
+                    tracing::warn!(ike = ?self.id, error = %e, "malformed protected response dropped");
+                    return;
+                }
+                Err(_) => return,
             };
             self.note_peer_address(remote, local);
             self.on_alive(ctx, now);
@@ -402,7 +409,7 @@ impl IkeSa {
         let id = h.message_id;
         if id == self.expect_msg_id.wrapping_sub(1) && self.expect_msg_id != 0 {
             // Retransmission: resend the cached response if the request is authentic.
-            if keys.unprotect(datagram, msg).is_some()
+            if keys.unprotect(datagram).is_ok()
                 && let Some(r) = self.last_response.clone()
             {
                 self.send(ctx, &r);
@@ -412,8 +419,21 @@ impl IkeSa {
         if id != self.expect_msg_id {
             return;
         }
-        let Some(inner) = keys.unprotect(datagram, msg) else {
-            return;
+        let inner = match keys.unprotect(datagram) {
+            Ok(inner) => inner,
+            Err(OpenError::Invalid(e)) => {
+                // RFC 7296 §2.21.2, §3.10.1: an authentic request with a
+                // syntax error is answered with INVALID_SYNTAX.
+                tracing::warn!(ike = ?self.id, error = %e, "malformed protected request");
+                self.expect_msg_id = self.expect_msg_id.wrapping_add(1);
+                let n = Payload::Notify(crate::wire::Notify::new(
+                    crate::wire::NotifyType::INVALID_SYNTAX,
+                    Vec::new(),
+                ));
+                self.send_response(ctx, h.exchange, id, &[n]);
+                return;
+            }
+            Err(_) => return,
         };
         self.expect_msg_id = self.expect_msg_id.wrapping_add(1);
         self.note_peer_address(remote, local);

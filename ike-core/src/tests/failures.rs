@@ -538,3 +538,74 @@ fn rejected_child_is_deleted_at_the_peer() {
     assert_eq!(sa.queue.front(), Some(&Task::DeleteSpi(spi_in)));
     assert_eq!(sa.children.len(), 1, "only the IKE_AUTH child");
 }
+
+/// Seals `inner` (raw bytes of an inner payload chain starting with `first`)
+/// under `key` as the SK payload of `header`, bypassing the encoder so that
+/// the plaintext can be malformed.
+fn seal_raw(
+    header: crate::wire::Header,
+    first: crate::wire::PayloadType,
+    inner: &[u8],
+    key: &mut dyn crate::crypto::SkKey,
+) -> Vec<u8> {
+    use crate::wire::codec::{patch_u16, patch_u32};
+    use crate::wire::{Codec, Header, PayloadType};
+    let mut h = header;
+    h.next_payload = PayloadType::SK;
+    let mut buf = Vec::new();
+    h.encode(&mut buf);
+    let sk_off = buf.len();
+    buf.extend_from_slice(&[first.0, 0, 0, 0]);
+    let iv_off = buf.len();
+    buf.resize(iv_off + key.iv_len(), 0);
+    buf.extend_from_slice(inner);
+    let block = key.block_len().max(1);
+    let pad = (block - (inner.len() + 1) % block) % block;
+    buf.resize(buf.len() + pad, 0);
+    buf.push(u8::try_from(pad).expect("pad"));
+    buf.resize(buf.len() + key.icv_len(), 0);
+    let sk_len = buf.len() - sk_off;
+    patch_u16(&mut buf, sk_off + 2, sk_len);
+    let total = buf.len();
+    patch_u32(&mut buf, Header::LENGTH_OFFSET, total);
+    key.seal(&mut buf, iv_off, &crate::crypto::SeededRandom::new(7))
+        .expect("seal");
+    buf
+}
+
+#[test]
+fn authentic_malformed_request_gets_invalid_syntax_and_keeps_the_sa() {
+    use crate::wire::{ExchangeType, PayloadType};
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    let ike = p.connect();
+    p.take(Side::B);
+    let mut sa = p.a_sa(ike);
+    let msg_id = sa.next_msg_id;
+    let header = sa.header(ExchangeType::INFORMATIONAL, false, msg_id);
+    let keys = sa.keys.as_mut().expect("keys");
+    // An inner Notify whose generic header claims 2 bytes (RFC 7296 §3.2: at least 4).
+    let req = seal_raw(header, PayloadType::NOTIFY, &[0, 0, 0, 2], &mut *keys.out);
+    let now = p.time;
+    p.b.handle_datagram(now, sa.local, sa.remote, &req);
+    let t =
+        p.b.poll_transmit(now)
+            .expect("B answers an authentic request");
+    let resp = crate::crypto::sk::open(&t.data, &*keys.inb).expect("B's response opens");
+    assert!(resp.header.flags.response());
+    assert_eq!(resp.header.message_id, msg_id);
+    assert!(
+        resp.payloads
+            .iter()
+            .any(|p| matches!(p, Payload::Notify(n) if n.ty == NotifyType::INVALID_SYNTAX)),
+        "{resp:?}"
+    );
+    assert!(p.b.poll_transmit(now).is_none());
+    assert_eq!(p.b.ike_sa_count(), 1, "B keeps the IKE SA");
+    // The same bytes with a broken ICV get no answer at all (§2.21.2).
+    let mut bad = req.clone();
+    let n = bad.len();
+    bad[n - 1] ^= 1;
+    p.b.handle_datagram(now, sa.local, sa.remote, &bad);
+    assert!(p.b.poll_transmit(now).is_none());
+}
