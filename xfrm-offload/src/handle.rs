@@ -76,34 +76,16 @@ impl Xfrm {
         specs: &[SaSpec],
         update: bool,
     ) -> Result<Vec<Result<(), Error>>, Error> {
-        let mut msgs = Vec::with_capacity(specs.len());
-        let mut early: Vec<Option<Error>> = Vec::with_capacity(specs.len());
-        for s in specs {
-            match s.to_message(None) {
-                Ok(m) => {
-                    let (op, body) = if update {
-                        (Op::UpdateSa, XfrmMessage::UpdateSa(m.0.clone()))
-                    } else {
-                        (Op::AddSa, XfrmMessage::AddSa(m.0.clone()))
-                    };
-                    msgs.push((body, op, s.traits(false)));
-                    early.push(None);
-                }
-                Err(e) => early.push(Some(e.into())),
-            }
-        }
-        let sent = self.conn.lock().await.ack_batch(&msgs, 0).await;
-        for (m, _, _) in &mut msgs {
-            wipe(m);
-        }
-        let mut sent = sent?.into_iter();
-        Ok(early
-            .into_iter()
-            .map(|e| match e {
-                Some(e) => Err(e),
-                None => sent.next().unwrap_or(Ok(())),
-            })
-            .collect())
+        let reqs = specs.iter().map(|s| {
+            let m = s.to_message(None)?;
+            let (op, body) = if update {
+                (Op::UpdateSa, XfrmMessage::UpdateSa(m.0.clone()))
+            } else {
+                (Op::AddSa, XfrmMessage::AddSa(m.0.clone()))
+            };
+            Ok((body, op, s.traits(false)))
+        });
+        self.batch(reqs).await
     }
 
     /// `ip xfrm state get`: reads one SA back (keys are not kept).
@@ -130,17 +112,14 @@ impl Xfrm {
 
     /// Deletes many SAs, pipelined; one result per SA.
     pub async fn delete_sas(&self, ids: &[SaId]) -> Result<Vec<Result<(), Error>>, Error> {
-        let msgs: Vec<_> = ids
-            .iter()
-            .map(|id| {
-                (
-                    XfrmMessage::DeleteSa(id.to_message()),
-                    Op::DeleteSa,
-                    RequestTraits::default(),
-                )
-            })
-            .collect();
-        self.conn.lock().await.ack_batch(&msgs, 0).await
+        let reqs = ids.iter().map(|id| {
+            Ok((
+                XfrmMessage::DeleteSa(id.to_message()),
+                Op::DeleteSa,
+                RequestTraits::default(),
+            ))
+        });
+        self.batch(reqs).await
     }
 
     /// `ip xfrm state list`: every SA in this namespace, lanes' or not.
@@ -209,35 +188,14 @@ impl Xfrm {
         &self,
         specs: &[PolicySpec],
     ) -> Result<Vec<Result<(), Error>>, Error> {
-        let mut msgs = Vec::new();
-        let mut early: Vec<Option<Error>> = Vec::new();
-        for s in specs {
-            match s.to_message() {
-                Ok(m) => {
-                    msgs.push((
-                        XfrmMessage::UpdatePolicy(m),
-                        Op::UpdatePolicy,
-                        RequestTraits::default(),
-                    ));
-                    early.push(None);
-                }
-                Err(e) => early.push(Some(e.into())),
-            }
-        }
-        let mut sent = self
-            .conn
-            .lock()
-            .await
-            .ack_batch(&msgs, 0)
-            .await?
-            .into_iter();
-        Ok(early
-            .into_iter()
-            .map(|e| match e {
-                Some(e) => Err(e),
-                None => sent.next().unwrap_or(Ok(())),
-            })
-            .collect())
+        let reqs = specs.iter().map(|s| {
+            Ok((
+                XfrmMessage::UpdatePolicy(s.to_message()?),
+                Op::UpdatePolicy,
+                RequestTraits::default(),
+            ))
+        });
+        self.batch(reqs).await
     }
 
     /// `ip xfrm policy get`.
@@ -269,17 +227,47 @@ impl Xfrm {
 
     /// Deletes many policies, pipelined; one result per policy.
     pub async fn delete_policies(&self, ids: &[PolicyId]) -> Result<Vec<Result<(), Error>>, Error> {
-        let msgs: Vec<_> = ids
-            .iter()
-            .map(|id| {
-                (
-                    XfrmMessage::DeletePolicy(id.to_message()),
-                    Op::DeletePolicy,
-                    RequestTraits::default(),
-                )
+        let reqs = ids.iter().map(|id| {
+            Ok((
+                XfrmMessage::DeletePolicy(id.to_message()),
+                Op::DeletePolicy,
+                RequestTraits::default(),
+            ))
+        });
+        self.batch(reqs).await
+    }
+
+    /// Sends the requests that could be built in one pipelined batch and
+    /// returns one result per request, in order: a request that failed to
+    /// build keeps its error. Key material is wiped after sending. The outer
+    /// error is a socket failure.
+    async fn batch(
+        &self,
+        reqs: impl Iterator<Item = Result<(XfrmMessage, Op, RequestTraits), Error>>,
+    ) -> Result<Vec<Result<(), Error>>, Error> {
+        let mut msgs = Vec::new();
+        let mut early: Vec<Option<Error>> = Vec::new();
+        for r in reqs {
+            match r {
+                Ok(m) => {
+                    msgs.push(m);
+                    early.push(None);
+                }
+                Err(e) => early.push(Some(e)),
+            }
+        }
+        let sent = self.conn.lock().await.ack_batch(&msgs, 0).await;
+        for (m, _, _) in &mut msgs {
+            wipe(m);
+        }
+        let mut sent = sent?.into_iter();
+        Ok(early
+            .into_iter()
+            .map(|e| match e {
+                Some(e) => Err(e),
+                None => sent.next().unwrap_or(Ok(())),
             })
-            .collect();
-        self.conn.lock().await.ack_batch(&msgs, 0).await
+            .collect())
     }
 
     /// `ip xfrm policy list`: every policy, lanes' or not.
