@@ -80,55 +80,24 @@ fn find_notify(inner: &[Payload], ty: NotifyType) -> Option<&Notify> {
     })
 }
 
-fn first<T>(inner: &[Payload], f: impl Fn(&Payload) -> Option<&T>) -> Option<&T> {
-    inner.iter().find_map(f)
+/// `fn $name(inner) -> Option<&$ty>`: the first `Payload::$variant` of a message.
+macro_rules! first_payload {
+    ($vis:vis $name:ident, $variant:ident, $ty:ty) => {
+        $vis fn $name(inner: &[Payload]) -> Option<&$ty> {
+            inner.iter().find_map(|p| match p {
+                Payload::$variant(x) => Some(x),
+                _ => None,
+            })
+        }
+    };
 }
 
-pub(crate) fn get_sa(inner: &[Payload]) -> Option<&Sa> {
-    first(inner, |p| {
-        if let Payload::Sa(x) = p {
-            Some(x)
-        } else {
-            None
-        }
-    })
-}
-pub(crate) fn get_nonce(inner: &[Payload]) -> Option<&Nonce> {
-    first(inner, |p| {
-        if let Payload::Nonce(x) = p {
-            Some(x)
-        } else {
-            None
-        }
-    })
-}
-pub(crate) fn get_ke(inner: &[Payload]) -> Option<&Ke> {
-    first(inner, |p| {
-        if let Payload::Ke(x) = p {
-            Some(x)
-        } else {
-            None
-        }
-    })
-}
-fn get_tsi(inner: &[Payload]) -> Option<&Ts> {
-    first(inner, |p| {
-        if let Payload::Tsi(x) = p {
-            Some(x)
-        } else {
-            None
-        }
-    })
-}
-fn get_tsr(inner: &[Payload]) -> Option<&Ts> {
-    first(inner, |p| {
-        if let Payload::Tsr(x) = p {
-            Some(x)
-        } else {
-            None
-        }
-    })
-}
+first_payload!(pub(crate) get_sa, Sa, Sa);
+first_payload!(pub(crate) get_nonce, Nonce, Nonce);
+first_payload!(pub(crate) get_ke, Ke, Ke);
+first_payload!(get_tsi, Tsi, Ts);
+first_payload!(get_tsr, Tsr, Ts);
+
 pub(crate) fn error_notify(inner: &[Payload]) -> Option<&Notify> {
     inner.iter().find_map(|p| match p {
         Payload::Notify(n) if n.ty.is_error() => Some(n),
