@@ -71,7 +71,8 @@ gw_stop() {
 	nsx "$1" ip xfrm policy flush
 }
 
-# steer_on NS IFACE: attach lanes' XDP steering to IFACE in NS and bind
+# steer_on NS IFACE [MODE]: attach lanes' XDP steering (MODE native|skb,
+# default native) to IFACE in NS and bind
 # every inbound per-CPU SA of NS (from `ip xfrm state`: dir in, pcpu-num N)
 # to its CPU, keyed by the SA's destination address. Works whichever daemon
 # (charon or lanes) negotiated the SAs. Returns 2 with a note on stdout
@@ -81,7 +82,7 @@ steer_on() {
 		echo "lanes steer attach is not available"
 		return 2
 	fi
-	nsx "$1" lanes steer attach "$2" >/tmp/lanes-steer-$1.log 2>&1 || { cat /tmp/lanes-steer-$1.log; return 1; }
+	nsx "$1" lanes steer attach "$2" --mode "${3:-native}" >/tmp/lanes-steer-$1.log 2>&1 || { cat /tmp/lanes-steer-$1.log; return 1; }
 	nsx "$1" ip xfrm state | gawk '
 		function flush() { if (spi != "" && dir == "in" && cpu != "") print spi, cpu, dst; spi = ""; dir = ""; cpu = "" }
 		/^src / { flush(); dst = $4 }

@@ -21,7 +21,7 @@
 # receive path then follows on that CPU (a NIC whose RSS puts the whole
 # tunnel on one queue).
 
-. /lanes/scripts/lib/common.sh
+. "${LANES_ROOT:-/lanes}/scripts/lib/common.sh"
 
 CLIENT=192.168.1.2
 GW_A_LAN=192.168.1.1

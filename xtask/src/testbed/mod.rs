@@ -7,6 +7,8 @@
 //! `samples.csv` (every repetition), `summary.csv`, `README.md` (tables)
 //! and `throughput.svg` (Mbit/s vs vCPUs per case).
 
+mod host;
+
 use crate::util;
 use crate::vm::{self, BootArgs};
 use anyhow::{Context, Result, bail};
@@ -158,18 +160,18 @@ fn seconds(s: &str) -> Result<u32> {
 }
 
 pub fn run(o: &Options) -> Result<()> {
-    if o.host_netns {
-        bail!(
-            "--host-netns is not implemented yet: the testbed runs in the VM (this host's kernel \
-             has no ESP); drop --host-netns"
-        );
-    }
     let dur = seconds(&o.duration)?;
     for p in &o.proto {
         if p != "tcp" && p != "udp" {
             bail!("--proto {p}: use tcp and/or udp");
         }
     }
+    let staged = if o.host_netns {
+        host::preflight(o.cpus.iter().copied().max().unwrap_or(1))?;
+        Some(host::stage()?)
+    } else {
+        None
+    };
     let date = util::output(Command::new("date").args(["-u", "+%Y-%m-%d-%H%M"]))?;
     let out = o
         .out
@@ -180,49 +182,60 @@ pub fn run(o: &Options) -> Result<()> {
         * o.case.len() as u64
         * (o.proto.len() as u64 + u64::from(!o.no_rr))
         * u64::from(o.reps);
+    let env: Vec<(String, String)> = [
+        ("TB_PEER", o.peer.name().to_string()),
+        ("TB_PROTOS", o.proto.join(" ")),
+        ("TB_DURATION", dur.to_string()),
+        ("TB_REPS", o.reps.to_string()),
+        ("TB_TOPOS", o.topo.join(" ")),
+        ("TB_CASES", o.case.join(" ")),
+        ("TB_RR", u8::from(!o.no_rr).to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
     let mut samples = Vec::new();
     let mut notes = Vec::new();
     let mut kernel = String::new();
     let mut timings = Vec::new();
     for &cpus in &o.cpus {
         let t = Instant::now();
-        // Guest time: every measurement plus its setup, generously, and boot.
-        let est = n_meas * (u64::from(dur) + 10) * (1 + u64::from(cpus) / 4) + 300;
-        let boot = BootArgs {
-            cpus,
-            mem: o.mem,
-            timeout: est * 2,
-            release: true,
-            no_build: o.peer == crate::demo::Peer::Strongswan,
-            ..BootArgs::default()
+        eprintln!("testbed: {cpus} CPUs ({n_meas} measurements of {dur} s)");
+        let (code, stdout, logs) = match &staged {
+            Some(root) => {
+                let (code, stdout) = host::run(root, cpus, &env)?;
+                (code, stdout, "the output above".to_string())
+            }
+            None => {
+                // Guest time: every measurement plus its setup, generously, and boot.
+                let est = n_meas * (u64::from(dur) + 10) * (1 + u64::from(cpus) / 4) + 300;
+                let boot = BootArgs {
+                    cpus,
+                    mem: o.mem,
+                    timeout: est * 2,
+                    release: true,
+                    no_build: o.peer == crate::demo::Peer::Strongswan,
+                    ..BootArgs::default()
+                };
+                let vars: Vec<String> = env.iter().map(|(k, v)| format!("{k}='{v}'")).collect();
+                let script = format!("{} exec /lanes/scripts/testbed\n", vars.join(" "));
+                let r = vm::qemu::run(&vm::qemu::Plan {
+                    boot: &boot,
+                    script,
+                    stream: true,
+                })?;
+                (r.code, r.stdout, r.dir.display().to_string())
+            }
         };
-        let script = format!(
-            "TB_PEER={} TB_PROTOS='{}' TB_DURATION={dur} TB_REPS={} TB_TOPOS='{}' TB_CASES='{}' \
-             TB_RR={} exec /lanes/scripts/testbed\n",
-            o.peer.name(),
-            o.proto.join(" "),
-            o.reps,
-            o.topo.join(" "),
-            o.case.join(" "),
-            u8::from(!o.no_rr)
-        );
-        eprintln!("testbed: {cpus} vCPUs ({n_meas} measurements of {dur} s)");
-        let r = vm::qemu::run(&vm::qemu::Plan {
-            boot: &boot,
-            script,
-            stream: true,
-        })?;
-        if r.code != 0 {
+        if code != 0 {
             notes.push(format!(
-                "{cpus} vCPUs: the guest script exited {} (logs in {})",
-                r.code,
-                r.dir.display()
+                "{cpus} CPUs: the testbed script exited {code} (logs in {logs})"
             ));
         }
-        samples.extend(parse(cpus, &r.stdout, &mut notes, &mut kernel));
+        samples.extend(parse(cpus, &stdout, &mut notes, &mut kernel));
         let secs = t.elapsed().as_secs_f64();
         timings.push((cpus, secs));
-        eprintln!("testbed: {cpus} vCPUs took {secs:.0} s");
+        eprintln!("testbed: {cpus} CPUs took {secs:.0} s");
     }
     let meta = Meta {
         date: date.trim().to_string(),
@@ -232,6 +245,7 @@ pub fn run(o: &Options) -> Result<()> {
             .trim()
             .into(),
         guest_kernel: kernel,
+        host_netns: o.host_netns,
         peer: o.peer.name().into(),
         duration: dur,
         reps: o.reps,
@@ -248,6 +262,8 @@ struct Meta {
     machine: String,
     host_kernel: String,
     guest_kernel: String,
+    /// Run in this host's namespaces (`--host-netns`), not in the VM.
+    host_netns: bool,
     peer: String,
     duration: u32,
     reps: u32,
@@ -329,11 +345,19 @@ fn write_results(out: &std::path::Path, meta: &Meta, samples: &[Sample]) -> Resu
     let mut md = String::new();
     let _ = writeln!(md, "# lanes testbed, {}\n", meta.date);
     let _ = writeln!(md, "- machine: {}", meta.machine);
-    let _ = writeln!(
-        md,
-        "- host kernel: {}; guest kernel: {} (QEMU TCG)",
-        meta.host_kernel, meta.guest_kernel
-    );
+    if meta.host_netns {
+        let _ = writeln!(
+            md,
+            "- kernel: {} (this host's namespaces, no VM; CPUs = the first N host CPUs)",
+            meta.host_kernel
+        );
+    } else {
+        let _ = writeln!(
+            md,
+            "- host kernel: {}; guest kernel: {} (QEMU TCG)",
+            meta.host_kernel, meta.guest_kernel
+        );
+    }
     let vc: Vec<String> = meta.timings.iter().map(|t| t.0.to_string()).collect();
     let _ = writeln!(
         md,
