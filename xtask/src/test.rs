@@ -10,7 +10,8 @@
 //!   BPF_PROG_TEST_RUN and veth): builds the XDP object first, then runs the
 //!   tests gated by `LANES_PRIV_TESTS=1`
 //! - `vm`: the VM testbed suite (`cargo xtask vm test`) on the strongSwan
-//!   image, then the libreswan interop tests on the libreswan image (Debian's
+//!   image, then the TS_MAX_QUEUE tests again with 3 vCPUs (they skip with
+//!   fewer), then the libreswan interop tests on the libreswan image (Debian's
 //!   libreswan and strongSwan packages conflict)
 //!
 //! A tier asked for that cannot run (for example `host` without root) counts
@@ -143,6 +144,16 @@ fn host() -> Result<()> {
 /// The VM suite on both image variants.
 fn vm() -> Result<()> {
     util::run(util::cargo().args(["xtask", "vm", "test"]))?;
+    // A per_cpu_max below the CPU count needs >= 3 vCPUs to refuse a CPU.
+    util::run(util::cargo().args([
+        "xtask",
+        "vm",
+        "test",
+        "--cpus",
+        "3",
+        "--filter",
+        "ts_max_queue",
+    ]))?;
     util::run(util::cargo().args([
         "xtask",
         "vm",
