@@ -1,44 +1,72 @@
-# lanes as a gateway (the hook the demo and the testbed use once the daemon
-# can run a per-CPU tunnel). Source after topo.sh and strongswan.sh.
-#
-# lanes_start NS: starts the lanes daemon in NS with the tunnel sw_tunnel
-# configured for strongSwan there (same PSK, ids, subnets, proposals and
-# per_cpu_sas), so either gateway can run lanes or charon. The daemon logs to
-# /tmp/lanes-NS.log and listens on /tmp/lanes-NS.sock.
-lanes_start() {
-	command -v lanes >/dev/null || die "no lanes binary in the payload"
-	local ns=$1 me peer my peer_addr mynet peernet pcpu conf
+# lanes as a gateway: the config writer and daemon start the demo, the
+# testbed and the interop tests (cli/tests/vm/lib/interop.sh) share. Source
+# after topo.sh and strongswan.sh.
+
+# lanes_conf NS FILE [PERCPU]: writes a lanes config for gateway NS (gw-a or
+# gw-b) to FILE: connection "peer" to the other gateway, child "net" between
+# the two LANs, the shared vectors' ids and PSK, and checks it with
+# `lanes check`. PERCPU (per_cpu_sas) defaults to LN_PCPU, else yes. Knobs
+# (environment): LN_IKE, LN_ESP (proposals; default SW_IKE, SW_ESP),
+# LN_START (start_action; trap), LN_PSK (SW_PSK); only written when set, else
+# lanes' defaults apply: LN_ENCAP (encap), LN_DPD (dpd_delay), LN_REKEY (the
+# IKE SA's rekey_time), LN_CHILD_REKEY (the child's rekey_time),
+# LN_CHILD_EXTRA (extra TOML lines in the child table).
+lanes_conf() {
+	local ns=$1 file=$2 me peer my peer_addr mynet peernet conn="" child=""
 	case $ns in
 	gw-a) me=a peer=b my=$GW_A peer_addr=$GW_B mynet=$NET_A peernet=$NET_B ;;
 	gw-b) me=b peer=a my=$GW_B peer_addr=$GW_A mynet=$NET_B peernet=$NET_A ;;
-	*) die "lanes_start: unknown gateway namespace $ns" ;;
+	*) die "lanes_conf: unknown gateway namespace $ns" ;;
 	esac
-	pcpu=$(sed -n 's/^[[:space:]]*per_cpu_sas = //p' /etc/netns/$ns/swanctl/swanctl.conf 2>/dev/null | head -1)
-	conf=/tmp/lanes-$ns.toml
-	cat >"$conf" <<CONF
+	[ -n "${LN_ENCAP:-}" ] && conn="${conn}encap = $LN_ENCAP
+"
+	[ -n "${LN_DPD:-}" ] && conn="${conn}dpd_delay = \"$LN_DPD\"
+"
+	[ -n "${LN_REKEY:-}" ] && conn="${conn}rekey_time = \"$LN_REKEY\"
+"
+	[ -n "${LN_CHILD_REKEY:-}" ] && child="${child}rekey_time = \"$LN_CHILD_REKEY\"
+"
+	[ -n "${LN_CHILD_EXTRA:-}" ] && child="${child}$LN_CHILD_EXTRA
+"
+	cat >"$file" <<CONF
 [daemon]
 listen = ["$my"]
 
 [connections.peer]
 local_addrs = ["$my"]
 remote_addrs = ["$peer_addr"]
-proposals = ["$SW_IKE"]
-local = { auth = "psk", id = "$me.lanes.test" }
+proposals = ["${LN_IKE:-$SW_IKE}"]
+${conn}local = { auth = "psk", id = "$me.lanes.test" }
 remote = { auth = "psk", id = "$peer.lanes.test" }
 
 [connections.peer.children.net]
 local_ts = ["$mynet"]
 remote_ts = ["$peernet"]
-esp_proposals = ["$SW_ESP"]
+esp_proposals = ["${LN_ESP:-$SW_ESP}"]
 mode = "tunnel"
-start_action = "trap"
-per_cpu_sas = "${pcpu:-yes}"
-
+start_action = "${LN_START:-trap}"
+per_cpu_sas = "${3:-${LN_PCPU:-yes}}"
+${child}
 [secrets.ab]
 ids = ["a.lanes.test", "b.lanes.test"]
-secret = "$SW_PSK"
+secret = "${LN_PSK:-$SW_PSK}"
 CONF
-	lanes --config "$conf" check >/dev/null || { lanes --config "$conf" check; die "lanes rejected $conf"; }
+	lanes --config "$file" check >/dev/null || {
+		cat "$file"
+		lanes --config "$file" check
+		die "lanes rejected the config for $ns"
+	}
+}
+
+# lanes_start NS: starts the lanes daemon in NS with the tunnel sw_tunnel
+# configured for strongSwan there (same PSK, ids, subnets, proposals and
+# per_cpu_sas), so either gateway can run lanes or charon. The daemon logs to
+# /tmp/lanes-NS.log and listens on /tmp/lanes-NS.sock.
+lanes_start() {
+	command -v lanes >/dev/null || die "no lanes binary in the payload"
+	local ns=$1 pcpu conf=/tmp/lanes-$1.toml
+	pcpu=$(sed -n 's/^[[:space:]]*per_cpu_sas = //p' /etc/netns/$ns/swanctl/swanctl.conf 2>/dev/null | head -1)
+	lanes_conf "$ns" "$conf" "${pcpu:-yes}"
 	modprobe -q esp4
 	rm -f /tmp/lanes-$ns.sock
 	nsx "$ns" lanes --config "$conf" --socket /tmp/lanes-$ns.sock daemon >>/tmp/lanes-$ns.log 2>&1 &

@@ -1,7 +1,8 @@
 # Interop helpers: lanes against strongSwan (charon) and libreswan (pluto) in
 # the VM testbed (issue 9). Source from cli/tests/vm/interop_*.sh with:
 #   . "$(dirname "$0")/lib/interop.sh"
-# after which topo.sh, xfrm.sh, strongswan.sh and traffic.sh are loaded.
+# after which topo.sh, xfrm.sh, strongswan.sh, traffic.sh and lanes.sh are
+# loaded (lanes.sh's lanes_conf writes the lanes configs).
 #
 # lanes runs as `lanes -v --config $IOP/NS.toml --socket $IOP/NS.sock daemon`
 # (log $IOP/NS.log); charon as in strongswan.sh (log /tmp/charon-NS.log).
@@ -11,6 +12,7 @@
 . /lanes/scripts/lib/xfrm.sh
 . /lanes/scripts/lib/strongswan.sh
 . /lanes/scripts/lib/traffic.sh
+. /lanes/scripts/lib/lanes.sh
 
 IOP=/tmp/lanes-interop
 mkdir -p "$IOP"
@@ -39,43 +41,9 @@ iop_side() {
 	esac
 }
 
-# iop_lanes_conf NS: writes $IOP/NS.toml (connection "peer", child "net").
-iop_lanes_conf() {
-	iop_side "$1"
-	cat >"$IOP/$1.toml" <<CONF
-[daemon]
-listen = ["$MY"]
-
-[connections.peer]
-local_addrs = ["$MY"]
-remote_addrs = ["$PEER_ADDR"]
-proposals = ["$LN_IKE"]
-encap = $LN_ENCAP
-dpd_delay = "$LN_DPD"
-rekey_time = "$LN_REKEY"
-local = { auth = "psk", id = "$ME.lanes.test" }
-remote = { auth = "psk", id = "$PEER.lanes.test" }
-
-[connections.peer.children.net]
-local_ts = ["$MYNET"]
-remote_ts = ["$PEERNET"]
-esp_proposals = ["$LN_ESP"]
-mode = "tunnel"
-start_action = "$LN_START"
-per_cpu_sas = "$LN_PCPU"
-rekey_time = "$LN_CHILD_REKEY"
-$LN_CHILD_EXTRA
-
-[secrets.ab]
-ids = ["a.lanes.test", "b.lanes.test"]
-secret = "$LN_PSK"
-CONF
-	lanes --config "$IOP/$1.toml" check >/dev/null || {
-		cat "$IOP/$1.toml"
-		lanes --config "$IOP/$1.toml" check
-		die "lanes rejected the config for $1"
-	}
-}
+# iop_lanes_conf NS: writes $IOP/NS.toml (connection "peer", child "net")
+# with lanes.sh's lanes_conf and the knobs above.
+iop_lanes_conf() { lanes_conf "$1" "$IOP/$1.toml"; }
 
 # iop_lanes_start NS: starts the lanes daemon in NS on $IOP/NS.toml.
 iop_lanes_start() {
