@@ -9,6 +9,7 @@
 
 mod host;
 
+use crate::demo::Peer;
 use crate::util;
 use crate::vm::{self, BootArgs};
 use anyhow::{Context, Result, bail};
@@ -29,9 +30,14 @@ pub struct Options {
     /// Seconds per measurement (`10` or `10s`).
     #[arg(long, default_value = "10s")]
     pub duration: String,
-    /// The IKE daemon on gateway A (gateway B runs strongSwan).
-    #[arg(long, value_enum, default_value_t = crate::demo::Peer::Strongswan)]
-    pub peer: crate::demo::Peer,
+    /// The IKE daemons on gateway A, one pass each (gateway B runs strongSwan).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_values_t = [Peer::Lanes, Peer::Strongswan]
+    )]
+    pub peer: Vec<Peer>,
     /// Repetitions of each measurement.
     #[arg(long, default_value_t = 3)]
     pub reps: u32,
@@ -65,7 +71,7 @@ impl Default for Options {
             cpus: vec![1, 2],
             proto: vec!["tcp".into(), "udp".into()],
             duration: "10s".into(),
-            peer: crate::demo::Peer::Strongswan,
+            peer: vec![Peer::Lanes, Peer::Strongswan],
             reps: 3,
             topo: vec!["direct".into(), "wire".into()],
             case: vec![
@@ -88,6 +94,8 @@ struct Sample {
     cpus: u32,
     topo: String,
     case: String,
+    /// gw-a's daemon ("-" for the unencrypted case).
+    peer: String,
     proto: String,
     rep: u32,
     /// Mbit/s (tcp/udp) or transactions/s (rr).
@@ -116,6 +124,7 @@ fn parse(cpus: u32, stdout: &str, notes: &mut Vec<String>, kernel: &mut String) 
                 cpus,
                 topo: m.get("topo").copied().unwrap_or_default().into(),
                 case: m.get("case").copied().unwrap_or_default().into(),
+                peer: m.get("peer").copied().unwrap_or("-").into(),
                 rep: f("rep") as u32,
                 value: if rr { f("tps") } else { f("mbps") },
                 value2: if rr { f("lat_us") } else { f("pps") },
@@ -126,10 +135,11 @@ fn parse(cpus: u32, stdout: &str, notes: &mut Vec<String>, kernel: &mut String) 
         } else if let Some(rest) = l.strip_prefix("@@TB-SKIP ") {
             let m = kv(rest);
             notes.push(format!(
-                "{} vCPUs, {} / {}: skipped ({})",
+                "{} vCPUs, {} / {} / gw-a {}: skipped ({})",
                 cpus,
                 m.get("topo").unwrap_or(&"?"),
                 m.get("case").unwrap_or(&"?"),
+                m.get("peer").unwrap_or(&"-"),
                 m.get("reason").unwrap_or(&"?").replace('-', " ")
             ));
         } else if let Some(rest) = l.strip_prefix("@@TB-INFO ")
@@ -183,7 +193,14 @@ pub fn run(o: &Options) -> Result<()> {
         * (o.proto.len() as u64 + u64::from(!o.no_rr))
         * u64::from(o.reps);
     let env: Vec<(String, String)> = [
-        ("TB_PEER", o.peer.name().to_string()),
+        (
+            "TB_PEER",
+            o.peer
+                .iter()
+                .map(|p| p.name())
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
         ("TB_PROTOS", o.proto.join(" ")),
         ("TB_DURATION", dur.to_string()),
         ("TB_REPS", o.reps.to_string()),
@@ -214,7 +231,9 @@ pub fn run(o: &Options) -> Result<()> {
                     mem: o.mem,
                     timeout: est * 2,
                     release: true,
-                    no_build: o.peer == crate::demo::Peer::Strongswan,
+                    // lanes is needed as a peer and for steering.
+                    no_build: !o.peer.contains(&Peer::Lanes)
+                        && !o.case.iter().any(|c| c == "pcpu-steer"),
                     ..BootArgs::default()
                 };
                 let vars: Vec<String> = env.iter().map(|(k, v)| format!("{k}='{v}'")).collect();
@@ -246,7 +265,12 @@ pub fn run(o: &Options) -> Result<()> {
             .into(),
         guest_kernel: kernel,
         host_netns: o.host_netns,
-        peer: o.peer.name().into(),
+        peer: o
+            .peer
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(", "),
         duration: dur,
         reps: o.reps,
         timings,
@@ -304,16 +328,79 @@ fn stats(v: &[f64]) -> (f64, f64, f64) {
     (med, s[0], s[s.len() - 1])
 }
 
-type Key = (u32, String, String, String);
+/// (vCPUs, topology, proto, case, gw-a daemon).
+type Key = (u32, String, String, String, String);
 
 fn group(samples: &[Sample]) -> BTreeMap<Key, Vec<&Sample>> {
     let mut m: BTreeMap<Key, Vec<&Sample>> = BTreeMap::new();
     for s in samples {
-        m.entry((s.cpus, s.topo.clone(), s.proto.clone(), s.case.clone()))
-            .or_default()
-            .push(s);
+        m.entry((
+            s.cpus,
+            s.topo.clone(),
+            s.proto.clone(),
+            s.case.clone(),
+            s.peer.clone(),
+        ))
+        .or_default()
+        .push(s);
     }
     m
+}
+
+/// Position of a case in [`CASES`] (unknown ones last).
+fn case_order(c: &str) -> usize {
+    CASES.iter().position(|x| x.0 == c).unwrap_or(CASES.len())
+}
+
+/// Median of one group, if it was measured.
+fn median(groups: &BTreeMap<Key, Vec<&Sample>>, k: (u32, &str, &str, &str, &str)) -> Option<f64> {
+    let v = groups.get(&(
+        k.0,
+        k.1.to_string(),
+        k.2.to_string(),
+        k.3.to_string(),
+        k.4.to_string(),
+    ))?;
+    Some(stats(&v.iter().map(|s| s.value).collect::<Vec<_>>()).0)
+}
+
+/// The issue's throughput targets, from the medians of this run: on the
+/// wire topology, lanes' per-CPU SAs with steering carry at least 0.9·N×
+/// lanes' one SA and at least strongSwan's per-CPU SAs.
+fn targets(groups: &BTreeMap<Key, Vec<&Sample>>) -> String {
+    let mut t = String::new();
+    let mut keys: Vec<(u32, String, String)> = groups
+        .keys()
+        .filter(|k| k.1 == "wire" && k.2 != "rr")
+        .map(|k| (k.0, k.1.clone(), k.2.clone()))
+        .collect();
+    keys.dedup();
+    for (cpus, topo, proto) in keys {
+        let get = |case: &str, peer: &str| median(groups, (cpus, &topo, &proto, case, peer));
+        let steer = get("pcpu-steer", "lanes");
+        let cell = |num: Option<f64>, den: Option<f64>, want: f64| match (num, den) {
+            (Some(a), Some(b)) if b > 0.0 => {
+                let r = a / b;
+                format!(
+                    "{r:.2} (≥ {want:.2}: {})",
+                    if r >= want { "met" } else { "missed" }
+                )
+            }
+            _ => "n/a (not measured)".into(),
+        };
+        let _ = writeln!(
+            t,
+            "| {cpus} | {topo} | {proto} | {} | {} |",
+            cell(steer, get("one-sa", "lanes"), 0.9 * f64::from(cpus)),
+            cell(steer, get("pcpu", "strongswan"), 1.0)
+        );
+    }
+    if t.is_empty() {
+        return t;
+    }
+    format!(
+        "| vCPUs | topology | proto | lanes per-CPU+steering / lanes one SA | lanes per-CPU+steering / strongSwan per-CPU |\n|---|---|---|---|---|\n{t}"
+    )
 }
 
 const CASES: [(&str, &str); 4] = [
@@ -329,19 +416,19 @@ fn case_label(c: &str) -> &str {
 
 fn write_results(out: &std::path::Path, meta: &Meta, samples: &[Sample]) -> Result<()> {
     let mut csv = String::from(
-        "vcpus,topology,case,proto,rep,mbps_or_tps,pps_or_lat_us,cpu_busy_pct,sa_in_packets\n",
+        "vcpus,topology,case,gw_a,proto,rep,mbps_or_tps,pps_or_lat_us,cpu_busy_pct,sa_in_packets\n",
     );
     for s in samples {
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{:.1},{:.1},\"{}\",\"{}\"",
-            s.cpus, s.topo, s.case, s.proto, s.rep, s.value, s.value2, s.cpu_busy, s.sa
+            "{},{},{},{},{},{},{:.1},{:.1},\"{}\",\"{}\"",
+            s.cpus, s.topo, s.case, s.peer, s.proto, s.rep, s.value, s.value2, s.cpu_busy, s.sa
         );
     }
     std::fs::write(out.join("samples.csv"), csv)?;
 
     let groups = group(samples);
-    let mut sum = String::from("vcpus,topology,proto,case,median,min,max,median2,unit\n");
+    let mut sum = String::from("vcpus,topology,proto,case,gw_a,median,min,max,median2,unit\n");
     let mut md = String::new();
     let _ = writeln!(md, "# lanes testbed, {}\n", meta.date);
     let _ = writeln!(md, "- machine: {}", meta.machine);
@@ -361,7 +448,7 @@ fn write_results(out: &std::path::Path, meta: &Meta, samples: &[Sample]) -> Resu
     let vc: Vec<String> = meta.timings.iter().map(|t| t.0.to_string()).collect();
     let _ = writeln!(
         md,
-        "- vCPUs: {}; gw-a: {}, gw-b: strongswan",
+        "- vCPUs: {}; gw-a: {} (one pass each), gw-b: strongswan",
         vc.join(", "),
         meta.peer
     );
@@ -387,14 +474,13 @@ fn write_results(out: &std::path::Path, meta: &Meta, samples: &[Sample]) -> Resu
     let _ = writeln!(md, "## Throughput\n");
     let _ = writeln!(
         md,
-        "| vCPUs | topology | proto | case | Mbit/s | pkt/s (gw-b rx) | CPU busy % (last rep) | gw-b SA in packets by CPU (last rep) |"
+        "| vCPUs | topology | proto | case | gw-a | Mbit/s | pkt/s (gw-b rx) | CPU busy % (last rep) | gw-b SA in packets by CPU (last rep) |"
     );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
     let mut rr = String::new();
     let mut rows: Vec<(&Key, &Vec<&Sample>)> = groups.iter().collect();
-    let order = |c: &str| CASES.iter().position(|x| x.0 == c).unwrap_or(CASES.len());
-    rows.sort_by_key(|(k, _)| (k.0, k.1.clone(), k.2.clone(), order(&k.3)));
-    for ((cpus, topo, proto, case), v) in rows {
+    rows.sort_by_key(|(k, _)| (k.0, k.1.clone(), k.2.clone(), case_order(&k.3), k.4.clone()));
+    for ((cpus, topo, proto, case, peer), v) in rows {
         let vals: Vec<f64> = v.iter().map(|s| s.value).collect();
         let (med, lo, hi) = stats(&vals);
         let (med2, _, _) = stats(&v.iter().map(|s| s.value2).collect::<Vec<_>>());
@@ -406,18 +492,18 @@ fn write_results(out: &std::path::Path, meta: &Meta, samples: &[Sample]) -> Resu
         };
         let _ = writeln!(
             sum,
-            "{cpus},{topo},{proto},{case},{med:.1},{lo:.1},{hi:.1},{med2:.1},{unit}"
+            "{cpus},{topo},{proto},{case},{peer},{med:.1},{lo:.1},{hi:.1},{med2:.1},{unit}"
         );
         if proto == "rr" {
             let _ = writeln!(
                 rr,
-                "| {cpus} | {topo} | {} | {med:.0} ({lo:.0}-{hi:.0}) | {med2:.0} |",
+                "| {cpus} | {topo} | {} | {peer} | {med:.0} ({lo:.0}-{hi:.0}) | {med2:.0} |",
                 case_label(case)
             );
         } else {
             let _ = writeln!(
                 md,
-                "| {cpus} | {topo} | {proto} | {} | {med:.1} ({lo:.1}-{hi:.1}) | {med2:.0} | {} | {} |",
+                "| {cpus} | {topo} | {proto} | {} | {peer} | {med:.1} ({lo:.1}-{hi:.1}) | {med2:.0} | {} | {} |",
                 case_label(case),
                 last.cpu_busy,
                 if last.sa.is_empty() {
@@ -432,9 +518,16 @@ fn write_results(out: &std::path::Path, meta: &Meta, samples: &[Sample]) -> Resu
         let _ = writeln!(md, "\n## Latency (netperf TCP_RR, one flow on CPU 0)\n");
         let _ = writeln!(
             md,
-            "| vCPUs | topology | case | transactions/s | mean latency µs |\n|---|---|---|---|---|"
+            "| vCPUs | topology | case | gw-a | transactions/s | mean latency µs |\n|---|---|---|---|---|---|"
         );
         md.push_str(&rr);
+    }
+    let tg = targets(&groups);
+    if !tg.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Targets (issue 10, ratios of medians from this run)\n\n{tg}"
+        );
     }
     if !meta.notes.is_empty() {
         let _ = writeln!(md, "\n## Notes\n");
@@ -469,11 +562,18 @@ fn svg(groups: &BTreeMap<Key, Vec<&Sample>>, meta: &Meta) -> String {
         c.dedup();
         c
     };
+    let mut series: Vec<(String, String)> = groups
+        .keys()
+        .filter(|k| k.2 != "rr")
+        .map(|k| (k.3.clone(), k.4.clone()))
+        .collect();
+    series.sort_by_key(|(c, p)| (case_order(c), p.clone()));
+    series.dedup();
     let (pw, ph, m) = (360.0, 260.0, 50.0);
     let cols = panels.len().clamp(1, 2);
     let rows = panels.len().div_ceil(2).max(1);
     let w = cols as f64 * (pw + m) + m;
-    let h = rows as f64 * (ph + m + 20.0) + 90.0;
+    let h = rows as f64 * (ph + m + 20.0) + 90.0 + 16.0 * series.len().div_ceil(4) as f64;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -482,7 +582,7 @@ fn svg(groups: &BTreeMap<Key, Vec<&Sample>>, meta: &Meta) -> String {
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = writeln!(
         s,
-        r#"<text x="{m}" y="20" font-size="14">lanes testbed {}: Mbit/s vs vCPUs (median, min-max), guest {}, gw-a {}</text>"#,
+        r#"<text x="{m}" y="20" font-size="14">lanes testbed {}: Mbit/s vs vCPUs (median, min-max), kernel {}, gw-a {}</text>"#,
         meta.date, meta.guest_kernel, meta.peer
     );
     for (i, (topo, proto)) in panels.iter().enumerate() {
@@ -531,26 +631,55 @@ fn svg(groups: &BTreeMap<Key, Vec<&Sample>>, meta: &Meta) -> String {
                 y0 + ph + 14.0
             );
         }
-        for (ci, (case, label)) in CASES.iter().enumerate() {
+        for (si, (case, peer)) in series.iter().enumerate() {
             let pts: Vec<(f64, f64, f64, f64)> = cpus
                 .iter()
                 .filter_map(|&c| {
-                    let v = groups.get(&(c, topo.clone(), proto.clone(), (*case).to_string()))?;
+                    let v = groups.get(&(
+                        c,
+                        topo.clone(),
+                        proto.clone(),
+                        case.clone(),
+                        peer.clone(),
+                    ))?;
                     let (med, lo, hi) = stats(&v.iter().map(|s| s.value).collect::<Vec<_>>());
                     Some((xs(c), ys(med), ys(lo), ys(hi)))
                 })
                 .collect();
+            let col = colors[case_order(case) % colors.len()];
+            // strongSwan's passes dashed, lanes' solid.
+            let dash = if peer == "strongswan" {
+                r#" stroke-dasharray="6,3""#
+            } else {
+                ""
+            };
+            if i == 0 {
+                let lx = m + (si % 4) as f64 * 200.0;
+                let ly = h - 46.0 + (si / 4) as f64 * 16.0;
+                let label = if peer == "-" {
+                    case_label(case).to_string()
+                } else {
+                    format!("{} ({peer})", case_label(case))
+                };
+                let _ = writeln!(
+                    s,
+                    r#"<line x1="{lx}" y1="{}" x2="{}" y2="{}" stroke="{col}" stroke-width="2"{dash}/><text x="{}" y="{ly}">{label}</text>"#,
+                    ly - 4.0,
+                    lx + 16.0,
+                    ly - 4.0,
+                    lx + 20.0
+                );
+            }
             if pts.is_empty() {
                 continue;
             }
-            let col = colors[ci % colors.len()];
             let path: Vec<String> = pts
                 .iter()
                 .map(|p| format!("{:.1},{:.1}", p.0, p.1))
                 .collect();
             let _ = writeln!(
                 s,
-                r#"<polyline points="{}" fill="none" stroke="{col}" stroke-width="2"/>"#,
+                r#"<polyline points="{}" fill="none" stroke="{col}" stroke-width="2"{dash}/>"#,
                 path.join(" ")
             );
             for p in &pts {
@@ -558,16 +687,6 @@ fn svg(groups: &BTreeMap<Key, Vec<&Sample>>, meta: &Meta) -> String {
                     s,
                     r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{col}"/><line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{col}"/>"#,
                     p.0, p.1, p.0, p.2, p.0, p.3
-                );
-            }
-            if i == 0 {
-                let ly = h - 30.0;
-                let lx = m + ci as f64 * 170.0;
-                let _ = writeln!(
-                    s,
-                    r#"<rect x="{lx}" y="{}" width="12" height="4" fill="{col}"/><text x="{}" y="{ly}">{label}</text>"#,
-                    ly - 6.0,
-                    lx + 16.0
                 );
             }
         }
@@ -606,5 +725,46 @@ mod tests {
         assert_eq!(seconds("2m").ok(), Some(120));
         assert!(seconds("x").is_err());
         assert_eq!(stats(&[3.0, 1.0, 2.0]), (2.0, 1.0, 3.0));
+        assert_eq!(v[0].peer, "-");
+    }
+
+    #[test]
+    fn targets_are_ratios_of_medians() {
+        let mut notes = Vec::new();
+        let mut k = String::new();
+        let line = |case: &str, peer: &str, rep: u32, mbps: f64| {
+            format!("@@TB topo=wire case={case} peer={peer} proto=tcp rep={rep} mbps={mbps}\n")
+        };
+        let mut out = String::new();
+        for (rep, f) in [(1, 1.0), (2, 3.0), (3, 2.0)] {
+            out += &line("one-sa", "lanes", rep, 10.0 * f);
+            out += &line("pcpu-steer", "lanes", rep, 38.0 * f);
+            out += &line("pcpu", "strongswan", rep, 40.0 * f);
+        }
+        let v = parse(2, &out, &mut notes, &mut k);
+        assert_eq!(v.len(), 9);
+        let t = targets(&group(&v));
+        // Medians: 20, 76, 80 -> 3.80 vs 1.8 (met), 0.95 vs 1 (missed).
+        assert!(
+            t.contains("| 2 | wire | tcp | 3.80 (≥ 1.80: met) | 0.95 (≥ 1.00: missed) |"),
+            "{t}"
+        );
+        let svg = svg(
+            &group(&v),
+            &Meta {
+                date: "d".into(),
+                machine: "m".into(),
+                host_kernel: "h".into(),
+                guest_kernel: "g".into(),
+                host_netns: false,
+                peer: "lanes, strongswan".into(),
+                duration: 1,
+                reps: 3,
+                timings: vec![(2, 1.0)],
+                notes: vec![],
+            },
+        );
+        assert!(svg.contains("per-CPU SAs (strongswan)"), "{svg}");
+        assert!(svg.contains("stroke-dasharray"));
     }
 }
