@@ -191,7 +191,8 @@ pub fn run(o: &Options) -> Result<()> {
     let n_meas = o.topo.len() as u64
         * o.case.len() as u64
         * (o.proto.len() as u64 + u64::from(!o.no_rr))
-        * u64::from(o.reps);
+        * u64::from(o.reps)
+        * o.peer.len().max(1) as u64;
     let env: Vec<(String, String)> = [
         (
             "TB_PEER",
