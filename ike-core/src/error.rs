@@ -13,7 +13,7 @@ pub enum Error {
     #[error("peer incompatible: {0}")]
     PeerIncompatible(#[from] PeerIncompatible),
     /// The peer answered with an error notify (RFC 7296 §3.10.1); the value is the notify type.
-    #[error("peer sent error notify {0}")]
+    #[error("peer sent error notify {name} ({0})", name = crate::wire::NotifyType(*.0))]
     NotifyReceived(u16),
     /// The peer did not answer within the retransmission budget (RFC 7296 §2.4).
     #[error("peer did not respond (retransmits exhausted)")]
@@ -99,4 +99,21 @@ pub enum ApiError {
     /// The configuration is unusable: the text says what to fix.
     #[error("invalid configuration: {0}")]
     Config(&'static str),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn notify_errors_are_named() {
+        assert_eq!(
+            Error::NotifyReceived(24).to_string(),
+            "peer sent error notify AUTHENTICATION_FAILED (24)"
+        );
+        assert_eq!(
+            Error::NotifyReceived(40000).to_string(),
+            "peer sent error notify NotifyType(0x9c40) (40000)"
+        );
+    }
 }
