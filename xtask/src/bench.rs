@@ -8,7 +8,16 @@
 //! - `xdp`: the steering program under BPF_PROG_TEST_RUN against a trivial
 //!   XDP_PASS program (host kernel, root);
 //! - `xfrm`: SA installs per second, lanes vs `ip -batch` and one `ip`
-//!   process per SA (in the VM testbed: the host kernel has no ESP).
+//!   process per SA (in the VM testbed: the host kernel has no ESP);
+//! - `daemon`: IKE_SA+Child establishments per second lanes<->lanes vs
+//!   charon<->charon, and responder RSS per IKE SA with per-CPU children,
+//!   lanes vs charon (guest script `xtask/guest/bin/bench-daemon`);
+//! - `pcpu`: per-CPU Child SA latency, lanes vs strongSwan (guest script
+//!   `xtask/guest/bin/bench-pcpu`).
+//!
+//! The guest scripts of `daemon` and `pcpu` print `@@BENCH NAME VALUE UNIT`,
+//! `@@RATIO NAME VALUE OP TARGET` and `@@FAIL WHAT` lines; the report lists
+//! the figures, each ratio with its target and whether it is met.
 //!
 //! A section that fails is recorded as failed in the report and makes the
 //! command exit non-zero after the report is written.
@@ -20,9 +29,9 @@ use std::fmt::Write as _;
 use std::process::Command;
 use std::time::Instant;
 
-const SECTIONS: &[&str] = &["ike", "xdp", "xfrm"];
+const SECTIONS: &[&str] = &["ike", "xdp", "xfrm", "daemon", "pcpu"];
 
-#[derive(clap::Args, Debug, Default)]
+#[derive(clap::Args, Debug)]
 pub struct Options {
     /// Comma-separated sections to run (default: all).
     #[arg(long, value_delimiter = ',')]
@@ -33,6 +42,15 @@ pub struct Options {
     /// Guest vCPUs for the VM sections.
     #[arg(long, default_value_t = 2)]
     pub cpus: u32,
+    /// `daemon`: IKE SAs (each with one Child SA) set up for the rate.
+    #[arg(long, default_value_t = 500)]
+    pub sas: u32,
+    /// `daemon`: IKE SA counts at which the responder's RSS is read.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 100, 1000])]
+    pub rss: Vec<u32>,
+    /// Wall-clock limit of one VM boot of the `daemon`/`pcpu` sections, seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub vm_timeout: u64,
 }
 
 struct Section {
@@ -40,6 +58,23 @@ struct Section {
     ok: bool,
     secs: f64,
     text: String,
+    /// Ratios whose target is met, of those with a target.
+    targets: Option<(usize, usize)>,
+}
+
+/// What a section produced.
+struct Out {
+    text: String,
+    targets: Option<(usize, usize)>,
+}
+
+impl From<String> for Out {
+    fn from(text: String) -> Self {
+        Self {
+            text,
+            targets: None,
+        }
+    }
 }
 
 pub fn run(o: &Options) -> Result<()> {
@@ -54,14 +89,16 @@ pub fn run(o: &Options) -> Result<()> {
         eprintln!("==> bench {name}");
         let start = Instant::now();
         let res = match name {
-            "ike" => ike(),
-            "xdp" => xdp(o.xdp_repeat),
-            "xfrm" => xfrm(o.cpus),
+            "ike" => ike().map(Out::from),
+            "xdp" => xdp(o.xdp_repeat).map(Out::from),
+            "xfrm" => xfrm(o.cpus).map(Out::from),
+            "daemon" => daemon(o),
+            "pcpu" => pcpu(o),
             _ => unreachable!("section list is fixed"),
         };
-        let (ok, text) = match res {
-            Ok(t) => (true, t),
-            Err(e) => (false, format!("FAILED: {e:#}")),
+        let (ok, text, targets) = match res {
+            Ok(o) => (true, o.text, o.targets),
+            Err(e) => (false, format!("FAILED: {e:#}"), None),
         };
         eprintln!("{text}");
         sections.push(Section {
@@ -69,6 +106,7 @@ pub fn run(o: &Options) -> Result<()> {
             ok,
             secs: start.elapsed().as_secs_f64(),
             text,
+            targets,
         });
     }
     let path = write_report(&sections)?;
@@ -152,6 +190,311 @@ fn xfrm(cpus: u32) -> Result<String> {
     ))
 }
 
+/// `daemon`: the daemon-to-daemon figures (guest script `bench-daemon`).
+fn daemon(o: &Options) -> Result<Out> {
+    let rss: Vec<String> = o.rss.iter().map(u32::to_string).collect();
+    let args = format!("--sas {} --rss {}", o.sas, rss.join(","));
+    let out = guest_script(o, "bench-daemon", &args)?;
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "In the VM guest ({} vCPUs, {}), release binaries, strongSwan {}; \
+         proposals aes128gcm16-prfsha256-x25519 / aes128gcm16, PSK.\n",
+        o.cpus,
+        out.kernel,
+        out.charon.as_deref().unwrap_or("charon")
+    );
+    let _ = writeln!(
+        text,
+        "- **rate**: gw-a initiates {sas} connections (distinct ids `cI.a.lanes.test`, \
+         distinct /32 selectors, one Child SA each, no per-CPU SAs) to one responder \
+         connection on gw-b that accepts any id; lanes<->lanes, then charon<->charon. \
+         Timed from the command that starts the initiation (lanes: starting the daemon, \
+         every connection `start_action = \"start\"`; charon, already running: \
+         `swanctl --load-all`, `start_action = start`) until gw-a's kernel holds all \
+         {sa2} SAs. charon runs with `dos_protection = no` (its default half-open \
+         thresholds would throttle a burst from one address; lanes has no such \
+         throttle) and `ikesa_table_size = 1024`.\n\
+         - **rss**: the responder daemon on gw-b (lanes, then charon) while the same lanes \
+         initiator (`per_cpu_sas = \"yes\"`, `per_cpu_mode = \"precreate\"`: the \
+         fallback Child SA plus one per CPU) brings up {steps} IKE SAs, one `lanes reload` \
+         per step; VmRSS from /proc/PID/status once the responder's kernel holds every \
+         SA; KiB per IKE SA is the slope of the last step. The per-CPU SAs are counted \
+         in the kernel (`pcpu-num`).\n",
+        sas = o.sas,
+        sa2 = 2 * u64::from(o.sas),
+        steps = rss.join(", "),
+    );
+    text.push_str(&out.markdown());
+    if let Some(e) = out.error {
+        bail!("{e}\n\n{text}");
+    }
+    Ok(Out {
+        text,
+        targets: Some(out.targets()),
+    })
+}
+
+/// `pcpu`: per-CPU Child SA latency (guest script `bench-pcpu`).
+fn pcpu(o: &Options) -> Result<Out> {
+    let out = guest_script(o, "bench-pcpu", "")?;
+    let mut text = format!(
+        "In the VM guest ({} vCPUs, {}), release binaries: time from the first packet on \
+         a new CPU until its per-CPU Child SAs are installed, lanes vs strongSwan.\n\n",
+        o.cpus, out.kernel
+    );
+    text.push_str(&out.markdown());
+    if let Some(e) = out.error {
+        bail!("{e}\n\n{text}");
+    }
+    Ok(Out {
+        text,
+        targets: Some(out.targets()),
+    })
+}
+
+/// What a guest bench script printed.
+struct GuestOut {
+    kernel: String,
+    charon: Option<String>,
+    lines: Vec<BenchLine>,
+    /// Why the run failed (exit status), with the figures it did print.
+    error: Option<String>,
+}
+
+impl GuestOut {
+    /// The figures and ratios as Markdown tables.
+    fn markdown(&self) -> String {
+        let mut md = String::new();
+        let figs: Vec<_> = self
+            .lines
+            .iter()
+            .filter_map(|l| match l {
+                BenchLine::Figure { name, value, unit } => Some((name, value, unit)),
+                _ => None,
+            })
+            .collect();
+        if !figs.is_empty() {
+            md.push_str("| figure | value | unit |\n|---|---:|---|\n");
+            for (n, v, u) in figs {
+                let _ = writeln!(md, "| {n} | {v} | {u} |");
+            }
+            md.push('\n');
+        }
+        let ratios: Vec<_> = self
+            .lines
+            .iter()
+            .filter(|l| matches!(l, BenchLine::Ratio { .. }))
+            .collect();
+        if !ratios.is_empty() {
+            md.push_str("| ratio | value | target | met |\n|---|---:|---|---|\n");
+            for l in ratios {
+                if let BenchLine::Ratio {
+                    name,
+                    value,
+                    target,
+                } = l
+                {
+                    let (t, met) = match target {
+                        Some(t) => (t.to_string(), if t.met(*value) { "yes" } else { "**no**" }),
+                        None => ("(not stated)".into(), "?"),
+                    };
+                    let _ = writeln!(md, "| {name} | {value:.3} | {t} | {met} |");
+                }
+            }
+            md.push('\n');
+        }
+        for l in &self.lines {
+            if let BenchLine::Fail(w) = l {
+                let _ = writeln!(md, "- FAILED: {w}");
+            }
+        }
+        let raw: String = self
+            .lines
+            .iter()
+            .map(|l| format!("{}\n", l.raw()))
+            .collect();
+        if !raw.is_empty() {
+            let _ = writeln!(md, "\nRaw lines:\n\n```\n{raw}```");
+        }
+        md
+    }
+
+    /// `(met, total)` over the ratios that state a target.
+    fn targets(&self) -> (usize, usize) {
+        self.lines.iter().fold((0, 0), |(m, t), l| match l {
+            BenchLine::Ratio {
+                value,
+                target: Some(tg),
+                ..
+            } => (m + usize::from(tg.met(*value)), t + 1),
+            _ => (m, t),
+        })
+    }
+}
+
+/// A ratio's target: `>= 2` or `<= 0.5`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Target {
+    at_least: bool,
+    bound: f64,
+}
+
+impl Target {
+    fn met(self, v: f64) -> bool {
+        if self.at_least {
+            v >= self.bound
+        } else {
+            v <= self.bound
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let op = if self.at_least { ">=" } else { "<=" };
+        write!(f, "{op} {}", self.bound)
+    }
+}
+
+/// One `@@` line of a guest bench script.
+#[derive(Debug, Clone, PartialEq)]
+enum BenchLine {
+    /// `@@BENCH NAME VALUE UNIT...`
+    Figure {
+        name: String,
+        value: String,
+        unit: String,
+    },
+    /// `@@RATIO NAME VALUE [OP TARGET]`
+    Ratio {
+        name: String,
+        value: f64,
+        target: Option<Target>,
+    },
+    /// `@@FAIL WHAT`, or an `@@` line that does not parse.
+    Fail(String),
+}
+
+impl BenchLine {
+    fn parse(line: &str) -> Option<Self> {
+        let mut w = line.split_whitespace();
+        let tag = w.next()?;
+        let rest: Vec<&str> = w.collect();
+        match (tag, rest.as_slice()) {
+            ("@@BENCH", [name, value, unit @ ..]) => Some(Self::Figure {
+                name: (*name).to_string(),
+                value: (*value).to_string(),
+                unit: unit.join(" "),
+            }),
+            ("@@RATIO", [name, value, more @ ..]) => {
+                let Ok(value) = value.parse::<f64>() else {
+                    return Some(Self::Fail(format!("unparsable ratio line: {line}")));
+                };
+                let target = match more {
+                    [op, bound, ..] => match (*op, bound.parse::<f64>()) {
+                        (">=", Ok(bound)) => Some(Target {
+                            at_least: true,
+                            bound,
+                        }),
+                        ("<=", Ok(bound)) => Some(Target {
+                            at_least: false,
+                            bound,
+                        }),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                Some(Self::Ratio {
+                    name: (*name).to_string(),
+                    value,
+                    target,
+                })
+            }
+            ("@@FAIL", what) => Some(Self::Fail(what.join(" "))),
+            (t, _) if t.starts_with("@@BENCH") || t.starts_with("@@RATIO") => {
+                Some(Self::Fail(format!("unparsable bench line: {line}")))
+            }
+            _ => None,
+        }
+    }
+
+    fn raw(&self) -> String {
+        match self {
+            Self::Figure { name, value, unit } => format!("@@BENCH {name} {value} {unit}"),
+            Self::Ratio {
+                name,
+                value,
+                target,
+            } => match target {
+                Some(t) => format!("@@RATIO {name} {value} {t}"),
+                None => format!("@@RATIO {name} {value}"),
+            },
+            Self::Fail(w) => format!("@@FAIL {w}"),
+        }
+    }
+}
+
+/// Boots the guest and runs `/lanes/scripts/SCRIPT ARGS`, collecting its
+/// `@@` lines. Fails only when no line came back; a non-zero exit is kept in
+/// [`GuestOut::error`] next to the figures it printed.
+fn guest_script(o: &Options, script: &str, args: &str) -> Result<GuestOut> {
+    let host_path = util::root().join("xtask/guest/bin").join(script);
+    if !host_path.is_file() {
+        bail!(
+            "{} is missing: the `{script}` guest script has not been written yet \
+             (it must print @@BENCH/@@RATIO lines; see xtask/guest/lib/bench.sh)",
+            host_path.display()
+        );
+    }
+    let boot = vm::BootArgs {
+        cpus: o.cpus,
+        release: true,
+        timeout: o.vm_timeout,
+        ..Default::default()
+    };
+    let cmd = format!(
+        "echo \"kernel: $(uname -r)\"; echo \"charon: $(/usr/lib/ipsec/charon --version 2>&1 | head -1)\"; \
+         [ -x /lanes/scripts/{script} ] || {{ echo '@@FAIL /lanes/scripts/{script} is not in the payload'; exit 2; }}; \
+         /lanes/scripts/{script} {args}"
+    );
+    let res = vm::qemu::run_command(&boot, &[cmd])?;
+    let lines: Vec<BenchLine> = res.stdout.lines().filter_map(BenchLine::parse).collect();
+    let error = if let Some(why) = &res.lost {
+        Some(format!("the guest was lost: {why}"))
+    } else if res.code != 0 {
+        Some(format!("guest `{script}` exited {}", res.code))
+    } else {
+        None
+    };
+    if lines.is_empty() && error.is_some() {
+        bail!(
+            "{}:\n{}{}",
+            error.unwrap_or_default(),
+            tail(&res.stdout, 60),
+            tail(&res.stderr, 30)
+        );
+    }
+    Ok(GuestOut {
+        kernel: guest_kernel(&res.stdout),
+        charon: res
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("charon: "))
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+        lines,
+        error,
+    })
+}
+
+/// The last `n` lines of `s`.
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    let from = lines.len().saturating_sub(n);
+    lines[from..].iter().map(|l| format!("{l}\n")).collect()
+}
+
 fn guest_kernel(stdout: &str) -> String {
     stdout
         .lines()
@@ -192,11 +535,18 @@ fn write_report(sections: &[Section]) -> Result<std::path::PathBuf> {
         "Every figure is printed next to its baseline from the same run; compare ratios, \
          not absolute numbers (these machines are shared and noisy).\n"
     );
-    let _ = writeln!(md, "| section | result | seconds |\n|---|---|---|");
+    let _ = writeln!(
+        md,
+        "| section | result | targets met | seconds |\n|---|---|---|---|"
+    );
     for s in sections {
+        let targets = match s.targets {
+            Some((m, t)) if t > 0 => format!("{m} of {t}"),
+            _ => "-".into(),
+        };
         let _ = writeln!(
             md,
-            "| {} | {} | {:.0} |",
+            "| {} | {} | {targets} | {:.0} |",
             s.name,
             if s.ok { "ok" } else { "FAILED" },
             s.secs
@@ -207,4 +557,70 @@ fn write_report(sections: &[Section]) -> Result<std::path::PathBuf> {
     }
     std::fs::write(&path, md)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bench_lines() {
+        assert_eq!(
+            BenchLine::parse("@@BENCH rss_lanes_0 5120 KiB"),
+            Some(BenchLine::Figure {
+                name: "rss_lanes_0".into(),
+                value: "5120".into(),
+                unit: "KiB".into()
+            })
+        );
+        let r = BenchLine::parse("@@RATIO setup_lanes_over_charon 2.5 >= 2").expect("ratio");
+        let BenchLine::Ratio { value, target, .. } = &r else {
+            panic!("not a ratio: {r:?}");
+        };
+        assert!(target.expect("target").met(*value));
+        let r = BenchLine::parse("@@RATIO rss 0.7 <= 0.5").expect("ratio");
+        let BenchLine::Ratio { value, target, .. } = &r else {
+            panic!("not a ratio: {r:?}");
+        };
+        assert!(!target.expect("target").met(*value));
+        assert_eq!(
+            BenchLine::parse("@@RATIO x 0.3"),
+            Some(BenchLine::Ratio {
+                name: "x".into(),
+                value: 0.3,
+                target: None
+            })
+        );
+        assert!(matches!(
+            BenchLine::parse("@@RATIO x fast"),
+            Some(BenchLine::Fail(_))
+        ));
+        assert_eq!(BenchLine::parse("kernel: 7.0"), None);
+        assert_eq!(
+            BenchLine::parse("@@FAIL rate lanes: timeout"),
+            Some(BenchLine::Fail("rate lanes: timeout".into()))
+        );
+    }
+
+    #[test]
+    fn counts_targets() {
+        let out = GuestOut {
+            kernel: String::new(),
+            charon: None,
+            lines: [
+                "@@RATIO a 2.5 >= 2",
+                "@@RATIO b 0.7 <= 0.5",
+                "@@RATIO c 1",
+                "@@BENCH d 1 ms",
+            ]
+            .iter()
+            .filter_map(|l| BenchLine::parse(l))
+            .collect(),
+            error: None,
+        };
+        assert_eq!(out.targets(), (1, 2));
+        let md = out.markdown();
+        assert!(md.contains("| a | 2.500 | >= 2 | yes |"), "{md}");
+        assert!(md.contains("| b | 0.700 | <= 0.5 | **no** |"), "{md}");
+    }
 }
