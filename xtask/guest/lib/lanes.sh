@@ -92,6 +92,7 @@ gw_start() {
 
 # gw_stop NS: stop whatever runs in NS and remove its SAs and policies.
 gw_stop() {
+	local p
 	for p in $(ip netns pids "$1" 2>/dev/null); do kill "$p" 2>/dev/null; done
 	sleep 0.5
 	for p in $(ip netns pids "$1" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
