@@ -3,6 +3,12 @@
 //! per-CPU SA table and one SA vs per-CPU SAs (guest side:
 //! `xtask/guest/bin/demo`).
 //!
+//! The bulk flows server -> client, so gw-a receives it; the wire runs on
+//! CPU 0 (one receive queue) and lanes' XDP steering on gw-a's `wan`
+//! redirects each inbound per-CPU SA's packets to its CPU. The table's
+//! `steered` column is the program's per-CPU redirect counter
+//! (`lanes steer status --json`).
+//!
 //! gw-a runs lanes (the daemon, started from a config written by
 //! `xtask/guest/lib/lanes.sh`) and gw-b runs strongSwan 6 charon, both with
 //! `per_cpu_sas = yes` and `start_action = trap`; `--gw-a strongswan` shows
