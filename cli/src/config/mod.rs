@@ -61,6 +61,10 @@ pub struct Daemon {
     /// XDP attach mode.
     #[serde(default)]
     pub steer_mode: SteerMode,
+    /// IKE SAs initiated at once for `start_action = "start"` connections
+    /// (start-up, reload); the others wait their turn. 0: no limit.
+    #[serde(default = "default_max_initiating")]
+    pub max_initiating: u32,
 }
 
 impl Default for Daemon {
@@ -71,8 +75,15 @@ impl Default for Daemon {
             nat_port: default_nat_port(),
             steer_interfaces: Vec::new(),
             steer_mode: SteerMode::default(),
+            max_initiating: default_max_initiating(),
         }
     }
+}
+
+/// Enough to keep a fast peer busy, few enough that a slow one answers every
+/// IKE_AUTH within its 30 s half-open limit.
+fn default_max_initiating() -> u32 {
+    64
 }
 
 fn default_listen() -> Vec<IpAddr> {

@@ -14,6 +14,7 @@ use ike_core::{Endpoint, Event, IkeSaId, Transmit};
 use tokio::sync::{mpsc, oneshot};
 
 use super::backend::{Caps, KernelEvent, SaBackend};
+use super::pacing::Pacer;
 use super::plan::{self, ConnPlan, Reqids};
 use super::state::{IkeRecord, Tables};
 use super::steering::Steer;
@@ -72,6 +73,8 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     /// Our IKE SPI → (connection, we are the original initiator).
     spi_owner: HashMap<u64, (String, bool)>,
     pending_up: Vec<PendingUp>,
+    /// `start` connections waiting to initiate, and those in flight.
+    pacer: Pacer,
     started: Instant,
     kernel_rx: Option<mpsc::UnboundedReceiver<KernelEvent>>,
 }
@@ -129,6 +132,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         if sockets.is_empty() {
             anyhow::bail!("no IKE socket could be bound; check [daemon] listen");
         }
+        let pacer = Pacer::new(config.daemon.max_initiating);
         Ok(Daemon {
             config_path,
             config,
@@ -142,6 +146,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             sockets,
             spi_owner: HashMap::new(),
             pending_up: Vec::new(),
+            pacer,
             started: Instant::now(),
             kernel_rx: None,
         })
@@ -190,9 +195,27 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         self.conns.insert(name.clone(), Conn { plan, ep });
         self.install_traps(&name).await;
         if starts {
-            self.initiate(&name);
+            self.pacer.push(&name);
+            self.pump();
         }
         tracing::info!(connection = %name, "loaded");
+    }
+
+    /// Initiates queued `start` connections while the pacer allows.
+    fn pump(&mut self) {
+        let now = Instant::now();
+        self.pacer.expire(now);
+        while let Some(name) = self.pacer.next_ready() {
+            if let Some(Ok(ike)) = self.initiate(&name) {
+                self.pacer.started(&name, ike, now);
+            }
+        }
+        if self.pacer.queued() > 0 {
+            tracing::debug!(
+                waiting = self.pacer.queued(),
+                "start connections wait for IKE SAs in flight"
+            );
+        }
     }
 
     fn initiate(&mut self, name: &str) -> Option<Result<IkeSaId, String>> {
@@ -295,10 +318,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             .filter_map(|c| c.ep.poll_timeout())
             .min();
         let up = self.pending_up.iter().map(|p| p.deadline).min();
-        match (eng, up) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [eng, up, self.pacer.deadline()].into_iter().flatten().min()
     }
 
     fn on_timeout(&mut self) {
@@ -312,6 +332,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             .into_iter()
             .partition(|p| p.deadline <= now);
         self.pending_up = keep;
+        self.pump();
         for p in expired {
             let _ = p.reply.send(Response::error(format!(
                 "{}: no IKE SA after {}s (peer unreachable? check `lanes status` and the peer's log)",
@@ -542,6 +563,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                         established: Some(Instant::now()),
                     },
                 );
+                if self.pacer.done(conn, ike) {
+                    self.pump();
+                }
                 let (done, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_up)
                     .into_iter()
                     .partition(|p| p.conn == conn && p.ike == ike);
@@ -554,6 +578,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             }
             Event::IkeSaDown { ike, reason } => {
                 tracing::info!(connection = %conn, "IKE SA closed: {reason}");
+                if self.pacer.done(conn, ike) {
+                    self.pump();
+                }
                 if let Some(rec) = self.tables.ike.remove(&(conn.to_string(), ike)) {
                     self.spi_owner.remove(&rec.spi_i);
                     self.spi_owner.remove(&rec.spi_r);
@@ -646,6 +673,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         if !self.conns.contains_key(name) {
             return Response::error(format!("no connection named {name:?} (see `lanes status`)"));
         }
+        self.pacer.forget(name);
         let (ikes, children) = self.teardown_conn(name).await;
         Response::ok(format!(
             "{name}: closed {ikes} IKE SA(s), removed {children} Child SA(s) and its policies"
@@ -668,6 +696,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         for name in &old {
             match plans.get(name) {
                 None => {
+                    self.pacer.forget(name);
                     self.teardown_conn(name).await;
                     self.conns.remove(name);
                     removed += 1;
@@ -678,6 +707,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                         .get(name)
                         .is_some_and(|c| c.plan.fingerprint != p.fingerprint) =>
                 {
+                    self.pacer.forget(name);
                     self.teardown_conn(name).await;
                     self.conns.remove(name);
                     changed += 1;
@@ -688,6 +718,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 }
             }
         }
+        self.pacer.set_limit(new.daemon.max_initiating);
         self.config = new;
         for (name, p) in plans {
             if !old.contains(&name) {

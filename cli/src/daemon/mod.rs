@@ -8,6 +8,7 @@ pub mod fake;
 mod install;
 pub mod kernel;
 pub mod netif;
+pub mod pacing;
 pub mod plan;
 pub mod state;
 pub mod steering;
