@@ -198,11 +198,13 @@ fn daemon(o: &Options) -> Result<Out> {
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "In the VM guest ({} vCPUs, {}), release binaries, strongSwan {}; \
-         proposals aes128gcm16-prfsha256-x25519 / aes128gcm16, PSK.\n",
+        "In the VM guest ({} vCPUs, {}), release binaries, {}; \
+         proposals aes128gcm16-prfsha256-x25519 / aes128gcm16, PSK. Targets (issue 10): \
+         lanes<->lanes sets up IKE_SA+Child at least 2x as fast as charon<->charon; \
+         lanes' memory per IKE SA (with its per-CPU children) at most 0.5x charon's.\n",
         o.cpus,
         out.kernel,
-        out.charon.as_deref().unwrap_or("charon")
+        out.charon.as_deref().unwrap_or("strongSwan charon")
     );
     let _ = writeln!(
         text,
@@ -225,6 +227,7 @@ fn daemon(o: &Options) -> Result<Out> {
         sa2 = 2 * u64::from(o.sas),
         steps = rss.join(", "),
     );
+    text.push_str(&rss_table(&out, &o.rss));
     text.push_str(&out.markdown());
     if let Some(e) = out.error {
         bail!("{e}\n\n{text}");
@@ -233,6 +236,32 @@ fn daemon(o: &Options) -> Result<Out> {
         text,
         targets: Some(out.targets()),
     })
+}
+
+/// Responder RSS by IKE SA count, lanes next to charon.
+fn rss_table(out: &GuestOut, steps: &[u32]) -> String {
+    let fig = |name: String| {
+        out.lines.iter().find_map(|l| match l {
+            BenchLine::Figure { name: n, value, .. } if *n == name => Some(value.clone()),
+            _ => None,
+        })
+    };
+    let mut md = String::from(
+        "Responder VmRSS (KiB) by IKE SAs, each with the fallback and per-CPU Child SAs:\n\n\
+         | IKE SAs | lanes | charon |\n|---:|---:|---:|\n",
+    );
+    for n in std::iter::once(0).chain(steps.iter().copied()) {
+        let get = |k: &str| fig(format!("rss_{k}_{n}")).unwrap_or_else(|| "-".into());
+        let _ = writeln!(md, "| {n} | {} | {} |", get("lanes"), get("charon"));
+    }
+    let get = |k: &str| fig(format!("rss_{k}_per_ike_sa")).unwrap_or_else(|| "-".into());
+    let _ = writeln!(
+        md,
+        "| KiB per IKE SA (last step) | {} | {} |\n",
+        get("lanes"),
+        get("charon")
+    );
+    md
 }
 
 /// `pcpu`: per-CPU Child SA latency (guest script `bench-pcpu`).
@@ -622,5 +651,27 @@ mod tests {
         let md = out.markdown();
         assert!(md.contains("| a | 2.500 | >= 2 | yes |"), "{md}");
         assert!(md.contains("| b | 0.700 | <= 0.5 | **no** |"), "{md}");
+    }
+
+    #[test]
+    fn rss_table_pairs_daemons() {
+        let out = GuestOut {
+            kernel: String::new(),
+            charon: None,
+            lines: [
+                "@@BENCH rss_lanes_0 6000 KiB",
+                "@@BENCH rss_charon_0 12000 KiB",
+                "@@BENCH rss_lanes_10 6100 KiB",
+                "@@BENCH rss_lanes_per_ike_sa 10.0 KiB",
+            ]
+            .iter()
+            .filter_map(|l| BenchLine::parse(l))
+            .collect(),
+            error: None,
+        };
+        let md = rss_table(&out, &[10]);
+        assert!(md.contains("| 0 | 6000 | 12000 |"), "{md}");
+        assert!(md.contains("| 10 | 6100 | - |"), "{md}");
+        assert!(md.contains("| 10.0 | - |"), "{md}");
     }
 }

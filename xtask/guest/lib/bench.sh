@@ -37,16 +37,24 @@ sa_count() { nsx "$1" ip xfrm state count 2>/dev/null | awk '{ print $NF }'; }
 pcpu_sa_count() { nsx "$1" ip xfrm state 2>/dev/null | grep -c 'pcpu-num'; }
 
 # wait_sas NS WANT TIMEOUT_S: polls every 0.1 s until NS holds at least WANT
-# SAs; on timeout prints the count reached and fails.
+# SAs, printing the count to stderr every 15 s; on timeout prints the count
+# reached and fails.
 wait_sas() {
-	_deadline=$(($(now_ms) + $3 * 1000))
+	_start=$(now_ms)
+	_deadline=$((_start + $3 * 1000))
+	_next=$((_start + 15000))
 	while :; do
 		_n=$(sa_count "$1")
 		[ "${_n:-0}" -ge "$2" ] && return 0
-		[ "$(now_ms)" -ge "$_deadline" ] && { echo "timeout: $_n of $2 SAs in $1"; return 1; }
+		_now=$(now_ms)
+		[ "$_now" -ge "$_deadline" ] && { echo "timeout: $_n of $2 SAs in $1"; return 1; }
+		[ "$_now" -ge "$_next" ] && { echo "  $1: $_n of $2 SAs after $(((_now - _start) / 1000)) s" >&2; _next=$((_next + 15000)); }
 		sleep 0.1
 	done
 }
+
+# udp_drops NS: UDP receive-buffer errors in NS (datagrams the kernel dropped).
+udp_drops() { nsx "$1" awk '/^Udp:/ { if (h) { print $6; exit } h = 1 }' /proc/net/snmp; }
 
 # ns_clean NS: kills everything in NS and flushes its SAs and policies.
 ns_clean() {
