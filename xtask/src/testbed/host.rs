@@ -19,7 +19,10 @@ const TOOLS: &[(&str, &str)] = &[
     ("netperf", "netperf"),
     ("netserver", "netperf"),
     ("swanctl", "strongswan-swanctl"),
-    ("/usr/lib/ipsec/charon", "charon-systemd or strongswan-charon"),
+    (
+        "/usr/lib/ipsec/charon",
+        "charon-systemd or strongswan-charon",
+    ),
 ];
 
 /// Checks root, the tools, the CPU count and that the kernel accepts an ESP
