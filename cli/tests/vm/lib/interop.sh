@@ -140,14 +140,17 @@ iop_drive_cpus() {
 	done
 }
 
+# iop_sas NS: xfrm_counters of NS without the kernel's larval acquire
+# states (SPI 0: an acquire nobody answered yet, not an SA).
+iop_sas() { xfrm_counters "$1" | awk '$1 !~ /^0x0+(\(0\))?$/'; }
 # iop_pcpu_list NS [DIR]: the pcpu-num values of NS's SAs (optionally only
 # `dir DIR`), sorted and unique, space separated.
 iop_pcpu_list() {
-	xfrm_counters "$1" | awk -v d="${2:-}" '$2 != "-" && (d == "" || $3 == d) { print $2 }' |
+	iop_sas "$1" | awk -v d="${2:-}" '$2 != "-" && (d == "" || $3 == d) { print $2 }' |
 		sort -un | tr '\n' ' '
 }
 # iop_fallback_count NS: SAs without a CPU in NS.
-iop_fallback_count() { xfrm_counters "$1" | awk '$2 == "-"' | wc -l; }
+iop_fallback_count() { iop_sas "$1" | awk '$2 == "-"' | wc -l; }
 
 # iop_expect_cpus NS WHAT LIST: every CPU 0..CPUS-1 appears in LIST.
 iop_expect_cpus() {
