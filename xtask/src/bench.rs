@@ -215,8 +215,10 @@ fn daemon(o: &Options) -> Result<Out> {
          every connection `start_action = \"start\"`; charon, already running: \
          `swanctl --load-all`, `start_action = start`) until gw-a's kernel holds all \
          {sa2} SAs. charon runs with `dos_protection = no` (its default half-open \
-         thresholds would throttle a burst from one address; lanes has no such \
-         throttle) and `ikesa_table_size = 1024`.\n\
+         thresholds would throttle a burst from one address; lanes' responder has no \
+         such throttle) and `ikesa_table_size = 1024`. lanes' initiator paces its `start` \
+         connections (`[daemon] max_initiating`, default 64 IKE SAs in flight); charon's \
+         initiator has no such setting and starts all at once.\n\
          - **rss**: the responder daemon on gw-b (lanes, then charon) while the same lanes \
          initiator (`per_cpu_sas = \"yes\"`, `per_cpu_mode = \"precreate\"`: the \
          fallback Child SA plus one per CPU) brings up {steps} IKE SAs, one `lanes reload` \
