@@ -431,3 +431,83 @@ async fn trap_per_cpu_acquires_and_failure() {
     })
     .await;
 }
+
+/// RFC 9611 §4.2 as the initiator: the responder's cap answers TS_MAX_QUEUE;
+/// the group's outbound policy then stops raising per-CPU acquires (so CPUs
+/// without an SA use the fallback SA), and gets the flag back once an SA of
+/// the group goes away and the group may grow again.
+#[tokio::test]
+async fn ts_max_queue_pauses_cpu_acquire_until_a_group_sa_goes() {
+    let a_child = "start_action = \"trap\"\nper_cpu_sas = \"yes\"";
+    let b_child = "start_action = \"trap\"\nper_cpu_sas = \"yes\"\nper_cpu_max = 1";
+    run_pair("tsmq", a_child, b_child, |a, b| async move {
+        let flagged = |n: &Node| {
+            n.kernel
+                .state()
+                .policies
+                .values()
+                .filter(|p| p.cpu_acquire)
+                .count()
+        };
+        let reqid = {
+            let st = a.kernel.state();
+            let out = st
+                .policies
+                .values()
+                .find(|p| p.cpu_acquire)
+                .expect("CPU_ACQUIRE out policy");
+            out.templates[0].reqid.0
+        };
+        let acq = |cpu, seq| KernelEvent::Acquire {
+            reqid,
+            cpu: Some(cpu),
+            seq,
+            src: "127.0.0.1".parse().expect("ip"),
+            dst: "127.0.0.1".parse().expect("ip"),
+        };
+        assert!(a.kernel.inject(acq(2, 20)));
+        wait_for("fallback SA pair", || async {
+            a.sas() == 2 && b.sas() == 2
+        })
+        .await;
+        assert!(a.kernel.inject(acq(0, 21)));
+        wait_for("cpu 0 pair", || async { a.sas() == 4 && b.sas() == 4 }).await;
+        assert_eq!(flagged(&a), 1);
+        // B's cap is one per-CPU SA: CPU 1 is refused with TS_MAX_QUEUE.
+        assert!(a.kernel.inject(acq(1, 22)));
+        wait_for("CPU_ACQUIRE off on a's out policy", || async {
+            flagged(&a) == 0
+        })
+        .await;
+        assert_eq!((a.sas(), b.sas()), (4, 4), "the SAs a has stay");
+        assert!(
+            a.status().await.ike_sas[0]
+                .children
+                .iter()
+                .all(|c| c.cpu != Some(1))
+        );
+        // A further acquire from the refused CPU asks for nothing.
+        assert!(a.kernel.inject(acq(1, 23)));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!((a.sas(), b.sas()), (4, 4));
+        // The CPU 0 SA expires on a: the group may grow again, the flag is back.
+        let (spi, dst) = {
+            let st = a.kernel.state();
+            let sa = st
+                .sas
+                .values()
+                .find(|s| s.pcpu == Some(0) && s.dir == Some(xfrm_offload::SaDir::Out))
+                .expect("cpu 0 outbound SA");
+            (sa.spi, sa.dst)
+        };
+        assert!(a.kernel.inject(KernelEvent::Expire {
+            spi,
+            dst,
+            reqid,
+            hard: true
+        }));
+        wait_for("CPU_ACQUIRE back", || async { flagged(&a) == 1 }).await;
+        (a, b)
+    })
+    .await;
+}

@@ -2,7 +2,7 @@
 //! kernel events, control requests, reload and shutdown; after each input it
 //! drains every engine's `poll_transmit`/`poll_event` (quinn's order).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -73,6 +73,9 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     /// Our IKE SPI → (connection, we are the original initiator).
     spi_owner: HashMap<u64, (String, bool)>,
     pending_up: Vec<PendingUp>,
+    /// (connection, child) groups whose outbound policy has CPU_ACQUIRE
+    /// switched off after TS_MAX_QUEUE (see `set_cpu_acquire`).
+    pub(super) acquire_paused: HashSet<(String, String)>,
     /// `start` connections waiting to initiate, and those in flight.
     pacer: Pacer,
     started: Instant,
@@ -146,6 +149,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             sockets,
             spi_owner: HashMap::new(),
             pending_up: Vec::new(),
+            acquire_paused: HashSet::new(),
             pacer,
             started: Instant::now(),
             kernel_rx: None,
@@ -616,7 +620,18 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                     }
                 }
             }
-            Event::ChildSaDeleted { child, .. } => self.remove_child(conn, child).await,
+            Event::ChildSaDeleted { child, .. } => {
+                let name = self
+                    .tables
+                    .children
+                    .get(&(conn.to_string(), child))
+                    .map(|r| r.name.clone());
+                self.remove_child(conn, child).await;
+                // The engine may ask for this group's SAs again (RFC 9611 §4.2).
+                if let Some(name) = name {
+                    self.set_cpu_acquire(conn, &name, true).await;
+                }
+            }
             Event::ChildSaFailed {
                 name,
                 resource,
@@ -624,6 +639,14 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 ..
             } => {
                 tracing::warn!(connection = %conn, child = %name, cpu = ?resource.map(|c| c.0), "Child SA not established: {reason}");
+                if resource.is_some()
+                    && reason
+                        == ike_core::Error::NotifyReceived(
+                            ike_core::wire::NotifyType::TS_MAX_QUEUE.0,
+                        )
+                {
+                    self.set_cpu_acquire(conn, &name, false).await;
+                }
             }
             other => tracing::debug!(connection = %conn, "unhandled engine event {other:?}"),
         }

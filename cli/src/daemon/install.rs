@@ -152,6 +152,55 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         Ok(())
     }
 
+    /// RFC 9611 §4.2, initiator side: after TS_MAX_QUEUE the engine asks for
+    /// no more SAs of the group until one of them goes away, so the group's
+    /// outbound policy stops raising per-CPU acquires (`on = false`):
+    /// otherwise the kernel parks each refused CPU's packets on a larval
+    /// acquire state for `xfrm_acq_expires` instead of sending them over the
+    /// fallback SA (net/xfrm/xfrm_state.c, xfrm_state_find). `on = true`
+    /// puts XFRM_POLICY_CPU_ACQUIRE back once the group may grow again.
+    pub(super) async fn set_cpu_acquire(&mut self, conn: &str, child: &str, on: bool) {
+        let key = (conn.to_string(), child.to_string());
+        if on != self.acquire_paused.contains(&key) {
+            return;
+        }
+        // The group's policies: its trap's and those its Child SAs hold.
+        let mut ids: Vec<_> = self
+            .conns
+            .get(conn)
+            .and_then(|c| c.plan.children.iter().find(|ch| ch.name == child))
+            .map(|ch| ch.trap_policies.iter().map(PolicySpec::id).collect())
+            .unwrap_or_default();
+        ids.extend(
+            self.tables
+                .children
+                .values()
+                .filter(|r| r.conn == conn && r.name == child && r.per_cpu)
+                .flat_map(|r| r.policies.iter().cloned()),
+        );
+        // The table keeps each policy as installed by plan (flag set).
+        let specs: Vec<PolicySpec> = self
+            .tables
+            .policies
+            .all()
+            .into_iter()
+            .filter(|p| p.cpu_acquire && ids.contains(&p.id()))
+            .collect();
+        for mut spec in specs {
+            spec.cpu_acquire = on;
+            if let Err(e) = self.backend.add_policy(&spec).await {
+                tracing::warn!(connection = %conn, child = %child, "updating CPU_ACQUIRE on a policy: {e:#}");
+            }
+        }
+        if on {
+            self.acquire_paused.remove(&key);
+            tracing::info!(connection = %conn, child = %child, "per-CPU acquires resumed");
+        } else {
+            self.acquire_paused.insert(key);
+            tracing::info!(connection = %conn, child = %child, "peer sent TS_MAX_QUEUE: per-CPU acquires off, CPUs without an SA use the fallback SA");
+        }
+    }
+
     /// Removes a Child SA's SAs, the policies only it held, and its steering entry.
     pub(super) async fn remove_child(&mut self, conn: &str, child: ChildSaId) {
         let Some(rec) = self.tables.children.remove(&(conn.to_string(), child)) else {
@@ -208,6 +257,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     /// SAs and trap policies from the kernel. Returns (IKE SAs, Child SAs).
     pub(super) async fn teardown_conn(&mut self, conn: &str) -> (usize, usize) {
         let now = Instant::now();
+        self.acquire_paused.retain(|(c, _)| c != conn);
         let mut ikes = 0;
         let mut live: Vec<_> = self
             .tables
