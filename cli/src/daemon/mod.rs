@@ -9,6 +9,8 @@ mod install;
 pub mod kernel;
 pub mod netif;
 pub mod pacing;
+#[cfg(test)]
+mod pacing_tests;
 pub mod plan;
 pub mod state;
 pub mod steering;
