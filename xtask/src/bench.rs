@@ -45,6 +45,9 @@ pub struct Options {
     /// `daemon`: IKE SAs (each with one Child SA) set up for the rate.
     #[arg(long, default_value_t = 500)]
     pub sas: u32,
+    /// `daemon`: repetitions of the rate measurement (median reported).
+    #[arg(long, default_value_t = 3)]
+    pub reps: u32,
     /// `daemon`: IKE SA counts at which the responder's RSS is read.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 100, 1000])]
     pub rss: Vec<u32>,
@@ -193,7 +196,7 @@ fn xfrm(cpus: u32) -> Result<String> {
 /// `daemon`: the daemon-to-daemon figures (guest script `bench-daemon`).
 fn daemon(o: &Options) -> Result<Out> {
     let rss: Vec<String> = o.rss.iter().map(u32::to_string).collect();
-    let args = format!("--sas {} --rss {}", o.sas, rss.join(","));
+    let args = format!("--sas {} --reps {} --rss {}", o.sas, o.reps, rss.join(","));
     let out = guest_script(o, "bench-daemon", &args)?;
     let mut text = String::new();
     let _ = writeln!(
@@ -214,7 +217,7 @@ fn daemon(o: &Options) -> Result<Out> {
          Timed from the command that starts the initiation (lanes: starting the daemon, \
          every connection `start_action = \"start\"`; charon, already running: \
          `swanctl --load-all`, `start_action = start`) until gw-a's kernel holds all \
-         {sa2} SAs. charon runs with `dos_protection = no` (its default half-open \
+         {sa2} SAs; the median of {reps} repetitions, lanes and charon interleaved. charon runs with `dos_protection = no` (its default half-open \
          thresholds would throttle a burst from one address; lanes' responder has no \
          such throttle) and `ikesa_table_size = 1024`. lanes' initiator paces its `start` \
          connections (`[daemon] max_initiating`, default 64 IKE SAs in flight); charon's \
@@ -227,6 +230,7 @@ fn daemon(o: &Options) -> Result<Out> {
          in the kernel (`pcpu-num`).\n",
         sas = o.sas,
         sa2 = 2 * u64::from(o.sas),
+        reps = o.reps,
         steps = rss.join(", "),
     );
     text.push_str(&rss_table(&out, &o.rss));
