@@ -672,6 +672,8 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 {
                     Response::ok(format!("{name}: already established"))
                 } else {
+                    // Brought up by hand: no second initiation from the start queue.
+                    self.pacer.forget(&name);
                     self.install_traps(&name).await;
                     match self.initiate(&name) {
                         Some(Ok(ike)) => {
