@@ -283,7 +283,7 @@ async fn up_status_down() {
 }
 
 /// A per-CPU acquire from the kernel for the policy template `reqid`.
-fn acquire(reqid: u32, cpu: u32, seq: u32) -> KernelEvent {
+fn cpu_acquire(reqid: u32, cpu: u32, seq: u32) -> KernelEvent {
     KernelEvent::Acquire {
         reqid,
         cpu: Some(cpu),
@@ -314,7 +314,7 @@ async fn trap_per_cpu_acquires_and_failure() {
         assert!(s.traps[0].per_cpu);
 
         // First acquire (from CPU 2): the fallback SA.
-        let acq = |cpu, seq| acquire(reqid, cpu, seq);
+        let acq = |cpu, seq| cpu_acquire(reqid, cpu, seq);
         assert!(a.kernel.inject(acq(2, 10)));
         wait_for("fallback SA pair", || async {
             a.sas() == 2 && b.sas() == 2
@@ -463,7 +463,7 @@ async fn ts_max_queue_pauses_cpu_acquire_until_a_group_sa_goes() {
                 .expect("CPU_ACQUIRE out policy");
             out.templates[0].reqid.0
         };
-        let acq = |cpu, seq| acquire(reqid, cpu, seq);
+        let acq = |cpu, seq| cpu_acquire(reqid, cpu, seq);
         assert!(a.kernel.inject(acq(2, 20)));
         wait_for("fallback SA pair", || async {
             a.sas() == 2 && b.sas() == 2
