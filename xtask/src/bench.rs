@@ -234,14 +234,7 @@ fn daemon(o: &Options) -> Result<Out> {
         steps = rss.join(", "),
     );
     text.push_str(&rss_table(&out, &o.rss));
-    text.push_str(&out.markdown());
-    if let Some(e) = out.error {
-        bail!("{e}\n\n{text}");
-    }
-    Ok(Out {
-        text,
-        targets: Some(out.targets()),
-    })
+    out.finish(text)
 }
 
 /// Responder RSS by IKE SA count, lanes next to charon.
@@ -273,19 +266,12 @@ fn rss_table(out: &GuestOut, steps: &[u32]) -> String {
 /// `pcpu`: per-CPU Child SA latency (guest script `bench-pcpu`).
 fn pcpu(o: &Options) -> Result<Out> {
     let out = guest_script(o, "bench-pcpu", "")?;
-    let mut text = format!(
+    let text = format!(
         "In the VM guest ({} vCPUs, {}), release binaries: time from the first packet on \
          a new CPU until its per-CPU Child SAs are installed, lanes vs strongSwan.\n\n",
         o.cpus, out.kernel
     );
-    text.push_str(&out.markdown());
-    if let Some(e) = out.error {
-        bail!("{e}\n\n{text}");
-    }
-    Ok(Out {
-        text,
-        targets: Some(out.targets()),
-    })
+    out.finish(text)
 }
 
 /// What a guest bench script printed.
@@ -298,6 +284,19 @@ struct GuestOut {
 }
 
 impl GuestOut {
+    /// The section's result: `text` plus the figures and ratios, or the
+    /// failure with what was printed.
+    fn finish(self, mut text: String) -> Result<Out> {
+        text.push_str(&self.markdown());
+        if let Some(e) = self.error {
+            bail!("{e}\n\n{text}");
+        }
+        Ok(Out {
+            text,
+            targets: Some(self.targets()),
+        })
+    }
+
     /// The figures and ratios as Markdown tables.
     fn markdown(&self) -> String {
         let mut md = String::new();
