@@ -409,7 +409,8 @@ impl IkeSa {
         let id = h.message_id;
         if id == self.expect_msg_id.wrapping_sub(1) && self.expect_msg_id != 0 {
             // Retransmission: resend the cached response if the request is authentic.
-            if keys.unprotect(datagram).is_ok()
+            // Authentic (a good ICV), even if its payloads were malformed.
+            if matches!(keys.unprotect(datagram), Ok(_) | Err(OpenError::Invalid(_)))
                 && let Some(r) = self.last_response.clone()
             {
                 self.send(ctx, &r);

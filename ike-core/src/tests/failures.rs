@@ -602,6 +602,10 @@ fn authentic_malformed_request_gets_invalid_syntax_and_keeps_the_sa() {
     );
     assert!(p.b.poll_transmit(now).is_none());
     assert_eq!(p.b.ike_sa_count(), 1, "B keeps the IKE SA");
+    // A retransmission of it gets the cached INVALID_SYNTAX response.
+    p.b.handle_datagram(now, sa.local, sa.remote, &req);
+    let again = p.b.poll_transmit(now).expect("cached response resent");
+    assert_eq!(again.data, t.data);
     // The same bytes with a broken ICV get no answer at all (§2.21.2).
     let mut bad = req.clone();
     let n = bad.len();
