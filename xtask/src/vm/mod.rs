@@ -125,8 +125,14 @@ pub fn run(o: &Options) -> Result<()> {
         VmCmd::Test(t) => {
             let out = suite::run(&t.boot, t.filter.as_deref())?;
             println!("{}", out.summary());
-            if !out.ok() {
+            if !out.failed.is_empty() {
                 anyhow::bail!("VM tests failed: {}", out.failed.join(", "));
+            }
+            if !out.ok() {
+                anyhow::bail!(
+                    "no VM test passed (skipped: {}); check --filter, --cpus and --variant",
+                    out.skipped.join(", ")
+                );
             }
             Ok(())
         }
