@@ -107,11 +107,7 @@ gw_stop() {
 # (charon or lanes) negotiated the SAs. Returns 2 with a note on stdout
 # when this lanes has no steering.
 steer_on() {
-	if ! command -v lanes >/dev/null || ! lanes steer attach --help >/dev/null 2>&1; then
-		echo "lanes steer attach is not available"
-		return 2
-	fi
-	nsx "$1" lanes steer attach "$2" --mode "${3:-native}" >/tmp/lanes-steer-$1.log 2>&1 || { cat /tmp/lanes-steer-$1.log; return 1; }
+	_steer_attach "$@" || return
 	nsx "$1" ip xfrm state | gawk '
 		function flush() { if (spi != "" && dir == "in" && cpu != "") print spi, cpu, dst; spi = ""; dir = ""; cpu = "" }
 		/^src / { flush(); dst = $4 }
@@ -121,6 +117,27 @@ steer_on() {
 		END { flush() }' | while read -r spi cpu dst; do
 		nsx "$1" lanes steer bind "$spi" "$cpu" --dst "$dst" >>/tmp/lanes-steer-$1.log 2>&1 || return 1
 	done
+}
+
+_steer_attach() { # NS IFACE [MODE]
+	if ! command -v lanes >/dev/null || ! lanes steer attach --help >/dev/null 2>&1; then
+		echo "lanes steer attach is not available"
+		return 2
+	fi
+	nsx "$1" lanes steer attach "$2" --mode "${3:-native}" >/tmp/lanes-steer-$1.log 2>&1 || { cat /tmp/lanes-steer-$1.log; return 1; }
+}
+
+# steer_on_split NS IFACE MODE PEER_NS N: the testbed's split topology (one
+# kernel, each side on its own N CPUs). Attaches like steer_on, then binds
+# the SA that PEER_NS sends on from its CPU k (its outbound SA with pcpu-num
+# k < N) to CPU N+k (needs xfrm.sh). CPU numbers of the two gateways share one kernel here,
+# so the receiver's own pcpu-num may name a CPU of the sending side.
+steer_on_split() {
+	_steer_attach "$1" "$2" "$3" || return
+	xfrm_counters "$4" | gawk -v n="$5" '$3 == "out" && $2 != "-" && $2 < n { sub(/\(.*/, "", $1); print $1, $2 + n }' |
+		while read -r spi cpu; do
+			nsx "$1" lanes steer bind "$spi" "$cpu" --dst $GW_B >>/tmp/lanes-steer-$1.log 2>&1 || return 1
+		done
 }
 
 # steer_off NS IFACE: detach the steering program.

@@ -20,6 +20,9 @@
 # makes every packet the wire receives run on CPU N (RPS), and gw-b's
 # receive path then follows on that CPU (a NIC whose RSS puts the whole
 # tunnel on one queue).
+# "split" (testbed): the wire topology with each side on its own CPUs, as
+# on two machines: client and gw-a send on CPUs 0..N-1, the wire delivers
+# to gw-b on CPU N, server runs on N..2N-1 (topo_pin_wire N 0).
 
 . "${LANES_ROOT:-/lanes}/scripts/lib/common.sh"
 
@@ -79,15 +82,34 @@ topo_up() {
 	TOPO_MODE=$mode
 }
 
-# topo_pin_wire CPU: every packet the wire receives (both directions) is
-# processed on CPU (RPS on the wire's receive queues).
+# topo_pin_wire CPU [BACK]: every packet the wire receives from gw-a is
+# processed on CPU, every packet from gw-b on BACK (default CPU), by RPS on
+# the wire's receive queues.
 topo_pin_wire() {
-	local mask i
-	mask=$(printf '%x' $((1 << $1)))
-	for i in wa wb; do
-		nsx wire sh -c "echo $mask > /sys/class/net/$i/queues/rx-0/rps_cpus" ||
-			die "cannot pin the wire to CPU $1"
-	done
+	_pin_rps wa "$1"
+	_pin_rps wb "${2:-$1}"
+}
+
+# topo_rfs NS IFACE CPUS: receive flow steering on IFACE in NS: each flow's
+# packets are processed on the CPU where its socket's reader runs, within
+# CPUS ("0-1"), as on a host whose NIC does aRFS. The testbed's split
+# topology gives client and server RFS so each TCP stream's stack work stays
+# with its pinned iperf3 (kernel Documentation/networking/scaling.rst).
+topo_rfs() {
+	local mask=0 c
+	for c in $(seq ${3%-*} ${3#*-}); do mask=$((mask | (1 << c))); done
+	# Global (init netns only); already set is fine.
+	[ "$(cat /proc/sys/net/core/rps_sock_flow_entries 2>/dev/null || echo 0)" -gt 0 ] ||
+		echo 32768 >/proc/sys/net/core/rps_sock_flow_entries 2>/dev/null ||
+		{ echo "note: no RFS (net.core.rps_sock_flow_entries is not writable here)" >&2; return 0; }
+	nsx "$1" sh -c "printf '%x' $mask > /sys/class/net/$2/queues/rx-0/rps_cpus &&
+		echo 4096 > /sys/class/net/$2/queues/rx-0/rps_flow_cnt" ||
+		die "cannot set RFS on $1 $2"
+}
+
+_pin_rps() { # IFACE CPU (in the wire namespace)
+	nsx wire sh -c "printf '%x' $((1 << $2)) > /sys/class/net/$1/queues/rx-0/rps_cpus" ||
+		die "cannot pin the wire's $1 to CPU $2"
 }
 
 # topo_down: removes the namespaces and what runs in them.

@@ -1,7 +1,7 @@
 //! `cargo xtask testbed`: the seed's throughput experiment in one command
 //! (issue 10 item 1). One guest boot per vCPU count runs
 //! `xtask/guest/bin/testbed`: for each topology (direct; wire = the receive
-//! side on one CPU) and case (unencrypted, one SA, per-CPU SAs, per-CPU SAs
+//! side on one CPU; split = wire with each side on its own N CPUs) and case (unencrypted, one SA, per-CPU SAs, per-CPU SAs
 //! with lanes' XDP steering), iperf3 streams pinned one per CPU (TCP, UDP)
 //! and netperf TCP_RR, repeated. Writes `bench/results/testbed-<date>/`:
 //! `samples.csv` (every repetition), `summary.csv`, `README.md` (tables)
@@ -41,7 +41,8 @@ pub struct Options {
     /// Repetitions of each measurement.
     #[arg(long, default_value_t = 3)]
     pub reps: u32,
-    /// Topologies: direct, wire.
+    /// Topologies: direct, wire; or split alone (wire with each side on its
+    /// own CPUs: the guest boots 2N vCPUs for `--cpus N`).
     #[arg(long, value_delimiter = ',', default_value = "direct,wire")]
     pub topo: Vec<String>,
     /// Cases: plain, one-sa, pcpu, pcpu-steer.
@@ -54,6 +55,9 @@ pub struct Options {
     /// Skip the netperf TCP_RR latency runs.
     #[arg(long)]
     pub no_rr: bool,
+    /// XDP attach mode of the steering case: native or skb.
+    #[arg(long, default_value = "native")]
+    pub steer_mode: String,
     /// Guest memory in MiB.
     #[arg(long, default_value_t = 2048)]
     pub mem: u32,
@@ -81,6 +85,7 @@ impl Default for Options {
                 "pcpu-steer".into(),
             ],
             no_rr: false,
+            steer_mode: "native".into(),
             mem: 2048,
             host_netns: false,
             out: None,
@@ -151,6 +156,21 @@ fn parse(cpus: u32, stdout: &str, notes: &mut Vec<String>, kernel: &mut String) 
     v
 }
 
+/// Checks `--topo` and says whether it is the split topology, which runs on
+/// its own because it boots twice the CPUs.
+fn check_topos(topos: &[String]) -> Result<bool> {
+    for t in topos {
+        if !matches!(t.as_str(), "direct" | "wire" | "split") {
+            bail!("--topo {t}: use direct and/or wire, or split alone");
+        }
+    }
+    let split = topos.iter().any(|t| t == "split");
+    if split && topos.len() > 1 {
+        bail!("--topo split boots 2N vCPUs for --cpus N: run it on its own (--topo split)");
+    }
+    Ok(split)
+}
+
 fn seconds(s: &str) -> Result<u32> {
     let t = s.trim();
     let (num, mult) = if let Some(m) = t.strip_suffix("ms") {
@@ -176,8 +196,14 @@ pub fn run(o: &Options) -> Result<()> {
             bail!("--proto {p}: use tcp and/or udp");
         }
     }
+    let split = check_topos(&o.topo)?;
+    if o.steer_mode != "native" && o.steer_mode != "skb" {
+        bail!("--steer-mode {}: use native or skb", o.steer_mode);
+    }
+    // Split gives each side N CPUs: the guest (or host) needs 2N.
+    let boot_cpus = |n: u32| if split { 2 * n } else { n };
     let staged = if o.host_netns {
-        host::preflight(o.cpus.iter().copied().max().unwrap_or(1))?;
+        host::preflight(boot_cpus(o.cpus.iter().copied().max().unwrap_or(1)))?;
         Some(host::stage()?)
     } else {
         None
@@ -208,6 +234,7 @@ pub fn run(o: &Options) -> Result<()> {
         ("TB_TOPOS", o.topo.join(" ")),
         ("TB_CASES", o.case.join(" ")),
         ("TB_RR", u8::from(!o.no_rr).to_string()),
+        ("TB_STEER_MODE", o.steer_mode.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -218,17 +245,18 @@ pub fn run(o: &Options) -> Result<()> {
     let mut timings = Vec::new();
     for &cpus in &o.cpus {
         let t = Instant::now();
-        eprintln!("testbed: {cpus} CPUs ({n_meas} measurements of {dur} s)");
+        let vcpus = boot_cpus(cpus);
+        eprintln!("testbed: {vcpus} CPUs ({n_meas} measurements of {dur} s)");
         let (code, stdout, logs) = match &staged {
             Some(root) => {
-                let (code, stdout) = host::run(root, cpus, &env)?;
+                let (code, stdout) = host::run(root, vcpus, &env)?;
                 (code, stdout, "the output above".to_string())
             }
             None => {
                 // Guest time: every measurement plus its setup, generously, and boot.
-                let est = n_meas * (u64::from(dur) + 10) * (1 + u64::from(cpus) / 4) + 300;
+                let est = n_meas * (u64::from(dur) + 10) * (1 + u64::from(vcpus) / 4) + 300;
                 let boot = BootArgs {
-                    cpus,
+                    cpus: vcpus,
                     mem: o.mem,
                     timeout: est * 2,
                     release: true,
@@ -249,13 +277,13 @@ pub fn run(o: &Options) -> Result<()> {
         };
         if code != 0 {
             notes.push(format!(
-                "{cpus} CPUs: the testbed script exited {code} (logs in {logs})"
+                "{vcpus} CPUs: the testbed script exited {code} (logs in {logs})"
             ));
         }
         samples.extend(parse(cpus, &stdout, &mut notes, &mut kernel));
         let secs = t.elapsed().as_secs_f64();
-        timings.push((cpus, secs));
-        eprintln!("testbed: {cpus} CPUs took {secs:.0} s");
+        timings.push((vcpus, secs));
+        eprintln!("testbed: {vcpus} CPUs took {secs:.0} s");
     }
     let meta = Meta {
         date: date.trim().to_string(),
@@ -274,6 +302,7 @@ pub fn run(o: &Options) -> Result<()> {
             .join(", "),
         duration: dur,
         reps: o.reps,
+        split,
         timings,
         notes,
     };
@@ -292,6 +321,9 @@ struct Meta {
     peer: String,
     duration: u32,
     reps: u32,
+    /// `--topo split`: the tables' CPU count is per side, the guest had 2N.
+    split: bool,
+    /// (guest vCPUs, wall seconds) per boot.
     timings: Vec<(u32, f64)>,
     notes: Vec<String>,
 }
@@ -366,13 +398,14 @@ fn median(groups: &BTreeMap<Key, Vec<&Sample>>, k: (u32, &str, &str, &str, &str)
 }
 
 /// The issue's throughput targets, from the medians of this run: on the
-/// wire topology, lanes' per-CPU SAs with steering carry at least 0.9·N×
-/// lanes' one SA and at least strongSwan's per-CPU SAs.
-fn targets(groups: &BTreeMap<Key, Vec<&Sample>>) -> String {
+/// wire topology (and split, N = CPUs per side), lanes' per-CPU SAs with
+/// steering carry at least 0.9·N× lanes' one SA and at least strongSwan's
+/// per-CPU SAs.
+fn targets(groups: &BTreeMap<Key, Vec<&Sample>>, cpu_col: &str) -> String {
     let mut t = String::new();
     let mut keys: Vec<(u32, String, String)> = groups
         .keys()
-        .filter(|k| k.1 == "wire" && k.2 != "rr")
+        .filter(|k| (k.1 == "wire" || k.1 == "split") && k.2 != "rr")
         .map(|k| (k.0, k.1.clone(), k.2.clone()))
         .collect();
     keys.dedup();
@@ -400,7 +433,7 @@ fn targets(groups: &BTreeMap<Key, Vec<&Sample>>) -> String {
         return t;
     }
     format!(
-        "| vCPUs | topology | proto | lanes per-CPU+steering / lanes one SA | lanes per-CPU+steering / strongSwan per-CPU |\n|---|---|---|---|---|\n{t}"
+        "| {cpu_col} | topology | proto | lanes per-CPU+steering / lanes one SA | lanes per-CPU+steering / strongSwan per-CPU |\n|---|---|---|---|---|\n{t}"
     )
 }
 
@@ -455,8 +488,14 @@ fn write_results(out: &std::path::Path, meta: &Meta, samples: &[Sample]) -> Resu
     );
     let _ = writeln!(
         md,
-        "- {} s per measurement, {} repetitions: median (min-max); iperf3 streams pinned one per vCPU",
-        meta.duration, meta.reps
+        "- {} s per measurement, {} repetitions: median (min-max); iperf3 streams pinned one per {}",
+        meta.duration,
+        meta.reps,
+        if meta.split {
+            "sending CPU, each server on its peer CPU of the receiving side"
+        } else {
+            "vCPU"
+        }
     );
     let tm: Vec<String> = meta
         .timings
@@ -467,15 +506,18 @@ fn write_results(out: &std::path::Path, meta: &Meta, samples: &[Sample]) -> Resu
     let _ = writeln!(
         md,
         "Topologies: `direct` = the receive CPU follows the sender (RSS on the SPI); `wire` = \
-         every packet of the tunnel is received on CPU 0 (single-queue RSS). \
-         pkt/s counts gw-b's wan receive (veth: unencrypted TCP arrives GRO-merged, ESP does \
+         every packet of the tunnel is received on CPU 0 (single-queue RSS); `split` = `wire` \
+         with each side on its own N CPUs, as on two machines (client and gw-a on CPUs \
+         0..N-1, gw-b receives on CPU N, server on N..2N-1; the guest boots 2N vCPUs and the \
+         CPU column counts CPUs per side). pkt/s counts gw-b's wan receive (veth: unencrypted TCP arrives GRO-merged, ESP does \
          not). Absolute numbers under QEMU TCG mean nothing outside this machine: compare \
          cases within one run.\n"
     );
     let _ = writeln!(md, "## Throughput\n");
+    let cpu_col = if meta.split { "CPUs per side" } else { "vCPUs" };
     let _ = writeln!(
         md,
-        "| vCPUs | topology | proto | case | gw-a | Mbit/s | pkt/s (gw-b rx) | CPU busy % (last rep) | gw-b SA in packets by CPU (last rep) |"
+        "| {cpu_col} | topology | proto | case | gw-a | Mbit/s | pkt/s (gw-b rx) | CPU busy % (last rep) | gw-b SA in packets by CPU (last rep) |"
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
     let mut rr = String::new();
@@ -519,11 +561,11 @@ fn write_results(out: &std::path::Path, meta: &Meta, samples: &[Sample]) -> Resu
         let _ = writeln!(md, "\n## Latency (netperf TCP_RR, one flow on CPU 0)\n");
         let _ = writeln!(
             md,
-            "| vCPUs | topology | case | gw-a | transactions/s | mean latency µs |\n|---|---|---|---|---|---|"
+            "| {cpu_col} | topology | case | gw-a | transactions/s | mean latency µs |\n|---|---|---|---|---|---|"
         );
         md.push_str(&rr);
     }
-    let tg = targets(&groups);
+    let tg = targets(&groups, cpu_col);
     if !tg.is_empty() {
         let _ = writeln!(
             md,
@@ -694,8 +736,13 @@ fn svg(groups: &BTreeMap<Key, Vec<&Sample>>, meta: &Meta) -> String {
     }
     let _ = writeln!(
         s,
-        r##"<text x="{m}" y="{}" fill="#555">x: guest vCPUs; y: Mbit/s summed over pinned streams</text>"##,
-        h - 8.0
+        r##"<text x="{m}" y="{}" fill="#555">x: {}; y: Mbit/s summed over pinned streams</text>"##,
+        h - 8.0,
+        if meta.split {
+            "CPUs per side (guest vCPUs = 2x)"
+        } else {
+            "guest vCPUs"
+        }
     );
     s.push_str("</svg>\n");
     s
@@ -744,7 +791,7 @@ mod tests {
         }
         let v = parse(2, &out, &mut notes, &mut k);
         assert_eq!(v.len(), 9);
-        let t = targets(&group(&v));
+        let t = targets(&group(&v), "vCPUs");
         // Medians: 20, 76, 80 -> 3.80 vs 1.8 (met), 0.95 vs 1 (missed).
         assert!(
             t.contains("| 2 | wire | tcp | 3.80 (≥ 1.80: met) | 0.95 (≥ 1.00: missed) |"),
@@ -761,11 +808,31 @@ mod tests {
                 peer: "lanes, strongswan".into(),
                 duration: 1,
                 reps: 3,
+                split: false,
                 timings: vec![(2, 1.0)],
                 notes: vec![],
             },
         );
         assert!(svg.contains("per-CPU SAs (strongswan)"), "{svg}");
         assert!(svg.contains("stroke-dasharray"));
+    }
+
+    #[test]
+    fn split_runs_alone_and_its_targets_use_cpus_per_side() {
+        let t = |v: &[&str]| check_topos(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert!(!t(&["direct", "wire"]).unwrap());
+        assert!(t(&["split"]).unwrap());
+        assert!(t(&["wire", "split"]).is_err());
+        assert!(t(&["ring"]).is_err());
+        let (mut notes, mut k) = (Vec::new(), String::new());
+        let out = "@@TB topo=split case=one-sa peer=lanes proto=tcp rep=1 mbps=10\n\
+                   @@TB topo=split case=pcpu-steer peer=lanes proto=tcp rep=1 mbps=37\n";
+        // --cpus 4 with split: 4 CPUs per side, so the bar is 0.9 * 4.
+        let g = targets(&group(&parse(4, out, &mut notes, &mut k)), "CPUs per side");
+        assert!(g.starts_with("| CPUs per side |"), "{g}");
+        assert!(
+            g.contains("| 4 | split | tcp | 3.70 (≥ 3.60: met) | n/a"),
+            "{g}"
+        );
     }
 }
