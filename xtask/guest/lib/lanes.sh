@@ -140,5 +140,12 @@ steer_on_split() {
 		done
 }
 
+# steered_total NS: the XDP program's "steered" counter in NS, all CPUs
+# (`lanes steer status --json`; 0 when nothing is attached).
+steered_total() {
+	nsx "$1" lanes steer status --json 2>/dev/null | tr -d ' \n' |
+		sed -n 's/.*"steered":{[^}]*"total":\([0-9]*\).*/\1/p' | grep . || echo 0
+}
+
 # steer_off NS IFACE: detach the steering program.
 steer_off() { nsx "$1" lanes steer detach "$2" >/dev/null 2>&1; return 0; }

@@ -109,6 +109,8 @@ struct Sample {
     value2: f64,
     cpu_busy: String,
     sa: String,
+    /// Packets gw-b's XDP program redirected to another CPU ("" if not reported).
+    steered: String,
 }
 
 fn kv(line: &str) -> BTreeMap<&str, &str> {
@@ -135,6 +137,7 @@ fn parse(cpus: u32, stdout: &str, notes: &mut Vec<String>, kernel: &mut String) 
                 value2: if rr { f("lat_us") } else { f("pps") },
                 cpu_busy: m.get("cpu").copied().unwrap_or_default().into(),
                 sa: m.get("sa").copied().unwrap_or_default().into(),
+                steered: m.get("steered").copied().unwrap_or_default().into(),
                 proto,
             });
         } else if let Some(rest) = l.strip_prefix("@@TB-SKIP ") {
@@ -450,13 +453,23 @@ fn case_label(c: &str) -> &str {
 
 fn write_results(out: &std::path::Path, meta: &Meta, samples: &[Sample]) -> Result<()> {
     let mut csv = String::from(
-        "vcpus,topology,case,gw_a,proto,rep,mbps_or_tps,pps_or_lat_us,cpu_busy_pct,sa_in_packets\n",
+        "vcpus,topology,case,gw_a,proto,rep,mbps_or_tps,pps_or_lat_us,cpu_busy_pct,sa_in_packets,steered_packets\n",
     );
     for s in samples {
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{:.1},{:.1},\"{}\",\"{}\"",
-            s.cpus, s.topo, s.case, s.peer, s.proto, s.rep, s.value, s.value2, s.cpu_busy, s.sa
+            "{},{},{},{},{},{},{:.1},{:.1},\"{}\",\"{}\",{}",
+            s.cpus,
+            s.topo,
+            s.case,
+            s.peer,
+            s.proto,
+            s.rep,
+            s.value,
+            s.value2,
+            s.cpu_busy,
+            s.sa,
+            s.steered
         );
     }
     std::fs::write(out.join("samples.csv"), csv)?;
@@ -758,7 +771,7 @@ mod tests {
         let mut k = String::new();
         let v = parse(
             2,
-            "@@TB-INFO kernel=7.2 cpus=2\n@@TB topo=wire case=pcpu proto=tcp rep=1 mbps=12.5 pps=900 cpu=0:50,1:20 sa=0:10,1:5\n\
+            "@@TB-INFO kernel=7.2 cpus=2\n@@TB topo=wire case=pcpu proto=tcp rep=1 mbps=12.5 pps=900 cpu=0:50,1:20 sa=0:10,1:5 steered=7\n\
              @@TB topo=wire case=plain proto=rr rep=2 tps=100 lat_us=9000\n@@TB-SKIP topo=wire case=pcpu-steer reason=no-steer\n",
             &mut notes,
             &mut k,
@@ -766,6 +779,7 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].value, 12.5);
         assert_eq!(v[0].sa, "0:10,1:5");
+        assert_eq!(v[0].steered, "7");
         assert_eq!(v[1].value2, 9000.0);
         assert_eq!(k, "7.2");
         assert_eq!(notes.len(), 1);
