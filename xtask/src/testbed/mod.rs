@@ -41,8 +41,8 @@ pub struct Options {
     /// Repetitions of each measurement.
     #[arg(long, default_value_t = 3)]
     pub reps: u32,
-    /// Topologies: direct, wire; or split alone (wire with each side on its
-    /// own CPUs: the guest boots 2N vCPUs for `--cpus N`).
+    /// Topologies: direct, wire, split (wire with each side on its own N
+    /// CPUs: a boot of its own with 2N vCPUs for `--cpus N`).
     #[arg(long, value_delimiter = ',', default_value = "direct,wire")]
     pub topo: Vec<String>,
     /// Cases: plain, one-sa, pcpu, pcpu-steer.
@@ -159,19 +159,45 @@ fn parse(cpus: u32, stdout: &str, notes: &mut Vec<String>, kernel: &mut String) 
     v
 }
 
-/// Checks `--topo` and says whether it is the split topology, which runs on
-/// its own because it boots twice the CPUs.
-fn check_topos(topos: &[String]) -> Result<bool> {
+/// One guest boot (or host run): `n` CPUs (per side for split), `vcpus` booted.
+#[derive(Debug, PartialEq)]
+struct Boot {
+    n: u32,
+    vcpus: u32,
+    topos: Vec<String>,
+}
+
+/// The boots for `--cpus` and `--topo`: per CPU count, one for direct and
+/// wire with N vCPUs, and one for split with 2N.
+fn plan_boots(cpus: &[u32], topos: &[String]) -> Result<Vec<Boot>> {
     for t in topos {
         if !matches!(t.as_str(), "direct" | "wire" | "split") {
-            bail!("--topo {t}: use direct and/or wire, or split alone");
+            bail!("--topo {t}: use direct, wire and/or split");
         }
     }
-    let split = topos.iter().any(|t| t == "split");
-    if split && topos.len() > 1 {
-        bail!("--topo split boots 2N vCPUs for --cpus N: run it on its own (--topo split)");
+    let (split, shared): (Vec<String>, Vec<String>) =
+        topos.iter().cloned().partition(|t| t == "split");
+    let mut boots = Vec::new();
+    for &n in cpus {
+        if n == 0 {
+            bail!("--cpus 0: use at least 1");
+        }
+        if !shared.is_empty() {
+            boots.push(Boot {
+                n,
+                vcpus: n,
+                topos: shared.clone(),
+            });
+        }
+        if !split.is_empty() {
+            boots.push(Boot {
+                n,
+                vcpus: 2 * n,
+                topos: split.clone(),
+            });
+        }
     }
-    Ok(split)
+    Ok(boots)
 }
 
 fn seconds(s: &str) -> Result<u32> {
@@ -199,14 +225,13 @@ pub fn run(o: &Options) -> Result<()> {
             bail!("--proto {p}: use tcp and/or udp");
         }
     }
-    let split = check_topos(&o.topo)?;
+    let boots = plan_boots(&o.cpus, &o.topo)?;
+    let split = boots.iter().any(|b| b.vcpus != b.n);
     if o.steer_mode != "native" && o.steer_mode != "skb" {
         bail!("--steer-mode {}: use native or skb", o.steer_mode);
     }
-    // Split gives each side N CPUs: the guest (or host) needs 2N.
-    let boot_cpus = |n: u32| if split { 2 * n } else { n };
     let staged = if o.host_netns {
-        host::preflight(boot_cpus(o.cpus.iter().copied().max().unwrap_or(1)))?;
+        host::preflight(boots.iter().map(|b| b.vcpus).max().unwrap_or(1))?;
         Some(host::stage()?)
     } else {
         None
@@ -217,11 +242,13 @@ pub fn run(o: &Options) -> Result<()> {
         .clone()
         .unwrap_or_else(|| util::root().join(format!("bench/results/testbed-{}", date.trim())));
     std::fs::create_dir_all(&out)?;
-    let n_meas = o.topo.len() as u64
-        * o.case.len() as u64
-        * (o.proto.len() as u64 + u64::from(!o.no_rr))
-        * u64::from(o.reps)
-        * o.peer.len().max(1) as u64;
+    let n_meas = |b: &Boot| {
+        b.topos.len() as u64
+            * o.case.len() as u64
+            * (o.proto.len() as u64 + u64::from(!o.no_rr))
+            * u64::from(o.reps)
+            * o.peer.len().max(1) as u64
+    };
     let env: Vec<(String, String)> = [
         (
             "TB_PEER",
@@ -234,7 +261,6 @@ pub fn run(o: &Options) -> Result<()> {
         ("TB_PROTOS", o.proto.join(" ")),
         ("TB_DURATION", dur.to_string()),
         ("TB_REPS", o.reps.to_string()),
-        ("TB_TOPOS", o.topo.join(" ")),
         ("TB_CASES", o.case.join(" ")),
         ("TB_RR", u8::from(!o.no_rr).to_string()),
         ("TB_STEER_MODE", o.steer_mode.clone()),
@@ -246,10 +272,15 @@ pub fn run(o: &Options) -> Result<()> {
     let mut notes = Vec::new();
     let mut kernel = String::new();
     let mut timings = Vec::new();
-    for &cpus in &o.cpus {
+    for b in &boots {
         let t = Instant::now();
-        let vcpus = boot_cpus(cpus);
-        eprintln!("testbed: {vcpus} CPUs ({n_meas} measurements of {dur} s)");
+        let (cpus, vcpus, n_meas) = (b.n, b.vcpus, n_meas(b));
+        let mut env = env.clone();
+        env.push(("TB_TOPOS".into(), b.topos.join(" ")));
+        eprintln!(
+            "testbed: {vcpus} CPUs, {} ({n_meas} measurements of {dur} s)",
+            b.topos.join(", ")
+        );
         let (code, stdout, logs) = match &staged {
             Some(root) => {
                 let (code, stdout) = host::run(root, vcpus, &env)?;
@@ -285,7 +316,7 @@ pub fn run(o: &Options) -> Result<()> {
         }
         samples.extend(parse(cpus, &stdout, &mut notes, &mut kernel));
         let secs = t.elapsed().as_secs_f64();
-        timings.push((vcpus, secs));
+        timings.push((vcpus, b.topos.join(","), secs));
         eprintln!("testbed: {vcpus} CPUs took {secs:.0} s");
     }
     let meta = Meta {
@@ -324,11 +355,23 @@ struct Meta {
     peer: String,
     duration: u32,
     reps: u32,
-    /// `--topo split`: the tables' CPU count is per side, the guest had 2N.
+    /// Split was measured: its rows count CPUs per side (the guest had 2N).
     split: bool,
-    /// (guest vCPUs, wall seconds) per boot.
-    timings: Vec<(u32, f64)>,
+    /// (guest vCPUs, topologies, wall seconds) per boot.
+    timings: Vec<(u32, String, f64)>,
     notes: Vec<String>,
+}
+
+impl Meta {
+    /// The CPU axis: N counts CPUs per side in split rows.
+    fn cpu_axis(&self) -> &'static str {
+        let only_split = self.timings.iter().all(|t| t.1 == "split");
+        match (self.split, only_split) {
+            (false, _) => "vCPUs",
+            (true, true) => "CPUs per side",
+            (true, false) => "vCPUs (split: per side)",
+        }
+    }
 }
 
 /// CPU model and count of this host.
@@ -504,16 +547,16 @@ fn write_results(out: &std::path::Path, meta: &Meta, samples: &[Sample]) -> Resu
         "- {} s per measurement, {} repetitions: median (min-max); iperf3 streams pinned one per {}",
         meta.duration,
         meta.reps,
-        if meta.split {
-            "sending CPU, each server on its peer CPU of the receiving side"
-        } else {
-            "vCPU"
+        match meta.cpu_axis() {
+            "vCPUs" => "vCPU",
+            "CPUs per side" => "sending CPU, each server on its peer CPU of the receiving side",
+            _ => "vCPU (split: per sending CPU, each server on its peer CPU of the receiving side)",
         }
     );
     let tm: Vec<String> = meta
         .timings
         .iter()
-        .map(|(c, s)| format!("{c} vCPUs {s:.0} s"))
+        .map(|(c, t, s)| format!("{c} vCPUs ({t}) {s:.0} s"))
         .collect();
     let _ = writeln!(md, "- wall time: {}\n", tm.join(", "));
     let _ = writeln!(
@@ -527,7 +570,7 @@ fn write_results(out: &std::path::Path, meta: &Meta, samples: &[Sample]) -> Resu
          cases within one run.\n"
     );
     let _ = writeln!(md, "## Throughput\n");
-    let cpu_col = if meta.split { "CPUs per side" } else { "vCPUs" };
+    let cpu_col = meta.cpu_axis();
     let _ = writeln!(
         md,
         "| {cpu_col} | topology | proto | case | gw-a | Mbit/s | pkt/s (gw-b rx) | CPU busy % (last rep) | gw-b SA in packets by CPU (last rep) |"
@@ -752,7 +795,7 @@ fn svg(groups: &BTreeMap<Key, Vec<&Sample>>, meta: &Meta) -> String {
         r##"<text x="{m}" y="{}" fill="#555">x: {}; y: Mbit/s summed over pinned streams</text>"##,
         h - 8.0,
         if meta.split {
-            "CPUs per side (guest vCPUs = 2x)"
+            "guest vCPUs; split: CPUs per side (its guest has 2x)"
         } else {
             "guest vCPUs"
         }
@@ -823,7 +866,7 @@ mod tests {
                 duration: 1,
                 reps: 3,
                 split: false,
-                timings: vec![(2, 1.0)],
+                timings: vec![(2, "wire".into(), 1.0)],
                 notes: vec![],
             },
         );
@@ -832,12 +875,27 @@ mod tests {
     }
 
     #[test]
-    fn split_runs_alone_and_its_targets_use_cpus_per_side() {
-        let t = |v: &[&str]| check_topos(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert!(!t(&["direct", "wire"]).unwrap());
-        assert!(t(&["split"]).unwrap());
-        assert!(t(&["wire", "split"]).is_err());
-        assert!(t(&["ring"]).is_err());
+    fn split_boots_twice_the_cpus_and_its_targets_use_cpus_per_side() {
+        let t = |c: &[u32], v: &[&str]| {
+            plan_boots(c, &v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        let b = t(&[1, 2], &["direct", "split", "wire"]).unwrap();
+        let got: Vec<(u32, u32, String)> = b
+            .iter()
+            .map(|b| (b.n, b.vcpus, b.topos.join(",")))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1, 1, "direct,wire".into()),
+                (1, 2, "split".into()),
+                (2, 2, "direct,wire".into()),
+                (2, 4, "split".into())
+            ]
+        );
+        assert_eq!(t(&[4], &["split"]).unwrap().len(), 1);
+        assert!(t(&[1], &["ring"]).is_err());
+        assert!(t(&[0], &["wire"]).is_err());
         let (mut notes, mut k) = (Vec::new(), String::new());
         let out = "@@TB topo=split case=one-sa peer=lanes proto=tcp rep=1 mbps=10\n\
                    @@TB topo=split case=pcpu-steer peer=lanes proto=tcp rep=1 mbps=37\n";
