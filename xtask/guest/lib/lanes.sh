@@ -130,8 +130,8 @@ _steer_attach() { # NS IFACE [MODE]
 # steer_on_split NS IFACE MODE PEER_NS N: the testbed's split topology (one
 # kernel, each side on its own N CPUs). Attaches like steer_on, then binds
 # the SA that PEER_NS sends on from its CPU k (its outbound SA with pcpu-num
-# k < N) to CPU N+k (needs xfrm.sh). CPU numbers of the two gateways share one kernel here,
-# so the receiver's own pcpu-num may name a CPU of the sending side.
+# k < N) to CPU N+k (needs xfrm.sh). Both gateways' CPU numbers share one
+# kernel here, so the receiver's own pcpu-num may name a sending-side CPU.
 steer_on_split() {
 	_steer_attach "$1" "$2" "$3" || return
 	xfrm_counters "$4" | gawk -v n="$5" '$3 == "out" && $2 != "-" && $2 < n { sub(/\(.*/, "", $1); print $1, $2 + n }' |
