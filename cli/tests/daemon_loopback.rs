@@ -53,6 +53,17 @@ impl Node {
     fn policies(&self) -> usize {
         self.kernel.state().policies.len()
     }
+
+    /// The reqid of the per-CPU trap (the outbound policy with CPU_ACQUIRE).
+    fn trap_reqid(&self) -> u32 {
+        let st = self.kernel.state();
+        let out = st
+            .policies
+            .values()
+            .find(|p| p.cpu_acquire)
+            .expect("CPU_ACQUIRE out policy");
+        out.templates[0].reqid.0
+    }
 }
 
 /// Polls `cond` every 20 ms for up to 10 s.
@@ -299,16 +310,7 @@ async fn trap_per_cpu_acquires_and_failure() {
     run_pair("pcpu", per_cpu, per_cpu, |a, b| async move {
         // Traps: out/in/fwd, CPU_ACQUIRE on out.
         assert_eq!(a.policies(), 3);
-        let (reqid, acquire) = {
-            let st = a.kernel.state();
-            let out = st
-                .policies
-                .values()
-                .find(|p| p.cpu_acquire)
-                .expect("CPU_ACQUIRE out policy");
-            (out.templates[0].reqid.0, st.policies.len())
-        };
-        assert_eq!(acquire, 3);
+        let reqid = a.trap_reqid();
         let s = a.status().await;
         assert_eq!(s.traps.len(), 1);
         assert!(s.traps[0].per_cpu);
@@ -454,15 +456,7 @@ async fn ts_max_queue_pauses_cpu_acquire_until_a_group_sa_goes() {
                 .filter(|p| p.cpu_acquire)
                 .count()
         };
-        let reqid = {
-            let st = a.kernel.state();
-            let out = st
-                .policies
-                .values()
-                .find(|p| p.cpu_acquire)
-                .expect("CPU_ACQUIRE out policy");
-            out.templates[0].reqid.0
-        };
+        let reqid = a.trap_reqid();
         let acq = |cpu, seq| cpu_acquire(reqid, cpu, seq);
         assert!(a.kernel.inject(acq(2, 20)));
         wait_for("fallback SA pair", || async {
