@@ -226,7 +226,6 @@ pub fn run(o: &Options) -> Result<()> {
         }
     }
     let boots = plan_boots(&o.cpus, &o.topo)?;
-    let split = boots.iter().any(|b| b.vcpus != b.n);
     if o.steer_mode != "native" && o.steer_mode != "skb" {
         bail!("--steer-mode {}: use native or skb", o.steer_mode);
     }
@@ -336,7 +335,6 @@ pub fn run(o: &Options) -> Result<()> {
             .join(", "),
         duration: dur,
         reps: o.reps,
-        split,
         timings,
         notes,
     };
@@ -355,8 +353,6 @@ struct Meta {
     peer: String,
     duration: u32,
     reps: u32,
-    /// Split was measured: its rows count CPUs per side (the guest had 2N).
-    split: bool,
     /// (guest vCPUs, topologies, wall seconds) per boot.
     timings: Vec<(u32, String, f64)>,
     notes: Vec<String>,
@@ -365,8 +361,11 @@ struct Meta {
 impl Meta {
     /// The CPU axis: N counts CPUs per side in split rows.
     fn cpu_axis(&self) -> &'static str {
-        let only_split = self.timings.iter().all(|t| t.1 == "split");
-        match (self.split, only_split) {
+        let split = |t: &(u32, String, f64)| t.1 == "split";
+        match (
+            self.timings.iter().any(split),
+            self.timings.iter().all(split),
+        ) {
             (false, _) => "vCPUs",
             (true, true) => "CPUs per side",
             (true, false) => "vCPUs (split: per side)",
@@ -794,10 +793,10 @@ fn svg(groups: &BTreeMap<Key, Vec<&Sample>>, meta: &Meta) -> String {
         s,
         r##"<text x="{m}" y="{}" fill="#555">x: {}; y: Mbit/s summed over pinned streams</text>"##,
         h - 8.0,
-        if meta.split {
-            "guest vCPUs; split: CPUs per side (its guest has 2x)"
-        } else {
+        if meta.cpu_axis() == "vCPUs" {
             "guest vCPUs"
+        } else {
+            "guest vCPUs; split: CPUs per side (its guest has 2x)"
         }
     );
     s.push_str("</svg>\n");
@@ -854,24 +853,35 @@ mod tests {
             t.contains("| 2 | wire | tcp | 3.80 (≥ 1.80: met) | 0.95 (≥ 1.00: missed) |"),
             "{t}"
         );
-        let svg = svg(
-            &group(&v),
-            &Meta {
-                date: "d".into(),
-                machine: "m".into(),
-                host_kernel: "h".into(),
-                guest_kernel: "g".into(),
-                host_netns: false,
-                peer: "lanes, strongswan".into(),
-                duration: 1,
-                reps: 3,
-                split: false,
-                timings: vec![(2, "wire".into(), 1.0)],
-                notes: vec![],
-            },
-        );
+        let svg = svg(&group(&v), &meta(&["wire"]));
         assert!(svg.contains("per-CPU SAs (strongswan)"), "{svg}");
         assert!(svg.contains("stroke-dasharray"));
+    }
+
+    /// A report header for boots of these topologies.
+    fn meta(boots: &[&str]) -> Meta {
+        Meta {
+            date: "d".into(),
+            machine: "m".into(),
+            host_kernel: "h".into(),
+            guest_kernel: "g".into(),
+            host_netns: false,
+            peer: "lanes, strongswan".into(),
+            duration: 1,
+            reps: 3,
+            timings: boots.iter().map(|t| (2, t.to_string(), 1.0)).collect(),
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn cpu_axis_names_per_side_counts() {
+        assert_eq!(meta(&["direct,wire"]).cpu_axis(), "vCPUs");
+        assert_eq!(meta(&["split"]).cpu_axis(), "CPUs per side");
+        assert_eq!(
+            meta(&["direct,wire", "split"]).cpu_axis(),
+            "vCPUs (split: per side)"
+        );
     }
 
     #[test]
