@@ -76,6 +76,19 @@ pub enum Event {
         /// Its CPU binding (RFC 9611), `None` for the fallback or a plain SA.
         resource: Option<CpuId>,
     },
+    /// RFC 9611 §4.2, initiator: the peer answered TS_MAX_QUEUE for this
+    /// per-CPU group (`full`), so the engine asks for no more of its SAs, and
+    /// ignores their acquires, until one goes away (`!full`). Meanwhile a
+    /// kernel backend should stop raising per-CPU acquires for the group, so
+    /// CPUs without an SA use the fallback SA.
+    PerCpuGroupFull {
+        /// Owning IKE SA.
+        ike: IkeSaId,
+        /// Child config name.
+        name: String,
+        /// Full (true) or open again (false).
+        full: bool,
+    },
     /// The peer refused a Child SA, or creating one failed; nothing was installed.
     ChildSaFailed {
         /// Owning IKE SA.

@@ -27,7 +27,8 @@
 //!    - [`Endpoint::poll_event`]`()` until `None`: install/remove SAs as told by
 //!      [`Event::ChildSaReady`], [`Event::ChildSaRekeyed`] (install `new`; the old SA
 //!      is removed on its own [`Event::ChildSaDeleted`]), [`Event::ChildSaDeleted`];
-//!      [`Event::IkeSaUp`] / [`Event::IkeSaDown`] are informational;
+//!      [`Event::PerCpuGroupFull`] turns a group's per-CPU acquires off and on
+//!      (RFC 9611 §4.2); [`Event::IkeSaUp`] / [`Event::IkeSaDown`] are informational;
 //!    - [`Endpoint::poll_timeout`]`()`: sleep until then (or the next input).
 //!
 //! Every Child SA event carries `resource: Option<CpuId>`: the CPU for

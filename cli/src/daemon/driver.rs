@@ -620,17 +620,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                     }
                 }
             }
-            Event::ChildSaDeleted { child, .. } => {
-                let name = self
-                    .tables
-                    .children
-                    .get(&(conn.to_string(), child))
-                    .map(|r| r.name.clone());
-                self.remove_child(conn, child).await;
-                // The engine may ask for this group's SAs again (RFC 9611 §4.2).
-                if let Some(name) = name {
-                    self.set_cpu_acquire(conn, &name, true).await;
-                }
+            Event::ChildSaDeleted { child, .. } => self.remove_child(conn, child).await,
+            Event::PerCpuGroupFull { name, full, .. } => {
+                self.set_cpu_acquire(conn, &name, !full).await;
             }
             Event::ChildSaFailed {
                 name,
@@ -639,14 +631,6 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 ..
             } => {
                 tracing::warn!(connection = %conn, child = %name, cpu = ?resource.map(|c| c.0), "Child SA not established: {reason}");
-                if resource.is_some()
-                    && reason
-                        == ike_core::Error::NotifyReceived(
-                            ike_core::wire::NotifyType::TS_MAX_QUEUE.0,
-                        )
-                {
-                    self.set_cpu_acquire(conn, &name, false).await;
-                }
             }
             other => tracing::debug!(connection = %conn, "unhandled engine event {other:?}"),
         }

@@ -152,9 +152,10 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         Ok(())
     }
 
-    /// RFC 9611 §4.2, initiator side: after TS_MAX_QUEUE the engine asks for
-    /// no more SAs of the group until one of them goes away, so the group's
-    /// outbound policy stops raising per-CPU acquires (`on = false`):
+    /// RFC 9611 §4.2, initiator side, on the engine's `PerCpuGroupFull`:
+    /// after TS_MAX_QUEUE the engine asks for no more SAs of the group until
+    /// one of them goes away, so the group's outbound policy stops raising
+    /// per-CPU acquires (`on = false`):
     /// otherwise the kernel parks each refused CPU's packets on a larval
     /// acquire state for `xfrm_acq_expires` instead of sending them over the
     /// fallback SA (net/xfrm/xfrm_state.c, xfrm_state_find). `on = true`

@@ -156,15 +156,16 @@ impl Group {
         }
     }
 
-    /// Initiator: the peer answered TS_MAX_QUEUE.
-    pub(crate) fn on_max_queue(&mut self, requested: Option<CpuId>) {
+    /// Initiator: the peer answered TS_MAX_QUEUE. True if the group just became full.
+    pub(crate) fn on_max_queue(&mut self, requested: Option<CpuId>) -> bool {
         self.finish(requested);
-        self.max_queue = true;
+        !std::mem::replace(&mut self.max_queue, true)
     }
 
-    /// Either side: an SA of the group went away; asking may resume.
-    pub(crate) fn on_deleted(&mut self) {
-        self.max_queue = false;
+    /// Either side: an SA of the group went away; asking may resume. True if
+    /// the group was full.
+    pub(crate) fn on_deleted(&mut self) -> bool {
+        std::mem::replace(&mut self.max_queue, false)
     }
 }
 

@@ -329,10 +329,12 @@ impl IkeSa {
                 o.state = ChildState::Installed;
                 o.rekey_at = Some(now + Duration::from_secs(30));
             }
-        } else if req.resource_notify {
+        }
+        let mut full = false;
+        if req.rekey.is_none() && req.resource_notify {
             if reason == Error::NotifyReceived(NotifyType::TS_MAX_QUEUE.0) {
                 tracing::info!(ike = ?self.id, name = %c.name, "received TS_MAX_QUEUE, not asking for more per-CPU SAs");
-                self.group(req.cfg).on_max_queue(req.cpu);
+                full = self.group(req.cfg).on_max_queue(req.cpu);
             } else {
                 self.group(req.cfg).finish(req.cpu);
             }
@@ -343,6 +345,13 @@ impl IkeSa {
             resource: req.cpu,
             reason,
         });
+        if full {
+            ctx.out.events.push_back(Event::PerCpuGroupFull {
+                ike: self.id,
+                name: c.name.clone(),
+                full: true,
+            });
+        }
     }
 
     /// The peer created a Child SA we cannot accept: report the failure and delete

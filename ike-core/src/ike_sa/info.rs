@@ -5,8 +5,9 @@ use std::time::Instant;
 
 use super::child::deleted_event;
 use super::{Ctx, IkeSa, Pending, State};
-use crate::child_sa::ChildState;
+use crate::child_sa::{ChildState, Resource};
 use crate::error::Error;
+use crate::event::Event;
 use crate::ids::{ChildSaId, Spi};
 use crate::wire::{Delete, ExchangeType, Payload, ProtocolId};
 
@@ -46,8 +47,14 @@ impl IkeSa {
         ctx.out
             .events
             .push_back(deleted_event(self.id, &c, ctx.cfg, self.conn));
-        if c.resource.per_cpu() || c.resource == crate::child_sa::Resource::Plain {
-            self.group(c.cfg).on_deleted();
+        if (c.resource.per_cpu() || c.resource == Resource::Plain) && self.group(c.cfg).on_deleted()
+        {
+            let name = self.conn(ctx).children[usize::from(c.cfg)].name.clone();
+            ctx.out.events.push_back(Event::PerCpuGroupFull {
+                ike: self.id,
+                name,
+                full: false,
+            });
         }
     }
 

@@ -626,6 +626,17 @@ impl IkeSa {
                 .events
                 .push_back(child::deleted_event(self.id, &c, ctx.cfg, self.conn));
         }
+        // Groups still here (not handed to a rekey successor) end with the SA.
+        let conn = self.conn(ctx);
+        for g in &mut self.groups {
+            if g.on_deleted() {
+                ctx.out.events.push_back(Event::PerCpuGroupFull {
+                    ike: self.id,
+                    name: conn.children[usize::from(g.cfg)].name.clone(),
+                    full: false,
+                });
+            }
+        }
         self.outstanding = None;
         self.queue.clear();
         tracing::info!(ike = ?self.id, spi_i = %self.spi_i, spi_r = %self.spi_r, %reason, "IKE SA down");

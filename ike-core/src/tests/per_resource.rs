@@ -115,6 +115,7 @@ fn precreate_for_a_cpu_set() {
 fn cap_gives_ts_max_queue_and_nothing_is_lost() {
     let (a, mut b) = per_cpu_configs();
     b.connections[0].children[0].per_cpu_max = Some(2);
+    let child_name = a.connections[0].children[0].name.clone();
     let mut p = Pair::new(a, b);
     p.acquire(Side::A, 1, None, 1);
     p.drive();
@@ -135,6 +136,14 @@ fn cap_gives_ts_max_queue_and_nothing_is_lost() {
             }
         )),
         "{ea:?}"
+    );
+    assert_eq!(
+        count(&ea, |e| matches!(
+            e,
+            Event::PerCpuGroupFull { full: true, .. }
+        )),
+        1,
+        "A reports the group full once: {ea:?}"
     );
     assert_eq!(
         count(&eb, |e| matches!(e, Event::ChildSaDeleted { .. })),
@@ -159,6 +168,14 @@ fn cap_gives_ts_max_queue_and_nothing_is_lost() {
             .expect("cpu0");
     p.a.delete_child(p.time, victim).expect("delete");
     p.drive();
+    let ea = p.take(Side::A);
+    assert!(
+        ea.iter().any(|e| matches!(
+            e,
+            Event::PerCpuGroupFull { full: false, name, .. } if *name == child_name
+        )),
+        "the group opens again: {ea:?}"
+    );
     p.acquire(Side::A, 1, Some(3), 7);
     p.drive();
     let ea = p.take(Side::A);
