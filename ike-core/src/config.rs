@@ -3,6 +3,7 @@
 //! Nothing here does I/O; the daemon builds these from its TOML file.
 
 use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use zeroize::Zeroizing;
@@ -16,7 +17,9 @@ use crate::wire::payload::{self as wire, Id};
 /// Endpoint-wide settings.
 #[derive(Clone, Debug)]
 pub struct EndpointConfig {
-    /// Connections this endpoint may initiate or answer.
+    /// Connections the endpoint starts with (more come and go with
+    /// [`Endpoint::add_connection`](crate::Endpoint::add_connection) and
+    /// [`Endpoint::remove_connection`](crate::Endpoint::remove_connection)).
     pub connections: Vec<ConnectionConfig>,
     /// Requester retransmission policy (strongSwan defaults).
     pub retransmit: RetransmitConfig,
@@ -27,6 +30,14 @@ pub struct EndpointConfig {
     pub cookie_threshold: Option<usize>,
     /// Interval of NAT keepalives (1-byte 0xFF) when behind a NAT (RFC 3948 §4).
     pub nat_keepalive: Duration,
+    /// Our IKE port (RFC 7296 §2: 500); initiations start from it.
+    pub ike_port: u16,
+    /// Our NAT-T port (RFC 3948 §2.2: 4500): datagrams on it carry the non-ESP
+    /// marker, and IKE SAs move to it when a NAT is detected (RFC 7296 §2.23).
+    pub nat_port: u16,
+    /// Range of inbound ESP SPIs we choose from (the kernel's ALLOCSPI default
+    /// range, 0xc0000000..=0xcfffffff); no SPI in use is chosen twice.
+    pub esp_spis: RangeInclusive<u32>,
 }
 
 impl Default for EndpointConfig {
@@ -37,6 +48,9 @@ impl Default for EndpointConfig {
             local_cpus: 1,
             cookie_threshold: None,
             nat_keepalive: Duration::from_secs(20),
+            ike_port: 500,
+            nat_port: crate::wire::natt::NATT_PORT,
+            esp_spis: 0xc000_0000..=0xcfff_ffff,
         }
     }
 }

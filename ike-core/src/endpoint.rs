@@ -2,17 +2,21 @@
 //! and the daemon-facing API.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::EndpointConfig;
+use crate::config::{ConnectionConfig, EndpointConfig};
+use crate::connections::{Candidate, Connections};
 use crate::crypto::CryptoProvider;
 use crate::crypto::prf::{PRF_HMAC_SHA2_256, prf};
 use crate::error::{ApiError, Error};
 use crate::event::{Event, Transmit};
-use crate::ids::{ChildSaId, CpuId, IkeSaId, IkeSpi, Spi};
+use crate::ids::{ChildSaId, ConnId, CpuId, IkeSaId, IkeSpi, Spi};
 use crate::ike_sa::{Ctx, IkeSa, Outputs, State, Task};
-use crate::wire::natt::{NATT_PORT, NattDatagram, classify_4500};
+use crate::sa_index::SaIndex;
+use crate::spi_pool::SpiPool;
+use crate::wire::natt::{NattDatagram, classify_4500};
 use crate::wire::{ExchangeType, Flags, Header, Message, Notify, NotifyType, Payload};
 
 /// Input from the kernel (XFRM) side.
@@ -36,15 +40,58 @@ pub enum KernelEvent {
     },
 }
 
-/// The sans-IO IKEv2 endpoint. See the crate docs for the call order.
+/// Responder IKE SAs between IKE_SA_INIT and IKE_AUTH (RFC 7296 §2.6's
+/// "half-open" SAs): by (peer, SPIi) to spot a retransmitted IKE_SA_INIT, and
+/// counted per source address for the DoS limits.
+#[derive(Default)]
+struct HalfOpen {
+    by_key: HashMap<(SocketAddr, u64), IkeSaId>,
+    by_id: HashMap<IkeSaId, (SocketAddr, u64)>,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+impl HalfOpen {
+    fn get(&self, remote: SocketAddr, spi_i: u64) -> Option<IkeSaId> {
+        self.by_key.get(&(remote, spi_i)).copied()
+    }
+
+    fn insert(&mut self, remote: SocketAddr, spi_i: u64, id: IkeSaId) {
+        self.by_key.insert((remote, spi_i), id);
+        self.by_id.insert(id, (remote, spi_i));
+        *self.per_ip.entry(remote.ip()).or_default() += 1;
+    }
+
+    /// Forgets `id`; returns the peer it was from if it was half-open.
+    fn remove(&mut self, id: IkeSaId) -> Option<SocketAddr> {
+        let key = self.by_id.remove(&id)?;
+        self.by_key.remove(&key);
+        if let Some(n) = self.per_ip.get_mut(&key.0.ip()) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_ip.remove(&key.0.ip());
+            }
+        }
+        Some(key.0)
+    }
+
+    fn total(&self) -> usize {
+        self.by_id.len()
+    }
+}
+
+/// The sans-IO IKEv2 endpoint: every connection and every IKE SA of a
+/// daemon. See the crate docs for the call order.
 pub struct Endpoint {
     config: EndpointConfig,
+    conns: Connections,
     crypto: CryptoProvider,
     sas: HashMap<IkeSaId, IkeSa>,
     by_spi: HashMap<IkeSpi, IkeSaId>,
-    /// Responder SAs between IKE_SA_INIT and IKE_AUTH, by (peer, SPIi), to spot
-    /// retransmitted IKE_SA_INIT requests.
-    half_open: HashMap<(SocketAddr, u64), IkeSaId>,
+    /// Responder SAs between IKE_SA_INIT and IKE_AUTH.
+    half_open: HalfOpen,
+    index: SaIndex,
+    /// IKE SAs this call handled; [`Endpoint::finish`] re-indexes them.
+    touched: Vec<IkeSaId>,
     out: Outputs,
     cookie_secret: [u8; 32],
     prev_cookie_secret: Option<[u8; 32]>,
@@ -53,32 +100,99 @@ pub struct Endpoint {
 impl core::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Endpoint")
+            .field("connections", &self.conns.len())
             .field("ike_sas", &self.sas.len())
             .finish_non_exhaustive()
     }
 }
 
 impl Endpoint {
-    /// Creates an endpoint. The cookie secret starts random; rotate it with
-    /// [`Endpoint::set_cookie_secret`].
-    pub fn new(config: EndpointConfig, crypto: CryptoProvider) -> Self {
+    /// Creates an endpoint with the connections of `config`. The cookie
+    /// secret starts random; rotate it with [`Endpoint::set_cookie_secret`].
+    ///
+    /// # Panics
+    /// Never; a duplicate connection name or reqid in `config` is skipped with
+    /// a warning (use [`Endpoint::add_connection`] to see the error).
+    pub fn new(mut config: EndpointConfig, crypto: CryptoProvider) -> Self {
         let mut cookie_secret = [0u8; 32];
         let _ = crypto.fill_random(&mut cookie_secret);
-        Self {
+        let initial = std::mem::take(&mut config.connections);
+        let out = Outputs {
+            spis: SpiPool::new(*config.esp_spis.start(), *config.esp_spis.end()),
+            ..Outputs::default()
+        };
+        let mut ep = Self {
             config,
+            conns: Connections::default(),
             crypto,
             sas: HashMap::new(),
             by_spi: HashMap::new(),
-            half_open: HashMap::new(),
-            out: Outputs::default(),
+            half_open: HalfOpen::default(),
+            index: SaIndex::default(),
+            touched: Vec::new(),
+            out,
             cookie_secret,
             prev_cookie_secret: None,
+        };
+        for c in initial {
+            if let Err(e) = ep.add_connection(c) {
+                tracing::warn!(error = %e, "connection skipped");
+            }
         }
+        ep
     }
 
-    /// The configuration.
+    /// Endpoint-wide settings (the connections are in the endpoint itself).
     pub fn config(&self) -> &EndpointConfig {
         &self.config
+    }
+
+    /// Adds a connection; it answers peers and can be initiated at once.
+    pub fn add_connection(&mut self, cfg: ConnectionConfig) -> Result<ConnId, ApiError> {
+        self.conns.add(cfg)
+    }
+
+    /// Replaces a connection's config under the same id. IKE SAs already up
+    /// (and their rekeys) keep the config they were made with; new IKE SAs use
+    /// the new one.
+    pub fn replace_connection(
+        &mut self,
+        id: ConnId,
+        cfg: ConnectionConfig,
+    ) -> Result<(), ApiError> {
+        self.conns.replace(id, cfg)
+    }
+
+    /// Removes a connection and closes its IKE SAs: established ones with a
+    /// Delete (their Child SAs are reported deleted), the others at once.
+    pub fn remove_connection(&mut self, now: Instant, id: ConnId) -> Result<(), ApiError> {
+        self.conns.remove(id).ok_or(ApiError::UnknownConn(id))?;
+        let sas: Vec<IkeSaId> = self.index.of_conn(id).collect();
+        for ike in sas {
+            self.close_sa(now, ike);
+        }
+        self.finish(now);
+        Ok(())
+    }
+
+    /// The id of the connection named `name`.
+    pub fn connection(&self, name: &str) -> Option<ConnId> {
+        self.conns.by_name(name)
+    }
+
+    /// The config of connection `id`.
+    pub fn connection_config(&self, id: ConnId) -> Option<&ConnectionConfig> {
+        self.conns.get(id).map(|c| &**c)
+    }
+
+    /// Every connection, oldest first.
+    pub fn connections(&self) -> impl Iterator<Item = (ConnId, &ConnectionConfig)> {
+        self.conns.iter().map(|(id, c)| (id, &**c))
+    }
+
+    /// IKE SAs (all states) of connection `id`.
+    pub fn ike_sas_of(&self, id: ConnId) -> Vec<IkeSaId> {
+        self.index.of_conn(id).collect()
     }
 
     /// Rotates the COOKIE secret (RFC 7296 §2.6); cookies made with the
@@ -88,15 +202,37 @@ impl Endpoint {
         self.cookie_secret = secret;
     }
 
-    fn ctx_parts(&mut self) -> (Ctx<'_>, &mut HashMap<IkeSaId, IkeSa>) {
-        (
-            Ctx {
-                cfg: &self.config,
-                crypto: &self.crypto,
-                out: &mut self.out,
-            },
-            &mut self.sas,
-        )
+    /// Runs `f` on IKE SA `id` with the shared context, noting it for re-indexing.
+    fn with_sa<R>(
+        &mut self,
+        id: IkeSaId,
+        f: impl FnOnce(&mut IkeSa, &mut Ctx<'_>) -> R,
+    ) -> Option<R> {
+        let sa = self.sas.get_mut(&id)?;
+        self.touched.push(id);
+        let mut ctx = Ctx {
+            cfg: &self.config,
+            conns: &self.conns,
+            crypto: &self.crypto,
+            out: &mut self.out,
+        };
+        Some(f(sa, &mut ctx))
+    }
+
+    fn ctx(&mut self) -> Ctx<'_> {
+        Ctx {
+            cfg: &self.config,
+            conns: &self.conns,
+            crypto: &self.crypto,
+            out: &mut self.out,
+        }
+    }
+
+    fn insert_sa(&mut self, sa: IkeSa) {
+        let id = sa.id;
+        self.by_spi.insert(sa.local_spi(), id);
+        self.sas.insert(id, sa);
+        self.touched.push(id);
     }
 
     fn fresh_spi(&self) -> Result<IkeSpi, ApiError> {
@@ -105,81 +241,87 @@ impl Endpoint {
                 .crypto
                 .random_ike_spi()
                 .map_err(|_| ApiError::Config("the random source failed"))?;
-            if !self.by_spi.contains_key(&IkeSpi(s)) {
+            if s != 0 && !self.by_spi.contains_key(&IkeSpi(s)) {
                 return Ok(IkeSpi(s));
             }
         }
         Err(ApiError::Config("could not find a free IKE SPI"))
     }
 
-    fn conn_index(&self, name: &str) -> Result<u16, ApiError> {
-        self.config
-            .connections
-            .iter()
-            .position(|c| c.name == name)
-            .and_then(|i| u16::try_from(i).ok())
-            .ok_or_else(|| ApiError::UnknownConnection(name.into()))
-    }
-
     fn start(
         &mut self,
         now: Instant,
-        conn: u16,
+        conn: ConnId,
         first: Option<Task>,
         rest: Vec<Task>,
     ) -> Result<IkeSaId, ApiError> {
-        let c = &self.config.connections[usize::from(conn)];
+        let c = Arc::clone(self.conns.get(conn).ok_or(ApiError::UnknownConn(conn))?);
         let remote = c.remote.ok_or_else(|| ApiError::NoRemote(c.name.clone()))?;
         let remote = if remote.port() == 0 {
-            SocketAddr::new(remote.ip(), 500)
+            SocketAddr::new(remote.ip(), self.config.ike_port)
         } else {
             remote
         };
         let spi = self.fresh_spi()?;
         let id = self.out.ike_id();
-        let (mut ctx, sas) = self.ctx_parts();
-        let mut sa = IkeSa::start_initiator(&mut ctx, now, id, conn, spi, remote, first.clone())
-            .map_err(|_| {
-                ApiError::Config("no usable IKE proposal/KE group; check ike_proposals")
-            })?;
-        if let Some(Task::CreateChild { cfg, cpu, .. }) = first
-            && ctx.cfg.connections[usize::from(conn)].children[usize::from(cfg)].is_per_cpu()
-        {
-            sa.group(cfg).pending.push(cpu);
+        let per_cpu = |cfg: u16| {
+            c.children
+                .get(usize::from(cfg))
+                .is_some_and(|ch| ch.is_per_cpu())
+        };
+        let mut ctx = self.ctx();
+        let mut sa = IkeSa::start_initiator(
+            &mut ctx,
+            now,
+            id,
+            (conn, Arc::clone(&c)),
+            spi,
+            remote,
+            first.clone(),
+        )
+        .map_err(|_| ApiError::Config("no usable IKE proposal/KE group; check ike_proposals"))?;
+        for t in first.iter().chain(&rest) {
+            if let Task::CreateChild { cfg, cpu, .. } = t
+                && per_cpu(*cfg)
+            {
+                sa.group(*cfg).pending.push(*cpu);
+            }
         }
         sa.queue.extend(rest);
-        sas.insert(id, sa);
-        self.by_spi.insert(spi, id);
+        self.insert_sa(sa);
         Ok(id)
     }
 
     /// Starts an IKE SA for connection `name` with all its children: the first in
     /// IKE_AUTH, the others by CREATE_CHILD_SA afterwards.
     pub fn initiate(&mut self, now: Instant, name: &str) -> Result<IkeSaId, ApiError> {
-        let conn = self.conn_index(name)?;
-        let n = self.config.connections[usize::from(conn)].children.len();
+        let conn = self
+            .conns
+            .by_name(name)
+            .ok_or_else(|| ApiError::UnknownConnection(name.into()))?;
+        self.initiate_conn(now, conn)
+    }
+
+    /// [`Endpoint::initiate`] by connection id.
+    pub fn initiate_conn(&mut self, now: Instant, conn: ConnId) -> Result<IkeSaId, ApiError> {
+        let n = self
+            .conns
+            .get(conn)
+            .ok_or(ApiError::UnknownConn(conn))?
+            .children
+            .len();
         let mut tasks: Vec<Task> = (0..n)
-            .map(|i| Task::CreateChild {
-                cfg: u16::try_from(i).unwrap_or(u16::MAX),
+            .filter_map(|i| u16::try_from(i).ok())
+            .map(|cfg| Task::CreateChild {
+                cfg,
                 cpu: None,
                 seq: None,
             })
             .collect();
         let first = (!tasks.is_empty()).then(|| tasks.remove(0));
-        let id = self.start(now, conn, first, Vec::new())?;
-        if let Some(sa) = self.sas.get_mut(&id) {
-            for t in tasks {
-                if let Task::CreateChild { cfg, cpu, .. } = &t
-                    && self.config.connections[usize::from(conn)].children[usize::from(*cfg)]
-                        .is_per_cpu()
-                {
-                    sa.group(*cfg).pending.push(*cpu);
-                }
-                sa.queue.push_back(t);
-            }
-        }
+        let id = self.start(now, conn, first, tasks);
         self.finish(now);
-        Ok(id)
+        id
     }
 
     /// Asks for a Child SA of config `child` on an established (or establishing)
@@ -192,16 +334,14 @@ impl Endpoint {
         cpu: Option<CpuId>,
     ) -> Result<(), ApiError> {
         let sa = self.sas.get(&ike).ok_or(ApiError::UnknownIkeSa(ike))?;
-        let cfg = self.config.connections[usize::from(sa.conn)]
+        let cfg = sa
+            .cfg
             .children
             .iter()
             .position(|c| c.name == child)
             .and_then(|i| u16::try_from(i).ok())
             .ok_or_else(|| ApiError::UnknownChild(child.into()))?;
-        let (mut ctx, sas) = self.ctx_parts();
-        if let Some(sa) = sas.get_mut(&ike) {
-            sa.acquire(&mut ctx, now, cfg, cpu, None);
-        }
+        self.with_sa(ike, |sa, ctx| sa.acquire(ctx, now, cfg, cpu, None));
         self.finish(now);
         Ok(())
     }
@@ -218,50 +358,56 @@ impl Endpoint {
 
     fn child_task(&mut self, now: Instant, child: ChildSaId, task: Task) -> Result<(), ApiError> {
         let ike = self
-            .sas
-            .iter()
-            .find(|(_, s)| s.children.iter().any(|c| c.id == child))
-            .map(|(k, _)| *k)
+            .index
+            .by_child(child)
             .ok_or(ApiError::Config("no such Child SA"))?;
-        let (mut ctx, sas) = self.ctx_parts();
-        if let Some(sa) = sas.get_mut(&ike) {
+        self.with_sa(ike, |sa, ctx| {
             sa.queue.push_back(task);
-            sa.kick(&mut ctx, now);
-        }
+            sa.kick(ctx, now);
+        });
         self.finish(now);
         Ok(())
     }
 
     /// Rekeys the IKE SA now (RFC 7296 §2.18); its Child SAs move to the new one.
     pub fn rekey_ike(&mut self, now: Instant, ike: IkeSaId) -> Result<(), ApiError> {
-        let (mut ctx, sas) = self.ctx_parts();
-        let sa = sas.get_mut(&ike).ok_or(ApiError::UnknownIkeSa(ike))?;
-        sa.queue.push_back(Task::RekeyIke);
-        sa.kick(&mut ctx, now);
+        self.with_sa(ike, |sa, ctx| {
+            sa.queue.push_back(Task::RekeyIke);
+            sa.kick(ctx, now);
+        })
+        .ok_or(ApiError::UnknownIkeSa(ike))?;
         self.finish(now);
         Ok(())
     }
 
     /// Deletes the IKE SA and all its Child SAs (INFORMATIONAL Delete).
     pub fn close(&mut self, now: Instant, ike: IkeSaId) -> Result<(), ApiError> {
-        let (mut ctx, sas) = self.ctx_parts();
-        let sa = sas.get_mut(&ike).ok_or(ApiError::UnknownIkeSa(ike))?;
-        if sa.is_established() {
-            sa.queue.clear();
-            if sa.outstanding.is_none() {
-                sa.start_delete_ike(&mut ctx, now);
-            } else {
-                sa.queue.push_back(Task::DeleteIke);
-            }
-        } else {
-            sa.die(&mut ctx, Error::ClosedLocally);
+        if !self.sas.contains_key(&ike) {
+            return Err(ApiError::UnknownIkeSa(ike));
         }
+        self.close_sa(now, ike);
         self.finish(now);
         Ok(())
     }
 
-    /// Feeds a received UDP datagram. `local` is the address it arrived on; on
-    /// port 4500 `data` still carries the non-ESP marker (ESP and keepalives are ignored).
+    fn close_sa(&mut self, now: Instant, ike: IkeSaId) {
+        self.with_sa(ike, |sa, ctx| {
+            if sa.is_established() {
+                sa.queue.clear();
+                if sa.outstanding.is_none() {
+                    sa.start_delete_ike(ctx, now);
+                } else {
+                    sa.queue.push_back(Task::DeleteIke);
+                }
+            } else if !matches!(sa.state, State::Closing) {
+                sa.die(ctx, Error::ClosedLocally);
+            }
+        });
+    }
+
+    /// Feeds a received UDP datagram. `local` is the address and port it
+    /// arrived on: on [`EndpointConfig::nat_port`] `data` still carries the
+    /// non-ESP marker (ESP and keepalives there are ignored).
     pub fn handle_datagram(
         &mut self,
         now: Instant,
@@ -269,7 +415,7 @@ impl Endpoint {
         local: SocketAddr,
         data: &[u8],
     ) {
-        let data = if local.port() == NATT_PORT {
+        let data = if local.port() == self.config.nat_port {
             match classify_4500(data) {
                 NattDatagram::Ike(m) => m,
                 _ => return,
@@ -282,13 +428,11 @@ impl Endpoint {
         };
         let h = msg.header;
         if h.exchange == ExchangeType::IKE_SA_INIT && !h.flags.response() && h.spi_r == 0 {
-            if let Some(id) = self.half_open.get(&(remote, h.spi_i)).copied() {
-                let (mut ctx, sas) = self.ctx_parts();
-                if let Some(sa) = sas.get_mut(&id) {
-                    sa.handle(&mut ctx, now, remote, local, data, &msg);
+            match self.half_open.get(remote, h.spi_i) {
+                Some(id) => {
+                    self.with_sa(id, |sa, ctx| sa.handle(ctx, now, remote, local, data, &msg));
                 }
-            } else {
-                self.respond_new(now, remote, local, data, &msg);
+                None => self.respond_new(now, remote, local, data, &msg),
             }
             self.finish(now);
             return;
@@ -301,18 +445,15 @@ impl Endpoint {
         let Some(id) = self.by_spi.get(&IkeSpi(ours)).copied() else {
             return;
         };
-        let (mut ctx, sas) = self.ctx_parts();
-        if let Some(sa) = sas.get_mut(&id) {
-            sa.handle(&mut ctx, now, remote, local, data, &msg);
-        }
+        self.with_sa(id, |sa, ctx| sa.handle(ctx, now, remote, local, data, &msg));
         self.finish(now);
     }
 
     fn cookie(&self, secret: &[u8; 32], msg: &Message, remote: SocketAddr) -> Vec<u8> {
         let ni = msg.nonce().map(|n| n.0.as_slice()).unwrap_or_default();
         let ip = match remote.ip() {
-            std::net::IpAddr::V4(a) => a.octets().to_vec(),
-            std::net::IpAddr::V6(a) => a.octets().to_vec(),
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
         };
         let mac = prf(
             &PRF_HMAC_SHA2_256,
@@ -326,7 +467,7 @@ impl Endpoint {
     }
 
     fn reply_raw(&mut self, remote: SocketAddr, local: SocketAddr, mut data: Vec<u8>) {
-        if local.port() == NATT_PORT {
+        if local.port() == self.config.nat_port {
             crate::wire::natt::add_marker(&mut data);
         }
         self.out.transmits.push_back(Transmit {
@@ -334,6 +475,51 @@ impl Endpoint {
             local,
             data,
         });
+    }
+
+    /// A stateless IKE_SA_INIT answer carrying one notify (RFC 7296 §2.6, §2.21.1).
+    fn reply_notify(&mut self, remote: SocketAddr, local: SocketAddr, spi_i: u64, n: Notify) {
+        let reply = Message {
+            header: Header::new(
+                spi_i,
+                0,
+                ExchangeType::IKE_SA_INIT,
+                Flags::new(false, true),
+                0,
+            ),
+            payloads: vec![Payload::Notify(n)],
+        };
+        self.reply_raw(remote, local, reply.to_bytes());
+    }
+
+    /// RFC 7296 §2.6: under load, a request without a valid COOKIE gets one
+    /// and leaves no state. Returns whether the request may go on.
+    fn cookie_ok(&mut self, remote: SocketAddr, local: SocketAddr, msg: &Message) -> bool {
+        if self
+            .config
+            .cookie_threshold
+            .is_none_or(|t| self.half_open.total() < t)
+        {
+            return true;
+        }
+        let got = msg.payloads.first().and_then(|p| match p {
+            Payload::Notify(n) if n.ty == NotifyType::COOKIE => Some(n.data.as_slice()),
+            _ => None,
+        });
+        let want = self.cookie(&self.cookie_secret, msg, remote);
+        let prev = self
+            .prev_cookie_secret
+            .map(|s| self.cookie(&s, msg, remote));
+        let ok = got.is_some_and(|g| g == want.as_slice() || Some(g) == prev.as_deref());
+        if !ok {
+            self.reply_notify(
+                remote,
+                local,
+                msg.header.spi_i,
+                Notify::new(NotifyType::COOKIE, want),
+            );
+        }
+        ok
     }
 
     fn respond_new(
@@ -347,86 +533,36 @@ impl Endpoint {
         if msg.header.message_id != 0 {
             return;
         }
+        let spi_i = msg.header.spi_i;
         if let Some(ty) = msg.unsupported_critical() {
-            let reply = Message {
-                header: Header::new(
-                    msg.header.spi_i,
-                    0,
-                    ExchangeType::IKE_SA_INIT,
-                    Flags::new(false, true),
-                    0,
-                ),
-                payloads: vec![Payload::Notify(Notify::new(
-                    NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD,
-                    vec![ty.0],
-                ))],
-            };
-            self.reply_raw(remote, local, reply.to_bytes());
+            let n = Notify::new(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![ty.0]);
+            self.reply_notify(remote, local, spi_i, n);
             return;
         }
-        // RFC 7296 §2.6: under load, demand a COOKIE before keeping any state.
-        if self
-            .config
-            .cookie_threshold
-            .is_some_and(|t| self.half_open.len() >= t)
-        {
-            let got = msg.payloads.first().and_then(|p| match p {
-                Payload::Notify(n) if n.ty == NotifyType::COOKIE => Some(n.data.clone()),
-                _ => None,
-            });
-            let want = self.cookie(&self.cookie_secret, msg, remote);
-            let prev = self
-                .prev_cookie_secret
-                .map(|s| self.cookie(&s, msg, remote));
-            let ok = got
-                .as_ref()
-                .is_some_and(|g| *g == want || Some(g) == prev.as_ref());
-            if !ok {
-                let reply = Message {
-                    header: Header::new(
-                        msg.header.spi_i,
-                        0,
-                        ExchangeType::IKE_SA_INIT,
-                        Flags::new(false, true),
-                        0,
-                    ),
-                    payloads: vec![Payload::Notify(Notify::new(NotifyType::COOKIE, want))],
-                };
-                self.reply_raw(remote, local, reply.to_bytes());
-                return;
-            }
+        if !self.cookie_ok(remote, local, msg) {
+            return;
         }
-        let conn = self.config.connections.iter().position(|c| {
-            c.remote.is_none_or(|r| r.ip() == remote.ip())
-                && (c.local.ip().is_unspecified() || c.local.ip() == local.ip())
-        });
-        let Some(conn) = conn.and_then(|c| u16::try_from(c).ok()) else {
-            let reply = Message {
-                header: Header::new(
-                    msg.header.spi_i,
-                    0,
-                    ExchangeType::IKE_SA_INIT,
-                    Flags::new(false, true),
-                    0,
-                ),
-                payloads: vec![Payload::Notify(Notify::new(
-                    NotifyType::NO_PROPOSAL_CHOSEN,
-                    Vec::new(),
-                ))],
-            };
-            self.reply_raw(remote, local, reply.to_bytes());
+        // The identities come in IKE_AUTH; by address for now (RFC 7296 §2.15).
+        let cand = Candidate {
+            remote: remote.ip(),
+            local: local.ip(),
+            peer_id: None,
+            our_id: None,
+        };
+        let Some(conn) = self.conns.pick(&cand, |_| true) else {
+            let n = Notify::new(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
+            self.reply_notify(remote, local, spi_i, n);
             return;
         };
         let Ok(spi) = self.fresh_spi() else {
             return;
         };
         let id = self.out.ike_id();
-        let (mut ctx, _) = self.ctx_parts();
+        let mut ctx = self.ctx();
         match IkeSa::respond_init(&mut ctx, now, id, conn, spi, remote, local, data, msg) {
             Ok(sa) => {
-                self.sas.insert(id, sa);
-                self.by_spi.insert(spi, id);
-                self.half_open.insert((remote, msg.header.spi_i), id);
+                self.insert_sa(sa);
+                self.half_open.insert(remote, spi_i, id);
             }
             Err(Some(reply)) => self.reply_raw(remote, local, reply),
             Err(None) => {}
@@ -435,17 +571,8 @@ impl Endpoint {
 
     /// Drives timers; call when [`Endpoint::poll_timeout`] has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<IkeSaId> = self
-            .sas
-            .iter()
-            .filter(|(_, s)| s.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(k, _)| *k)
-            .collect();
-        let (mut ctx, sas) = self.ctx_parts();
-        for id in due {
-            if let Some(sa) = sas.get_mut(&id) {
-                sa.handle_timeout(&mut ctx, now);
-            }
+        for id in self.index.take_due(now) {
+            self.with_sa(id, |sa, ctx| sa.handle_timeout(ctx, now));
         }
         self.finish(now);
     }
@@ -453,57 +580,10 @@ impl Endpoint {
     /// Feeds a kernel event (acquire or expire).
     pub fn handle_kernel(&mut self, now: Instant, ev: KernelEvent) {
         match ev {
-            KernelEvent::Acquire { reqid, cpu, seq } => {
-                let found = self
-                    .config
-                    .connections
-                    .iter()
-                    .enumerate()
-                    .find_map(|(ci, c)| {
-                        let k = c.children.iter().position(|ch| ch.reqid == reqid)?;
-                        Some((u16::try_from(ci).ok()?, u16::try_from(k).ok()?))
-                    });
-                let Some((conn, cfg)) = found else {
-                    tracing::debug!(reqid, "acquire for unknown reqid");
-                    return;
-                };
-                let cpu = cpu.map(CpuId);
-                let existing = self
-                    .sas
-                    .iter()
-                    .filter(|(_, s)| {
-                        s.conn == conn
-                            && s.announced
-                            && !s.replaced
-                            && !s.is_dead()
-                            && !matches!(s.state, State::Closing)
-                    })
-                    .filter(|(_, s)| s.initiator || s.is_established())
-                    .max_by_key(|(_, s)| s.is_established())
-                    .map(|(k, _)| *k);
-                match existing {
-                    Some(id) => {
-                        let (mut ctx, sas) = self.ctx_parts();
-                        if let Some(sa) = sas.get_mut(&id) {
-                            sa.acquire(&mut ctx, now, cfg, cpu, Some(seq));
-                        }
-                    }
-                    None => {
-                        let first = Task::CreateChild {
-                            cfg,
-                            cpu: None,
-                            seq: Some(seq),
-                        };
-                        if let Err(e) = self.start(now, conn, Some(first), Vec::new()) {
-                            tracing::warn!(error = %e, "cannot initiate on acquire");
-                        }
-                    }
-                }
-            }
+            KernelEvent::Acquire { reqid, cpu, seq } => self.acquire(now, reqid, cpu, seq),
             KernelEvent::Expire { spi, hard } => {
-                let (mut ctx, sas) = self.ctx_parts();
-                for sa in sas.values_mut() {
-                    if sa.expire(&mut ctx, now, spi, hard) {
+                for id in self.index.by_esp(spi).to_vec() {
+                    if self.with_sa(id, |sa, ctx| sa.expire(ctx, now, spi, hard)) == Some(true) {
                         break;
                     }
                 }
@@ -512,68 +592,117 @@ impl Endpoint {
         self.finish(now);
     }
 
-    /// Registers rekeyed IKE SAs, applies INITIAL_CONTACT, drops dead SAs.
+    fn acquire(&mut self, now: Instant, reqid: u32, cpu: Option<u32>, seq: u32) {
+        let Some((conn, cfg)) = self.conns.by_reqid(reqid) else {
+            tracing::debug!(reqid, "acquire for unknown reqid");
+            return;
+        };
+        let cpu = cpu.map(CpuId);
+        let sas = &self.sas;
+        let existing = self
+            .index
+            .of_conn(conn)
+            .filter_map(|id| Some((id, sas.get(&id)?)))
+            .filter(|(_, s)| {
+                s.announced && !s.replaced && !s.is_dead() && !matches!(s.state, State::Closing)
+            })
+            .filter(|(_, s)| s.initiator || s.is_established())
+            .max_by_key(|(id, s)| (s.is_established(), *id))
+            .map(|(id, _)| id);
+        match existing {
+            Some(id) => {
+                self.with_sa(id, |sa, ctx| sa.acquire(ctx, now, cfg, cpu, Some(seq)));
+            }
+            None => {
+                let first = Task::CreateChild {
+                    cfg,
+                    cpu: None,
+                    seq: Some(seq),
+                };
+                if let Err(e) = self.start(now, conn, Some(first), Vec::new()) {
+                    tracing::warn!(error = %e, "cannot initiate on acquire");
+                }
+            }
+        }
+    }
+
+    /// Registers rekeyed IKE SAs, applies INITIAL_CONTACT, drops dead SAs and
+    /// re-indexes every SA the call touched.
     fn finish(&mut self, now: Instant) {
         for mut sa in std::mem::take(&mut self.out.spawned) {
             // Tasks inherited from the rekeyed SA start right away.
-            let mut ctx = Ctx {
-                cfg: &self.config,
-                crypto: &self.crypto,
-                out: &mut self.out,
-            };
+            let mut ctx = self.ctx();
             sa.kick(&mut ctx, now);
-            self.by_spi.insert(sa.local_spi(), sa.id);
-            self.sas.insert(sa.id, sa);
+            self.insert_sa(sa);
         }
         for t in std::mem::take(&mut self.out.transfers) {
-            let (mut ctx, sas) = self.ctx_parts();
-            if let Some(sa) = sas.get_mut(&t.to) {
+            self.with_sa(t.to, |sa, ctx| {
                 sa.children.extend(t.children);
                 sa.groups.extend(t.groups);
                 sa.queue.extend(t.queue);
                 let peer = t.peer_id.or_else(|| sa.peer_id.clone());
                 if let Some(peer) = peer {
-                    sa.establish(&mut ctx, now, peer);
+                    sa.establish(ctx, now, peer);
                 }
-                sa.kick(&mut ctx, now);
-            }
+                sa.kick(ctx, now);
+            });
         }
         for id in std::mem::take(&mut self.out.doomed) {
-            let (mut ctx, sas) = self.ctx_parts();
-            if let Some(sa) = sas.get_mut(&id) {
+            self.with_sa(id, |sa, ctx| {
                 sa.queue.push_back(Task::DeleteIke);
-                sa.kick(&mut ctx, now);
-            }
+                sa.kick(ctx, now);
+            });
         }
         for id in std::mem::take(&mut self.out.initial_contact) {
-            let Some((conn, peer)) = self.sas.get(&id).map(|s| (s.conn, s.peer_id.clone())) else {
-                continue;
-            };
-            let victims: Vec<IkeSaId> = self
-                .sas
-                .iter()
-                .filter(|(k, s)| **k != id && s.conn == conn && s.peer_id == peer && !s.is_dead())
-                .map(|(k, _)| *k)
-                .collect();
-            let (mut ctx, sas) = self.ctx_parts();
-            for v in victims {
-                if let Some(sa) = sas.get_mut(&v) {
-                    sa.die(&mut ctx, Error::InitialContact);
-                }
-            }
+            self.initial_contact(id);
         }
         for id in std::mem::take(&mut self.out.died) {
+            self.touched.push(id);
             if self.sas.get(&id).is_some_and(IkeSa::is_dead)
                 && let Some(sa) = self.sas.remove(&id)
             {
                 self.by_spi.remove(&sa.local_spi());
+                if let Some(remote) = self.half_open.remove(id)
+                    && !sa.announced
+                {
+                    self.out
+                        .events
+                        .push_back(Event::HalfOpenClosed { ike: id, remote });
+                }
             }
         }
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        for id in touched {
+            let sa = self.sas.get(&id);
+            if sa.is_some_and(|s| !matches!(s.state, State::InitDone(_))) {
+                self.half_open.remove(id);
+            }
+            self.index.update(id, sa, &mut self.out.spis);
+        }
+        self.out.spis.settle();
+    }
+
+    /// RFC 7296 §2.4: the peer of `id` lost its state; its other IKE SAs with
+    /// the same identity on this connection go.
+    fn initial_contact(&mut self, id: IkeSaId) {
+        let Some((conn, peer)) = self.sas.get(&id).map(|s| (s.conn, s.peer_id.clone())) else {
+            return;
+        };
         let sas = &self.sas;
-        self.half_open.retain(|_, id| {
-            sas.get(id)
-                .is_some_and(|s| matches!(s.state, State::InitDone(_)))
-        });
+        let victims: Vec<IkeSaId> = self
+            .index
+            .of_conn(conn)
+            .filter(|v| *v != id)
+            .filter(|v| {
+                sas.get(v)
+                    .is_some_and(|s| s.peer_id == peer && !s.is_dead())
+            })
+            .collect();
+        for v in victims {
+            self.with_sa(v, |sa, ctx| sa.die(ctx, Error::InitialContact));
+        }
     }
 
     /// The next datagram to send, if any.
@@ -583,7 +712,7 @@ impl Endpoint {
 
     /// When [`Endpoint::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.sas.values().filter_map(IkeSa::poll_timeout).min()
+        self.index.next_deadline()
     }
 
     /// The next event for the daemon, if any.
@@ -627,6 +756,26 @@ impl Endpoint {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Entries in every table and index, for tests that check nothing
+    /// outlives the SA it was kept for.
+    #[cfg(test)]
+    pub(crate) fn table_sizes(&self) -> Vec<(&'static str, usize)> {
+        let [entries, timers, by_conn, by_esp, by_child] = self.index.sizes();
+        vec![
+            ("sas", self.sas.len()),
+            ("by_spi", self.by_spi.len()),
+            ("half_open", self.half_open.total()),
+            ("half_open_keys", self.half_open.by_key.len()),
+            ("half_open_ips", self.half_open.per_ip.len()),
+            ("index", entries),
+            ("timers", timers),
+            ("by_conn", by_conn),
+            ("by_esp", by_esp),
+            ("by_child", by_child),
+            ("held_spis", self.out.spis.held()),
+        ]
     }
 
     #[cfg(test)]

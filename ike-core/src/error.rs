@@ -1,6 +1,6 @@
 //! Error taxonomy, grouped by who is at fault (rustls-style).
 
-use crate::ids::IkeSaId;
+use crate::ids::{ConnId, IkeSaId};
 
 /// Why an IKE SA went down, as reported in [`Event::IkeSaDown`](crate::Event::IkeSaDown).
 #[non_exhaustive]
@@ -33,6 +33,9 @@ pub enum Error {
     /// An internal invariant broke; this is a bug.
     #[error("internal error: {0}")]
     Unreachable(&'static str),
+    /// A local limit was reached; the text names it.
+    #[error("local limit reached: {0}")]
+    LocalLimit(&'static str),
 }
 
 /// Violations by the peer.
@@ -99,6 +102,15 @@ pub enum ApiError {
     /// The configuration is unusable: the text says what to fix.
     #[error("invalid configuration: {0}")]
     Config(&'static str),
+    /// A connection of this name is already configured; names must be unique.
+    #[error("a connection named {0:?} is already configured; pick another name")]
+    DuplicateConnection(String),
+    /// Another connection's child already uses this reqid; reqids must be unique.
+    #[error("reqid {0} is already used by another connection's child")]
+    DuplicateReqid(u32),
+    /// The connection handle is stale (removed).
+    #[error("connection {0:?} does not exist (removed?)")]
+    UnknownConn(ConnId),
 }
 
 #[cfg(test)]

@@ -52,6 +52,15 @@ pub enum Event {
         /// Why.
         reason: Error,
     },
+    /// A responder IKE SA that never completed IKE_AUTH is gone (timed out,
+    /// refused or failed): it was never reported up, and nothing else will
+    /// be reported about it.
+    HalfOpenClosed {
+        /// Handle.
+        ike: IkeSaId,
+        /// The peer it came from.
+        remote: SocketAddr,
+    },
     /// Install this Child SA (both directions) into the kernel.
     ChildSaReady(ChildSaInstall),
     /// A Child SA was rekeyed: install `new`, then remove the SAs of `old`.

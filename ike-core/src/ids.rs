@@ -65,3 +65,8 @@ pub struct IkeSaId(pub u64);
 /// and stable across IKE SA rekeys.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct ChildSaId(pub u64);
+
+/// Handle of a connection inside one [`Endpoint`](crate::Endpoint); never
+/// reused, and unchanged when the connection's config is replaced.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct ConnId(pub u32);

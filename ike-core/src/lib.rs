@@ -7,13 +7,18 @@
 //!
 //! # Driving an [`Endpoint`]
 //!
-//! One [`Endpoint`] holds every IKE SA of a daemon. Build it from plain-data
-//! configuration ([`EndpointConfig`], [`ConnectionConfig`], [`ChildConfig`]) and a
-//! [`crypto::CryptoProvider`], then loop:
+//! One [`Endpoint`] holds every connection and every IKE SA of a daemon. Build
+//! it from plain-data configuration ([`EndpointConfig`], [`ConnectionConfig`],
+//! [`ChildConfig`]) and a [`crypto::CryptoProvider`]; connections come and go
+//! with [`Endpoint::add_connection`], [`Endpoint::replace_connection`] and
+//! [`Endpoint::remove_connection`] under a stable [`ConnId`]. The endpoint routes
+//! every datagram itself: by IKE SPI, and a new IKE_SA_INIT by the peer's
+//! address, then in IKE_AUTH by its identity (IDi, and IDr when sent). Then loop:
 //!
 //! 1. **Inputs** (`handle_*`, in any order as they happen):
 //!    - [`Endpoint::handle_datagram`]`(now, remote, local, data)` for every UDP datagram
-//!      received on port 500 or 4500 (pass 4500 datagrams as received, with the
+//!      received on the IKE or the NAT-T port ([`EndpointConfig::ike_port`],
+//!      [`EndpointConfig::nat_port`]; pass NAT-T datagrams as received, with the
 //!      non-ESP marker; ESP and NAT keepalives are ignored);
 //!    - [`Endpoint::handle_timeout`]`(now)` once `now >= poll_timeout()`;
 //!    - [`Endpoint::handle_kernel`]`(now, KernelEvent::{Acquire, Expire})` for XFRM
@@ -37,8 +42,11 @@
 //! `Zeroizing` buffers and are never logged.
 //!
 //! Addresses: give initiating connections their concrete local address (it is
-//! hashed into NAT_DETECTION_SOURCE_IP); ESP SPIs are chosen by the engine
-//! (random in 0xc0000000..=0xcfffffff) and installed as given.
+//! hashed into NAT_DETECTION_SOURCE_IP). Inbound ESP SPIs are chosen by the
+//! engine, at random in [`EndpointConfig::esp_spis`], never one that a live
+//! Child SA or a request in flight holds; install them as given.
+//! [`Event::HalfOpenClosed`] reports every responder SA that ends before
+//! IKE_AUTH, so nothing the daemon keys on it outlives it.
 //!
 //! # What is implemented
 //!
@@ -54,6 +62,7 @@
 
 pub mod child_sa;
 pub mod config;
+mod connections;
 pub mod crypto;
 pub mod endpoint;
 pub mod error;
@@ -61,6 +70,8 @@ pub mod event;
 pub mod ids;
 mod ike_sa;
 pub mod proposal;
+mod sa_index;
+mod spi_pool;
 pub mod timer;
 pub mod wire;
 
@@ -71,7 +82,7 @@ pub use config::{
 pub use endpoint::{Endpoint, KernelEvent};
 pub use error::{ApiError, Error, PeerIncompatible, PeerMisbehaved};
 pub use event::{ChildSaInstall, DirectionKeys, Encap, Event, Transmit};
-pub use ids::{ChildSaId, CpuId, IkeSaId, IkeSpi, Spi};
+pub use ids::{ChildSaId, ConnId, CpuId, IkeSaId, IkeSpi, Spi};
 pub use proposal::{Proposal, ProposalError, Selected};
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! IKE_AUTH with a pre-shared key (RFC 7296 §1.2, §2.15) and the first Child SA.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::init::InitResponder;
 use super::{Ctx, IkeSa, Pending, State, Task};
 use crate::config::Identity;
+use crate::connections::Candidate;
 use crate::crypto::auth::{psk_auth, verify_psk_auth};
 use crate::error::{Error, PeerMisbehaved};
 use crate::event::Event;
@@ -36,7 +38,7 @@ fn has_notify(inner: &[Payload], ty: NotifyType) -> bool {
 impl IkeSa {
     /// Initiator: sends IKE_AUTH after IKE_SA_INIT completed.
     pub(crate) fn start_auth(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
-        let conn = self.conn(ctx);
+        let conn = self.conn();
         let State::AuthSent(st) = &mut self.state else {
             return;
         };
@@ -84,7 +86,7 @@ impl IkeSa {
     }
 
     pub(crate) fn establish(&mut self, ctx: &mut Ctx<'_>, now: Instant, peer: Identity) {
-        let conn = self.conn(ctx);
+        let conn = self.conn();
         self.state = State::Established;
         self.announced = true;
         self.expire_at = None;
@@ -137,7 +139,7 @@ impl IkeSa {
             return;
         };
         let st: Box<InitResponder> = st;
-        let conn = self.conn(ctx);
+        let conn = self.conn();
         if has_notify(inner, NotifyType::AUTHENTICATION_FAILED) {
             self.die(
                 ctx,
@@ -222,24 +224,23 @@ impl IkeSa {
             return;
         };
         let peer = Identity::from_wire(idi);
-        // Choose the connection by the peer's identity among those for this address.
-        let remote_ip = self.remote.ip();
-        let local_ip = self.local.ip();
-        let pick = ctx
-            .cfg
-            .connections
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.remote.is_none_or(|r| r.ip() == remote_ip))
-            .filter(|(_, c)| c.local.ip().is_unspecified() || c.local.ip() == local_ip)
-            .filter(|(_, c)| {
+        // Choose the connection by address, then by IDi and IDr (RFC 7296 §2.15).
+        let idr = find_id(inner, false).map(Identity::from_wire);
+        let sel = self.ike_sel;
+        let pick = ctx.conns.pick(
+            &Candidate {
+                remote: self.remote.ip(),
+                local: self.local.ip(),
+                peer_id: Some(&peer),
+                our_id: idr.as_ref(),
+            },
+            |c| {
                 c.ike_proposals
                     .iter()
-                    .any(|p| self.ike_sel.is_some_and(|s| p.allows(&s)))
-            })
-            .filter(|(_, c)| c.remote_id.as_ref().is_none_or(|r| *r == peer))
-            .min_by_key(|(_, c)| c.remote_id.is_none());
-        let Some((idx, conn)) = pick else {
+                    .any(|p| sel.is_some_and(|s| p.allows(&s)))
+            },
+        );
+        let Some((conn_id, conn)) = pick else {
             fail(
                 self,
                 ctx,
@@ -270,7 +271,8 @@ impl IkeSa {
             );
             return;
         }
-        self.conn = u16::try_from(idx).unwrap_or(u16::MAX);
+        self.conn = conn_id;
+        self.cfg = Arc::clone(&conn);
         let idr = conn.local_id.to_wire();
         let my_auth = psk_auth(
             keys.prf,

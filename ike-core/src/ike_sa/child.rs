@@ -7,7 +7,7 @@ use super::init::NONCE_LEN;
 use super::{Ctx, IkeSa, Pending, Task};
 use crate::child_sa::per_resource::{self, Resource, resource_info_data};
 use crate::child_sa::{ChildSa, ChildState};
-use crate::config::{ChildConfig, EndpointConfig, Mode, PerCpu, TrafficSelector, narrow};
+use crate::config::{ChildConfig, ConnectionConfig, Mode, PerCpu, TrafficSelector, narrow};
 use crate::crypto::CryptoProvider;
 use crate::crypto::ke::ActiveKe;
 use crate::crypto::keymat::ChildKeys;
@@ -39,9 +39,15 @@ pub(crate) struct ChildReq {
     pub(crate) rekey: Option<ChildSaId>,
 }
 
-/// A random ESP SPI in the range Linux allocates from (0xc0000000..=0xcfffffff).
-fn random_spi(ctx: &Ctx<'_>) -> Spi {
-    Spi(0xc000_0000 | (ctx.rand_u32() & 0x0fff_ffff))
+/// A random inbound ESP SPI that no live Child SA or request holds
+/// (see [`crate::spi_pool`]); `None` when the configured range is full.
+fn new_spi(ctx: &mut Ctx<'_>) -> Option<Spi> {
+    let r = ctx.rand_u32();
+    let spi = ctx.out.spis.allocate(r);
+    if spi.is_none() {
+        tracing::warn!("no free inbound ESP SPI left in the configured range");
+    }
+    spi
 }
 
 fn esp_offer(c: &ChildConfig, in_auth: bool) -> Vec<Proposal> {
@@ -106,13 +112,13 @@ pub(crate) fn error_notify(inner: &[Payload]) -> Option<&Notify> {
 }
 
 /// The deleted-event for `c`.
-pub(crate) fn deleted_event(ike: IkeSaId, c: &ChildSa, cfg: &EndpointConfig, conn: u16) -> Event {
+pub(crate) fn deleted_event(ike: IkeSaId, c: &ChildSa, conn: &ConnectionConfig) -> Event {
     Event::ChildSaDeleted {
         child: c.id,
         ike,
         spi_in: c.spi_in,
         spi_out: c.spi_out,
-        reqid: cfg.connections[usize::from(conn)].children[usize::from(c.cfg)].reqid,
+        reqid: conn.children[usize::from(c.cfg)].reqid,
         resource: c.resource.cpu(),
     }
 }
@@ -164,9 +170,9 @@ impl IkeSa {
         rekey: Option<ChildSaId>,
         in_auth: bool,
     ) -> Option<(Vec<Payload>, ChildReq)> {
-        let conn = self.conn(ctx);
+        let conn = self.conn();
         let c = conn.children.get(usize::from(cfg))?;
-        let spi_in = random_spi(ctx);
+        let spi_in = new_spi(ctx)?;
         let offer = esp_offer(c, in_auth);
         let ke = if in_auth {
             None
@@ -277,6 +283,17 @@ impl IkeSa {
             ),
             None => {
                 self.group(cfg).finish(cpu);
+                let name = self
+                    .cfg
+                    .children
+                    .get(usize::from(cfg))
+                    .map(|c| c.name.clone());
+                ctx.out.events.push_back(Event::ChildSaFailed {
+                    ike: self.id,
+                    name: name.unwrap_or_default(),
+                    resource: cpu,
+                    reason: Error::LocalLimit("no free inbound ESP SPI in the configured range"),
+                });
             }
         }
     }
@@ -321,7 +338,7 @@ impl IkeSa {
     }
 
     fn child_failed(&mut self, ctx: &mut Ctx<'_>, now: Instant, req: &ChildReq, reason: Error) {
-        let conn = self.conn(ctx);
+        let conn = self.conn();
         let c = &conn.children[usize::from(req.cfg)];
         if let Some(old) = req.rekey {
             // Try the rekey again later; the old SA stays in use.
@@ -377,7 +394,7 @@ impl IkeSa {
             // RFC 7296 §1.3: retry once with the group the peer wants, if we offer it.
             let want = crate::wire::KeId(u16::from_be_bytes(b));
             let sent = req.ke.as_ref().map(|k| k.group());
-            let offered = self.conn(ctx).children[usize::from(req.cfg)]
+            let offered = self.conn().children[usize::from(req.cfg)]
                 .esp_proposals
                 .iter()
                 .any(|p| p.ke.contains(&want));
@@ -413,7 +430,7 @@ impl IkeSa {
             self.child_failed(ctx, now, &req, e);
             return;
         }
-        let conn = self.conn(ctx);
+        let conn = self.conn();
         let c = &conn.children[usize::from(req.cfg)];
         let in_auth = req.ni.is_empty();
         let offer = esp_offer(c, in_auth);
@@ -586,7 +603,7 @@ impl IkeSa {
         seq: Option<u32>,
         rekey_of: Option<ChildSaId>,
     ) -> ChildSaId {
-        let conn = self.conn(ctx);
+        let conn = self.conn();
         let c = &conn.children[usize::from(cfg)];
         let id = ctx.out.child_id();
         tracing::info!(
@@ -699,7 +716,7 @@ impl IkeSa {
         nr: &[u8],
         in_auth: bool,
     ) -> Answer {
-        let conn = self.conn(ctx);
+        let conn = self.conn();
         // Child rekey?
         let mut rekey_of = None;
         if let Some(n) = find_notify(inner, NotifyType::REKEY_SA) {
@@ -818,7 +835,9 @@ impl IkeSa {
         ) else {
             return Answer::Err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
         };
-        let spi_in = random_spi(ctx);
+        let Some(spi_in) = new_spi(ctx) else {
+            return Answer::Err(NotifyType::NO_ADDITIONAL_SAS, Vec::new());
+        };
         let mut payloads = Vec::with_capacity(7);
         payloads.push(Payload::Sa(Sa {
             proposals: vec![

@@ -46,10 +46,10 @@ impl IkeSa {
         let c = self.children.swap_remove(i);
         ctx.out
             .events
-            .push_back(deleted_event(self.id, &c, ctx.cfg, self.conn));
+            .push_back(deleted_event(self.id, &c, &self.cfg));
         if (c.resource.per_cpu() || c.resource == Resource::Plain) && self.group(c.cfg).on_deleted()
         {
-            let name = self.conn(ctx).children[usize::from(c.cfg)].name.clone();
+            let name = self.conn().children[usize::from(c.cfg)].name.clone();
             ctx.out.events.push_back(Event::PerCpuGroupFull {
                 ike: self.id,
                 name,

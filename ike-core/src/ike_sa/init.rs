@@ -2,6 +2,7 @@
 //! INVALID_KE_PAYLOAD retries (§1.3, §2.6), NAT detection (§2.23).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use sha1::{Digest, Sha1};
@@ -12,7 +13,7 @@ use crate::config::ConnectionConfig;
 use crate::crypto::ke::ActiveKe;
 use crate::crypto::keymat::skeyseed;
 use crate::error::{Error, PeerIncompatible, PeerMisbehaved};
-use crate::ids::{IkeSaId, IkeSpi};
+use crate::ids::{ConnId, IkeSaId, IkeSpi};
 use crate::proposal::{Proposal, Selected};
 use crate::timer::Retransmit;
 use crate::wire::natt::NATT_PORT;
@@ -123,12 +124,12 @@ impl IkeSa {
         ctx: &mut Ctx<'_>,
         now: Instant,
         id: IkeSaId,
-        conn: u16,
+        conn: (ConnId, Arc<ConnectionConfig>),
         spi_i: IkeSpi,
         remote: SocketAddr,
         first_child: Option<Task>,
     ) -> Result<Self, Error> {
-        let c = &ctx.cfg.connections[usize::from(conn)];
+        let c = Arc::clone(&conn.1);
         let group = c
             .ike_proposals
             .iter()
@@ -147,7 +148,7 @@ impl IkeSa {
             .map_err(|_| Error::Unreachable("random source failed"))?;
         let mut local = c.local;
         if local.port() == 0 {
-            local.set_port(500);
+            local.set_port(ctx.cfg.ike_port);
         }
         let mut sa = Self::blank(
             id,
@@ -164,10 +165,11 @@ impl IkeSa {
             })),
         );
         sa.spi_i = spi_i;
-        if c.force_encap || remote.port() == NATT_PORT {
-            sa.natt = remote.port() == NATT_PORT;
+        let natt_peer = remote.port() == NATT_PORT || remote.port() == ctx.cfg.nat_port;
+        if c.force_encap || natt_peer {
+            sa.natt = natt_peer;
             if sa.natt {
-                sa.local.set_port(NATT_PORT);
+                sa.local.set_port(ctx.cfg.nat_port);
             }
         }
         sa.send_init_request(ctx, now);
@@ -175,7 +177,7 @@ impl IkeSa {
     }
 
     fn send_init_request(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
-        let conn = self.conn(ctx);
+        let conn = self.conn();
         let State::InitSent(st) = &self.state else {
             return;
         };
@@ -243,7 +245,7 @@ impl IkeSa {
         if o.msg_id != 0 {
             return;
         }
-        let conn = self.conn(ctx);
+        let conn = self.conn();
         let State::InitSent(st) = &mut self.state else {
             return;
         };
@@ -290,7 +292,7 @@ impl IkeSa {
             self.die(ctx, e);
             return;
         }
-        let res = self.complete_init(ctx, conn, remote, datagram, msg);
+        let res = self.complete_init(ctx, &conn, remote, datagram, msg);
         match res {
             Ok(()) => {
                 self.outstanding = None;
@@ -360,8 +362,10 @@ impl IkeSa {
         if self.nat && !self.natt {
             // RFC 7296 §2.23: move to port 4500 from IKE_AUTH on.
             self.natt = true;
-            self.local.set_port(NATT_PORT);
-            self.remote.set_port(NATT_PORT);
+            // The peer's NAT-T port is taken to be ours (4500 unless both
+            // sides are configured otherwise).
+            self.local.set_port(ctx.cfg.nat_port);
+            self.remote.set_port(ctx.cfg.nat_port);
         }
         let request = self
             .outstanding
@@ -385,14 +389,14 @@ impl IkeSa {
         ctx: &mut Ctx<'_>,
         now: Instant,
         id: IkeSaId,
-        conn: u16,
+        conn: (ConnId, Arc<ConnectionConfig>),
         spi_r: IkeSpi,
         remote: SocketAddr,
         local: SocketAddr,
         datagram: &[u8],
         msg: &Message,
     ) -> Result<Self, Option<Vec<u8>>> {
-        let c = &ctx.cfg.connections[usize::from(conn)];
+        let c = Arc::clone(&conn.1);
         let h = &msg.header;
         let error = |ty: NotifyType, data: Vec<u8>| {
             Message {
@@ -511,7 +515,7 @@ impl IkeSa {
         sa.ike_sel = Some(sel);
         sa.nat = we || peer;
         sa.behind_nat = we;
-        sa.natt = local.port() == NATT_PORT;
+        sa.natt = local.port() == ctx.cfg.nat_port;
         sa.expect_msg_id = 1;
         // A half-open SA that never sees IKE_AUTH goes away (strongSwan: 30 s).
         sa.expire_at = Some(now + std::time::Duration::from_secs(30));

@@ -14,17 +14,20 @@ mod rekey;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::child_sa::per_resource::Group;
 use crate::child_sa::{ChildSa, Resource};
 use crate::config::{ConnectionConfig, EndpointConfig, Identity};
+use crate::connections::Connections;
 use crate::crypto::CryptoProvider;
 use crate::crypto::sk::OpenError;
 use crate::error::Error;
 use crate::event::{Event, Transmit};
-use crate::ids::{ChildSaId, CpuId, IkeSaId, IkeSpi};
+use crate::ids::{ChildSaId, ConnId, CpuId, IkeSaId, IkeSpi};
 use crate::proposal::Selected;
+use crate::spi_pool::SpiPool;
 use crate::timer::Retransmit;
 use crate::wire::natt::add_marker;
 use crate::wire::{ExchangeType, Flags, Header, Message, Payload};
@@ -53,6 +56,8 @@ pub(crate) struct Outputs {
     pub(crate) doomed: Vec<IkeSaId>,
     /// IKE SAs that died during this call (the endpoint drops them).
     pub(crate) died: Vec<IkeSaId>,
+    /// Inbound ESP SPIs in use.
+    pub(crate) spis: SpiPool,
 }
 
 /// Everything an IKE SA passes to its successor (RFC 7296 §2.8.2).
@@ -79,6 +84,7 @@ impl Outputs {
 /// What every IKE SA method gets: configuration, crypto and the output queues.
 pub(crate) struct Ctx<'a> {
     pub(crate) cfg: &'a EndpointConfig,
+    pub(crate) conns: &'a Connections,
     pub(crate) crypto: &'a CryptoProvider,
     pub(crate) out: &'a mut Outputs,
 }
@@ -155,7 +161,10 @@ pub(crate) struct Outstanding {
 /// One IKE SA (RFC 7296 §1) and its Child SAs.
 pub(crate) struct IkeSa {
     pub(crate) id: IkeSaId,
-    pub(crate) conn: u16,
+    pub(crate) conn: ConnId,
+    /// The connection's config as it was when this SA (or the SA it rekeyed)
+    /// was made; a replaced config applies to new IKE SAs.
+    pub(crate) cfg: Arc<ConnectionConfig>,
     /// We are the original initiator (I flag).
     pub(crate) initiator: bool,
     pub(crate) spi_i: IkeSpi,
@@ -200,7 +209,7 @@ pub(crate) struct IkeSa {
 impl IkeSa {
     pub(crate) fn blank(
         id: IkeSaId,
-        conn: u16,
+        (conn, cfg): (ConnId, Arc<ConnectionConfig>),
         initiator: bool,
         local: SocketAddr,
         remote: SocketAddr,
@@ -209,6 +218,7 @@ impl IkeSa {
         Self {
             id,
             conn,
+            cfg,
             initiator,
             spi_i: IkeSpi::ZERO,
             spi_r: IkeSpi::ZERO,
@@ -239,8 +249,9 @@ impl IkeSa {
         }
     }
 
-    pub(crate) fn conn<'c>(&self, ctx: &Ctx<'c>) -> &'c ConnectionConfig {
-        &ctx.cfg.connections[usize::from(self.conn)]
+    /// This SA's connection config (a cheap `Arc` clone, so `self` stays free).
+    pub(crate) fn conn(&self) -> Arc<ConnectionConfig> {
+        Arc::clone(&self.cfg)
     }
 
     /// Our own SPI (the one the endpoint indexes us by).
@@ -396,8 +407,8 @@ impl IkeSa {
                 }
                 Err(_) => return,
             };
-            self.note_peer_address(remote, local);
-            self.on_alive(ctx, now);
+            self.note_peer_address(ctx.cfg.nat_port, remote, local);
+            self.on_alive(now);
             let Some(o) = self.outstanding.take() else {
                 return;
             };
@@ -437,8 +448,8 @@ impl IkeSa {
             Err(_) => return,
         };
         self.expect_msg_id = self.expect_msg_id.wrapping_add(1);
-        self.note_peer_address(remote, local);
-        self.on_alive(ctx, now);
+        self.note_peer_address(ctx.cfg.nat_port, remote, local);
+        self.on_alive(now);
         // RFC 7296 §2.5: a critical payload we do not understand rejects the message.
         let critical = inner.iter().find_map(|p| match p {
             Payload::Unknown(u) if u.critical => Some(u.ty),
@@ -475,8 +486,8 @@ impl IkeSa {
     }
 
     /// The peer moved to another address/port (NAT-T float, RFC 7296 §2.23).
-    fn note_peer_address(&mut self, remote: SocketAddr, local: SocketAddr) {
-        if local.port() == crate::wire::natt::NATT_PORT && !self.natt {
+    fn note_peer_address(&mut self, nat_port: u16, remote: SocketAddr, local: SocketAddr) {
+        if local.port() == nat_port && !self.natt {
             self.natt = true;
             self.local = local;
         }
@@ -485,8 +496,8 @@ impl IkeSa {
         }
     }
 
-    fn on_alive(&mut self, ctx: &Ctx<'_>, now: Instant) {
-        let dpd = self.conn(ctx).dpd_delay;
+    fn on_alive(&mut self, now: Instant) {
+        let dpd = self.conn().dpd_delay;
         if !dpd.is_zero() {
             self.dpd_at = Some(now + dpd);
         }
@@ -521,7 +532,7 @@ impl IkeSa {
     pub(crate) fn kick(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
         while self.outstanding.is_none() && self.is_established() {
             let Some(task) = self.queue.pop_front() else {
-                self.schedule_precreate(ctx, now);
+                self.schedule_precreate();
                 if self.queue.is_empty() {
                     return;
                 }
@@ -624,10 +635,10 @@ impl IkeSa {
         for c in self.children.drain(..) {
             ctx.out
                 .events
-                .push_back(child::deleted_event(self.id, &c, ctx.cfg, self.conn));
+                .push_back(child::deleted_event(self.id, &c, &self.cfg));
         }
         // Groups still here (not handed to a rekey successor) end with the SA.
-        let conn = self.conn(ctx);
+        let conn = self.conn();
         for g in &mut self.groups {
             if g.on_deleted() {
                 ctx.out.events.push_back(Event::PerCpuGroupFull {
@@ -681,7 +692,7 @@ impl IkeSa {
         cpu: Option<CpuId>,
         seq: Option<u32>,
     ) {
-        let per_cpu = self.conn(ctx).children[usize::from(cfg)].is_per_cpu();
+        let per_cpu = self.conn().children[usize::from(cfg)].is_per_cpu();
         let installed = self.resources(cfg);
         if per_cpu {
             let Some(req) = self.group(cfg).on_acquire(cpu, &installed) else {
@@ -714,8 +725,8 @@ impl IkeSa {
     }
 
     /// Precreate mode: queue the next per-CPU SA of each group, one at a time.
-    fn schedule_precreate(&mut self, ctx: &mut Ctx<'_>, _now: Instant) {
-        let conn = self.conn(ctx);
+    fn schedule_precreate(&mut self) {
+        let conn = self.conn();
         for (i, c) in conn.children.iter().enumerate() {
             let crate::config::PerCpuMode::Precreate(cpus) = &c.per_cpu_mode else {
                 continue;

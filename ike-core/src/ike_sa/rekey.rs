@@ -2,6 +2,7 @@
 //! with new SPIs and keys inherits every Child SA (and RFC 9611 group), then the
 //! old one is deleted.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::child::{error_notify, get_ke, get_nonce, get_sa};
@@ -23,7 +24,7 @@ pub(crate) struct IkeRekeyReq {
 
 impl IkeSa {
     pub(crate) fn start_rekey_ike(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
-        let conn = self.conn(ctx);
+        let conn = self.conn();
         let Some(group) = self.ike_sel.and_then(|s| s.ke) else {
             return;
         };
@@ -84,7 +85,7 @@ impl IkeSa {
         let id = ctx.out.ike_id();
         let mut n = Self::blank(
             id,
-            self.conn,
+            (self.conn, Arc::clone(&self.cfg)),
             initiator,
             self.local,
             self.remote,
@@ -150,7 +151,7 @@ impl IkeSa {
         req: IkeRekeyReq,
         inner: &[Payload],
     ) {
-        let conn = self.conn(ctx);
+        let conn = self.conn();
         let retry = |sa: &mut Self| {
             sa.rekey_at = Some(
                 now + Duration::from_secs(10)
@@ -224,7 +225,7 @@ impl IkeSa {
         msg_id: u32,
         inner: &[Payload],
     ) {
-        let conn = self.conn(ctx);
+        let conn = self.conn();
         let err = |t: NotifyType, d: Vec<u8>| vec![Payload::Notify(Notify::new(t, d))];
         // Our own IKE rekey in flight: a collision, answered as usual (§2.8.2).
         // Any other request of ours in flight: ask the peer to retry (§2.25).

@@ -40,25 +40,36 @@ fn wrong_psk_gives_authentication_failed_and_no_state() {
 }
 
 #[test]
-fn responder_auth_wrong_on_initiator_side() {
-    // B's AUTH verifies with B's key, but A expects another identity.
+fn responder_refuses_an_idr_that_is_not_its_own() {
+    // A asks for another identity in IDr (RFC 7296 §3.5); B has no connection
+    // with that local identity, so it refuses as strongSwan does.
     let (mut a, b) = configs();
     a.connections[0].remote_id = Some(crate::config::Identity::Fqdn("someone.else".into()));
     let mut p = Pair::new(a, b);
     p.a.initiate(p.time, "net").expect("init");
     p.drive();
-    let ea = p.take(Side::A);
+    let (ea, eb) = (p.take(Side::A), p.take(Side::B));
     assert!(
-        ea.iter().any(|e| matches!(
+        matches!(
+            ea.as_slice(),
+            [Event::IkeSaDown {
+                reason: Error::NotifyReceived(24),
+                ..
+            }]
+        ),
+        "{ea:?}"
+    );
+    assert!(
+        eb.iter().any(|e| matches!(
             e,
             Event::IkeSaDown {
                 reason: Error::PeerMisbehaved(PeerMisbehaved::UnexpectedIdentity),
                 ..
             }
         )),
-        "{ea:?}"
+        "{eb:?}"
     );
-    assert_eq!(installs(&ea).len(), 0);
+    assert_eq!(installs(&ea).len() + installs(&eb).len(), 0);
 }
 
 #[test]
@@ -275,10 +286,9 @@ fn cookie_round_trip_and_rotation() {
     let req = init[0].clone();
     let from: SocketAddr = "10.0.0.1:500".parse().expect("addr");
     let to: SocketAddr = "10.0.0.2:500".parse().expect("addr");
-    let mut b2 = crate::endpoint::Endpoint::new(
-        p.b.config().clone(),
-        crate::crypto::CryptoProvider::seeded(5),
-    );
+    let mut b_cfg = configs().1;
+    b_cfg.cookie_threshold = Some(0);
+    let mut b2 = crate::endpoint::Endpoint::new(b_cfg, crate::crypto::CryptoProvider::seeded(5));
     b2.handle_datagram(p.time, from, to, &req);
     let cookie_resp = b2.poll_transmit(p.time).expect("cookie").data;
     b2.set_cookie_secret([9; 32]);
@@ -498,8 +508,10 @@ fn rejected_child_is_deleted_at_the_peer() {
     let mut sa = p.a.take_sa(ike).expect("sa");
     let crypto = crate::crypto::CryptoProvider::seeded(3);
     let mut out = Outputs::default();
+    let conns = crate::connections::Connections::from_list(&cfg.connections);
     let mut ctx = Ctx {
         cfg: &cfg,
+        conns: &conns,
         crypto: &crypto,
         out: &mut out,
     };

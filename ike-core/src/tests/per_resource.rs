@@ -261,8 +261,10 @@ fn rekey_request_carries_no_sa_resource_info() {
     let mut ctx_out = crate::ike_sa::Outputs::default();
     let crypto = crate::crypto::CryptoProvider::seeded(3);
     let cfg = p.a.config().clone();
+    let conns = crate::connections::Connections::default();
     let mut ctx = crate::ike_sa::Ctx {
         cfg: &cfg,
+        conns: &conns,
         crypto: &crypto,
         out: &mut ctx_out,
     };

@@ -109,7 +109,10 @@ fn responder_answers_strongswan_ike_auth_and_create_child_sa() {
     let b_addr: SocketAddr = "10.0.0.2:4500".parse().expect("addr");
     let mut sa = IkeSa::blank(
         IkeSaId(1),
-        0,
+        (
+            crate::ids::ConnId(1),
+            std::sync::Arc::new(cfg.connections[0].clone()),
+        ),
         false,
         "10.0.0.2:500".parse().expect("addr"),
         "10.0.0.1:500".parse().expect("addr"),
@@ -155,8 +158,10 @@ fn responder_answers_strongswan_ike_auth_and_create_child_sa() {
         .clone();
     let now = Instant::now();
     {
+        let conns = crate::connections::Connections::from_list(&cfg.connections);
         let mut ctx = Ctx {
             cfg: &cfg,
+            conns: &conns,
             crypto: &crypto,
             out: &mut out,
         };
@@ -228,8 +233,10 @@ fn responder_answers_strongswan_ike_auth_and_create_child_sa() {
         if id != sa.expect_msg_id {
             continue;
         }
+        let conns = crate::connections::Connections::from_list(&cfg.connections);
         let mut ctx = Ctx {
             cfg: &cfg,
+            conns: &conns,
             crypto: &crypto,
             out: &mut out,
         };
@@ -299,7 +306,10 @@ fn initiator_accepts_strongswan_ike_auth_response() {
     let b_addr: SocketAddr = "10.0.0.2:4500".parse().expect("addr");
     let mut sa = IkeSa::blank(
         IkeSaId(1),
-        0,
+        (
+            crate::ids::ConnId(1),
+            std::sync::Arc::new(cfg.connections[0].clone()),
+        ),
         true,
         a_addr,
         b_addr,
@@ -361,8 +371,10 @@ fn initiator_accepts_strongswan_ike_auth_response() {
         .2
         .clone();
     let msg = Message::decode(&resp).expect("decode");
+    let conns = crate::connections::Connections::from_list(&cfg.connections);
     let mut ctx = Ctx {
         cfg: &cfg,
+        conns: &conns,
         crypto: &crypto,
         out: &mut out,
     };
