@@ -11,7 +11,7 @@ use crate::connections::{Candidate, Connections};
 use crate::crypto::CryptoProvider;
 use crate::crypto::prf::{PRF_HMAC_SHA2_256, prf};
 use crate::error::{ApiError, Error};
-use crate::event::{Event, Transmit};
+use crate::event::{Event, IkeSaInfo, IkeSaState, Transmit};
 use crate::ids::{ChildSaId, ConnId, CpuId, IkeSaId, IkeSpi, Spi};
 use crate::ike_sa::{Ctx, IkeSa, Outputs, State, Task};
 use crate::sa_index::SaIndex;
@@ -742,6 +742,34 @@ impl Endpoint {
             .collect();
         v.sort();
         v
+    }
+
+    /// A snapshot of IKE SA `ike`.
+    pub fn ike_sa_info(&self, ike: IkeSaId) -> Option<IkeSaInfo> {
+        let s = self.sas.get(&ike)?;
+        let state = match s.state {
+            State::Established if !s.replaced => IkeSaState::Established,
+            State::InitSent(_) | State::InitDone(_) | State::AuthSent(_) => IkeSaState::Connecting,
+            _ => IkeSaState::Closing,
+        };
+        Some(IkeSaInfo {
+            conn: s.conn,
+            state,
+            initiator: s.initiator,
+            local: s.local,
+            remote: s.remote,
+            local_id: s.cfg.local_id.clone(),
+            peer_id: s.peer_id.clone(),
+            spi_i: s.spi_i,
+            spi_r: s.spi_r,
+            algorithms: s.ike_sel,
+            established_at: s.established_at,
+        })
+    }
+
+    /// The connection of IKE SA `ike`, while it exists.
+    pub fn conn_of(&self, ike: IkeSaId) -> Option<ConnId> {
+        self.sas.get(&ike).map(|s| s.conn)
     }
 
     /// Installed Child SAs of `ike`: (id, inbound SPI, CPU binding).

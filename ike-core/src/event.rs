@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use crate::config::{Identity, Mode, TrafficSelector};
 use crate::error::Error;
-use crate::ids::{ChildSaId, CpuId, IkeSaId, IkeSpi, Spi};
+use crate::ids::{ChildSaId, ConnId, CpuId, IkeSaId, IkeSpi, Spi};
 use crate::proposal::Selected;
 
 /// A UDP datagram to send. On port 4500 `data` already starts with the 4-byte
@@ -30,8 +30,12 @@ pub enum Event {
     IkeSaUp {
         /// Handle.
         ike: IkeSaId,
+        /// Its connection.
+        conn: ConnId,
         /// Connection name.
         connection: String,
+        /// We are the original initiator.
+        initiator: bool,
         /// The authenticated peer identity.
         peer_id: Identity,
         /// Initiator's SPI.
@@ -49,6 +53,8 @@ pub enum Event {
     IkeSaDown {
         /// Handle.
         ike: IkeSaId,
+        /// Its connection (possibly removed since).
+        conn: ConnId,
         /// Why.
         reason: Error,
     },
@@ -184,4 +190,43 @@ pub struct ChildSaInstall {
     pub resource: Option<CpuId>,
     /// The kernel acquire sequence number that caused this SA, if any.
     pub acquire_seq: Option<u32>,
+}
+
+/// Where an IKE SA is in its life, for status displays.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IkeSaState {
+    /// IKE_SA_INIT or IKE_AUTH in progress.
+    Connecting,
+    /// Established.
+    Established,
+    /// Replaced by a rekey or being deleted.
+    Closing,
+}
+
+/// A snapshot of one IKE SA, from [`Endpoint::ike_sa_info`](crate::Endpoint::ike_sa_info).
+#[derive(Clone, Debug)]
+pub struct IkeSaInfo {
+    /// Its connection.
+    pub conn: ConnId,
+    /// State.
+    pub state: IkeSaState,
+    /// We are the original initiator.
+    pub initiator: bool,
+    /// Our address in use.
+    pub local: SocketAddr,
+    /// The peer's address in use.
+    pub remote: SocketAddr,
+    /// Our identity.
+    pub local_id: Identity,
+    /// The peer's authenticated identity, once known.
+    pub peer_id: Option<Identity>,
+    /// Initiator's SPI.
+    pub spi_i: IkeSpi,
+    /// Responder's SPI (zero until known).
+    pub spi_r: IkeSpi,
+    /// Negotiated IKE algorithms, once known.
+    pub algorithms: Option<Selected>,
+    /// When it was established (the `now` of that call).
+    pub established_at: Option<std::time::Instant>,
 }

@@ -81,7 +81,7 @@ pub use config::{
 };
 pub use endpoint::{Endpoint, KernelEvent};
 pub use error::{ApiError, Error, PeerIncompatible, PeerMisbehaved};
-pub use event::{ChildSaInstall, DirectionKeys, Encap, Event, Transmit};
+pub use event::{ChildSaInstall, DirectionKeys, Encap, Event, IkeSaInfo, IkeSaState, Transmit};
 pub use ids::{ChildSaId, ConnId, CpuId, IkeSaId, IkeSpi, Spi};
 pub use proposal::{Proposal, ProposalError, Selected};
 

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use ike_core::crypto::CryptoProvider;
-use ike_core::{Endpoint, Event, IkeSaId, Transmit};
+use ike_core::{ConnId, Endpoint, EndpointConfig, Event, IkeSaId, IkeSaState, Transmit};
 use tokio::sync::{mpsc, oneshot};
 
 use super::backend::{Caps, KernelEvent, SaBackend};
 use super::pacing::Pacer;
 use super::plan::{self, ConnPlan, Reqids};
-use super::state::{IkeRecord, Tables};
+use super::state::Tables;
 use super::steering::Steer;
 use super::udp::{Datagram, IkeSocket};
 use crate::config::Config;
@@ -45,10 +45,10 @@ pub struct Inputs {
     pub shutdown: oneshot::Receiver<()>,
 }
 
-/// One connection: its plan and its engine.
+/// One connection: its plan and its id in the engine.
 pub(super) struct Conn {
     pub(super) plan: ConnPlan,
-    pub(super) ep: Endpoint,
+    pub(super) id: ConnId,
 }
 
 struct PendingUp {
@@ -62,7 +62,13 @@ struct PendingUp {
 pub struct Daemon<B: SaBackend, S: Steer> {
     pub(super) config_path: PathBuf,
     pub(super) config: Config,
+    /// The engine: every connection and IKE SA.
+    pub(super) ep: Endpoint,
     pub(super) conns: BTreeMap<String, Conn>,
+    /// Engine connection id → name.
+    names: HashMap<ConnId, String>,
+    /// Child reqid → connection name.
+    by_reqid: HashMap<u32, String>,
     pub(super) reqids: Reqids,
     pub(super) backend: B,
     pub(super) steer: S,
@@ -70,8 +76,6 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     pub(super) opts: Options,
     pub(super) tables: Tables,
     sockets: Vec<Arc<IkeSocket>>,
-    /// Our IKE SPI → (connection, we are the original initiator).
-    spi_owner: HashMap<u64, (String, bool)>,
     pending_up: Vec<PendingUp>,
     /// (connection, child) groups whose outbound policy has CPU_ACQUIRE
     /// switched off after TS_MAX_QUEUE (see `set_cpu_acquire`).
@@ -82,16 +86,15 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     kernel_rx: Option<mpsc::UnboundedReceiver<KernelEvent>>,
 }
 
-/// The IKE header fields used for routing (RFC 7296 §3.1).
-fn ike_header(data: &[u8]) -> Option<(u64, u64, u8)> {
-    let spi_i = u64::from_be_bytes(data.get(0..8)?.try_into().ok()?);
-    let spi_r = u64::from_be_bytes(data.get(8..16)?.try_into().ok()?);
-    let flags = *data.get(19)?;
-    data.get(27)?;
-    Some((spi_i, spi_r, flags))
+/// The engine's endpoint-wide settings from `[daemon]`.
+fn endpoint_config(config: &Config, cpus: u32) -> EndpointConfig {
+    EndpointConfig {
+        local_cpus: cpus,
+        ike_port: config.daemon.ike_port,
+        nat_port: config.daemon.nat_port,
+        ..EndpointConfig::default()
+    }
 }
-
-const FLAG_INITIATOR: u8 = 0x08;
 
 impl<B: SaBackend, S: Steer> Daemon<B, S> {
     /// Binds the IKE sockets and prepares (does not start) the daemon.
@@ -136,10 +139,17 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             anyhow::bail!("no IKE socket could be bound; check [daemon] listen");
         }
         let pacer = Pacer::new(config.daemon.max_initiating);
+        let ep = Endpoint::new(
+            endpoint_config(&config, opts.cpus),
+            CryptoProvider::rust_crypto(),
+        );
         Ok(Daemon {
             config_path,
             config,
+            ep,
             conns: BTreeMap::new(),
+            names: HashMap::new(),
+            by_reqid: HashMap::new(),
             reqids: Reqids::default(),
             backend,
             steer,
@@ -147,7 +157,6 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             opts,
             tables: Tables::default(),
             sockets,
-            spi_owner: HashMap::new(),
             pending_up: Vec::new(),
             acquire_paused: HashSet::new(),
             pacer,
@@ -194,9 +203,19 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
 
     pub(super) async fn add_conn(&mut self, plan: ConnPlan) {
         let name = plan.name.clone();
-        let ep = Endpoint::new(plan.endpoint.clone(), CryptoProvider::rust_crypto());
+        let id = match self.ep.add_connection(plan.connection.clone()) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(connection = %name, "not loaded: {e}");
+                return;
+            }
+        };
         let starts = plan.starts();
-        self.conns.insert(name.clone(), Conn { plan, ep });
+        self.names.insert(id, name.clone());
+        for ch in &plan.children {
+            self.by_reqid.insert(ch.reqid, name.clone());
+        }
+        self.conns.insert(name.clone(), Conn { plan, id });
         self.install_traps(&name).await;
         if starts {
             self.pacer.push(&name);
@@ -223,36 +242,13 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     }
 
     fn initiate(&mut self, name: &str) -> Option<Result<IkeSaId, String>> {
-        let conn = self.conns.get_mut(name)?;
-        let r = conn
+        let id = self.conns.get(name)?.id;
+        let r = self
             .ep
-            .initiate(Instant::now(), name)
+            .initiate_conn(Instant::now(), id)
             .map_err(|e| e.to_string());
         match &r {
-            Ok(ike) => {
-                let c = &conn.plan.endpoint.connections[0];
-                self.tables.ike.insert(
-                    (name.to_string(), *ike),
-                    IkeRecord {
-                        conn: name.to_string(),
-                        state: "connecting",
-                        initiator: true,
-                        local: Some(c.local),
-                        remote: c.remote,
-                        local_id: plan::identity_text(&c.local_id),
-                        remote_id: c
-                            .remote_id
-                            .as_ref()
-                            .map(plan::identity_text)
-                            .unwrap_or_default(),
-                        spi_i: 0,
-                        spi_r: 0,
-                        algorithms: String::new(),
-                        established: None,
-                    },
-                );
-                tracing::info!(connection = %name, "initiating");
-            }
+            Ok(_) => tracing::info!(connection = %name, "initiating"),
             Err(e) => tracing::warn!(connection = %name, "cannot initiate: {e}"),
         }
         Some(r)
@@ -260,7 +256,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
 
     /// Runs until shutdown, then cleans up (unless `keep_kernel_state`).
     pub async fn run(mut self, mut inputs: Inputs) -> Result<()> {
-        let (udp_tx, mut udp_rx) = mpsc::channel::<(Datagram, Vec<u8>, bool)>(1024);
+        let (udp_tx, mut udp_rx) = mpsc::channel::<(Datagram, Vec<u8>)>(1024);
         let mut readers = Vec::new();
         for s in &self.sockets {
             let s = Arc::clone(s);
@@ -271,7 +267,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                     match s.recv(&mut buf).await {
                         Ok(d) => {
                             let data = buf[..d.len].to_vec();
-                            if tx.send((d, data, s.nat)).await.is_err() {
+                            if tx.send((d, data)).await.is_err() {
                                 return;
                             }
                         }
@@ -294,7 +290,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600)),
             ));
             tokio::select! {
-                Some((d, data, nat)) = udp_rx.recv() => self.on_datagram(d, &data, nat),
+                Some((d, data)) = udp_rx.recv() => self.on_datagram(d, &data),
                 () = sleep => self.on_timeout(),
                 Some(ev) = kernel_rx.recv() => self.on_kernel(ev),
                 Some(req) = inputs.control.recv() => self.on_control(req).await,
@@ -316,21 +312,15 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let eng = self
-            .conns
-            .values()
-            .filter_map(|c| c.ep.poll_timeout())
-            .min();
+        let eng = self.ep.poll_timeout();
         let up = self.pending_up.iter().map(|p| p.deadline).min();
         [eng, up, self.pacer.deadline()].into_iter().flatten().min()
     }
 
     fn on_timeout(&mut self) {
         let now = Instant::now();
-        for c in self.conns.values_mut() {
-            if c.ep.poll_timeout().is_some_and(|t| t <= now) {
-                c.ep.handle_timeout(now);
-            }
+        if self.ep.poll_timeout().is_some_and(|t| t <= now) {
+            self.ep.handle_timeout(now);
         }
         let (expired, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_up)
             .into_iter()
@@ -346,57 +336,11 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         }
     }
 
-    /// Routes a datagram to the connection that owns its SPI, or for a new
-    /// IKE_SA_INIT to the connection configured for the peer's address.
-    fn on_datagram(&mut self, d: Datagram, data: &[u8], nat: bool) {
-        let ike = if nat {
-            match data {
-                [0, 0, 0, 0, rest @ ..] => rest,
-                [0xff] => return, // NAT-T keepalive (RFC 3948 §2.3)
-                _ => {
-                    tracing::debug!(remote = %d.remote, "non-IKE datagram on the NAT-T socket dropped");
-                    return;
-                }
-            }
-        } else {
-            data
-        };
-        let Some((spi_i, spi_r, flags)) = ike_header(ike) else {
-            tracing::debug!(remote = %d.remote, len = data.len(), "runt datagram dropped");
-            return;
-        };
-        let ours = if flags & FLAG_INITIATOR != 0 {
-            spi_r
-        } else {
-            spi_i
-        };
-        let name = self
-            .spi_owner
-            .get(&ours)
-            .map(|(n, _)| n.clone())
-            .filter(|n| self.conns.contains_key(n))
-            .or_else(|| self.route_by_addr(d.remote, d.local));
-        let Some(name) = name else {
-            tracing::debug!(remote = %d.remote, "no connection for this peer; datagram dropped");
-            return;
-        };
-        if let Some(c) = self.conns.get_mut(&name) {
-            c.ep.handle_datagram(Instant::now(), d.remote, d.local, data);
-        }
-    }
-
-    fn route_by_addr(&self, remote: SocketAddr, local: SocketAddr) -> Option<String> {
-        let local_ok =
-            |p: &ConnPlan| p.local_addrs.is_empty() || p.local_addrs.contains(&local.ip());
-        self.conns
-            .iter()
-            .find(|(_, c)| c.plan.remote_addrs.contains(&remote.ip()) && local_ok(&c.plan))
-            .or_else(|| {
-                self.conns
-                    .iter()
-                    .find(|(_, c)| c.plan.remote_addrs.is_empty() && local_ok(&c.plan))
-            })
-            .map(|(n, _)| n.clone())
+    /// Hands a datagram to the engine, which routes it (by IKE SPI, or a new
+    /// IKE_SA_INIT by the peer's address and identity).
+    fn on_datagram(&mut self, d: Datagram, data: &[u8]) {
+        self.ep
+            .handle_datagram(Instant::now(), d.remote, d.local, data);
     }
 
     fn on_kernel(&mut self, ev: KernelEvent) {
@@ -410,11 +354,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 return;
             }
         };
-        let Some(c) = self
-            .conns
-            .values_mut()
-            .find(|c| c.plan.child_by_reqid(reqid).is_some())
-        else {
+        let Some(conn) = self.by_reqid.get(&reqid) else {
             tracing::debug!(reqid, "kernel event for a reqid that is not ours");
             return;
         };
@@ -422,16 +362,17 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             KernelEvent::Acquire {
                 reqid, cpu, seq, ..
             } => {
-                tracing::info!(connection = %c.plan.name, reqid, ?cpu, seq, "acquire");
-                c.ep.handle_kernel(now, ike_core::KernelEvent::Acquire { reqid, cpu, seq });
+                tracing::info!(connection = %conn, reqid, ?cpu, seq, "acquire");
+                self.ep
+                    .handle_kernel(now, ike_core::KernelEvent::Acquire { reqid, cpu, seq });
             }
             KernelEvent::Expire { spi: 0, .. } => {
                 // A larval (acquire) state timed out; the kernel acquires again on traffic.
-                tracing::debug!(connection = %c.plan.name, "acquire state expired");
+                tracing::debug!(connection = %conn, "acquire state expired");
             }
             KernelEvent::Expire { spi, hard, .. } => {
-                tracing::info!(connection = %c.plan.name, spi = format_args!("{spi:08x}"), hard, "expire");
-                c.ep.handle_kernel(
+                tracing::info!(connection = %conn, spi = format_args!("{spi:08x}"), hard, "expire");
+                self.ep.handle_kernel(
                     now,
                     ike_core::KernelEvent::Expire {
                         spi: ike_core::Spi(spi),
@@ -443,49 +384,32 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         }
     }
 
-    /// Sends what the engines queued and acts on their events until all are idle.
+    /// Sends what the engine queued and acts on its events until it is idle.
     pub(super) async fn drain(&mut self) {
         let now = Instant::now();
         for _ in 0..64 {
-            let mut transmits: Vec<(String, Transmit)> = Vec::new();
-            let mut events: Vec<(String, Event)> = Vec::new();
-            for (name, c) in &mut self.conns {
-                while let Some(t) = c.ep.poll_transmit(now) {
-                    transmits.push((name.clone(), t));
-                }
-                while let Some(e) = c.ep.poll_event() {
-                    events.push((name.clone(), e));
-                }
+            let mut transmits: Vec<Transmit> = Vec::new();
+            let mut events: Vec<Event> = Vec::new();
+            while let Some(t) = self.ep.poll_transmit(now) {
+                transmits.push(t);
+            }
+            while let Some(e) = self.ep.poll_event() {
+                events.push(e);
             }
             if transmits.is_empty() && events.is_empty() {
                 return;
             }
-            for (name, t) in transmits {
-                self.send(&name, &t).await;
+            for t in transmits {
+                self.send(&t).await;
             }
-            for (name, e) in events {
-                self.on_event(&name, e).await;
+            for e in events {
+                self.on_event(e).await;
             }
         }
         tracing::warn!("engine kept producing output; continuing on the next input");
     }
 
-    async fn send(&mut self, conn: &str, t: &Transmit) {
-        let nat = t.local.port() == self.config.daemon.nat_port || t.local.port() == 4500;
-        let ike = if nat && t.data.starts_with(&[0, 0, 0, 0]) {
-            &t.data[4..]
-        } else {
-            &t.data[..]
-        };
-        if let Some((spi_i, spi_r, flags)) = ike_header(ike) {
-            let initiator = flags & FLAG_INITIATOR != 0;
-            let ours = if initiator { spi_i } else { spi_r };
-            if ours != 0 {
-                self.spi_owner
-                    .entry(ours)
-                    .or_insert_with(|| (conn.to_string(), initiator));
-            }
-        }
+    async fn send(&mut self, t: &Transmit) {
         let Some(sock) = self.socket_for(t.local) else {
             tracing::warn!(local = %t.local, "no socket to send from; is the address in [daemon] listen?");
             return;
@@ -501,11 +425,6 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             self.config.daemon.ike_port
         } else {
             local.port()
-        };
-        let port = if port == 4500 {
-            self.config.daemon.nat_port
-        } else {
-            port
         };
         self.sockets
             .iter()
@@ -526,7 +445,25 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             .cloned()
     }
 
-    async fn on_event(&mut self, conn: &str, ev: Event) {
+    /// The connection an event belongs to.
+    fn event_conn(&self, ev: &Event) -> Option<String> {
+        let by_id = |id: &ConnId| self.names.get(id).cloned();
+        let by_ike = |ike: &IkeSaId| self.ep.conn_of(*ike).and_then(|c| by_id(&c));
+        let by_reqid = |r: &u32| self.by_reqid.get(r).cloned();
+        match ev {
+            Event::IkeSaUp { conn, .. } | Event::IkeSaDown { conn, .. } => by_id(conn),
+            Event::ChildSaReady(i) | Event::ChildSaRekeyed { new: i, .. } => by_reqid(&i.reqid),
+            Event::ChildSaDeleted { child, reqid, .. } => {
+                by_reqid(reqid).or_else(|| self.tables.children.get(child).map(|r| r.conn.clone()))
+            }
+            Event::PerCpuGroupFull { ike, .. } | Event::ChildSaFailed { ike, .. } => by_ike(ike),
+            _ => None,
+        }
+    }
+
+    async fn on_event(&mut self, ev: Event) {
+        let conn = self.event_conn(&ev).unwrap_or_default();
+        let conn = conn.as_str();
         match ev {
             Event::IkeSaUp {
                 ike,
@@ -534,93 +471,60 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 peer_id,
                 spi_i,
                 spi_r,
-                algorithms,
-                local,
                 remote,
+                ..
             } => {
-                let initiator = self.spi_owner.get(&spi_i.0).is_some_and(|(_, init)| *init);
-                let c = self
-                    .conns
-                    .get(conn)
-                    .map(|c| &c.plan.endpoint.connections[0]);
-                let local_id = c
-                    .map(|c| plan::identity_text(&c.local_id))
-                    .unwrap_or_default();
                 tracing::info!(
                     connection = %connection, peer = %remote, peer_id = %plan::identity_text(&peer_id),
                     spi_i = format_args!("{:016x}", spi_i.0), spi_r = format_args!("{:016x}", spi_r.0),
                     "IKE SA established"
                 );
-                self.tables.ike.insert(
-                    (conn.to_string(), ike),
-                    IkeRecord {
-                        conn: conn.to_string(),
-                        state: "established",
-                        initiator,
-                        local: Some(local),
-                        remote: Some(remote),
-                        local_id,
-                        remote_id: plan::identity_text(&peer_id),
-                        spi_i: spi_i.0,
-                        spi_r: spi_r.0,
-                        algorithms: algorithms_text(&algorithms),
-                        established: Some(Instant::now()),
-                    },
-                );
                 if self.pacer.done(conn, ike) {
                     self.pump();
                 }
-                let (done, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_up)
-                    .into_iter()
-                    .partition(|p| p.conn == conn && p.ike == ike);
-                self.pending_up = keep;
-                for p in done {
-                    let _ = p.reply.send(Response::ok(format!(
-                        "{conn}: IKE SA established with {remote}"
-                    )));
-                }
+                self.answer_up(
+                    conn,
+                    ike,
+                    |remote_text| {
+                        Response::ok(format!("{conn}: IKE SA established with {remote_text}"))
+                    },
+                    &remote.to_string(),
+                );
             }
-            Event::IkeSaDown { ike, reason } => {
+            Event::IkeSaDown { ike, reason, .. } => {
                 tracing::info!(connection = %conn, "IKE SA closed: {reason}");
                 if self.pacer.done(conn, ike) {
                     self.pump();
                 }
-                if let Some(rec) = self.tables.ike.remove(&(conn.to_string(), ike)) {
-                    self.spi_owner.remove(&rec.spi_i);
-                    self.spi_owner.remove(&rec.spi_r);
-                }
-                let (failed, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_up)
-                    .into_iter()
-                    .partition(|p| p.conn == conn && p.ike == ike);
-                self.pending_up = keep;
-                for p in failed {
-                    let _ = p
-                        .reply
-                        .send(Response::error(format!("{conn}: IKE SA failed: {reason}")));
-                }
+                let why = reason.to_string();
+                self.answer_up(
+                    conn,
+                    ike,
+                    |w| Response::error(format!("{conn}: IKE SA failed: {w}")),
+                    &why,
+                );
+            }
+            Event::HalfOpenClosed { remote, .. } => {
+                tracing::debug!(peer = %remote, "half-open IKE SA gone");
             }
             Event::ChildSaReady(inst) => {
                 let (child, name) = (inst.child, inst.name.clone());
                 if let Err(e) = self.install_child(conn, &inst).await {
                     tracing::error!(connection = %conn, child = %name, "installing the Child SA failed: {e:#}; deleting it on both sides");
-                    if let Some(c) = self.conns.get_mut(conn) {
-                        let _ = c.ep.delete_child(Instant::now(), child);
-                    }
+                    let _ = self.ep.delete_child(Instant::now(), child);
                 }
             }
             Event::ChildSaRekeyed { old, new } => {
                 let (child, name) = (new.child, new.name.clone());
                 match self.install_child(conn, &new).await {
-                    Ok(()) => self.remove_child(conn, old).await,
+                    Ok(()) => self.remove_child(old).await,
                     Err(e) => {
                         tracing::error!(connection = %conn, child = %name, "installing the rekeyed Child SA failed: {e:#}; deleting it");
-                        if let Some(c) = self.conns.get_mut(conn) {
-                            let _ = c.ep.delete_child(Instant::now(), child);
-                        }
+                        let _ = self.ep.delete_child(Instant::now(), child);
                     }
                 }
             }
-            Event::ChildSaDeleted { child, .. } => self.remove_child(conn, child).await,
+            Event::ChildSaDeleted { child, .. } => self.remove_child(child).await,
             Event::PerCpuGroupFull { name, full, .. } => {
                 self.set_cpu_acquire(conn, &name, !full).await;
             }
@@ -636,6 +540,28 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         }
     }
 
+    /// Answers the `lanes up` requests waiting for IKE SA `ike` of `conn`.
+    fn answer_up(&mut self, conn: &str, ike: IkeSaId, make: impl Fn(&str) -> Response, text: &str) {
+        let (done, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_up)
+            .into_iter()
+            .partition(|p| p.conn == conn && p.ike == ike);
+        self.pending_up = keep;
+        for p in done {
+            let _ = p.reply.send(make(text));
+        }
+    }
+
+    /// Whether connection `name` has an established IKE SA.
+    fn is_up(&self, name: &str) -> bool {
+        self.conns.get(name).is_some_and(|c| {
+            self.ep.ike_sas_of(c.id).into_iter().any(|ike| {
+                self.ep
+                    .ike_sa_info(ike)
+                    .is_some_and(|i| i.state == IkeSaState::Established)
+            })
+        })
+    }
+
     async fn on_control(&mut self, req: ControlRequest) {
         let ControlRequest { request, reply } = req;
         tracing::debug!(?request.kind, "control request");
@@ -649,11 +575,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             RequestKind::Up { name } => {
                 if !self.conns.contains_key(&name) {
                     Response::error(format!("no connection named {name:?} (see `lanes status`)"))
-                } else if self
-                    .conns
-                    .get(&name)
-                    .is_some_and(|c| !c.ep.established().is_empty())
-                {
+                } else if self.is_up(&name) {
                     Response::ok(format!("{name}: already established"))
                 } else {
                     // Brought up by hand: no second initiation from the start queue.
@@ -705,9 +627,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         for name in &old {
             match plans.get(name) {
                 None => {
-                    self.pacer.forget(name);
-                    self.teardown_conn(name).await;
-                    self.conns.remove(name);
+                    self.remove_conn(name).await;
                     removed += 1;
                 }
                 Some(p)
@@ -716,9 +636,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                         .get(name)
                         .is_some_and(|c| c.plan.fingerprint != p.fingerprint) =>
                 {
-                    self.pacer.forget(name);
-                    self.teardown_conn(name).await;
-                    self.conns.remove(name);
+                    self.remove_conn(name).await;
                     changed += 1;
                 }
                 Some(_) => {
@@ -738,6 +656,22 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         Ok(format!(
             "reloaded: {added} added, {removed} removed, {changed} changed, {same} unchanged"
         ))
+    }
+
+    /// Tears a connection down and removes it from the engine.
+    async fn remove_conn(&mut self, name: &str) {
+        self.pacer.forget(name);
+        self.teardown_conn(name).await;
+        if let Some(c) = self.conns.remove(name) {
+            self.names.remove(&c.id);
+            for ch in &c.plan.children {
+                self.by_reqid.remove(&ch.reqid);
+            }
+            if let Err(e) = self.ep.remove_connection(Instant::now(), c.id) {
+                tracing::warn!(connection = %name, "removing from the engine: {e}");
+            }
+            self.drain().await;
+        }
     }
 
     async fn shutdown(&mut self) {

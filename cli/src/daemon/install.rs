@@ -9,9 +9,10 @@ use xfrm_offload::{OffloadMode, PolicySpec};
 
 use super::backend::SaBackend;
 use super::driver::Daemon;
+use super::driver::algorithms_text;
 use super::kernel::{self, esp_name, ts_sides};
 use super::netif::iface_for;
-use super::plan::POLICY_PRIORITY;
+use super::plan::{self, POLICY_PRIORITY};
 use super::state::{ChildRecord, Holder};
 use super::steering::Steer;
 use crate::control::{ChildSaStatus, IkeSaStatus, StatusReport, SteeringState, TrapStatus};
@@ -130,7 +131,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             "Child SA installed"
         );
         self.tables.children.insert(
-            (conn.to_string(), inst.child),
+            inst.child,
             ChildRecord {
                 conn: conn.to_string(),
                 ike: inst.ike,
@@ -203,10 +204,11 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     }
 
     /// Removes a Child SA's SAs, the policies only it held, and its steering entry.
-    pub(super) async fn remove_child(&mut self, conn: &str, child: ChildSaId) {
-        let Some(rec) = self.tables.children.remove(&(conn.to_string(), child)) else {
+    pub(super) async fn remove_child(&mut self, child: ChildSaId) {
+        let Some(rec) = self.tables.children.remove(&child) else {
             return;
         };
+        let conn = rec.conn.as_str();
         if let SteeringState::Bound(_) = rec.steering
             && let Err(e) = self.steer.unbind(rec.sa_in.spi.0)
         {
@@ -260,19 +262,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         let now = Instant::now();
         self.acquire_paused.retain(|(c, _)| c != conn);
         let mut ikes = 0;
-        let mut live: Vec<_> = self
-            .tables
-            .ike
-            .keys()
-            .filter(|(c, _)| c == conn)
-            .map(|(_, i)| *i)
-            .collect();
-        if let Some(c) = self.conns.get_mut(conn) {
-            live.extend(c.ep.established());
-            live.sort();
-            live.dedup();
-            for ike in &live {
-                if c.ep.close(now, *ike).is_ok() {
+        if let Some(id) = self.conns.get(conn).map(|c| c.id) {
+            for ike in self.ep.ike_sas_of(id) {
+                if self.ep.close(now, ike).is_ok() {
                     ikes += 1;
                 }
             }
@@ -281,12 +273,12 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         let children: Vec<ChildSaId> = self
             .tables
             .children
-            .keys()
-            .filter(|(c, _)| c == conn)
-            .map(|(_, id)| *id)
+            .iter()
+            .filter(|(_, r)| r.conn == conn)
+            .map(|(id, _)| *id)
             .collect();
         for id in &children {
-            self.remove_child(conn, *id).await;
+            self.remove_child(*id).await;
         }
         let traps: Vec<String> = self
             .conns
@@ -314,7 +306,6 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 }
             }
         }
-        self.tables.ike.retain(|(c, _), _| c != conn);
         (ikes, children.len())
     }
 
@@ -350,71 +341,86 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 per_cpu: ch.per_cpu,
             });
         }
-        let ikes: Vec<_> = self
-            .tables
-            .ike
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for ((conn, ike), rec) in ikes {
-            let live: Vec<ChildSaId> = self
-                .conns
-                .get(&conn)
-                .map(|c| {
-                    c.ep.child_sas(ike)
-                        .into_iter()
-                        .map(|(id, _, _)| id)
-                        .collect()
-                })
-                .unwrap_or_default();
-            let recs: Vec<ChildRecord> = self
-                .tables
-                .children
-                .iter()
-                .filter(|((c, id), r)| {
-                    *c == conn && (live.contains(id) || (live.is_empty() && r.ike == ike))
-                })
-                .map(|(_, r)| r.clone())
-                .collect();
-            let mut children = Vec::new();
-            for r in recs {
-                let cin = self.backend.counters(&r.sa_in).await.unwrap_or_default();
-                let cout = self.backend.counters(&r.sa_out).await.unwrap_or_default();
-                children.push(ChildSaStatus {
-                    name: r.name.clone(),
-                    state: "installed".into(),
-                    spi_in: format!("{:08x}", r.sa_in.spi.0),
-                    spi_out: format!("{:08x}", r.sa_out.spi.0),
-                    cpu: r.cpu,
-                    per_cpu: r.per_cpu,
-                    mode: r.mode.into(),
-                    algorithms: r.algorithms.clone(),
-                    local_ts: r.local_ts.clone(),
-                    remote_ts: r.remote_ts.clone(),
-                    bytes_in: cin.bytes,
-                    packets_in: cin.packets,
-                    bytes_out: cout.bytes,
-                    packets_out: cout.packets,
-                    offload: r.offload.clone(),
-                    steering: r.steering,
-                });
+        let conns: Vec<(String, ike_core::ConnId)> =
+            self.conns.iter().map(|(n, c)| (n.clone(), c.id)).collect();
+        for (conn, id) in conns {
+            for ike in self.ep.ike_sas_of(id) {
+                if let Some(st) = self.ike_status(&conn, ike).await {
+                    report.ike_sas.push(st);
+                }
             }
-            children.sort_by_key(|c| (c.name.clone(), c.cpu.map_or(-1, i64::from)));
-            report.ike_sas.push(IkeSaStatus {
-                connection: conn.clone(),
-                state: rec.state.into(),
-                initiator: rec.initiator,
-                local: rec.local.map(|a| a.to_string()).unwrap_or_default(),
-                remote: rec.remote.map(|a| a.to_string()).unwrap_or_default(),
-                local_id: rec.local_id.clone(),
-                remote_id: rec.remote_id.clone(),
-                spi_i: format!("{:016x}", rec.spi_i),
-                spi_r: format!("{:016x}", rec.spi_r),
-                algorithms: rec.algorithms.clone(),
-                established_secs: rec.established.map(|t| t.elapsed().as_secs()),
-                children,
-            });
         }
         report
+    }
+
+    /// One IKE SA's status: the engine's view joined with what is installed
+    /// for its Child SAs and the kernel's counters.
+    async fn ike_status(&mut self, conn: &str, ike: ike_core::IkeSaId) -> Option<IkeSaStatus> {
+        let info = self.ep.ike_sa_info(ike)?;
+        let live: Vec<ChildSaId> = self
+            .ep
+            .child_sas(ike)
+            .into_iter()
+            .map(|(id, _, _)| id)
+            .collect();
+        let recs: Vec<ChildRecord> = live
+            .iter()
+            .filter_map(|id| self.tables.children.get(id).cloned())
+            .collect();
+        let mut children = Vec::new();
+        for r in recs {
+            children.push(self.child_status(&r).await);
+        }
+        children.sort_by_key(|c| (c.name.clone(), c.cpu.map_or(-1, i64::from)));
+        let state = match info.state {
+            ike_core::IkeSaState::Established => "established",
+            ike_core::IkeSaState::Connecting => "connecting",
+            _ => "closing",
+        };
+        Some(IkeSaStatus {
+            connection: conn.to_string(),
+            state: state.into(),
+            initiator: info.initiator,
+            local: info.local.to_string(),
+            remote: info.remote.to_string(),
+            local_id: plan::identity_text(&info.local_id),
+            remote_id: info
+                .peer_id
+                .as_ref()
+                .map(plan::identity_text)
+                .unwrap_or_default(),
+            spi_i: format!("{:016x}", info.spi_i.0),
+            spi_r: format!("{:016x}", info.spi_r.0),
+            algorithms: info
+                .algorithms
+                .as_ref()
+                .map(algorithms_text)
+                .unwrap_or_default(),
+            established_secs: info.established_at.map(|t| t.elapsed().as_secs()),
+            children,
+        })
+    }
+
+    async fn child_status(&mut self, r: &ChildRecord) -> ChildSaStatus {
+        let cin = self.backend.counters(&r.sa_in).await.unwrap_or_default();
+        let cout = self.backend.counters(&r.sa_out).await.unwrap_or_default();
+        ChildSaStatus {
+            name: r.name.clone(),
+            state: "installed".into(),
+            spi_in: format!("{:08x}", r.sa_in.spi.0),
+            spi_out: format!("{:08x}", r.sa_out.spi.0),
+            cpu: r.cpu,
+            per_cpu: r.per_cpu,
+            mode: r.mode.into(),
+            algorithms: r.algorithms.clone(),
+            local_ts: r.local_ts.clone(),
+            remote_ts: r.remote_ts.clone(),
+            bytes_in: cin.bytes,
+            packets_in: cin.packets,
+            bytes_out: cout.bytes,
+            packets_out: cout.packets,
+            offload: r.offload.clone(),
+            steering: r.steering,
+        }
     }
 }

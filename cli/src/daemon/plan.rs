@@ -1,15 +1,13 @@
-//! From the TOML config to what the daemon runs: one ike-core [`EndpointConfig`]
-//! per connection (so a reload can replace one connection without touching the
-//! others), reqids, and per-child kernel settings.
+//! From the TOML config to what the daemon runs: one ike-core
+//! [`ConnectionConfig`] per connection (added to, and removed from, the one
+//! engine on reloads), reqids, and per-child kernel settings.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use anyhow::{Context, Result, bail};
-use ike_core::{
-    ChildConfig, ConnectionConfig, CpuId, EndpointConfig, Identity, PerCpu, PerCpuMode, Psk,
-};
+use ike_core::{ChildConfig, ConnectionConfig, CpuId, Identity, PerCpu, PerCpuMode, Psk};
 use xfrm_offload::{IpPrefix, OffloadMode, PolicySpec};
 
 use super::kernel::{TsSide, policies};
@@ -44,8 +42,8 @@ pub struct ChildPlan {
 pub struct ConnPlan {
     /// Connection name.
     pub name: String,
-    /// The engine configuration (one connection).
-    pub endpoint: EndpointConfig,
+    /// The engine's configuration of this connection.
+    pub connection: ConnectionConfig,
     /// Children.
     pub children: Vec<ChildPlan>,
     /// Configured remote addresses (for routing new IKE_SA_INITs).
@@ -267,14 +265,9 @@ pub fn connection(
     format!("{c:?}{:?}", cfg.daemon).hash(&mut h);
     conn.psk.0.hash(&mut h);
     let fingerprint = h.finish();
-    let endpoint = EndpointConfig {
-        connections: vec![conn],
-        local_cpus: cpus,
-        ..EndpointConfig::default()
-    };
     Ok(ConnPlan {
         name: name.to_string(),
-        endpoint,
+        connection: conn,
         children,
         remote_addrs: c.remote_addrs.clone(),
         local_addrs: c.local_addrs.clone(),
@@ -309,14 +302,13 @@ mod tests {
         let mut reqids = Reqids::default();
         let plans = all(&cfg, &mut reqids, 4, true).expect("plan");
         let p = &plans["gw-b"];
-        let conn = &p.endpoint.connections[0];
+        let conn = &p.connection;
         assert_eq!(conn.local.to_string(), "10.0.0.1:500");
         assert_eq!(
             conn.remote.map(|r| r.to_string()).as_deref(),
             Some("10.0.0.2:500")
         );
         assert_eq!(conn.remote_id, Some(Identity::Fqdn("gw-b.example".into())));
-        assert_eq!(p.endpoint.local_cpus, 4);
         let ch = &p.children[0];
         assert!(ch.per_cpu);
         assert!(xfrm_offload::tag::is_ours(xfrm_offload::Reqid(ch.reqid)));

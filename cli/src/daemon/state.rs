@@ -1,40 +1,12 @@
-//! What the daemon remembers about its SAs: for status, teardown and rekeys.
+//! What the daemon installed in the kernel for its Child SAs: for status,
+//! teardown and rekeys (the IKE side is the engine's).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
-use std::time::Instant;
 
 use ike_core::{ChildSaId, IkeSaId};
 use xfrm_offload::{PolicyId, PolicySpec, SaId};
 
 use crate::control::SteeringState;
-
-/// One IKE SA.
-#[derive(Clone, Debug)]
-pub struct IkeRecord {
-    /// Connection name.
-    pub conn: String,
-    /// `connecting`, `established`.
-    pub state: &'static str,
-    /// Whether we initiated.
-    pub initiator: bool,
-    /// Addresses.
-    pub local: Option<SocketAddr>,
-    /// Peer address.
-    pub remote: Option<SocketAddr>,
-    /// Our identity.
-    pub local_id: String,
-    /// The peer's identity.
-    pub remote_id: String,
-    /// SPIs.
-    pub spi_i: u64,
-    /// SPIs.
-    pub spi_r: u64,
-    /// Negotiated algorithms.
-    pub algorithms: String,
-    /// When it came up.
-    pub established: Option<Instant>,
-}
 
 /// One installed Child SA.
 #[derive(Clone, Debug)]
@@ -142,13 +114,12 @@ impl Policies {
     }
 }
 
-/// All SA records, keyed by (connection, engine id) since each connection has its own engine.
+/// What the daemon installed for each Child SA (the engine's handles are
+/// unique across connections).
 #[derive(Debug, Default)]
 pub struct Tables {
-    /// IKE SAs.
-    pub ike: BTreeMap<(String, IkeSaId), IkeRecord>,
     /// Child SAs.
-    pub children: BTreeMap<(String, ChildSaId), ChildRecord>,
+    pub children: BTreeMap<ChildSaId, ChildRecord>,
     /// Policies.
     pub policies: Policies,
 }

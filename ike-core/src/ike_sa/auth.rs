@@ -89,6 +89,7 @@ impl IkeSa {
         let conn = self.conn();
         self.state = State::Established;
         self.announced = true;
+        self.established_at.get_or_insert(now);
         self.expire_at = None;
         tracing::info!(ike = ?self.id, conn = %conn.name, spi_i = %self.spi_i, spi_r = %self.spi_r, peer = ?peer, "IKE SA established");
         self.peer_id = Some(peer.clone());
@@ -105,7 +106,9 @@ impl IkeSa {
         }
         ctx.out.events.push_back(Event::IkeSaUp {
             ike: self.id,
+            conn: self.conn,
             connection: conn.name.clone(),
+            initiator: self.initiator,
             peer_id: peer,
             spi_i: self.spi_i,
             spi_r: self.spi_r,

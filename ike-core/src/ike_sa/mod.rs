@@ -201,6 +201,8 @@ pub(crate) struct IkeSa {
     pub(crate) pfs_group: Option<crate::wire::KeId>,
     /// IkeSaUp was reported (or this is an initiator still connecting): its end is reported too.
     pub(crate) announced: bool,
+    /// When IKE_AUTH (or the rekey that made this SA) completed.
+    pub(crate) established_at: Option<Instant>,
     /// Simultaneous IKE rekey (RFC 7296 §2.8.2): the successor the peer's rekey
     /// created and the lowest nonce of that exchange.
     pub(crate) ike_collision: Option<Box<(IkeSaId, Vec<u8>)>>,
@@ -245,6 +247,7 @@ impl IkeSa {
             replaced: false,
             pfs_group: None,
             announced: initiator,
+            established_at: None,
             ike_collision: None,
         }
     }
@@ -660,6 +663,7 @@ impl IkeSa {
         if announced {
             ctx.out.events.push_back(Event::IkeSaDown {
                 ike: self.id,
+                conn: self.conn,
                 reason,
             });
         }

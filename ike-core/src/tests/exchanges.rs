@@ -403,8 +403,9 @@ fn lifetime_driven_rekey_with_jitter() {
     p.drive_for(Duration::from_secs(750));
     let ea = p.take(Side::A);
     assert!(
-        ea.iter()
-            .any(|e| matches!(e, Event::IkeSaDown { ike: i, reason: Error::Rekeyed } if *i == ike)),
+        ea.iter().any(
+            |e| matches!(e, Event::IkeSaDown { ike: i, reason: Error::Rekeyed, .. } if *i == ike)
+        ),
         "{ea:?}"
     );
     assert_eq!(p.a.established().len(), 1);

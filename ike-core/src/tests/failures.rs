@@ -31,7 +31,7 @@ fn wrong_psk_gives_authentication_failed_and_no_state() {
         "{eb:?}"
     );
     assert!(
-        matches!(ea.as_slice(), [Event::IkeSaDown { ike: i, reason: Error::NotifyReceived(24) }] if *i == ike),
+        matches!(ea.as_slice(), [Event::IkeSaDown { ike: i, reason: Error::NotifyReceived(24), .. }] if *i == ike),
         "{ea:?}"
     );
     assert_eq!(p.a.ike_sa_count() + p.b.ike_sa_count(), 0);
