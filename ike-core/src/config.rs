@@ -25,9 +25,11 @@ pub struct EndpointConfig {
     pub retransmit: RetransmitConfig,
     /// Number of local CPUs; default cap and CPU range for RFC 9611 groups.
     pub local_cpus: u32,
-    /// Half-open IKE SAs above which the responder demands a COOKIE (RFC 7296 §2.6).
-    /// `Some(0)` always demands one; `None` never does.
+    /// Half-open IKE SAs (in all) from which on the responder demands a COOKIE
+    /// (RFC 7296 §2.6). `Some(0)` always demands one; `None` never does.
     pub cookie_threshold: Option<usize>,
+    /// The other limits on unauthenticated peers.
+    pub dos: DosLimits,
     /// Interval of NAT keepalives (1-byte 0xFF) when behind a NAT (RFC 3948 §4).
     pub nat_keepalive: Duration,
     /// Our IKE port (RFC 7296 §2: 500); initiations start from it.
@@ -46,11 +48,47 @@ impl Default for EndpointConfig {
             connections: Vec::new(),
             retransmit: RetransmitConfig::default(),
             local_cpus: 1,
-            cookie_threshold: None,
+            cookie_threshold: Some(30),
+            dos: DosLimits::default(),
             nat_keepalive: Duration::from_secs(20),
             ike_port: 500,
             nat_port: crate::wire::natt::NATT_PORT,
             esp_spis: 0xc000_0000..=0xcfff_ffff,
+        }
+    }
+}
+
+/// Limits on what unauthenticated peers can make the responder keep, with
+/// strongSwan's defaults (`charon.cookie_threshold_ip`, `block_threshold`,
+/// `init_limit_half_open`, `half_open_timeout`, `max_packet`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DosLimits {
+    /// Half-open SAs from one address from which on it must return a COOKIE
+    /// (0: never by address).
+    pub cookie_threshold_ip: usize,
+    /// Half-open SAs from one address beyond which its IKE_SA_INITs are dropped
+    /// (0: no limit).
+    pub block_threshold: usize,
+    /// Half-open SAs in all beyond which new IKE_SA_INITs are dropped (0: no limit).
+    pub max_half_open: usize,
+    /// How long a responder SA may wait for IKE_AUTH.
+    pub half_open_timeout: Duration,
+    /// Largest IKE datagram accepted (bytes, without the non-ESP marker).
+    pub max_packet: usize,
+    /// How often the COOKIE secret is replaced (cookies of the previous secret
+    /// stay valid for one more period).
+    pub cookie_secret_lifetime: Duration,
+}
+
+impl Default for DosLimits {
+    fn default() -> Self {
+        Self {
+            cookie_threshold_ip: 3,
+            block_threshold: 5,
+            max_half_open: 0,
+            half_open_timeout: Duration::from_secs(30),
+            max_packet: 10_000,
+            cookie_secret_lifetime: Duration::from_secs(120),
         }
     }
 }

@@ -6,6 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
+use subtle::ConstantTimeEq;
+
 use crate::config::{ConnectionConfig, EndpointConfig};
 use crate::connections::{Candidate, Connections};
 use crate::crypto::CryptoProvider;
@@ -77,6 +79,30 @@ impl HalfOpen {
     fn total(&self) -> usize {
         self.by_id.len()
     }
+
+    fn from(&self, ip: IpAddr) -> usize {
+        self.per_ip.get(&ip).copied().unwrap_or(0)
+    }
+}
+
+/// What the DoS limits turned away, in all (for metrics and logs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DosStats {
+    /// COOKIE notifies sent (RFC 7296 §2.6).
+    pub cookies_sent: u64,
+    /// IKE_SA_INITs dropped: too many half-open SAs from their address.
+    pub blocked_per_source: u64,
+    /// IKE_SA_INITs dropped: too many half-open SAs in all.
+    pub blocked_total: u64,
+    /// Datagrams dropped for their size.
+    pub oversized: u64,
+}
+
+impl DosStats {
+    fn sum(&self) -> u64 {
+        self.cookies_sent + self.blocked_per_source + self.blocked_total + self.oversized
+    }
 }
 
 /// The sans-IO IKEv2 endpoint: every connection and every IKE SA of a
@@ -95,6 +121,11 @@ pub struct Endpoint {
     out: Outputs,
     cookie_secret: [u8; 32],
     prev_cookie_secret: Option<[u8; 32]>,
+    /// When the COOKIE secret is next replaced (set on first use).
+    cookie_rotate_at: Option<Instant>,
+    dos: DosStats,
+    /// Last refusal summary logged: when, and the totals then.
+    dos_logged: Option<(Instant, u64)>,
 }
 
 impl core::fmt::Debug for Endpoint {
@@ -133,6 +164,9 @@ impl Endpoint {
             out,
             cookie_secret,
             prev_cookie_secret: None,
+            cookie_rotate_at: None,
+            dos: DosStats::default(),
+            dos_logged: None,
         };
         for c in initial {
             if let Err(e) = ep.add_connection(c) {
@@ -423,6 +457,11 @@ impl Endpoint {
         } else {
             data
         };
+        if data.len() > self.config.dos.max_packet {
+            self.dos.oversized += 1;
+            self.log_refusals(now);
+            return;
+        }
         let Ok(msg) = Message::decode(data) else {
             return;
         };
@@ -492,16 +531,26 @@ impl Endpoint {
         self.reply_raw(remote, local, reply.to_bytes());
     }
 
-    /// RFC 7296 §2.6: under load, a request without a valid COOKIE gets one
-    /// and leaves no state. Returns whether the request may go on.
-    fn cookie_ok(&mut self, remote: SocketAddr, local: SocketAddr, msg: &Message) -> bool {
-        if self
+    /// RFC 7296 §2.6: under load (half-open SAs in all, or from this
+    /// address), a request without a valid COOKIE gets one and leaves no
+    /// state. Returns whether the request may go on.
+    fn cookie_ok(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: SocketAddr,
+        msg: &Message,
+    ) -> bool {
+        let ip_limit = self.config.dos.cookie_threshold_ip;
+        let loaded = self
             .config
             .cookie_threshold
-            .is_none_or(|t| self.half_open.total() < t)
-        {
+            .is_some_and(|t| self.half_open.total() >= t)
+            || (ip_limit > 0 && self.half_open.from(remote.ip()) >= ip_limit);
+        if !loaded {
             return true;
         }
+        self.rotate_cookie_secret(now);
         let got = msg.payloads.first().and_then(|p| match p {
             Payload::Notify(n) if n.ty == NotifyType::COOKIE => Some(n.data.as_slice()),
             _ => None,
@@ -510,8 +559,10 @@ impl Endpoint {
         let prev = self
             .prev_cookie_secret
             .map(|s| self.cookie(&s, msg, remote));
-        let ok = got.is_some_and(|g| g == want.as_slice() || Some(g) == prev.as_deref());
+        let same = |a: &[u8], b: &[u8]| a.len() == b.len() && bool::from(a.ct_eq(b));
+        let ok = got.is_some_and(|g| same(g, &want) || prev.as_deref().is_some_and(|p| same(g, p)));
         if !ok {
+            self.dos.cookies_sent += 1;
             self.reply_notify(
                 remote,
                 local,
@@ -520,6 +571,67 @@ impl Endpoint {
             );
         }
         ok
+    }
+
+    /// Replaces the COOKIE secret once its lifetime is over.
+    fn rotate_cookie_secret(&mut self, now: Instant) {
+        let life = self.config.dos.cookie_secret_lifetime;
+        match self.cookie_rotate_at {
+            None => self.cookie_rotate_at = Some(now + life),
+            Some(t) if now >= t => {
+                let mut secret = [0u8; 32];
+                if self.crypto.fill_random(&mut secret).is_ok() {
+                    self.set_cookie_secret(secret);
+                }
+                self.cookie_rotate_at = Some(now + life);
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Whether the limits on half-open SAs let a new one from `ip` in.
+    fn half_open_room(&mut self, now: Instant, ip: IpAddr) -> bool {
+        let d = &self.config.dos;
+        if d.block_threshold > 0 && self.half_open.from(ip) >= d.block_threshold {
+            self.dos.blocked_per_source += 1;
+        } else if d.max_half_open > 0 && self.half_open.total() >= d.max_half_open {
+            self.dos.blocked_total += 1;
+        } else {
+            return true;
+        }
+        self.log_refusals(now);
+        false
+    }
+
+    /// At most one line a second about what the DoS limits turned away.
+    fn log_refusals(&mut self, now: Instant) {
+        let total = self.dos.sum();
+        let due = self.dos_logged.is_none_or(|(t, _)| {
+            now.saturating_duration_since(t) >= std::time::Duration::from_secs(1)
+        });
+        if due {
+            let since = total - self.dos_logged.map_or(0, |(_, n)| n);
+            tracing::warn!(
+                refused = since,
+                half_open = self.half_open.total(),
+                cookies = self.dos.cookies_sent,
+                blocked_per_source = self.dos.blocked_per_source,
+                blocked_total = self.dos.blocked_total,
+                oversized = self.dos.oversized,
+                "unauthenticated IKE requests refused by the DoS limits (totals since start)"
+            );
+            self.dos_logged = Some((now, total));
+        }
+    }
+
+    /// What the DoS limits turned away so far.
+    pub fn dos_stats(&self) -> DosStats {
+        self.dos
+    }
+
+    /// Half-open responder IKE SAs now.
+    pub fn half_open_count(&self) -> usize {
+        self.half_open.total()
     }
 
     fn respond_new(
@@ -539,7 +651,13 @@ impl Endpoint {
             self.reply_notify(remote, local, spi_i, n);
             return;
         }
-        if !self.cookie_ok(remote, local, msg) {
+        // Cookies first: a spoofed source cannot return one, so it can never
+        // fill the per-address quota of the address it pretends to be.
+        if !self.cookie_ok(now, remote, local, msg) {
+            self.log_refusals(now);
+            return;
+        }
+        if !self.half_open_room(now, remote.ip()) {
             return;
         }
         // The identities come in IKE_AUTH; by address for now (RFC 7296 §2.15).

@@ -76,10 +76,10 @@ pub mod timer;
 pub mod wire;
 
 pub use config::{
-    ChildConfig, ConnectionConfig, EndpointConfig, Identity, Mode, PerCpu, PerCpuMode, Psk,
-    TrafficSelector,
+    ChildConfig, ConnectionConfig, DosLimits, EndpointConfig, Identity, Mode, PerCpu, PerCpuMode,
+    Psk, TrafficSelector,
 };
-pub use endpoint::{Endpoint, KernelEvent};
+pub use endpoint::{DosStats, Endpoint, KernelEvent};
 pub use error::{ApiError, Error, PeerIncompatible, PeerMisbehaved};
 pub use event::{ChildSaInstall, DirectionKeys, Encap, Event, IkeSaInfo, IkeSaState, Transmit};
 pub use ids::{ChildSaId, ConnId, CpuId, IkeSaId, IkeSpi, Spi};

@@ -65,6 +65,28 @@ pub struct Daemon {
     /// (start-up, reload); the others wait their turn. 0: no limit.
     #[serde(default = "default_max_initiating")]
     pub max_initiating: u32,
+    /// Defences against unauthenticated IKE_SA_INIT floods (strongSwan's
+    /// `charon.dos_protection`); off turns every limit below off.
+    #[serde(default = "yes")]
+    pub dos_protection: bool,
+    /// Half-open IKE SAs (in all) from which on a COOKIE is demanded (RFC 7296 §2.6).
+    #[serde(default = "default_cookie_threshold")]
+    pub cookie_threshold: u32,
+    /// Half-open IKE SAs from one address from which on it must return a COOKIE.
+    #[serde(default = "default_cookie_threshold_ip")]
+    pub cookie_threshold_ip: u32,
+    /// Half-open IKE SAs from one address beyond which it is ignored (0: no limit).
+    #[serde(default = "default_block_threshold")]
+    pub block_threshold: u32,
+    /// Half-open IKE SAs in all beyond which new ones are ignored (0: no limit).
+    #[serde(default)]
+    pub init_limit_half_open: u32,
+    /// How long a responder waits for IKE_AUTH.
+    #[serde(default = "default_half_open_timeout")]
+    pub half_open_timeout: Seconds,
+    /// Largest IKE datagram accepted, in bytes.
+    #[serde(default = "default_max_packet")]
+    pub max_packet: u32,
 }
 
 impl Default for Daemon {
@@ -76,8 +98,34 @@ impl Default for Daemon {
             steer_interfaces: Vec::new(),
             steer_mode: SteerMode::default(),
             max_initiating: default_max_initiating(),
+            dos_protection: true,
+            cookie_threshold: default_cookie_threshold(),
+            cookie_threshold_ip: default_cookie_threshold_ip(),
+            block_threshold: default_block_threshold(),
+            init_limit_half_open: 0,
+            half_open_timeout: default_half_open_timeout(),
+            max_packet: default_max_packet(),
         }
     }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_cookie_threshold() -> u32 {
+    30
+}
+fn default_cookie_threshold_ip() -> u32 {
+    3
+}
+fn default_block_threshold() -> u32 {
+    5
+}
+fn default_half_open_timeout() -> Seconds {
+    Seconds(30)
+}
+fn default_max_packet() -> u32 {
+    10_000
 }
 
 /// Enough to keep a fast peer busy, few enough that a slow one answers every

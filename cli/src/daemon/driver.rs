@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use ike_core::crypto::CryptoProvider;
-use ike_core::{ConnId, Endpoint, EndpointConfig, Event, IkeSaId, IkeSaState, Transmit};
+use ike_core::{ConnId, DosLimits, Endpoint, EndpointConfig, Event, IkeSaId, IkeSaState, Transmit};
 use tokio::sync::{mpsc, oneshot};
 
 use super::backend::{Caps, KernelEvent, SaBackend};
@@ -88,10 +88,33 @@ pub struct Daemon<B: SaBackend, S: Steer> {
 
 /// The engine's endpoint-wide settings from `[daemon]`.
 fn endpoint_config(config: &Config, cpus: u32) -> EndpointConfig {
+    let d = &config.daemon;
+    let n = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
+    let dos = if d.dos_protection {
+        DosLimits {
+            cookie_threshold_ip: n(d.cookie_threshold_ip),
+            block_threshold: n(d.block_threshold),
+            max_half_open: n(d.init_limit_half_open),
+            half_open_timeout: d.half_open_timeout.duration(),
+            max_packet: n(d.max_packet),
+            ..DosLimits::default()
+        }
+    } else {
+        DosLimits {
+            cookie_threshold_ip: 0,
+            block_threshold: 0,
+            max_half_open: 0,
+            half_open_timeout: d.half_open_timeout.duration(),
+            max_packet: n(d.max_packet),
+            ..DosLimits::default()
+        }
+    };
     EndpointConfig {
         local_cpus: cpus,
-        ike_port: config.daemon.ike_port,
-        nat_port: config.daemon.nat_port,
+        ike_port: d.ike_port,
+        nat_port: d.nat_port,
+        cookie_threshold: d.dos_protection.then(|| n(d.cookie_threshold)),
+        dos,
         ..EndpointConfig::default()
     }
 }
@@ -729,4 +752,55 @@ pub fn algorithms_text(s: &ike_core::Selected) -> String {
         parts.push("ESN".into());
     }
     parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn parse(daemon: &str) -> Config {
+        let src = format!("[daemon]\n{daemon}\n");
+        Config::parse(&src, Path::new("lanes.toml")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn dos_defaults_follow_strongswan() {
+        let e = endpoint_config(&parse(""), 2);
+        assert_eq!(e.cookie_threshold, Some(30));
+        assert_eq!(e.dos.cookie_threshold_ip, 3);
+        assert_eq!(e.dos.block_threshold, 5);
+        assert_eq!(e.dos.max_half_open, 0);
+        assert_eq!(e.dos.half_open_timeout, Duration::from_secs(30));
+        assert_eq!(e.dos.max_packet, 10_000);
+        assert_eq!(e.local_cpus, 2);
+    }
+
+    #[test]
+    fn dos_knobs_reach_the_engine_and_can_be_turned_off() {
+        let e = endpoint_config(
+            &parse(
+                "cookie_threshold = 7\ncookie_threshold_ip = 2\nblock_threshold = 9\ninit_limit_half_open = 1000\nhalf_open_timeout = \"10s\"\nmax_packet = 4000\nnat_port = 14500",
+            ),
+            1,
+        );
+        assert_eq!(e.cookie_threshold, Some(7));
+        assert_eq!(
+            (
+                e.dos.cookie_threshold_ip,
+                e.dos.block_threshold,
+                e.dos.max_half_open
+            ),
+            (2, 9, 1000)
+        );
+        assert_eq!(e.dos.half_open_timeout, Duration::from_secs(10));
+        assert_eq!((e.dos.max_packet, e.nat_port), (4000, 14500));
+        let off = endpoint_config(&parse("dos_protection = false"), 1);
+        assert_eq!(off.cookie_threshold, None);
+        assert_eq!(
+            (off.dos.cookie_threshold_ip, off.dos.block_threshold),
+            (0, 0)
+        );
+        assert_eq!(off.dos.max_packet, 10_000, "the size limit stays");
+    }
 }

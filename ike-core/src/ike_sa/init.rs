@@ -518,7 +518,7 @@ impl IkeSa {
         sa.natt = local.port() == ctx.cfg.nat_port;
         sa.expect_msg_id = 1;
         // A half-open SA that never sees IKE_AUTH goes away (strongSwan: 30 s).
-        sa.expire_at = Some(now + std::time::Duration::from_secs(30));
+        sa.expire_at = Some(now + ctx.cfg.dos.half_open_timeout);
         sa.send(ctx, &response);
         Ok(sa)
     }

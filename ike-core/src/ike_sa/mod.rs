@@ -765,6 +765,24 @@ impl IkeSa {
         }
         n += self.queue.capacity() * size_of::<Task>();
         n += self.last_response.as_ref().map_or(0, Vec::capacity);
+        n += match &self.state {
+            State::InitDone(r) | State::AuthSent(r) => {
+                size_of::<InitResponder>()
+                    + r.request.capacity()
+                    + r.response.capacity()
+                    + r.ni.capacity()
+                    + r.nr.capacity()
+            }
+            State::InitSent(st) => {
+                size_of::<InitState>()
+                    + st.ni.capacity()
+                    + st.cookie.as_ref().map_or(0, Vec::capacity)
+            }
+            _ => 0,
+        };
+        if self.keys.is_some() {
+            n += size_of::<SaKeys>();
+        }
         if let Some(o) = &self.outstanding {
             n += size_of::<Outstanding>() + o.packet.capacity();
         }

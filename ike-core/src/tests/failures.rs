@@ -293,17 +293,7 @@ fn cookie_round_trip_and_rotation() {
     let cookie_resp = b2.poll_transmit(p.time).expect("cookie").data;
     b2.set_cookie_secret([9; 32]);
     let cookie = cookie_resp[36..].to_vec();
-    let mut with = req[..28].to_vec();
-    with[16] = 41;
-    let n_len = 8 + cookie.len();
-    with.extend_from_slice(&[req[16], 0]);
-    with.extend_from_slice(&u16::try_from(n_len).expect("len").to_be_bytes());
-    with.extend_from_slice(&[0, 0]);
-    with.extend_from_slice(&NotifyType::COOKIE.0.to_be_bytes());
-    with.extend_from_slice(&cookie);
-    with.extend_from_slice(&req[28..]);
-    let total = u32::try_from(with.len()).expect("len");
-    with[24..28].copy_from_slice(&total.to_be_bytes());
+    let with = with_cookie(&req, &cookie);
     b2.handle_datagram(p.time, from, to, &with);
     assert_eq!(b2.ike_sa_count(), 1, "previous-secret cookie accepted");
     b2.set_cookie_secret([10; 32]);
@@ -624,4 +614,20 @@ fn authentic_malformed_request_gets_invalid_syntax_and_keeps_the_sa() {
     bad[n - 1] ^= 1;
     p.b.handle_datagram(now, sa.local, sa.remote, &bad);
     assert!(p.b.poll_transmit(now).is_none());
+}
+
+/// `req` (an IKE_SA_INIT request) with N(COOKIE) as its first payload (RFC 7296 §2.6).
+pub(crate) fn with_cookie(req: &[u8], cookie: &[u8]) -> Vec<u8> {
+    let mut with = req[..28].to_vec();
+    with[16] = 41;
+    let n_len = 8 + cookie.len();
+    with.extend_from_slice(&[req[16], 0]);
+    with.extend_from_slice(&u16::try_from(n_len).expect("len").to_be_bytes());
+    with.extend_from_slice(&[0, 0]);
+    with.extend_from_slice(&NotifyType::COOKIE.0.to_be_bytes());
+    with.extend_from_slice(cookie);
+    with.extend_from_slice(&req[28..]);
+    let total = u32::try_from(with.len()).expect("len");
+    with[24..28].copy_from_slice(&total.to_be_bytes());
+    with
 }
