@@ -131,16 +131,20 @@ impl World {
 
     /// B's current inbound SPIs, one per tunnel (events drained on both sides).
     fn collect_spis(&mut self) {
+        let mut gone = std::collections::HashSet::new();
         while self.a.poll_event().is_some() {}
         while let Some(e) = self.b.poll_event() {
             match e {
                 Event::ChildSaReady(i) | Event::ChildSaRekeyed { new: i, .. } => {
                     self.spis.push(i.spi_in);
                 }
-                Event::ChildSaDeleted { spi_in, .. } => self.spis.retain(|s| *s != spi_in),
+                Event::ChildSaDeleted { spi_in, .. } => {
+                    gone.insert(spi_in);
+                }
                 _ => {}
             }
         }
+        self.spis.retain(|s| !gone.contains(s));
     }
 
     /// ns per DPD request handled by B.

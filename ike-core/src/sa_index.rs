@@ -83,7 +83,29 @@ impl SaIndex {
                 self.by_conn.entry(c).or_default().insert(id);
             }
         }
-        for s in &old.esp {
+        if old.esp != new.esp {
+            self.reindex_esp(id, &old.esp, &new.esp);
+        }
+        if old.children != new.children {
+            for c in &old.children {
+                if self.by_child.get(c) == Some(&id) {
+                    self.by_child.remove(c);
+                }
+            }
+            for c in &new.children {
+                self.by_child.insert(*c, id);
+            }
+        }
+        if old.held != new.held {
+            spis.hold(id, &old.held, &new.held);
+        }
+        if sa.is_some() {
+            self.entries.insert(id, new);
+        }
+    }
+
+    fn reindex_esp(&mut self, id: IkeSaId, old: &[Spi], new: &[Spi]) {
+        for s in old.iter().filter(|s| !new.contains(s)) {
             if let Some(v) = self.by_esp.get_mut(s) {
                 v.retain(|x| *x != id);
                 if v.is_empty() {
@@ -91,23 +113,11 @@ impl SaIndex {
                 }
             }
         }
-        for s in &new.esp {
+        for s in new.iter().filter(|s| !old.contains(s)) {
             let v = self.by_esp.entry(*s).or_default();
             if !v.contains(&id) {
                 v.push(id);
             }
-        }
-        for c in &old.children {
-            if self.by_child.get(c) == Some(&id) {
-                self.by_child.remove(c);
-            }
-        }
-        for c in &new.children {
-            self.by_child.insert(*c, id);
-        }
-        spis.hold(id, &old.held, &new.held);
-        if sa.is_some() {
-            self.entries.insert(id, new);
         }
     }
 
