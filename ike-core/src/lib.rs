@@ -61,6 +61,7 @@ pub mod event;
 pub mod ids;
 mod ike_sa;
 pub mod proposal;
+pub mod selector;
 pub mod timer;
 pub mod wire;
 

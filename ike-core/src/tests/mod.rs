@@ -3,5 +3,6 @@
 mod exchanges;
 mod failures;
 mod per_resource;
+mod selectors;
 mod strongswan;
 pub(crate) mod util;
