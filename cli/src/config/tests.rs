@@ -164,6 +164,13 @@ fn bad_values_point_at_the_value() {
     assert!(e.starts_with("bad.toml:3:"), "{e}");
     assert!(e.contains("unknown proposal keyword \"x2559\""), "{e}");
 
+    let e = err(&format!(
+        "{MIN}\n[connections.c.children.x]\nlocal_ts = [\"10.1.0.0/16\", \"10.2.0.0/16\"]\n\
+         remote_ts = [\"10.3.0.0/16\", \"10.4.0.0/16\"]\nmax_policies = 3\n"
+    ));
+    assert!(e.contains("max_policies"), "{e}");
+    assert!(e.contains("need 4 policies per direction"), "{e}");
+
     let e = err("[connections.c]\nlocal = { auth = \"pubkey\" }\nremote = { auth = \"psk\" }\n");
     assert!(e.contains("unknown variant `pubkey`"), "{e}");
 }

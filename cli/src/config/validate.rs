@@ -118,6 +118,9 @@ pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
                     "trap policies need our address: set local_addrs on the connection",
                 ));
             }
+            if let Some(msg) = policies_problem(ch) {
+                out.push(problem(k("max_policies"), msg));
+            }
             if ch.per_cpu_sas.enabled() {
                 if ch.start_action == StartAction::Start && ch.per_cpu_mode == PerCpuMode::OnDemand
                 {
@@ -157,4 +160,28 @@ pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
         }
     }
     out
+}
+
+/// Configured subnets already needing more policies than `max_policies` (an
+/// empty, `dynamic`, side is one address of the other side's family).
+fn policies_problem(ch: &super::Child) -> Option<String> {
+    let (l, r) = (&ch.local_ts, &ch.remote_ts);
+    let needed = match (l.is_empty(), r.is_empty()) {
+        (true, true) => 1,
+        (true, false) => r.len(),
+        (false, true) => l.len(),
+        (false, false) => l
+            .iter()
+            .map(|a| r.iter().filter(|b| b.is_ipv4() == a.is_ipv4()).count())
+            .sum(),
+    };
+    if ch.max_policies == 0 {
+        Some("must be at least 1".into())
+    } else if needed as u64 > u64::from(ch.max_policies) {
+        Some(format!(
+            "local_ts × remote_ts need {needed} policies per direction: raise max_policies to at least {needed} or use fewer subnets"
+        ))
+    } else {
+        None
+    }
 }
