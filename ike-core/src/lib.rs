@@ -37,7 +37,8 @@
 //! `Zeroizing` buffers and are never logged.
 //!
 //! Addresses: give initiating connections their concrete local address (it is
-//! hashed into NAT_DETECTION_SOURCE_IP); ESP SPIs are chosen by the engine
+//! hashed into NAT_DETECTION_SOURCE_IP, and a `dynamic`, empty, `local_ts` is
+//! that address); ESP SPIs are chosen by the engine
 //! (random in 0xc0000000..=0xcfffffff) and installed as given.
 //!
 //! # What is implemented

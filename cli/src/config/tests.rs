@@ -184,13 +184,22 @@ fn syntax_error_has_line() {
 #[test]
 fn cross_field_checks_are_located() {
     let e = err(&format!(
-        "{MIN}\n[connections.c.children.x]\nper_cpu_sas = \"yes\"\nstart_action = \"start\"\n"
+        "{MIN}\n[connections.c.children.x]\nper_cpu_sas = \"yes\"\nstart_action = \"start\"\n\
+         local_ts = [\"192.168.1.0/24\"]\n"
     ));
     assert!(
         e.starts_with("bad.toml:13:16: connections.c.children.x.start_action: "),
         "{e}"
     );
     assert!(e.contains("trap"), "{e}");
+
+    let e = err(&format!(
+        "{MIN}\n[connections.c.children.x]\nstart_action = \"start\"\n"
+    ));
+    assert!(
+        e.contains("connections.c.children.x.local_ts: an empty (dynamic) local_ts"),
+        "{e}"
+    );
 
     let e = err(&MIN.replace("ids = [\"b\"]", "ids = [\"someone-else\"]"));
     assert!(

@@ -112,6 +112,15 @@ pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
                     "trap/start need the peer's address: set remote_addrs on the connection",
                 ));
             }
+            if ch.start_action == StartAction::Start
+                && c.local_addrs.is_empty()
+                && ch.local_ts.is_empty()
+            {
+                out.push(problem(
+                    k("local_ts"),
+                    "an empty (dynamic) local_ts is our address, unknown without local_addrs: set local_addrs on the connection or local_ts",
+                ));
+            }
             if ch.start_action == StartAction::Trap && c.local_addrs.is_empty() {
                 out.push(problem(
                     k("start_action"),

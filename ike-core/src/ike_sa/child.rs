@@ -195,7 +195,12 @@ impl IkeSa {
         };
         let (ts_i, ts_r) = match rekey.and_then(|id| self.children.iter().find(|x| x.id == id)) {
             Some(old) => (old.ts.0.clone(), old.ts.1.clone()),
-            None => c.selectors(self.local.ip(), self.remote.ip()),
+            None => {
+                if c.local_ts.is_empty() && self.local.ip().is_unspecified() {
+                    tracing::warn!(ike = ?self.id, name = %c.name, "dynamic local_ts without a local address proposes 0.0.0.0: configure the connection's local address");
+                }
+                c.selectors(self.local.ip(), self.remote.ip())
+            }
         };
         let old_spi = rekey
             .and_then(|id| self.children.iter().find(|x| x.id == id))
