@@ -186,7 +186,10 @@ fn main() {
         .unwrap_or(5);
     let mut worlds: Vec<(usize, World)> = SIZES.iter().map(|n| (*n, World::new(*n))).collect();
     for (n, w) in &mut worlds {
-        println!("setup {n:>6} tunnels: B holds {} IKE SAs", w.b.ike_sa_count());
+        println!(
+            "setup {n:>6} tunnels: B holds {} IKE SAs",
+            w.b.ike_sa_count()
+        );
         w.dpd_round(); // warm-up, discarded
     }
     let mut dpd = vec![Vec::new(); SIZES.len()];
@@ -206,7 +209,10 @@ fn main() {
         }
     }
     println!("\nB's cost per input, median of {rounds} interleaved rounds [min-max]:");
-    println!("{:>8} | {:>28} | {:>28}", "tunnels", "DPD request (ns)", "soft expire (ns)");
+    println!(
+        "{:>8} | {:>28} | {:>28}",
+        "tunnels", "DPD request (ns)", "soft expire (ns)"
+    );
     let mut med = (Vec::new(), Vec::new());
     for (k, n) in SIZES.iter().enumerate() {
         let (d, dr) = stats(&mut dpd[k]);

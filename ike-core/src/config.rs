@@ -204,6 +204,11 @@ impl TrafficSelector {
         }
     }
 
+    /// One address (/32 or /128), any protocol and port.
+    pub fn host(addr: IpAddr) -> Self {
+        Self::range(addr, addr)
+    }
+
     /// A CIDR subnet, any protocol and port.
     pub fn subnet(addr: IpAddr, prefix: u8) -> Self {
         match addr {
@@ -411,9 +416,12 @@ pub struct ChildConfig {
     pub reqid: u32,
     /// ESP proposals, most preferred first.
     pub esp_proposals: Vec<Proposal>,
-    /// Local traffic selectors (TSi when initiating).
+    /// Local traffic selectors (TSi when initiating). Empty is strongSwan's
+    /// `dynamic`: the IKE SA's own address at negotiation time (RFC 7296 §2.9).
     pub local_ts: Vec<TrafficSelector>,
-    /// Remote traffic selectors (TSr when initiating).
+    /// Remote traffic selectors (TSr when initiating). Empty is `dynamic`: the
+    /// peer's address of the IKE SA, so a responder accepting any peer narrows
+    /// each one to its own address, never to all traffic.
     pub remote_ts: Vec<TrafficSelector>,
     /// Tunnel or transport mode.
     pub mode: Mode,
@@ -430,6 +438,10 @@ pub struct ChildConfig {
     /// Responder cap on per-CPU SAs in this group (beyond: TS_MAX_QUEUE);
     /// `None` uses [`EndpointConfig::local_cpus`].
     pub per_cpu_max: Option<u32>,
+    /// Cap on kernel policies per direction one Child SA may need once its
+    /// selectors are split into prefix/port blocks ([`crate::selector`]): beyond
+    /// it the responder answers TS_UNACCEPTABLE and the initiator deletes the SA.
+    pub max_policies: u32,
 }
 
 impl ChildConfig {
@@ -448,7 +460,31 @@ impl ChildConfig {
             per_cpu: PerCpu::No,
             per_cpu_mode: PerCpuMode::OnDemand,
             per_cpu_max: None,
+            max_policies: Self::DEFAULT_MAX_POLICIES,
         }
+    }
+
+    /// Default of [`Self::max_policies`].
+    pub const DEFAULT_MAX_POLICIES: u32 = 64;
+
+    /// (local, remote) selectors of an IKE SA between `local` and `remote`, with
+    /// an empty (`dynamic`) list replaced by that address.
+    pub fn selectors(
+        &self,
+        local: IpAddr,
+        remote: IpAddr,
+    ) -> (Vec<TrafficSelector>, Vec<TrafficSelector>) {
+        let resolve = |list: &[TrafficSelector], addr: IpAddr| {
+            if list.is_empty() {
+                vec![TrafficSelector::host(addr)]
+            } else {
+                list.to_vec()
+            }
+        };
+        (
+            resolve(&self.local_ts, local),
+            resolve(&self.remote_ts, remote),
+        )
     }
 
     /// Whether this child negotiates an RFC 9611 group.

@@ -78,6 +78,19 @@ pub enum PeerIncompatible {
     /// The peer insists on a KE group we do not have.
     #[error("no acceptable key exchange group")]
     NoKeGroup,
+    /// The negotiated traffic selectors need ports the kernel cannot match.
+    #[error("traffic selectors not expressible in kernel policies: {0}")]
+    TsInexpressible(#[from] crate::selector::PortsInexpressible),
+    /// The negotiated traffic selectors need more kernel policies than the child allows.
+    #[error(
+        "traffic selectors need {needed} kernel policies per direction, more than max_policies = {cap}"
+    )]
+    TooManyPolicies {
+        /// Policies (prefix/port blocks) the selectors decompose into.
+        needed: u64,
+        /// The child's `max_policies`.
+        cap: u32,
+    },
 }
 
 /// Errors of local API calls ([`Endpoint::initiate`](crate::Endpoint::initiate) etc.).

@@ -42,11 +42,12 @@
 //! `Zeroizing` buffers and are never logged.
 //!
 //! Addresses: give initiating connections their concrete local address (it is
-//! hashed into NAT_DETECTION_SOURCE_IP). Inbound ESP SPIs are chosen by the
-//! engine, at random in [`EndpointConfig::esp_spis`], never one that a live
-//! Child SA or a request in flight holds; install them as given.
-//! [`Event::HalfOpenClosed`] reports every responder SA that ends before
-//! IKE_AUTH, so nothing the daemon keys on it outlives it.
+//! hashed into NAT_DETECTION_SOURCE_IP, and a `dynamic`, empty, `local_ts` is
+//! that address). Inbound ESP SPIs are chosen by the engine, at random in
+//! [`EndpointConfig::esp_spis`], never one that a live Child SA or a request in
+//! flight holds; install them as given. [`Event::HalfOpenClosed`] reports every
+//! responder SA that ends before IKE_AUTH, so nothing the daemon keys on it
+//! outlives it.
 //!
 //! # What is implemented
 //!
@@ -71,6 +72,7 @@ pub mod ids;
 mod ike_sa;
 pub mod proposal;
 mod sa_index;
+pub mod selector;
 mod spi_pool;
 pub mod timer;
 pub mod wire;

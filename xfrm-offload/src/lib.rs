@@ -70,6 +70,6 @@ pub use msg::sa::{
 };
 pub use offload::{Installed, InstalledPolicy, OffloadInEffect, OffloadMode};
 pub use types::{
-    CpuId, IpPrefix, IpsecProto, Mark, Mode, PolicyAction, PolicyDir, Reqid, SaDir, Spi,
+    CpuId, IpPrefix, IpsecProto, Mark, Mode, PolicyAction, PolicyDir, PortMask, Reqid, SaDir, Spi,
     TrafficSelector,
 };

@@ -207,6 +207,34 @@ impl fmt::Display for IpPrefix {
     }
 }
 
+/// A port match (`sport`/`sport_mask` or `dport`/`dport_mask` of `struct
+/// xfrm_selector`): every port `p` with `p & mask == port`. A range of ports is
+/// several of these (one policy each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PortMask {
+    /// Port (bits outside `mask` are zero).
+    pub port: u16,
+    /// Mask; 0xffff is one port.
+    pub mask: u16,
+}
+
+impl PortMask {
+    /// Exactly one port.
+    pub fn exact(port: u16) -> Self {
+        Self { port, mask: 0xffff }
+    }
+}
+
+impl fmt::Display for PortMask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mask == 0xffff {
+            write!(f, "{}", self.port)
+        } else {
+            write!(f, "{}/{:#06x}", self.port, self.mask)
+        }
+    }
+}
+
 /// A traffic selector (`struct xfrm_selector`): addresses, upper protocol and
 /// ports. Port `None` means any.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -217,10 +245,10 @@ pub struct TrafficSelector {
     pub dst: IpPrefix,
     /// Upper-layer protocol, 0 for any.
     pub proto: u8,
-    /// Source port (TCP/UDP/SCTP), or ICMP type.
-    pub sport: Option<u16>,
-    /// Destination port, or ICMP code.
-    pub dport: Option<u16>,
+    /// Source ports (TCP/UDP/SCTP), or ICMP type.
+    pub sport: Option<PortMask>,
+    /// Destination ports, or ICMP code.
+    pub dport: Option<PortMask>,
     /// Interface index, 0 for any.
     pub ifindex: i32,
 }

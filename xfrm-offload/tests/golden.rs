@@ -397,7 +397,7 @@ fn policy_add_fwd_v6_proto() {
     )
     .expect("selector");
     sel.proto = 6;
-    sel.dport = Some(443);
+    sel.dport = Some(PortMask::exact(443));
     let mut t = Template::esp_tunnel(ip("2001:db8::1"), ip("2001:db8::2"), Reqid(0x6c6e_0002));
     t.optional = true;
     let mut p = PolicySpec::new(sel, PolicyDir::Fwd, t);
@@ -461,7 +461,7 @@ fn acquire_from_kernel() {
     assert_eq!(a.selector.src, IpPrefix::host(ip("10.1.0.1")));
     assert_eq!(a.selector.dst, IpPrefix::host(ip("10.2.0.5")));
     assert_eq!(a.selector.proto, 17);
-    assert_eq!(a.selector.dport, Some(9));
+    assert_eq!(a.selector.dport, Some(PortMask::exact(9)));
     assert_eq!((a.src, a.dst), (ip("10.0.0.1"), ip("10.0.0.2")));
     assert_eq!(a.proto, IpsecProto::ESP);
     assert_eq!(a.policy_dir, Some(PolicyDir::Out));

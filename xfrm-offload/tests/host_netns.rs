@@ -205,7 +205,7 @@ fn acquire_from_traffic_reaches_the_monitor() {
         assert_eq!(a.reqid, Some(reqid));
         assert_eq!(a.selector.src, IpPrefix::host(ip("10.1.0.1")));
         assert_eq!(a.selector.dst, IpPrefix::host(ip("10.2.0.5")));
-        assert_eq!(a.selector.dport, Some(9));
+        assert_eq!(a.selector.dport, Some(PortMask::exact(9)));
         assert_eq!((a.src, a.dst), (ip("10.0.0.1"), ip("10.0.0.2")));
         assert_eq!(
             a.cpu, None,

@@ -254,6 +254,11 @@ pub struct Child {
     /// pair per CPU).
     #[serde(default)]
     pub per_cpu_max: Option<u32>,
+    /// Cap on kernel policies per direction of one Child SA once its selectors
+    /// are split into CIDR prefixes and port/mask blocks; beyond it the responder
+    /// answers TS_UNACCEPTABLE and the initiator deletes the Child SA.
+    #[serde(default = "default_max_policies")]
+    pub max_policies: u32,
     /// NIC offload.
     #[serde(default)]
     pub hw_offload: HwOffload,
@@ -269,6 +274,10 @@ pub struct Child {
     /// Anti-replay window in packets (0 disables it).
     #[serde(default = "default_replay_window")]
     pub replay_window: u32,
+}
+
+fn default_max_policies() -> u32 {
+    ike_core::ChildConfig::DEFAULT_MAX_POLICIES
 }
 
 fn default_replay_window() -> u32 {

@@ -164,6 +164,13 @@ fn bad_values_point_at_the_value() {
     assert!(e.starts_with("bad.toml:3:"), "{e}");
     assert!(e.contains("unknown proposal keyword \"x2559\""), "{e}");
 
+    let e = err(&format!(
+        "{MIN}\n[connections.c.children.x]\nlocal_ts = [\"10.1.0.0/16\", \"10.2.0.0/16\"]\n\
+         remote_ts = [\"10.3.0.0/16\", \"10.4.0.0/16\"]\nmax_policies = 3\n"
+    ));
+    assert!(e.contains("max_policies"), "{e}");
+    assert!(e.contains("need 4 policies per direction"), "{e}");
+
     let e = err("[connections.c]\nlocal = { auth = \"pubkey\" }\nremote = { auth = \"psk\" }\n");
     assert!(e.contains("unknown variant `pubkey`"), "{e}");
 }
@@ -177,13 +184,22 @@ fn syntax_error_has_line() {
 #[test]
 fn cross_field_checks_are_located() {
     let e = err(&format!(
-        "{MIN}\n[connections.c.children.x]\nper_cpu_sas = \"yes\"\nstart_action = \"start\"\n"
+        "{MIN}\n[connections.c.children.x]\nper_cpu_sas = \"yes\"\nstart_action = \"start\"\n\
+         local_ts = [\"192.168.1.0/24\"]\n"
     ));
     assert!(
         e.starts_with("bad.toml:13:16: connections.c.children.x.start_action: "),
         "{e}"
     );
     assert!(e.contains("trap"), "{e}");
+
+    let e = err(&format!(
+        "{MIN}\n[connections.c.children.x]\nstart_action = \"start\"\n"
+    ));
+    assert!(
+        e.contains("connections.c.children.x.local_ts: an empty (dynamic) local_ts"),
+        "{e}"
+    );
 
     let e = err(&MIN.replace("ids = [\"b\"]", "ids = [\"someone-else\"]"));
     assert!(

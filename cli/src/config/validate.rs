@@ -112,11 +112,23 @@ pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
                     "trap/start need the peer's address: set remote_addrs on the connection",
                 ));
             }
+            if ch.start_action == StartAction::Start
+                && c.local_addrs.is_empty()
+                && ch.local_ts.is_empty()
+            {
+                out.push(problem(
+                    k("local_ts"),
+                    "an empty (dynamic) local_ts is our address, unknown without local_addrs: set local_addrs on the connection or local_ts",
+                ));
+            }
             if ch.start_action == StartAction::Trap && c.local_addrs.is_empty() {
                 out.push(problem(
                     k("start_action"),
                     "trap policies need our address: set local_addrs on the connection",
                 ));
+            }
+            if let Some(msg) = policies_problem(ch) {
+                out.push(problem(k("max_policies"), msg));
             }
             if ch.per_cpu_sas.enabled() {
                 if ch.start_action == StartAction::Start && ch.per_cpu_mode == PerCpuMode::OnDemand
@@ -157,4 +169,28 @@ pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
         }
     }
     out
+}
+
+/// Configured subnets already needing more policies than `max_policies` (an
+/// empty, `dynamic`, side is one address of the other side's family).
+fn policies_problem(ch: &super::Child) -> Option<String> {
+    let (l, r) = (&ch.local_ts, &ch.remote_ts);
+    let needed = match (l.is_empty(), r.is_empty()) {
+        (true, true) => 1,
+        (true, false) => r.len(),
+        (false, true) => l.len(),
+        (false, false) => l
+            .iter()
+            .map(|a| r.iter().filter(|b| b.is_ipv4() == a.is_ipv4()).count())
+            .sum(),
+    };
+    if ch.max_policies == 0 {
+        Some("must be at least 1".into())
+    } else if needed as u64 > u64::from(ch.max_policies) {
+        Some(format!(
+            "local_ts × remote_ts need {needed} policies per direction: raise max_policies to at least {needed} or use fewer subnets"
+        ))
+    } else {
+        None
+    }
 }

@@ -10,15 +10,28 @@ use xfrm_offload::{OffloadMode, PolicySpec};
 use super::backend::SaBackend;
 use super::driver::Daemon;
 use super::driver::algorithms_text;
-use super::kernel::{self, esp_name, ts_sides};
+use super::kernel::{self, esp_name};
 use super::netif::iface_for;
 use super::plan::{self, POLICY_PRIORITY};
 use super::state::{ChildRecord, Holder};
 use super::steering::Steer;
 use crate::control::{ChildSaStatus, IkeSaStatus, StatusReport, SteeringState, TrapStatus};
 
+/// Status text of selectors: prefixes, with `[proto/ports]` when not any.
 fn ts_text(ts: &[ike_core::TrafficSelector]) -> Vec<String> {
-    ts_sides(ts).iter().map(|s| s.prefix.to_string()).collect()
+    let mut out = Vec::new();
+    for t in ts {
+        let suffix = match (t.protocol, t.start_port, t.end_port) {
+            (0, 0, u16::MAX) => String::new(),
+            (p, 0, u16::MAX) => format!("[{p}]"),
+            (p, a, b) if a == b => format!("[{p}/{a}]"),
+            (p, a, b) => format!("[{p}/{a}-{b}]"),
+        };
+        for p in ike_core::selector::prefixes(t.start, t.end) {
+            out.push(format!("{}/{}{suffix}", p.addr, p.len));
+        }
+    }
+    out
 }
 
 impl<B: SaBackend, S: Steer> Daemon<B, S> {
@@ -75,11 +88,18 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             let _ = self.backend.delete_sa(&sa_in.id()).await;
             return Err(e.context(format!("outbound SA {:08x}", inst.spi_out.0)));
         }
+        let blocks = match kernel::blocks(&inst.local_ts, &inst.remote_ts) {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = self.backend.delete_sa(&sa_out.id()).await;
+                let _ = self.backend.delete_sa(&sa_in.id()).await;
+                return Err(e.context("negotiated traffic selectors"));
+            }
+        };
         let mut specs = kernel::policies(
             inst.local.ip(),
             inst.remote.ip(),
-            &ts_sides(&inst.local_ts),
-            &ts_sides(&inst.remote_ts),
+            &blocks,
             plan.tunnel,
             inst.reqid,
             inst.per_cpu,

@@ -7,11 +7,12 @@
 use std::net::IpAddr;
 
 use anyhow::{Result, bail};
+use ike_core::selector::{Block, PortBlock};
 use ike_core::wire::{EncrId, IntegId};
 use ike_core::{ChildSaInstall, Selected};
 use xfrm_offload::{
-    CpuId, Integ, IpPrefix, Lifetimes, Limits, Mode, PolicyDir, PolicySpec, Reqid, SaCrypto, SaDir,
-    SaSpec, Spi, Template, TrafficSelector, UdpEncap,
+    CpuId, Integ, IpPrefix, Lifetimes, Limits, Mode, PolicyDir, PolicySpec, PortMask, Reqid,
+    SaCrypto, SaDir, SaSpec, Spi, Template, TrafficSelector, UdpEncap,
 };
 
 use super::backend::Caps;
@@ -142,141 +143,88 @@ pub fn child_sas(
     }
 }
 
-/// The largest CIDR blocks covering `start..=end` (same family).
-pub fn range_to_prefixes(start: IpAddr, end: IpAddr) -> Vec<IpPrefix> {
-    let (mut lo, hi, bits, v4) = match (start, end) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => (
-            u128::from(u32::from(a)),
-            u128::from(u32::from(b)),
-            32u32,
-            true,
-        ),
-        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128, false),
-        _ => return Vec::new(),
+/// The kernel selectors of a Child SA: its local × remote selectors split into
+/// exact prefix/port blocks ([`ike_core::selector`]), never wider than negotiated.
+pub fn blocks(
+    local_ts: &[ike_core::TrafficSelector],
+    remote_ts: &[ike_core::TrafficSelector],
+) -> Result<Vec<Block>> {
+    Ok(ike_core::selector::expand(local_ts, remote_ts)?)
+}
+
+fn prefix(p: ike_core::selector::Prefix) -> Option<IpPrefix> {
+    IpPrefix::new(p.addr, p.len).ok()
+}
+
+fn port(p: PortBlock) -> Option<PortMask> {
+    (p.mask != 0).then_some(PortMask {
+        port: p.port,
+        mask: p.mask,
+    })
+}
+
+/// The XFRM selector of `b` from `src` to `dst` (`struct xfrm_selector`).
+fn selector(b: &Block, outbound: bool) -> Option<TrafficSelector> {
+    let (l, r) = (prefix(b.local)?, prefix(b.remote)?);
+    let (lp, rp) = (port(b.local_port), port(b.remote_port));
+    let (src, dst, sport, dport) = if outbound {
+        (l, r, lp, rp)
+    } else {
+        (r, l, rp, lp)
     };
-    if lo > hi {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    loop {
-        let align = if lo == 0 {
-            bits
-        } else {
-            lo.trailing_zeros().min(bits)
-        };
-        let span = hi - lo; // block count - 1
-        let fit = span.checked_add(1).map_or(128, |n| 127 - n.leading_zeros());
-        let size = align.min(fit);
-        let addr = if v4 {
-            IpAddr::V4((lo as u32).into())
-        } else {
-            IpAddr::V6(lo.into())
-        };
-        if let Ok(p) = IpPrefix::new(addr, (bits - size) as u8) {
-            out.push(p);
-        }
-        if size >= 128 {
-            return out;
-        }
-        let last = lo + ((1u128 << size) - 1);
-        if last >= hi {
-            return out;
-        }
-        lo = last + 1;
-    }
+    let mut s = TrafficSelector::new(src, dst).ok()?;
+    s.proto = b.proto;
+    s.sport = sport;
+    s.dport = dport;
+    Some(s)
 }
 
-/// A traffic selector side: prefix plus protocol and port (if a single port).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TsSide {
-    /// Prefix.
-    pub prefix: IpPrefix,
-    /// IP protocol, 0 = any.
-    pub proto: u8,
-    /// Port, `None` = any.
-    pub port: Option<u16>,
+/// Lower is preferred: longer prefixes, then a protocol, then masked ports.
+fn priority(b: &Block, base: u32) -> u32 {
+    let ports = u32::from(b.local_port.mask != 0) + u32::from(b.remote_port.mask != 0);
+    base.saturating_sub(
+        (u32::from(b.local.len) + u32::from(b.remote.len)) * 8
+            + u32::from(b.proto != 0) * 4
+            + ports,
+    )
 }
 
-/// Converts negotiated selectors into prefix sides.
-pub fn ts_sides(ts: &[ike_core::TrafficSelector]) -> Vec<TsSide> {
-    let mut out = Vec::new();
-    for t in ts {
-        let port = (t.start_port == t.end_port).then_some(t.start_port);
-        if port.is_none() && !(t.start_port == 0 && t.end_port == u16::MAX) {
-            tracing::warn!(
-                ?t,
-                "port range installed as any port (XFRM selectors take one port)"
-            );
-        }
-        for prefix in range_to_prefixes(t.start, t.end) {
-            out.push(TsSide {
-                prefix,
-                proto: t.protocol,
-                port,
-            });
-        }
-    }
-    out
-}
-
-/// Policies for one child: out (local→remote), in and, in tunnel mode, fwd.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one call site per use; a struct would only rename them"
-)]
+/// Policies for one child: per block, out (local→remote), in and, in tunnel
+/// mode, fwd.
 pub fn policies(
     local: IpAddr,
     remote: IpAddr,
-    local_ts: &[TsSide],
-    remote_ts: &[TsSide],
+    blocks: &[Block],
     tunnel: bool,
     reqid: u32,
     per_cpu: bool,
     priority_base: u32,
 ) -> Vec<PolicySpec> {
+    let tmode = if tunnel {
+        Mode::Tunnel
+    } else {
+        Mode::Transport
+    };
+    let tmpl = |src: IpAddr, dst: IpAddr| {
+        let mut t = Template::esp_tunnel(src, dst, Reqid(reqid));
+        t.mode = tmode;
+        t
+    };
     let mut out = Vec::new();
-    for l in local_ts {
-        for r in remote_ts {
-            if l.prefix.addr().is_ipv4() != r.prefix.addr().is_ipv4() {
-                continue;
-            }
-            let proto = if l.proto != 0 { l.proto } else { r.proto };
-            let sel = |src: &TsSide, dst: &TsSide| -> Option<TrafficSelector> {
-                let mut s = TrafficSelector::new(src.prefix, dst.prefix).ok()?;
-                s.proto = proto;
-                s.sport = src.port.filter(|_| proto != 0);
-                s.dport = dst.port.filter(|_| proto != 0);
-                Some(s)
-            };
-            // More specific selectors get a lower number (= higher priority).
-            let prio = priority_base.saturating_sub(
-                (u32::from(l.prefix.prefix_len()) + u32::from(r.prefix.prefix_len())) * 8
-                    + u32::from(proto != 0) * 4,
-            );
-            let tmode = if tunnel {
-                Mode::Tunnel
-            } else {
-                Mode::Transport
-            };
-            let tmpl = |src: IpAddr, dst: IpAddr| {
-                let mut t = Template::esp_tunnel(src, dst, Reqid(reqid));
-                t.mode = tmode;
-                t
-            };
-            let mut dirs = vec![
-                (PolicyDir::Out, sel(l, r), tmpl(local, remote)),
-                (PolicyDir::In, sel(r, l), tmpl(remote, local)),
-            ];
-            if tunnel {
-                dirs.push((PolicyDir::Fwd, sel(r, l), tmpl(remote, local)));
-            }
-            for (dir, s, t) in dirs {
-                let Some(s) = s else { continue };
-                let mut p = PolicySpec::new(s, dir, t);
-                p.priority = prio;
-                p.cpu_acquire = per_cpu && dir == PolicyDir::Out;
-                out.push(p);
-            }
+    for b in blocks {
+        let mut dirs = vec![
+            (PolicyDir::Out, selector(b, true), tmpl(local, remote)),
+            (PolicyDir::In, selector(b, false), tmpl(remote, local)),
+        ];
+        if tunnel {
+            dirs.push((PolicyDir::Fwd, selector(b, false), tmpl(remote, local)));
+        }
+        for (dir, s, t) in dirs {
+            let Some(s) = s else { continue };
+            let mut p = PolicySpec::new(s, dir, t);
+            p.priority = priority(b, priority_base);
+            p.cpu_acquire = per_cpu && dir == PolicyDir::Out;
+            out.push(p);
         }
     }
     out
@@ -286,50 +234,37 @@ pub fn policies(
 mod tests {
     use super::*;
 
-    fn p(s: &str) -> String {
-        s.to_string()
+    fn ts(cidr: &str) -> ike_core::TrafficSelector {
+        let (a, l) = cidr.split_once('/').expect("cidr");
+        ike_core::TrafficSelector::subnet(a.parse().expect("ip"), l.parse().expect("len"))
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
     }
 
     #[test]
     fn ranges_split_into_cidrs() {
-        let v = |a: &str, b: &str| -> Vec<String> {
-            range_to_prefixes(a.parse().expect("a"), b.parse().expect("b"))
-                .iter()
-                .map(ToString::to_string)
-                .collect()
-        };
-        assert_eq!(v("192.168.1.0", "192.168.1.255"), vec![p("192.168.1.0/24")]);
-        assert_eq!(v("10.0.0.1", "10.0.0.1"), vec![p("10.0.0.1/32")]);
-        assert_eq!(v("0.0.0.0", "255.255.255.255"), vec![p("0.0.0.0/0")]);
+        let range = ike_core::TrafficSelector::range(ip("10.0.0.1"), ip("10.0.0.6"));
+        let b = blocks(&[range], &[ts("10.1.0.0/16")]).expect("blocks");
+        let srcs: Vec<String> = policies(ip("10.0.0.1"), ip("10.0.0.2"), &b, false, 1, false, 100)
+            .iter()
+            .filter(|p| p.dir == PolicyDir::Out)
+            .map(|p| p.selector.src.to_string())
+            .collect();
         assert_eq!(
-            v("10.0.0.1", "10.0.0.6"),
-            vec![
-                p("10.0.0.1/32"),
-                p("10.0.0.2/31"),
-                p("10.0.0.4/31"),
-                p("10.0.0.6/32")
-            ]
+            srcs,
+            ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"]
         );
-        assert_eq!(
-            v("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
-            vec![p("::/0")]
-        );
-        assert_eq!(v("2001:db8::", "2001:db8::ffff"), vec![p("2001:db8::/112")]);
-        assert!(v("10.0.0.2", "10.0.0.1").is_empty());
     }
 
     #[test]
     fn per_cpu_policies_have_cpu_acquire_on_out_only() {
-        let side = |s: &str, l: u8| TsSide {
-            prefix: IpPrefix::new(s.parse().expect("ip"), l).expect("prefix"),
-            proto: 0,
-            port: None,
-        };
+        let b = blocks(&[ts("192.168.1.0/24")], &[ts("192.168.2.0/24")]).expect("blocks");
         let ps = policies(
-            "10.0.0.1".parse().expect("l"),
-            "10.0.0.2".parse().expect("r"),
-            &[side("192.168.1.0", 24)],
-            &[side("192.168.2.0", 24)],
+            ip("10.0.0.1"),
+            ip("10.0.0.2"),
+            &b,
             true,
             0x6c6e_0001,
             true,
@@ -345,5 +280,55 @@ mod tests {
         assert!(!fwd.cpu_acquire);
         assert_eq!(fwd.selector.src.to_string(), "192.168.2.0/24");
         assert_eq!(fwd.templates[0].src.to_string(), "10.0.0.2");
+    }
+
+    #[test]
+    fn a_port_range_installs_exactly_its_ports() {
+        let local = ike_core::TrafficSelector {
+            protocol: 6,
+            start_port: 1000,
+            end_port: 1999,
+            ..ts("192.168.1.0/24")
+        };
+        let b = blocks(&[local], &[ts("192.168.2.0/24")]).expect("blocks");
+        let ps = policies(ip("10.0.0.1"), ip("10.0.0.2"), &b, true, 1, false, 10_000);
+        let out: Vec<&PolicySpec> = ps.iter().filter(|p| p.dir == PolicyDir::Out).collect();
+        assert_eq!(out.len(), 7, "1000-1999 is 7 port/mask blocks");
+        for p in &out {
+            assert_eq!(p.selector.proto, 6);
+            assert_eq!(p.selector.dport, None, "the remote side is any port");
+        }
+        // Every port, inbound and outbound: covered once if negotiated, never otherwise.
+        for dir in [PolicyDir::Out, PolicyDir::In, PolicyDir::Fwd] {
+            let ports: Vec<PortMask> = ps
+                .iter()
+                .filter(|p| p.dir == dir)
+                .map(|p| {
+                    let s = &p.selector;
+                    let ours = if dir == PolicyDir::Out {
+                        s.sport
+                    } else {
+                        s.dport
+                    };
+                    ours.expect("never any port")
+                })
+                .collect();
+            for port in 0..=u16::MAX {
+                let hits = ports.iter().filter(|m| port & m.mask == m.port).count();
+                let want = usize::from((1000..=1999).contains(&port));
+                assert_eq!(hits, want, "{dir:?} port {port}");
+            }
+        }
+    }
+
+    #[test]
+    fn ports_of_protocol_any_are_refused_not_widened() {
+        let local = ike_core::TrafficSelector {
+            start_port: 1000,
+            end_port: 1999,
+            ..ts("192.168.1.0/24")
+        };
+        let e = blocks(&[local], &[ts("192.168.2.0/24")]).expect_err("inexpressible");
+        assert!(e.to_string().contains("TCP, UDP"), "{e}");
     }
 }

@@ -8,9 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use anyhow::{Context, Result, bail};
 use ike_core::{ChildConfig, ConnectionConfig, CpuId, Identity, PerCpu, PerCpuMode, Psk};
-use xfrm_offload::{IpPrefix, OffloadMode, PolicySpec};
+use xfrm_offload::{OffloadMode, PolicySpec};
 
-use super::kernel::{TsSide, policies};
+use super::kernel::policies;
 use crate::config::{self, Config, Connection, HwOffload, StartAction, Subnet};
 
 /// Priority base for policies (lower = preferred); leaves room below for others.
@@ -124,31 +124,40 @@ fn unspecified_like(other: Option<&IpAddr>) -> IpAddr {
     }
 }
 
-fn selectors(list: &[Subnet], dynamic: IpAddr) -> Vec<ike_core::TrafficSelector> {
-    if list.is_empty() {
-        let prefix = if dynamic.is_unspecified() {
-            0
-        } else if dynamic.is_ipv4() {
-            32
-        } else {
-            128
-        };
-        return vec![ike_core::TrafficSelector::subnet(dynamic, prefix)];
-    }
+/// Configured subnets; empty stays empty: `dynamic`, resolved by the engine to
+/// the IKE SA's own addresses (never 0.0.0.0/0).
+fn selectors(list: &[Subnet]) -> Vec<ike_core::TrafficSelector> {
     list.iter()
         .map(|s| ike_core::TrafficSelector::subnet(s.addr, s.prefix))
         .collect()
 }
 
-fn sides(list: &[ike_core::TrafficSelector]) -> Vec<TsSide> {
-    list.iter()
-        .flat_map(|t| super::kernel::range_to_prefixes(t.start, t.end))
-        .map(|prefix: IpPrefix| TsSide {
-            prefix,
-            proto: 0,
-            port: None,
-        })
-        .collect()
+/// Trap policies of a child: its selectors with `dynamic` resolved to the
+/// configured addresses (trap needs both, see `config::validate`).
+fn trap_policies(
+    cc: &ChildConfig,
+    local: IpAddr,
+    remote: IpAddr,
+    tunnel: bool,
+    per_cpu: bool,
+) -> Result<Vec<PolicySpec>> {
+    let (l, r) = cc.selectors(local, remote);
+    if let Err(e) = ike_core::selector::within_cap(&l, &r, cc.max_policies) {
+        bail!(
+            "child {}: {e}; raise max_policies or use fewer selectors",
+            cc.name
+        );
+    }
+    let blocks = super::kernel::blocks(&l, &r)?;
+    Ok(policies(
+        local,
+        remote,
+        &blocks,
+        tunnel,
+        cc.reqid,
+        per_cpu,
+        POLICY_PRIORITY,
+    ))
 }
 
 fn offload(h: HwOffload) -> OffloadMode {
@@ -207,8 +216,9 @@ pub fn connection(
             .iter()
             .flat_map(|p| p.0.parsed.clone())
             .collect();
-        cc.local_ts = selectors(&ch.local_ts, local_ip);
-        cc.remote_ts = selectors(&ch.remote_ts, remote_ip);
+        cc.local_ts = selectors(&ch.local_ts);
+        cc.remote_ts = selectors(&ch.remote_ts);
+        cc.max_policies = ch.max_policies;
         cc.mode = match ch.mode {
             config::Mode::Tunnel => ike_core::Mode::Tunnel,
             config::Mode::Transport => ike_core::Mode::Transport,
@@ -236,16 +246,8 @@ pub fn connection(
         cc.per_cpu_max = Some(ch.per_cpu_max.unwrap_or(2 * cpus));
         let tunnel = ch.mode == config::Mode::Tunnel;
         let trap_policies = if ch.start_action == StartAction::Trap {
-            policies(
-                local_ip,
-                remote_ip,
-                &sides(&cc.local_ts),
-                &sides(&cc.remote_ts),
-                tunnel,
-                reqid,
-                per_cpu_sas.enabled(),
-                POLICY_PRIORITY,
-            )
+            trap_policies(&cc, local_ip, remote_ip, tunnel, per_cpu_sas.enabled())
+                .with_context(|| format!("connection {name}"))?
         } else {
             Vec::new()
         };
@@ -327,6 +329,48 @@ mod tests {
                 .iter()
                 .all(|p| !p.cpu_acquire)
         );
+    }
+
+    #[test]
+    fn responder_without_remote_addrs_installs_the_peer_address_only() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/responder.toml");
+        let cfg = Config::load(&path).expect("config");
+        let plans = all(&cfg, &mut Reqids::default(), 4, true).expect("plan");
+        let cc = &plans["roadwarriors"].connection.children[0];
+        assert!(cc.remote_ts.is_empty(), "dynamic, not {:?}", cc.remote_ts);
+        // The engine's responder narrowing (RFC 7296 §2.9) of a key holder
+        // asking for all traffic, from the IKE SA's addresses.
+        let (hub, peer): (IpAddr, IpAddr) = (
+            "10.0.0.1".parse().expect("ip"),
+            "203.0.113.7".parse().expect("ip"),
+        );
+        let all = ike_core::TrafficSelector::subnet(Ipv4Addr::UNSPECIFIED.into(), 0);
+        let (local, remote) = cc.selectors(hub, peer);
+        let ts_r = ike_core::config::narrow(&remote, &[all]);
+        let ts_l = ike_core::config::narrow(&local, &[all]);
+        let blocks = super::super::kernel::blocks(&ts_l, &ts_r).expect("blocks");
+        let specs = policies(hub, peer, &blocks, true, cc.reqid, true, POLICY_PRIORITY);
+        let out = specs
+            .iter()
+            .find(|p| p.dir == xfrm_offload::PolicyDir::Out)
+            .expect("out policy");
+        assert_eq!(out.selector.dst.to_string(), "203.0.113.7/32");
+        assert_eq!(out.selector.src.to_string(), "0.0.0.0/0");
+        assert_eq!(cc.max_policies, 64);
+    }
+
+    #[test]
+    fn trap_selectors_over_max_policies_are_a_plan_error() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gw-a.toml");
+        let mut cfg = Config::load(&path).expect("config");
+        let ch = cfg
+            .connections
+            .get_mut("gw-b")
+            .and_then(|c| c.children.values_mut().next())
+            .expect("child");
+        ch.max_policies = 0;
+        let e = all(&cfg, &mut Reqids::default(), 4, true).expect_err("over the cap");
+        assert!(format!("{e:#}").contains("max_policies"), "{e:#}");
     }
 
     #[test]

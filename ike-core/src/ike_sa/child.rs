@@ -15,6 +15,7 @@ use crate::error::{Error, PeerIncompatible, PeerMisbehaved};
 use crate::event::{ChildSaInstall, DirectionKeys, Encap, Event};
 use crate::ids::{ChildSaId, CpuId, IkeSaId, Spi};
 use crate::proposal::{Proposal, Selected};
+use crate::selector;
 use crate::timer::jittered;
 use crate::wire::{
     ExchangeType, IntegId, Ke, Nonce, Notify, NotifyType, Payload, ProtocolId, Sa, Ts,
@@ -200,7 +201,12 @@ impl IkeSa {
         };
         let (ts_i, ts_r) = match rekey.and_then(|id| self.children.iter().find(|x| x.id == id)) {
             Some(old) => (old.ts.0.clone(), old.ts.1.clone()),
-            None => (c.local_ts.clone(), c.remote_ts.clone()),
+            None => {
+                if c.local_ts.is_empty() && self.local.ip().is_unspecified() {
+                    tracing::warn!(ike = ?self.id, name = %c.name, "dynamic local_ts without a local address proposes 0.0.0.0: configure the connection's local address");
+                }
+                c.selectors(self.local.ip(), self.remote.ip())
+            }
         };
         let old_spi = rekey
             .and_then(|id| self.children.iter().find(|x| x.id == id))
@@ -495,6 +501,11 @@ impl IkeSa {
             );
             return;
         }
+        if let Err(e) = selector::within_cap(&tsi, &tsr, c.max_policies) {
+            tracing::warn!(ike = ?self.id, name = %c.name, error = %e, "deleting the Child SA: the responder's traffic selectors cannot be installed");
+            self.reject_child(ctx, now, &req, Error::PeerIncompatible(e));
+            return;
+        }
         let transport =
             req.transport && find_notify(inner, NotifyType::USE_TRANSPORT_MODE).is_some();
         let echoed = find_notify(inner, NotifyType::SA_RESOURCE_INFO);
@@ -746,8 +757,9 @@ impl IkeSa {
             if old.is_some_and(|o| usize::from(o.cfg) != i) {
                 return None;
             }
-            let ni_ = narrow(&c.remote_ts, &tsi);
-            let nr_ = narrow(&c.local_ts, &tsr);
+            let (local, remote) = c.selectors(self.local.ip(), self.remote.ip());
+            let ni_ = narrow(&remote, &tsi);
+            let nr_ = narrow(&local, &tsr);
             (!ni_.is_empty() && !nr_.is_empty()).then_some((i, ni_, nr_))
         });
         let Some((cfg_idx, ts_remote, ts_local)) = picked else {
@@ -755,6 +767,10 @@ impl IkeSa {
         };
         let cfg = u16::try_from(cfg_idx).unwrap_or(u16::MAX);
         let c = &conn.children[cfg_idx];
+        if let Err(e) = selector::within_cap(&ts_local, &ts_remote, c.max_policies) {
+            tracing::info!(ike = ?self.id, name = %c.name, error = %e, "answering TS_UNACCEPTABLE");
+            return Answer::Err(NotifyType::TS_UNACCEPTABLE, Vec::new());
+        }
         let offered: Vec<(u8, Proposal, u32)> = sa
             .proposals
             .iter()

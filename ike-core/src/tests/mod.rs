@@ -5,5 +5,6 @@ mod engine;
 mod exchanges;
 mod failures;
 mod per_resource;
+mod selectors;
 mod strongswan;
 pub(crate) mod util;

@@ -8,7 +8,7 @@ use netlink_packet_xfrm::{Address, LifetimeConfig, Selector, XfrmAttrs};
 use zeroize::Zeroize;
 
 use crate::error::Error;
-use crate::types::{IpPrefix, TrafficSelector};
+use crate::types::{IpPrefix, PortMask, TrafficSelector};
 
 /// `AF_INET`.
 pub const AF_INET: u16 = libc::AF_INET as u16;
@@ -42,9 +42,9 @@ pub(crate) fn unspecified(family: u16) -> IpAddr {
     }
 }
 
-/// Builds a kernel selector: ports are exact when given (mask 0xffff).
+/// Builds a kernel selector (a port `None` has mask 0: any port).
 pub(crate) fn to_selector(ts: &TrafficSelector) -> Selector {
-    let port = |p: Option<u16>| p.map_or((0, 0), |p| (p, 0xffff));
+    let port = |p: Option<PortMask>| p.map_or((0, 0), |p| (p.port & p.mask, p.mask));
     let (sport, sport_mask) = port(ts.sport);
     let (dport, dport_mask) = port(ts.dport);
     Selector {
@@ -73,7 +73,7 @@ pub(crate) fn from_selector(s: &Selector, fallback_family: u16) -> TrafficSelect
     };
     let addr = |a: &Address| from_addr(a, fam).unwrap_or_else(|| unspecified(fam));
     let prefix = |a: IpAddr, l: u8| IpPrefix::new(a, l).unwrap_or_else(|_| IpPrefix::host(a));
-    let port = |p: u16, m: u16| if m == 0 { None } else { Some(p) };
+    let port = |p: u16, m: u16| (m != 0).then_some(PortMask { port: p, mask: m });
     TrafficSelector {
         src: prefix(addr(&s.saddr), s.prefixlen_s),
         dst: prefix(addr(&s.daddr), s.prefixlen_d),
@@ -193,4 +193,29 @@ pub(crate) fn name_field(name: &str) -> [u8; 64] {
 pub(crate) fn read_name(field: &[u8]) -> String {
     let end = field.iter().position(|b| *b == 0).unwrap_or(field.len());
     String::from_utf8_lossy(&field[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_masks_reach_the_kernel_selector_and_back() {
+        let p = |s: &str, l| IpPrefix::new(s.parse().expect("ip"), l).expect("prefix");
+        let mut ts = TrafficSelector::new(p("10.0.0.0", 24), p("10.0.1.0", 24)).expect("ts");
+        ts.proto = 6;
+        ts.sport = Some(PortMask {
+            port: 1024,
+            mask: 0xfe00,
+        });
+        ts.dport = Some(PortMask::exact(443));
+        let k = to_selector(&ts);
+        assert_eq!((k.sport, k.sport_mask), (1024, 0xfe00));
+        assert_eq!((k.dport, k.dport_mask), (443, 0xffff));
+        assert_eq!(from_selector(&k, 0), ts);
+        ts.sport = None;
+        let k = to_selector(&ts);
+        assert_eq!((k.sport, k.sport_mask), (0, 0), "None is any port");
+        assert_eq!(from_selector(&k, 0), ts);
+    }
 }
