@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::child_sa::per_resource::Group;
+use crate::child_sa::per_resource::{Acquire, Group};
 use crate::child_sa::{ChildSa, Resource};
 use crate::config::{ConnectionConfig, EndpointConfig, Identity};
 use crate::crypto::CryptoProvider;
@@ -275,6 +275,7 @@ impl IkeSa {
             consider(self.keepalive_at);
             for c in &self.children {
                 consider(c.rekey_at);
+                consider(c.delete_at);
             }
         }
         t
@@ -599,11 +600,19 @@ impl IkeSa {
         }
         for i in 0..self.children.len() {
             let c = &mut self.children[i];
+            let id = c.id;
             if c.rekey_at.is_some_and(|t| t <= now) {
                 c.rekey_at = None;
-                let id = c.id;
                 if !self.queue.contains(&Task::RekeyChild(id)) {
                     self.queue.push_back(Task::RekeyChild(id));
+                }
+            }
+            if c.delete_at.is_some_and(|t| t <= now) {
+                // The peer never deleted the SA it rekeyed: do it ourselves.
+                c.delete_at = None;
+                if !self.queue.contains(&Task::DeleteChild(id)) {
+                    tracing::info!(ike = ?self.id, child = ?id, "rekeyed Child SA not deleted by the peer, deleting it");
+                    self.queue.push_back(Task::DeleteChild(id));
                 }
             }
         }
@@ -654,6 +663,14 @@ impl IkeSa {
         }
     }
 
+    /// The connection's Child SA cap, if the live Child SAs reached it (RFC 7296
+    /// §1.3). Replaced and dying SAs do not count: they are on their way out.
+    pub(crate) fn child_sa_cap_reached(&self, ctx: &Ctx<'_>) -> Option<u32> {
+        let limit = self.conn(ctx).child_sa_limit(ctx.cfg.local_cpus);
+        let live = self.children.iter().filter(|c| c.is_live()).count();
+        (live >= limit as usize).then_some(limit)
+    }
+
     /// Resources of the live SAs of child config `cfg` (for RFC 9611 decisions).
     pub(crate) fn resources(&self, cfg: u16) -> Vec<Resource> {
         self.children
@@ -681,14 +698,26 @@ impl IkeSa {
         cpu: Option<CpuId>,
         seq: Option<u32>,
     ) {
-        let per_cpu = self.conn(ctx).children[usize::from(cfg)].is_per_cpu();
+        let c = &self.conn(ctx).children[usize::from(cfg)];
         let installed = self.resources(cfg);
-        if per_cpu {
-            let Some(req) = self.group(cfg).on_acquire(cpu, &installed) else {
-                return;
-            };
-            self.queue
-                .push_back(Task::CreateChild { cfg, cpu: req, seq });
+        if c.is_per_cpu() {
+            let cap = c.per_cpu_max.unwrap_or(ctx.cfg.local_cpus);
+            match self.group(cfg).on_acquire(cpu, &installed, cap) {
+                Acquire::Create(req) => self
+                    .queue
+                    .push_back(Task::CreateChild { cfg, cpu: req, seq }),
+                Acquire::Ignore => return,
+                Acquire::Full => {
+                    // RFC 9611 §4.2: at the cap the other CPUs use the fallback SA.
+                    tracing::info!(ike = ?self.id, name = %c.name, cap, "per-CPU group at per_cpu_max, not asking for more");
+                    ctx.out.events.push_back(Event::PerCpuGroupFull {
+                        ike: self.id,
+                        name: c.name.clone(),
+                        full: true,
+                    });
+                    return;
+                }
+            }
         } else {
             let queued = self
                 .queue
@@ -725,7 +754,8 @@ impl IkeSa {
             }
             let cfg = u16::try_from(i).unwrap_or(u16::MAX);
             let installed = self.resources(cfg);
-            if let Some(cpu) = self.group(cfg).next_precreate(cpus, &installed) {
+            let cap = c.per_cpu_max.unwrap_or(ctx.cfg.local_cpus);
+            if let Some(cpu) = self.group(cfg).next_precreate(cpus, &installed, cap) {
                 self.queue.push_back(Task::CreateChild {
                     cfg,
                     cpu: Some(cpu),
