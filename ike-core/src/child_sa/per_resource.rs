@@ -251,17 +251,25 @@ mod tests {
         assert_eq!(g.on_acquire(Some(CpuId(1)), &[], 8), Acquire::Ignore);
         assert_eq!(g.on_created(None, true), Resource::Fallback);
         let inst = [Resource::Fallback];
-        assert_eq!(g.on_acquire(Some(CpuId(3)), &inst, 8), Acquire::Create(Some(CpuId(3))));
         assert_eq!(
-            g.on_acquire(Some(CpuId(3)), &inst, 8), Acquire::Ignore,
+            g.on_acquire(Some(CpuId(3)), &inst, 8),
+            Acquire::Create(Some(CpuId(3)))
+        );
+        assert_eq!(
+            g.on_acquire(Some(CpuId(3)), &inst, 8),
+            Acquire::Ignore,
             "one pending per CPU"
         );
-        assert_eq!(g.on_acquire(Some(CpuId(1)), &inst, 8), Acquire::Create(Some(CpuId(1))));
+        assert_eq!(
+            g.on_acquire(Some(CpuId(1)), &inst, 8),
+            Acquire::Create(Some(CpuId(1)))
+        );
         assert_eq!(g.on_acquire(None, &inst, 8), Acquire::Ignore);
         assert_eq!(g.on_created(Some(CpuId(3)), true), Resource::Cpu(CpuId(3)));
         let inst = [Resource::Fallback, Resource::Cpu(CpuId(3))];
         assert_eq!(
-            g.on_acquire(Some(CpuId(3)), &inst, 8), Acquire::Ignore,
+            g.on_acquire(Some(CpuId(3)), &inst, 8),
+            Acquire::Ignore,
             "CPU already has an SA"
         );
     }
@@ -271,7 +279,10 @@ mod tests {
         let mut g = Group::new(0);
         assert_eq!(g.on_acquire(Some(CpuId(0)), &[], 8), Acquire::Create(None));
         assert_eq!(g.on_created(None, false), Resource::Plain);
-        assert_eq!(g.on_acquire(Some(CpuId(0)), &[Resource::Plain], 8), Acquire::Ignore);
+        assert_eq!(
+            g.on_acquire(Some(CpuId(0)), &[Resource::Plain], 8),
+            Acquire::Ignore
+        );
         assert_eq!(g.next_precreate(&[CpuId(0)], &[Resource::Plain], 8), None);
     }
 
@@ -280,11 +291,17 @@ mod tests {
         let mut g = Group::new(0);
         g.support = Support::Yes;
         let inst = [Resource::Fallback];
-        assert_eq!(g.on_acquire(Some(CpuId(2)), &inst, 8), Acquire::Create(Some(CpuId(2))));
+        assert_eq!(
+            g.on_acquire(Some(CpuId(2)), &inst, 8),
+            Acquire::Create(Some(CpuId(2)))
+        );
         g.on_max_queue(Some(CpuId(2)));
         assert_eq!(g.on_acquire(Some(CpuId(2)), &inst, 8), Acquire::Ignore);
         g.on_deleted();
-        assert_eq!(g.on_acquire(Some(CpuId(2)), &inst, 8), Acquire::Create(Some(CpuId(2))));
+        assert_eq!(
+            g.on_acquire(Some(CpuId(2)), &inst, 8),
+            Acquire::Create(Some(CpuId(2)))
+        );
     }
 
     #[test]

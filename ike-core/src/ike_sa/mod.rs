@@ -703,9 +703,10 @@ impl IkeSa {
         if c.is_per_cpu() {
             let cap = c.per_cpu_max.unwrap_or(ctx.cfg.local_cpus);
             match self.group(cfg).on_acquire(cpu, &installed, cap) {
-                Acquire::Create(req) => self
-                    .queue
-                    .push_back(Task::CreateChild { cfg, cpu: req, seq }),
+                Acquire::Create(req) => {
+                    self.queue
+                        .push_back(Task::CreateChild { cfg, cpu: req, seq })
+                }
                 Acquire::Ignore => return,
                 Acquire::Full => {
                     // RFC 9611 §4.2: at the cap the other CPUs use the fallback SA.

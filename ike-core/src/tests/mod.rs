@@ -2,6 +2,7 @@
 
 mod exchanges;
 mod failures;
+mod limits;
 mod per_resource;
 mod strongswan;
 pub(crate) mod util;
