@@ -571,7 +571,8 @@ impl IkeSa {
                 let p = o.packet.clone();
                 self.send(ctx, &p);
             } else {
-                self.die(ctx, Error::Timeout);
+                let reason = self.init_give_up_reason();
+                self.die(ctx, reason);
                 return;
             }
         }
