@@ -122,6 +122,11 @@ pub struct ConnectionConfig {
     pub force_encap: bool,
     /// Send INITIAL_CONTACT in IKE_AUTH (RFC 7296 §2.4).
     pub initial_contact: bool,
+    /// Cap on live Child SAs (every kind) per IKE SA: beyond it a peer's
+    /// CREATE_CHILD_SA gets NO_ADDITIONAL_SAS (RFC 7296 §1.3) and we request
+    /// none; rekeys replace an SA and are not counted. `None`: see
+    /// [`ConnectionConfig::child_sa_limit`].
+    pub max_child_sas: Option<u32>,
 }
 
 impl ConnectionConfig {
@@ -141,7 +146,31 @@ impl ConnectionConfig {
             dpd_delay: Duration::ZERO,
             force_encap: false,
             initial_contact: true,
+            max_child_sas: None,
         }
+    }
+
+    /// Slack per child config in the default [`Self::max_child_sas`]: narrowed
+    /// selectors and simultaneous creations may give a few more SAs of one config.
+    pub const CHILD_SA_SLACK: u32 = 4;
+
+    /// The effective [`Self::max_child_sas`]. The default is, per child config,
+    /// its per-CPU cap (`per_cpu_max`, else `local_cpus`) plus the fallback for
+    /// an RFC 9611 group, or 1 otherwise, plus [`Self::CHILD_SA_SLACK`].
+    pub fn child_sa_limit(&self, local_cpus: u32) -> u32 {
+        self.max_child_sas.unwrap_or_else(|| {
+            self.children
+                .iter()
+                .map(|c| {
+                    let own = if c.is_per_cpu() {
+                        c.per_cpu_max.unwrap_or(local_cpus).saturating_add(1)
+                    } else {
+                        1
+                    };
+                    own.saturating_add(Self::CHILD_SA_SLACK)
+                })
+                .fold(0u32, u32::saturating_add)
+        })
     }
 }
 
@@ -435,8 +464,10 @@ pub struct ChildConfig {
     pub per_cpu: PerCpu,
     /// How the group is filled.
     pub per_cpu_mode: PerCpuMode,
-    /// Responder cap on per-CPU SAs in this group (beyond: TS_MAX_QUEUE);
-    /// `None` uses [`EndpointConfig::local_cpus`].
+    /// Cap on the group's per-CPU SAs, whichever side asks for them (RFC 9611
+    /// §4.2): a peer's request beyond it gets TS_MAX_QUEUE, and our own acquires
+    /// stop there (the group is reported full). `None` uses
+    /// [`EndpointConfig::local_cpus`].
     pub per_cpu_max: Option<u32>,
     /// Cap on kernel policies per direction one Child SA may need once its
     /// selectors are split into prefix/port blocks ([`crate::selector`]): beyond

@@ -30,6 +30,10 @@ pub enum Error {
     /// A newer IKE SA with INITIAL_CONTACT from the same peer replaced this one.
     #[error("replaced after INITIAL_CONTACT")]
     InitialContact,
+    /// Creating a Child SA would exceed the connection's `max_child_sas`
+    /// (RFC 7296 §1.3); the value is the cap.
+    #[error("Child SA limit ({0}) of this IKE SA reached; raise max_child_sas")]
+    ChildSaLimit(u32),
     /// An internal invariant broke; this is a bug.
     #[error("internal error: {0}")]
     Unreachable(&'static str),

@@ -91,9 +91,11 @@ pub enum Event {
         /// Its CPU binding (RFC 9611), `None` for the fallback or a plain SA.
         resource: Option<CpuId>,
     },
-    /// RFC 9611 §4.2, initiator: the peer answered TS_MAX_QUEUE for this
-    /// per-CPU group (`full`), so the engine asks for no more of its SAs, and
-    /// ignores their acquires, until one goes away (`!full`). Meanwhile a
+    /// RFC 9611 §4.2, initiator: the peer answered TS_MAX_QUEUE (or
+    /// NO_ADDITIONAL_SAS) for this per-CPU group, or the group reached its
+    /// `per_cpu_max` or the connection its `max_child_sas` (`full`), so the
+    /// engine asks for no more of its SAs, and ignores their acquires, until a
+    /// live one goes away (`!full`; a rekey replacing one does not count). Meanwhile a
     /// kernel backend should stop raising per-CPU acquires for the group, so
     /// CPUs without an SA use the fallback SA.
     PerCpuGroupFull {

@@ -57,6 +57,15 @@ impl Retransmit {
         }
     }
 
+    /// The request was replaced and sent again now (an IKE_SA_INIT restart):
+    /// the transmissions so far still count against the budget.
+    pub(crate) fn restart(self, now: Instant, cfg: &RetransmitConfig) -> Self {
+        Self {
+            sent: self.sent,
+            deadline: now + cfg.delay(self.sent),
+        }
+    }
+
     /// Called when `deadline` passed: returns `true` to resend, `false` to give up.
     pub(crate) fn on_expiry(&mut self, now: Instant, cfg: &RetransmitConfig) -> bool {
         if self.sent >= cfg.tries {

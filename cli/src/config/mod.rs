@@ -183,6 +183,11 @@ pub struct Connection {
     /// IKE SA rekey interval; `0s` disables it.
     #[serde(default = "default_ike_rekey")]
     pub rekey_time: Seconds,
+    /// Cap on live Child SAs per IKE SA (RFC 7296 §1.3): beyond it a peer's
+    /// CREATE_CHILD_SA gets NO_ADDITIONAL_SAS and we ask for none; rekeys are not
+    /// counted. Default: per child, its `per_cpu_max` + 1 (per-CPU) or 1, plus 4.
+    #[serde(default)]
+    pub max_child_sas: Option<u32>,
     /// Our authentication.
     pub local: AuthConfig,
     /// The peer's authentication.
@@ -249,9 +254,9 @@ pub struct Child {
     /// Create per-CPU SAs when the kernel asks (acquire) or all at once.
     #[serde(default)]
     pub per_cpu_mode: PerCpuMode,
-    /// Cap on per-CPU SAs accepted as responder before answering TS_MAX_QUEUE
-    /// (RFC 9611 §3); default: twice the online CPUs (both peers may create one
-    /// pair per CPU).
+    /// Cap on the group's per-CPU SAs, whoever asks (RFC 9611 §4.2): a peer's
+    /// request beyond it gets TS_MAX_QUEUE and our own acquires stop there;
+    /// default: twice the online CPUs (both peers may create one pair per CPU).
     #[serde(default)]
     pub per_cpu_max: Option<u32>,
     /// Cap on kernel policies per direction of one Child SA once its selectors

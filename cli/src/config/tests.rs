@@ -64,6 +64,7 @@ proposals = ["aes128gcm16-prfsha256-x25519"]
 encap = false
 dpd_delay = "30s"
 rekey_time = "4h"
+max_child_sas = 40
 local = { auth = "psk", id = "gw-a.example" }
 remote = { auth = "psk", id = "gw-b.example" }
 
@@ -86,6 +87,7 @@ secret = "..."
     let cfg = Config::parse(src, Path::new("lanes.toml")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cfg.daemon.ike_port, 500);
     assert_eq!(cfg.daemon.nat_port, 4500);
+    assert_eq!(cfg.connections["dc-b"].max_child_sas, Some(40));
     let ch = &cfg.connections["dc-b"].children["net"];
     assert_eq!(ch.per_cpu_max, Some(64));
     assert_eq!(ch.hw_offload, HwOffload::Auto);
@@ -215,6 +217,12 @@ fn cross_field_checks_are_located() {
     ));
     assert!(
         e.contains("children.x.life_time: must be longer than rekey_time"),
+        "{e}"
+    );
+
+    let e = err(&MIN.replace("[connections.c]\n", "[connections.c]\nmax_child_sas = 0\n"));
+    assert!(
+        e.contains("connections.c.max_child_sas: must be at least 1"),
         "{e}"
     );
 

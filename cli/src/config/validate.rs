@@ -101,6 +101,12 @@ pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
                 ));
             }
         }
+        if c.max_child_sas == Some(0) {
+            out.push(problem(
+                ck(path!["max_child_sas"]),
+                "must be at least 1 (the IKE_AUTH Child SA counts too); leave it out for the default",
+            ));
+        }
         for (chname, ch) in &c.children {
             let k = |field: &str| ck(path!["children", chname, field]);
             if ch.esp_proposals.is_empty() {

@@ -202,6 +202,7 @@ pub fn connection(
     conn.rekey_time = c.rekey_time.duration();
     conn.dpd_delay = c.dpd_delay.duration();
     conn.force_encap = c.encap;
+    conn.max_child_sas = c.max_child_sas;
     let remote_ip = c
         .remote_addrs
         .first()
@@ -311,6 +312,9 @@ mod tests {
             Some("10.0.0.2:500")
         );
         assert_eq!(conn.remote_id, Some(Identity::Fqdn("gw-b.example".into())));
+        // Default cap: per_cpu_max (2 x 4 CPUs) + the fallback + 4.
+        assert_eq!(conn.max_child_sas, None);
+        assert_eq!(conn.child_sa_limit(4), 8 + 1 + 4);
         let ch = &p.children[0];
         assert!(ch.per_cpu);
         assert!(xfrm_offload::tag::is_ours(xfrm_offload::Reqid(ch.reqid)));
@@ -371,6 +375,17 @@ mod tests {
         ch.max_policies = 0;
         let e = all(&cfg, &mut Reqids::default(), 4, true).expect_err("over the cap");
         assert!(format!("{e:#}").contains("max_policies"), "{e:#}");
+    }
+
+    #[test]
+    fn max_child_sas_reaches_the_engine() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gw-a.toml");
+        let mut cfg = Config::load(&path).expect("config");
+        cfg.connections.get_mut("gw-b").expect("gw-b").max_child_sas = Some(3);
+        let plans = all(&cfg, &mut Reqids::default(), 4, true).expect("plan");
+        let conn = &plans["gw-b"].connection;
+        assert_eq!(conn.max_child_sas, Some(3));
+        assert_eq!(conn.child_sa_limit(4), 3);
     }
 
     #[test]

@@ -20,10 +20,12 @@ pub(crate) enum ChildState {
     Installed,
     /// We sent a CREATE_CHILD_SA with REKEY_SA for it (RFC 7296 §2.8).
     Rekeying,
-    /// Replaced by a rekey; waiting for its deletion.
+    /// Replaced by a rekey; waiting for its deletion (by the peer, or by us at
+    /// [`ChildSa::delete_at`]).
     Rekeyed,
-    /// We sent a Delete for it.
-    Deleting,
+    /// We sent a Delete for it; `replaced` if it had been rekeyed (its removal
+    /// then frees no room in its group).
+    Deleting { replaced: bool },
 }
 
 /// One installed Child SA pair.
@@ -46,6 +48,9 @@ pub(crate) struct ChildSa {
     pub(crate) ts: Box<(Vec<TrafficSelector>, Vec<TrafficSelector>)>,
     /// When to start a rekey (soft lifetime minus jitter).
     pub(crate) rekey_at: Option<Instant>,
+    /// Rekeyed: when to delete it ourselves if the peer has not (RFC 7296 §2.8;
+    /// strongSwan's `delete_rekeyed_delay`).
+    pub(crate) delete_at: Option<Instant>,
     /// Encapsulation source port chosen for `per_cpu = encap`.
     pub(crate) encap_port: Option<u16>,
     /// Simultaneous rekey (RFC 7296 §2.8.1): the SA the peer's rekey of this one
@@ -57,5 +62,20 @@ impl ChildSa {
     /// Whether the SA still carries traffic (not replaced, not being deleted).
     pub(crate) fn is_live(&self) -> bool {
         matches!(self.state, ChildState::Installed | ChildState::Rekeying)
+    }
+
+    /// Whether a rekey replaced it (its successor carries the traffic).
+    pub(crate) fn is_replaced(&self) -> bool {
+        matches!(
+            self.state,
+            ChildState::Rekeyed | ChildState::Deleting { replaced: true }
+        )
+    }
+
+    /// Marks it replaced by a rekey; it is deleted by `now + delay` at the latest.
+    pub(crate) fn replace(&mut self, now: Instant, delay: std::time::Duration) {
+        self.state = ChildState::Rekeyed;
+        self.rekey_at = None;
+        self.delete_at = Some(now + delay);
     }
 }

@@ -61,6 +61,17 @@ pub(crate) enum Support {
     No,
 }
 
+/// What a kernel acquire leads to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Acquire {
+    /// Create the SA for this CPU (`None`: the fallback, or a plain SA).
+    Create(Option<CpuId>),
+    /// Nothing to do (covered, pending, full, or the peer lacks RFC 9611).
+    Ignore,
+    /// The per-CPU cap was reached just now: the group is full.
+    Full,
+}
+
 /// Initiator- and responder-side state of one group.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Group {
@@ -68,8 +79,9 @@ pub(crate) struct Group {
     pub(crate) cfg: u16,
     /// Peer support, learnt from the first exchange.
     pub(crate) support: Support,
-    /// The peer answered TS_MAX_QUEUE: ask for nothing more until an SA of the group goes away.
-    pub(crate) max_queue: bool,
+    /// Ask for no more per-CPU SAs until an SA of the group goes away: the peer
+    /// answered TS_MAX_QUEUE (or NO_ADDITIONAL_SAS), or a cap was reached.
+    pub(crate) full: bool,
     /// Creates queued or in flight; `None` = the fallback (or plain) SA.
     pub(crate) pending: Vec<Option<CpuId>>,
 }
@@ -82,9 +94,9 @@ impl Group {
         }
     }
 
-    /// Initiator: what a kernel acquire for `cpu` should create, given the
-    /// resources of the installed SAs of this config. `Some(None)` asks for the
-    /// fallback SA, `Some(Some(n))` for CPU `n`'s SA, `None` ignores the acquire.
+    /// Initiator: what a kernel acquire for `cpu` should do, given the resources
+    /// of the installed SAs of this config and the group's per-CPU cap (RFC 9611
+    /// §4.2: the cap holds whichever side asks).
     ///
     /// Without a fallback the first acquire (with or without a CPU) builds the
     /// fallback, as strongSwan does; the kernel re-acquires per CPU afterwards.
@@ -92,39 +104,55 @@ impl Group {
         &mut self,
         cpu: Option<CpuId>,
         installed: &[Resource],
-    ) -> Option<Option<CpuId>> {
+        cap: u32,
+    ) -> Acquire {
         let has_base = installed
             .iter()
             .any(|r| matches!(r, Resource::Fallback | Resource::Plain));
         if !has_base {
             if self.pending.contains(&None) {
-                return None;
+                return Acquire::Ignore;
             }
             self.pending.push(None);
-            return Some(None);
+            return Acquire::Create(None);
         }
-        if self.support != Support::Yes || self.max_queue {
-            return None;
+        if self.support != Support::Yes || self.full {
+            return Acquire::Ignore;
         }
-        let cpu = cpu?;
+        let Some(cpu) = cpu else {
+            return Acquire::Ignore;
+        };
         if installed.contains(&Resource::Cpu(cpu)) || self.pending.contains(&Some(cpu)) {
-            return None;
+            return Acquire::Ignore;
+        }
+        if self.per_cpu_count(installed) >= cap as usize {
+            self.full = true;
+            return Acquire::Full;
         }
         self.pending.push(Some(cpu));
-        Some(Some(cpu))
+        Acquire::Create(Some(cpu))
+    }
+
+    /// Per-CPU SAs of the group: installed ones plus our creates in flight.
+    pub(crate) fn per_cpu_count(&self, installed: &[Resource]) -> usize {
+        installed.iter().filter(|r| r.cpu().is_some()).count()
+            + self.pending.iter().filter(|p| p.is_some()).count()
     }
 
     /// Initiator, precreate mode: the next CPU of `cpus` to create, one exchange at a
     /// time so the peer is not flooded.
+    /// Stops at the per-CPU `cap`.
     pub(crate) fn next_precreate(
         &mut self,
         cpus: &[CpuId],
         installed: &[Resource],
+        cap: u32,
     ) -> Option<CpuId> {
-        if self.support != Support::Yes || self.max_queue || !self.pending.is_empty() {
+        if self.support != Support::Yes || self.full || !self.pending.is_empty() {
             return None;
         }
-        if !installed.contains(&Resource::Fallback) {
+        if !installed.contains(&Resource::Fallback) || self.per_cpu_count(installed) >= cap as usize
+        {
             return None;
         }
         let cpu = *cpus
@@ -156,16 +184,17 @@ impl Group {
         }
     }
 
-    /// Initiator: the peer answered TS_MAX_QUEUE. True if the group just became full.
+    /// Initiator: the peer answered TS_MAX_QUEUE, or a cap refused the create.
+    /// True if the group just became full.
     pub(crate) fn on_max_queue(&mut self, requested: Option<CpuId>) -> bool {
         self.finish(requested);
-        !std::mem::replace(&mut self.max_queue, true)
+        !std::mem::replace(&mut self.full, true)
     }
 
     /// Either side: an SA of the group went away; asking may resume. True if
     /// the group was full.
     pub(crate) fn on_deleted(&mut self) -> bool {
-        std::mem::replace(&mut self.max_queue, false)
+        std::mem::replace(&mut self.full, false)
     }
 }
 
@@ -217,24 +246,30 @@ mod tests {
     #[test]
     fn first_acquire_builds_fallback_then_one_per_cpu() {
         let mut g = Group::new(0);
-        assert_eq!(g.on_acquire(Some(CpuId(3)), &[]), Some(None));
+        assert_eq!(g.on_acquire(Some(CpuId(3)), &[], 8), Acquire::Create(None));
         // A second acquire while the fallback is pending is ignored.
-        assert_eq!(g.on_acquire(Some(CpuId(1)), &[]), None);
+        assert_eq!(g.on_acquire(Some(CpuId(1)), &[], 8), Acquire::Ignore);
         assert_eq!(g.on_created(None, true), Resource::Fallback);
         let inst = [Resource::Fallback];
-        assert_eq!(g.on_acquire(Some(CpuId(3)), &inst), Some(Some(CpuId(3))));
         assert_eq!(
-            g.on_acquire(Some(CpuId(3)), &inst),
-            None,
+            g.on_acquire(Some(CpuId(3)), &inst, 8),
+            Acquire::Create(Some(CpuId(3)))
+        );
+        assert_eq!(
+            g.on_acquire(Some(CpuId(3)), &inst, 8),
+            Acquire::Ignore,
             "one pending per CPU"
         );
-        assert_eq!(g.on_acquire(Some(CpuId(1)), &inst), Some(Some(CpuId(1))));
-        assert_eq!(g.on_acquire(None, &inst), None);
+        assert_eq!(
+            g.on_acquire(Some(CpuId(1)), &inst, 8),
+            Acquire::Create(Some(CpuId(1)))
+        );
+        assert_eq!(g.on_acquire(None, &inst, 8), Acquire::Ignore);
         assert_eq!(g.on_created(Some(CpuId(3)), true), Resource::Cpu(CpuId(3)));
         let inst = [Resource::Fallback, Resource::Cpu(CpuId(3))];
         assert_eq!(
-            g.on_acquire(Some(CpuId(3)), &inst),
-            None,
+            g.on_acquire(Some(CpuId(3)), &inst, 8),
+            Acquire::Ignore,
             "CPU already has an SA"
         );
     }
@@ -242,22 +277,51 @@ mod tests {
     #[test]
     fn peer_without_rfc9611_gives_single_sa() {
         let mut g = Group::new(0);
-        assert_eq!(g.on_acquire(Some(CpuId(0)), &[]), Some(None));
+        assert_eq!(g.on_acquire(Some(CpuId(0)), &[], 8), Acquire::Create(None));
         assert_eq!(g.on_created(None, false), Resource::Plain);
-        assert_eq!(g.on_acquire(Some(CpuId(0)), &[Resource::Plain]), None);
-        assert_eq!(g.next_precreate(&[CpuId(0)], &[Resource::Plain]), None);
+        assert_eq!(
+            g.on_acquire(Some(CpuId(0)), &[Resource::Plain], 8),
+            Acquire::Ignore
+        );
+        assert_eq!(g.next_precreate(&[CpuId(0)], &[Resource::Plain], 8), None);
     }
 
     #[test]
-    fn max_queue_stops_until_delete() {
+    fn full_stops_until_delete() {
         let mut g = Group::new(0);
         g.support = Support::Yes;
         let inst = [Resource::Fallback];
-        assert_eq!(g.on_acquire(Some(CpuId(2)), &inst), Some(Some(CpuId(2))));
+        assert_eq!(
+            g.on_acquire(Some(CpuId(2)), &inst, 8),
+            Acquire::Create(Some(CpuId(2)))
+        );
         g.on_max_queue(Some(CpuId(2)));
-        assert_eq!(g.on_acquire(Some(CpuId(2)), &inst), None);
+        assert_eq!(g.on_acquire(Some(CpuId(2)), &inst, 8), Acquire::Ignore);
         g.on_deleted();
-        assert_eq!(g.on_acquire(Some(CpuId(2)), &inst), Some(Some(CpuId(2))));
+        assert_eq!(
+            g.on_acquire(Some(CpuId(2)), &inst, 8),
+            Acquire::Create(Some(CpuId(2)))
+        );
+    }
+
+    #[test]
+    fn cap_counts_pending_and_peer_created_sas() {
+        let mut g = Group::new(0);
+        g.support = Support::Yes;
+        // One per-CPU SA the peer created (we pinned it to CPU 3) and a cap of 2.
+        let inst = [Resource::Fallback, Resource::Cpu(CpuId(3))];
+        assert_eq!(
+            g.on_acquire(Some(CpuId(0)), &inst, 2),
+            Acquire::Create(Some(CpuId(0)))
+        );
+        assert_eq!(g.on_acquire(Some(CpuId(1)), &inst, 2), Acquire::Full);
+        assert!(g.full);
+        assert_eq!(
+            g.on_acquire(Some(CpuId(1)), &inst, 2),
+            Acquire::Ignore,
+            "reported full once"
+        );
+        assert_eq!(g.next_precreate(&[CpuId(1)], &inst, 2), None);
     }
 
     #[test]
@@ -266,12 +330,12 @@ mod tests {
         g.support = Support::Yes;
         let cpus = [CpuId(0), CpuId(1)];
         let mut inst = vec![Resource::Fallback];
-        assert_eq!(g.next_precreate(&cpus, &inst), Some(CpuId(0)));
-        assert_eq!(g.next_precreate(&cpus, &inst), None, "one in flight");
+        assert_eq!(g.next_precreate(&cpus, &inst, 8), Some(CpuId(0)));
+        assert_eq!(g.next_precreate(&cpus, &inst, 8), None, "one in flight");
         inst.push(g.on_created(Some(CpuId(0)), true));
-        assert_eq!(g.next_precreate(&cpus, &inst), Some(CpuId(1)));
+        assert_eq!(g.next_precreate(&cpus, &inst, 8), Some(CpuId(1)));
         inst.push(g.on_created(Some(CpuId(1)), true));
-        assert_eq!(g.next_precreate(&cpus, &inst), None);
+        assert_eq!(g.next_precreate(&cpus, &inst, 8), None);
     }
 
     #[test]

@@ -21,6 +21,11 @@ use crate::wire::{
     ExchangeType, IntegId, Ke, Nonce, Notify, NotifyType, Payload, ProtocolId, Sa, Ts,
 };
 
+/// How long a rekeyed Child SA waits for the peer's Delete before we delete it
+/// ourselves (RFC 7296 §2.8: the rekey's initiator should delete it; strongSwan's
+/// `delete_rekeyed_delay`).
+pub(crate) const DELETE_REKEYED_DELAY: Duration = Duration::from_secs(5);
+
 /// A Child SA request we sent, kept until its response.
 pub(crate) struct ChildReq {
     pub(crate) cfg: u16,
@@ -279,6 +284,12 @@ impl IkeSa {
         cpu: Option<CpuId>,
         seq: Option<u32>,
     ) {
+        if let Some(limit) = self.child_sa_cap_reached(ctx) {
+            // RFC 7296 §1.3: we ask for no more than we would accept.
+            let group_request = self.conn().children[usize::from(cfg)].is_per_cpu();
+            self.creation_failed(ctx, cfg, cpu, group_request, Error::ChildSaLimit(limit));
+            return;
+        }
         match self.build_child_request(ctx, cfg, cpu, seq, None, false) {
             Some((payloads, req)) => self.send_request(
                 ctx,
@@ -344,8 +355,6 @@ impl IkeSa {
     }
 
     fn child_failed(&mut self, ctx: &mut Ctx<'_>, now: Instant, req: &ChildReq, reason: Error) {
-        let conn = self.conn();
-        let c = &conn.children[usize::from(req.cfg)];
         if let Some(old) = req.rekey {
             // Try the rekey again later; the old SA stays in use.
             if let Some(o) = self.children.iter_mut().find(|x| x.id == old) {
@@ -353,25 +362,43 @@ impl IkeSa {
                 o.rekey_at = Some(now + Duration::from_secs(30));
             }
         }
+        let group_request = req.rekey.is_none() && req.resource_notify;
+        self.creation_failed(ctx, req.cfg, req.cpu, group_request, reason);
+    }
+
+    /// Reports a failed creation. A refusal for lack of room (TS_MAX_QUEUE,
+    /// NO_ADDITIONAL_SAS or our own cap) fills an RFC 9611 group (§4.2).
+    fn creation_failed(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        cfg: u16,
+        cpu: Option<CpuId>,
+        group_request: bool,
+        reason: Error,
+    ) {
+        let name = &self.conn().children[usize::from(cfg)].name;
+        let no_room = matches!(reason, Error::ChildSaLimit(_))
+            || reason == Error::NotifyReceived(NotifyType::TS_MAX_QUEUE.0)
+            || reason == Error::NotifyReceived(NotifyType::NO_ADDITIONAL_SAS.0);
         let mut full = false;
-        if req.rekey.is_none() && req.resource_notify {
-            if reason == Error::NotifyReceived(NotifyType::TS_MAX_QUEUE.0) {
-                tracing::info!(ike = ?self.id, name = %c.name, "received TS_MAX_QUEUE, not asking for more per-CPU SAs");
-                full = self.group(req.cfg).on_max_queue(req.cpu);
+        if group_request {
+            if no_room {
+                tracing::info!(ike = ?self.id, %name, %reason, "no room for more per-CPU SAs, not asking for more");
+                full = self.group(cfg).on_max_queue(cpu);
             } else {
-                self.group(req.cfg).finish(req.cpu);
+                self.group(cfg).finish(cpu);
             }
         }
         ctx.out.events.push_back(Event::ChildSaFailed {
             ike: self.id,
-            name: c.name.clone(),
-            resource: req.cpu,
+            name: name.clone(),
+            resource: cpu,
             reason,
         });
         if full {
             ctx.out.events.push_back(Event::PerCpuGroupFull {
                 ike: self.id,
-                name: c.name.clone(),
+                name: name.clone(),
                 full: true,
             });
         }
@@ -434,6 +461,13 @@ impl IkeSa {
                 t => Error::NotifyReceived(t.0),
             };
             self.child_failed(ctx, now, &req, e);
+            return;
+        }
+        if req.rekey.is_none()
+            && let Some(limit) = self.child_sa_cap_reached(ctx)
+        {
+            // The peer created SAs while ours was in flight: keep the cap.
+            self.reject_child(ctx, now, &req, Error::ChildSaLimit(limit));
             return;
         }
         let conn = self.conn();
@@ -561,7 +595,7 @@ impl IkeSa {
             req.rekey,
         );
         if let Some(old) = req.rekey {
-            self.resolve_rekey(ctx, old, new_id, ni, nr);
+            self.resolve_rekey(now, old, new_id, ni, nr);
         }
     }
 
@@ -569,7 +603,7 @@ impl IkeSa {
     /// collision (RFC 7296 §2.8.1: the exchange with the lowest nonce loses) ours.
     fn resolve_rekey(
         &mut self,
-        _ctx: &mut Ctx<'_>,
+        now: Instant,
         old: ChildSaId,
         new: ChildSaId,
         ni: &[u8],
@@ -584,8 +618,7 @@ impl IkeSa {
             .collision
             .as_ref()
             .is_some_and(|c| ours_min < c.1.as_slice());
-        o.state = ChildState::Rekeyed;
-        o.rekey_at = None;
+        o.replace(now, DELETE_REKEYED_DELAY);
         if lost {
             // The peer's SA replaces the old one; the peer deletes `old`, we delete ours.
             o.collision = None;
@@ -662,6 +695,7 @@ impl IkeSa {
             ts: Box::new(ts),
             rekey_at,
             encap_port,
+            delete_at: None,
             collision: None,
         });
         ctx.out.events.push_back(match rekey_of {
@@ -718,6 +752,21 @@ impl IkeSa {
         }
     }
 
+    /// Responder: refuses a creation beyond the Child SA cap with
+    /// NO_ADDITIONAL_SAS (RFC 7296 §1.3). A rekey is allowed at the cap, unless
+    /// the replaced SAs not yet deleted make the total twice the cap
+    /// (TEMPORARY_FAILURE, §2.25: the peer retries later).
+    fn child_room(&self, ctx: &Ctx<'_>, rekey: bool) -> Option<Answer> {
+        if !rekey {
+            let limit = self.child_sa_cap_reached(ctx)?;
+            tracing::info!(ike = ?self.id, limit, "Child SA limit reached, answering NO_ADDITIONAL_SAS");
+            return Some(Answer::Err(NotifyType::NO_ADDITIONAL_SAS, Vec::new()));
+        }
+        let limit = self.conn().child_sa_limit(ctx.cfg.local_cpus);
+        (self.children.len() >= 2 * limit as usize)
+            .then(|| Answer::Err(NotifyType::TEMPORARY_FAILURE, Vec::new()))
+    }
+
     fn respond_child(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -743,6 +792,9 @@ impl IkeSa {
                 }
                 Some(c) => rekey_of = Some(c.id),
             }
+        }
+        if let Some(e) = self.child_room(ctx, rekey_of.is_some()) {
+            return e;
         }
         let (Some(tsi), Some(tsr), Some(sa)) = (
             ts_from(get_tsi(inner)),
@@ -814,8 +866,15 @@ impl IkeSa {
         let resource = match old_resource {
             Some(r) => r,
             None if c.is_per_cpu() && wants_resource.is_some() => {
+                // Our own creates in flight count too: the cap holds whoever asks.
+                let ours = self
+                    .groups
+                    .iter()
+                    .find(|g| g.cfg == cfg)
+                    .map_or(0, |g| g.per_cpu_count(&[]));
                 let cap = c.per_cpu_max.unwrap_or(ctx.cfg.local_cpus);
-                match per_resource::assign(&self.resources(cfg), ctx.cfg.local_cpus, cap) {
+                let room = cap.saturating_sub(u32::try_from(ours).unwrap_or(u32::MAX));
+                match per_resource::assign(&self.resources(cfg), ctx.cfg.local_cpus, room) {
                     Some(r) => r,
                     // RFC 9611 §4.2: refuse beyond the cap; existing SAs are untouched.
                     None => {
@@ -909,8 +968,8 @@ impl IkeSa {
                 let min = if ni < nr { ni } else { nr };
                 o.collision = Some(Box::new((new_id, min.to_vec())));
             } else {
-                o.state = ChildState::Rekeyed;
-                o.rekey_at = None;
+                // RFC 7296 §2.8: the rekey's initiator deletes the old SA.
+                o.replace(now, DELETE_REKEYED_DELAY);
             }
         }
         Answer::Ok(payloads)

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::child::deleted_event;
 use super::{Ctx, IkeSa, Pending, State};
-use crate::child_sa::{ChildState, Resource};
+use crate::child_sa::ChildState;
 use crate::error::Error;
 use crate::event::Event;
 use crate::ids::{ChildSaId, Spi};
@@ -22,8 +22,11 @@ impl IkeSa {
         let mut spis = Vec::new();
         let mut live = Vec::new();
         for c in self.children.iter_mut().filter(|c| ids.contains(&c.id)) {
-            c.state = ChildState::Deleting;
+            c.state = ChildState::Deleting {
+                replaced: c.is_replaced(),
+            };
             c.rekey_at = None;
+            c.delete_at = None;
             spis.push(c.spi_in.0);
             live.push(c.id);
         }
@@ -47,8 +50,8 @@ impl IkeSa {
         ctx.out
             .events
             .push_back(deleted_event(self.id, &c, &self.cfg));
-        if (c.resource.per_cpu() || c.resource == Resource::Plain) && self.group(c.cfg).on_deleted()
-        {
+        // A replaced SA's successor keeps its place: the group stays as it is.
+        if !c.is_replaced() && self.group(c.cfg).on_deleted() {
             let name = self.conn().children[usize::from(c.cfg)].name.clone();
             ctx.out.events.push_back(Event::PerCpuGroupFull {
                 ike: self.id,
@@ -111,7 +114,7 @@ impl IkeSa {
                     continue;
                 };
                 // RFC 7296 §1.4.1: if we are deleting it too, answer without it.
-                if c.state != ChildState::Deleting {
+                if !matches!(c.state, ChildState::Deleting { .. }) {
                     ours.push(c.spi_in.0);
                 }
                 let id = c.id;

@@ -1,5 +1,7 @@
 //! IKE_SA_INIT (RFC 7296 §1.2): proposals, KE, nonces, COOKIE and
-//! INVALID_KE_PAYLOAD retries (§1.3, §2.6), NAT detection (§2.23).
+//! INVALID_KE_PAYLOAD retries (§1.3, §2.6), NAT detection (§2.23). Responses
+//! are unauthenticated (§2.21.1): the initiator ignores unusable ones and keeps
+//! retransmitting, failing with the last one's reason when the budget runs out.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -24,17 +26,112 @@ use crate::wire::{
 
 /// Nonce length we send (strongSwan: 32 bytes; RFC 7296 §2.10).
 pub(crate) const NONCE_LEN: usize = 32;
-/// Give up after this many COOKIE / INVALID_KE_PAYLOAD round trips.
-const MAX_INIT_RETRIES: u8 = 3;
+/// COOKIE restarts accepted for one initiation (RFC 7296 §2.6); later COOKIEs
+/// are ignored like any other unauthenticated answer.
+const MAX_COOKIES: u8 = 3;
+/// INVALID_KE_PAYLOAD restarts accepted for one initiation (RFC 7296 §1.3).
+const MAX_KE_RETRIES: u8 = 3;
+/// Longest COOKIE data (RFC 7296 §3.10.1: 1 to 64 bytes).
+const MAX_COOKIE_LEN: usize = 64;
 
 /// Initiator state while IKE_SA_INIT is outstanding.
 pub(crate) struct InitState {
     pub(crate) ke: Box<dyn ActiveKe>,
     pub(crate) ni: Vec<u8>,
     pub(crate) cookie: Option<Vec<u8>>,
-    pub(crate) retries: u8,
+    /// COOKIE restarts so far.
+    pub(crate) cookies: u8,
+    /// INVALID_KE_PAYLOAD restarts so far.
+    pub(crate) ke_retries: u8,
+    /// Why the last unauthenticated response was ignored: the reason we fail
+    /// with if the retransmissions run out (RFC 7296 §2.21.1).
+    pub(crate) ignored: Option<Error>,
     /// The Child SA to create in IKE_AUTH.
     pub(crate) first_child: Option<Task>,
+}
+
+/// What an IKE_SA_INIT response leads to.
+enum InitVerdict {
+    /// Send IKE_SA_INIT again (with a COOKIE or another KE group).
+    Restart,
+    /// Drop it and keep waiting; fail with this reason if nothing better comes.
+    Ignore(Error),
+    /// A real answer: derive the keys.
+    Proceed,
+}
+
+impl InitState {
+    /// RFC 7296 §2.21.1: a response to IKE_SA_INIT is not authenticated, so an
+    /// error in it (or an unusable COOKIE / INVALID_KE_PAYLOAD) does not end the
+    /// initiation while retransmissions are pending; a forged one would
+    /// otherwise abort a handshake whose real answer is still on its way.
+    fn on_response(
+        &mut self,
+        conn: &ConnectionConfig,
+        crypto: &crate::crypto::CryptoProvider,
+        msg: &Message,
+    ) -> InitVerdict {
+        if let Some(c) = msg.notify(NotifyType::COOKIE) {
+            return self.on_cookie(&c.data);
+        }
+        if let Some(n) = msg.notify(NotifyType::INVALID_KE_PAYLOAD) {
+            return self.on_invalid_ke(conn, crypto, &n.data);
+        }
+        match msg.error_notify() {
+            Some(n) if n.ty == NotifyType::NO_PROPOSAL_CHOSEN => {
+                InitVerdict::Ignore(Error::PeerIncompatible(PeerIncompatible::NoProposalChosen))
+            }
+            Some(n) => InitVerdict::Ignore(Error::NotifyReceived(n.ty.0)),
+            None => InitVerdict::Proceed,
+        }
+    }
+
+    /// RFC 7296 §2.6: restart with the cookie, at most [`MAX_COOKIES`] times. A
+    /// responder (or a forger) that keeps asking is ignored rather than obeyed
+    /// or allowed to abort us: we keep retransmitting the last request, and a
+    /// real answer to it can still complete the exchange. Restarts keep the
+    /// retransmission budget, so a COOKIE loop ends within one budget. A forged
+    /// COOKIE that is obeyed can still spoil the handshake if the responder
+    /// answered an earlier request (IKE_AUTH signs the last one): without
+    /// authentication this is the most an initiator can do.
+    fn on_cookie(&mut self, data: &[u8]) -> InitVerdict {
+        if data.is_empty() || data.len() > MAX_COOKIE_LEN {
+            return InitVerdict::Ignore(Error::PeerMisbehaved(PeerMisbehaved::Invalid(
+                "COOKIE length (RFC 7296 §3.10.1: 1 to 64 bytes)",
+            )));
+        }
+        if self.cookies >= MAX_COOKIES {
+            return InitVerdict::Ignore(Error::PeerMisbehaved(PeerMisbehaved::Invalid(
+                "COOKIE (asked more than 3 times for one IKE_SA_INIT)",
+            )));
+        }
+        self.cookies += 1;
+        self.cookie = Some(data.to_vec());
+        InitVerdict::Restart
+    }
+
+    /// RFC 7296 §1.3: restart with the group the responder wants, if we offered
+    /// it and did not use it already; anything else is ignored.
+    fn on_invalid_ke(
+        &mut self,
+        conn: &ConnectionConfig,
+        crypto: &crate::crypto::CryptoProvider,
+        data: &[u8],
+    ) -> InitVerdict {
+        let want = <[u8; 2]>::try_from(data).map(|b| KeId(u16::from_be_bytes(b)));
+        let ok = want.ok().filter(|g| {
+            conn.ike_proposals.iter().any(|p| p.ke.contains(g)) && *g != self.ke.group()
+        });
+        let started = ok.and_then(|g| crypto.ke(g).and_then(|g| g.start(&*crypto.random)).ok());
+        match started {
+            Some(ke) if self.ke_retries < MAX_KE_RETRIES => {
+                self.ke_retries += 1;
+                self.ke = ke;
+                InitVerdict::Restart
+            }
+            _ => InitVerdict::Ignore(Error::PeerIncompatible(PeerIncompatible::NoKeGroup)),
+        }
+    }
 }
 
 /// Both roles between IKE_SA_INIT and IKE_AUTH: what AUTH signs (RFC 7296 §2.15).
@@ -117,6 +214,49 @@ fn chosen(ours: &[Proposal], p: &crate::wire::Proposal) -> Option<Selected> {
     ours.iter().any(|o| o.allows(&sel)).then_some(sel)
 }
 
+/// Initiator: validates an IKE_SA_INIT response against our request and
+/// derives the IKE SA keys (RFC 7296 §1.2, §2.14). Returns (selected, keys, Nr).
+fn init_keys(
+    ctx: &Ctx<'_>,
+    conn: &ConnectionConfig,
+    st: &InitState,
+    spi_i: IkeSpi,
+    msg: &Message,
+) -> Result<(Selected, SaKeys, Vec<u8>), Error> {
+    let bad = |w| Error::PeerMisbehaved(PeerMisbehaved::Invalid(w));
+    let missing = |w| Error::PeerMisbehaved(PeerMisbehaved::MissingPayload(w));
+    let sa = msg.sa().ok_or(missing("SA"))?;
+    let [p] = sa.proposals.as_slice() else {
+        return Err(bad("SA (not exactly one proposal)"));
+    };
+    let sel = chosen(&conn.ike_proposals, p)
+        .ok_or(Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered))?;
+    let ke = msg.ke().ok_or(missing("KE"))?;
+    let nr = msg.nonce().ok_or(missing("Nonce"))?;
+    if nr.0.len() < Nonce::MIN_LEN || nr.0.len() > Nonce::MAX_LEN {
+        return Err(bad("Nonce length"));
+    }
+    let spi_r = msg.header.spi_r;
+    if spi_r == 0 {
+        return Err(bad("responder SPI"));
+    }
+    if Some(ke.group) != sel.ke || ke.group != st.ke.group() {
+        return Err(bad("KE group"));
+    }
+    let gir = st
+        .ke
+        .complete(&ke.data)
+        .map_err(|_| bad("KE public value"))?;
+    let prf = ctx
+        .crypto
+        .prf(sel.prf.unwrap_or_default())
+        .map_err(|_| Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered))?;
+    let seed = skeyseed(prf, &st.ni, &nr.0, &gir);
+    let keys = SaKeys::derive(ctx.crypto, &sel, &seed, &st.ni, &nr.0, spi_i.0, spi_r, true)
+        .map_err(|_| Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered))?;
+    Ok((sel, keys, nr.0.clone()))
+}
+
 impl IkeSa {
     /// Creates an initiator and sends IKE_SA_INIT.
     #[allow(clippy::too_many_arguments)]
@@ -160,7 +300,9 @@ impl IkeSa {
                 ke,
                 ni,
                 cookie: None,
-                retries: 0,
+                cookies: 0,
+                ke_retries: 0,
+                ignored: None,
                 first_child,
             })),
         );
@@ -218,11 +360,17 @@ impl IkeSa {
         let packet = msg.to_bytes();
         self.send(ctx, &packet);
         self.next_msg_id = 1;
+        // A restart keeps the retransmission budget: COOKIE and INVALID_KE_PAYLOAD
+        // answers cannot stretch the initiation past one budget.
+        let rt = match self.outstanding.take() {
+            Some(o) => o.rt.restart(now, &ctx.cfg.retransmit),
+            None => Retransmit::start(now, &ctx.cfg.retransmit),
+        };
         self.outstanding = Some(Box::new(Outstanding {
             msg_id: 0,
             exchange: ExchangeType::IKE_SA_INIT,
             packet,
-            rt: Retransmit::start(now, &ctx.cfg.retransmit),
+            rt,
             pending: Pending::Init,
         }));
     }
@@ -236,72 +384,46 @@ impl IkeSa {
         datagram: &[u8],
         msg: &Message,
     ) {
-        if msg.header.message_id != 0 || !matches!(self.state, State::InitSent(_)) {
-            return;
-        }
-        let Some(o) = &self.outstanding else {
-            return;
-        };
-        if o.msg_id != 0 {
+        if msg.header.message_id != 0 || self.outstanding.as_ref().is_none_or(|o| o.msg_id != 0) {
             return;
         }
         let conn = self.conn();
         let State::InitSent(st) = &mut self.state else {
             return;
         };
-        if let Some(c) = msg.notify(NotifyType::COOKIE) {
-            if st.retries >= MAX_INIT_RETRIES || c.data.is_empty() || c.data.len() > 64 {
-                self.die(
-                    ctx,
-                    Error::PeerMisbehaved(PeerMisbehaved::Invalid("COOKIE")),
-                );
-                return;
-            }
-            st.retries += 1;
-            st.cookie = Some(c.data.clone());
-            self.send_init_request(ctx, now);
-            return;
-        }
-        if let Some(n) = msg.notify(NotifyType::INVALID_KE_PAYLOAD) {
-            let want = <[u8; 2]>::try_from(n.data.as_slice()).map(|b| KeId(u16::from_be_bytes(b)));
-            let ok = want.ok().filter(|g| {
-                conn.ike_proposals.iter().any(|p| p.ke.contains(g)) && *g != st.ke.group()
-            });
-            let started = ok.and_then(|g| {
-                ctx.crypto
-                    .ke(g)
-                    .and_then(|g| g.start(&*ctx.crypto.random))
-                    .ok()
-            });
-            match started {
-                Some(ke) if st.retries < MAX_INIT_RETRIES => {
-                    st.retries += 1;
-                    st.ke = ke;
-                    self.send_init_request(ctx, now);
+        let verdict = match st.on_response(&conn, ctx.crypto, msg) {
+            InitVerdict::Proceed => match self.complete_init(ctx, &conn, remote, datagram, msg) {
+                Ok(()) => {
+                    self.outstanding = None;
+                    self.start_auth(ctx, now);
+                    return;
                 }
-                _ => self.die(ctx, Error::PeerIncompatible(PeerIncompatible::NoKeGroup)),
+                Err(e) => InitVerdict::Ignore(e),
+            },
+            v => v,
+        };
+        match verdict {
+            InitVerdict::Restart => self.send_init_request(ctx, now),
+            InitVerdict::Ignore(e) => {
+                tracing::info!(ike = ?self.id, reason = %e, "unauthenticated IKE_SA_INIT response ignored, still waiting");
+                if let State::InitSent(st) = &mut self.state {
+                    st.ignored = Some(e);
+                }
             }
-            return;
-        }
-        if let Some(n) = msg.error_notify() {
-            let e = if n.ty == NotifyType::NO_PROPOSAL_CHOSEN {
-                Error::PeerIncompatible(PeerIncompatible::NoProposalChosen)
-            } else {
-                Error::NotifyReceived(n.ty.0)
-            };
-            self.die(ctx, e);
-            return;
-        }
-        let res = self.complete_init(ctx, &conn, remote, datagram, msg);
-        match res {
-            Ok(()) => {
-                self.outstanding = None;
-                self.start_auth(ctx, now);
-            }
-            Err(e) => self.die(ctx, e),
+            InitVerdict::Proceed => {}
         }
     }
 
+    /// Initiator: why the initiation failed once retransmissions ran out.
+    pub(crate) fn init_give_up_reason(&self) -> Error {
+        match &self.state {
+            State::InitSent(st) => st.ignored.clone().unwrap_or(Error::Timeout),
+            _ => Error::Timeout,
+        }
+    }
+
+    /// Checks a real-looking response and derives the IKE SA keys; changes
+    /// nothing unless all of it is valid (a bad response is ignored).
     fn complete_init(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -310,50 +432,15 @@ impl IkeSa {
         datagram: &[u8],
         msg: &Message,
     ) -> Result<(), Error> {
-        let bad = |w| Error::PeerMisbehaved(PeerMisbehaved::Invalid(w));
-        let missing = |w| Error::PeerMisbehaved(PeerMisbehaved::MissingPayload(w));
-        let sa = msg.sa().ok_or(missing("SA"))?;
-        let [p] = sa.proposals.as_slice() else {
-            return Err(bad("SA (not exactly one proposal)"));
+        let State::InitSent(st) = &self.state else {
+            return Err(Error::Unreachable("init state"));
         };
-        let sel = chosen(&conn.ike_proposals, p)
-            .ok_or(Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered))?;
-        let ke = msg.ke().ok_or(missing("KE"))?;
-        let nr = msg.nonce().ok_or(missing("Nonce"))?;
-        if nr.0.len() < Nonce::MIN_LEN || nr.0.len() > Nonce::MAX_LEN {
-            return Err(bad("Nonce length"));
-        }
-        let spi_r = msg.header.spi_r;
-        if spi_r == 0 {
-            return Err(bad("responder SPI"));
-        }
+        let (sel, keys, nr) = init_keys(ctx, conn, st, self.spi_i, msg)?;
         let State::InitSent(st) = std::mem::replace(&mut self.state, State::Closing) else {
             return Err(Error::Unreachable("init state"));
         };
-        if Some(ke.group) != sel.ke || ke.group != st.ke.group() {
-            return Err(bad("KE group"));
-        }
-        let gir = st
-            .ke
-            .complete(&ke.data)
-            .map_err(|_| bad("KE public value"))?;
-        let prf = ctx
-            .crypto
-            .prf(sel.prf.unwrap_or_default())
-            .map_err(|_| Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered))?;
-        let seed = skeyseed(prf, &st.ni, &nr.0, &gir);
+        let spi_r = msg.header.spi_r;
         self.spi_r = IkeSpi(spi_r);
-        let keys = SaKeys::derive(
-            ctx.crypto,
-            &sel,
-            &seed,
-            &st.ni,
-            &nr.0,
-            self.spi_i.0,
-            spi_r,
-            true,
-        )
-        .map_err(|_| Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered))?;
         self.keys = Some(Box::new(keys));
         self.ike_sel = Some(sel);
         let (we, peer) = detect_nat(msg, self.spi_i.0, spi_r, self.local, remote);
@@ -376,7 +463,7 @@ impl IkeSa {
             request,
             response: datagram.to_vec(),
             ni: st.ni,
-            nr: nr.0.clone(),
+            nr,
             first_child: st.first_child,
         }));
         Ok(())

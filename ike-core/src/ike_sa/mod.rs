@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::child_sa::per_resource::Group;
+use crate::child_sa::per_resource::{Acquire, Group};
 use crate::child_sa::{ChildSa, Resource};
 use crate::config::{ConnectionConfig, EndpointConfig, Identity};
 use crate::connections::Connections;
@@ -289,6 +289,7 @@ impl IkeSa {
             consider(self.keepalive_at);
             for c in &self.children {
                 consider(c.rekey_at);
+                consider(c.delete_at);
             }
         }
         t
@@ -535,7 +536,7 @@ impl IkeSa {
     pub(crate) fn kick(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
         while self.outstanding.is_none() && self.is_established() {
             let Some(task) = self.queue.pop_front() else {
-                self.schedule_precreate();
+                self.schedule_precreate(ctx.cfg.local_cpus);
                 if self.queue.is_empty() {
                     return;
                 }
@@ -584,7 +585,8 @@ impl IkeSa {
                 let p = o.packet.clone();
                 self.send(ctx, &p);
             } else {
-                self.die(ctx, Error::Timeout);
+                let reason = self.init_give_up_reason();
+                self.die(ctx, reason);
                 return;
             }
         }
@@ -613,11 +615,19 @@ impl IkeSa {
         }
         for i in 0..self.children.len() {
             let c = &mut self.children[i];
+            let id = c.id;
             if c.rekey_at.is_some_and(|t| t <= now) {
                 c.rekey_at = None;
-                let id = c.id;
                 if !self.queue.contains(&Task::RekeyChild(id)) {
                     self.queue.push_back(Task::RekeyChild(id));
+                }
+            }
+            if c.delete_at.is_some_and(|t| t <= now) {
+                // The peer never deleted the SA it rekeyed: do it ourselves.
+                c.delete_at = None;
+                if !self.queue.contains(&Task::DeleteChild(id)) {
+                    tracing::info!(ike = ?self.id, child = ?id, "rekeyed Child SA not deleted by the peer, deleting it");
+                    self.queue.push_back(Task::DeleteChild(id));
                 }
             }
         }
@@ -669,6 +679,14 @@ impl IkeSa {
         }
     }
 
+    /// The connection's Child SA cap, if the live Child SAs reached it (RFC 7296
+    /// §1.3). Replaced and dying SAs do not count: they are on their way out.
+    pub(crate) fn child_sa_cap_reached(&self, ctx: &Ctx<'_>) -> Option<u32> {
+        let limit = self.conn().child_sa_limit(ctx.cfg.local_cpus);
+        let live = self.children.iter().filter(|c| c.is_live()).count();
+        (live >= limit as usize).then_some(limit)
+    }
+
     /// Resources of the live SAs of child config `cfg` (for RFC 9611 decisions).
     pub(crate) fn resources(&self, cfg: u16) -> Vec<Resource> {
         self.children
@@ -696,14 +714,28 @@ impl IkeSa {
         cpu: Option<CpuId>,
         seq: Option<u32>,
     ) {
-        let per_cpu = self.conn().children[usize::from(cfg)].is_per_cpu();
+        let conn = self.conn();
+        let c = &conn.children[usize::from(cfg)];
         let installed = self.resources(cfg);
-        if per_cpu {
-            let Some(req) = self.group(cfg).on_acquire(cpu, &installed) else {
-                return;
-            };
-            self.queue
-                .push_back(Task::CreateChild { cfg, cpu: req, seq });
+        if c.is_per_cpu() {
+            let cap = c.per_cpu_max.unwrap_or(ctx.cfg.local_cpus);
+            match self.group(cfg).on_acquire(cpu, &installed, cap) {
+                Acquire::Create(req) => {
+                    self.queue
+                        .push_back(Task::CreateChild { cfg, cpu: req, seq })
+                }
+                Acquire::Ignore => return,
+                Acquire::Full => {
+                    // RFC 9611 §4.2: at the cap the other CPUs use the fallback SA.
+                    tracing::info!(ike = ?self.id, name = %c.name, cap, "per-CPU group at per_cpu_max, not asking for more");
+                    ctx.out.events.push_back(Event::PerCpuGroupFull {
+                        ike: self.id,
+                        name: c.name.clone(),
+                        full: true,
+                    });
+                    return;
+                }
+            }
         } else {
             let queued = self
                 .queue
@@ -729,7 +761,7 @@ impl IkeSa {
     }
 
     /// Precreate mode: queue the next per-CPU SA of each group, one at a time.
-    fn schedule_precreate(&mut self) {
+    fn schedule_precreate(&mut self, local_cpus: u32) {
         let conn = self.conn();
         for (i, c) in conn.children.iter().enumerate() {
             let crate::config::PerCpuMode::Precreate(cpus) = &c.per_cpu_mode else {
@@ -740,7 +772,8 @@ impl IkeSa {
             }
             let cfg = u16::try_from(i).unwrap_or(u16::MAX);
             let installed = self.resources(cfg);
-            if let Some(cpu) = self.group(cfg).next_precreate(cpus, &installed) {
+            let cap = c.per_cpu_max.unwrap_or(local_cpus);
+            if let Some(cpu) = self.group(cfg).next_precreate(cpus, &installed, cap) {
                 self.queue.push_back(Task::CreateChild {
                     cfg,
                     cpu: Some(cpu),

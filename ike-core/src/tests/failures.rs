@@ -72,12 +72,17 @@ fn responder_refuses_an_idr_that_is_not_its_own() {
     assert_eq!(installs(&ea).len() + installs(&eb).len(), 0);
 }
 
+/// RFC 7296 §2.21.1: NO_PROPOSAL_CHOSEN in IKE_SA_INIT is unauthenticated, so
+/// A keeps retransmitting and only fails, with that reason, once they run out.
 #[test]
 fn no_common_ike_proposal() {
     let (a, mut b) = configs();
     b.connections[0].ike_proposals = vec![Proposal::parse_ike("aes256-sha384-ecp384").expect("p")];
     let mut p = Pair::new(a, b);
+    let t0 = p.time;
     p.a.initiate(p.time, "net").expect("init");
+    p.drive_for(Duration::from_secs(60));
+    assert!(p.take(Side::A).is_empty(), "still trying after 60 s");
     p.drive();
     let ea = p.take(Side::A);
     assert!(
@@ -90,6 +95,8 @@ fn no_common_ike_proposal() {
         ),
         "{ea:?}"
     );
+    assert!(p.time - t0 > Duration::from_secs(160));
+    assert_eq!(count_init(&p, Side::A), 6, "1 + 5 retransmissions");
     assert!(p.take(Side::B).is_empty());
     assert_eq!(p.a.ike_sa_count() + p.b.ike_sa_count(), 0);
     // B answered statelessly with exactly N(NO_PROPOSAL_CHOSEN).
@@ -98,6 +105,175 @@ fn no_common_ike_proposal() {
         u16::from_be_bytes([resp[34], resp[35]]),
         NotifyType::NO_PROPOSAL_CHOSEN.0
     );
+}
+
+/// IKE_SA_INIT messages `side` put on the wire.
+fn count_init(p: &Pair, side: Side) -> usize {
+    p.log
+        .iter()
+        .filter(|(s, t)| *s == side && t.data[18] == 34)
+        .count()
+}
+
+/// An IKE_SA_INIT response to `req` with these payloads, as anyone who saw
+/// the request can forge it (RFC 7296 §2.21.1: nothing authenticates it).
+fn forged_response(req: &[u8], payloads: Vec<Payload>) -> Vec<u8> {
+    let spi_i = u64::from_be_bytes(req[0..8].try_into().expect("SPIi"));
+    crate::wire::Message {
+        header: crate::wire::Header::new(
+            spi_i,
+            0,
+            crate::wire::ExchangeType::IKE_SA_INIT,
+            crate::wire::Flags::new(false, true),
+            0,
+        ),
+        payloads,
+    }
+    .to_bytes()
+}
+
+fn notify(ty: NotifyType, data: &[u8]) -> Vec<Payload> {
+    vec![Payload::Notify(crate::wire::Notify::new(ty, data.to_vec()))]
+}
+
+/// A initiates; each forgery reaches A before B has even seen the request.
+/// Returns A's first request (not yet delivered to B).
+fn initiate_under_forgeries(p: &mut Pair, forgeries: &[Vec<Payload>]) -> Vec<u8> {
+    p.a.initiate(p.time, "net").expect("init");
+    let req = p.a.poll_transmit(p.time).expect("IKE_SA_INIT").data;
+    for f in forgeries {
+        let forged = forged_response(&req, f.clone());
+        p.a.handle_datagram(p.time, p.b_addr, p.a_addr, &forged);
+    }
+    req
+}
+
+fn assert_established(p: &mut Pair) {
+    let ea = p.take(Side::A);
+    assert!(
+        matches!(ea.first(), Some(Event::IkeSaUp { .. })),
+        "the real answer completed the exchange: {ea:?}"
+    );
+    assert_eq!(installs(&ea).len(), 1);
+    assert_eq!(p.a.established().len(), 1);
+}
+
+/// RFC 7296 §2.21.1: forged error notifies and a forged malformed answer do not
+/// abort the initiation; the real response, arriving later, completes it.
+#[test]
+fn forged_init_errors_are_ignored_until_the_real_answer() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    let forgeries = [
+        notify(NotifyType::NO_PROPOSAL_CHOSEN, &[]),
+        notify(NotifyType::INVALID_SYNTAX, &[]),
+        notify(NotifyType(24), &[]),
+        vec![Payload::Nonce(crate::wire::Nonce(vec![7; 32]))],
+    ];
+    let req = initiate_under_forgeries(&mut p, &forgeries);
+    assert!(p.take(Side::A).is_empty());
+    assert!(p.a.poll_transmit(p.time).is_none(), "no restart, no answer");
+    p.b.handle_datagram(p.time, p.a_addr, p.b_addr, &req);
+    p.drive();
+    assert_established(&mut p);
+}
+
+/// RFC 7296 §1.3: INVALID_KE_PAYLOAD naming a group we did not offer (or the
+/// one we sent, or no group at all) is ignored, not obeyed and not fatal.
+#[test]
+fn invalid_ke_for_a_group_not_offered_is_ignored() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    let forgeries = [
+        notify(NotifyType::INVALID_KE_PAYLOAD, &14u16.to_be_bytes()),
+        notify(NotifyType::INVALID_KE_PAYLOAD, &31u16.to_be_bytes()),
+        notify(NotifyType::INVALID_KE_PAYLOAD, &[]),
+    ];
+    let req = initiate_under_forgeries(&mut p, &forgeries);
+    assert!(p.a.poll_transmit(p.time).is_none(), "no restart");
+    p.b.handle_datagram(p.time, p.a_addr, p.b_addr, &req);
+    p.drive();
+    assert_established(&mut p);
+}
+
+/// RFC 7296 §3.10.1: COOKIE data is 1 to 64 bytes; others are ignored.
+#[test]
+fn cookie_of_bad_length_is_ignored() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    let forgeries = [
+        notify(NotifyType::COOKIE, &[0x5a; 65]),
+        notify(NotifyType::COOKIE, &[]),
+    ];
+    let req = initiate_under_forgeries(&mut p, &forgeries);
+    assert!(p.a.poll_transmit(p.time).is_none(), "no restart");
+    p.b.handle_datagram(p.time, p.a_addr, p.b_addr, &req);
+    p.drive();
+    assert_established(&mut p);
+}
+
+/// RFC 7296 §2.6: A follows at most 3 COOKIEs for one initiation. More do not
+/// abort it (a forger could otherwise end it while the real answer is on its
+/// way): they are ignored, and the answer to A's last request completes it.
+#[test]
+fn cookie_beyond_three_is_ignored_not_fatal() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    let forgeries: Vec<_> = (1..=5u8)
+        .map(|i| notify(NotifyType::COOKIE, &[i; 16]))
+        .collect();
+    initiate_under_forgeries(&mut p, &forgeries);
+    assert!(p.take(Side::A).is_empty(), "not aborted");
+    assert_eq!(p.a.ike_sa_count(), 1);
+    // Three restarts went out; the last carries the third cookie.
+    let restarts: Vec<_> = std::iter::from_fn(|| p.a.poll_transmit(p.time))
+        .map(|t| t.data)
+        .collect();
+    assert_eq!(restarts.len(), 3);
+    let last = &restarts[2];
+    assert_eq!(last[16], 41, "COOKIE first");
+    assert_eq!(&last[36..52], &[3u8; 16]);
+    p.b.handle_datagram(p.time, p.a_addr, p.b_addr, last);
+    p.drive();
+    assert_established(&mut p);
+}
+
+/// A COOKIE loop is bounded: with no real answer, A gives up after one
+/// retransmission budget (restarts do not reset it), naming the COOKIEs.
+#[test]
+fn cookie_loop_gives_up_with_a_clear_reason() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    let sent = std::rc::Rc::new(std::cell::Cell::new(0));
+    let seen = sent.clone();
+    p.filter = Some(Box::new(move |from, _| {
+        seen.set(seen.get() + usize::from(from == Side::A));
+        false
+    }));
+    let t0 = p.time;
+    let req = initiate_under_forgeries(&mut p, &[]);
+    for i in 1..=10u8 {
+        let forged = forged_response(&req, notify(NotifyType::COOKIE, &[i; 8]));
+        p.a.handle_datagram(p.time, p.b_addr, p.a_addr, &forged);
+        p.drive_for(Duration::from_secs(1));
+    }
+    let budget = crate::timer::RetransmitConfig::default().give_up_after();
+    while p.a_events.is_empty() && p.time - t0 < 2 * budget {
+        p.drive_for(Duration::from_secs(1));
+    }
+    // The restarts went out at 0, 1 and 2 s; the budget runs on from there.
+    assert!(
+        p.time - t0 < budget + Duration::from_secs(4),
+        "one budget: {:?}",
+        p.time - t0
+    );
+    let ea = p.take(Side::A);
+    let [Event::IkeSaDown { reason, .. }] = ea.as_slice() else {
+        panic!("{ea:?}")
+    };
+    assert!(reason.to_string().contains("COOKIE"), "{reason}");
+    assert_eq!(sent.get(), 3 + 5, "3 restarts, then 5 retransmissions");
+    assert_eq!(p.a.ike_sa_count(), 0);
 }
 
 #[test]

@@ -182,6 +182,86 @@ fn cap_gives_ts_max_queue_and_nothing_is_lost() {
     assert_eq!(cpus_of(&ea), vec![Some(3)]);
 }
 
+/// RFC 9611 §4.2: `per_cpu_max` bounds the group whoever asks. Our own acquires
+/// stop at it: the other CPUs use the fallback SA and the daemon is told to
+/// stop CPU acquires, with no CREATE_CHILD_SA on the wire.
+#[test]
+fn per_cpu_max_bounds_our_own_acquires() {
+    let (mut a, b) = per_cpu_configs();
+    a.local_cpus = 2;
+    a.connections[0].children[0].per_cpu_max = Some(1);
+    let mut p = Pair::new(a, b);
+    p.acquire(Side::A, 1, Some(0), 1);
+    p.drive();
+    p.acquire(Side::A, 1, Some(0), 2);
+    p.acquire(Side::A, 1, Some(1), 3);
+    p.drive();
+    let ea = p.take(Side::A);
+    assert_eq!(cpus_of(&ea), vec![None, Some(0)], "{ea:?}");
+    assert_eq!(
+        count(&ea, |e| matches!(
+            e,
+            Event::PerCpuGroupFull { full: true, .. }
+        )),
+        1,
+        "{ea:?}"
+    );
+    let creates = |p: &Pair| {
+        p.log
+            .iter()
+            .filter(|(s, t)| *s == Side::A && t.data[18] == 36 && t.data[19] & 0x20 == 0)
+            .count()
+    };
+    assert_eq!(creates(&p), 1, "only CPU 0's SA was asked for");
+    // Further acquires stay quiet, and a rekey at the cap neither reopens nor
+    // refills the group.
+    let ike = p.a.established()[0];
+    let (cpu0, _, _) =
+        *p.a.child_sas(ike)
+            .iter()
+            .find(|c| c.2.is_some())
+            .expect("cpu0");
+    p.a.rekey_child(p.time, cpu0).expect("rekey");
+    p.drive();
+    p.acquire(Side::A, 1, Some(1), 4);
+    p.drive();
+    let ea = p.take(Side::A);
+    assert_eq!(creates(&p), 2, "the rekey only");
+    assert_eq!(
+        count(&ea, |e| matches!(e, Event::PerCpuGroupFull { .. })),
+        0,
+        "{ea:?}"
+    );
+    assert_eq!(p.a.child_sas(ike).len(), 2);
+}
+
+/// The peer's request beyond the cap gets TS_MAX_QUEUE even when our own
+/// per-CPU SAs are what fills the group.
+#[test]
+fn per_cpu_max_counts_sas_we_asked_for_when_answering() {
+    let (a, mut b) = per_cpu_configs();
+    b.connections[0].children[0].per_cpu_max = Some(1);
+    let mut p = Pair::new(a, b);
+    p.acquire(Side::A, 1, None, 1);
+    p.drive();
+    p.acquire(Side::B, 1, Some(0), 1);
+    p.drive();
+    p.acquire(Side::A, 1, Some(1), 2);
+    p.drive();
+    let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+    assert_eq!(cpus_of(&eb), vec![None, Some(0)], "{eb:?}");
+    assert!(
+        ea.iter().any(|e| matches!(
+            e,
+            Event::ChildSaFailed {
+                reason: Error::NotifyReceived(48),
+                ..
+            }
+        )),
+        "{ea:?}"
+    );
+}
+
 #[test]
 fn peer_without_rfc9611_gives_single_sa() {
     let (mut a, b) = configs();
