@@ -6,6 +6,7 @@
 //! /lanes/cmd                    the command to run (sh script)
 //! /lanes/build-failed           present when building the binaries failed (why)
 //! /lanes/bin/lanes              workspace binaries (cargo build -p lanes-cli)
+//! /lanes/bin/ike_flood          the cli crate's test tools (its examples)
 //! /lanes/bin/<crate>-<test>     integration-test executables of crates that have tests/vm/
 //! /lanes/scripts/lib/*.sh       guest helpers (topology, SAs, strongSwan)
 //! /lanes/scripts/*              guest tools (run-suite, ...)
@@ -183,12 +184,13 @@ fn build_binaries(release: bool) -> Result<Vec<(String, PathBuf)>> {
         "-p",
         "lanes-cli",
         "--bins",
+        "--examples",
     ]);
     if release {
         cmd.arg("--release");
     }
     for (exe, kind, _, name) in artifacts(&mut cmd)? {
-        if kind == "bin" {
+        if kind == "bin" || kind == "example" {
             out.push((name, exe));
         }
     }
