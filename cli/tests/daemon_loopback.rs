@@ -2,8 +2,8 @@
 //! `lanes up`, per-CPU children from injected acquires, install failures,
 //! reload and `lanes down`.
 
-use std::os::unix::fs::PermissionsExt;
 use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

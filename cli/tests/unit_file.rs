@@ -90,7 +90,10 @@ fn capabilities_are_exactly_the_used_ones() {
         words(&ambient).is_subset(&words(&bounding)),
         "ambient {ambient:?} beyond the bounding set"
     );
-    assert!(!s.contains_key("SecureBits"), "noroot would leave root no capabilities");
+    assert!(
+        !s.contains_key("SecureBits"),
+        "noroot would leave root no capabilities"
+    );
 }
 
 #[test]

@@ -183,7 +183,10 @@ mod tests {
             let path = secret_at(&dir, mode);
             let err = Psk::from_file(&path).expect_err("group access");
             assert!(err.contains(&format!("mode {mode:04o}")), "{err}");
-            assert!(err.contains(&format!("chmod 600 {}", path.display())), "{err}");
+            assert!(
+                err.contains(&format!("chmod 600 {}", path.display())),
+                "{err}"
+            );
         }
         let path = secret_at(&dir, 0o400);
         assert_eq!(Psk::from_file(&path).expect("0400").expose(), b"s3cret");

@@ -300,7 +300,11 @@ fn readable_config_without_inline_secret_is_fine() {
     std::fs::write(&key, "file-secret\n").expect("write");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let path = dir.path().join("lanes.toml");
-    std::fs::write(&path, MIN.replace("secret = \"x\"", "secret_file = \"b.psk\"")).expect("write");
+    std::fs::write(
+        &path,
+        MIN.replace("secret = \"x\"", "secret_file = \"b.psk\""),
+    )
+    .expect("write");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cfg.psk("a", "b").expect("psk").expose(), b"file-secret");

@@ -213,7 +213,9 @@ mod tests {
         loop {
             // SAFETY: `buf` is writable for its whole length.
             let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-            let Ok(n) = usize::try_from(n) else { return out };
+            let Ok(n) = usize::try_from(n) else {
+                return out;
+            };
             if n == 0 {
                 return out;
             }
@@ -290,7 +292,10 @@ mod tests {
         let parent = dir.path().join("d".repeat(120));
         std::fs::create_dir(&parent).expect("mkdir");
         let e = bind_in_runtime(&parent.join("lanes.sock")).expect_err("path too long");
-        assert!(format!("{e:#}").contains("binding the control socket"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("binding the control socket"),
+            "{e:#}"
+        );
         assert_eq!(std::fs::read_dir(&parent).expect("read_dir").count(), 0);
     }
 }
