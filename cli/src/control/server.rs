@@ -101,11 +101,31 @@ impl Staged {
         self.dir.join("s")
     }
 
-    /// Moves the socket onto `path` (rename(2): atomic, replaces nothing
-    /// visible in between) and removes the private directory.
+    /// Moves the socket onto `path` with renameat2(RENAME_NOREPLACE): atomic,
+    /// and a daemon that bound `path` since the stale check is not displaced.
+    /// Dropping `self` then removes the private directory.
     fn publish(self, path: &Path) -> Result<std::os::unix::net::UnixListener> {
-        std::fs::rename(self.socket(), path)
-            .with_context(|| format!("moving the control socket to {}", path.display()))?;
+        use std::os::unix::ffi::OsStrExt;
+        let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes());
+        let (from, to) = (c(&self.socket())?, c(path)?);
+        // SAFETY: both are valid NUL-terminated paths relative to the cwd.
+        let rc = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error()).with_context(|| {
+                format!(
+                    "moving the control socket to {} (another daemon may have bound it)",
+                    path.display()
+                )
+            });
+        }
         Ok(self.listener.try_clone()?)
     }
 }
@@ -275,6 +295,20 @@ mod tests {
         assert_eq!(left, vec![std::ffi::OsString::from("lanes.sock")]);
         std::os::unix::net::UnixStream::connect(&path).expect("the renamed socket answers");
         drop(listener);
+    }
+
+    #[test]
+    fn publish_does_not_replace_a_socket_bound_meanwhile() {
+        let dir = TempDir::new("ctl-race");
+        let path = dir.path().join("lanes.sock");
+        let staged = Staged::bind(&path).expect("stage");
+        let other = std::os::unix::net::UnixListener::bind(&path).expect("other daemon");
+        let e = staged.publish(&path).expect_err("must not replace");
+        assert!(format!("{e:#}").contains("another daemon"), "{e:#}");
+        std::os::unix::net::UnixStream::connect(&path).expect("the other socket still answers");
+        let left = std::fs::read_dir(dir.path()).expect("read_dir").count();
+        assert_eq!(left, 1, "the private directory was left behind");
+        drop(other);
     }
 
     #[test]
