@@ -3,6 +3,7 @@
 //! reload and `lanes down`.
 
 use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -124,6 +125,9 @@ fn node(
 ) -> (Node, Daemon<FakeKernel, RecordingSteer>, Inputs) {
     let cfg_path = dir.join(format!("{name}.toml"));
     std::fs::write(&cfg_path, text).expect("write config");
+    // The key is inline: only the owner may read the file (later writes keep the mode).
+    std::fs::set_permissions(&cfg_path, std::fs::Permissions::from_mode(0o600))
+        .expect("chmod config");
     let cfg = Config::load(&cfg_path).unwrap_or_else(|e| panic!("{e}"));
     let kernel = FakeKernel::new();
     let steer = RecordingSteer::default();

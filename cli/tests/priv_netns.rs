@@ -3,6 +3,7 @@
 //! with LANES_PRIV_TESTS=1. On a kernel without ESP the IKE SA still comes up
 //! and the Child SA install fails with the reason in the log.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -86,6 +87,7 @@ fn policies(ns: &str) -> usize {
 }
 
 #[test]
+#[ignore = "needs root and network namespaces: `cargo xtask test` runs it (LANES_PRIV_TESTS=1, --include-ignored)"]
 fn two_daemons_in_netns() {
     if std::env::var("LANES_PRIV_TESTS").as_deref() != Ok("1") {
         eprintln!("skipped: set LANES_PRIV_TESTS=1 (root) to run");
@@ -143,6 +145,8 @@ fn two_daemons_in_netns() {
     for (ns, me, text) in &cfgs {
         let cfg = dir.join(format!("{me}.toml"));
         std::fs::write(&cfg, text).expect("write");
+        // The key is inline: only the owner may read the file.
+        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         let log = std::fs::File::create(dir.join(format!("{me}.log"))).expect("log");
         let child = Command::new("ip")
             .args(["netns", "exec", ns.as_str(), LANES, "-v", "--config"])

@@ -237,6 +237,7 @@ fn cases() -> Vec<(&'static str, FrameSpec, u32, Counter)> {
 }
 
 #[test]
+#[ignore = "needs root and the XDP object: `cargo xtask test` runs it (LANES_PRIV_TESTS=1, --include-ignored)"]
 fn every_branch_verdict_and_counter() {
     let Some(mut s) = steering() else { return };
     bind(&mut s, SPI, Some(DST4), 0);
@@ -249,6 +250,7 @@ fn every_branch_verdict_and_counter() {
 }
 
 #[test]
+#[ignore = "needs root and the XDP object: `cargo xtask test` runs it (LANES_PRIV_TESTS=1, --include-ignored)"]
 fn truncated_at_every_offset() {
     let Some(mut s) = steering() else { return };
     bind(&mut s, SPI, Some(DST4), 0);
@@ -282,6 +284,7 @@ fn truncated_at_every_offset() {
 }
 
 #[test]
+#[ignore = "needs root and the XDP object: `cargo xtask test` runs it (LANES_PRIV_TESTS=1, --include-ignored)"]
 fn same_spi_on_two_destinations_goes_to_two_cpus() {
     let Some(mut s) = steering() else { return };
     bind(&mut s, SPI, Some(DST4), 0);
@@ -305,6 +308,7 @@ fn same_spi_on_two_destinations_goes_to_two_cpus() {
 }
 
 #[test]
+#[ignore = "needs root and the XDP object: `cargo xtask test` runs it (LANES_PRIV_TESTS=1, --include-ignored)"]
 fn wildcard_destination_binding() {
     let Some(mut s) = steering() else { return };
     bind(&mut s, SPI, None, 0);
@@ -327,6 +331,7 @@ fn wildcard_destination_binding() {
 }
 
 #[test]
+#[ignore = "needs root and the XDP object: `cargo xtask test` runs it (LANES_PRIV_TESTS=1, --include-ignored)"]
 fn bind_rejects_spi_zero_and_offline_cpu() {
     let Some(mut s) = steering() else { return };
     let e = s
@@ -365,6 +370,7 @@ impl log::Log for Capture {
 }
 
 #[test]
+#[ignore = "needs root and the XDP object: `cargo xtask test` runs it (LANES_PRIV_TESTS=1, --include-ignored)"]
 fn diagnostics_reach_userspace_at_powers_of_two() {
     let Some(mut s) = steering() else { return };
     let cap = Capture::default();

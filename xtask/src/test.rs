@@ -8,7 +8,7 @@
 //! - `fuzz`: a short `cargo fuzz` run of every target in `ike-core/fuzz`
 //! - `host`: root tests on the host kernel (netns, XFRM policies, XDP with
 //!   BPF_PROG_TEST_RUN and veth): builds the XDP object first, then runs the
-//!   tests gated by `LANES_PRIV_TESTS=1`
+//!   `#[ignore]`d tests gated by `LANES_PRIV_TESTS=1`
 //! - `vm`: the VM testbed suite (`cargo xtask vm test`) on the strongSwan
 //!   image, then the TS_MAX_QUEUE tests again with 3 vCPUs (they skip with
 //!   fewer), then the libreswan interop tests on the libreswan image (Debian's
@@ -136,7 +136,9 @@ fn host() -> Result<()> {
                 "-p",
                 "lanes-cli",
             ])
-            .args(["--", "--test-threads=1"])
+            // The privileged tests are #[ignore]d so a plain `cargo test`
+            // reports them as ignored instead of passing them unrun.
+            .args(["--", "--test-threads=1", "--include-ignored"])
             .env("LANES_PRIV_TESTS", "1"),
     )
 }

@@ -389,9 +389,11 @@ pub struct SecretEntry {
 }
 
 impl Config {
-    /// Reads and validates a configuration file.
+    /// Reads and validates a configuration file. A file that holds a secret
+    /// inline must not be accessible by group or others (ssh's rule for private
+    /// keys); the error says how to fix it.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-        let src = std::fs::read_to_string(path).map_err(|e| {
+        let (src, mode) = read_source(path).map_err(|e| {
             ConfigErrors(vec![ConfigError {
                 file: path.to_path_buf(),
                 line: None,
@@ -400,12 +402,17 @@ impl Config {
                 message: format!("cannot read the configuration: {e}"),
             }])
         })?;
-        Config::parse(&src, path)
+        Config::parse_with_mode(&src, path, Some(mode))
     }
 
     /// Parses and validates configuration text; `path` names it in errors and
     /// anchors relative `secret_file` paths.
     pub fn parse(src: &str, path: &Path) -> Result<Config, ConfigErrors> {
+        Config::parse_with_mode(src, path, None)
+    }
+
+    /// [`Config::parse`], plus the inline-secret check when the file's mode is known.
+    fn parse_with_mode(src: &str, path: &Path, mode: Option<u32>) -> Result<Config, ConfigErrors> {
         let mut cfg: Config = toml::from_str(src).map_err(|e| {
             let (line, column) = e
                 .span()
@@ -419,8 +426,13 @@ impl Config {
                 message: e.message().trim().to_string(),
             }])
         })?;
+        // Before validate(), which fills `secret` from each secret_file.
+        let exposed = mode.and_then(|m| validate::inline_secret_exposed(&cfg, path, m));
         let base = path.parent().unwrap_or(Path::new("."));
-        let problems = validate::validate(&mut cfg, base);
+        let problems: Vec<_> = exposed
+            .into_iter()
+            .chain(validate::validate(&mut cfg, base))
+            .collect();
         if problems.is_empty() {
             return Ok(cfg);
         }
@@ -466,6 +478,17 @@ impl Config {
             .max_by_key(|(score, _)| *score)
             .map(|(_, k)| k)
     }
+}
+
+/// The file's text and permission bits, both read through one open file.
+fn read_source(path: &Path) -> std::io::Result<(String, u32)> {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let mut file = std::fs::File::open(path)?;
+    let mode = file.metadata()?.permissions().mode() & 0o7777;
+    let mut src = String::new();
+    file.read_to_string(&mut src)?;
+    Ok((src, mode))
 }
 
 impl Connection {

@@ -1,7 +1,8 @@
 //! Pre-shared keys: kept in `Zeroizing` buffers, never printed.
 
 use std::fmt;
-use std::os::unix::fs::PermissionsExt;
+use std::io::Read;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use serde::{Deserialize, Deserializer};
@@ -30,24 +31,72 @@ impl Psk {
         Ok(Psk(bytes))
     }
 
-    /// Reads a secret file, refusing files that other users can read or write.
+    /// Reads a secret file the way ssh reads a private key: a symbolic link is
+    /// not followed (`O_NOFOLLOW`), and the file must be a regular file that
+    /// neither group nor others may access (mode 0600 or 0400).
     pub fn from_file(path: &Path) -> Result<Self, String> {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| format!("cannot read secret_file {}: {e}", path.display()))?;
-        let mode = meta.permissions().mode();
-        if mode & 0o007 != 0 {
+        let shown = path.display();
+        // O_NONBLOCK: a FIFO planted at the path must not hang start-up.
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| open_error(path, &e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| format!("cannot read secret_file {shown}: {e}"))?;
+        if !meta.is_file() {
             return Err(format!(
-                "secret_file {} is accessible by all users (mode {:o}); fix with: chmod 600 {}",
-                path.display(),
-                mode & 0o777,
-                path.display()
+                "secret_file {shown} is not a regular file; point it at the file holding the key"
             ));
         }
-        let raw = Zeroizing::new(
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read secret_file {}: {e}", path.display()))?,
-        );
+        let mode = meta.permissions().mode() & 0o7777;
+        if let Some(who) = exposure(mode) {
+            return Err(format!(
+                "secret_file {shown} is {who} (mode {mode:04o}); run `chmod 600 {shown}`"
+            ));
+        }
+        if meta.len() > MAX_SECRET_FILE {
+            return Err(format!(
+                "secret_file {shown} is {} bytes, more than a key ({MAX_SECRET_FILE} at most)",
+                meta.len()
+            ));
+        }
+        // Sized up front so the buffer holding the key never reallocates.
+        let cap = usize::try_from(meta.len()).unwrap_or(0) + 1;
+        let mut raw = Zeroizing::new(String::with_capacity(cap));
+        file.read_to_string(&mut raw)
+            .map_err(|e| format!("cannot read secret_file {shown}: {e}"))?;
         Psk::parse(raw.trim_end_matches(['\n', '\r']))
+    }
+}
+
+/// Largest accepted `secret_file`.
+const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+fn open_error(path: &Path, e: &std::io::Error) -> String {
+    let shown = path.display();
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        let target = std::fs::read_link(path)
+            .map(|t| format!(" (to {})", t.display()))
+            .unwrap_or_default();
+        return format!(
+            "secret_file {shown} is a symbolic link{target}, which lanes does not follow for keys; \
+             set secret_file to the real file"
+        );
+    }
+    format!("cannot read secret_file {shown}: {e}")
+}
+
+/// Who besides the owner may use a file of this mode, worded for an error;
+/// `None` when only the owner may (ssh's rule for private keys).
+pub(super) fn exposure(mode: u32) -> Option<&'static str> {
+    match (mode & 0o040 != 0, mode & 0o004 != 0) {
+        (true, true) => Some("readable by its group and others"),
+        (true, false) => Some("readable by its group"),
+        (false, true) => Some("readable by others"),
+        (false, false) if mode & 0o077 != 0 => Some("accessible by other users"),
+        (false, false) => None,
     }
 }
 
@@ -110,15 +159,64 @@ mod tests {
         assert!(Psk::parse("").is_err());
     }
 
+    fn secret_at(dir: &crate::testutil::TempDir, mode: u32) -> std::path::PathBuf {
+        let path = dir.path().join("k.psk");
+        std::fs::write(&path, "s3cret\n").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        path
+    }
+
     #[test]
     fn world_readable_file_is_rejected() {
         let dir = crate::testutil::TempDir::new("psk");
-        let path = dir.path().join("k.psk");
-        std::fs::write(&path, "s3cret\n").expect("write");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let path = secret_at(&dir, 0o644);
         let err = Psk::from_file(&path).expect_err("world-readable");
         assert!(err.contains("chmod 600"), "{err}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         assert_eq!(Psk::from_file(&path).expect("0600").expose(), b"s3cret");
+    }
+
+    #[test]
+    fn group_bits_are_rejected_and_0400_accepted() {
+        let dir = crate::testutil::TempDir::new("psk-group");
+        for mode in [0o640, 0o660, 0o620, 0o610] {
+            let path = secret_at(&dir, mode);
+            let err = Psk::from_file(&path).expect_err("group access");
+            assert!(err.contains(&format!("mode {mode:04o}")), "{err}");
+            assert!(
+                err.contains(&format!("chmod 600 {}", path.display())),
+                "{err}"
+            );
+        }
+        let path = secret_at(&dir, 0o400);
+        assert_eq!(Psk::from_file(&path).expect("0400").expose(), b"s3cret");
+    }
+
+    #[test]
+    fn symlink_is_not_followed() {
+        let dir = crate::testutil::TempDir::new("psk-link");
+        let real = secret_at(&dir, 0o600);
+        let link = dir.path().join("link.psk");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        let err = Psk::from_file(&link).expect_err("symlink");
+        assert!(err.contains("symbolic link"), "{err}");
+        assert!(err.contains(&real.display().to_string()), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn fifo_and_directory_are_refused_without_blocking() {
+        let dir = crate::testutil::TempDir::new("psk-fifo");
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).expect("cstr");
+        // SAFETY: `c` is a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+        let err = Psk::from_file(&fifo).expect_err("fifo");
+        assert!(err.contains("not a regular file"), "{err}");
+        let sub = dir.path().join("d");
+        std::fs::create_dir(&sub).expect("mkdir");
+        std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let err = Psk::from_file(&sub).expect_err("directory");
+        assert!(err.contains("not a regular file"), "{err}");
     }
 }

@@ -8,13 +8,20 @@ fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
 }
 
+/// An example's text, parsed without the file-mode check: a checkout leaves
+/// the examples readable by all, and they hold placeholder keys inline.
+fn load_example(path: &Path) -> Result<Config, ConfigErrors> {
+    let src = std::fs::read_to_string(path).expect("read example");
+    Config::parse(&src, path)
+}
+
 #[test]
 fn every_example_parses() {
     let mut n = 0;
     for entry in std::fs::read_dir(examples_dir()).expect("examples dir") {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|e| e == "toml") {
-            let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let cfg = load_example(&path).unwrap_or_else(|e| panic!("{e}"));
             assert!(
                 !cfg.connections.is_empty(),
                 "{} has no connections",
@@ -28,8 +35,8 @@ fn every_example_parses() {
 
 #[test]
 fn two_gateway_pair_mirrors() {
-    let a = Config::load(&examples_dir().join("gw-a.toml")).expect("gw-a");
-    let b = Config::load(&examples_dir().join("gw-b.toml")).expect("gw-b");
+    let a = load_example(&examples_dir().join("gw-a.toml")).expect("gw-a");
+    let b = load_example(&examples_dir().join("gw-b.toml")).expect("gw-b");
     let ca = &a.connections["gw-b"];
     let cb = &b.connections["gw-a"];
     assert_eq!(ca.local_addrs, cb.remote_addrs);
@@ -272,6 +279,74 @@ fn secret_file_relative_to_config_and_permissions() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let cfg = Config::load(&cfg_path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cfg.psk("a", "b").expect("psk").expose(), b"file-secret");
+}
+
+/// Writes MIN (an inline secret) as `lanes.toml` with `mode`.
+fn inline_secret_config(dir: &crate::testutil::TempDir, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.path().join("lanes.toml");
+    std::fs::write(&path, MIN).expect("write cfg");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    path
+}
+
+#[test]
+fn inline_secret_in_a_readable_config_is_refused() {
+    let dir = crate::testutil::TempDir::new("cfg-mode");
+    for (mode, who) in [
+        (0o644, "readable by its group and others"),
+        (0o640, "readable by its group"),
+        (0o604, "readable by others"),
+        (0o660, "readable by its group"),
+        (0o602, "accessible by other users"),
+    ] {
+        let path = inline_secret_config(&dir, mode);
+        let e = Config::load(&path).expect_err("exposed key").to_string();
+        let shown = path.display();
+        let want = format!(
+            "{shown}:9:10: secrets.s.secret: config {shown} holds a pre-shared key and is {who} \
+             (mode {mode:04o}); run `chmod 600 {shown}` or move the key to a secret_file"
+        );
+        assert_eq!(e, want, "mode {mode:o}");
+        assert!(!e.contains("secret = \"x\""), "{e}");
+    }
+    for mode in [0o600, 0o400] {
+        let path = inline_secret_config(&dir, mode);
+        Config::load(&path).unwrap_or_else(|e| panic!("mode {mode:o}: {e}"));
+    }
+}
+
+#[test]
+fn readable_config_without_inline_secret_is_fine() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = crate::testutil::TempDir::new("cfg-nosecret");
+    let key = dir.path().join("b.psk");
+    std::fs::write(&key, "file-secret\n").expect("write");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let path = dir.path().join("lanes.toml");
+    std::fs::write(
+        &path,
+        MIN.replace("secret = \"x\"", "secret_file = \"b.psk\""),
+    )
+    .expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.psk("a", "b").expect("psk").expose(), b"file-secret");
+}
+
+#[test]
+fn lanes_check_fails_on_an_exposed_key() {
+    use clap::Parser;
+    let dir = crate::testutil::TempDir::new("cfg-check");
+    let path = inline_secret_config(&dir, 0o644);
+    let args = crate::Args::try_parse_from(["lanes", "--config", &path.to_string_lossy(), "check"])
+        .expect("args");
+    let e = crate::run(args).expect_err("check must fail");
+    assert!(format!("{e:#}").contains("chmod 600"), "{e:#}");
+    let path = inline_secret_config(&dir, 0o600);
+    let args = crate::Args::try_parse_from(["lanes", "--config", &path.to_string_lossy(), "check"])
+        .expect("args");
+    crate::run(args).expect("0600 passes");
 }
 
 #[test]

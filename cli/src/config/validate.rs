@@ -24,6 +24,22 @@ fn problem(key: Vec<Seg>, message: impl Into<String>) -> Problem {
     }
 }
 
+/// The problem with a configuration file of `mode` at `path` that holds a
+/// pre-shared key inline while group or others may read it, located at the
+/// first such key.
+pub fn inline_secret_exposed(cfg: &Config, path: &Path, mode: u32) -> Option<Problem> {
+    let who = super::secret::exposure(mode)?;
+    let (name, _) = cfg.secrets.iter().find(|(_, s)| s.secret.is_some())?;
+    let shown = path.display();
+    Some(problem(
+        path!["secrets", name, "secret"],
+        format!(
+            "config {shown} holds a pre-shared key and is {who} (mode {mode:04o}); \
+             run `chmod 600 {shown}` or move the key to a secret_file"
+        ),
+    ))
+}
+
 /// Validates `cfg`, loading `secret_file`s relative to `base`. Returns every problem.
 pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
     let mut out = Vec::new();

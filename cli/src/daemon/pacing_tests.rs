@@ -86,6 +86,9 @@ async fn spawn(
 ) -> (Node, tokio::task::JoinHandle<anyhow::Result<()>>) {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).expect("write config");
+    // The config holds its key inline: only the owner may read it.
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod config");
     let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let opts = Options {
         keep_kernel_state: false,

@@ -56,6 +56,7 @@ step "topology (direct: each packet is received on the CPU that sent it)"
 topo_up direct
 conf a b $GW_A $GW_B $NET_A $NET_B > "$W/a.toml"
 conf b a $GW_B $GW_A $NET_B $NET_A > "$W/b.toml"
+chmod 600 "$W/a.toml" "$W/b.toml" # the key is inline: lanes refuses a config others can read
 lanes --config "$W/a.toml" check || die "gw-a config rejected"
 lanes --config "$W/b.toml" check || die "gw-b config rejected"
 

@@ -9,5 +9,5 @@ for t in vm_kernel host_netns; do
 	bin=/lanes/bin/xfrm-offload-$t
 	[ -x "$bin" ] || die "missing $bin (the payload builds it with cargo test --no-run)"
 	step "$t"
-	LANES_VM_TESTS=1 LANES_PRIV_TESTS=1 "$bin" --test-threads=1 --nocapture || die "$t failed"
+	LANES_VM_TESTS=1 LANES_PRIV_TESTS=1 "$bin" --test-threads=1 --include-ignored --nocapture || die "$t failed"
 done

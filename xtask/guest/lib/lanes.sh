@@ -51,6 +51,7 @@ ${child}
 ids = ["a.lanes.test", "b.lanes.test"]
 secret = "${LN_PSK:-$SW_PSK}"
 CONF
+	chmod 600 "$file" # the key is inline: lanes refuses a config others can read
 	lanes --config "$file" check >/dev/null || {
 		cat "$file"
 		lanes --config "$file" check
