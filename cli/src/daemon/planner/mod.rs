@@ -32,6 +32,8 @@
 mod install;
 pub mod ops;
 pub mod tables;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 
