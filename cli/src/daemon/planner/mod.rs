@@ -25,9 +25,11 @@
 //!
 //! Invariant: the planner's view of the kernel changes only on reported
 //! results (an add counts once reported done, a delete always counts), so
-//! once a batch is reported, every SA, policy and bind in the kernel has an
-//! owner here (an installed Child SA, or a policy holder: a trap or Child
-//! SA), and every owner's object is in the kernel.
+//! whenever the planner is idle every SA, policy and bind in the kernel has
+//! an owner here (an installed Child SA, or a policy holder: a trap or a
+//! Child SA), and every owner's object is in the kernel. Each policy holds
+//! what its newest Child SA wants, else what its trap wants (see
+//! [`tables::Policies::desired`]), unless writing it failed.
 
 mod install;
 pub mod ops;
@@ -309,10 +311,13 @@ impl Planner {
             (Receipt::Sa(_) | Receipt::Policy(_) | Receipt::Bind(..), Err(_)) => {}
         }
         if let Err(e) = res
-            && !matches!(r, Receipt::Sa(_) | Receipt::Policy(_))
+            && matches!(
+                r,
+                Receipt::DelSa(_) | Receipt::DelPolicy(_) | Receipt::Unbind(_)
+            )
         {
-            // Adds are reported by their transaction; a failed delete leaves
-            // state only `flush_ours` removes at exit.
+            // Adds are reported by their step; a failed delete leaves state
+            // only `flush_ours` removes at exit.
             tracing::warn!("kernel op {r:?} failed: {e}");
         }
     }
