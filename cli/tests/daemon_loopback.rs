@@ -247,6 +247,14 @@ async fn up_status_down() {
                 .values()
                 .all(|p| p.offload == Some(1))
         );
+        // Without offload both SAs go in one pipelined batch, and the three
+        // policies in another; an offload request goes through the ladder.
+        {
+            let (la, lb) = (&a.kernel.state().log, &b.kernel.state().log);
+            assert!(lb.iter().any(|l| l == "add_sas 2"), "{lb:#?}");
+            assert!(lb.iter().any(|l| l == "update_policies 3"), "{lb:#?}");
+            assert!(!la.iter().any(|l| l.starts_with("add_sas")), "{la:#?}");
+        }
         // Counters come from the kernel.
         {
             let mut st = a.kernel.state();

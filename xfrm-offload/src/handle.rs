@@ -192,7 +192,10 @@ impl Xfrm {
             Ok((
                 XfrmMessage::UpdatePolicy(s.to_message()?),
                 Op::UpdatePolicy,
-                RequestTraits::default(),
+                RequestTraits {
+                    offload: s.offload.is_some(),
+                    ..Default::default()
+                },
             ))
         });
         self.batch(reqs).await

@@ -59,6 +59,16 @@ pub struct OffloadState {
     pub packet_ifindex: Option<u32>,
 }
 
+impl OffloadState {
+    /// No offload.
+    pub fn none() -> Self {
+        OffloadState {
+            mode: "none".into(),
+            packet_ifindex: None,
+        }
+    }
+}
+
 /// Kernel counters of one SA.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -84,12 +94,16 @@ pub trait SaBackend {
         offload: OffloadMode,
         iface: Option<&str>,
     ) -> Result<OffloadState>;
+    /// Installs SAs without offload, pipelined (no read-back); one result
+    /// per SA, in order. The outer error is a failure of the whole batch.
+    async fn add_sas(&mut self, specs: &[SaSpec]) -> Result<Vec<Result<()>>>;
     /// Deletes an SA; an SA that is already gone is not an error.
     async fn delete_sa(&mut self, id: &SaId) -> Result<()>;
     /// Byte and packet counters of an SA.
     async fn counters(&mut self, id: &SaId) -> Result<Counters>;
-    /// Adds or replaces a policy.
-    async fn add_policy(&mut self, spec: &PolicySpec) -> Result<()>;
+    /// Adds or replaces policies, pipelined; one result per policy, in
+    /// order. The outer error is a failure of the whole batch.
+    async fn update_policies(&mut self, specs: &[PolicySpec]) -> Result<Vec<Result<()>>>;
     /// Deletes a policy; a policy that is already gone is not an error.
     async fn delete_policy(&mut self, id: &PolicyId) -> Result<()>;
     /// Removes every SA and policy lanes left behind (tagged reqids); returns

@@ -2,7 +2,7 @@
 //! kernel events, control requests, reload and shutdown; after each input it
 //! drains every engine's `poll_transmit`/`poll_event` (quinn's order).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::backend::{Caps, KernelEvent, SaBackend};
 use super::pacing::Pacer;
 use super::plan::{self, ConnPlan, Reqids};
-use super::state::Tables;
+use super::planner::Planner;
 use super::steering::Steer;
 use super::udp::{Datagram, IkeSocket};
 use crate::config::Config;
@@ -74,12 +74,10 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     pub(super) steer: S,
     pub(super) caps: Caps,
     pub(super) opts: Options,
-    pub(super) tables: Tables,
+    /// Kernel decisions: what is installed for traps and Child SAs.
+    pub(super) planner: Planner,
     sockets: Vec<Arc<IkeSocket>>,
     pending_up: Vec<PendingUp>,
-    /// (connection, child) groups whose outbound policy has CPU_ACQUIRE
-    /// switched off after TS_MAX_QUEUE (see `set_cpu_acquire`).
-    pub(super) acquire_paused: HashSet<(String, String)>,
     /// `start` connections waiting to initiate, and those in flight.
     pacer: Pacer,
     started: Instant,
@@ -166,6 +164,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             endpoint_config(&config, opts.cpus),
             CryptoProvider::rust_crypto(),
         );
+        let planner = Planner::new(Caps::default(), steer.active());
         Ok(Daemon {
             config_path,
             config,
@@ -178,10 +177,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             steer,
             caps: Caps::default(),
             opts,
-            tables: Tables::default(),
+            planner,
             sockets,
             pending_up: Vec::new(),
-            acquire_paused: HashSet::new(),
             pacer,
             started: Instant::now(),
             kernel_rx: None,
@@ -204,6 +202,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             Err(e) => tracing::warn!("cannot check for leftover kernel state: {e:#}"),
         }
         self.caps = self.backend.caps().await;
+        self.planner.set_caps(self.caps);
         if !self.caps.esp {
             tracing::warn!(
                 "the kernel cannot install ESP SAs (no esp4/esp6?): negotiated Child SAs will fail; see `lanes doctor`"
@@ -238,8 +237,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         for ch in &plan.children {
             self.by_reqid.insert(ch.reqid, name.clone());
         }
+        self.planner.load(&name, &plan.children);
         self.conns.insert(name.clone(), Conn { plan, id });
-        self.install_traps(&name).await;
+        self.run_planner().await;
         if starts {
             self.pacer.push(&name);
             self.pump();
@@ -477,7 +477,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             Event::IkeSaUp { conn, .. } | Event::IkeSaDown { conn, .. } => by_id(conn),
             Event::ChildSaReady(i) | Event::ChildSaRekeyed { new: i, .. } => by_reqid(&i.reqid),
             Event::ChildSaDeleted { child, reqid, .. } => {
-                by_reqid(reqid).or_else(|| self.tables.children.get(child).map(|r| r.conn.clone()))
+                by_reqid(reqid).or_else(|| self.planner.child(*child).map(|r| r.conn.clone()))
             }
             Event::PerCpuGroupFull { ike, .. } | Event::ChildSaFailed { ike, .. } => by_ike(ike),
             _ => None,
@@ -530,27 +530,10 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             Event::HalfOpenClosed { remote, .. } => {
                 tracing::debug!(peer = %remote, "half-open IKE SA gone");
             }
-            Event::ChildSaReady(inst) => {
-                let (child, name) = (inst.child, inst.name.clone());
-                if let Err(e) = self.install_child(conn, &inst).await {
-                    tracing::error!(connection = %conn, child = %name, "installing the Child SA failed: {e:#}; deleting it on both sides");
-                    let _ = self.ep.delete_child(Instant::now(), child);
-                }
-            }
-            Event::ChildSaRekeyed { old, new } => {
-                let (child, name) = (new.child, new.name.clone());
-                match self.install_child(conn, &new).await {
-                    Ok(()) => self.remove_child(old).await,
-                    Err(e) => {
-                        tracing::error!(connection = %conn, child = %name, "installing the rekeyed Child SA failed: {e:#}; deleting it");
-                        let _ = self.ep.delete_child(Instant::now(), child);
-                    }
-                }
-            }
-            Event::ChildSaDeleted { child, .. } => self.remove_child(child).await,
-            Event::PerCpuGroupFull { name, full, .. } => {
-                self.set_cpu_acquire(conn, &name, !full).await;
-            }
+            Event::ChildSaReady(inst) => self.planner.child_ready(conn, &inst),
+            Event::ChildSaRekeyed { old, new } => self.planner.child_rekeyed(conn, old, &new),
+            Event::ChildSaDeleted { child, .. } => self.planner.child_deleted(child),
+            Event::PerCpuGroupFull { name, full, .. } => self.planner.group_full(conn, &name, full),
             Event::ChildSaFailed {
                 name,
                 resource,
@@ -561,6 +544,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             }
             other => tracing::debug!(connection = %conn, "unhandled engine event {other:?}"),
         }
+        self.run_planner().await;
     }
 
     /// Answers the `lanes up` requests waiting for IKE SA `ike` of `conn`.
@@ -603,7 +587,8 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 } else {
                     // Brought up by hand: no second initiation from the start queue.
                     self.pacer.forget(&name);
-                    self.install_traps(&name).await;
+                    self.planner.install_traps(&name);
+                    self.run_planner().await;
                     match self.initiate(&name) {
                         Some(Ok(ike)) => {
                             self.pending_up.push(PendingUp {
@@ -628,7 +613,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             return Response::error(format!("no connection named {name:?} (see `lanes status`)"));
         }
         self.pacer.forget(name);
-        let (ikes, children) = self.teardown_conn(name).await;
+        let (ikes, children) = self.teardown_conn(name, false).await;
         Response::ok(format!(
             "{name}: closed {ikes} IKE SA(s), removed {children} Child SA(s) and its policies"
         ))
@@ -684,7 +669,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     /// Tears a connection down and removes it from the engine.
     async fn remove_conn(&mut self, name: &str) {
         self.pacer.forget(name);
-        self.teardown_conn(name).await;
+        self.teardown_conn(name, true).await;
         if let Some(c) = self.conns.remove(name) {
             self.names.remove(&c.id);
             for ch in &c.plan.children {
@@ -709,7 +694,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         }
         let names: Vec<String> = self.conns.keys().cloned().collect();
         for n in &names {
-            self.teardown_conn(n).await;
+            self.teardown_conn(n, true).await;
         }
         match self.backend.flush_ours().await {
             Ok((0, 0)) => {}

@@ -43,7 +43,7 @@ pub struct FakeState {
     pub policies: BTreeMap<String, PolicySpec>,
     /// Every call, in order, e.g. `add_sa 10.0.0.2 0x1234 cpu=Some(1)`.
     pub log: Vec<String>,
-    /// Makes the next `add_sa` fail with this message.
+    /// Makes the next SA install (`add_sa` or one of `add_sas`) fail with this message.
     pub fail_next_add: Option<String>,
     /// Capabilities to report.
     pub caps: Caps,
@@ -56,6 +56,39 @@ pub struct FakeKernel(Arc<Mutex<FakeState>>);
 
 fn policy_key(id: &PolicyId) -> String {
     format!("{id:?}")
+}
+
+impl FakeState {
+    /// NEWSA: logs it, then fails if asked to or if the SA exists.
+    fn insert_sa(&mut self, spec: &SaSpec) -> Result<()> {
+        self.log.push(format!(
+            "add_sa {} {:#010x} dir={:?} cpu={:?} reqid={}",
+            spec.dst,
+            spec.spi.0,
+            spec.dir,
+            spec.pcpu.map(|c| c.0),
+            spec.reqid.0
+        ));
+        if let Some(why) = self.fail_next_add.take() {
+            bail!("{why}");
+        }
+        if self.sas.contains_key(&(spec.dst, spec.spi.0)) {
+            bail!("File exists (SA {} {:#x})", spec.dst, spec.spi.0);
+        }
+        let sa = FakeSa {
+            src: spec.src,
+            dst: spec.dst,
+            spi: spec.spi.0,
+            reqid: spec.reqid.0,
+            dir: spec.dir,
+            pcpu: spec.pcpu.map(|c| c.0),
+            seq: spec.seq,
+            alg: spec.crypto.kernel_name().to_string(),
+            counters: Counters::default(),
+        };
+        self.sas.insert((spec.dst, spec.spi.0), sa);
+        Ok(())
+    }
 }
 
 impl FakeKernel {
@@ -95,33 +128,7 @@ impl SaBackend for FakeKernel {
         offload: OffloadMode,
         iface: Option<&str>,
     ) -> Result<OffloadState> {
-        let mut st = self.state();
-        st.log.push(format!(
-            "add_sa {} {:#010x} dir={:?} cpu={:?} reqid={}",
-            spec.dst,
-            spec.spi.0,
-            spec.dir,
-            spec.pcpu.map(|c| c.0),
-            spec.reqid.0
-        ));
-        if let Some(why) = st.fail_next_add.take() {
-            bail!("{why}");
-        }
-        if st.sas.contains_key(&(spec.dst, spec.spi.0)) {
-            bail!("File exists (SA {} {:#x})", spec.dst, spec.spi.0);
-        }
-        let sa = FakeSa {
-            src: spec.src,
-            dst: spec.dst,
-            spi: spec.spi.0,
-            reqid: spec.reqid.0,
-            dir: spec.dir,
-            pcpu: spec.pcpu.map(|c| c.0),
-            seq: spec.seq,
-            alg: spec.crypto.kernel_name().to_string(),
-            counters: Counters::default(),
-        };
-        st.sas.insert((spec.dst, spec.spi.0), sa);
+        self.state().insert_sa(spec)?;
         let (mode, packet_ifindex) = match (offload, iface) {
             (OffloadMode::Crypto, Some(_)) => ("crypto", None),
             (OffloadMode::Packet, Some(_)) => ("packet", Some(1)),
@@ -131,6 +138,12 @@ impl SaBackend for FakeKernel {
             mode: mode.into(),
             packet_ifindex,
         })
+    }
+
+    async fn add_sas(&mut self, specs: &[SaSpec]) -> Result<Vec<Result<()>>> {
+        let mut st = self.state();
+        st.log.push(format!("add_sas {}", specs.len()));
+        Ok(specs.iter().map(|s| st.insert_sa(s)).collect())
     }
 
     async fn delete_sa(&mut self, id: &SaId) -> Result<()> {
@@ -148,14 +161,17 @@ impl SaBackend for FakeKernel {
         }
     }
 
-    async fn add_policy(&mut self, spec: &PolicySpec) -> Result<()> {
+    async fn update_policies(&mut self, specs: &[PolicySpec]) -> Result<Vec<Result<()>>> {
         let mut st = self.state();
-        st.log.push(format!(
-            "add_policy {:?} {}->{} cpu_acquire={}",
-            spec.dir, spec.selector.src, spec.selector.dst, spec.cpu_acquire
-        ));
-        st.policies.insert(policy_key(&spec.id()), spec.clone());
-        Ok(())
+        st.log.push(format!("update_policies {}", specs.len()));
+        for spec in specs {
+            st.log.push(format!(
+                "add_policy {:?} {}->{} cpu_acquire={}",
+                spec.dir, spec.selector.src, spec.selector.dst, spec.cpu_acquire
+            ));
+            st.policies.insert(policy_key(&spec.id()), spec.clone());
+        }
+        Ok(specs.iter().map(|_| Ok(())).collect())
     }
 
     async fn delete_policy(&mut self, id: &PolicyId) -> Result<()> {

@@ -4,15 +4,16 @@
 
 pub mod backend;
 pub mod driver;
+mod exec;
 pub mod fake;
-mod install;
 pub mod kernel;
 pub mod netif;
 pub mod pacing;
 #[cfg(test)]
 mod pacing_tests;
 pub mod plan;
-pub mod state;
+pub mod planner;
+mod status;
 pub mod steering;
 pub mod udp;
 pub mod xfrm_backend;

@@ -298,12 +298,17 @@ mod tests {
     use super::*;
     use std::path::Path;
 
+    /// An example config as shipped (a checkout leaves it 0644, so the
+    /// inline-secret mode check does not apply).
+    fn example(path: &Path) -> Config {
+        let src = std::fs::read_to_string(path).expect("example");
+        Config::parse(&src, path).expect("config")
+    }
+
     #[test]
     fn gw_a_plan() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gw-a.toml");
-        // parse, not load: the checkout leaves the example (inline key) readable by all.
-        let src = std::fs::read_to_string(&path).expect("read example");
-        let cfg = Config::parse(&src, &path).expect("config");
+        let cfg = example(&path);
         let mut reqids = Reqids::default();
         let plans = all(&cfg, &mut reqids, 4, true).expect("plan");
         let p = &plans["gw-b"];
@@ -340,7 +345,7 @@ mod tests {
     #[test]
     fn responder_without_remote_addrs_installs_the_peer_address_only() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/responder.toml");
-        let cfg = Config::load(&path).expect("config");
+        let cfg = example(&path);
         let plans = all(&cfg, &mut Reqids::default(), 4, true).expect("plan");
         let cc = &plans["roadwarriors"].connection.children[0];
         assert!(cc.remote_ts.is_empty(), "dynamic, not {:?}", cc.remote_ts);
@@ -368,7 +373,7 @@ mod tests {
     #[test]
     fn trap_selectors_over_max_policies_are_a_plan_error() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gw-a.toml");
-        let mut cfg = Config::load(&path).expect("config");
+        let mut cfg = example(&path);
         let ch = cfg
             .connections
             .get_mut("gw-b")
@@ -382,7 +387,7 @@ mod tests {
     #[test]
     fn max_child_sas_reaches_the_engine() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gw-a.toml");
-        let mut cfg = Config::load(&path).expect("config");
+        let mut cfg = example(&path);
         cfg.connections.get_mut("gw-b").expect("gw-b").max_child_sas = Some(3);
         let plans = all(&cfg, &mut Reqids::default(), 4, true).expect("plan");
         let conn = &plans["gw-b"].connection;

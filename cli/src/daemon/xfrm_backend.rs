@@ -65,6 +65,11 @@ impl SaBackend for XfrmBackend {
         })
     }
 
+    async fn add_sas(&mut self, specs: &[SaSpec]) -> Result<Vec<Result<()>>> {
+        let rs = self.xfrm.add_sas(specs, false).await?;
+        Ok(rs.into_iter().map(|r| r.map_err(Into::into)).collect())
+    }
+
     async fn delete_sa(&mut self, id: &SaId) -> Result<()> {
         match self.xfrm.delete_sa(id).await {
             Err(e) if !gone(&e) => Err(e.into()),
@@ -80,8 +85,9 @@ impl SaBackend for XfrmBackend {
         })
     }
 
-    async fn add_policy(&mut self, spec: &PolicySpec) -> Result<()> {
-        Ok(self.xfrm.update_policy(spec).await?)
+    async fn update_policies(&mut self, specs: &[PolicySpec]) -> Result<Vec<Result<()>>> {
+        let rs = self.xfrm.update_policies(specs).await?;
+        Ok(rs.into_iter().map(|r| r.map_err(Into::into)).collect())
     }
 
     async fn delete_policy(&mut self, id: &PolicyId) -> Result<()> {

@@ -1,0 +1,86 @@
+//! What the planner asks of the kernel and of the daemon, and what the
+//! executor reports back.
+
+use std::net::IpAddr;
+
+use ike_core::ChildSaId;
+use xfrm_offload::{OffloadMode, PolicyId, PolicySpec, SaId, SaSpec};
+
+use crate::daemon::backend::OffloadState;
+
+/// One kernel operation. An executor may send consecutive `AddSa` with
+/// `offload: No` as one pipelined batch, and consecutive `AddPolicy` too,
+/// as long as it reports one result per op, in order.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// NEWSA. With an offload other than `No` the executor installs it through
+    /// the offload ladder on the device holding `local`, and reads it back.
+    AddSa {
+        /// The SA, with its keys.
+        spec: Box<SaSpec>,
+        /// Requested offload.
+        offload: OffloadMode,
+        /// Our outer address (its device is the offload target).
+        local: IpAddr,
+    },
+    /// DELSA; an SA already gone is not an error.
+    DeleteSa(SaId),
+    /// UPDPOLICY: adds the policy or replaces the one with the same id.
+    AddPolicy(PolicySpec),
+    /// DELPOLICY; a policy already gone is not an error.
+    DeletePolicy(PolicyId),
+    /// Steers inbound ESP with `spi` to `cpu`.
+    Bind {
+        /// Inbound SPI.
+        spi: u32,
+        /// CPU.
+        cpu: u32,
+    },
+    /// Stops steering `spi`.
+    Unbind {
+        /// Inbound SPI.
+        spi: u32,
+    },
+}
+
+impl Op {
+    /// Whether the op creates or changes an object (a delete only removes).
+    pub fn adds(&self) -> bool {
+        matches!(self, Op::AddSa { .. } | Op::AddPolicy(_) | Op::Bind { .. })
+    }
+}
+
+/// A successful op.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Done {
+    /// An `AddSa`, with the offload in effect (`none` when it was not asked).
+    Sa(OffloadState),
+    /// Any other op.
+    Ok,
+}
+
+/// One op's outcome; the error is the text to log.
+pub type OpResult = Result<Done, String>;
+
+/// Ops to run now, in order, then report with
+/// [`Planner::handle_results`](super::Planner::handle_results).
+#[derive(Debug)]
+pub struct Batch {
+    /// Ties the results to this batch.
+    pub id: u64,
+    /// The ops.
+    pub ops: Vec<Op>,
+}
+
+/// What the daemon must do besides kernel ops.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// The Child SA could not be installed (nothing of it is left in the
+    /// kernel): the engine must delete it on both sides.
+    DeleteChild {
+        /// The engine's handle.
+        child: ChildSaId,
+        /// Why, for the log.
+        reason: String,
+    },
+}
