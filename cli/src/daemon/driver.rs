@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use ike_core::crypto::CryptoProvider;
+use ike_core::wire::triage::Urgency;
 use ike_core::{ConnId, DosLimits, Endpoint, EndpointConfig, Event, IkeSaId, IkeSaState, Transmit};
 use tokio::sync::{mpsc, oneshot};
 
@@ -82,6 +83,52 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     pacer: Pacer,
     started: Instant,
     kernel_rx: Option<mpsc::UnboundedReceiver<KernelEvent>>,
+}
+
+/// New IKE_SA_INIT requests without a COOKIE queued at most; more are shed
+/// while the loop is busy (the engine answers the queued ones with cookies).
+const DEFERRABLE_QUEUE: usize = 64;
+
+/// Reads one IKE socket: datagrams of existing exchanges (and cookie-bearing
+/// IKE_SA_INITs) go to `now`, new IKE_SA_INIT requests to `new`, which sheds
+/// them when full (counted, logged at most once a second).
+async fn read_socket(
+    s: Arc<IkeSocket>,
+    now: mpsc::Sender<(Datagram, Vec<u8>)>,
+    new: mpsc::Sender<(Datagram, Vec<u8>)>,
+) {
+    let mut buf = vec![0u8; 65_536];
+    let (mut shed, mut logged) = (0u64, None::<Instant>);
+    loop {
+        let d = match s.recv(&mut buf).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::debug!(local = %s.local, "recv: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let data = &buf[..d.len];
+        let sent = match ike_core::wire::triage::urgency(data, s.nat) {
+            Urgency::Ignore => continue,
+            Urgency::Now => now.send((d, data.to_vec())).await.is_ok(),
+            Urgency::Deferrable => match new.try_send((d, data.to_vec())) {
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    shed += 1;
+                    if logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                        tracing::warn!(local = %s.local, shed, "busy: new IKE_SA_INIT requests shed (total since start)");
+                        logged = Some(Instant::now());
+                    }
+                    true
+                }
+                Ok(()) => true,
+            },
+        };
+        if !sent {
+            return;
+        }
+    }
 }
 
 /// The engine's endpoint-wide settings from `[daemon]`.
@@ -279,30 +326,14 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
 
     /// Runs until shutdown, then cleans up (unless `keep_kernel_state`).
     pub async fn run(mut self, mut inputs: Inputs) -> Result<()> {
-        let (udp_tx, mut udp_rx) = mpsc::channel::<(Datagram, Vec<u8>)>(1024);
-        let mut readers = Vec::new();
-        for s in &self.sockets {
-            let s = Arc::clone(s);
-            let tx = udp_tx.clone();
-            readers.push(tokio::spawn(async move {
-                let mut buf = vec![0u8; 65_536];
-                loop {
-                    match s.recv(&mut buf).await {
-                        Ok(d) => {
-                            let data = buf[..d.len].to_vec();
-                            if tx.send((d, data)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::debug!(local = %s.local, "recv: {e}");
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                        }
-                    }
-                }
-            }));
-        }
-        drop(udp_tx);
+        let (now_tx, mut now_rx) = mpsc::channel::<(Datagram, Vec<u8>)>(1024);
+        let (new_tx, mut new_rx) = mpsc::channel::<(Datagram, Vec<u8>)>(DEFERRABLE_QUEUE);
+        let readers: Vec<_> = self
+            .sockets
+            .iter()
+            .map(|s| tokio::spawn(read_socket(Arc::clone(s), now_tx.clone(), new_tx.clone())))
+            .collect();
+        drop((now_tx, new_tx));
         let mut kernel_rx = self
             .kernel_rx
             .take()
@@ -312,10 +343,14 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(
                 deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600)),
             ));
+            // In this order: a flood of new IKE_SA_INITs waits behind
+            // everything else (RFC 7296 §2.6).
             tokio::select! {
-                Some((d, data)) = udp_rx.recv() => self.on_datagram(d, &data),
-                () = sleep => self.on_timeout(),
+                biased;
+                _ = &mut inputs.shutdown => break,
+                Some((d, data)) = now_rx.recv() => self.on_datagram(d, &data),
                 Some(ev) = kernel_rx.recv() => self.on_kernel(ev),
+                () = sleep => self.on_timeout(),
                 Some(req) = inputs.control.recv() => self.on_control(req).await,
                 Some(()) = inputs.reload.recv() => {
                     match self.reload().await {
@@ -323,7 +358,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                         Err(e) => tracing::error!("reload failed, keeping the running configuration:\n{e:#}"),
                     }
                 }
-                _ = &mut inputs.shutdown => break,
+                Some((d, data)) = new_rx.recv() => self.on_datagram(d, &data),
             }
             self.drain().await;
         }

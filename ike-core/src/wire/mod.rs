@@ -28,6 +28,7 @@ pub mod header;
 pub mod message;
 pub mod natt;
 pub mod payload;
+pub mod triage;
 
 pub use codec::{Codec, InvalidMessage, Reader};
 pub use enums::*;
