@@ -11,6 +11,8 @@
 . "$(dirname "$0")/lib/interop.sh"
 command -v /usr/lib/ipsec/charon >/dev/null || skip "no strongSwan in this image"
 command -v ike_flood >/dev/null || skip "no ike_flood in the payload"
+# What a debug build can take says nothing about the gateway.
+[ -f /lanes/release ] || skip "needs release binaries (cargo xtask vm test --release --filter dos_flood)"
 RATE=${FLOOD_RATE:-10000}
 SECS=${FLOOD_SECS:-30}
 NET_NEW_A=192.168.11.0/24
@@ -33,7 +35,7 @@ sw_gw_a() {
 	sw_config gw-a $GW_A $GW_B $NET_A $NET_B a.lanes.test b.lanes.test yes "rekey_time = 10s"
 	f=/etc/netns/gw-a/swanctl/swanctl.conf
 	sed -i 's/^\tlanes {/\tpre {/' "$f"
-	sed -i "/^connections {/r /dev/stdin" "$f" <<CONF
+	cat >"$IOP/sw-new" <<CONF
 	new {
 		version = 2
 		local_addrs = $GW_A
@@ -57,6 +59,7 @@ sw_gw_a() {
 		}
 	}
 CONF
+	sed -i "/^connections {/r $IOP/sw-new" "$f"
 	sed -i 's/^\t\tid-b = b.lanes.test/\t\tid-b = b.lanes.test\n\t\tid-n = new.lanes.test/' "$f"
 	sw_start gw-a
 }
@@ -102,7 +105,7 @@ sw_gw_b() {
 	sw_config gw-b $GW_B %any $NET_B $NET_A b.lanes.test a.lanes.test yes
 	f=/etc/netns/gw-b/swanctl/swanctl.conf
 	sed -i 's/^\tlanes {/\tpre {/; /start_action = trap/d' "$f"
-	sed -i "/^connections {/r /dev/stdin" "$f" <<CONF
+	cat >"$IOP/sw-new" <<CONF
 	new {
 		version = 2
 		local_addrs = $GW_B
@@ -125,6 +128,7 @@ sw_gw_b() {
 		}
 	}
 CONF
+	sed -i "/^connections {/r $IOP/sw-new" "$f"
 	sed -i 's/^\t\tid-b = b.lanes.test/\t\tid-b = b.lanes.test\n\t\tid-n = new.lanes.test/' "$f"
 	sw_start gw-b
 }
@@ -165,6 +169,7 @@ run_case() {
 	out1=$(udp_out)
 	rekeys=$(($(sort -u "$IOP/spis-$kind" | wc -l) - 1))
 	grow=$(((rss_max - rss0) / 1024))
+	[ "${new_ms:--1}" -ge 0 ] || { echo "--- swanctl --initiate new ($kind)"; tail -n 15 "$IOP/new-$kind"; }
 	echo "@@DOS $kind flood: $(cat "$IOP/flood-$kind")"
 	echo "@@DOS $kind new_tunnel_ms=${new_ms:-none} pre_rekeys=$rekeys rss_growth_mib=$grow datagrams_sent=$((out1 - out0))"
 	DOS_NEW=${new_ms:--1} DOS_REKEYS=$rekeys DOS_GROW=$grow DOS_SENT=$((out1 - out0))
@@ -178,11 +183,12 @@ pid=$(cat "$IOP/gw-b.pid")
 sw_gw_a
 run_case lanes "$pid"
 grep -E "refused by the DoS limits" "$IOP/gw-b.log" | tail -n 1
-[ "$DOS_NEW" -ge 0 ] && [ "$DOS_NEW" -le 10000 ] || { lanes_logs gw-b; die "lanes: new tunnel took ${DOS_NEW} ms (> 10 s or failed)"; }
-[ "$DOS_REKEYS" -ge 2 ] || die "lanes: only $DOS_REKEYS rekeys of pre during the flood"
-[ "$DOS_GROW" -lt 32 ] || die "lanes: RSS grew by $DOS_GROW MiB"
-[ "$DOS_SENT" -gt 100 ] || die "lanes: sent no cookies ($DOS_SENT datagrams)"
-lnc gw-b status | head -n 20
+fail=""
+[ "$DOS_NEW" -ge 0 ] && [ "$DOS_NEW" -le 10000 ] || fail="$fail; new tunnel took ${DOS_NEW} ms (> 10 s or failed)"
+[ "$DOS_REKEYS" -ge 2 ] || fail="$fail; only $DOS_REKEYS rekeys of pre during the flood"
+[ "$DOS_GROW" -lt 32 ] || fail="$fail; RSS grew by $DOS_GROW MiB"
+[ "$DOS_SENT" -gt 100 ] || fail="$fail; sent no cookies ($DOS_SENT datagrams)"
+[ -z "$fail" ] || { lanes_logs gw-b 20; sw_logs gw-a 30; }
 trap - EXIT
 
 step "the same flood against charon"
@@ -192,4 +198,5 @@ sw_gw_b
 pid=$(pgrep -n -x charon)
 sw_gw_a
 run_case charon "$pid"
+[ -z "$fail" ] || die "lanes$fail"
 iop_result "dos-flood lanes-vs-charon" PASS
