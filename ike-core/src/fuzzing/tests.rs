@@ -397,3 +397,54 @@ fn sequence_seeds_establish_and_keep_invariants() {
         sequence::run(&actions);
     }
 }
+
+/// Replays a fuzzer artifact outside libFuzzer, printing the decoded
+/// actions: `FUZZ_TARGET=sequence FUZZ_INPUT=path cargo test -p ike-core
+/// -- --ignored --nocapture replay_fuzz_input`.
+#[test]
+#[ignore = "needs FUZZ_TARGET and FUZZ_INPUT"]
+fn replay_fuzz_input() {
+    let target = std::env::var("FUZZ_TARGET").expect("FUZZ_TARGET");
+    let data = std::fs::read(std::env::var("FUZZ_INPUT").expect("FUZZ_INPUT")).expect("input");
+    match target.as_str() {
+        "sequence" => {
+            let actions = decode_actions(&data);
+            println!("{actions:#?}");
+            sequence::run(&actions);
+        }
+        "sk_ike_auth" => {
+            println!("{:#?}", sk::records(&data));
+            sk::run(Start::HalfOpen, &data);
+        }
+        _ => {
+            println!("{:#?}", sk::records(&data));
+            sk::run(Start::Established, &data);
+        }
+    }
+}
+
+/// Found by the `sequence` target: both sides initiate; B answers A's
+/// IKE_AUTH (the response is lost), hard-expires the new Child SA and sends
+/// its Delete, which reached A before A's IKE_AUTH completed. A answered it
+/// without knowing the Child SA, then installed it from the retransmitted
+/// IKE_AUTH response: A kept a Child SA that B had deleted. A now ignores
+/// requests other than IKE_AUTH until it is established (RFC 7296 §1.4).
+#[test]
+fn regression_delete_before_ike_auth_response() {
+    let expire = Action::Expire {
+        peer: Peer::B,
+        child: 167,
+        hard: true,
+    };
+    let mut actions = vec![Action::Initiate(Peer::A), Action::Initiate(Peer::B)];
+    actions.extend([Action::Deliver(0), Action::Deliver(0), Action::Deliver(167)]);
+    actions.extend([
+        expire.clone(),
+        expire.clone(),
+        Action::Deliver(0),
+        Action::Deliver(167),
+    ]);
+    actions.extend(std::iter::repeat_n(expire, 4));
+    actions.push(Action::Drop(208));
+    sequence::run(&actions);
+}

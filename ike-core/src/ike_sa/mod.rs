@@ -256,6 +256,10 @@ impl IkeSa {
         matches!(self.state, State::Established)
     }
 
+    fn is_closing(&self) -> bool {
+        matches!(self.state, State::Closing)
+    }
+
     pub(crate) fn is_dead(&self) -> bool {
         matches!(self.state, State::Dead)
     }
@@ -405,7 +409,12 @@ impl IkeSa {
             self.kick(ctx, now);
             return;
         }
-        // A request.
+        // A request. RFC 7296 §1.4: INFORMATIONAL (like CREATE_CHILD_SA) only
+        // after the initial exchanges; until our IKE_AUTH completes, leave the
+        // message ID unused so the peer retransmits it once we are established.
+        if h.exchange != ExchangeType::IKE_AUTH && !self.is_established() && !self.is_closing() {
+            return;
+        }
         let id = h.message_id;
         if id == self.expect_msg_id.wrapping_sub(1) && self.expect_msg_id != 0 {
             // Retransmission: resend the cached response if the request is authentic.
