@@ -239,13 +239,14 @@ pub(crate) fn run_keep(start: Start, data: &[u8]) -> Endpoint {
     out.expect("run_with hands B over")
 }
 
-/// Requests A sends on the recorded IKE SA in a real session: IKE_AUTH,
+/// Every datagram A sends in a real session with B: IKE_SA_INIT, IKE_AUTH,
 /// plain and per-CPU CREATE_CHILD_SA, a Child SA rekey and its Delete, a
-/// Child SA Delete, an IKE SA rekey and the old IKE SA's Delete. Each is
-/// (header, first inner payload type, plaintext chain).
-pub fn real_requests() -> Vec<(Header, PayloadType, Vec<u8>)> {
-    let rec = recording().lock().unwrap_or_else(PoisonError::into_inner);
-    let now = rec.now;
+/// Child SA Delete, an IKE SA rekey and the old IKE SA's Delete.
+pub fn real_session() -> Vec<Transmit> {
+    let now = recording()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .now;
     let (mut a, mut b) = (endpoint(Peer::A), endpoint(Peer::B));
     let ike = a
         .initiate(now, "net")
@@ -267,6 +268,14 @@ pub fn real_requests() -> Vec<(Header, PayloadType, Vec<u8>)> {
     sent.extend(ping_pong(&mut a, &mut b, now));
     a.rekey_ike(now, ike).expect("IKE rekey");
     sent.extend(ping_pong(&mut a, &mut b, now));
+    sent
+}
+
+/// The requests of [`real_session`] on the recorded IKE SA, decrypted:
+/// (header, first inner payload type, plaintext chain).
+pub fn real_requests() -> Vec<(Header, PayloadType, Vec<u8>)> {
+    let sent = real_session();
+    let rec = recording().lock().unwrap_or_else(PoisonError::into_inner);
     let mut out = Vec::new();
     for t in &sent {
         let data = strip_marker(&t.data).unwrap_or(&t.data);

@@ -9,7 +9,10 @@ use arbitrary::{Arbitrary, Unstructured};
 use super::sequence::{self, Action, Sim};
 use super::sk::{self, Record, Start};
 use super::{PER_CPU_MAX, Peer};
+use crate::crypto::{CryptoProvider, IkeSaCrypto, IkeSuite};
+use crate::wire::natt::{NATT_PORT, strip_marker};
 use crate::wire::payload::{encode_chain, read_chain};
+use crate::wire::{EncrId, IntegId, KeId, PrfId};
 use crate::wire::{ExchangeType, Payload, PayloadType, Reader};
 
 /// Encodes actions the way `Vec<Action>::arbitrary_take_rest` reads them
@@ -266,6 +269,58 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     for (name, actions) in sequence_seeds() {
         out.push(("sequence", format!("{name}.bin"), encode_actions(&actions)));
     }
+    out.extend(datagram_seeds());
+    out
+}
+
+/// Seeds of the datagram targets from A's side of a real session: `decode`
+/// (each datagram), `responder` and `endpoint` (all of them as
+/// `[port][u16 length][datagram]` records), `sk_open` (real requests sealed
+/// with that target's fixed keys, whole and as SKF fragments).
+fn datagram_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut records = Vec::new();
+    for (i, t) in sk::real_session().iter().enumerate() {
+        let port = t.remote.port();
+        let msg = strip_marker(&t.data)
+            .filter(|_| port == NATT_PORT)
+            .unwrap_or(&t.data);
+        out.push(("decode", format!("lanes-{i:02}-{port}.bin"), msg.to_vec()));
+        records.push(u8::from(port == NATT_PORT));
+        let len = u16::try_from(t.data.len()).expect("datagram fits a record");
+        records.extend(len.to_be_bytes());
+        records.extend(&t.data);
+    }
+    out.push(("responder", "lanes-session.bin".into(), records.clone()));
+    out.push(("endpoint", "lanes-session.bin".into(), records));
+    let p = CryptoProvider::seeded(0);
+    let suites = [
+        ("gcm", EncrId::AES_GCM_16, IntegId::NONE),
+        ("cbc", EncrId::AES_CBC, IntegId::HMAC_SHA2_256_128),
+    ];
+    for (name, encr, integ) in suites {
+        let suite = IkeSuite {
+            encr,
+            encr_key_bits: Some(128),
+            prf: PrfId::HMAC_SHA2_256,
+            integ,
+            ke: KeId::CURVE25519,
+        };
+        let mut k = IkeSaCrypto::derive(&p, suite, &[1; 32], &[2; 32], &[3; 32], 1, 2, true)
+            .expect("fixed keys");
+        for (i, (h, first, text)) in sk::real_requests().iter().enumerate() {
+            let inner = read_chain(*first, &mut Reader::new(text)).expect("real chain decodes");
+            let mut msg = Vec::new();
+            k.seal(&p, h, &inner, &mut msg).expect("seal");
+            out.push(("sk_open", format!("{name}-{i:02}.bin"), msg));
+            if i == 0 {
+                let frags = k.seal_fragments(&p, h, &inner, 160).expect("fragments");
+                for (j, f) in frags.into_iter().enumerate() {
+                    out.push(("sk_open", format!("{name}-{i:02}-fragment-{j}.bin"), f));
+                }
+            }
+        }
+    }
     out
 }
 
@@ -404,23 +459,60 @@ fn sequence_seeds_establish_and_keep_invariants() {
 #[test]
 #[ignore = "needs FUZZ_TARGET and FUZZ_INPUT"]
 fn replay_fuzz_input() {
-    let target = std::env::var("FUZZ_TARGET").expect("FUZZ_TARGET");
-    let data = std::fs::read(std::env::var("FUZZ_INPUT").expect("FUZZ_INPUT")).expect("input");
-    match target.as_str() {
+    let (Ok(target), Ok(input)) = (std::env::var("FUZZ_TARGET"), std::env::var("FUZZ_INPUT"))
+    else {
+        println!("set FUZZ_TARGET and FUZZ_INPUT to replay an input");
+        return;
+    };
+    let data = std::fs::read(input).expect("FUZZ_INPUT is readable");
+    run_target(&target, &data, true);
+}
+
+/// Runs `data` through the harness of `target` (one of the four targets
+/// built on this module).
+fn run_target(target: &str, data: &[u8], print: bool) {
+    match target {
         "sequence" => {
-            let actions = decode_actions(&data);
-            println!("{actions:#?}");
+            let actions = decode_actions(data);
+            if print {
+                println!("{actions:#?}");
+            }
             sequence::run(&actions);
         }
-        "sk_ike_auth" => {
-            println!("{:#?}", sk::records(&data));
-            sk::run(Start::HalfOpen, &data);
-        }
         _ => {
-            println!("{:#?}", sk::records(&data));
-            sk::run(Start::Established, &data);
+            if print {
+                println!("{:#?}", sk::records(data));
+            }
+            let start = if target == "sk_ike_auth" {
+                Start::HalfOpen
+            } else {
+                Start::Established
+            };
+            sk::run(start, data);
         }
     }
+}
+
+/// Every committed input of the harness targets (seeds, and crash inputs
+/// added there) runs clean.
+#[test]
+fn committed_seeds_run_clean() {
+    const TARGETS: [&str; 4] = [
+        "sk_ike_auth",
+        "sk_create_child",
+        "sk_informational",
+        "sequence",
+    ];
+    let generated = seeds().iter().filter(|s| TARGETS.contains(&s.0)).count();
+    let mut ran = 0;
+    for target in TARGETS {
+        for entry in std::fs::read_dir(seeds_dir().join(target)).expect("seeds dir") {
+            let data = std::fs::read(entry.expect("entry").path()).expect("seed");
+            run_target(target, &data, false);
+            ran += 1;
+        }
+    }
+    assert!(ran >= generated, "only {ran} of {generated} seeds found");
 }
 
 /// Found by the `sequence` target: both sides initiate; B answers A's
