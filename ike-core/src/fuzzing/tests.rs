@@ -540,3 +540,38 @@ fn regression_delete_before_ike_auth_response() {
     actions.push(Action::Drop(208));
     sequence::run(&actions);
 }
+
+/// Found by the `sequence` target: A's CREATE_CHILD_SA created a Child SA on
+/// B, B hard-expired it and sent its Delete before A had the response. A
+/// found nothing to delete and answered, then installed the SA from the
+/// response: only A kept it. A now notes Deletes of unknown SPIs while its
+/// CREATE_CHILD_SA is outstanding and removes the new SA if it is one.
+#[test]
+fn regression_delete_before_create_child_response() {
+    let mut actions = connect();
+    actions.extend([
+        Action::Expire {
+            peer: Peer::A,
+            child: 0,
+            hard: false,
+        },
+        Action::Deliver(0),
+    ]);
+    actions.extend([
+        Action::Expire {
+            peer: Peer::B,
+            child: 1,
+            hard: true,
+        },
+        Action::Advance { secs: 4000 },
+    ]);
+    actions.extend([
+        Action::DeleteChild {
+            peer: Peer::A,
+            child: 0,
+        },
+        Action::Deliver(1),
+    ]);
+    actions.extend(deliver(3));
+    sequence::run(&actions);
+}

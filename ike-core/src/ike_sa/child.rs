@@ -164,6 +164,8 @@ impl IkeSa {
         rekey: Option<ChildSaId>,
         in_auth: bool,
     ) -> Option<(Vec<Payload>, ChildReq)> {
+        // Peer Deletes seen during an earlier exchange do not concern this one.
+        self.early_deletes.clear();
         let conn = self.conn(ctx);
         let c = conn.children.get(usize::from(cfg))?;
         let spi_in = random_spi(ctx);
@@ -534,6 +536,12 @@ impl IkeSa {
         );
         if let Some(old) = req.rekey {
             self.resolve_rekey(ctx, old, new_id, ni, nr);
+        }
+        if std::mem::take(&mut self.early_deletes).contains(&spi_out) {
+            // The peer deleted this SA before our response arrived (its Delete
+            // found nothing here): remove it too, or only we would keep it.
+            tracing::info!(ike = ?self.id, %spi_out, "Child SA deleted by the peer before it was installed here");
+            self.remove_child(ctx, new_id);
         }
     }
 

@@ -195,6 +195,9 @@ pub(crate) struct IkeSa {
     /// Simultaneous IKE rekey (RFC 7296 §2.8.2): the successor the peer's rekey
     /// created and the lowest nonce of that exchange.
     pub(crate) ike_collision: Option<Box<(IkeSaId, Vec<u8>)>>,
+    /// ESP SPIs the peer deleted while our CREATE_CHILD_SA was outstanding:
+    /// the Child SA it creates may be one of them (deleted before we knew it).
+    pub(crate) early_deletes: Vec<crate::ids::Spi>,
 }
 
 impl IkeSa {
@@ -236,6 +239,7 @@ impl IkeSa {
             pfs_group: None,
             announced: initiator,
             ike_collision: None,
+            early_deletes: Vec::new(),
         }
     }
 
