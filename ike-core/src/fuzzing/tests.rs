@@ -23,7 +23,7 @@ struct Enc(Vec<u8>);
 
 impl Enc {
     fn variant(&mut self, index: u64, count: u64) {
-        let v = u32::try_from(((index << 32) + count - 1) / count).expect("index < count");
+        let v = u32::try_from((index << 32).div_ceil(count)).expect("index < count");
         self.0.extend(v.to_le_bytes());
     }
     fn peer(&mut self, p: Peer) {
