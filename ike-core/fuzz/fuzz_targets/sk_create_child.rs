@@ -1,6 +1,6 @@
-//! Plaintext payload chains of CREATE_CHILD_SA (RFC 7296 §1.3) into an established responder, sealed with
-//! the IKE SA's real keys so they get past the ICV check; see
-//! `ike_core::fuzzing::sk` for the input format.
+//! Plaintext payload chains of CREATE_CHILD_SA requests (RFC 7296 §1.3) into an
+//! established responder, sealed with the IKE SA's real keys so they get past the ICV
+//! check; see `ike_core::fuzzing::sk` for the input format.
 #![no_main]
 
 use ike_core::fuzzing::sk::{self, Start};

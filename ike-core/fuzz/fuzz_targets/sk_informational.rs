@@ -1,6 +1,6 @@
-//! Plaintext payload chains of INFORMATIONAL (RFC 7296 §1.4) into an established responder, sealed with
-//! the IKE SA's real keys so they get past the ICV check; see
-//! `ike_core::fuzzing::sk` for the input format.
+//! Plaintext payload chains of INFORMATIONAL requests (RFC 7296 §1.4) into an
+//! established responder, sealed with the IKE SA's real keys so they get past the ICV
+//! check; see `ike_core::fuzzing::sk` for the input format.
 #![no_main]
 
 use ike_core::fuzzing::sk::{self, Start};

@@ -575,3 +575,41 @@ fn regression_delete_before_create_child_response() {
     actions.extend(deliver(3));
     sequence::run(&actions);
 }
+
+/// Found by the `sequence` target: both sides rekeyed the IKE SA at once
+/// and B, having resolved the collision first, rekeyed B's winning successor
+/// again. A's copy of that successor did not own the Child SAs yet (A had
+/// not resolved the collision) and accepted the rekey, so the Child SAs A
+/// later handed to it died with it. The successor of an unresolved collision
+/// now answers CREATE_CHILD_SA with TEMPORARY_FAILURE (RFC 7296 §2.25).
+#[test]
+fn regression_rekey_of_unresolved_collision_successor() {
+    let mut actions = vec![Action::Initiate(Peer::A)];
+    actions.extend(deliver(6));
+    actions.push(Action::Acquire {
+        peer: Peer::B,
+        plain: true,
+        cpu: Some(223),
+        seq: 223,
+    });
+    actions.extend(std::iter::repeat_n(Action::RekeyIke(Peer::B), 4));
+    actions.extend([Action::RekeyIke(Peer::A), Action::Deliver(0)]);
+    actions.extend([
+        Action::Expire {
+            peer: Peer::B,
+            child: 167,
+            hard: true,
+        },
+        Action::Deliver(59),
+    ]);
+    actions.extend([Action::RekeyIke(Peer::A), Action::Deliver(167)]);
+    actions.extend([
+        Action::Expire {
+            peer: Peer::A,
+            child: 128,
+            hard: true,
+        },
+        Action::Deliver(0),
+    ]);
+    sequence::run(&actions);
+}

@@ -467,6 +467,15 @@ impl IkeSa {
         }
         match h.exchange {
             ExchangeType::IKE_AUTH => self.handle_auth_request(ctx, now, id, &inner),
+            ExchangeType::CREATE_CHILD_SA if self.is_established() && !self.announced => {
+                // The successor of an unresolved IKE rekey collision (§2.8.2) owns
+                // no Child SAs yet: the peer retries later (RFC 7296 §2.25).
+                let n = Payload::Notify(crate::wire::Notify::new(
+                    crate::wire::NotifyType::TEMPORARY_FAILURE,
+                    Vec::new(),
+                ));
+                self.send_response(ctx, h.exchange, id, &[n]);
+            }
             ExchangeType::CREATE_CHILD_SA if self.is_established() => {
                 self.handle_create_child_request(ctx, now, id, &inner)
             }
