@@ -1,5 +1,5 @@
 //! Deterministic, non-instrumented companion of
-//! fuzz/fuzz_targets/responder.rs (issue 4 item 5): a real initiator's
+//! fuzz/fuzz_targets/responder.rs: a real initiator's
 //! datagrams (IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA, …) are recorded once,
 //! then replayed into fresh responder endpoints with one datagram mutated.
 //! The engine must never panic; the unmodified replay must still establish
