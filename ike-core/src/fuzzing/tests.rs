@@ -613,3 +613,36 @@ fn regression_rekey_of_unresolved_collision_successor() {
     ]);
     sequence::run(&actions);
 }
+
+/// Found by the `sequence` target: after crossing IKE rekeys and a hard
+/// expire, A rekeyed a Child SA that B no longer had. B answered
+/// CHILD_SA_NOT_FOUND and A retried the rekey every 30 s forever, keeping an
+/// SA only it had. A now deletes it and creates a new one (RFC 7296 §2.25).
+#[test]
+fn regression_rekey_answered_child_sa_not_found() {
+    let expire = Action::Expire {
+        peer: Peer::B,
+        child: 157,
+        hard: true,
+    };
+    let mut actions = vec![Action::Initiate(Peer::A), Action::Initiate(Peer::B)];
+    actions.extend(deliver(4));
+    actions.extend([
+        Action::Deliver(59),
+        Action::Deliver(157),
+        Action::Advance { secs: 40349 },
+    ]);
+    actions.extend([
+        expire.clone(),
+        Action::RekeyChild {
+            peer: Peer::B,
+            child: 157,
+        },
+        expire,
+    ]);
+    actions.extend(std::iter::repeat_n(Action::Deliver(59), 6));
+    actions.extend([Action::Deliver(0), Action::Deliver(59), Action::Deliver(59)]);
+    actions.extend(deliver(3));
+    actions.push(Action::Deliver(116));
+    sequence::run(&actions);
+}

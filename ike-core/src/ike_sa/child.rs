@@ -325,9 +325,23 @@ impl IkeSa {
     fn child_failed(&mut self, ctx: &mut Ctx<'_>, now: Instant, req: &ChildReq, reason: Error) {
         let conn = self.conn(ctx);
         let c = &conn.children[usize::from(req.cfg)];
-        if let Some(old) = req.rekey {
-            // Try the rekey again later; the old SA stays in use.
-            if let Some(o) = self.children.iter_mut().find(|x| x.id == old) {
+        let not_found = reason == Error::NotifyReceived(NotifyType::CHILD_SA_NOT_FOUND.0);
+        if let Some(old) = req.rekey
+            && let Some(o) = self.children.iter_mut().find(|x| x.id == old)
+        {
+            if not_found {
+                // RFC 7296 §2.25: the peer has no such SA; delete ours silently
+                // and create one from scratch instead of retrying the rekey.
+                let cpu = o.resource.cpu();
+                self.remove_child(ctx, old);
+                let task = Task::CreateChild {
+                    cfg: req.cfg,
+                    cpu,
+                    seq: None,
+                };
+                self.queue.push_back(task);
+            } else {
+                // Try the rekey again later; the old SA stays in use.
                 o.state = ChildState::Installed;
                 o.rekey_at = Some(now + Duration::from_secs(30));
             }
