@@ -646,3 +646,31 @@ fn regression_rekey_answered_child_sa_not_found() {
     actions.push(Action::Deliver(116));
     sequence::run(&actions);
 }
+
+/// Found by the `sequence` target once CHILD_SA_NOT_FOUND deleted SAs: B
+/// rekeyed a Child SA that A was creating (B's response to A's
+/// CREATE_CHILD_SA still in flight); A answered CHILD_SA_NOT_FOUND, B
+/// deleted the SA, and A then installed it from the late response. A now
+/// answers TEMPORARY_FAILURE while its own CREATE_CHILD_SA is outstanding.
+#[test]
+fn regression_rekey_of_child_sa_still_being_created() {
+    let mut actions = vec![
+        Action::Initiate(Peer::A),
+        Action::Close(Peer::B),
+        Action::Close(Peer::B),
+    ];
+    actions.extend([
+        Action::Deliver(35),
+        Action::Deliver(35),
+        Action::Deliver(97),
+    ]);
+    actions.extend([
+        Action::Deliver(35),
+        Action::Deliver(35),
+        Action::Advance { secs: 12915 },
+    ]);
+    actions.extend(std::iter::repeat_n(Action::Deliver(35), 5));
+    actions.extend(std::iter::repeat_n(Action::Deliver(59), 3));
+    actions.push(Action::RekeyIke(Peer::B));
+    sequence::run(&actions);
+}

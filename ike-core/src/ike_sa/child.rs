@@ -729,6 +729,12 @@ impl IkeSa {
                 return Answer::Err(NotifyType::INVALID_SYNTAX, Vec::new());
             };
             match self.children.iter().find(|c| c.spi_out == Spi(spi)) {
+                // RFC 7296 §2.25: while our own CREATE_CHILD_SA is outstanding
+                // the SA may be the one it creates (its response not here yet).
+                None if matches!(self.outstanding.as_deref(), Some(o) if matches!(o.pending, Pending::CreateChild(_))) =>
+                {
+                    return Answer::Err(NotifyType::TEMPORARY_FAILURE, Vec::new());
+                }
                 None => {
                     return Answer::Err(NotifyType::CHILD_SA_NOT_FOUND, Vec::new());
                 }
