@@ -924,9 +924,15 @@ impl Endpoint {
         ]
     }
 
-    #[cfg(test)]
+    #[cfg(any(test, fuzzing))]
     pub(crate) fn take_sa(&mut self, id: IkeSaId) -> Option<IkeSa> {
         self.sas.remove(&id)
+    }
+
+    /// Every IKE SA, for the fuzz harness's invariant checks.
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn sas(&self) -> impl Iterator<Item = &IkeSa> {
+        self.sas.values()
     }
 
     /// Memory the engine holds for `ike` beyond key material: the struct itself

@@ -68,6 +68,9 @@ pub mod crypto;
 pub mod endpoint;
 pub mod error;
 pub mod event;
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 mod ike_sa;
 pub mod proposal;

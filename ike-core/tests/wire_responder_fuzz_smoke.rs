@@ -1,5 +1,5 @@
 //! Deterministic, non-instrumented companion of
-//! fuzz/fuzz_targets/responder.rs (issue 4 item 5): a real initiator's
+//! fuzz/fuzz_targets/responder.rs: a real initiator's
 //! datagrams (IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA, …) are recorded once,
 //! then replayed into fresh responder endpoints with one datagram mutated.
 //! The engine must never panic; the unmodified replay must still establish
@@ -166,8 +166,10 @@ fn mutated_initiator_traffic_never_panics_the_responder() {
 
     let mut rng = Rng(0xfeed_beef);
     let iterations = if cfg!(debug_assertions) { 100 } else { 2000 };
+    let mut came_up = 0;
     for _ in 0..iterations {
         let mut b = responder();
+        let mut up = false;
         let victim = rng.below(log.len());
         for (i, (remote, local, d)) in log.iter().enumerate() {
             let mut d = d.clone();
@@ -183,11 +185,16 @@ fn mutated_initiator_traffic_never_panics_the_responder() {
                 }
             }
             b.handle_datagram(now, *remote, *local, &d);
-            drain(&mut b, now);
+            up |= drain(&mut b, now).1;
         }
+        came_up += usize::from(up);
         b.handle_timeout(now + Duration::from_secs(3600));
         drain(&mut b, now + Duration::from_secs(3600));
     }
+    // A mutated IKE_SA_INIT or IKE_AUTH keeps the SA down; a mutated later
+    // request does not: both must happen, or the mutations miss the engine.
+    assert!(came_up > 0, "no run came up");
+    assert!(came_up < iterations, "every mutated run came up");
 }
 
 #[test]
@@ -207,7 +214,8 @@ fn random_datagrams_never_panic_the_responder() {
             d[24..28].copy_from_slice(&n.to_be_bytes());
         }
         b.handle_datagram(now, remote, local, &d);
-        drain(&mut b, now);
+        let (sent, _) = drain(&mut b, now);
+        assert!(sent.is_empty(), "answered a random datagram");
     }
     // Garbage left no half-open state behind, and the responder still
     // completes a real handshake afterwards.

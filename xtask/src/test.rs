@@ -5,7 +5,8 @@
 //! - `fmt`: `cargo fmt --check`
 //! - `clippy`: `cargo clippy --workspace --all-targets -- -D warnings`
 //! - `unit`: `cargo test --workspace` (no privileges, no eBPF toolchain)
-//! - `fuzz`: a short `cargo fuzz` run of every target in `ike-core/fuzz`
+//! - `fuzz`: a short `cargo fuzz` run of every target in `ike-core/fuzz`,
+//!   starting from its committed seeds (`ike-core/fuzz/seeds/<target>`)
 //! - `host`: root tests on the host kernel (netns, XFRM policies, XDP with
 //!   BPF_PROG_TEST_RUN and veth): builds the XDP object first, then runs the
 //!   `#[ignore]`d tests gated by `LANES_PRIV_TESTS=1`
@@ -32,8 +33,9 @@ pub struct Options {
     /// Tiers to leave out.
     #[arg(long, value_delimiter = ',')]
     pub skip: Vec<String>,
-    /// Seconds per fuzz target in the fuzz tier.
-    #[arg(long, default_value_t = 15)]
+    /// Seconds per fuzz target in the fuzz tier (eight targets: keep the
+    /// tier, builds included, near three minutes).
+    #[arg(long, default_value_t = 12)]
     pub fuzz_seconds: u32,
 }
 
@@ -168,13 +170,10 @@ fn vm() -> Result<()> {
 }
 
 /// A short coverage-guided run of every cargo-fuzz target (nightly toolchain,
-/// cargo-fuzz installed into `.cache/cargo-fuzz`).
+/// cargo-fuzz installed into `.cache/cargo-fuzz`), each from its seeds.
 fn fuzz(seconds: u32) -> Result<()> {
     let dir = util::root().join("ike-core/fuzz");
-    let targets_dir = dir.join("fuzz_targets");
-    if !targets_dir.is_dir() {
-        bail!("no fuzz targets under {}", targets_dir.display());
-    }
+    let targets = fuzz_targets(&dir)?;
     let root = util::cache_dir().join("cargo-fuzz");
     let bin = root.join("bin/cargo-fuzz");
     if !bin.exists() {
@@ -183,6 +182,28 @@ fn fuzz(seconds: u32) -> Result<()> {
                 .args(["install", "--locked", "cargo-fuzz", "--root"])
                 .arg(&root),
         )?;
+    }
+    let cargo_fuzz = || {
+        let mut c = Command::new(&bin);
+        c.current_dir(&dir)
+            .env("RUSTUP_TOOLCHAIN", "nightly")
+            .env("CARGO_TARGET_DIR", util::root().join("target/fuzz"));
+        c
+    };
+    // One build for all targets; each run below then only checks freshness.
+    util::run(cargo_fuzz().arg("build"))?;
+    for t in targets {
+        std::fs::create_dir_all(dir.join("corpus").join(&t))?;
+        util::run(cargo_fuzz().args(fuzz_run_args(&dir, &t, seconds)))?;
+    }
+    Ok(())
+}
+
+/// The targets under `<dir>/fuzz_targets`, sorted; each must have seeds.
+fn fuzz_targets(dir: &std::path::Path) -> Result<Vec<String>> {
+    let targets_dir = dir.join("fuzz_targets");
+    if !targets_dir.is_dir() {
+        bail!("no fuzz targets under {}", targets_dir.display());
     }
     let mut targets: Vec<String> = std::fs::read_dir(&targets_dir)?
         .filter_map(|e| e.ok())
@@ -195,14 +216,67 @@ fn fuzz(seconds: u32) -> Result<()> {
         })
         .collect();
     targets.sort();
-    for t in targets {
-        util::run(
-            Command::new(&bin)
-                .current_dir(&dir)
-                .env("RUSTUP_TOOLCHAIN", "nightly")
-                .env("CARGO_TARGET_DIR", util::root().join("target/fuzz"))
-                .args(["run", &t, "--", &format!("-max_total_time={seconds}")]),
-        )?;
+    for t in &targets {
+        let seeds = dir.join("seeds").join(t);
+        let empty = std::fs::read_dir(&seeds).map_or(true, |mut d| d.next().is_none());
+        if empty {
+            bail!(
+                "fuzz target {t} has no seeds in {}; add inputs there \
+                 (cargo test -p ike-core -- --ignored write_fuzz_seeds writes most)",
+                seeds.display()
+            );
+        }
     }
-    Ok(())
+    Ok(targets)
+}
+
+/// `cargo fuzz` arguments for a bounded run of `target` in the fuzz crate
+/// `dir`: new inputs go to `corpus/<target>`, the committed
+/// `seeds/<target>` are read as well.
+fn fuzz_run_args(dir: &std::path::Path, target: &str, seconds: u32) -> Vec<String> {
+    let path = |sub: &str| dir.join(sub).join(target).to_string_lossy().into_owned();
+    vec![
+        "run".into(),
+        target.into(),
+        path("corpus"),
+        path("seeds"),
+        "--".into(),
+        format!("-max_total_time={seconds}"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fuzz_target_has_seeds() {
+        let dir = util::root().join("ike-core/fuzz");
+        let targets = fuzz_targets(&dir).expect("targets with seeds");
+        for t in [
+            "sequence",
+            "sk_create_child",
+            "sk_ike_auth",
+            "sk_informational",
+        ] {
+            assert!(targets.iter().any(|x| x == t), "target {t} missing");
+        }
+    }
+
+    #[test]
+    fn fuzz_runs_start_from_the_seeds() {
+        let dir = std::path::Path::new("/r/ike-core/fuzz");
+        let args = fuzz_run_args(dir, "sk_ike_auth", 12);
+        assert_eq!(
+            args,
+            [
+                "run",
+                "sk_ike_auth",
+                "/r/ike-core/fuzz/corpus/sk_ike_auth",
+                "/r/ike-core/fuzz/seeds/sk_ike_auth",
+                "--",
+                "-max_total_time=12"
+            ]
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! Responder fuzz target (issue 4 item 5): arbitrary datagrams into a
+//! Responder fuzz target: arbitrary datagrams into a
 //! responder `Endpoint` configured like the strongSwan test peer. The input
 //! is a sequence of `[port selector][u16 length][datagram]` records; the
 //! engine must never panic, whatever the order or content.

@@ -13,7 +13,13 @@ fn keys() -> &'static [IkeSaCrypto; 2] {
     K.get_or_init(|| {
         let p = CryptoProvider::seeded(0);
         let mk = |encr, bits, integ| {
-            let s = IkeSuite { encr, encr_key_bits: bits, prf: PrfId::HMAC_SHA2_256, integ, ke: KeId::CURVE25519 };
+            let s = IkeSuite {
+                encr,
+                encr_key_bits: bits,
+                prf: PrfId::HMAC_SHA2_256,
+                integ,
+                ke: KeId::CURVE25519,
+            };
             IkeSaCrypto::derive(&p, s, &[1; 32], &[2; 32], &[3; 32], 1, 2, false).expect("keys")
         };
         [

@@ -48,6 +48,35 @@ pub fn seal(
     rng: &dyn SecureRandom,
     out: &mut Vec<u8>,
 ) -> Result<(), CryptoError> {
+    seal_with(header, key, rng, out, |out| encode_chain(inner, out))
+}
+
+/// Like [`seal`] with an already encoded (possibly malformed) inner chain:
+/// the fuzz harness protects arbitrary plaintext with real keys.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn seal_plaintext(
+    header: &Header,
+    first: PayloadType,
+    plaintext: &[u8],
+    key: &mut dyn SkKey,
+    rng: &dyn SecureRandom,
+    out: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    seal_with(header, key, rng, out, |out| {
+        out.extend_from_slice(plaintext);
+        first
+    })
+}
+
+/// Shared SK sealing (RFC 7296 §3.14): `text` appends the inner chain and
+/// returns its first payload type.
+fn seal_with(
+    header: &Header,
+    key: &mut dyn SkKey,
+    rng: &dyn SecureRandom,
+    out: &mut Vec<u8>,
+    text: impl FnOnce(&mut Vec<u8>) -> PayloadType,
+) -> Result<(), CryptoError> {
     out.clear();
     let mut h = *header;
     h.next_payload = PayloadType::SK;
@@ -57,7 +86,7 @@ pub fn seal(
     let iv_off = out.len();
     out.resize(iv_off + key.iv_len(), 0);
     let text_off = out.len();
-    let first = encode_chain(inner, out);
+    let first = text(out);
     out[sk_off] = first.0;
     // Padding ‖ Pad Length (RFC 7296 §3.14): zero bytes up to the block size.
     let block = key.block_len().max(1);

@@ -176,6 +176,8 @@ impl IkeSa {
         rekey: Option<ChildSaId>,
         in_auth: bool,
     ) -> Option<(Vec<Payload>, ChildReq)> {
+        // Peer Deletes seen during an earlier exchange do not concern this one.
+        self.early_deletes.clear();
         let conn = self.conn();
         let c = conn.children.get(usize::from(cfg))?;
         let spi_in = new_spi(ctx)?;
@@ -355,9 +357,23 @@ impl IkeSa {
     }
 
     fn child_failed(&mut self, ctx: &mut Ctx<'_>, now: Instant, req: &ChildReq, reason: Error) {
-        if let Some(old) = req.rekey {
-            // Try the rekey again later; the old SA stays in use.
-            if let Some(o) = self.children.iter_mut().find(|x| x.id == old) {
+        let not_found = reason == Error::NotifyReceived(NotifyType::CHILD_SA_NOT_FOUND.0);
+        if let Some(old) = req.rekey
+            && let Some(o) = self.children.iter_mut().find(|x| x.id == old)
+        {
+            if not_found {
+                // RFC 7296 §2.25: the peer has no such SA; delete ours silently
+                // and create one from scratch instead of retrying the rekey.
+                let cpu = o.resource.cpu();
+                self.remove_child(ctx, old);
+                let task = Task::CreateChild {
+                    cfg: req.cfg,
+                    cpu,
+                    seq: None,
+                };
+                self.queue.push_back(task);
+            } else {
+                // Try the rekey again later; the old SA stays in use.
                 o.state = ChildState::Installed;
                 o.rekey_at = Some(now + Duration::from_secs(30));
             }
@@ -597,6 +613,12 @@ impl IkeSa {
         if let Some(old) = req.rekey {
             self.resolve_rekey(now, old, new_id, ni, nr);
         }
+        if std::mem::take(&mut self.early_deletes).contains(&spi_out) {
+            // The peer deleted this SA before our response arrived (its Delete
+            // found nothing here): remove it too, or only we would keep it.
+            tracing::info!(ike = ?self.id, %spi_out, "Child SA deleted by the peer before it was installed here");
+            self.remove_child(ctx, new_id);
+        }
     }
 
     /// After our rekey of `old` produced `new`: delete the old SA, or on a lost
@@ -784,6 +806,12 @@ impl IkeSa {
                 return Answer::Err(NotifyType::INVALID_SYNTAX, Vec::new());
             };
             match self.children.iter().find(|c| c.spi_out == Spi(spi)) {
+                // RFC 7296 §2.25: while our own CREATE_CHILD_SA is outstanding
+                // the SA may be the one it creates (its response not here yet).
+                None if matches!(self.outstanding.as_deref(), Some(o) if matches!(o.pending, Pending::CreateChild(_))) =>
+                {
+                    return Answer::Err(NotifyType::TEMPORARY_FAILURE, Vec::new());
+                }
                 None => {
                     return Answer::Err(NotifyType::CHILD_SA_NOT_FOUND, Vec::new());
                 }
@@ -866,12 +894,19 @@ impl IkeSa {
         let resource = match old_resource {
             Some(r) => r,
             None if c.is_per_cpu() && wants_resource.is_some() => {
-                // Our own creates in flight count too: the cap holds whoever asks.
-                let ours = self
-                    .groups
-                    .iter()
-                    .find(|g| g.cfg == cfg)
-                    .map_or(0, |g| g.per_cpu_count(&[]));
+                // The cap holds whoever asks. When both sides ask at once,
+                // the original initiator's creates in flight win: it counts
+                // them and refuses, the original responder does not and
+                // accepts, so a collision neither overshoots the cap nor
+                // refuses both requests.
+                let ours = if self.initiator {
+                    self.groups
+                        .iter()
+                        .find(|g| g.cfg == cfg)
+                        .map_or(0, |g| g.per_cpu_count(&[]))
+                } else {
+                    0
+                };
                 let cap = c.per_cpu_max.unwrap_or(ctx.cfg.local_cpus);
                 let room = cap.saturating_sub(u32::try_from(ours).unwrap_or(u32::MAX));
                 match per_resource::assign(&self.resources(cfg), ctx.cfg.local_cpus, room) {

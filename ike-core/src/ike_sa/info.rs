@@ -42,7 +42,7 @@ impl IkeSa {
         );
     }
 
-    fn remove_child(&mut self, ctx: &mut Ctx<'_>, id: ChildSaId) {
+    pub(super) fn remove_child(&mut self, ctx: &mut Ctx<'_>, id: ChildSaId) {
         let Some(i) = self.children.iter().position(|c| c.id == id) else {
             return;
         };
@@ -111,6 +111,10 @@ impl IkeSa {
             }
             for spi in &d.spis {
                 let Some(c) = self.children.iter().find(|c| c.spi_out == Spi(*spi)) else {
+                    if matches!(self.outstanding.as_deref(), Some(o) if matches!(o.pending, Pending::CreateChild(_)))
+                    {
+                        self.early_deletes.push(Spi(*spi));
+                    }
                     continue;
                 };
                 // RFC 7296 §1.4.1: if we are deleting it too, answer without it.

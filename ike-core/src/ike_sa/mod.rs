@@ -206,6 +206,9 @@ pub(crate) struct IkeSa {
     /// Simultaneous IKE rekey (RFC 7296 §2.8.2): the successor the peer's rekey
     /// created and the lowest nonce of that exchange.
     pub(crate) ike_collision: Option<Box<(IkeSaId, Vec<u8>)>>,
+    /// ESP SPIs the peer deleted while our CREATE_CHILD_SA was outstanding:
+    /// the Child SA it creates may be one of them (deleted before we knew it).
+    pub(crate) early_deletes: Vec<crate::ids::Spi>,
 }
 
 impl IkeSa {
@@ -249,6 +252,7 @@ impl IkeSa {
             announced: initiator,
             established_at: None,
             ike_collision: None,
+            early_deletes: Vec::new(),
         }
     }
 
@@ -268,6 +272,10 @@ impl IkeSa {
 
     pub(crate) fn is_established(&self) -> bool {
         matches!(self.state, State::Established)
+    }
+
+    fn is_closing(&self) -> bool {
+        matches!(self.state, State::Closing)
     }
 
     pub(crate) fn is_dead(&self) -> bool {
@@ -420,7 +428,12 @@ impl IkeSa {
             self.kick(ctx, now);
             return;
         }
-        // A request.
+        // A request. RFC 7296 §1.4: INFORMATIONAL (like CREATE_CHILD_SA) only
+        // after the initial exchanges; until our IKE_AUTH completes, leave the
+        // message ID unused so the peer retransmits it once we are established.
+        if h.exchange != ExchangeType::IKE_AUTH && !self.is_established() && !self.is_closing() {
+            return;
+        }
         let id = h.message_id;
         if id == self.expect_msg_id.wrapping_sub(1) && self.expect_msg_id != 0 {
             // Retransmission: resend the cached response if the request is authentic.
@@ -469,6 +482,15 @@ impl IkeSa {
         }
         match h.exchange {
             ExchangeType::IKE_AUTH => self.handle_auth_request(ctx, now, id, &inner),
+            ExchangeType::CREATE_CHILD_SA if self.is_established() && !self.announced => {
+                // The successor of an unresolved IKE rekey collision (§2.8.2) owns
+                // no Child SAs yet: the peer retries later (RFC 7296 §2.25).
+                let n = Payload::Notify(crate::wire::Notify::new(
+                    crate::wire::NotifyType::TEMPORARY_FAILURE,
+                    Vec::new(),
+                ));
+                self.send_response(ctx, h.exchange, id, &[n]);
+            }
             ExchangeType::CREATE_CHILD_SA if self.is_established() => {
                 self.handle_create_child_request(ctx, now, id, &inner)
             }
