@@ -37,6 +37,9 @@ pub struct EndpointConfig {
     /// Our NAT-T port (RFC 3948 §2.2: 4500): datagrams on it carry the non-ESP
     /// marker, and IKE SAs move to it when a NAT is detected (RFC 7296 §2.23).
     pub nat_port: u16,
+    /// Hand the responder's IKE_SA_INIT key exchanges out as [`crate::KeJob`]s
+    /// (for a worker pool) instead of computing them inside `handle_datagram`.
+    pub defer_ke: bool,
     /// Range of inbound ESP SPIs we choose from (the kernel's ALLOCSPI default
     /// range, 0xc0000000..=0xcfffffff); no SPI in use is chosen twice.
     pub esp_spis: RangeInclusive<u32>,
@@ -54,6 +57,7 @@ impl Default for EndpointConfig {
             ike_port: 500,
             nat_port: crate::wire::natt::NATT_PORT,
             esp_spis: 0xc000_0000..=0xcfff_ffff,
+            defer_ke: false,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::error::{ApiError, Error};
 use crate::event::{Event, IkeSaInfo, IkeSaState, Transmit};
 use crate::ids::{ChildSaId, ConnId, CpuId, IkeSaId, IkeSpi, Spi};
 use crate::ike_sa::{Ctx, IkeSa, Outputs, State, Task};
+use crate::ke_job::{KeJob, KeResult};
 use crate::sa_index::SaIndex;
 use crate::spi_pool::SpiPool;
 use crate::wire::natt::{NattDatagram, classify_4500};
@@ -794,7 +795,7 @@ impl Endpoint {
         touched.dedup();
         for id in touched {
             let sa = self.sas.get(&id);
-            if sa.is_some_and(|s| !matches!(s.state, State::InitDone(_))) {
+            if sa.is_some_and(|s| !matches!(s.state, State::InitDone(_) | State::InitPending(_))) {
                 self.half_open.remove(id);
             }
             self.index.update(id, sa, &mut self.out.spis);
@@ -833,6 +834,21 @@ impl Endpoint {
         self.index.next_deadline()
     }
 
+    /// The next key exchange to run off the event loop (with
+    /// [`EndpointConfig::defer_ke`]); give its result to
+    /// [`Endpoint::handle_ke_result`].
+    pub fn poll_ke_job(&mut self) -> Option<KeJob> {
+        self.out.ke_jobs.pop_front()
+    }
+
+    /// A finished [`KeJob`]: the waiting IKE SA answers its IKE_SA_INIT (or,
+    /// gone meanwhile, the result is dropped).
+    pub fn handle_ke_result(&mut self, now: Instant, res: KeResult) {
+        let ike = res.ike;
+        self.with_sa(ike, |sa, ctx| sa.finish_init(ctx, res));
+        self.finish(now);
+    }
+
     /// The next event for the daemon, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.out.events.pop_front()
@@ -867,7 +883,10 @@ impl Endpoint {
         let s = self.sas.get(&ike)?;
         let state = match s.state {
             State::Established if !s.replaced => IkeSaState::Established,
-            State::InitSent(_) | State::InitDone(_) | State::AuthSent(_) => IkeSaState::Connecting,
+            State::InitSent(_)
+            | State::InitPending(_)
+            | State::InitDone(_)
+            | State::AuthSent(_) => IkeSaState::Connecting,
             _ => IkeSaState::Closing,
         };
         Some(IkeSaInfo {

@@ -73,6 +73,7 @@ pub mod event;
 pub mod fuzzing;
 pub mod ids;
 mod ike_sa;
+pub mod ke_job;
 pub mod proposal;
 mod sa_index;
 pub mod selector;
@@ -88,6 +89,7 @@ pub use endpoint::{DosStats, Endpoint, KernelEvent};
 pub use error::{ApiError, Error, PeerIncompatible, PeerMisbehaved};
 pub use event::{ChildSaInstall, DirectionKeys, Encap, Event, IkeSaInfo, IkeSaState, Transmit};
 pub use ids::{ChildSaId, ConnId, CpuId, IkeSaId, IkeSpi, Spi};
+pub use ke_job::{KeJob, KeResult};
 pub use proposal::{Proposal, ProposalError, Selected};
 
 #[cfg(test)]

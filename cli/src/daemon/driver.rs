@@ -15,6 +15,7 @@ use ike_core::{ConnId, DosLimits, Endpoint, EndpointConfig, Event, IkeSaId, IkeS
 use tokio::sync::{mpsc, oneshot};
 
 use super::backend::{Caps, KernelEvent, SaBackend};
+use super::ke_pool::KePool;
 use super::pacing::Pacer;
 use super::plan::{self, ConnPlan, Reqids};
 use super::planner::Planner;
@@ -83,6 +84,9 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     pacer: Pacer,
     started: Instant,
     kernel_rx: Option<mpsc::UnboundedReceiver<KernelEvent>>,
+    /// IKE_SA_INIT key exchanges on worker threads.
+    ke_pool: KePool,
+    ke_rx: Option<mpsc::UnboundedReceiver<ike_core::KeResult>>,
 }
 
 /// New IKE_SA_INIT requests without a COOKIE queued at most; more are shed
@@ -160,6 +164,7 @@ fn endpoint_config(config: &Config, cpus: u32) -> EndpointConfig {
         nat_port: d.nat_port,
         cookie_threshold: d.dos_protection.then(|| n(d.cookie_threshold)),
         dos,
+        defer_ke: true,
         ..EndpointConfig::default()
     }
 }
@@ -212,6 +217,8 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             CryptoProvider::rust_crypto(),
         );
         let planner = Planner::new(Caps::default(), steer.active());
+        let workers = usize::try_from(opts.cpus).unwrap_or(1);
+        let (ke_pool, ke_rx) = KePool::new(CryptoProvider::rust_crypto(), workers);
         Ok(Daemon {
             config_path,
             config,
@@ -230,6 +237,8 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             pacer,
             started: Instant::now(),
             kernel_rx: None,
+            ke_pool,
+            ke_rx: Some(ke_rx),
         })
     }
 
@@ -338,6 +347,10 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             .kernel_rx
             .take()
             .unwrap_or_else(|| mpsc::unbounded_channel().1);
+        let mut ke_rx = self
+            .ke_rx
+            .take()
+            .unwrap_or_else(|| mpsc::unbounded_channel().1);
         loop {
             let deadline = self.next_deadline();
             let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(
@@ -349,6 +362,10 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 biased;
                 _ = &mut inputs.shutdown => break,
                 Some((d, data)) = now_rx.recv() => self.on_datagram(d, &data),
+                Some(res) = ke_rx.recv() => {
+                    self.ke_pool.finished();
+                    self.ep.handle_ke_result(Instant::now(), res);
+                }
                 Some(ev) = kernel_rx.recv() => self.on_kernel(ev),
                 () = sleep => self.on_timeout(),
                 Some(req) = inputs.control.recv() => self.on_control(req).await,
@@ -453,6 +470,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             }
             while let Some(e) = self.ep.poll_event() {
                 events.push(e);
+            }
+            while let Some(job) = self.ep.poll_ke_job() {
+                self.ke_pool.submit(job);
             }
             if transmits.is_empty() && events.is_empty() {
                 return;

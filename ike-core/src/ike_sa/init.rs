@@ -16,6 +16,7 @@ use crate::crypto::ke::ActiveKe;
 use crate::crypto::keymat::skeyseed;
 use crate::error::{Error, PeerIncompatible, PeerMisbehaved};
 use crate::ids::{ConnId, IkeSaId, IkeSpi};
+use crate::ke_job::{KeJob, KeResult};
 use crate::proposal::{Proposal, Selected};
 use crate::timer::Retransmit;
 use crate::wire::natt::NATT_PORT;
@@ -135,6 +136,102 @@ impl InitState {
 }
 
 /// Both roles between IKE_SA_INIT and IKE_AUTH: what AUTH signs (RFC 7296 §2.15).
+/// Responder: IKE_SA_INIT accepted, its key exchange not done yet.
+pub(crate) struct InitPending {
+    /// The IKE_SA_INIT request as received (RealMessage1).
+    pub(crate) request: Vec<u8>,
+    pub(crate) ni: Vec<u8>,
+    /// Number of the chosen proposal.
+    pub(crate) num: u8,
+    pub(crate) sel: Selected,
+    /// NAT detected (we are behind one, the peer is).
+    pub(crate) nat: (bool, bool),
+    /// The request carried NAT_DETECTION_*_IP, so the response does too.
+    pub(crate) nat_notify: bool,
+}
+
+/// The IKE_SA_INIT response, the IKE SA's keys and our nonce Nr.
+type InitAnswer = (Vec<u8>, SaKeys, Vec<u8>);
+
+/// What the responder chose from an IKE_SA_INIT request.
+struct InitChoice {
+    ni: Vec<u8>,
+    num: u8,
+    sel: Selected,
+    group: KeId,
+    peer_ke: Vec<u8>,
+}
+
+/// A stateless IKE_SA_INIT error answer carrying one notify (RFC 7296 §2.21.1).
+fn init_error(spi_i: u64, ty: NotifyType, data: Vec<u8>) -> Vec<u8> {
+    Message {
+        header: Header::new(
+            spi_i,
+            0,
+            ExchangeType::IKE_SA_INIT,
+            Flags::new(false, true),
+            0,
+        ),
+        payloads: vec![Payload::Notify(Notify::new(ty, data))],
+    }
+    .to_bytes()
+}
+
+/// Responder: parses an IKE_SA_INIT request and chooses its proposal and
+/// group (RFC 7296 §1.2, §2.7); the error is the notify to answer with.
+fn choose_init(
+    ctx: &Ctx<'_>,
+    c: &ConnectionConfig,
+    msg: &Message,
+) -> Result<InitChoice, (NotifyType, Vec<u8>)> {
+    let (Some(sa), Some(ke), Some(ni)) = (msg.sa(), msg.ke(), msg.nonce()) else {
+        return Err((NotifyType::INVALID_SYNTAX, Vec::new()));
+    };
+    if ni.0.len() < Nonce::MIN_LEN || ni.0.len() > Nonce::MAX_LEN {
+        return Err((NotifyType::INVALID_SYNTAX, Vec::new()));
+    }
+    let offered: Vec<(u8, Proposal)> = sa
+        .proposals
+        .iter()
+        .filter(|p| p.protocol == ProtocolId::IKE)
+        .filter_map(|p| Proposal::from_wire(p).map(|x| (p.num, x)))
+        .collect();
+    let supported = &c.ike_proposals;
+    let Some((num, mut sel)) = Proposal::select(supported, &offered) else {
+        return Err((NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()));
+    };
+    // Prefer the group the initiator already sent, if acceptable to both.
+    let theirs = offered.iter().find(|(n, _)| *n == num).map(|(_, p)| p);
+    let with_theirs = Selected {
+        ke: Some(ke.group),
+        ..sel
+    };
+    if theirs.is_some_and(|t| t.ke.contains(&ke.group))
+        && supported
+            .iter()
+            .any(|o| o.ke.contains(&ke.group) && o.allows(&with_theirs))
+    {
+        sel.ke = Some(ke.group);
+    }
+    let group = sel.ke.unwrap_or_default();
+    if ke.group != group {
+        return Err((
+            NotifyType::INVALID_KE_PAYLOAD,
+            group.0.to_be_bytes().to_vec(),
+        ));
+    }
+    if ctx.crypto.ke(group).is_err() {
+        return Err((NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()));
+    }
+    Ok(InitChoice {
+        ni: ni.0.clone(),
+        num,
+        sel,
+        group,
+        peer_ke: ke.data.clone(),
+    })
+}
+
 pub(crate) struct InitResponder {
     /// The IKE_SA_INIT request as sent (RealMessage1).
     pub(crate) request: Vec<u8>,
@@ -470,7 +567,9 @@ impl IkeSa {
     }
 
     /// Responder: a new IKE_SA_INIT request (cookie already checked). Returns the
-    /// new SA, or `Err(Some(response))` for a stateless error answer.
+    /// new SA, or `Err(Some(response))` for a stateless error answer. The SA
+    /// answers once its key exchange is done: here, or, with
+    /// `defer_ke`, when the daemon returns the [`KeJob`] it was handed.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn respond_init(
         ctx: &mut Ctx<'_>,
@@ -483,130 +582,123 @@ impl IkeSa {
         datagram: &[u8],
         msg: &Message,
     ) -> Result<Self, Option<Vec<u8>>> {
-        let c = Arc::clone(&conn.1);
         let h = &msg.header;
-        let error = |ty: NotifyType, data: Vec<u8>| {
-            Message {
-                header: Header::new(
-                    h.spi_i,
-                    0,
-                    ExchangeType::IKE_SA_INIT,
-                    Flags::new(false, true),
-                    0,
-                ),
-                payloads: vec![Payload::Notify(Notify::new(ty, data))],
-            }
-            .to_bytes()
+        let choice = choose_init(ctx, &conn.1, msg)
+            .map_err(|(ty, data)| Some(init_error(h.spi_i, ty, data)))?;
+        let job = KeJob {
+            ike: id,
+            group: choice.group,
+            peer: choice.peer_ke,
         };
-        let (Some(sa), Some(ke), Some(ni)) = (msg.sa(), msg.ke(), msg.nonce()) else {
-            return Err(Some(error(NotifyType::INVALID_SYNTAX, Vec::new())));
+        let pending = InitPending {
+            request: datagram.to_vec(),
+            ni: choice.ni,
+            num: choice.num,
+            sel: choice.sel,
+            nat: detect_nat(msg, h.spi_i, 0, local, remote),
+            nat_notify: msg.notify(NotifyType::NAT_DETECTION_SOURCE_IP).is_some(),
         };
-        if ni.0.len() < Nonce::MIN_LEN || ni.0.len() > Nonce::MAX_LEN {
-            return Err(Some(error(NotifyType::INVALID_SYNTAX, Vec::new())));
-        }
-        let offered: Vec<(u8, Proposal)> = sa
-            .proposals
-            .iter()
-            .filter(|p| p.protocol == ProtocolId::IKE)
-            .filter_map(|p| Proposal::from_wire(p).map(|x| (p.num, x)))
-            .collect();
-        let supported: Vec<Proposal> = c.ike_proposals.clone();
-        let Some((num, mut sel)) = Proposal::select(&supported, &offered) else {
-            return Err(Some(error(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())));
-        };
-        // Prefer the group the initiator already sent, if acceptable to both.
-        let theirs = offered.iter().find(|(n, _)| *n == num).map(|(_, p)| p);
-        if theirs.is_some_and(|t| t.ke.contains(&ke.group))
-            && supported.iter().any(|o| {
-                o.ke.contains(&ke.group)
-                    && o.allows(&Selected {
-                        ke: Some(ke.group),
-                        ..sel
-                    })
-            })
-        {
-            sel.ke = Some(ke.group);
-        }
-        let group = sel.ke.unwrap_or_default();
-        if ke.group != group {
-            return Err(Some(error(
-                NotifyType::INVALID_KE_PAYLOAD,
-                group.0.to_be_bytes().to_vec(),
-            )));
-        }
-        let Ok(ours) = ctx
-            .crypto
-            .ke(group)
-            .and_then(|g| g.start(&*ctx.crypto.random))
-        else {
-            return Err(Some(error(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())));
-        };
-        let Ok(gir) = ours.complete(&ke.data) else {
-            return Err(Some(error(NotifyType::INVALID_SYNTAX, Vec::new())));
-        };
-        let Ok(nr) = ctx.crypto.random_nonce(NONCE_LEN) else {
-            return Err(None);
-        };
-        let Ok(prf) = ctx.crypto.prf(sel.prf.unwrap_or_default()) else {
-            return Err(Some(error(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())));
-        };
-        let seed = skeyseed(prf, &ni.0, &nr, &gir);
-        let Ok(keys) = SaKeys::derive(ctx.crypto, &sel, &seed, &ni.0, &nr, h.spi_i, spi_r.0, false)
-        else {
-            return Err(Some(error(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new())));
-        };
-        let (we, peer) = detect_nat(msg, h.spi_i, 0, local, remote);
-        let mut payloads = vec![
-            Payload::Sa(Sa {
-                proposals: vec![
-                    Proposal::from_selected(ProtocolId::IKE, &sel).to_wire(num, Vec::new()),
-                ],
-            }),
-            Payload::Ke(Ke {
-                group,
-                data: ours.public().to_vec(),
-            }),
-            Payload::Nonce(Nonce(nr.clone())),
-        ];
-        if msg.notify(NotifyType::NAT_DETECTION_SOURCE_IP).is_some() {
-            payloads.extend(nat_notifies(h.spi_i, spi_r.0, local, remote, None));
-        }
-        let response = Message {
-            header: Header::new(
-                h.spi_i,
-                spi_r.0,
-                ExchangeType::IKE_SA_INIT,
-                Flags::new(false, true),
-                0,
-            ),
-            payloads,
-        }
-        .to_bytes();
         let mut sa = Self::blank(
             id,
             conn,
             false,
             local,
             remote,
-            State::InitDone(Box::new(InitResponder {
-                request: datagram.to_vec(),
-                response: response.clone(),
-                ni: ni.0.clone(),
-                nr,
-                first_child: None,
-            })),
+            State::InitPending(Box::new(pending)),
         );
         sa.spi_i = IkeSpi(h.spi_i);
         sa.spi_r = spi_r;
-        sa.keys = Some(Box::new(keys));
-        sa.ike_sel = Some(sel);
-        sa.nat = we || peer;
-        sa.behind_nat = we;
         sa.natt = local.port() == ctx.cfg.nat_port;
         sa.expect_msg_id = 1;
         // A half-open SA that never sees IKE_AUTH goes away (strongSwan: 30 s).
         sa.expire_at = Some(now + ctx.cfg.dos.half_open_timeout);
-        sa.send(ctx, &response);
+        if ctx.cfg.defer_ke {
+            ctx.out.ke_jobs.push_back(job);
+        } else {
+            let res = job.run(ctx.crypto);
+            sa.finish_init(ctx, res);
+        }
         Ok(sa)
+    }
+
+    /// Responder: the key exchange is done; derive the keys and answer
+    /// (RFC 7296 §1.2, §2.14), or answer the error and end.
+    pub(crate) fn finish_init(&mut self, ctx: &mut Ctx<'_>, res: KeResult) {
+        let State::InitPending(_) = &self.state else {
+            return;
+        };
+        let State::InitPending(p) = std::mem::replace(&mut self.state, State::Closing) else {
+            return;
+        };
+        match self.init_response(ctx, &p, res) {
+            Ok((response, keys, nr)) => {
+                self.keys = Some(Box::new(keys));
+                self.ike_sel = Some(p.sel);
+                (self.nat, self.behind_nat) = (p.nat.0 || p.nat.1, p.nat.0);
+                self.send(ctx, &response);
+                self.state = State::InitDone(Box::new(InitResponder {
+                    request: p.request,
+                    response,
+                    ni: p.ni,
+                    nr,
+                    first_child: None,
+                }));
+            }
+            Err(reply) => {
+                if let Some(reply) = reply {
+                    self.send(ctx, &reply);
+                }
+                self.die(
+                    ctx,
+                    Error::PeerMisbehaved(PeerMisbehaved::Invalid("key exchange")),
+                );
+            }
+        }
+    }
+
+    /// The IKE_SA_INIT response, the IKE SA's keys and our nonce; or the
+    /// error answer (`None`: none).
+    fn init_response(
+        &self,
+        ctx: &mut Ctx<'_>,
+        p: &InitPending,
+        res: KeResult,
+    ) -> Result<InitAnswer, Option<Vec<u8>>> {
+        let (spi_i, spi_r) = (self.spi_i.0, self.spi_r.0);
+        let error = |ty: NotifyType| Some(init_error(spi_i, ty, Vec::new()));
+        let (ours, gir) = res
+            .outcome
+            .map_err(|()| error(NotifyType::INVALID_SYNTAX))?;
+        let nr = ctx.crypto.random_nonce(NONCE_LEN).map_err(|_| None)?;
+        let prf = ctx
+            .crypto
+            .prf(p.sel.prf.unwrap_or_default())
+            .map_err(|_| error(NotifyType::NO_PROPOSAL_CHOSEN))?;
+        let seed = skeyseed(prf, &p.ni, &nr, &gir);
+        let keys = SaKeys::derive(ctx.crypto, &p.sel, &seed, &p.ni, &nr, spi_i, spi_r, false)
+            .map_err(|_| error(NotifyType::NO_PROPOSAL_CHOSEN))?;
+        let mut payloads = vec![
+            Payload::Sa(Sa {
+                proposals: vec![
+                    Proposal::from_selected(ProtocolId::IKE, &p.sel).to_wire(p.num, Vec::new()),
+                ],
+            }),
+            Payload::Ke(Ke {
+                group: p.sel.ke.unwrap_or_default(),
+                data: ours,
+            }),
+            Payload::Nonce(Nonce(nr.clone())),
+        ];
+        if p.nat_notify {
+            payloads.extend(nat_notifies(spi_i, spi_r, self.local, self.remote, None));
+        }
+        let header = Header::new(
+            spi_i,
+            spi_r,
+            ExchangeType::IKE_SA_INIT,
+            Flags::new(false, true),
+            0,
+        );
+        Ok((Message { header, payloads }.to_bytes(), keys, nr))
     }
 }

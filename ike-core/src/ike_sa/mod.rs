@@ -35,7 +35,7 @@ use crate::wire::{ExchangeType, Flags, Header, Message, Payload};
 pub(crate) use child::ChildReq;
 #[cfg(test)]
 pub(crate) use init::nat_hash;
-pub(crate) use init::{InitResponder, InitState};
+pub(crate) use init::{InitPending, InitResponder, InitState};
 use keys::SaKeys;
 pub(crate) use rekey::IkeRekeyReq;
 
@@ -56,6 +56,8 @@ pub(crate) struct Outputs {
     pub(crate) doomed: Vec<IkeSaId>,
     /// IKE SAs that died during this call (the endpoint drops them).
     pub(crate) died: Vec<IkeSaId>,
+    /// Key exchanges handed out for a worker pool ([`crate::KeJob`]).
+    pub(crate) ke_jobs: VecDeque<crate::KeJob>,
     /// Inbound ESP SPIs in use.
     pub(crate) spis: SpiPool,
 }
@@ -102,6 +104,8 @@ impl Ctx<'_> {
 pub(crate) enum State {
     /// Initiator: IKE_SA_INIT sent.
     InitSent(Box<InitState>),
+    /// Responder: IKE_SA_INIT accepted, its key exchange not done yet.
+    InitPending(Box<InitPending>),
     /// Responder: IKE_SA_INIT answered, waiting for IKE_AUTH.
     InitDone(Box<InitResponder>),
     /// Initiator: IKE_AUTH sent.
@@ -688,7 +692,8 @@ impl IkeSa {
         tracing::info!(ike = ?self.id, spi_i = %self.spi_i, spi_r = %self.spi_r, %reason, "IKE SA down");
         // A responder SA that never got IKE_AUTH, or a losing rekey successor, was
         // never announced: stay quiet.
-        let announced = self.announced && !matches!(self.state, State::InitDone(_));
+        let announced =
+            self.announced && !matches!(self.state, State::InitDone(_) | State::InitPending(_));
         self.state = State::Dead;
         self.keys = None;
         ctx.out.died.push(self.id);

@@ -156,3 +156,75 @@ fn the_cookie_secret_rotates_by_itself() {
     assert_eq!(b.half_open_count(), 0);
     assert_eq!(feed(&mut b, t2, src(1), &with), Some(NotifyType::COOKIE.0));
 }
+
+#[test]
+fn a_deferred_key_exchange_answers_only_when_its_result_comes_back() {
+    let mut b = responder(|c| c.defer_ke = true);
+    let now = Instant::now();
+    let r = requests(1).remove(0);
+    assert_eq!(feed(&mut b, now, src(1), &r), None);
+    assert!(
+        b.poll_transmit(now).is_none(),
+        "no answer before the key exchange"
+    );
+    assert_eq!(b.half_open_count(), 1, "the waiting SA counts as half-open");
+    let job = b.poll_ke_job().expect("a job for the pool");
+    assert!(b.poll_ke_job().is_none());
+    // A retransmission while the job runs starts nothing new.
+    feed(&mut b, now, src(1), &r);
+    assert!(b.poll_ke_job().is_none() && b.poll_transmit(now).is_none());
+    let res = std::thread::spawn(move || job.run(&CryptoProvider::rust_crypto()))
+        .join()
+        .expect("worker");
+    b.handle_ke_result(now, res);
+    let t = b.poll_transmit(now).expect("IKE_SA_INIT response");
+    let m = crate::wire::Message::decode(&t.data).expect("decode");
+    assert!(m.header.flags.response() && m.header.spi_r != 0);
+    assert!(m.ke().is_some(), "with our key share");
+}
+
+#[test]
+fn a_deferred_key_exchange_for_a_gone_or_bad_request_leaves_nothing() {
+    let mut b = responder(|c| c.defer_ke = true);
+    let now = Instant::now();
+    let reqs = requests(2);
+    feed(&mut b, now, src(1), &reqs[0]);
+    let late = b.poll_ke_job().expect("job");
+    // The SA expires before its job is done: the result is dropped.
+    b.handle_timeout(now + Duration::from_secs(31));
+    assert_eq!(b.half_open_count(), 0);
+    b.handle_ke_result(now, late.run(&CryptoProvider::rust_crypto()));
+    assert!(b.poll_transmit(now).is_none());
+    assert_eq!(b.ike_sa_count(), 0);
+    // A malformed key share fails in the worker: an error answer, no state.
+    let mut bad = reqs[1].clone();
+    let ke = crate::wire::Message::decode(&bad).expect("decode");
+    let share = ke.ke().expect("KE").data.clone();
+    let at = bad
+        .windows(share.len())
+        .position(|w| w == share.as_slice())
+        .expect("share in the datagram");
+    bad[at..at + share.len()].fill(0);
+    feed(&mut b, now, src(2), &bad);
+    let job = b.poll_ke_job().expect("job");
+    b.handle_ke_result(now, job.run(&CryptoProvider::rust_crypto()));
+    let t = b.poll_transmit(now).expect("error answer");
+    assert_eq!(
+        u16::from_be_bytes([t.data[34], t.data[35]]),
+        NotifyType::INVALID_SYNTAX.0
+    );
+    assert_eq!((b.ike_sa_count(), b.half_open_count()), (0, 0));
+}
+
+#[test]
+fn a_handshake_through_the_worker_pool_path_completes() {
+    let (a, mut b) = configs();
+    b.defer_ke = true;
+    let mut p = Pair::new(a, b);
+    let ike = p.connect();
+    assert!(p.a.is_established(ike));
+    assert_eq!(
+        super::util::installs(&p.take(super::util::Side::B)).len(),
+        1
+    );
+}

@@ -181,6 +181,11 @@ impl Pair {
                 }
                 self.in_flight.push_back((at, side, t));
             }
+            // A deferred key exchange runs right away, as on an idle pool.
+            while let Some(job) = self.ep(side).poll_ke_job() {
+                let res = job.run(&CryptoProvider::seeded(99));
+                self.ep(side).handle_ke_result(now, res);
+            }
             while let Some(e) = self.ep(side).poll_event() {
                 match side {
                     Side::A => self.a_events.push(e),
