@@ -30,29 +30,28 @@ flood_ns() {
 	nsx gw-b ip route add 10.200.0.0/16 via 10.0.0.66
 }
 
-# gw-a: charon with "pre" (started, child rekeyed every 10 s) and "new".
-sw_gw_a() {
-	sw_config gw-a $GW_A $GW_B $NET_A $NET_B a.lanes.test b.lanes.test yes "rekey_time = 10s"
-	f=/etc/netns/gw-a/swanctl/swanctl.conf
-	sed -i 's/^\tlanes {/\tpre {/' "$f"
+# sw_add_new NS ADDRS LID RID LNET RNET: adds connection "new" (child "net",
+# per-CPU) to the swanctl.conf of NS (ADDRS: its address lines) and the id
+# new.lanes.test to its secret.
+sw_add_new() {
+	f=/etc/netns/$1/swanctl/swanctl.conf
 	cat >"$IOP/sw-new" <<CONF
 	new {
 		version = 2
-		local_addrs = $GW_A
-		remote_addrs = $GW_B
+		$2
 		proposals = $SW_IKE
 		local {
 			auth = psk
-			id = new.lanes.test
+			id = $3
 		}
 		remote {
 			auth = psk
-			id = b.lanes.test
+			id = $4
 		}
 		children {
 			net {
-				local_ts = $NET_NEW_A
-				remote_ts = $NET_NEW_B
+				local_ts = $5
+				remote_ts = $6
 				esp_proposals = $SW_ESP
 				per_cpu_sas = yes
 			}
@@ -61,6 +60,14 @@ sw_gw_a() {
 CONF
 	sed -i "/^connections {/r $IOP/sw-new" "$f"
 	sed -i 's/^\t\tid-b = b.lanes.test/\t\tid-b = b.lanes.test\n\t\tid-n = new.lanes.test/' "$f"
+}
+
+# gw-a: charon with "pre" (started, child rekeyed every 10 s) and "new".
+sw_gw_a() {
+	sw_config gw-a $GW_A $GW_B $NET_A $NET_B a.lanes.test b.lanes.test yes "rekey_time = 10s"
+	sed -i 's/^\tlanes {/\tpre {/' /etc/netns/gw-a/swanctl/swanctl.conf
+	sw_add_new gw-a "local_addrs = $GW_A
+		remote_addrs = $GW_B" new.lanes.test b.lanes.test $NET_NEW_A $NET_NEW_B
 	sw_start gw-a
 }
 
@@ -103,33 +110,8 @@ CONF
 # gw-b as charon: the same two connections, remote_addrs %any.
 sw_gw_b() {
 	sw_config gw-b $GW_B %any $NET_B $NET_A b.lanes.test a.lanes.test yes
-	f=/etc/netns/gw-b/swanctl/swanctl.conf
-	sed -i 's/^\tlanes {/\tpre {/; /start_action = trap/d' "$f"
-	cat >"$IOP/sw-new" <<CONF
-	new {
-		version = 2
-		local_addrs = $GW_B
-		proposals = $SW_IKE
-		local {
-			auth = psk
-			id = b.lanes.test
-		}
-		remote {
-			auth = psk
-			id = new.lanes.test
-		}
-		children {
-			net {
-				local_ts = $NET_NEW_B
-				remote_ts = $NET_NEW_A
-				esp_proposals = $SW_ESP
-				per_cpu_sas = yes
-			}
-		}
-	}
-CONF
-	sed -i "/^connections {/r $IOP/sw-new" "$f"
-	sed -i 's/^\t\tid-b = b.lanes.test/\t\tid-b = b.lanes.test\n\t\tid-n = new.lanes.test/' "$f"
+	sed -i 's/^\tlanes {/\tpre {/; /start_action = trap/d' /etc/netns/gw-b/swanctl/swanctl.conf
+	sw_add_new gw-b "local_addrs = $GW_B" b.lanes.test new.lanes.test $NET_NEW_B $NET_NEW_A
 	sw_start gw-b
 }
 
