@@ -399,7 +399,11 @@ impl IkeSa {
         let mut full = false;
         if group_request {
             if no_room {
-                tracing::info!(ike = ?self.id, %name, %reason, "no room for more per-CPU SAs, not asking for more");
+                if reason == Error::NotifyReceived(NotifyType::TS_MAX_QUEUE.0) {
+                    tracing::info!(ike = ?self.id, %name, "received TS_MAX_QUEUE, not asking for more per-CPU SAs");
+                } else {
+                    tracing::info!(ike = ?self.id, %name, %reason, "no room for more per-CPU SAs, not asking for more");
+                }
                 full = self.group(cfg).on_max_queue(cpu);
             } else {
                 self.group(cfg).finish(cpu);
