@@ -30,7 +30,7 @@ use crate::proposal::Selected;
 use crate::spi_pool::SpiPool;
 use crate::timer::Retransmit;
 use crate::wire::natt::add_marker;
-use crate::wire::{ExchangeType, Flags, Header, Message, Payload};
+use crate::wire::{ExchangeType, Flags, Header, Message, Notify, NotifyType, Payload};
 
 pub(crate) use child::ChildReq;
 #[cfg(test)]
@@ -79,6 +79,18 @@ impl Outputs {
         self.next_ike += 1;
         IkeSaId(self.next_ike)
     }
+}
+
+/// A received datagram: its addresses and bytes.
+struct Received<'a> {
+    remote: SocketAddr,
+    local: SocketAddr,
+    datagram: &'a [u8],
+}
+
+/// A notify payload without SPI.
+fn notify(ty: NotifyType, data: Vec<u8>) -> Payload {
+    Payload::Notify(Notify::new(ty, data))
 }
 
 /// What every IKE SA method gets: configuration, crypto and the output queues.
@@ -400,37 +412,68 @@ impl IkeSa {
             }
             return;
         }
+        let rx = Received {
+            remote,
+            local,
+            datagram,
+        };
+        if h.flags.response() {
+            self.handle_protected_response(ctx, now, &rx, h);
+        } else {
+            self.handle_protected_request(ctx, now, &rx, h);
+        }
+    }
+
+    /// A protected response: handled if it answers our outstanding request.
+    fn handle_protected_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        rx: &Received<'_>,
+        h: &Header,
+    ) {
         let Some(keys) = self.keys.as_ref() else {
             return;
         };
-        if h.flags.response() {
-            let Some(o) = &self.outstanding else {
-                return;
-            };
-            if o.msg_id != h.message_id || o.exchange != h.exchange {
-                return;
-            }
-            let inner = match keys.unprotect(datagram) {
-                Ok(inner) => inner,
-                Err(OpenError::Invalid(e)) => {
-                    // Authentic but malformed: the retransmit timer stays armed.
-                    tracing::warn!(ike = ?self.id, error = %e, "malformed protected response dropped");
-                    return;
-                }
-                Err(_) => return,
-            };
-            self.note_peer_address(ctx.cfg.nat_port, remote, local);
-            self.on_alive(now);
-            let Some(o) = self.outstanding.take() else {
-                return;
-            };
-            self.handle_response(ctx, now, o.pending, &inner);
-            self.kick(ctx, now);
+        let Some(o) = &self.outstanding else {
+            return;
+        };
+        if o.msg_id != h.message_id || o.exchange != h.exchange {
             return;
         }
-        // A request. RFC 7296 §1.4: INFORMATIONAL (like CREATE_CHILD_SA) only
-        // after the initial exchanges; until our IKE_AUTH completes, leave the
-        // message ID unused so the peer retransmits it once we are established.
+        let inner = match keys.unprotect(rx.datagram) {
+            Ok(inner) => inner,
+            Err(OpenError::Invalid(e)) => {
+                // Authentic but malformed: the retransmit timer stays armed.
+                tracing::warn!(ike = ?self.id, error = %e, "malformed protected response dropped");
+                return;
+            }
+            Err(_) => return,
+        };
+        self.note_peer_address(ctx.cfg.nat_port, rx.remote, rx.local);
+        self.on_alive(now);
+        let Some(o) = self.outstanding.take() else {
+            return;
+        };
+        self.handle_response(ctx, now, o.pending, &inner);
+        self.kick(ctx, now);
+    }
+
+    /// A protected request: the message ID window and retransmissions
+    /// (RFC 7296 §2.1, §2.2), decryption, then the exchange's handler.
+    fn handle_protected_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        rx: &Received<'_>,
+        h: &Header,
+    ) {
+        let Some(keys) = self.keys.as_ref() else {
+            return;
+        };
+        // RFC 7296 §1.4: INFORMATIONAL (like CREATE_CHILD_SA) only after the
+        // initial exchanges; until our IKE_AUTH completes, leave the message
+        // ID unused so the peer retransmits it once we are established.
         if h.exchange != ExchangeType::IKE_AUTH && !self.is_established() && !self.is_closing() {
             return;
         }
@@ -438,8 +481,10 @@ impl IkeSa {
         if id == self.expect_msg_id.wrapping_sub(1) && self.expect_msg_id != 0 {
             // Retransmission: resend the cached response if the request is authentic.
             // Authentic (a good ICV), even if its payloads were malformed.
-            if matches!(keys.unprotect(datagram), Ok(_) | Err(OpenError::Invalid(_)))
-                && let Some(r) = self.last_response.clone()
+            if matches!(
+                keys.unprotect(rx.datagram),
+                Ok(_) | Err(OpenError::Invalid(_))
+            ) && let Some(r) = self.last_response.clone()
             {
                 self.send(ctx, &r);
             }
@@ -448,24 +493,21 @@ impl IkeSa {
         if id != self.expect_msg_id {
             return;
         }
-        let inner = match keys.unprotect(datagram) {
+        let inner = match keys.unprotect(rx.datagram) {
             Ok(inner) => inner,
             Err(OpenError::Invalid(e)) => {
                 // RFC 7296 §2.21.2, §3.10.1: an authentic request with a
                 // syntax error is answered with INVALID_SYNTAX.
                 tracing::warn!(ike = ?self.id, error = %e, "malformed protected request");
                 self.expect_msg_id = self.expect_msg_id.wrapping_add(1);
-                let n = Payload::Notify(crate::wire::Notify::new(
-                    crate::wire::NotifyType::INVALID_SYNTAX,
-                    Vec::new(),
-                ));
+                let n = notify(NotifyType::INVALID_SYNTAX, Vec::new());
                 self.send_response(ctx, h.exchange, id, &[n]);
                 return;
             }
             Err(_) => return,
         };
         self.expect_msg_id = self.expect_msg_id.wrapping_add(1);
-        self.note_peer_address(ctx.cfg.nat_port, remote, local);
+        self.note_peer_address(ctx.cfg.nat_port, rx.remote, rx.local);
         self.on_alive(now);
         // RFC 7296 §2.5: a critical payload we do not understand rejects the message.
         let critical = inner.iter().find_map(|p| match p {
@@ -473,35 +515,41 @@ impl IkeSa {
             _ => None,
         });
         if let Some(ty) = critical {
-            let n = Payload::Notify(crate::wire::Notify::new(
-                crate::wire::NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD,
-                vec![ty.0],
-            ));
+            let n = notify(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![ty.0]);
             self.send_response(ctx, h.exchange, id, &[n]);
             return;
         }
-        match h.exchange {
-            ExchangeType::IKE_AUTH => self.handle_auth_request(ctx, now, id, &inner),
+        self.dispatch_request(ctx, now, h.exchange, id, &inner);
+        self.kick(ctx, now);
+    }
+
+    /// An authentic request we understand, to the handler of its exchange.
+    fn dispatch_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        exchange: ExchangeType,
+        id: u32,
+        inner: &[Payload],
+    ) {
+        match exchange {
+            ExchangeType::IKE_AUTH => self.handle_auth_request(ctx, now, id, inner),
             ExchangeType::CREATE_CHILD_SA if self.is_established() && !self.announced => {
                 // The successor of an unresolved IKE rekey collision (§2.8.2) owns
                 // no Child SAs yet: the peer retries later (RFC 7296 §2.25).
-                let n = Payload::Notify(crate::wire::Notify::new(
-                    crate::wire::NotifyType::TEMPORARY_FAILURE,
-                    Vec::new(),
-                ));
-                self.send_response(ctx, h.exchange, id, &[n]);
+                let n = notify(NotifyType::TEMPORARY_FAILURE, Vec::new());
+                self.send_response(ctx, exchange, id, &[n]);
             }
             ExchangeType::CREATE_CHILD_SA if self.is_established() => {
-                self.handle_create_child_request(ctx, now, id, &inner)
+                self.handle_create_child_request(ctx, now, id, inner)
             }
-            ExchangeType::INFORMATIONAL => self.handle_info_request(ctx, now, id, &inner),
+            ExchangeType::INFORMATIONAL => self.handle_info_request(ctx, now, id, inner),
             _ => {
                 // Unknown exchange or wrong state: answer with an empty response so the
                 // peer's window moves on (RFC 7296 §1.5 allows INVALID_SYNTAX; we stay quiet).
-                self.send_response(ctx, h.exchange, id, &[]);
+                self.send_response(ctx, exchange, id, &[]);
             }
         }
-        self.kick(ctx, now);
     }
 
     fn last_response_init(&self) -> Option<Vec<u8>> {
