@@ -120,8 +120,11 @@ pub(crate) enum State {
     AuthSent(Box<InitResponder>),
     /// IKE_AUTH completed.
     Established,
-    /// Replaced by a rekey or being deleted: only the Delete exchange remains.
+    /// Being deleted: only the Delete exchange remains.
     Closing,
+    /// Replaced by its rekeyed successor (RFC 7296 §2.8): only the Delete
+    /// exchange remains, and whatever ends it ends as [`Error::Rekeyed`].
+    Replaced,
     /// Gone; the endpoint drops it.
     Dead,
 }
@@ -207,8 +210,6 @@ pub(crate) struct IkeSa {
     pub(crate) keepalive_at: Option<Instant>,
     /// Deadline for a half-open SA (responder waiting for IKE_AUTH).
     pub(crate) expire_at: Option<Instant>,
-    /// Replaced by a rekeyed IKE SA; only its deletion remains.
-    pub(crate) replaced: bool,
     /// PFS group the peer asked for with INVALID_KE_PAYLOAD in CREATE_CHILD_SA.
     pub(crate) pfs_group: Option<crate::wire::KeId>,
     /// IkeSaUp was reported (or this is an initiator still connecting): its end is reported too.
@@ -259,7 +260,6 @@ impl IkeSa {
             dpd_at: None,
             keepalive_at: None,
             expire_at: None,
-            replaced: false,
             pfs_group: None,
             announced: initiator,
             established_at: None,
@@ -287,7 +287,11 @@ impl IkeSa {
     }
 
     fn is_closing(&self) -> bool {
-        matches!(self.state, State::Closing)
+        matches!(self.state, State::Closing | State::Replaced)
+    }
+
+    pub(crate) fn is_replaced(&self) -> bool {
+        matches!(self.state, State::Replaced)
     }
 
     pub(crate) fn is_dead(&self) -> bool {
@@ -591,7 +595,7 @@ impl IkeSa {
             Pending::RekeyIke(req) => self.handle_rekey_ike_response(ctx, now, *req, inner),
             Pending::DeleteChildren(ids) => self.handle_delete_children_response(ctx, &ids),
             Pending::DeleteIke => {
-                let r = if self.replaced {
+                let r = if self.is_replaced() {
                     Error::Rekeyed
                 } else {
                     Error::ClosedLocally
@@ -640,7 +644,7 @@ impl IkeSa {
     pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
         if self.expire_at.is_some_and(|t| t <= now) {
             self.expire_at = None;
-            let reason = if self.replaced {
+            let reason = if self.is_replaced() {
                 Error::Rekeyed
             } else {
                 Error::Timeout
@@ -710,7 +714,7 @@ impl IkeSa {
             return;
         }
         // A replaced SA's end is part of the rekey, whatever ends it.
-        let reason = if self.replaced {
+        let reason = if self.is_replaced() {
             Error::Rekeyed
         } else {
             reason

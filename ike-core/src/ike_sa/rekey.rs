@@ -116,7 +116,7 @@ impl IkeSa {
             .clone()
             .unwrap_or(crate::config::Identity::Other(0, Vec::new()));
         n.establish(ctx, now, peer);
-        self.replaced = true;
+        self.state = State::Replaced;
         // If the peer never deletes the old SA, drop it after a while.
         self.expire_at = Some(now + Duration::from_secs(60));
         self.rekey_at = None;
@@ -136,8 +136,7 @@ impl IkeSa {
             queue: std::mem::take(&mut self.queue),
             peer_id: self.peer_id.clone(),
         });
-        self.replaced = true;
-        self.state = State::Closing;
+        self.state = State::Replaced;
         self.expire_at = Some(now + Duration::from_secs(60));
         self.rekey_at = None;
         self.dpd_at = None;
@@ -232,7 +231,7 @@ impl IkeSa {
             self.outstanding.as_deref().map(|o| &o.pending),
             Some(Pending::RekeyIke(_))
         ) && self.ike_collision.is_none();
-        if (self.outstanding.is_some() && !colliding) || self.replaced {
+        if (self.outstanding.is_some() && !colliding) || self.is_replaced() {
             let p = Refusal::of(NotifyType::TEMPORARY_FAILURE).into_payloads();
             self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &p);
             return;
@@ -266,7 +265,6 @@ impl IkeSa {
             return;
         }
         self.successor(ctx, now, false, spi_i, spi_r, a.sel, keys, false);
-        self.state = State::Closing;
     }
 }
 
