@@ -150,14 +150,7 @@ fn vm() -> Result<()> {
     util::run(util::cargo().args(["xtask", "vm", "test"]))?;
     // Flood resistance is a property of the release build (dos_flood skips
     // itself on debug binaries).
-    util::run(util::cargo().args([
-        "xtask",
-        "vm",
-        "test",
-        "--release",
-        "--filter",
-        "dos_flood",
-    ]))?;
+    util::run(util::cargo().args(["xtask", "vm", "test", "--release", "--filter", "dos_flood"]))?;
     // A per_cpu_max below the CPU count needs >= 3 vCPUs to refuse a CPU.
     util::run(util::cargo().args([
         "xtask",
