@@ -434,7 +434,7 @@ impl Endpoint {
                 } else {
                     sa.queue.push_back(Task::DeleteIke);
                 }
-            } else if !matches!(sa.state, State::Closing) {
+            } else if !matches!(sa.state, State::Closing | State::Replaced) {
                 sa.die(ctx, Error::ClosedLocally);
             }
         });
@@ -723,7 +723,7 @@ impl Endpoint {
             .of_conn(conn)
             .filter_map(|id| Some((id, sas.get(&id)?)))
             .filter(|(_, s)| {
-                s.announced && !s.replaced && !s.is_dead() && !matches!(s.state, State::Closing)
+                s.announced && !s.is_dead() && !matches!(s.state, State::Closing | State::Replaced)
             })
             .filter(|(_, s)| s.initiator || s.is_established())
             .max_by_key(|(id, s)| (s.is_established(), *id))
@@ -882,7 +882,7 @@ impl Endpoint {
     pub fn ike_sa_info(&self, ike: IkeSaId) -> Option<IkeSaInfo> {
         let s = self.sas.get(&ike)?;
         let state = match s.state {
-            State::Established if !s.replaced => IkeSaState::Established,
+            State::Established => IkeSaState::Established,
             State::InitSent(_)
             | State::InitPending(_)
             | State::InitDone(_)

@@ -8,7 +8,9 @@ use super::locate::Seg;
 macro_rules! path {
     ($($seg:expr),* $(,)?) => { vec![$(Seg::from($seg)),*] };
 }
-use super::{AuthMethod, Config, PerCpuMode, PerCpuSas, Psk, StartAction};
+use super::{
+    AuthMethod, Child, Config, Connection, Daemon, PerCpuMode, PerCpuSas, Psk, StartAction,
+};
 
 /// One problem at a key path.
 #[derive(Debug)]
@@ -42,8 +44,17 @@ pub fn inline_secret_exposed(cfg: &Config, path: &Path, mode: u32) -> Option<Pro
 
 /// Validates `cfg`, loading `secret_file`s relative to `base`. Returns every problem.
 pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
+    let mut out = daemon_problems(&cfg.daemon);
+    // Secrets first, so connections can look them up.
+    load_secrets(cfg, base, &mut out);
+    for (cname, c) in &cfg.connections {
+        connection_problems(cfg, cname, c, &mut out);
+    }
+    out
+}
+
+fn daemon_problems(d: &Daemon) -> Vec<Problem> {
     let mut out = Vec::new();
-    let d = &cfg.daemon;
     if d.listen.is_empty() {
         out.push(problem(
             path!["daemon", "listen"],
@@ -64,8 +75,11 @@ pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
             ));
         }
     }
+    out
+}
 
-    // Secrets first, so connections can look them up.
+/// Each secret has exactly one of `secret` and `secret_file`; files are read.
+fn load_secrets(cfg: &mut Config, base: &Path, out: &mut Vec<Problem>) {
     for (name, s) in cfg.secrets.iter_mut() {
         let key = path!["secrets", name];
         match (&s.secret, &s.secret_file) {
@@ -83,119 +97,133 @@ pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
             (Some(_), None) => {}
         }
     }
+}
 
-    for (cname, c) in &cfg.connections {
-        let ck = |rest: Vec<Seg>| -> Vec<Seg> {
-            let mut v = path!["connections", cname];
-            v.extend(rest);
-            v
-        };
-        if c.proposals.is_empty() {
+/// `connections.<cname>` followed by `rest`.
+fn conn_key(cname: &str, rest: Vec<Seg>) -> Vec<Seg> {
+    let mut v = path!["connections", cname];
+    v.extend(rest);
+    v
+}
+
+fn connection_problems(cfg: &Config, cname: &str, c: &Connection, out: &mut Vec<Problem>) {
+    let ck = |rest: Vec<Seg>| conn_key(cname, rest);
+    if c.proposals.is_empty() {
+        out.push(problem(
+            ck(path!["proposals"]),
+            "needs at least one proposal",
+        ));
+    }
+    let fam_l: Vec<bool> = c.local_addrs.iter().map(|a| a.is_ipv4()).collect();
+    let fam_r: Vec<bool> = c.remote_addrs.iter().map(|a| a.is_ipv4()).collect();
+    if !fam_l.is_empty() && !fam_r.is_empty() && !fam_l.iter().any(|f| fam_r.contains(f)) {
+        out.push(problem(
+            ck(path!["remote_addrs"]),
+            "no address family in common with local_addrs",
+        ));
+    }
+    if c.local.auth == AuthMethod::Psk && c.remote.auth == AuthMethod::Psk {
+        let (l, r) = (c.local_id(), c.remote_id());
+        // A secrets problem is reported already; do not repeat it per connection.
+        if cfg.psk(&l, &r).is_none()
+            && !out
+                .iter()
+                .any(|p| p.key.first() == Some(&Seg::Key("secrets".into())))
+        {
             out.push(problem(
-                ck(path!["proposals"]),
-                "needs at least one proposal",
+                ck(path!["remote"]),
+                format!("no [secrets.*] entry with ids containing {r:?} (or with no ids) for this PSK connection"),
             ));
-        }
-        let fam_l: Vec<bool> = c.local_addrs.iter().map(|a| a.is_ipv4()).collect();
-        let fam_r: Vec<bool> = c.remote_addrs.iter().map(|a| a.is_ipv4()).collect();
-        if !fam_l.is_empty() && !fam_r.is_empty() && !fam_l.iter().any(|f| fam_r.contains(f)) {
-            out.push(problem(
-                ck(path!["remote_addrs"]),
-                "no address family in common with local_addrs",
-            ));
-        }
-        if c.local.auth == AuthMethod::Psk && c.remote.auth == AuthMethod::Psk {
-            let (l, r) = (c.local_id(), c.remote_id());
-            if cfg.psk(&l, &r).is_none()
-                && !out
-                    .iter()
-                    .any(|p| p.key.first() == Some(&Seg::Key("secrets".into())))
-            {
-                out.push(problem(
-                    ck(path!["remote"]),
-                    format!("no [secrets.*] entry with ids containing {r:?} (or with no ids) for this PSK connection"),
-                ));
-            }
-        }
-        if c.max_child_sas == Some(0) {
-            out.push(problem(
-                ck(path!["max_child_sas"]),
-                "must be at least 1 (the IKE_AUTH Child SA counts too); leave it out for the default",
-            ));
-        }
-        for (chname, ch) in &c.children {
-            let k = |field: &str| ck(path!["children", chname, field]);
-            if ch.esp_proposals.is_empty() {
-                out.push(problem(k("esp_proposals"), "needs at least one proposal"));
-            }
-            if ch.start_action != StartAction::None && c.remote_addrs.is_empty() {
-                out.push(problem(
-                    k("start_action"),
-                    "trap/start need the peer's address: set remote_addrs on the connection",
-                ));
-            }
-            if ch.start_action == StartAction::Start
-                && c.local_addrs.is_empty()
-                && ch.local_ts.is_empty()
-            {
-                out.push(problem(
-                    k("local_ts"),
-                    "an empty (dynamic) local_ts is our address, unknown without local_addrs: set local_addrs on the connection or local_ts",
-                ));
-            }
-            if ch.start_action == StartAction::Trap && c.local_addrs.is_empty() {
-                out.push(problem(
-                    k("start_action"),
-                    "trap policies need our address: set local_addrs on the connection",
-                ));
-            }
-            if let Some(msg) = policies_problem(ch) {
-                out.push(problem(k("max_policies"), msg));
-            }
-            if ch.per_cpu_sas.enabled() {
-                if ch.start_action == StartAction::Start && ch.per_cpu_mode == PerCpuMode::OnDemand
-                {
-                    out.push(problem(
-                        k("start_action"),
-                        "per_cpu_sas with per_cpu_mode = \"on_demand\" needs start_action = \"trap\" \
-                         (acquires say which CPU needs an SA) or \"none\"; use per_cpu_mode = \"precreate\" to initiate at start-up",
-                    ));
-                }
-                if ch.per_cpu_max == Some(0) {
-                    out.push(problem(k("per_cpu_max"), "must be at least 1"));
-                }
-            }
-            if ch.per_cpu_sas == PerCpuSas::No && ch.per_cpu_mode == PerCpuMode::Precreate {
-                out.push(problem(
-                    k("per_cpu_mode"),
-                    "precreate needs per_cpu_sas = \"yes\" or \"encap\"",
-                ));
-            }
-            if ch.rekey_time.0 != 0 && ch.life_time().0 <= ch.rekey_time.0 {
-                out.push(problem(k("life_time"), "must be longer than rekey_time"));
-            }
-            if ch.rand_time().0 > ch.rekey_time.0 {
-                out.push(problem(k("rand_time"), "must not exceed rekey_time"));
-            }
-            for (field, ts) in [("local_ts", &ch.local_ts), ("remote_ts", &ch.remote_ts)] {
-                if ts.iter().any(|t| t.is_ipv4())
-                    && ts.iter().any(|t| !t.is_ipv4())
-                    && ch.mode == super::Mode::Transport
-                {
-                    out.push(problem(
-                        k(field),
-                        "transport mode cannot mix IPv4 and IPv6 selectors",
-                    ));
-                }
-            }
         }
     }
-    out
+    if c.max_child_sas == Some(0) {
+        out.push(problem(
+            ck(path!["max_child_sas"]),
+            "must be at least 1 (the IKE_AUTH Child SA counts too); leave it out for the default",
+        ));
+    }
+    for (chname, ch) in &c.children {
+        let k = |field: &str| ck(path!["children", chname, field]);
+        child_problems(c, ch, &k, out);
+    }
+}
+
+/// Problems of one child; `k` names a field of it.
+fn child_problems(
+    c: &Connection,
+    ch: &Child,
+    k: &dyn Fn(&str) -> Vec<Seg>,
+    out: &mut Vec<Problem>,
+) {
+    if ch.esp_proposals.is_empty() {
+        out.push(problem(k("esp_proposals"), "needs at least one proposal"));
+    }
+    if ch.start_action != StartAction::None && c.remote_addrs.is_empty() {
+        out.push(problem(
+            k("start_action"),
+            "trap/start need the peer's address: set remote_addrs on the connection",
+        ));
+    }
+    if ch.start_action == StartAction::Start && c.local_addrs.is_empty() && ch.local_ts.is_empty() {
+        out.push(problem(
+            k("local_ts"),
+            "an empty (dynamic) local_ts is our address, unknown without local_addrs: set local_addrs on the connection or local_ts",
+        ));
+    }
+    if ch.start_action == StartAction::Trap && c.local_addrs.is_empty() {
+        out.push(problem(
+            k("start_action"),
+            "trap policies need our address: set local_addrs on the connection",
+        ));
+    }
+    if let Some(msg) = policies_problem(ch) {
+        out.push(problem(k("max_policies"), msg));
+    }
+    per_cpu_problems(ch, k, out);
+    if ch.rekey_time.0 != 0 && ch.life_time().0 <= ch.rekey_time.0 {
+        out.push(problem(k("life_time"), "must be longer than rekey_time"));
+    }
+    if ch.rand_time().0 > ch.rekey_time.0 {
+        out.push(problem(k("rand_time"), "must not exceed rekey_time"));
+    }
+    for (field, ts) in [("local_ts", &ch.local_ts), ("remote_ts", &ch.remote_ts)] {
+        if ts.iter().any(|t| t.is_ipv4())
+            && ts.iter().any(|t| !t.is_ipv4())
+            && ch.mode == super::Mode::Transport
+        {
+            out.push(problem(
+                k(field),
+                "transport mode cannot mix IPv4 and IPv6 selectors",
+            ));
+        }
+    }
+}
+
+/// per_cpu_sas against per_cpu_mode, start_action and per_cpu_max.
+fn per_cpu_problems(ch: &Child, k: &dyn Fn(&str) -> Vec<Seg>, out: &mut Vec<Problem>) {
+    if ch.per_cpu_sas.enabled() {
+        if ch.start_action == StartAction::Start && ch.per_cpu_mode == PerCpuMode::OnDemand {
+            out.push(problem(
+                k("start_action"),
+                "per_cpu_sas with per_cpu_mode = \"on_demand\" needs start_action = \"trap\" \
+                 (acquires say which CPU needs an SA) or \"none\"; use per_cpu_mode = \"precreate\" to initiate at start-up",
+            ));
+        }
+        if ch.per_cpu_max == Some(0) {
+            out.push(problem(k("per_cpu_max"), "must be at least 1"));
+        }
+    }
+    if ch.per_cpu_sas == PerCpuSas::No && ch.per_cpu_mode == PerCpuMode::Precreate {
+        out.push(problem(
+            k("per_cpu_mode"),
+            "precreate needs per_cpu_sas = \"yes\" or \"encap\"",
+        ));
+    }
 }
 
 /// Configured subnets already needing more policies than `max_policies` (an
 /// empty, `dynamic`, side is one address of the other side's family).
-fn policies_problem(ch: &super::Child) -> Option<String> {
+fn policies_problem(ch: &Child) -> Option<String> {
     let (l, r) = (&ch.local_ts, &ch.remote_ts);
     let needed = match (l.is_empty(), r.is_empty()) {
         (true, true) => 1,

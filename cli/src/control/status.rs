@@ -153,65 +153,79 @@ impl StatusReport {
             let _ = writeln!(s, "no IKE SAs");
         }
         for ike in &self.ike_sas {
-            let _ = writeln!(
-                s,
-                "{}: {}, {}[{}]...{}[{}]{}",
-                ike.connection,
-                ike.state.to_uppercase(),
-                ike.local,
-                ike.local_id,
-                ike.remote,
-                ike.remote_id,
-                ike.established_secs
-                    .map(|e| format!(", {e}s ago"))
-                    .unwrap_or_default()
-            );
-            let _ = writeln!(
-                s,
-                "  {} SPIs: {}_i{} {}_r{}",
-                if ike.initiator {
-                    "initiator"
-                } else {
-                    "responder"
-                },
-                ike.spi_i,
-                if ike.initiator { "*" } else { "" },
-                ike.spi_r,
-                if ike.initiator { "" } else { "*" },
-            );
-            let _ = writeln!(s, "  {}", ike.algorithms);
-            for c in &ike.children {
-                let steer = match c.steering {
-                    SteeringState::Off => String::new(),
-                    SteeringState::Bound(cpu) => format!(", steered to cpu {cpu}"),
-                    SteeringState::Failed => ", steering failed".into(),
-                };
-                let _ = writeln!(
-                    s,
-                    "  {}: {}, {}, {}, {}, offload {}{}",
-                    c.name,
-                    c.state.to_uppercase(),
-                    c.cpu_label(),
-                    c.mode.to_uppercase(),
-                    c.algorithms,
-                    c.offload,
-                    steer
-                );
-                let _ = writeln!(
-                    s,
-                    "    in  {}, {} bytes, {} packets",
-                    c.spi_in, c.bytes_in, c.packets_in
-                );
-                let _ = writeln!(
-                    s,
-                    "    out {}, {} bytes, {} packets",
-                    c.spi_out, c.bytes_out, c.packets_out
-                );
-                let _ = writeln!(s, "    local  {}", c.local_ts.join(" "));
-                let _ = writeln!(s, "    remote {}", c.remote_ts.join(" "));
-            }
+            ike.render(&mut s);
         }
         s
+    }
+}
+
+impl IkeSaStatus {
+    /// Appends this IKE SA and its Child SAs to a status rendering.
+    fn render(&self, s: &mut String) {
+        let _ = writeln!(
+            s,
+            "{}: {}, {}[{}]...{}[{}]{}",
+            self.connection,
+            self.state.to_uppercase(),
+            self.local,
+            self.local_id,
+            self.remote,
+            self.remote_id,
+            self.established_secs
+                .map(|e| format!(", {e}s ago"))
+                .unwrap_or_default()
+        );
+        let _ = writeln!(
+            s,
+            "  {} SPIs: {}_i{} {}_r{}",
+            if self.initiator {
+                "initiator"
+            } else {
+                "responder"
+            },
+            self.spi_i,
+            if self.initiator { "*" } else { "" },
+            self.spi_r,
+            if self.initiator { "" } else { "*" },
+        );
+        let _ = writeln!(s, "  {}", self.algorithms);
+        for c in &self.children {
+            c.render(s);
+        }
+    }
+}
+
+impl ChildSaStatus {
+    /// Appends this Child SA to a status rendering.
+    fn render(&self, s: &mut String) {
+        let steer = match self.steering {
+            SteeringState::Off => String::new(),
+            SteeringState::Bound(cpu) => format!(", steered to cpu {cpu}"),
+            SteeringState::Failed => ", steering failed".into(),
+        };
+        let _ = writeln!(
+            s,
+            "  {}: {}, {}, {}, {}, offload {}{}",
+            self.name,
+            self.state.to_uppercase(),
+            self.cpu_label(),
+            self.mode.to_uppercase(),
+            self.algorithms,
+            self.offload,
+            steer
+        );
+        let _ = writeln!(
+            s,
+            "    in  {}, {} bytes, {} packets",
+            self.spi_in, self.bytes_in, self.packets_in
+        );
+        let _ = writeln!(
+            s,
+            "    out {}, {} bytes, {} packets",
+            self.spi_out, self.bytes_out, self.packets_out
+        );
+        let _ = writeln!(s, "    local  {}", self.local_ts.join(" "));
+        let _ = writeln!(s, "    remote {}", self.remote_ts.join(" "));
     }
 }
 

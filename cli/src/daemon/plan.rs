@@ -169,6 +169,15 @@ fn offload(h: HwOffload) -> OffloadMode {
     }
 }
 
+/// Where the children of one connection are planned.
+struct ChildSite<'a> {
+    conn: &'a str,
+    cpus: u32,
+    per_cpu_ok: bool,
+    local_ip: IpAddr,
+    remote_ip: IpAddr,
+}
+
 /// Builds the plan of one connection.
 pub fn connection(
     cfg: &Config,
@@ -183,6 +192,46 @@ pub fn connection(
         .first()
         .copied()
         .unwrap_or_else(|| unspecified_like(c.remote_addrs.first()));
+    let mut conn = connection_config(cfg, name, c, local_ip)?;
+    let site = ChildSite {
+        conn: name,
+        cpus,
+        per_cpu_ok,
+        local_ip,
+        remote_ip: c
+            .remote_addrs
+            .first()
+            .copied()
+            .unwrap_or_else(|| unspecified_like(Some(&local_ip))),
+    };
+    let mut children = Vec::new();
+    for (chname, ch) in &c.children {
+        let reqid = reqids.get(name, chname)?;
+        let (cc, plan) = child(&site, chname, ch, reqid)?;
+        children.push(plan);
+        conn.children.push(cc);
+    }
+    let mut h = DefaultHasher::new();
+    format!("{c:?}{:?}", cfg.daemon).hash(&mut h);
+    conn.psk.0.hash(&mut h);
+    let fingerprint = h.finish();
+    Ok(ConnPlan {
+        name: name.to_string(),
+        connection: conn,
+        children,
+        remote_addrs: c.remote_addrs.clone(),
+        local_addrs: c.local_addrs.clone(),
+        fingerprint,
+    })
+}
+
+/// The engine's config of a connection, without its children.
+fn connection_config(
+    cfg: &Config,
+    name: &str,
+    c: &Connection,
+    local_ip: IpAddr,
+) -> Result<ConnectionConfig> {
     let local = SocketAddr::new(local_ip, cfg.daemon.ike_port);
     let psk = match cfg.psk(&c.local_id(), &c.remote_id()) {
         Some(k) => Psk::new(k.expose().to_vec()),
@@ -203,79 +252,81 @@ pub fn connection(
     conn.dpd_delay = c.dpd_delay.duration();
     conn.force_encap = c.encap;
     conn.max_child_sas = c.max_child_sas;
-    let remote_ip = c
-        .remote_addrs
-        .first()
-        .copied()
-        .unwrap_or_else(|| unspecified_like(Some(&local_ip)));
-    let mut children = Vec::new();
-    for (chname, ch) in &c.children {
-        let reqid = reqids.get(name, chname)?;
-        let mut cc = ChildConfig::new(chname.clone(), reqid);
-        cc.esp_proposals = ch
-            .esp_proposals
-            .iter()
-            .flat_map(|p| p.0.parsed.clone())
-            .collect();
-        cc.local_ts = selectors(&ch.local_ts);
-        cc.remote_ts = selectors(&ch.remote_ts);
-        cc.max_policies = ch.max_policies;
-        cc.mode = match ch.mode {
-            config::Mode::Tunnel => ike_core::Mode::Tunnel,
-            config::Mode::Transport => ike_core::Mode::Transport,
-        };
-        cc.rekey_time = ch.rekey_time.duration();
-        cc.life_time = ch.life_time().duration();
-        cc.rekey_jitter = ch.rand_time().duration();
-        let per_cpu_sas = if ch.per_cpu_sas.enabled() && !per_cpu_ok {
-            tracing::warn!(connection = %name, child = %chname, "the kernel lacks per-CPU SAs (Linux 6.13+): negotiating one SA pair");
-            config::PerCpuSas::No
-        } else {
-            ch.per_cpu_sas
-        };
-        cc.per_cpu = match per_cpu_sas {
-            config::PerCpuSas::No => PerCpu::No,
-            config::PerCpuSas::Yes => PerCpu::Yes,
-            config::PerCpuSas::Encap => PerCpu::Encap,
-        };
-        cc.per_cpu_mode = match ch.per_cpu_mode {
-            config::PerCpuMode::OnDemand => PerCpuMode::OnDemand,
-            config::PerCpuMode::Precreate => PerCpuMode::Precreate((0..cpus).map(CpuId).collect()),
-        };
-        // Both gateways may create a pair for every CPU (each pins its own
-        // outbound SA), so the default responder cap is twice the CPUs.
-        cc.per_cpu_max = Some(ch.per_cpu_max.unwrap_or(2 * cpus));
-        let tunnel = ch.mode == config::Mode::Tunnel;
-        let trap_policies = if ch.start_action == StartAction::Trap {
-            trap_policies(&cc, local_ip, remote_ip, tunnel, per_cpu_sas.enabled())
-                .with_context(|| format!("connection {name}"))?
-        } else {
-            Vec::new()
-        };
-        children.push(ChildPlan {
-            name: chname.clone(),
-            reqid,
-            start_action: ch.start_action,
-            per_cpu: per_cpu_sas.enabled(),
-            offload: offload(ch.hw_offload),
-            replay_window: ch.replay_window,
-            tunnel,
-            trap_policies,
-        });
-        conn.children.push(cc);
-    }
-    let mut h = DefaultHasher::new();
-    format!("{c:?}{:?}", cfg.daemon).hash(&mut h);
-    conn.psk.0.hash(&mut h);
-    let fingerprint = h.finish();
-    Ok(ConnPlan {
-        name: name.to_string(),
-        connection: conn,
-        children,
-        remote_addrs: c.remote_addrs.clone(),
-        local_addrs: c.local_addrs.clone(),
-        fingerprint,
-    })
+    Ok(conn)
+}
+
+/// The engine's config and the daemon's plan of one child.
+fn child(
+    site: &ChildSite<'_>,
+    chname: &str,
+    ch: &config::Child,
+    reqid: u32,
+) -> Result<(ChildConfig, ChildPlan)> {
+    let per_cpu_sas = if ch.per_cpu_sas.enabled() && !site.per_cpu_ok {
+        tracing::warn!(connection = %site.conn, child = %chname, "the kernel lacks per-CPU SAs (Linux 6.13+): negotiating one SA pair");
+        config::PerCpuSas::No
+    } else {
+        ch.per_cpu_sas
+    };
+    let cc = child_config(chname, ch, reqid, per_cpu_sas, site.cpus);
+    let tunnel = ch.mode == config::Mode::Tunnel;
+    let trap_policies = if ch.start_action == StartAction::Trap {
+        let (local, remote) = (site.local_ip, site.remote_ip);
+        trap_policies(&cc, local, remote, tunnel, per_cpu_sas.enabled())
+            .with_context(|| format!("connection {}", site.conn))?
+    } else {
+        Vec::new()
+    };
+    let plan = ChildPlan {
+        name: chname.to_string(),
+        reqid,
+        start_action: ch.start_action,
+        per_cpu: per_cpu_sas.enabled(),
+        offload: offload(ch.hw_offload),
+        replay_window: ch.replay_window,
+        tunnel,
+        trap_policies,
+    };
+    Ok((cc, plan))
+}
+
+/// The engine's config of one child, with `per_cpu_sas` as the kernel allows.
+fn child_config(
+    chname: &str,
+    ch: &config::Child,
+    reqid: u32,
+    per_cpu_sas: config::PerCpuSas,
+    cpus: u32,
+) -> ChildConfig {
+    let mut cc = ChildConfig::new(chname.to_string(), reqid);
+    cc.esp_proposals = ch
+        .esp_proposals
+        .iter()
+        .flat_map(|p| p.0.parsed.clone())
+        .collect();
+    cc.local_ts = selectors(&ch.local_ts);
+    cc.remote_ts = selectors(&ch.remote_ts);
+    cc.max_policies = ch.max_policies;
+    cc.mode = match ch.mode {
+        config::Mode::Tunnel => ike_core::Mode::Tunnel,
+        config::Mode::Transport => ike_core::Mode::Transport,
+    };
+    cc.rekey_time = ch.rekey_time.duration();
+    cc.life_time = ch.life_time().duration();
+    cc.rekey_jitter = ch.rand_time().duration();
+    cc.per_cpu = match per_cpu_sas {
+        config::PerCpuSas::No => PerCpu::No,
+        config::PerCpuSas::Yes => PerCpu::Yes,
+        config::PerCpuSas::Encap => PerCpu::Encap,
+    };
+    cc.per_cpu_mode = match ch.per_cpu_mode {
+        config::PerCpuMode::OnDemand => PerCpuMode::OnDemand,
+        config::PerCpuMode::Precreate => PerCpuMode::Precreate((0..cpus).map(CpuId).collect()),
+    };
+    // Both gateways may create a pair for every CPU (each pins its own
+    // outbound SA), so the default responder cap is twice the CPUs.
+    cc.per_cpu_max = Some(ch.per_cpu_max.unwrap_or(2 * cpus));
+    cc
 }
 
 /// Plans for every connection.

@@ -30,30 +30,44 @@ fn kconfig(sys: &Sys, release: &str, key: &str) -> Option<String> {
 
 /// The kernel checks.
 pub fn checks(sys: &Sys) -> Vec<Check> {
-    let mut out = Vec::new();
     let release = sys.read("/proc/sys/kernel/osrelease").unwrap_or_default();
     let ver = version(&release);
-    out.push(match ver {
-        Some(_) => Check::info("kernel", format!("Linux {release}")),
-        None => Check::warn("kernel", "cannot read /proc/sys/kernel/osrelease"),
-    });
+    let mut out = vec![
+        match ver {
+            Some(_) => Check::info("kernel", format!("Linux {release}")),
+            None => Check::warn("kernel", "cannot read /proc/sys/kernel/osrelease"),
+        },
+        xfrm(sys),
+        esp(sys, &release),
+        aead(sys),
+        per_cpu_sas(ver, &release),
+        bpffs(sys),
+        bpf_jit(sys),
+        xdp_cpumap(ver),
+    ];
+    out.extend(ports(sys));
+    out
+}
 
-    // XFRM: /proc/net/xfrm_stat exists when CONFIG_XFRM_STATISTICS; xfrm_user for netlink.
-    let xfrm = sys.exists("/proc/net/xfrm_stat") || module_present(sys, "xfrm_user");
-    out.push(if xfrm {
+/// XFRM: /proc/net/xfrm_stat exists when CONFIG_XFRM_STATISTICS; xfrm_user for netlink.
+fn xfrm(sys: &Sys) -> Check {
+    if sys.exists("/proc/net/xfrm_stat") || module_present(sys, "xfrm_user") {
         Check::ok("xfrm", "XFRM framework present")
     } else {
         Check::missing("xfrm", "no XFRM (/proc/net/xfrm_stat, xfrm_user)")
             .fix("modprobe xfrm_user  (or a kernel with CONFIG_XFRM_USER)")
-    });
+    }
+}
 
+/// ESP (esp4/esp6 loaded, built in, or loadable).
+fn esp(sys: &Sys, release: &str) -> Check {
     // Modules cannot load when disabled or when the release has no module tree.
     let modules_disabled = sys.read("/proc/sys/kernel/modules_disabled").as_deref() == Some("1")
         || (!release.is_empty() && !sys.exists(format!("/lib/modules/{release}")));
     let esp4 = module_present(sys, "esp4");
     let esp6 = module_present(sys, "esp6");
-    let kesp = kconfig(sys, &release, "CONFIG_INET_ESP");
-    out.push(match (esp4, kesp.as_deref(), modules_disabled) {
+    let kesp = kconfig(sys, release, "CONFIG_INET_ESP");
+    match (esp4, kesp.as_deref(), modules_disabled) {
         (true, _, _) => Check::ok("esp", format!("ESP available (esp4{})", if esp6 { ", esp6" } else { "" })),
         (false, Some("y"), _) => Check::ok("esp", "ESP built into the kernel (CONFIG_INET_ESP=y)"),
         (false, Some("m"), false) => {
@@ -64,11 +78,14 @@ pub fn checks(sys: &Sys) -> Vec<Check> {
         (false, None | Some(_), false) => {
             Check::warn("esp", "esp4 not loaded; the kernel may lack CONFIG_INET_ESP").fix("modprobe esp4 esp6")
         }
-    });
+    }
+}
 
+/// AES-GCM in /proc/crypto, and whether it is accelerated.
+fn aead(sys: &Sys) -> Check {
     let crypto = sys.read("/proc/crypto").unwrap_or_default();
     let gcm = crypto.contains("rfc4106(gcm(aes))") || crypto.contains("gcm(aes)");
-    out.push(if gcm {
+    if gcm {
         let accel = crypto.contains("aesni") || crypto.contains("-ce") || crypto.contains("vaes");
         Check::ok(
             "aead",
@@ -83,9 +100,12 @@ pub fn checks(sys: &Sys) -> Vec<Check> {
             "AES-GCM not yet registered in /proc/crypto (loaded on first use if built as a module)",
         )
         .fix("modprobe gcm aesni_intel  (or your arch's AES driver)")
-    });
+    }
+}
 
-    out.push(match ver {
+/// Per-CPU SAs need Linux 6.13.
+fn per_cpu_sas(ver: Option<(u32, u32)>, release: &str) -> Check {
+    match ver {
         Some(v) if v >= (6, 13) => Check::ok(
             "per-cpu-sas",
             "kernel >= 6.13: XFRMA_SA_PCPU and XFRM_POLICY_CPU_ACQUIRE",
@@ -96,14 +116,16 @@ pub fn checks(sys: &Sys) -> Vec<Check> {
         )
         .fix("upgrade to Linux 6.13 or newer"),
         None => Check::warn("per-cpu-sas", "unknown kernel version"),
-    });
+    }
+}
 
-    // BPF / XDP steering.
+/// BPF / XDP steering: the bpf filesystem for pinned maps.
+fn bpffs(sys: &Sys) -> Check {
     let mounts = sys.read("/proc/mounts").unwrap_or_default();
     let bpffs = mounts
         .lines()
         .any(|l| l.split_whitespace().nth(2) == Some("bpf"));
-    out.push(if bpffs {
+    if bpffs {
         Check::ok("bpffs", "bpf filesystem mounted")
     } else {
         Check::warn(
@@ -111,26 +133,32 @@ pub fn checks(sys: &Sys) -> Vec<Check> {
             "bpf filesystem not mounted (needed to pin steering maps)",
         )
         .fix("mount -t bpf bpf /sys/fs/bpf")
-    });
-    out.push(
-        match sys.read("/proc/sys/net/core/bpf_jit_enable").as_deref() {
-            Some("1") | Some("2") => Check::ok("bpf-jit", "BPF JIT enabled"),
-            Some(_) => Check::warn("bpf-jit", "BPF JIT disabled: XDP steering runs interpreted")
-                .fix("sysctl -w net.core.bpf_jit_enable=1")
-                .safe("/proc/sys/net/core/bpf_jit_enable", "1"),
-            None => {
-                if sys.exists("/sys/kernel/btf/vmlinux") {
-                    Check::ok("bpf-jit", "BPF JIT always on (no sysctl)")
-                } else {
-                    Check::warn(
-                        "bpf-jit",
-                        "no BPF JIT sysctl and no BTF: BPF may be unavailable",
-                    )
-                }
+    }
+}
+
+/// The BPF JIT, for XDP steering at speed.
+fn bpf_jit(sys: &Sys) -> Check {
+    match sys.read("/proc/sys/net/core/bpf_jit_enable").as_deref() {
+        Some("1") | Some("2") => Check::ok("bpf-jit", "BPF JIT enabled"),
+        Some(_) => Check::warn("bpf-jit", "BPF JIT disabled: XDP steering runs interpreted")
+            .fix("sysctl -w net.core.bpf_jit_enable=1")
+            .safe("/proc/sys/net/core/bpf_jit_enable", "1"),
+        None => {
+            if sys.exists("/sys/kernel/btf/vmlinux") {
+                Check::ok("bpf-jit", "BPF JIT always on (no sysctl)")
+            } else {
+                Check::warn(
+                    "bpf-jit",
+                    "no BPF JIT sysctl and no BTF: BPF may be unavailable",
+                )
             }
-        },
-    );
-    out.push(match ver {
+        }
+    }
+}
+
+/// cpumap redirect from XDP needs Linux 5.9.
+fn xdp_cpumap(ver: Option<(u32, u32)>) -> Check {
+    match ver {
         Some(v) if v >= (5, 9) => Check::ok("xdp-cpumap", "XDP with cpumap redirect available"),
         Some(_) => Check::missing(
             "xdp-cpumap",
@@ -138,9 +166,12 @@ pub fn checks(sys: &Sys) -> Vec<Check> {
         )
         .fix("upgrade the kernel"),
         None => Check::warn("xdp-cpumap", "unknown kernel version"),
-    });
+    }
+}
 
-    // Ports used by another IKE daemon.
+/// Ports used by another IKE daemon.
+fn ports(sys: &Sys) -> Vec<Check> {
+    let mut out = Vec::new();
     for (port, what) in [(500u16, "IKE"), (4500, "NAT-T")] {
         if udp_port_bound(sys, port) {
             out.push(

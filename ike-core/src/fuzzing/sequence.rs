@@ -411,5 +411,5 @@ impl Sim {
 
 /// Established, not replaced, nothing in flight or queued.
 fn quiet(s: &IkeSa) -> bool {
-    s.is_established() && !s.replaced && s.outstanding.is_none() && s.queue.is_empty()
+    s.is_established() && s.outstanding.is_none() && s.queue.is_empty()
 }

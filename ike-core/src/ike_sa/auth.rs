@@ -4,12 +4,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::init::InitResponder;
+use super::keys::SaKeys;
 use super::{Ctx, IkeSa, Pending, State, Task};
-use crate::config::Identity;
+use crate::config::{ConnectionConfig, Identity};
 use crate::connections::Candidate;
 use crate::crypto::auth::{psk_auth, verify_psk_auth};
 use crate::error::{Error, PeerMisbehaved};
 use crate::event::Event;
+use crate::ids::ConnId;
 use crate::timer::jittered;
 use crate::wire::{Auth, AuthMethod, ExchangeType, Id, Notify, NotifyType, Payload};
 
@@ -208,26 +210,59 @@ impl IkeSa {
             return;
         };
         self.announced = true;
-        let fail = |sa: &mut Self, ctx: &mut Ctx<'_>, ty: NotifyType, e: Error| {
-            sa.send_response(
-                ctx,
-                ExchangeType::IKE_AUTH,
-                msg_id,
-                &[Payload::Notify(Notify::new(ty, Vec::new()))],
-            );
-            sa.die(ctx, e);
+        let claim = match self.auth_claim(ctx, inner) {
+            Ok(claim) => claim,
+            Err((ty, e)) => return self.fail_auth(ctx, msg_id, ty, e),
         };
-        let (Some(idi), Some(auth)) = (find_id(inner, true), find_auth(inner)) else {
-            fail(
-                self,
-                ctx,
-                NotifyType::INVALID_SYNTAX,
-                Error::PeerMisbehaved(PeerMisbehaved::MissingPayload("IDi/AUTH")),
-            );
+        let Some(keys) = self.keys.as_ref() else {
             return;
         };
+        if claim.auth.method != AuthMethod::PSK
+            || !verify_psk_auth(
+                keys.prf,
+                &claim.conn.psk.0,
+                &st.request,
+                &st.nr,
+                &keys.sk_pi,
+                claim.idi,
+                &claim.auth.data,
+            )
+        {
+            let e = Error::PeerMisbehaved(PeerMisbehaved::AuthenticationFailed);
+            return self.fail_auth(ctx, msg_id, NotifyType::AUTHENTICATION_FAILED, e);
+        }
+        self.conn = claim.conn_id;
+        self.cfg = Arc::clone(&claim.conn);
+        let mut payloads = auth_response(keys, &st, &claim.conn);
+        if has_notify(inner, NotifyType::INITIAL_CONTACT) {
+            ctx.out.initial_contact.push(self.id);
+        }
+        self.establish(ctx, now, claim.peer);
+        if get_sa(inner).is_some() {
+            payloads.extend(self.respond_auth_child(ctx, now, inner, &st.ni, &st.nr));
+        }
+        self.send_response(ctx, ExchangeType::IKE_AUTH, msg_id, &payloads);
+    }
+
+    /// Answers IKE_AUTH with an error notify and ends this SA.
+    fn fail_auth(&mut self, ctx: &mut Ctx<'_>, msg_id: u32, ty: NotifyType, e: Error) {
+        let n = Payload::Notify(Notify::new(ty, Vec::new()));
+        self.send_response(ctx, ExchangeType::IKE_AUTH, msg_id, &[n]);
+        self.die(ctx, e);
+    }
+
+    /// Reads IDi, AUTH and IDr and chooses the connection by address, then by
+    /// IDi and IDr (RFC 7296 §2.15); the AUTH is not verified yet.
+    fn auth_claim<'a>(
+        &self,
+        ctx: &Ctx<'_>,
+        inner: &'a [Payload],
+    ) -> Result<AuthClaim<'a>, (NotifyType, Error)> {
+        let (Some(idi), Some(auth)) = (find_id(inner, true), find_auth(inner)) else {
+            let e = Error::PeerMisbehaved(PeerMisbehaved::MissingPayload("IDi/AUTH"));
+            return Err((NotifyType::INVALID_SYNTAX, e));
+        };
         let peer = Identity::from_wire(idi);
-        // Choose the connection by address, then by IDi and IDr (RFC 7296 §2.15).
         let idr = find_id(inner, false).map(Identity::from_wire);
         let sel = self.ike_sel;
         let pick = ctx.conns.pick(
@@ -244,61 +279,45 @@ impl IkeSa {
             },
         );
         let Some((conn_id, conn)) = pick else {
-            fail(
-                self,
-                ctx,
-                NotifyType::AUTHENTICATION_FAILED,
-                Error::PeerMisbehaved(PeerMisbehaved::UnexpectedIdentity),
-            );
-            return;
+            let e = Error::PeerMisbehaved(PeerMisbehaved::UnexpectedIdentity);
+            return Err((NotifyType::AUTHENTICATION_FAILED, e));
         };
-        let Some(keys) = self.keys.as_ref() else {
-            return;
-        };
-        if auth.method != AuthMethod::PSK
-            || !verify_psk_auth(
-                keys.prf,
-                &conn.psk.0,
-                &st.request,
-                &st.nr,
-                &keys.sk_pi,
-                idi,
-                &auth.data,
-            )
-        {
-            fail(
-                self,
-                ctx,
-                NotifyType::AUTHENTICATION_FAILED,
-                Error::PeerMisbehaved(PeerMisbehaved::AuthenticationFailed),
-            );
-            return;
-        }
-        self.conn = conn_id;
-        self.cfg = Arc::clone(&conn);
-        let idr = conn.local_id.to_wire();
-        let my_auth = psk_auth(
-            keys.prf,
-            &conn.psk.0,
-            &st.response,
-            &st.ni,
-            &keys.sk_pr,
-            &idr,
-        );
-        let mut payloads = vec![
-            Payload::Idr(idr),
-            Payload::Auth(Auth {
-                method: AuthMethod::PSK,
-                data: my_auth,
-            }),
-        ];
-        if has_notify(inner, NotifyType::INITIAL_CONTACT) {
-            ctx.out.initial_contact.push(self.id);
-        }
-        self.establish(ctx, now, peer);
-        if get_sa(inner).is_some() {
-            payloads.extend(self.respond_auth_child(ctx, now, inner, &st.ni, &st.nr));
-        }
-        self.send_response(ctx, ExchangeType::IKE_AUTH, msg_id, &payloads);
+        Ok(AuthClaim {
+            idi,
+            auth,
+            peer,
+            conn_id,
+            conn,
+        })
     }
+}
+
+/// Our IDr and AUTH for the IKE_AUTH response (RFC 7296 §2.15).
+fn auth_response(keys: &SaKeys, st: &InitResponder, conn: &ConnectionConfig) -> Vec<Payload> {
+    let idr = conn.local_id.to_wire();
+    let my_auth = psk_auth(
+        keys.prf,
+        &conn.psk.0,
+        &st.response,
+        &st.ni,
+        &keys.sk_pr,
+        &idr,
+    );
+    vec![
+        Payload::Idr(idr),
+        Payload::Auth(Auth {
+            method: AuthMethod::PSK,
+            data: my_auth,
+        }),
+    ]
+}
+
+/// What an IKE_AUTH request claims: the peer's identity and AUTH, and the
+/// connection chosen for it.
+struct AuthClaim<'a> {
+    idi: &'a Id,
+    auth: &'a Auth,
+    peer: Identity,
+    conn_id: ConnId,
+    conn: Arc<ConnectionConfig>,
 }

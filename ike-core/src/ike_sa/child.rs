@@ -8,9 +8,9 @@ use super::{Ctx, IkeSa, Pending, Task};
 use crate::child_sa::per_resource::{self, Resource, resource_info_data};
 use crate::child_sa::{ChildSa, ChildState};
 use crate::config::{ChildConfig, ConnectionConfig, Mode, PerCpu, TrafficSelector, narrow};
-use crate::crypto::CryptoProvider;
 use crate::crypto::ke::ActiveKe;
 use crate::crypto::keymat::ChildKeys;
+use crate::crypto::{CryptoError, CryptoProvider, SecretBytes};
 use crate::error::{Error, PeerIncompatible, PeerMisbehaved};
 use crate::event::{ChildSaInstall, DirectionKeys, Encap, Event};
 use crate::ids::{ChildSaId, CpuId, IkeSaId, Spi};
@@ -18,7 +18,7 @@ use crate::proposal::{Proposal, Selected};
 use crate::selector;
 use crate::timer::jittered;
 use crate::wire::{
-    ExchangeType, IntegId, Ke, Nonce, Notify, NotifyType, Payload, ProtocolId, Sa, Ts,
+    ExchangeType, IntegId, Ke, KeId, Nonce, Notify, NotifyType, Payload, ProtocolId, Sa, Ts,
 };
 
 /// How long a rekeyed Child SA waits for the peer's Delete before we delete it
@@ -159,10 +159,262 @@ fn child_keys(
     Some(if we_initiated { (i, r) } else { (r, i) })
 }
 
-/// What a responder decided for a Child SA request.
-enum Answer {
-    Ok(Vec<Payload>),
-    Err(NotifyType, Vec<u8>),
+/// A responder's refusal of a Child SA request: the error notify it answers
+/// with (RFC 7296 §1.3, §3.10.1).
+pub(crate) struct Refusal(pub(crate) NotifyType, pub(crate) Vec<u8>);
+
+impl Refusal {
+    pub(crate) fn of(ty: NotifyType) -> Self {
+        Self(ty, Vec::new())
+    }
+
+    pub(crate) fn into_payloads(self) -> Vec<Payload> {
+        vec![Payload::Notify(Notify::new(self.0, self.1))]
+    }
+}
+
+/// The Child SA payloads of a request (RFC 7296 §1.3.1, §1.3.3).
+struct ChildRequest<'a> {
+    rekey: Option<&'a Notify>,
+    sa: Option<&'a Sa>,
+    tsi: Option<Vec<TrafficSelector>>,
+    tsr: Option<Vec<TrafficSelector>>,
+    ke: Option<&'a Ke>,
+    /// SA_RESOURCE_INFO (RFC 9611 §4).
+    resource_info: bool,
+    /// USE_TRANSPORT_MODE (RFC 7296 §1.3.1).
+    transport: bool,
+}
+
+impl<'a> ChildRequest<'a> {
+    fn parse(inner: &'a [Payload]) -> Self {
+        Self {
+            rekey: find_notify(inner, NotifyType::REKEY_SA),
+            sa: get_sa(inner),
+            tsi: ts_from(get_tsi(inner)),
+            tsr: ts_from(get_tsr(inner)),
+            ke: get_ke(inner),
+            resource_info: find_notify(inner, NotifyType::SA_RESOURCE_INFO).is_some(),
+            transport: find_notify(inner, NotifyType::USE_TRANSPORT_MODE).is_some(),
+        }
+    }
+}
+
+/// What a responder accepted of a Child SA request.
+struct ChildDecision {
+    cfg: u16,
+    rekey_of: Option<ChildSaId>,
+    /// Narrowed selectors: TSi (the peer's side) and TSr (ours), RFC 7296 §2.9.
+    ts_remote: Vec<TrafficSelector>,
+    ts_local: Vec<TrafficSelector>,
+    /// The accepted proposal's number, echoed in the response (RFC 7296 §3.3).
+    num: u8,
+    esp: Selected,
+    spi_out: Spi,
+    gir: Option<SecretBytes>,
+    ke_out: Option<Ke>,
+    resource: Resource,
+    /// The response carries SA_RESOURCE_INFO (a new per-CPU SA, RFC 9611 §4).
+    resource_notify: bool,
+    transport: bool,
+}
+
+/// What an initiator accepted of a Child SA response.
+struct ChildAccept {
+    spi_out: Spi,
+    esp: Selected,
+    gir: Option<SecretBytes>,
+    ts: (Vec<TrafficSelector>, Vec<TrafficSelector>),
+    transport: bool,
+}
+
+/// A Child SA ready to record and report (see [`IkeSa::install_child`]).
+struct NewChild {
+    cfg: u16,
+    spi_in: Spi,
+    spi_out: Spi,
+    resource: Resource,
+    esp: Selected,
+    mode: Mode,
+    ts: (Vec<TrafficSelector>, Vec<TrafficSelector>),
+    keys_in: DirectionKeys,
+    keys_out: DirectionKeys,
+    seq: Option<u32>,
+    rekey_of: Option<ChildSaId>,
+}
+
+fn mode_of(transport: bool) -> Mode {
+    if transport {
+        Mode::Transport
+    } else {
+        Mode::Tunnel
+    }
+}
+
+/// The failure an error notify in a Child SA response stands for.
+fn notify_error(ty: NotifyType) -> Error {
+    match ty {
+        NotifyType::NO_PROPOSAL_CHOSEN => {
+            Error::PeerIncompatible(PeerIncompatible::NoProposalChosen)
+        }
+        NotifyType::TS_UNACCEPTABLE => Error::PeerIncompatible(PeerIncompatible::TsUnacceptable),
+        t => Error::NotifyReceived(t.0),
+    }
+}
+
+/// The payloads of a Child SA request (RFC 7296 §1.3.1, §1.3.3): REKEY_SA for a
+/// rekey, SA, Ni and KE outside IKE_AUTH, TS, and the mode/resource notifies.
+fn request_payloads(
+    req: &ChildReq,
+    offer: &[Proposal],
+    old_spi: Option<Spi>,
+    in_auth: bool,
+) -> Vec<Payload> {
+    let mut payloads = Vec::with_capacity(8);
+    if let Some(spi) = old_spi {
+        payloads.push(Payload::Notify(Notify::rekey_sa(ProtocolId::ESP, spi.0)));
+    }
+    let proposals = offer
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            p.to_wire(
+                u8::try_from(i + 1).unwrap_or(u8::MAX),
+                req.spi_in.0.to_be_bytes().to_vec(),
+            )
+        })
+        .collect();
+    payloads.push(Payload::Sa(Sa { proposals }));
+    if !in_auth {
+        payloads.push(Payload::Nonce(Nonce(req.ni.clone())));
+    }
+    if let Some(k) = &req.ke {
+        payloads.push(Payload::Ke(Ke {
+            group: k.group(),
+            data: k.public().to_vec(),
+        }));
+    }
+    payloads.push(Payload::Tsi(ts_payload(&req.ts_i)));
+    payloads.push(Payload::Tsr(ts_payload(&req.ts_r)));
+    if req.transport {
+        payloads.push(Payload::Notify(Notify::new(
+            NotifyType::USE_TRANSPORT_MODE,
+            Vec::new(),
+        )));
+    }
+    if req.resource_notify {
+        payloads.push(Payload::Notify(Notify::new(
+            NotifyType::SA_RESOURCE_INFO,
+            resource_info_data(req.cpu),
+        )));
+    }
+    payloads
+}
+
+/// The payloads answering a Child SA request (RFC 7296 §1.3.1); `nr` is
+/// `None` in IKE_AUTH.
+fn response_payloads(d: &ChildDecision, spi_in: Spi, nr: Option<&[u8]>) -> Vec<Payload> {
+    let mut payloads = Vec::with_capacity(7);
+    payloads.push(Payload::Sa(Sa {
+        proposals: vec![
+            Proposal::from_selected(ProtocolId::ESP, &d.esp)
+                .to_wire(d.num, spi_in.0.to_be_bytes().to_vec()),
+        ],
+    }));
+    if let Some(nr) = nr {
+        payloads.push(Payload::Nonce(Nonce(nr.to_vec())));
+    }
+    if let Some(k) = &d.ke_out {
+        payloads.push(Payload::Ke(k.clone()));
+    }
+    payloads.push(Payload::Tsi(ts_payload(&d.ts_remote)));
+    payloads.push(Payload::Tsr(ts_payload(&d.ts_local)));
+    if d.transport {
+        payloads.push(Payload::Notify(Notify::new(
+            NotifyType::USE_TRANSPORT_MODE,
+            Vec::new(),
+        )));
+    }
+    if d.resource_notify {
+        payloads.push(Payload::Notify(Notify::new(
+            NotifyType::SA_RESOURCE_INFO,
+            resource_info_data(d.resource.cpu()),
+        )));
+    }
+    payloads
+}
+
+/// The ESP proposal we accept from the peer's SA payload, with its number and
+/// the peer's SPI (RFC 7296 §2.7, §3.3).
+fn select_esp(sa: &Sa, ours: &[Proposal]) -> Result<(u8, Selected, Spi), Refusal> {
+    let offered: Vec<(u8, Proposal, u32)> = sa
+        .proposals
+        .iter()
+        .filter(|p| p.protocol == ProtocolId::ESP)
+        .filter_map(|p| Some((p.num, Proposal::from_wire(p)?, p.spi_u32()?)))
+        .collect();
+    let plain: Vec<(u8, Proposal)> = offered.iter().map(|(n, p, _)| (*n, p.clone())).collect();
+    let Some((num, esp)) = Proposal::select(ours, &plain) else {
+        return Err(Refusal::of(NotifyType::NO_PROPOSAL_CHOSEN));
+    };
+    let spi_out = offered
+        .iter()
+        .find(|(n, _, _)| *n == num)
+        .map(|(_, _, s)| Spi(*s))
+        .ok_or_else(|| Refusal::of(NotifyType::NO_PROPOSAL_CHOSEN))?;
+    Ok((num, esp, spi_out))
+}
+
+/// The responder's half of a Child SA key exchange (RFC 7296 §1.3.1): the
+/// shared secret and our KE payload, when the accepted proposal has a group.
+fn responder_ke(
+    crypto: &CryptoProvider,
+    group: Option<KeId>,
+    theirs: Option<&Ke>,
+) -> Result<(Option<SecretBytes>, Option<Ke>), Refusal> {
+    let Some(g) = group else {
+        return Ok((None, None));
+    };
+    let Some(ke) = theirs.filter(|k| k.group == g) else {
+        return Err(Refusal(
+            NotifyType::INVALID_KE_PAYLOAD,
+            g.0.to_be_bytes().to_vec(),
+        ));
+    };
+    let Ok(mine) = crypto.ke(g).and_then(|x| x.start(&*crypto.random)) else {
+        return Err(Refusal::of(NotifyType::NO_PROPOSAL_CHOSEN));
+    };
+    let Ok(s) = mine.complete(&ke.data) else {
+        return Err(Refusal::of(NotifyType::INVALID_SYNTAX));
+    };
+    let ke_out = Ke {
+        group: g,
+        data: mine.public().to_vec(),
+    };
+    Ok((Some(s), Some(ke_out)))
+}
+
+/// The initiator's half of a Child SA key exchange (RFC 7296 §1.3.1): the
+/// shared secret, when the accepted proposal has a group both sides used.
+fn initiator_ke(
+    group: Option<KeId>,
+    mine: Option<Box<dyn ActiveKe>>,
+    theirs: Option<&Ke>,
+) -> Result<Option<SecretBytes>, Error> {
+    let bad = Error::PeerMisbehaved(PeerMisbehaved::Invalid("KE"));
+    match (group, mine, theirs) {
+        (None, _, _) => Ok(None),
+        (Some(g), Some(k), Some(ke)) if ke.group == g && k.group() == g => {
+            k.complete(&ke.data).map(Some).map_err(|_| bad)
+        }
+        _ => Err(bad),
+    }
+}
+
+/// Every selector of `got` lies inside one of `offered` (RFC 7296 §2.9).
+fn ts_within(got: &[TrafficSelector], offered: &[TrafficSelector]) -> bool {
+    got.iter()
+        .all(|g| offered.iter().any(|o| o.intersect(g) == Some(*g)))
 }
 
 impl IkeSa {
@@ -185,96 +437,65 @@ impl IkeSa {
         let ke = if in_auth {
             None
         } else {
-            let preferred = self
-                .pfs_group
-                .filter(|g| offer.iter().any(|p| p.ke.contains(g)));
-            match preferred
-                .as_ref()
-                .or_else(|| offer.iter().find_map(|p| p.ke.first()))
-            {
-                Some(g) => Some(
-                    ctx.crypto
-                        .ke(*g)
-                        .and_then(|g| g.start(&*ctx.crypto.random))
-                        .ok()?,
-                ),
-                None => None,
-            }
+            self.start_child_ke(ctx, &offer).ok()?
         };
         let ni = if in_auth {
             Vec::new()
         } else {
             ctx.crypto.random_nonce(NONCE_LEN).ok()?
         };
-        let (ts_i, ts_r) = match rekey.and_then(|id| self.children.iter().find(|x| x.id == id)) {
+        let old = rekey.and_then(|id| self.children.iter().find(|x| x.id == id));
+        let (ts_i, ts_r) = match old {
             Some(old) => (old.ts.0.clone(), old.ts.1.clone()),
-            None => {
-                if c.local_ts.is_empty() && self.local.ip().is_unspecified() {
-                    tracing::warn!(ike = ?self.id, name = %c.name, "dynamic local_ts without a local address proposes 0.0.0.0: configure the connection's local address");
-                }
-                c.selectors(self.local.ip(), self.remote.ip())
-            }
+            None => self.proposed_selectors(c),
         };
-        let old_spi = rekey
-            .and_then(|id| self.children.iter().find(|x| x.id == id))
-            .map(|x| x.spi_in);
-        let transport = c.mode == Mode::Transport;
-        // RFC 9611 §4: only creations carry SA_RESOURCE_INFO, never rekeys (strongSwan).
-        let resource_notify = c.is_per_cpu() && rekey.is_none();
-        let mut payloads = Vec::with_capacity(8);
-        if let Some(spi) = old_spi {
-            payloads.push(Payload::Notify(Notify::rekey_sa(ProtocolId::ESP, spi.0)));
+        let old_spi = old.map(|x| x.spi_in);
+        let req = ChildReq {
+            cfg,
+            cpu,
+            seq,
+            spi_in,
+            ni,
+            ke,
+            ts_i,
+            ts_r,
+            transport: c.mode == Mode::Transport,
+            // RFC 9611 §4: only creations carry SA_RESOURCE_INFO, never rekeys (strongSwan).
+            resource_notify: c.is_per_cpu() && rekey.is_none(),
+            rekey,
+        };
+        let payloads = request_payloads(&req, &offer, old_spi, in_auth);
+        Some((payloads, req))
+    }
+
+    /// Our KE for a CREATE_CHILD_SA offer (RFC 7296 §1.3): the group the peer
+    /// asked for before if we offer it, else the first one offered.
+    fn start_child_ke(
+        &self,
+        ctx: &Ctx<'_>,
+        offer: &[Proposal],
+    ) -> Result<Option<Box<dyn ActiveKe>>, CryptoError> {
+        let preferred = self
+            .pfs_group
+            .filter(|g| offer.iter().any(|p| p.ke.contains(g)));
+        let Some(g) = preferred
+            .as_ref()
+            .or_else(|| offer.iter().find_map(|p| p.ke.first()))
+        else {
+            return Ok(None);
+        };
+        ctx.crypto
+            .ke(*g)
+            .and_then(|g| g.start(&*ctx.crypto.random))
+            .map(Some)
+    }
+
+    /// The selectors a new Child SA proposes (TSi, TSr) from its config.
+    fn proposed_selectors(&self, c: &ChildConfig) -> (Vec<TrafficSelector>, Vec<TrafficSelector>) {
+        if c.local_ts.is_empty() && self.local.ip().is_unspecified() {
+            tracing::warn!(ike = ?self.id, name = %c.name, "dynamic local_ts without a local address proposes 0.0.0.0: configure the connection's local address");
         }
-        let proposals = offer
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                p.to_wire(
-                    u8::try_from(i + 1).unwrap_or(u8::MAX),
-                    spi_in.0.to_be_bytes().to_vec(),
-                )
-            })
-            .collect();
-        payloads.push(Payload::Sa(Sa { proposals }));
-        if !in_auth {
-            payloads.push(Payload::Nonce(Nonce(ni.clone())));
-        }
-        if let Some(k) = &ke {
-            payloads.push(Payload::Ke(Ke {
-                group: k.group(),
-                data: k.public().to_vec(),
-            }));
-        }
-        payloads.push(Payload::Tsi(ts_payload(&ts_i)));
-        payloads.push(Payload::Tsr(ts_payload(&ts_r)));
-        if transport {
-            payloads.push(Payload::Notify(Notify::new(
-                NotifyType::USE_TRANSPORT_MODE,
-                Vec::new(),
-            )));
-        }
-        if resource_notify {
-            payloads.push(Payload::Notify(Notify::new(
-                NotifyType::SA_RESOURCE_INFO,
-                resource_info_data(cpu),
-            )));
-        }
-        Some((
-            payloads,
-            ChildReq {
-                cfg,
-                cpu,
-                seq,
-                spi_in,
-                ni,
-                ke,
-                ts_i,
-                ts_r,
-                transport,
-                resource_notify,
-                rekey,
-            },
-        ))
+        c.selectors(self.local.ip(), self.remote.ip())
     }
 
     /// Starts CREATE_CHILD_SA for a new Child SA.
@@ -441,60 +662,120 @@ impl IkeSa {
         ni: &[u8],
         nr: &[u8],
     ) {
-        if let Some(n) = find_notify(inner, NotifyType::INVALID_KE_PAYLOAD)
-            && let Ok(b) = <[u8; 2]>::try_from(n.data.as_slice())
-        {
-            // RFC 7296 §1.3: retry once with the group the peer wants, if we offer it.
-            let want = crate::wire::KeId(u16::from_be_bytes(b));
-            let sent = req.ke.as_ref().map(|k| k.group());
-            let offered = self.conn().children[usize::from(req.cfg)]
-                .esp_proposals
-                .iter()
-                .any(|p| p.ke.contains(&want));
-            if offered && sent.is_some() && sent != Some(want) {
-                self.pfs_group = Some(want);
-                let task = match req.rekey {
-                    Some(old) => {
-                        if let Some(o) = self.children.iter_mut().find(|x| x.id == old) {
-                            o.state = ChildState::Installed;
-                        }
-                        Task::RekeyChild(old)
-                    }
-                    None => Task::CreateChild {
-                        cfg: req.cfg,
-                        cpu: req.cpu,
-                        seq: req.seq,
-                    },
-                };
-                self.queue.push_front(task);
-                return;
-            }
-        }
-        if let Some(n) = error_notify(inner) {
-            let e = match n.ty {
-                NotifyType::NO_PROPOSAL_CHOSEN => {
-                    Error::PeerIncompatible(PeerIncompatible::NoProposalChosen)
-                }
-                NotifyType::TS_UNACCEPTABLE => {
-                    Error::PeerIncompatible(PeerIncompatible::TsUnacceptable)
-                }
-                t => Error::NotifyReceived(t.0),
-            };
-            self.child_failed(ctx, now, &req, e);
+        if self.retry_with_peer_group(&req, inner) {
             return;
         }
+        if let Some(n) = error_notify(inner) {
+            self.child_failed(ctx, now, &req, notify_error(n.ty));
+            return;
+        }
+        let acc = match self.accept_child_response(ctx, &mut req, inner, nr) {
+            Ok(acc) => acc,
+            Err(e) => {
+                self.reject_child(ctx, now, &req, e);
+                return;
+            }
+        };
+        let resource = self.initiator_resource(&req, inner);
+        let Some(keys) = self.keys.as_ref() else {
+            return;
+        };
+        let Some((keys_out, keys_in)) = child_keys(
+            ctx.crypto,
+            keys.prf,
+            &keys.sk_d,
+            &acc.esp,
+            acc.gir.as_deref(),
+            ni,
+            nr,
+            true,
+        ) else {
+            self.reject_child(ctx, now, &req, Error::Unreachable("child key derivation"));
+            return;
+        };
+        let spi_out = acc.spi_out;
+        let new = NewChild {
+            cfg: req.cfg,
+            spi_in: req.spi_in,
+            spi_out,
+            resource,
+            esp: acc.esp,
+            mode: mode_of(acc.transport),
+            ts: acc.ts,
+            keys_in,
+            keys_out,
+            seq: req.seq,
+            rekey_of: req.rekey,
+        };
+        let new_id = self.install_child(ctx, now, new);
+        if let Some(old) = req.rekey {
+            self.resolve_rekey(now, old, new_id, ni, nr);
+        }
+        if std::mem::take(&mut self.early_deletes).contains(&spi_out) {
+            // The peer deleted this SA before our response arrived (its Delete
+            // found nothing here): remove it too, or only we would keep it.
+            tracing::info!(ike = ?self.id, %spi_out, "Child SA deleted by the peer before it was installed here");
+            self.remove_child(ctx, new_id);
+        }
+    }
+
+    /// INVALID_KE_PAYLOAD in a response: queues the request again with the
+    /// group the peer wants, if we offer it (RFC 7296 §1.3). True if queued.
+    fn retry_with_peer_group(&mut self, req: &ChildReq, inner: &[Payload]) -> bool {
+        let Some(n) = find_notify(inner, NotifyType::INVALID_KE_PAYLOAD) else {
+            return false;
+        };
+        let Ok(b) = <[u8; 2]>::try_from(n.data.as_slice()) else {
+            return false;
+        };
+        // Retry once: only while we sent a group other than the one wanted.
+        let want = KeId(u16::from_be_bytes(b));
+        let sent = req.ke.as_ref().map(|k| k.group());
+        let offered = self.conn().children[usize::from(req.cfg)]
+            .esp_proposals
+            .iter()
+            .any(|p| p.ke.contains(&want));
+        if !(offered && sent.is_some() && sent != Some(want)) {
+            return false;
+        }
+        self.pfs_group = Some(want);
+        let task = match req.rekey {
+            Some(old) => {
+                if let Some(o) = self.children.iter_mut().find(|x| x.id == old) {
+                    o.state = ChildState::Installed;
+                }
+                Task::RekeyChild(old)
+            }
+            None => Task::CreateChild {
+                cfg: req.cfg,
+                cpu: req.cpu,
+                seq: req.seq,
+            },
+        };
+        self.queue.push_front(task);
+        true
+    }
+
+    /// Checks a Child SA response against our request (RFC 7296 §1.3, §2.9):
+    /// our cap, one offered ESP proposal, the nonce, the KE and selectors
+    /// within those we offered that we can install.
+    fn accept_child_response(
+        &self,
+        ctx: &Ctx<'_>,
+        req: &mut ChildReq,
+        inner: &[Payload],
+        nr: &[u8],
+    ) -> Result<ChildAccept, Error> {
         if req.rekey.is_none()
             && let Some(limit) = self.child_sa_cap_reached(ctx)
         {
             // The peer created SAs while ours was in flight: keep the cap.
-            self.reject_child(ctx, now, &req, Error::ChildSaLimit(limit));
-            return;
+            return Err(Error::ChildSaLimit(limit));
         }
         let conn = self.conn();
         let c = &conn.children[usize::from(req.cfg)];
         let in_auth = req.ni.is_empty();
         let offer = esp_offer(c, in_auth);
-        let bad = |w| Error::PeerMisbehaved(PeerMisbehaved::Invalid(w));
         let sel = get_sa(inner).and_then(|sa| match sa.proposals.as_slice() {
             [p] if p.protocol == ProtocolId::ESP => {
                 let spi = p.spi_u32()?;
@@ -505,65 +786,51 @@ impl IkeSa {
             _ => None,
         });
         let Some((spi_out, esp)) = sel else {
-            self.reject_child(
-                ctx,
-                now,
-                &req,
-                Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered),
-            );
-            return;
+            return Err(Error::PeerMisbehaved(PeerMisbehaved::ProposalNotOffered));
         };
         if !in_auth && nr.len() < Nonce::MIN_LEN {
-            self.reject_child(ctx, now, &req, bad("Nonce"));
-            return;
+            return Err(Error::PeerMisbehaved(PeerMisbehaved::Invalid("Nonce")));
         }
-        let gir = match (esp.ke, req.ke.take(), get_ke(inner)) {
-            (None, _, _) => None,
-            (Some(g), Some(k), Some(ke)) if ke.group == g && k.group() == g => {
-                match k.complete(&ke.data) {
-                    Ok(s) => Some(s),
-                    Err(_) => {
-                        self.reject_child(ctx, now, &req, bad("KE"));
-                        return;
-                    }
-                }
-            }
-            _ => {
-                self.reject_child(ctx, now, &req, bad("KE"));
-                return;
-            }
-        };
+        let gir = initiator_ke(esp.ke, req.ke.take(), get_ke(inner))?;
+        let ts = self.accept_response_ts(req, c, inner)?;
+        let transport =
+            req.transport && find_notify(inner, NotifyType::USE_TRANSPORT_MODE).is_some();
+        Ok(ChildAccept {
+            spi_out,
+            esp,
+            gir,
+            ts,
+            transport,
+        })
+    }
+
+    /// The responder's selectors (TSi, TSr): present, within what we offered
+    /// (RFC 7296 §2.9) and within the policy cap of the child config.
+    fn accept_response_ts(
+        &self,
+        req: &ChildReq,
+        c: &ChildConfig,
+        inner: &[Payload],
+    ) -> Result<(Vec<TrafficSelector>, Vec<TrafficSelector>), Error> {
         let (Some(tsi), Some(tsr)) = (ts_from(get_tsi(inner)), ts_from(get_tsr(inner))) else {
-            self.reject_child(
-                ctx,
-                now,
-                &req,
-                Error::PeerMisbehaved(PeerMisbehaved::MissingPayload("TS")),
-            );
-            return;
+            return Err(Error::PeerMisbehaved(PeerMisbehaved::MissingPayload("TS")));
         };
-        let within = |got: &[TrafficSelector], offered: &[TrafficSelector]| {
-            got.iter()
-                .all(|g| offered.iter().any(|o| o.intersect(g) == Some(*g)))
-        };
-        if !within(&tsi, &req.ts_i) || !within(&tsr, &req.ts_r) {
-            self.reject_child(
-                ctx,
-                now,
-                &req,
-                Error::PeerMisbehaved(PeerMisbehaved::TsNotOffered),
-            );
-            return;
+        if !ts_within(&tsi, &req.ts_i) || !ts_within(&tsr, &req.ts_r) {
+            return Err(Error::PeerMisbehaved(PeerMisbehaved::TsNotOffered));
         }
         if let Err(e) = selector::within_cap(&tsi, &tsr, c.max_policies) {
             tracing::warn!(ike = ?self.id, name = %c.name, error = %e, "deleting the Child SA: the responder's traffic selectors cannot be installed");
-            self.reject_child(ctx, now, &req, Error::PeerIncompatible(e));
-            return;
+            return Err(Error::PeerIncompatible(e));
         }
-        let transport =
-            req.transport && find_notify(inner, NotifyType::USE_TRANSPORT_MODE).is_some();
+        Ok((tsi, tsr))
+    }
+
+    /// The resource of the Child SA a response creates: the rekeyed SA's, or
+    /// for a per-CPU creation what the peer's SA_RESOURCE_INFO echo tells the
+    /// group (RFC 9611 §4).
+    fn initiator_resource(&mut self, req: &ChildReq, inner: &[Payload]) -> Resource {
         let echoed = find_notify(inner, NotifyType::SA_RESOURCE_INFO);
-        let resource = match req
+        match req
             .rekey
             .and_then(|id| self.children.iter().find(|x| x.id == id))
         {
@@ -577,51 +844,6 @@ impl IkeSa {
                 self.group(req.cfg).on_created(req.cpu, echoed.is_some())
             }
             None => Resource::Plain,
-        };
-        let Some(keys) = self.keys.as_ref() else {
-            return;
-        };
-        let Some((keys_out, keys_in)) = child_keys(
-            ctx.crypto,
-            keys.prf,
-            &keys.sk_d,
-            &esp,
-            gir.as_deref(),
-            ni,
-            nr,
-            true,
-        ) else {
-            self.reject_child(ctx, now, &req, Error::Unreachable("child key derivation"));
-            return;
-        };
-        let mode = if transport {
-            Mode::Transport
-        } else {
-            Mode::Tunnel
-        };
-        let new_id = self.install_child(
-            ctx,
-            now,
-            req.cfg,
-            req.spi_in,
-            spi_out,
-            resource,
-            esp,
-            mode,
-            (tsi, tsr),
-            keys_in,
-            keys_out,
-            req.seq,
-            req.rekey,
-        );
-        if let Some(old) = req.rekey {
-            self.resolve_rekey(now, old, new_id, ni, nr);
-        }
-        if std::mem::take(&mut self.early_deletes).contains(&spi_out) {
-            // The peer deleted this SA before our response arrived (its Delete
-            // found nothing here): remove it too, or only we would keep it.
-            tracing::info!(ike = ?self.id, %spi_out, "Child SA deleted by the peer before it was installed here");
-            self.remove_child(ctx, new_id);
         }
     }
 
@@ -656,23 +878,20 @@ impl IkeSa {
     }
 
     /// Records a new Child SA and tells the daemon.
-    #[allow(clippy::too_many_arguments)]
-    fn install_child(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        now: Instant,
-        cfg: u16,
-        spi_in: Spi,
-        spi_out: Spi,
-        resource: Resource,
-        esp: Selected,
-        mode: Mode,
-        ts: (Vec<TrafficSelector>, Vec<TrafficSelector>),
-        keys_in: DirectionKeys,
-        keys_out: DirectionKeys,
-        seq: Option<u32>,
-        rekey_of: Option<ChildSaId>,
-    ) -> ChildSaId {
+    fn install_child(&mut self, ctx: &mut Ctx<'_>, now: Instant, new: NewChild) -> ChildSaId {
+        let NewChild {
+            cfg,
+            spi_in,
+            spi_out,
+            resource,
+            esp,
+            mode,
+            ts,
+            keys_in,
+            keys_out,
+            seq,
+            rekey_of,
+        } = new;
         let conn = self.conn();
         let c = &conn.children[usize::from(cfg)];
         let id = ctx.out.child_id();
@@ -748,16 +967,10 @@ impl IkeSa {
         let ni = get_nonce(inner).map(|n| n.0.clone());
         let nr = ctx.crypto.random_nonce(NONCE_LEN).ok();
         let payloads = match (ni, nr) {
-            (Some(ni), Some(nr)) if ni.len() >= Nonce::MIN_LEN => {
-                match self.respond_child(ctx, now, inner, &ni, &nr, false) {
-                    Answer::Ok(p) => p,
-                    Answer::Err(t, d) => vec![Payload::Notify(Notify::new(t, d))],
-                }
-            }
-            _ => vec![Payload::Notify(Notify::new(
-                NotifyType::INVALID_SYNTAX,
-                Vec::new(),
-            ))],
+            (Some(ni), Some(nr)) if ni.len() >= Nonce::MIN_LEN => self
+                .respond_child(ctx, now, inner, &ni, &nr, false)
+                .unwrap_or_else(Refusal::into_payloads),
+            _ => Refusal::of(NotifyType::INVALID_SYNTAX).into_payloads(),
         };
         self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &payloads);
     }
@@ -772,27 +985,31 @@ impl IkeSa {
         ni: &[u8],
         nr: &[u8],
     ) -> Vec<Payload> {
-        match self.respond_child(ctx, now, inner, ni, nr, true) {
-            Answer::Ok(p) => p,
-            Answer::Err(t, d) => vec![Payload::Notify(Notify::new(t, d))],
-        }
+        self.respond_child(ctx, now, inner, ni, nr, true)
+            .unwrap_or_else(Refusal::into_payloads)
     }
 
     /// Responder: refuses a creation beyond the Child SA cap with
     /// NO_ADDITIONAL_SAS (RFC 7296 §1.3). A rekey is allowed at the cap, unless
     /// the replaced SAs not yet deleted make the total twice the cap
     /// (TEMPORARY_FAILURE, §2.25: the peer retries later).
-    fn child_room(&self, ctx: &Ctx<'_>, rekey: bool) -> Option<Answer> {
+    fn child_room(&self, ctx: &Ctx<'_>, rekey: bool) -> Result<(), Refusal> {
         if !rekey {
-            let limit = self.child_sa_cap_reached(ctx)?;
+            let Some(limit) = self.child_sa_cap_reached(ctx) else {
+                return Ok(());
+            };
             tracing::info!(ike = ?self.id, limit, "Child SA limit reached, answering NO_ADDITIONAL_SAS");
-            return Some(Answer::Err(NotifyType::NO_ADDITIONAL_SAS, Vec::new()));
+            return Err(Refusal::of(NotifyType::NO_ADDITIONAL_SAS));
         }
         let limit = self.conn().child_sa_limit(ctx.cfg.local_cpus);
-        (self.children.len() >= 2 * limit as usize)
-            .then(|| Answer::Err(NotifyType::TEMPORARY_FAILURE, Vec::new()))
+        if self.children.len() >= 2 * limit as usize {
+            return Err(Refusal::of(NotifyType::TEMPORARY_FAILURE));
+        }
+        Ok(())
     }
 
+    /// Responder: a Child SA request (IKE_AUTH or CREATE_CHILD_SA) read,
+    /// decided, installed and answered.
     fn respond_child(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -801,217 +1018,211 @@ impl IkeSa {
         ni: &[u8],
         nr: &[u8],
         in_auth: bool,
-    ) -> Answer {
-        let conn = self.conn();
-        // Child rekey?
-        let mut rekey_of = None;
-        if let Some(n) = find_notify(inner, NotifyType::REKEY_SA) {
-            let Some(spi) = n.spi_u32() else {
-                return Answer::Err(NotifyType::INVALID_SYNTAX, Vec::new());
-            };
-            match self.children.iter().find(|c| c.spi_out == Spi(spi)) {
-                // RFC 7296 §2.25: while our own CREATE_CHILD_SA is outstanding
-                // the SA may be the one it creates (its response not here yet).
-                None if matches!(self.outstanding.as_deref(), Some(o) if matches!(o.pending, Pending::CreateChild(_))) =>
-                {
-                    return Answer::Err(NotifyType::TEMPORARY_FAILURE, Vec::new());
-                }
-                None => {
-                    return Answer::Err(NotifyType::CHILD_SA_NOT_FOUND, Vec::new());
-                }
-                Some(c) if !c.is_live() => {
-                    return Answer::Err(NotifyType::TEMPORARY_FAILURE, Vec::new());
-                }
-                Some(c) => rekey_of = Some(c.id),
-            }
-        }
-        if let Some(e) = self.child_room(ctx, rekey_of.is_some()) {
-            return e;
-        }
-        let (Some(tsi), Some(tsr), Some(sa)) = (
-            ts_from(get_tsi(inner)),
-            ts_from(get_tsr(inner)),
-            get_sa(inner),
-        ) else {
-            return Answer::Err(NotifyType::TS_UNACCEPTABLE, Vec::new());
-        };
-        // Pick the child config: the rekeyed SA's, or the first whose TS overlap.
-        let old = rekey_of.and_then(|id| self.children.iter().find(|c| c.id == id));
-        let picked = conn.children.iter().enumerate().find_map(|(i, c)| {
-            if old.is_some_and(|o| usize::from(o.cfg) != i) {
-                return None;
-            }
-            let (local, remote) = c.selectors(self.local.ip(), self.remote.ip());
-            let ni_ = narrow(&remote, &tsi);
-            let nr_ = narrow(&local, &tsr);
-            (!ni_.is_empty() && !nr_.is_empty()).then_some((i, ni_, nr_))
-        });
-        let Some((cfg_idx, ts_remote, ts_local)) = picked else {
-            return Answer::Err(NotifyType::TS_UNACCEPTABLE, Vec::new());
-        };
-        let cfg = u16::try_from(cfg_idx).unwrap_or(u16::MAX);
-        let c = &conn.children[cfg_idx];
-        if let Err(e) = selector::within_cap(&ts_local, &ts_remote, c.max_policies) {
-            tracing::info!(ike = ?self.id, name = %c.name, error = %e, "answering TS_UNACCEPTABLE");
-            return Answer::Err(NotifyType::TS_UNACCEPTABLE, Vec::new());
-        }
-        let offered: Vec<(u8, Proposal, u32)> = sa
-            .proposals
-            .iter()
-            .filter(|p| p.protocol == ProtocolId::ESP)
-            .filter_map(|p| Some((p.num, Proposal::from_wire(p)?, p.spi_u32()?)))
-            .collect();
-        let plain: Vec<(u8, Proposal)> = offered.iter().map(|(n, p, _)| (*n, p.clone())).collect();
-        let ours = esp_offer(c, in_auth);
-        let Some((num, esp)) = Proposal::select(&ours, &plain) else {
-            return Answer::Err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
-        };
-        let Some(spi_out) = offered
-            .iter()
-            .find(|(n, _, _)| *n == num)
-            .map(|(_, _, s)| Spi(*s))
-        else {
-            return Answer::Err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
-        };
-        let mut ke_out = None;
-        let gir = match esp.ke {
-            None => None,
-            Some(g) => {
-                let Some(ke) = get_ke(inner).filter(|k| k.group == g) else {
-                    return Answer::Err(NotifyType::INVALID_KE_PAYLOAD, g.0.to_be_bytes().to_vec());
-                };
-                let Ok(mine) = ctx.crypto.ke(g).and_then(|x| x.start(&*ctx.crypto.random)) else {
-                    return Answer::Err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
-                };
-                let Ok(s) = mine.complete(&ke.data) else {
-                    return Answer::Err(NotifyType::INVALID_SYNTAX, Vec::new());
-                };
-                ke_out = Some(Ke {
-                    group: g,
-                    data: mine.public().to_vec(),
-                });
-                Some(s)
-            }
-        };
-        let wants_resource = find_notify(inner, NotifyType::SA_RESOURCE_INFO);
-        let old_resource = old.map(|o| o.resource);
-        let resource = match old_resource {
-            Some(r) => r,
-            None if c.is_per_cpu() && wants_resource.is_some() => {
-                // The cap holds whoever asks. When both sides ask at once,
-                // the original initiator's creates in flight win: it counts
-                // them and refuses, the original responder does not and
-                // accepts, so a collision neither overshoots the cap nor
-                // refuses both requests.
-                let ours = if self.initiator {
-                    self.groups
-                        .iter()
-                        .find(|g| g.cfg == cfg)
-                        .map_or(0, |g| g.per_cpu_count(&[]))
-                } else {
-                    0
-                };
-                let cap = c.per_cpu_max.unwrap_or(ctx.cfg.local_cpus);
-                let room = cap.saturating_sub(u32::try_from(ours).unwrap_or(u32::MAX));
-                match per_resource::assign(&self.resources(cfg), ctx.cfg.local_cpus, room) {
-                    Some(r) => r,
-                    // RFC 9611 §4.2: refuse beyond the cap; existing SAs are untouched.
-                    None => {
-                        tracing::info!(ike = ?self.id, cap, "per-CPU group full, answering TS_MAX_QUEUE");
-                        return Answer::Err(NotifyType::TS_MAX_QUEUE, Vec::new());
-                    }
-                }
-            }
-            None => Resource::Plain,
-        };
-        if old_resource.is_none() && c.is_per_cpu() {
-            // The responder learns the peer's support from the request (for its own acquires).
-            self.group(cfg).support = if resource.per_cpu() {
-                per_resource::Support::Yes
-            } else {
-                per_resource::Support::No
-            };
-        }
-        let transport = c.mode == Mode::Transport
-            && find_notify(inner, NotifyType::USE_TRANSPORT_MODE).is_some();
+    ) -> Result<Vec<Payload>, Refusal> {
+        let request = ChildRequest::parse(inner);
+        let d = self.decide_child(ctx, &request, in_auth)?;
         let Some(keys) = self.keys.as_ref() else {
-            return Answer::Err(NotifyType::TEMPORARY_FAILURE, Vec::new());
+            return Err(Refusal::of(NotifyType::TEMPORARY_FAILURE));
         };
-        let Some((keys_out, keys_in)) = child_keys(
+        let (keys_out, keys_in) = child_keys(
             ctx.crypto,
             keys.prf,
             &keys.sk_d,
-            &esp,
-            gir.as_deref(),
+            &d.esp,
+            d.gir.as_deref(),
             ni,
             nr,
             false,
-        ) else {
-            return Answer::Err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
-        };
-        let Some(spi_in) = new_spi(ctx) else {
-            return Answer::Err(NotifyType::NO_ADDITIONAL_SAS, Vec::new());
-        };
-        let mut payloads = Vec::with_capacity(7);
-        payloads.push(Payload::Sa(Sa {
-            proposals: vec![
-                Proposal::from_selected(ProtocolId::ESP, &esp)
-                    .to_wire(num, spi_in.0.to_be_bytes().to_vec()),
-            ],
-        }));
-        if !in_auth {
-            payloads.push(Payload::Nonce(Nonce(nr.to_vec())));
-        }
-        if let Some(k) = ke_out {
-            payloads.push(Payload::Ke(k));
-        }
-        payloads.push(Payload::Tsi(ts_payload(&ts_remote)));
-        payloads.push(Payload::Tsr(ts_payload(&ts_local)));
-        if transport {
-            payloads.push(Payload::Notify(Notify::new(
-                NotifyType::USE_TRANSPORT_MODE,
-                Vec::new(),
-            )));
-        }
-        if old_resource.is_none() && resource.per_cpu() {
-            payloads.push(Payload::Notify(Notify::new(
-                NotifyType::SA_RESOURCE_INFO,
-                resource_info_data(resource.cpu()),
-            )));
-        }
-        let mode = if transport {
-            Mode::Transport
-        } else {
-            Mode::Tunnel
-        };
-        let new_id = self.install_child(
-            ctx,
-            now,
-            cfg,
+        )
+        .ok_or_else(|| Refusal::of(NotifyType::NO_PROPOSAL_CHOSEN))?;
+        let spi_in = new_spi(ctx).ok_or_else(|| Refusal::of(NotifyType::NO_ADDITIONAL_SAS))?;
+        let payloads = response_payloads(&d, spi_in, (!in_auth).then_some(nr));
+        let new = NewChild {
+            cfg: d.cfg,
             spi_in,
-            spi_out,
-            resource,
-            esp,
-            mode,
-            (ts_local, ts_remote),
+            spi_out: d.spi_out,
+            resource: d.resource,
+            esp: d.esp,
+            mode: mode_of(d.transport),
+            ts: (d.ts_local, d.ts_remote),
             keys_in,
             keys_out,
-            None,
-            rekey_of,
-        );
-        if let Some(old_id) = rekey_of
-            && let Some(o) = self.children.iter_mut().find(|c| c.id == old_id)
-        {
-            if o.state == ChildState::Rekeying {
-                // Our own rekey of it is in flight: remember this for §2.8.1.
-                let min = if ni < nr { ni } else { nr };
-                o.collision = Some(Box::new((new_id, min.to_vec())));
-            } else {
-                // RFC 7296 §2.8: the rekey's initiator deletes the old SA.
-                o.replace(now, DELETE_REKEYED_DELAY);
-            }
+            seq: None,
+            rekey_of: d.rekey_of,
+        };
+        let new_id = self.install_child(ctx, now, new);
+        if let Some(old) = d.rekey_of {
+            self.note_peer_rekey(now, old, new_id, ni, nr);
         }
-        Answer::Ok(payloads)
+        Ok(payloads)
+    }
+
+    /// Decides a Child SA request: the SA it rekeys, room under the cap, the
+    /// child config and narrowed selectors, the proposal, the key exchange and
+    /// the RFC 9611 resource.
+    fn decide_child(
+        &mut self,
+        ctx: &Ctx<'_>,
+        request: &ChildRequest<'_>,
+        in_auth: bool,
+    ) -> Result<ChildDecision, Refusal> {
+        let rekey_of = self.rekey_target(request.rekey)?;
+        self.child_room(ctx, rekey_of.is_some())?;
+        let (Some(tsi), Some(tsr), Some(sa)) = (&request.tsi, &request.tsr, request.sa) else {
+            return Err(Refusal::of(NotifyType::TS_UNACCEPTABLE));
+        };
+        let old = rekey_of.and_then(|id| self.children.iter().find(|c| c.id == id));
+        let (old_cfg, old_resource) = (old.map(|o| o.cfg), old.map(|o| o.resource));
+        let (cfg, ts_remote, ts_local) = self.pick_child_config(old_cfg, tsi, tsr)?;
+        let conn = self.conn();
+        let c = &conn.children[usize::from(cfg)];
+        let (num, esp, spi_out) = select_esp(sa, &esp_offer(c, in_auth))?;
+        let (gir, ke_out) = responder_ke(ctx.crypto, esp.ke, request.ke)?;
+        let resource = match old_resource {
+            Some(r) => r,
+            None => self.new_child_resource(ctx, cfg, c, request.resource_info)?,
+        };
+        Ok(ChildDecision {
+            cfg,
+            rekey_of,
+            ts_remote,
+            ts_local,
+            num,
+            esp,
+            spi_out,
+            gir,
+            ke_out,
+            resource,
+            resource_notify: old_resource.is_none() && resource.per_cpu(),
+            transport: c.mode == Mode::Transport && request.transport,
+        })
+    }
+
+    /// The Child SA a REKEY_SA notify names (RFC 7296 §1.3.3), if any.
+    fn rekey_target(&self, n: Option<&Notify>) -> Result<Option<ChildSaId>, Refusal> {
+        let Some(n) = n else {
+            return Ok(None);
+        };
+        let Some(spi) = n.spi_u32() else {
+            return Err(Refusal::of(NotifyType::INVALID_SYNTAX));
+        };
+        match self.children.iter().find(|c| c.spi_out == Spi(spi)) {
+            // RFC 7296 §2.25: while our own CREATE_CHILD_SA is outstanding
+            // the SA may be the one it creates (its response not here yet).
+            None if matches!(self.outstanding.as_deref(), Some(o) if matches!(o.pending, Pending::CreateChild(_))) => {
+                Err(Refusal::of(NotifyType::TEMPORARY_FAILURE))
+            }
+            None => Err(Refusal::of(NotifyType::CHILD_SA_NOT_FOUND)),
+            Some(c) if !c.is_live() => Err(Refusal::of(NotifyType::TEMPORARY_FAILURE)),
+            Some(c) => Ok(Some(c.id)),
+        }
+    }
+
+    /// The child config for a request: the rekeyed SA's (`only`), or the first
+    /// whose selectors overlap the peer's; with the narrowed TSi and TSr
+    /// (RFC 7296 §2.9), refused if they exceed the config's policy cap.
+    fn pick_child_config(
+        &self,
+        only: Option<u16>,
+        tsi: &[TrafficSelector],
+        tsr: &[TrafficSelector],
+    ) -> Result<(u16, Vec<TrafficSelector>, Vec<TrafficSelector>), Refusal> {
+        let conn = self.conn();
+        let picked = conn.children.iter().enumerate().find_map(|(i, c)| {
+            if only.is_some_and(|o| usize::from(o) != i) {
+                return None;
+            }
+            let (local, remote) = c.selectors(self.local.ip(), self.remote.ip());
+            let ni_ = narrow(&remote, tsi);
+            let nr_ = narrow(&local, tsr);
+            (!ni_.is_empty() && !nr_.is_empty()).then_some((i, ni_, nr_))
+        });
+        let Some((cfg_idx, ts_remote, ts_local)) = picked else {
+            return Err(Refusal::of(NotifyType::TS_UNACCEPTABLE));
+        };
+        let c = &conn.children[cfg_idx];
+        if let Err(e) = selector::within_cap(&ts_local, &ts_remote, c.max_policies) {
+            tracing::info!(ike = ?self.id, name = %c.name, error = %e, "answering TS_UNACCEPTABLE");
+            return Err(Refusal::of(NotifyType::TS_UNACCEPTABLE));
+        }
+        let cfg = u16::try_from(cfg_idx).unwrap_or(u16::MAX);
+        Ok((cfg, ts_remote, ts_local))
+    }
+
+    /// The resource of a Child SA the peer creates (RFC 9611 §4): a CPU of the
+    /// per-CPU group if it asks for one, else plain. The request also tells
+    /// the group whether the peer supports per-CPU SAs (for our own acquires).
+    fn new_child_resource(
+        &mut self,
+        ctx: &Ctx<'_>,
+        cfg: u16,
+        c: &ChildConfig,
+        asked: bool,
+    ) -> Result<Resource, Refusal> {
+        if !c.is_per_cpu() {
+            return Ok(Resource::Plain);
+        }
+        let resource = if asked {
+            self.assign_per_cpu(ctx, cfg, c)?
+        } else {
+            Resource::Plain
+        };
+        self.group(cfg).support = if resource.per_cpu() {
+            per_resource::Support::Yes
+        } else {
+            per_resource::Support::No
+        };
+        Ok(resource)
+    }
+
+    /// A free CPU for a per-CPU Child SA the peer asks for, within the group's
+    /// cap; TS_MAX_QUEUE beyond it (RFC 9611 §4.2, existing SAs untouched).
+    fn assign_per_cpu(
+        &self,
+        ctx: &Ctx<'_>,
+        cfg: u16,
+        c: &ChildConfig,
+    ) -> Result<Resource, Refusal> {
+        // The cap holds whoever asks. When both sides ask at once, the
+        // original initiator's creates in flight win: it counts them and
+        // refuses, the original responder does not and accepts, so a
+        // collision neither overshoots the cap nor refuses both requests.
+        let ours = if self.initiator {
+            self.groups
+                .iter()
+                .find(|g| g.cfg == cfg)
+                .map_or(0, |g| g.per_cpu_count(&[]))
+        } else {
+            0
+        };
+        let cap = c.per_cpu_max.unwrap_or(ctx.cfg.local_cpus);
+        let room = cap.saturating_sub(u32::try_from(ours).unwrap_or(u32::MAX));
+        per_resource::assign(&self.resources(cfg), ctx.cfg.local_cpus, room).ok_or_else(|| {
+            tracing::info!(ike = ?self.id, cap, "per-CPU group full, answering TS_MAX_QUEUE");
+            Refusal::of(NotifyType::TS_MAX_QUEUE)
+        })
+    }
+
+    /// After the peer's rekey of `old` produced `new`: remember it if our own
+    /// rekey of `old` is in flight (RFC 7296 §2.8.1), else let the peer, the
+    /// rekey's initiator, delete the old SA (§2.8).
+    fn note_peer_rekey(
+        &mut self,
+        now: Instant,
+        old: ChildSaId,
+        new: ChildSaId,
+        ni: &[u8],
+        nr: &[u8],
+    ) {
+        let Some(o) = self.children.iter_mut().find(|c| c.id == old) else {
+            return;
+        };
+        if o.state == ChildState::Rekeying {
+            let min = if ni < nr { ni } else { nr };
+            o.collision = Some(Box::new((new, min.to_vec())));
+        } else {
+            o.replace(now, DELETE_REKEYED_DELAY);
+        }
     }
 
     /// Kernel expire (soft: rekey; hard: delete) for an SA with SPI `spi`.

@@ -76,7 +76,10 @@ impl IkeSa {
             &[Payload::Delete(Delete::ike())],
             Pending::DeleteIke,
         );
-        self.state = State::Closing;
+        // A replaced SA stays Replaced: its end is part of the rekey.
+        if !self.is_replaced() {
+            self.state = State::Closing;
+        }
     }
 
     /// Responder: an INFORMATIONAL request.
@@ -98,7 +101,7 @@ impl IkeSa {
                     // The peer won the rekey collision before our response arrived.
                     self.transfer_to(ctx, now, c.0);
                 }
-                let reason = if self.replaced {
+                let reason = if self.is_replaced() {
                     Error::Rekeyed
                 } else {
                     Error::DeletedByPeer

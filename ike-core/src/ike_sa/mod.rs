@@ -30,7 +30,7 @@ use crate::proposal::Selected;
 use crate::spi_pool::SpiPool;
 use crate::timer::Retransmit;
 use crate::wire::natt::add_marker;
-use crate::wire::{ExchangeType, Flags, Header, Message, Payload};
+use crate::wire::{ExchangeType, Flags, Header, Message, Notify, NotifyType, Payload};
 
 pub(crate) use child::ChildReq;
 #[cfg(test)]
@@ -83,6 +83,18 @@ impl Outputs {
     }
 }
 
+/// A received datagram: its addresses and bytes.
+struct Received<'a> {
+    remote: SocketAddr,
+    local: SocketAddr,
+    datagram: &'a [u8],
+}
+
+/// A notify payload without SPI.
+fn notify(ty: NotifyType, data: Vec<u8>) -> Payload {
+    Payload::Notify(Notify::new(ty, data))
+}
+
 /// What every IKE SA method gets: configuration, crypto and the output queues.
 pub(crate) struct Ctx<'a> {
     pub(crate) cfg: &'a EndpointConfig,
@@ -112,8 +124,11 @@ pub(crate) enum State {
     AuthSent(Box<InitResponder>),
     /// IKE_AUTH completed.
     Established,
-    /// Replaced by a rekey or being deleted: only the Delete exchange remains.
+    /// Being deleted: only the Delete exchange remains.
     Closing,
+    /// Replaced by its rekeyed successor (RFC 7296 §2.8): only the Delete
+    /// exchange remains, and whatever ends it ends as [`Error::Rekeyed`].
+    Replaced,
     /// Gone; the endpoint drops it.
     Dead,
 }
@@ -199,8 +214,6 @@ pub(crate) struct IkeSa {
     pub(crate) keepalive_at: Option<Instant>,
     /// Deadline for a half-open SA (responder waiting for IKE_AUTH).
     pub(crate) expire_at: Option<Instant>,
-    /// Replaced by a rekeyed IKE SA; only its deletion remains.
-    pub(crate) replaced: bool,
     /// PFS group the peer asked for with INVALID_KE_PAYLOAD in CREATE_CHILD_SA.
     pub(crate) pfs_group: Option<crate::wire::KeId>,
     /// IkeSaUp was reported (or this is an initiator still connecting): its end is reported too.
@@ -251,7 +264,6 @@ impl IkeSa {
             dpd_at: None,
             keepalive_at: None,
             expire_at: None,
-            replaced: false,
             pfs_group: None,
             announced: initiator,
             established_at: None,
@@ -279,7 +291,11 @@ impl IkeSa {
     }
 
     fn is_closing(&self) -> bool {
-        matches!(self.state, State::Closing)
+        matches!(self.state, State::Closing | State::Replaced)
+    }
+
+    pub(crate) fn is_replaced(&self) -> bool {
+        matches!(self.state, State::Replaced)
     }
 
     pub(crate) fn is_dead(&self) -> bool {
@@ -404,37 +420,68 @@ impl IkeSa {
             }
             return;
         }
+        let rx = Received {
+            remote,
+            local,
+            datagram,
+        };
+        if h.flags.response() {
+            self.handle_protected_response(ctx, now, &rx, h);
+        } else {
+            self.handle_protected_request(ctx, now, &rx, h);
+        }
+    }
+
+    /// A protected response: handled if it answers our outstanding request.
+    fn handle_protected_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        rx: &Received<'_>,
+        h: &Header,
+    ) {
         let Some(keys) = self.keys.as_ref() else {
             return;
         };
-        if h.flags.response() {
-            let Some(o) = &self.outstanding else {
-                return;
-            };
-            if o.msg_id != h.message_id || o.exchange != h.exchange {
-                return;
-            }
-            let inner = match keys.unprotect(datagram) {
-                Ok(inner) => inner,
-                Err(OpenError::Invalid(e)) => {
-                    // Authentic but malformed: the retransmit timer stays armed.
-                    tracing::warn!(ike = ?self.id, error = %e, "malformed protected response dropped");
-                    return;
-                }
-                Err(_) => return,
-            };
-            self.note_peer_address(ctx.cfg.nat_port, remote, local);
-            self.on_alive(now);
-            let Some(o) = self.outstanding.take() else {
-                return;
-            };
-            self.handle_response(ctx, now, o.pending, &inner);
-            self.kick(ctx, now);
+        let Some(o) = &self.outstanding else {
+            return;
+        };
+        if o.msg_id != h.message_id || o.exchange != h.exchange {
             return;
         }
-        // A request. RFC 7296 §1.4: INFORMATIONAL (like CREATE_CHILD_SA) only
-        // after the initial exchanges; until our IKE_AUTH completes, leave the
-        // message ID unused so the peer retransmits it once we are established.
+        let inner = match keys.unprotect(rx.datagram) {
+            Ok(inner) => inner,
+            Err(OpenError::Invalid(e)) => {
+                // Authentic but malformed: the retransmit timer stays armed.
+                tracing::warn!(ike = ?self.id, error = %e, "malformed protected response dropped");
+                return;
+            }
+            Err(_) => return,
+        };
+        self.note_peer_address(ctx.cfg.nat_port, rx.remote, rx.local);
+        self.on_alive(now);
+        let Some(o) = self.outstanding.take() else {
+            return;
+        };
+        self.handle_response(ctx, now, o.pending, &inner);
+        self.kick(ctx, now);
+    }
+
+    /// A protected request: the message ID window and retransmissions
+    /// (RFC 7296 §2.1, §2.2), decryption, then the exchange's handler.
+    fn handle_protected_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        rx: &Received<'_>,
+        h: &Header,
+    ) {
+        let Some(keys) = self.keys.as_ref() else {
+            return;
+        };
+        // RFC 7296 §1.4: INFORMATIONAL (like CREATE_CHILD_SA) only after the
+        // initial exchanges; until our IKE_AUTH completes, leave the message
+        // ID unused so the peer retransmits it once we are established.
         if h.exchange != ExchangeType::IKE_AUTH && !self.is_established() && !self.is_closing() {
             return;
         }
@@ -442,8 +489,10 @@ impl IkeSa {
         if id == self.expect_msg_id.wrapping_sub(1) && self.expect_msg_id != 0 {
             // Retransmission: resend the cached response if the request is authentic.
             // Authentic (a good ICV), even if its payloads were malformed.
-            if matches!(keys.unprotect(datagram), Ok(_) | Err(OpenError::Invalid(_)))
-                && let Some(r) = self.last_response.clone()
+            if matches!(
+                keys.unprotect(rx.datagram),
+                Ok(_) | Err(OpenError::Invalid(_))
+            ) && let Some(r) = self.last_response.clone()
             {
                 self.send(ctx, &r);
             }
@@ -452,24 +501,21 @@ impl IkeSa {
         if id != self.expect_msg_id {
             return;
         }
-        let inner = match keys.unprotect(datagram) {
+        let inner = match keys.unprotect(rx.datagram) {
             Ok(inner) => inner,
             Err(OpenError::Invalid(e)) => {
                 // RFC 7296 §2.21.2, §3.10.1: an authentic request with a
                 // syntax error is answered with INVALID_SYNTAX.
                 tracing::warn!(ike = ?self.id, error = %e, "malformed protected request");
                 self.expect_msg_id = self.expect_msg_id.wrapping_add(1);
-                let n = Payload::Notify(crate::wire::Notify::new(
-                    crate::wire::NotifyType::INVALID_SYNTAX,
-                    Vec::new(),
-                ));
+                let n = notify(NotifyType::INVALID_SYNTAX, Vec::new());
                 self.send_response(ctx, h.exchange, id, &[n]);
                 return;
             }
             Err(_) => return,
         };
         self.expect_msg_id = self.expect_msg_id.wrapping_add(1);
-        self.note_peer_address(ctx.cfg.nat_port, remote, local);
+        self.note_peer_address(ctx.cfg.nat_port, rx.remote, rx.local);
         self.on_alive(now);
         // RFC 7296 §2.5: a critical payload we do not understand rejects the message.
         let critical = inner.iter().find_map(|p| match p {
@@ -477,35 +523,41 @@ impl IkeSa {
             _ => None,
         });
         if let Some(ty) = critical {
-            let n = Payload::Notify(crate::wire::Notify::new(
-                crate::wire::NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD,
-                vec![ty.0],
-            ));
+            let n = notify(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![ty.0]);
             self.send_response(ctx, h.exchange, id, &[n]);
             return;
         }
-        match h.exchange {
-            ExchangeType::IKE_AUTH => self.handle_auth_request(ctx, now, id, &inner),
+        self.dispatch_request(ctx, now, h.exchange, id, &inner);
+        self.kick(ctx, now);
+    }
+
+    /// An authentic request we understand, to the handler of its exchange.
+    fn dispatch_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        exchange: ExchangeType,
+        id: u32,
+        inner: &[Payload],
+    ) {
+        match exchange {
+            ExchangeType::IKE_AUTH => self.handle_auth_request(ctx, now, id, inner),
             ExchangeType::CREATE_CHILD_SA if self.is_established() && !self.announced => {
                 // The successor of an unresolved IKE rekey collision (§2.8.2) owns
                 // no Child SAs yet: the peer retries later (RFC 7296 §2.25).
-                let n = Payload::Notify(crate::wire::Notify::new(
-                    crate::wire::NotifyType::TEMPORARY_FAILURE,
-                    Vec::new(),
-                ));
-                self.send_response(ctx, h.exchange, id, &[n]);
+                let n = notify(NotifyType::TEMPORARY_FAILURE, Vec::new());
+                self.send_response(ctx, exchange, id, &[n]);
             }
             ExchangeType::CREATE_CHILD_SA if self.is_established() => {
-                self.handle_create_child_request(ctx, now, id, &inner)
+                self.handle_create_child_request(ctx, now, id, inner)
             }
-            ExchangeType::INFORMATIONAL => self.handle_info_request(ctx, now, id, &inner),
+            ExchangeType::INFORMATIONAL => self.handle_info_request(ctx, now, id, inner),
             _ => {
                 // Unknown exchange or wrong state: answer with an empty response so the
                 // peer's window moves on (RFC 7296 §1.5 allows INVALID_SYNTAX; we stay quiet).
-                self.send_response(ctx, h.exchange, id, &[]);
+                self.send_response(ctx, exchange, id, &[]);
             }
         }
-        self.kick(ctx, now);
     }
 
     fn last_response_init(&self) -> Option<Vec<u8>> {
@@ -547,7 +599,7 @@ impl IkeSa {
             Pending::RekeyIke(req) => self.handle_rekey_ike_response(ctx, now, *req, inner),
             Pending::DeleteChildren(ids) => self.handle_delete_children_response(ctx, &ids),
             Pending::DeleteIke => {
-                let r = if self.replaced {
+                let r = if self.is_replaced() {
                     Error::Rekeyed
                 } else {
                     Error::ClosedLocally
@@ -596,7 +648,7 @@ impl IkeSa {
     pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
         if self.expire_at.is_some_and(|t| t <= now) {
             self.expire_at = None;
-            let reason = if self.replaced {
+            let reason = if self.is_replaced() {
                 Error::Rekeyed
             } else {
                 Error::Timeout
@@ -666,7 +718,7 @@ impl IkeSa {
             return;
         }
         // A replaced SA's end is part of the rekey, whatever ends it.
-        let reason = if self.replaced {
+        let reason = if self.is_replaced() {
             Error::Rekeyed
         } else {
             reason

@@ -5,15 +5,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::child::{error_notify, get_ke, get_nonce, get_sa};
+use super::child::{Refusal, error_notify, get_ke, get_nonce, get_sa};
 use super::init::NONCE_LEN;
 use super::keys::SaKeys;
 use super::{Ctx, IkeSa, Pending, State};
+use crate::crypto::SecretBytes;
 use crate::crypto::ke::ActiveKe;
 use crate::crypto::keymat::skeyseed_rekey;
 use crate::ids::{IkeSaId, IkeSpi};
 use crate::proposal::{Proposal, Selected};
-use crate::wire::{ExchangeType, Ke, Nonce, Notify, NotifyType, Payload, ProtocolId, Sa};
+use crate::wire::{ExchangeType, Ke, Nonce, NotifyType, Payload, ProtocolId, Sa};
 
 /// Our outstanding IKE rekey request.
 pub(crate) struct IkeRekeyReq {
@@ -115,7 +116,7 @@ impl IkeSa {
             .clone()
             .unwrap_or(crate::config::Identity::Other(0, Vec::new()));
         n.establish(ctx, now, peer);
-        self.replaced = true;
+        self.state = State::Replaced;
         // If the peer never deletes the old SA, drop it after a while.
         self.expire_at = Some(now + Duration::from_secs(60));
         self.rekey_at = None;
@@ -135,8 +136,7 @@ impl IkeSa {
             queue: std::mem::take(&mut self.queue),
             peer_id: self.peer_id.clone(),
         });
-        self.replaced = true;
-        self.state = State::Closing;
+        self.state = State::Replaced;
         self.expire_at = Some(now + Duration::from_secs(60));
         self.rekey_at = None;
         self.dpd_at = None;
@@ -225,73 +225,21 @@ impl IkeSa {
         msg_id: u32,
         inner: &[Payload],
     ) {
-        let conn = self.conn();
-        let err = |t: NotifyType, d: Vec<u8>| vec![Payload::Notify(Notify::new(t, d))];
         // Our own IKE rekey in flight: a collision, answered as usual (§2.8.2).
         // Any other request of ours in flight: ask the peer to retry (§2.25).
         let colliding = matches!(
             self.outstanding.as_deref().map(|o| &o.pending),
             Some(Pending::RekeyIke(_))
         ) && self.ike_collision.is_none();
-        if (self.outstanding.is_some() && !colliding) || self.replaced {
-            let p = err(NotifyType::TEMPORARY_FAILURE, Vec::new());
+        if (self.outstanding.is_some() && !colliding) || self.is_replaced() {
+            let p = Refusal::of(NotifyType::TEMPORARY_FAILURE).into_payloads();
             self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &p);
             return;
         }
-        let answer = (|| {
-            let sa = get_sa(inner).ok_or((NotifyType::INVALID_SYNTAX, Vec::new()))?;
-            let offered: Vec<(u8, Proposal, u64)> = sa
-                .proposals
-                .iter()
-                .filter(|p| p.protocol == ProtocolId::IKE)
-                .filter_map(|p| {
-                    Some((
-                        p.num,
-                        Proposal::from_wire(p)?,
-                        p.spi_u64().filter(|s| *s != 0)?,
-                    ))
-                })
-                .collect();
-            let plain: Vec<(u8, Proposal)> =
-                offered.iter().map(|(n, p, _)| (*n, p.clone())).collect();
-            let (num, sel) = Proposal::select(&conn.ike_proposals, &plain)
-                .ok_or((NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()))?;
-            let spi_i = offered
-                .iter()
-                .find(|(n, _, _)| *n == num)
-                .map(|(_, _, s)| *s)
-                .unwrap_or_default();
-            let group = sel.ke.unwrap_or_default();
-            let ni = get_nonce(inner)
-                .ok_or((NotifyType::INVALID_SYNTAX, Vec::new()))?
-                .0
-                .clone();
-            let ke = get_ke(inner).filter(|k| k.group == group).ok_or((
-                NotifyType::INVALID_KE_PAYLOAD,
-                group.0.to_be_bytes().to_vec(),
-            ))?;
-            let mine = ctx
-                .crypto
-                .ke(group)
-                .and_then(|g| g.start(&*ctx.crypto.random))
-                .map_err(|_| (NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()))?;
-            let gir = mine
-                .complete(&ke.data)
-                .map_err(|_| (NotifyType::INVALID_SYNTAX, Vec::new()))?;
-            let nr = ctx
-                .crypto
-                .random_nonce(NONCE_LEN)
-                .map_err(|_| (NotifyType::TEMPORARY_FAILURE, Vec::new()))?;
-            let spi_r = ctx
-                .crypto
-                .random_ike_spi()
-                .map_err(|_| (NotifyType::TEMPORARY_FAILURE, Vec::new()))?;
-            Ok((num, sel, spi_i, ni, nr, gir, spi_r, mine.public().to_vec()))
-        })();
-        let (num, sel, spi_i, ni, nr, gir, spi_r, public) = match answer {
+        let a = match accept_ike_rekey(ctx, &self.conn().ike_proposals, inner) {
             Ok(a) => a,
-            Err((t, d)) => {
-                let p = err(t, d);
+            Err(refusal) => {
+                let p = refusal.into_payloads();
                 self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &p);
                 return;
             }
@@ -299,52 +247,116 @@ impl IkeSa {
         let Some(old) = self.keys.as_ref() else {
             return;
         };
-        let seed = skeyseed_rekey(old.prf, &old.sk_d, &gir, &ni, &nr);
-        let Ok(keys) = SaKeys::derive(ctx.crypto, &sel, &seed, &ni, &nr, spi_i, spi_r, false)
-        else {
-            let p = err(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
+        let seed = skeyseed_rekey(old.prf, &old.sk_d, &a.gir, &a.ni, &a.nr);
+        let Ok(keys) = SaKeys::derive(
+            ctx.crypto, &a.sel, &seed, &a.ni, &a.nr, a.spi_i, a.spi_r, false,
+        ) else {
+            let p = Refusal::of(NotifyType::NO_PROPOSAL_CHOSEN).into_payloads();
             self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &p);
             return;
         };
-        let payloads = [
-            Payload::Sa(Sa {
-                proposals: vec![
-                    Proposal::from_selected(ProtocolId::IKE, &sel)
-                        .to_wire(num, spi_r.to_be_bytes().to_vec()),
-                ],
-            }),
-            Payload::Nonce(Nonce(nr.clone())),
-            Payload::Ke(Ke {
-                group: sel.ke.unwrap_or_default(),
-                data: public,
-            }),
-        ];
+        let payloads = ike_rekey_response(&a);
         self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &payloads);
+        let (spi_i, spi_r) = (IkeSpi(a.spi_i), IkeSpi(a.spi_r));
         if colliding {
-            let min = if ni < nr { ni } else { nr };
-            let id = self.successor(
-                ctx,
-                now,
-                false,
-                IkeSpi(spi_i),
-                IkeSpi(spi_r),
-                sel,
-                keys,
-                true,
-            );
+            let id = self.successor(ctx, now, false, spi_i, spi_r, a.sel, keys, true);
+            let min = if a.ni < a.nr { a.ni } else { a.nr };
             self.ike_collision = Some(Box::new((id, min)));
             return;
         }
-        self.successor(
-            ctx,
-            now,
-            false,
-            IkeSpi(spi_i),
-            IkeSpi(spi_r),
-            sel,
-            keys,
-            false,
-        );
-        self.state = State::Closing;
+        self.successor(ctx, now, false, spi_i, spi_r, a.sel, keys, false);
     }
+}
+
+/// What a responder accepted of an IKE rekey request (RFC 7296 §1.3.2).
+struct IkeRekeyAnswer {
+    /// The accepted proposal's number, echoed in the response.
+    num: u8,
+    sel: Selected,
+    spi_i: u64,
+    spi_r: u64,
+    ni: Vec<u8>,
+    nr: Vec<u8>,
+    gir: SecretBytes,
+    /// Our KE public value.
+    public: Vec<u8>,
+}
+
+/// Reads and decides an IKE rekey request (RFC 7296 §1.3.2): one of our
+/// proposals with the peer's SPI, its nonce and KE, then our nonce, SPI and KE.
+fn accept_ike_rekey(
+    ctx: &Ctx<'_>,
+    ours: &[Proposal],
+    inner: &[Payload],
+) -> Result<IkeRekeyAnswer, Refusal> {
+    let sa = get_sa(inner).ok_or_else(|| Refusal::of(NotifyType::INVALID_SYNTAX))?;
+    let offered: Vec<(u8, Proposal, u64)> = sa
+        .proposals
+        .iter()
+        .filter(|p| p.protocol == ProtocolId::IKE)
+        .filter_map(|p| {
+            Some((
+                p.num,
+                Proposal::from_wire(p)?,
+                p.spi_u64().filter(|s| *s != 0)?,
+            ))
+        })
+        .collect();
+    let plain: Vec<(u8, Proposal)> = offered.iter().map(|(n, p, _)| (*n, p.clone())).collect();
+    let (num, sel) = Proposal::select(ours, &plain)
+        .ok_or_else(|| Refusal::of(NotifyType::NO_PROPOSAL_CHOSEN))?;
+    let spi_i = offered
+        .iter()
+        .find(|(n, _, _)| *n == num)
+        .map(|(_, _, s)| *s)
+        .unwrap_or_default();
+    let group = sel.ke.unwrap_or_default();
+    let ni = get_nonce(inner)
+        .ok_or_else(|| Refusal::of(NotifyType::INVALID_SYNTAX))?
+        .0
+        .clone();
+    let ke = get_ke(inner).filter(|k| k.group == group).ok_or_else(|| {
+        Refusal(
+            NotifyType::INVALID_KE_PAYLOAD,
+            group.0.to_be_bytes().to_vec(),
+        )
+    })?;
+    let mine = ctx
+        .crypto
+        .ke(group)
+        .and_then(|g| g.start(&*ctx.crypto.random))
+        .map_err(|_| Refusal::of(NotifyType::NO_PROPOSAL_CHOSEN))?;
+    let gir = mine
+        .complete(&ke.data)
+        .map_err(|_| Refusal::of(NotifyType::INVALID_SYNTAX))?;
+    let temporary = |_| Refusal::of(NotifyType::TEMPORARY_FAILURE);
+    let nr = ctx.crypto.random_nonce(NONCE_LEN).map_err(temporary)?;
+    let spi_r = ctx.crypto.random_ike_spi().map_err(temporary)?;
+    Ok(IkeRekeyAnswer {
+        num,
+        sel,
+        spi_i,
+        spi_r,
+        ni,
+        nr,
+        gir,
+        public: mine.public().to_vec(),
+    })
+}
+
+/// The response to an IKE rekey (RFC 7296 §1.3.2): SA, Nr, KEr.
+fn ike_rekey_response(a: &IkeRekeyAnswer) -> [Payload; 3] {
+    [
+        Payload::Sa(Sa {
+            proposals: vec![
+                Proposal::from_selected(ProtocolId::IKE, &a.sel)
+                    .to_wire(a.num, a.spi_r.to_be_bytes().to_vec()),
+            ],
+        }),
+        Payload::Nonce(Nonce(a.nr.clone())),
+        Payload::Ke(Ke {
+            group: a.sel.ke.unwrap_or_default(),
+            data: a.public.clone(),
+        }),
+    ]
 }

@@ -252,6 +252,32 @@ fn simultaneous_child_rekey_lowest_nonce_loses() {
     }
 }
 
+/// The rekey's initiator deletes the old IKE SA (RFC 7296 §1.3.2); while that
+/// Delete is in flight the old SA is still the replaced one, not merely closing.
+#[test]
+fn replaced_ike_sa_stays_replaced_while_its_delete_is_in_flight() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    let ike = p.connect();
+    p.a.rekey_ike(p.time, ike).expect("rekey");
+    let closing = |p: &Pair| {
+        p.a.ike_sa_info(ike)
+            .is_some_and(|i| i.state == crate::event::IkeSaState::Closing)
+    };
+    while !closing(&p) {
+        assert!(p.step(), "the rekey never completed");
+    }
+    let old = p.a_sa(ike);
+    assert!(old.is_replaced(), "state after the rekey: not Replaced");
+    assert!(
+        matches!(
+            old.outstanding.as_deref().map(|o| &o.pending),
+            Some(crate::ike_sa::Pending::DeleteIke)
+        ),
+        "the old SA's Delete is not in flight"
+    );
+}
+
 #[test]
 fn ike_rekey_moves_children() {
     let (a, b) = configs();
