@@ -5,6 +5,8 @@
 //! Sections (each can be picked with `--only`):
 //! - `ike`: ike-core codec, crypto primitives and the full IKE_SA_INIT +
 //!   IKE_AUTH handshake against its DH + PRF + AEAD floor (in-process);
+//! - `scale`: the engine's cost per DPD request and per soft expire with 10,
+//!   100, 1,000 and 10,000 connections, each with an IKE SA (in-process);
 //! - `xdp`: the steering program under BPF_PROG_TEST_RUN against a trivial
 //!   XDP_PASS program (host kernel, root);
 //! - `xfrm`: SA installs per second, lanes vs `ip -batch` and one `ip`
@@ -29,7 +31,7 @@ use std::fmt::Write as _;
 use std::process::Command;
 use std::time::Instant;
 
-const SECTIONS: &[&str] = &["ike", "xdp", "xfrm", "daemon", "pcpu"];
+const SECTIONS: &[&str] = &["ike", "scale", "xdp", "xfrm", "daemon", "pcpu"];
 
 #[derive(clap::Args, Debug)]
 pub struct Options {
@@ -93,6 +95,7 @@ pub fn run(o: &Options) -> Result<()> {
         let start = Instant::now();
         let res = match name {
             "ike" => ike().map(Out::from),
+            "scale" => scale().map(Out::from),
             "xdp" => xdp(o.xdp_repeat).map(Out::from),
             "xfrm" => xfrm(o.cpus).map(Out::from),
             "daemon" => daemon(o),
@@ -139,6 +142,16 @@ fn capture(cmd: &mut Command) -> Result<String> {
         text.push('\n');
     }
     Ok(text)
+}
+
+/// `scale`: the engine's cost per input with 10 to 10,000 connections and
+/// IKE SAs (ike-core bench `scale`, interleaved rounds, medians).
+fn scale() -> Result<String> {
+    let out =
+        capture(util::cargo().args(["bench", "-p", "ike-core", "--bench", "scale", "--", "7"]))?;
+    Ok(format!(
+        "#### ike-core `scale` (7 interleaved rounds)\n\n```\n{out}```\n"
+    ))
 }
 
 fn ike() -> Result<String> {
