@@ -2,7 +2,7 @@
 //!
 //! Types are parsed at the edge (addresses, subnets, durations, proposals, enums), so
 //! syntax and type errors carry TOML's span; checks across fields run in
-//! [`validate`] and are located by their key path. Every error names the file, line
+//! `validate` and are located by their key path. Every error names the file, line
 //! and column.
 
 mod duration;
