@@ -14,6 +14,7 @@ pub mod pacing;
 mod pacing_tests;
 pub mod plan;
 pub mod planner;
+pub mod privs;
 mod status;
 pub mod steering;
 pub mod udp;
@@ -51,6 +52,18 @@ pub fn run(config_path: &Path, socket: &Path, keep_kernel_state: bool) -> Result
         };
         let mut daemon = Daemon::new(config_path.to_path_buf(), config, backend, steer, opts)?;
         daemon.start().await?;
+        // Sockets bound, steering attached, kernel subscribed: the rest needs
+        // only XFRM and the steering maps.
+        match privs::drop_unneeded() {
+            Ok(privs::Dropped::Done(kept)) => tracing::info!(
+                kept = format_args!("{kept:#x}"),
+                "capabilities dropped to CAP_NET_ADMIN, CAP_BPF and CAP_DAC_READ_SEARCH"
+            ),
+            Ok(privs::Dropped::Skipped(why)) => {
+                tracing::warn!("capabilities kept: {why}")
+            }
+            Err(e) => tracing::warn!("capabilities kept: {e}"),
+        }
 
         let (ctl_tx, ctl_rx) = mpsc::channel(32);
         tokio::spawn(control::serve(listener, ctl_tx));
