@@ -294,21 +294,38 @@ fn request_payloads(
             data: k.public().to_vec(),
         }));
     }
-    payloads.push(Payload::Tsi(ts_payload(&req.ts_i)));
-    payloads.push(Payload::Tsr(ts_payload(&req.ts_r)));
-    if req.transport {
+    let resource = req.resource_notify.then(|| resource_info_data(req.cpu));
+    push_ts_and_notifies(
+        &mut payloads,
+        (&req.ts_i, &req.ts_r),
+        req.transport,
+        resource,
+    );
+    payloads
+}
+
+/// TSi, TSr, USE_TRANSPORT_MODE (RFC 7296 §1.3.1) and SA_RESOURCE_INFO
+/// (RFC 9611 §4.1), the tail of every Child SA request and response.
+fn push_ts_and_notifies(
+    payloads: &mut Vec<Payload>,
+    (ts_i, ts_r): (&[TrafficSelector], &[TrafficSelector]),
+    transport: bool,
+    resource: Option<Vec<u8>>,
+) {
+    payloads.push(Payload::Tsi(ts_payload(ts_i)));
+    payloads.push(Payload::Tsr(ts_payload(ts_r)));
+    if transport {
         payloads.push(Payload::Notify(Notify::new(
             NotifyType::USE_TRANSPORT_MODE,
             Vec::new(),
         )));
     }
-    if req.resource_notify {
+    if let Some(data) = resource {
         payloads.push(Payload::Notify(Notify::new(
             NotifyType::SA_RESOURCE_INFO,
-            resource_info_data(req.cpu),
+            data,
         )));
     }
-    payloads
 }
 
 /// The payloads answering a Child SA request (RFC 7296 §1.3.1); `nr` is
@@ -327,20 +344,15 @@ fn response_payloads(d: &ChildDecision, spi_in: Spi, nr: Option<&[u8]>) -> Vec<P
     if let Some(k) = &d.ke_out {
         payloads.push(Payload::Ke(k.clone()));
     }
-    payloads.push(Payload::Tsi(ts_payload(&d.ts_remote)));
-    payloads.push(Payload::Tsr(ts_payload(&d.ts_local)));
-    if d.transport {
-        payloads.push(Payload::Notify(Notify::new(
-            NotifyType::USE_TRANSPORT_MODE,
-            Vec::new(),
-        )));
-    }
-    if d.resource_notify {
-        payloads.push(Payload::Notify(Notify::new(
-            NotifyType::SA_RESOURCE_INFO,
-            resource_info_data(d.resource.cpu()),
-        )));
-    }
+    let resource = d
+        .resource_notify
+        .then(|| resource_info_data(d.resource.cpu()));
+    push_ts_and_notifies(
+        &mut payloads,
+        (&d.ts_remote, &d.ts_local),
+        d.transport,
+        resource,
+    );
     payloads
 }
 
