@@ -8,6 +8,7 @@
 //! initiator that returned our cookie.
 
 use super::enums::{ExchangeType, NotifyType, PayloadType};
+use super::header::Header;
 use super::natt::{NattDatagram, classify_4500};
 
 /// How a daemon should queue a received datagram.
@@ -32,18 +33,16 @@ pub fn urgency(data: &[u8], on_nat_port: bool) -> Urgency {
     } else {
         data
     };
-    if ike.len() < 28 {
+    // A runt, or a bad length or version: the engine would drop it unread.
+    let Ok(h) = Header::peek(ike) else {
         return Urgency::Ignore;
-    }
-    let spi_r_zero = ike[8..16] == [0; 8];
-    let response = ike[19] & 0x20 != 0;
-    if ike[18] != ExchangeType::IKE_SA_INIT.0 || response || !spi_r_zero {
+    };
+    if h.exchange != ExchangeType::IKE_SA_INIT || h.flags.response() || h.spi_r != 0 {
         return Urgency::Now;
     }
     // RFC 7296 §2.6: the cookie is the first payload, N(COOKIE).
-    let cookie_first = ike[16] == PayloadType::NOTIFY.0
-        && ike.len() >= 36
-        && u16::from_be_bytes([ike[34], ike[35]]) == NotifyType::COOKIE.0;
+    let cookie_first = h.next_payload == PayloadType::NOTIFY
+        && ike.get(34..36) == Some(&NotifyType::COOKIE.0.to_be_bytes()[..]);
     if cookie_first {
         Urgency::Now
     } else {
@@ -63,7 +62,15 @@ mod tests {
         h[17] = 0x20;
         h[18] = exchange;
         h[19] = flags;
+        h[27] = 28;
         h
+    }
+
+    /// Sets the header's length field to the datagram's length.
+    fn sized(mut v: Vec<u8>) -> Vec<u8> {
+        let n = u32::try_from(v.len()).expect("len");
+        v[24..28].copy_from_slice(&n.to_be_bytes());
+        v
     }
 
     #[test]
@@ -73,6 +80,7 @@ mod tests {
         let mut cookie = header(34, 0x08, 0, 41);
         cookie.extend_from_slice(&[33, 0, 0, 12, 0, 0]);
         cookie.extend_from_slice(&NotifyType::COOKIE.0.to_be_bytes());
+        let cookie = sized(cookie);
         assert_eq!(urgency(&cookie, false), Urgency::Now);
         let mut other_notify = cookie.clone();
         other_notify[34..36].copy_from_slice(&NotifyType::INVALID_SYNTAX.0.to_be_bytes());
@@ -98,6 +106,9 @@ mod tests {
         let esp = [0xc0, 0, 0, 1, 0, 0, 0, 1, 9, 9, 9, 9];
         assert_eq!(urgency(&esp, true), Urgency::Ignore, "ESP");
         assert_eq!(urgency(&[0xff], true), Urgency::Ignore);
-        assert_eq!(urgency(&m[..20], false), Urgency::Ignore);
+        assert_eq!(urgency(&m[4..24], false), Urgency::Ignore, "runt");
+        let mut wrong_len = m[4..].to_vec();
+        wrong_len[27] = 99;
+        assert_eq!(urgency(&wrong_len, false), Urgency::Ignore, "length field");
     }
 }
