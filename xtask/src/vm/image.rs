@@ -36,6 +36,8 @@ const BASE_PKGS: &[&str] = &[
     "iputils-ping",
     "util-linux",
     "gawk",
+    "openssl",
+    "tmux",
 ];
 
 /// The IPsec peer in the image: Debian's strongSwan and libreswan conflict
@@ -61,9 +63,10 @@ impl Variant {
                 "strongswan-charon",
                 "strongswan-swanctl",
                 "libcharon-extra-plugins",
+                "strongswan-pki",
             ]),
             // libreswan depends on the virtual `host`, which debootstrap cannot resolve.
-            Variant::Libreswan => v.extend(["libreswan", "bind9-host"]),
+            Variant::Libreswan => v.extend(["libreswan", "bind9-host", "libnss3-tools"]),
         }
         v
     }
