@@ -43,6 +43,10 @@ pub struct EndpointConfig {
     /// Range of inbound ESP SPIs we choose from (the kernel's ALLOCSPI default
     /// range, 0xc0000000..=0xcfffffff); no SPI in use is chosen twice.
     pub esp_spis: RangeInclusive<u32>,
+    /// Largest IP datagram (IP and UDP headers included) an encrypted IKE
+    /// message is sent in before it goes as RFC 7383 fragments (strongSwan
+    /// `charon.fragment_size`, 1280; 0: 576 for IPv4, 1280 for IPv6).
+    pub fragment_size: usize,
 }
 
 impl Default for EndpointConfig {
@@ -58,6 +62,7 @@ impl Default for EndpointConfig {
             nat_port: crate::wire::natt::NATT_PORT,
             esp_spis: 0xc000_0000..=0xcfff_ffff,
             defer_ke: false,
+            fragment_size: 1280,
         }
     }
 }
@@ -82,6 +87,11 @@ pub struct DosLimits {
     /// How often the COOKIE secret is replaced (cookies of the previous secret
     /// stay valid for one more period).
     pub cookie_secret_lifetime: Duration,
+    /// Most fragments one RFC 7383 message may announce (Total Fragments);
+    /// the reassembled message is also bounded by `max_packet`.
+    pub max_fragments: u16,
+    /// How long an incomplete set of fragments is kept after its first one.
+    pub fragment_timeout: Duration,
 }
 
 impl Default for DosLimits {
@@ -93,6 +103,8 @@ impl Default for DosLimits {
             half_open_timeout: Duration::from_secs(30),
             max_packet: 10_000,
             cookie_secret_lifetime: Duration::from_secs(120),
+            max_fragments: 64,
+            fragment_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -131,6 +143,25 @@ pub struct ConnectionConfig {
     /// none; rekeys replace an SA and are not counted. `None`: see
     /// [`ConnectionConfig::child_sa_limit`].
     pub max_child_sas: Option<u32>,
+    /// IKE fragmentation (RFC 7383), as swanctl's `fragmentation`.
+    pub fragmentation: Fragmentation,
+}
+
+/// swanctl's `fragmentation` for IKEv2 (RFC 7383). Fragments a peer sends
+/// are reassembled whatever this says, as strongSwan does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fragmentation {
+    /// Announce IKEV2_FRAGMENTATION_SUPPORTED and fragment oversized
+    /// encrypted messages if the peer announced it too.
+    #[default]
+    Yes,
+    /// Announce support, but never send fragments.
+    Accept,
+    /// Announce support and fragment oversized encrypted messages even if
+    /// the peer did not announce it (IKE_SA_INIT is never fragmented).
+    Force,
+    /// Do not announce support; never send fragments.
+    No,
 }
 
 impl ConnectionConfig {
@@ -151,6 +182,7 @@ impl ConnectionConfig {
             force_encap: false,
             initial_contact: true,
             max_child_sas: None,
+            fragmentation: Fragmentation::Yes,
         }
     }
 

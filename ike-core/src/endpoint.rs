@@ -630,6 +630,11 @@ impl Endpoint {
         self.dos
     }
 
+    /// What IKE fragmentation (RFC 7383) sent, reassembled and dropped so far.
+    pub fn frag_stats(&self) -> crate::ike_sa::frag::FragStats {
+        self.out.frag
+    }
+
     /// Half-open responder IKE SAs now.
     pub fn half_open_count(&self) -> usize {
         self.half_open.total()

@@ -82,13 +82,14 @@ pub mod timer;
 pub mod wire;
 
 pub use config::{
-    ChildConfig, ConnectionConfig, DosLimits, EndpointConfig, Identity, Mode, PerCpu, PerCpuMode,
-    Psk, TrafficSelector,
+    ChildConfig, ConnectionConfig, DosLimits, EndpointConfig, Fragmentation, Identity, Mode,
+    PerCpu, PerCpuMode, Psk, TrafficSelector,
 };
 pub use endpoint::{DosStats, Endpoint, KernelEvent};
 pub use error::{ApiError, Error, PeerIncompatible, PeerMisbehaved};
 pub use event::{ChildSaInstall, DirectionKeys, Encap, Event, IkeSaInfo, IkeSaState, Transmit};
 pub use ids::{ChildSaId, ConnId, CpuId, IkeSaId, IkeSpi, Spi};
+pub use ike_sa::frag::FragStats;
 pub use ke_job::{KeJob, KeResult};
 pub use proposal::{Proposal, ProposalError, Selected};
 

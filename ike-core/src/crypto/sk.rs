@@ -122,8 +122,14 @@ pub fn seal_fragments(
     let overhead = Header::LEN + GENERIC_HEADER_LEN + 4 + key.iv_len() + key.icv_len() + 1;
     // Largest chunk whose padded plaintext still fits.
     let room = max_datagram.saturating_sub(overhead);
-    let chunk = (room + 1) / block * block;
-    let chunk = chunk.saturating_sub(1).max(1);
+    // At least one byte of content besides the Pad Length byte.
+    let fit = (room + 1) / block * block;
+    if fit < 2 {
+        return Err(CryptoError::Malformed(
+            "fragment size leaves no room for content; raise fragment_size",
+        ));
+    }
+    let chunk = fit - 1;
     let pieces: Vec<&[u8]> = if plain.is_empty() {
         vec![&[][..]]
     } else {

@@ -10,8 +10,8 @@ use std::time::Instant;
 use sha1::{Digest, Sha1};
 
 use super::keys::SaKeys;
-use super::{Ctx, IkeSa, Outstanding, Pending, State, Task};
-use crate::config::ConnectionConfig;
+use super::{Ctx, IkeSa, Outstanding, Pending, State, Task, notify};
+use crate::config::{ConnectionConfig, Fragmentation};
 use crate::crypto::ke::ActiveKe;
 use crate::crypto::keymat::skeyseed;
 use crate::error::{Error, PeerIncompatible, PeerMisbehaved};
@@ -444,6 +444,9 @@ impl IkeSa {
             r
         });
         payloads.extend(nat_notifies(self.spi_i.0, 0, self.local, self.remote, fake));
+        if conn.fragmentation != Fragmentation::No {
+            payloads.push(notify(NotifyType::FRAGMENTATION_SUPPORTED, Vec::new()));
+        }
         let msg = Message {
             header: Header::new(
                 self.spi_i.0,
@@ -467,6 +470,7 @@ impl IkeSa {
             msg_id: 0,
             exchange: ExchangeType::IKE_SA_INIT,
             packet,
+            fragments: Vec::new(),
             rt,
             pending: Pending::Init,
         }));
@@ -540,6 +544,7 @@ impl IkeSa {
         self.spi_r = IkeSpi(spi_r);
         self.keys = Some(Box::new(keys));
         self.ike_sel = Some(sel);
+        self.frag_peer = msg.notify(NotifyType::FRAGMENTATION_SUPPORTED).is_some();
         let (we, peer) = detect_nat(msg, self.spi_i.0, spi_r, self.local, remote);
         self.nat = we || peer || conn.force_encap;
         self.behind_nat = we || conn.force_encap;
@@ -609,6 +614,7 @@ impl IkeSa {
         sa.spi_i = IkeSpi(h.spi_i);
         sa.spi_r = spi_r;
         sa.natt = local.port() == ctx.cfg.nat_port;
+        sa.frag_peer = msg.notify(NotifyType::FRAGMENTATION_SUPPORTED).is_some();
         sa.expect_msg_id = 1;
         // A half-open SA that never sees IKE_AUTH goes away (strongSwan: 30 s).
         sa.expire_at = Some(now + ctx.cfg.dos.half_open_timeout);
@@ -691,6 +697,10 @@ impl IkeSa {
         ];
         if p.nat_notify {
             payloads.extend(nat_notifies(spi_i, spi_r, self.local, self.remote, None));
+        }
+        // RFC 7383 §2.3: announced back only to a peer that announced it.
+        if self.frag_peer && self.cfg.fragmentation != Fragmentation::No {
+            payloads.push(notify(NotifyType::FRAGMENTATION_SUPPORTED, Vec::new()));
         }
         let header = Header::new(
             spi_i,

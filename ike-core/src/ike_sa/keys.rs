@@ -3,7 +3,7 @@
 use crate::crypto::cipher::SkKey;
 use crate::crypto::keymat::{IkeKeyLengths, IkeKeys};
 use crate::crypto::prf::Prf;
-use crate::crypto::sk::{self, OpenError};
+use crate::crypto::sk::{self, Fragment, OpenError};
 use crate::crypto::{CryptoError, CryptoProvider, SecretBytes};
 use crate::proposal::Selected;
 use crate::wire::{Header, IntegId, Payload};
@@ -91,5 +91,29 @@ impl SaKeys {
     /// is an authentic but malformed message.
     pub(crate) fn unprotect(&self, datagram: &[u8]) -> Result<Vec<Payload>, OpenError> {
         sk::open(datagram, &*self.inb).map(|m| m.payloads)
+    }
+
+    /// Builds `header ‖ SKF{..}` fragments of at most `max_datagram` bytes
+    /// each (RFC 7383 §2.5).
+    pub(crate) fn protect_fragments(
+        &mut self,
+        crypto: &CryptoProvider,
+        header: Header,
+        inner: &[Payload],
+        max_datagram: usize,
+    ) -> Result<Vec<Vec<u8>>, CryptoError> {
+        sk::seal_fragments(
+            &header,
+            inner,
+            &mut *self.out,
+            &*crypto.random,
+            max_datagram,
+        )
+    }
+
+    /// Verifies and decrypts one SKF fragment (RFC 7383 §2.6): a wrong ICV
+    /// is [`OpenError::IntegrityCheckFailed`] and nothing of it is kept.
+    pub(crate) fn open_fragment(&self, datagram: &[u8]) -> Result<Fragment, OpenError> {
+        sk::open_fragment(datagram, &*self.inb)
     }
 }

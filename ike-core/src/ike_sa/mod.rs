@@ -7,6 +7,7 @@
 
 mod auth;
 mod child;
+pub(crate) mod frag;
 mod info;
 mod init;
 pub(crate) mod keys;
@@ -60,6 +61,8 @@ pub(crate) struct Outputs {
     pub(crate) ke_jobs: VecDeque<crate::KeJob>,
     /// Inbound ESP SPIs in use.
     pub(crate) spis: SpiPool,
+    /// What IKE fragmentation did (RFC 7383).
+    pub(crate) frag: frag::FragStats,
 }
 
 /// Everything an IKE SA passes to its successor (RFC 7296 §2.8.2).
@@ -88,6 +91,18 @@ struct Received<'a> {
     remote: SocketAddr,
     local: SocketAddr,
     datagram: &'a [u8],
+    /// The inner payloads when reassembled from fragments (RFC 7383).
+    plain: Option<Result<Vec<Payload>, OpenError>>,
+}
+
+impl Received<'_> {
+    /// The inner payloads: reassembled, or from the datagram's SK payload.
+    fn open(&self, keys: &SaKeys) -> Result<Vec<Payload>, OpenError> {
+        match &self.plain {
+            Some(p) => p.clone(),
+            None => keys.unprotect(self.datagram),
+        }
+    }
 }
 
 /// A notify payload without SPI.
@@ -173,6 +188,8 @@ pub(crate) struct Outstanding {
     pub(crate) exchange: ExchangeType,
     /// Exactly what was sent (without the non-ESP marker), for retransmission.
     pub(crate) packet: Vec<u8>,
+    /// Or, for a message sent as RFC 7383 fragments, every fragment.
+    pub(crate) fragments: Vec<Vec<u8>>,
     pub(crate) rt: Retransmit,
     pub(crate) pending: Pending,
 }
@@ -205,8 +222,9 @@ pub(crate) struct IkeSa {
     pub(crate) queue: VecDeque<Task>,
     /// Message ID of the next request we expect from the peer.
     pub(crate) expect_msg_id: u32,
-    /// Our last response (without marker), resent for a retransmitted request.
-    pub(crate) last_response: Option<Vec<u8>>,
+    /// Our last response (without marker; one datagram, or its fragments),
+    /// resent for a retransmitted request.
+    pub(crate) last_response: Vec<Vec<u8>>,
     pub(crate) children: Vec<ChildSa>,
     pub(crate) groups: Vec<Group>,
     pub(crate) rekey_at: Option<Instant>,
@@ -226,6 +244,10 @@ pub(crate) struct IkeSa {
     /// ESP SPIs the peer deleted while our CREATE_CHILD_SA was outstanding:
     /// the Child SA it creates may be one of them (deleted before we knew it).
     pub(crate) early_deletes: Vec<crate::ids::Spi>,
+    /// The peer sent IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383 §2.3).
+    pub(crate) frag_peer: bool,
+    /// The peer's fragmented messages being reassembled.
+    pub(crate) defrag: frag::Defrag,
 }
 
 impl IkeSa {
@@ -257,7 +279,7 @@ impl IkeSa {
             outstanding: None,
             queue: VecDeque::new(),
             expect_msg_id: 0,
-            last_response: None,
+            last_response: Vec::new(),
             children: Vec::new(),
             groups: Vec::new(),
             rekey_at: None,
@@ -269,6 +291,8 @@ impl IkeSa {
             established_at: None,
             ike_collision: None,
             early_deletes: Vec::new(),
+            frag_peer: false,
+            defrag: frag::Defrag::default(),
         }
     }
 
@@ -311,6 +335,7 @@ impl IkeSa {
             }
         };
         consider(self.expire_at);
+        consider(self.defrag.deadline());
         if self.is_established() {
             consider(self.rekey_at);
             consider(self.dpd_at);
@@ -336,6 +361,13 @@ impl IkeSa {
         });
     }
 
+    /// Sends every datagram of a message (RFC 7383 §2.6.1: all fragments).
+    pub(crate) fn send_all(&self, ctx: &mut Ctx<'_>, datagrams: &[Vec<u8>]) {
+        for d in datagrams {
+            self.send(ctx, d);
+        }
+    }
+
     pub(crate) fn header(&self, exchange: ExchangeType, response: bool, msg_id: u32) -> Header {
         Header::new(
             self.spi_i.0,
@@ -357,19 +389,24 @@ impl IkeSa {
     ) {
         let msg_id = self.next_msg_id;
         let header = self.header(exchange, false, msg_id);
-        let Some(keys) = self.keys.as_mut() else {
+        if self.keys.is_none() {
             return;
-        };
-        let Ok(packet) = keys.protect(ctx.crypto, header, payloads) else {
+        }
+        let Ok(mut datagrams) = self.protect(ctx, header, payloads) else {
             tracing::warn!(ike = ?self.id, "failed to protect request");
             return;
         };
         self.next_msg_id = self.next_msg_id.wrapping_add(1);
-        self.send(ctx, &packet);
+        self.send_all(ctx, &datagrams);
+        let packet = match datagrams.len() {
+            1 => datagrams.pop().unwrap_or_default(),
+            _ => Vec::new(),
+        };
         self.outstanding = Some(Box::new(Outstanding {
             msg_id,
             exchange,
             packet,
+            fragments: datagrams,
             rt: Retransmit::start(now, &ctx.cfg.retransmit),
             pending,
         }));
@@ -384,15 +421,15 @@ impl IkeSa {
         payloads: &[Payload],
     ) {
         let header = self.header(exchange, true, msg_id);
-        let Some(keys) = self.keys.as_mut() else {
+        if self.keys.is_none() {
             return;
-        };
-        let Ok(packet) = keys.protect(ctx.crypto, header, payloads) else {
+        }
+        let Ok(datagrams) = self.protect(ctx, header, payloads) else {
             tracing::warn!(ike = ?self.id, "failed to protect response");
             return;
         };
-        self.send(ctx, &packet);
-        self.last_response = Some(packet);
+        self.send_all(ctx, &datagrams);
+        self.last_response = datagrams;
     }
 
     /// Handles a datagram addressed to this SA (already decoded).
@@ -424,8 +461,11 @@ impl IkeSa {
             remote,
             local,
             datagram,
+            plain: None,
         };
-        if h.flags.response() {
+        if matches!(msg.payloads.last(), Some(Payload::Skf(_))) {
+            self.handle_fragment(ctx, now, &rx, msg);
+        } else if h.flags.response() {
             self.handle_protected_response(ctx, now, &rx, h);
         } else {
             self.handle_protected_request(ctx, now, &rx, h);
@@ -449,7 +489,7 @@ impl IkeSa {
         if o.msg_id != h.message_id || o.exchange != h.exchange {
             return;
         }
-        let inner = match keys.unprotect(rx.datagram) {
+        let inner = match rx.open(keys) {
             Ok(inner) => inner,
             Err(OpenError::Invalid(e)) => {
                 // Authentic but malformed: the retransmit timer stays armed.
@@ -489,19 +529,16 @@ impl IkeSa {
         if id == self.expect_msg_id.wrapping_sub(1) && self.expect_msg_id != 0 {
             // Retransmission: resend the cached response if the request is authentic.
             // Authentic (a good ICV), even if its payloads were malformed.
-            if matches!(
-                keys.unprotect(rx.datagram),
-                Ok(_) | Err(OpenError::Invalid(_))
-            ) && let Some(r) = self.last_response.clone()
-            {
-                self.send(ctx, &r);
+            if matches!(rx.open(keys), Ok(_) | Err(OpenError::Invalid(_))) {
+                let r = self.last_response.clone();
+                self.send_all(ctx, &r);
             }
             return;
         }
         if id != self.expect_msg_id {
             return;
         }
-        let inner = match keys.unprotect(rx.datagram) {
+        let inner = match rx.open(keys) {
             Ok(inner) => inner,
             Err(OpenError::Invalid(e)) => {
                 // RFC 7296 §2.21.2, §3.10.1: an authentic request with a
@@ -646,6 +683,7 @@ impl IkeSa {
 
     /// Timers: retransmission, rekeys, DPD, NAT keepalive, half-open expiry.
     pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
+        self.defrag.expire(now);
         if self.expire_at.is_some_and(|t| t <= now) {
             self.expire_at = None;
             let reason = if self.is_replaced() {
@@ -660,8 +698,12 @@ impl IkeSa {
             && o.rt.deadline <= now
         {
             if o.rt.on_expiry(now, &ctx.cfg.retransmit) {
-                let p = o.packet.clone();
-                self.send(ctx, &p);
+                let p = if o.fragments.is_empty() {
+                    vec![o.packet.clone()]
+                } else {
+                    o.fragments.clone()
+                };
+                self.send_all(ctx, &p);
             } else {
                 let reason = self.init_give_up_reason();
                 self.die(ctx, reason);
@@ -876,7 +918,8 @@ impl IkeSa {
             n += g.pending.capacity() * size_of::<Option<CpuId>>();
         }
         n += self.queue.capacity() * size_of::<Task>();
-        n += self.last_response.as_ref().map_or(0, Vec::capacity);
+        n += self.last_response.iter().map(Vec::capacity).sum::<usize>();
+        n += self.defrag.heap_bytes();
         n += match &self.state {
             State::InitDone(r) | State::AuthSent(r) => {
                 size_of::<InitResponder>()
@@ -897,6 +940,7 @@ impl IkeSa {
         }
         if let Some(o) = &self.outstanding {
             n += size_of::<Outstanding>() + o.packet.capacity();
+            n += o.fragments.iter().map(Vec::capacity).sum::<usize>();
         }
         if let Some(Identity::Fqdn(s) | Identity::Email(s)) = &self.peer_id {
             n += s.capacity();

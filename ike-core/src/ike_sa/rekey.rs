@@ -97,6 +97,7 @@ impl IkeSa {
         n.natt = self.natt;
         n.nat = self.nat;
         n.behind_nat = self.behind_nat;
+        n.frag_peer = self.frag_peer;
         n.keys = Some(Box::new(keys));
         n.ike_sel = Some(sel);
         if bare {

@@ -349,6 +349,7 @@ fn initiator_accepts_strongswan_ike_auth_response() {
         msg_id: 1,
         exchange: crate::wire::ExchangeType::IKE_AUTH,
         packet: Vec::new(),
+        fragments: Vec::new(),
         rt: crate::timer::Retransmit::start(Instant::now(), &cfg.retransmit),
         pending: Pending::Auth(Some(Box::new(ChildReq {
             cfg: 0,
