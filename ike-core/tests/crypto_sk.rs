@@ -226,6 +226,29 @@ fn fragments_round_trip() {
 }
 
 #[test]
+fn fragments_refuse_a_size_with_no_room_for_content() {
+    let p = CryptoProvider::seeded(4);
+    for suite in suites() {
+        let (mut a, _) = pair(&p, suite);
+        let one = [Payload::Notify(Notify::new(
+            NotifyType(40000),
+            vec![1; 200],
+        ))];
+        let e = sk::seal_fragments(&hdr(true, false), &one, a.out_key(), p.random.as_ref(), 60)
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("fragment_size"),
+            "{suite:?}: the error names the setting: {e}"
+        );
+        // The smallest size that fits one byte a fragment still works.
+        let ok = (61..200).find(|n| {
+            sk::seal_fragments(&hdr(true, false), &one, a.out_key(), p.random.as_ref(), *n).is_ok()
+        });
+        assert!(ok.is_some(), "{suite:?}");
+    }
+}
+
+#[test]
 fn ike_rekey_derivation() {
     let p = CryptoProvider::seeded(5);
     let suite = suites()[0];

@@ -96,6 +96,9 @@ impl Reassembly {
 #[derive(Default)]
 pub(crate) struct Defrag {
     slots: [Option<Box<Reassembly>>; 2],
+    /// The message given up for its size, per direction: its further
+    /// fragments are dropped before decryption.
+    refused: [Option<(ExchangeType, u32)>; 2],
 }
 
 impl Defrag {
@@ -178,7 +181,13 @@ impl IkeSa {
         if !fragment || whole.len() <= limit {
             return Ok(vec![whole]);
         }
-        let frags = keys.protect_fragments(ctx.crypto, header, payloads, limit)?;
+        let frags = match keys.protect_fragments(ctx.crypto, header, payloads, limit) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(ike = ?self.id, error = %e, "cannot fragment, sending the message whole");
+                return Ok(vec![whole]);
+            }
+        };
         let stats = &mut ctx.out.frag;
         stats.messages_sent += 1;
         stats.fragments_sent += frags.len() as u64;
@@ -242,7 +251,11 @@ impl IkeSa {
         if total > ctx.cfg.dos.max_fragments {
             return Err(Dropped::Bounds("Total Fragments over max_fragments"));
         }
-        let slot = &mut self.defrag.slots[usize::from(h.flags.response())];
+        let dir = usize::from(h.flags.response());
+        if self.defrag.refused[dir] == Some((h.exchange, h.message_id)) {
+            return Err(Dropped::Bounds("message already refused for its size"));
+        }
+        let slot = &mut self.defrag.slots[dir];
         if slot.as_ref().is_some_and(|r| r.expires <= now) {
             *slot = None;
         }
@@ -270,6 +283,7 @@ impl IkeSa {
             Ok(true) => Ok(slot.take().map(|r| r.payloads())),
             Err(e) => {
                 *slot = None;
+                self.defrag.refused[dir] = Some((h.exchange, h.message_id));
                 Err(e)
             }
         }

@@ -4,6 +4,7 @@ mod dos;
 mod engine;
 mod exchanges;
 mod failures;
+mod frag;
 mod limits;
 mod per_resource;
 mod selectors;
