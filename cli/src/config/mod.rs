@@ -87,6 +87,11 @@ pub struct Daemon {
     /// Largest IKE datagram accepted, in bytes.
     #[serde(default = "default_max_packet")]
     pub max_packet: u32,
+    /// Largest IP datagram an encrypted IKE message goes in before it is
+    /// sent as RFC 7383 fragments (strongSwan `charon.fragment_size`); 0:
+    /// 576 for IPv4, 1280 for IPv6.
+    #[serde(default = "default_fragment_size")]
+    pub fragment_size: u32,
 }
 
 impl Default for Daemon {
@@ -105,6 +110,7 @@ impl Default for Daemon {
             init_limit_half_open: 0,
             half_open_timeout: default_half_open_timeout(),
             max_packet: default_max_packet(),
+            fragment_size: default_fragment_size(),
         }
     }
 }
@@ -126,6 +132,9 @@ fn default_half_open_timeout() -> Seconds {
 }
 fn default_max_packet() -> u32 {
     10_000
+}
+fn default_fragment_size() -> u32 {
+    1280
 }
 
 /// Enough to keep a fast peer busy, few enough that a slow one answers every
@@ -158,6 +167,35 @@ pub enum SteerMode {
     Skb,
 }
 
+/// swanctl's `fragmentation`: `yes` fragments when the peer supports it,
+/// `accept` only announces support, `force` fragments even when the peer did
+/// not announce it, `no` does not announce it. The peer's fragments are
+/// reassembled in every case, as strongSwan does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fragmentation {
+    /// Announce, and fragment when the peer announced it too.
+    #[default]
+    Yes,
+    /// Announce, never fragment.
+    Accept,
+    /// Announce, and fragment whatever the peer announced.
+    Force,
+    /// Do not announce.
+    No,
+}
+
+impl From<Fragmentation> for ike_core::Fragmentation {
+    fn from(f: Fragmentation) -> Self {
+        match f {
+            Fragmentation::Yes => Self::Yes,
+            Fragmentation::Accept => Self::Accept,
+            Fragmentation::Force => Self::Force,
+            Fragmentation::No => Self::No,
+        }
+    }
+}
+
 /// `[connections.NAME]`: one IKE SA configuration.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -177,6 +215,9 @@ pub struct Connection {
     /// Force UDP encapsulation (RFC 3948) even without NAT.
     #[serde(default)]
     pub encap: bool,
+    /// IKE fragmentation (RFC 7383), as swanctl's `fragmentation`.
+    #[serde(default)]
+    pub fragmentation: Fragmentation,
     /// Liveness check interval (RFC 7296 §2.4); `0s` disables it.
     #[serde(default)]
     pub dpd_delay: Seconds,

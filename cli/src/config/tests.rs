@@ -377,3 +377,39 @@ secret = "both"
     assert_eq!(cfg.psk("z", "b").expect("peer").expose(), b"peer");
     assert_eq!(cfg.psk("z", "q").expect("wild").expose(), b"wild");
 }
+
+#[test]
+fn fragmentation_and_fragment_size_parse_with_strongswan_defaults() {
+    let cfg = Config::parse(MIN, Path::new("min.toml")).expect("min");
+    assert_eq!(cfg.daemon.fragment_size, 1280);
+    assert_eq!(cfg.connections["c"].fragmentation, Fragmentation::Yes);
+    for (word, want) in [
+        ("yes", Fragmentation::Yes),
+        ("accept", Fragmentation::Accept),
+        ("force", Fragmentation::Force),
+        ("no", Fragmentation::No),
+    ] {
+        let src = MIN.replace(
+            "[connections.c]",
+            &format!(
+                "[daemon]\nfragment_size = 576\n\n[connections.c]\nfragmentation = \"{word}\""
+            ),
+        );
+        let cfg = Config::parse(&src, Path::new("f.toml")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.connections["c"].fragmentation, want);
+        assert_eq!(cfg.daemon.fragment_size, 576);
+    }
+    let e = err(&MIN.replace(
+        "[connections.c]",
+        "[connections.c]\nfragmentation = \"maybe\"",
+    ));
+    assert!(
+        e.contains("unknown variant `maybe`, expected one of `yes`, `accept`, `force`, `no`"),
+        "{e}"
+    );
+    let e = err(&format!("[daemon]\nfragment_size = 100\n{MIN}"));
+    assert!(e.contains("daemon.fragment_size"), "{e}");
+    assert!(e.contains("256..=65535"), "{e}");
+    let src = format!("[daemon]\nfragment_size = 0\n{MIN}");
+    Config::parse(&src, Path::new("f.toml")).unwrap_or_else(|e| panic!("{e}"));
+}

@@ -42,6 +42,10 @@ pub fn inline_secret_exposed(cfg: &Config, path: &Path, mode: u32) -> Option<Pro
     ))
 }
 
+/// Smallest `fragment_size`: IP, UDP, marker, IKE and SKF headers, IV, ICV
+/// and padding of the largest suites take about 150 bytes of a fragment.
+const MIN_FRAGMENT_SIZE: u32 = 256;
+
 /// Validates `cfg`, loading `secret_file`s relative to `base`. Returns every problem.
 pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
     let mut out = daemon_problems(&cfg.daemon);
@@ -59,6 +63,16 @@ fn daemon_problems(d: &Daemon) -> Vec<Problem> {
         out.push(problem(
             path!["daemon", "listen"],
             "needs at least one address, e.g. [\"0.0.0.0\", \"::\"]",
+        ));
+    }
+    if d.fragment_size != 0 && !(MIN_FRAGMENT_SIZE..=65_535).contains(&d.fragment_size) {
+        out.push(problem(
+            path!["daemon", "fragment_size"],
+            format!(
+                "{} does not fit IKE fragments; use {MIN_FRAGMENT_SIZE}..=65535 \
+                 (strongSwan's default is 1280) or 0 for the address family's default",
+                d.fragment_size
+            ),
         ));
     }
     if d.ike_port == d.nat_port && d.ike_port != 0 {

@@ -164,6 +164,7 @@ fn endpoint_config(config: &Config, cpus: u32) -> EndpointConfig {
         nat_port: d.nat_port,
         cookie_threshold: d.dos_protection.then(|| n(d.cookie_threshold)),
         dos,
+        fragment_size: n(d.fragment_size),
         defer_ke: true,
         ..EndpointConfig::default()
     }
@@ -814,6 +815,11 @@ mod tests {
         assert_eq!(e.dos.half_open_timeout, Duration::from_secs(30));
         assert_eq!(e.dos.max_packet, 10_000);
         assert_eq!(e.local_cpus, 2);
+        assert_eq!(e.fragment_size, 1280);
+        assert_eq!(
+            endpoint_config(&parse("fragment_size = 576"), 1).fragment_size,
+            576
+        );
     }
 
     #[test]

@@ -251,6 +251,7 @@ fn connection_config(
     conn.rekey_time = c.rekey_time.duration();
     conn.dpd_delay = c.dpd_delay.duration();
     conn.force_encap = c.encap;
+    conn.fragmentation = c.fragmentation.into();
     conn.max_child_sas = c.max_child_sas;
     Ok(conn)
 }
@@ -444,6 +445,19 @@ mod tests {
         let conn = &plans["gw-b"].connection;
         assert_eq!(conn.max_child_sas, Some(3));
         assert_eq!(conn.child_sa_limit(4), 3);
+    }
+
+    #[test]
+    fn fragmentation_reaches_the_engine() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gw-a.toml");
+        let mut cfg = example(&path);
+        let plans = all(&cfg, &mut Reqids::default(), 4, true).expect("plan");
+        let conn = &plans["gw-b"].connection;
+        assert_eq!(conn.fragmentation, ike_core::Fragmentation::Yes);
+        cfg.connections.get_mut("gw-b").expect("gw-b").fragmentation = config::Fragmentation::Force;
+        let plans = all(&cfg, &mut Reqids::default(), 4, true).expect("plan");
+        let conn = &plans["gw-b"].connection;
+        assert_eq!(conn.fragmentation, ike_core::Fragmentation::Force);
     }
 
     #[test]

@@ -191,7 +191,7 @@ impl IkeSa {
         let stats = &mut ctx.out.frag;
         stats.messages_sent += 1;
         stats.fragments_sent += frags.len() as u64;
-        tracing::debug!(ike = ?self.id, exchange = ?header.exchange, response = header.flags.response(),
+        tracing::info!(ike = ?self.id, exchange = ?header.exchange, response = header.flags.response(),
             size = whole.len(), fragments = frags.len(), limit, "IKE message sent in fragments");
         Ok(frags)
     }
@@ -210,7 +210,11 @@ impl IkeSa {
         match self.take_fragment(ctx, now, rx, msg) {
             Ok(Some(inner)) => {
                 ctx.out.frag.messages_reassembled += 1;
-                tracing::debug!(ike = ?self.id, exchange = ?h.exchange, msg_id = h.message_id, "IKE message reassembled from fragments");
+                let fragments = match msg.payloads.last() {
+                    Some(Payload::Skf(f)) => f.total,
+                    _ => 0,
+                };
+                tracing::info!(ike = ?self.id, exchange = ?h.exchange, msg_id = h.message_id, fragments, "IKE message reassembled from fragments");
                 let rx = Received {
                     plain: Some(inner.map_err(OpenError::Invalid)),
                     ..*rx
