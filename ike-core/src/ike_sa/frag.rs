@@ -310,7 +310,13 @@ impl IkeSa {
                 _ => Err(Dropped::Unexpected),
             };
         }
-        if h.exchange != ExchangeType::IKE_AUTH && !self.is_established() && !self.is_closing() {
+        // Before IKE_AUTH completes only IKE_AUTH (and RFC 9242's
+        // IKE_INTERMEDIATE) requests may come.
+        let initial = matches!(
+            h.exchange,
+            ExchangeType::IKE_AUTH | ExchangeType::IKE_INTERMEDIATE
+        );
+        if !initial && !self.is_established() && !self.is_closing() {
             return Err(Dropped::Unexpected);
         }
         if h.message_id == self.expect_msg_id {
