@@ -293,6 +293,13 @@ fn datagram_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     }
     out.push(("responder", "lanes-session.bin".into(), records.clone()));
     out.push(("endpoint", "lanes-session.bin".into(), records));
+    let frags = session_records(&fragmented_session());
+    out.push((
+        "responder",
+        "lanes-session-fragments.bin".into(),
+        frags.clone(),
+    ));
+    out.push(("endpoint", "lanes-session-fragments.bin".into(), frags));
     let p = CryptoProvider::seeded(0);
     let suites = [
         ("gcm", EncrId::AES_GCM_16, IntegId::NONE),
@@ -322,6 +329,40 @@ fn datagram_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         }
     }
     out
+}
+
+/// A's datagrams of an IKE_SA_INIT and an IKE_AUTH sent as RFC 7383 SKF
+/// fragments (A forces fragmentation at 256 bytes), so the datagram targets
+/// start inside reassembly. B is the harness's own B, which reassembles
+/// whatever its setting.
+fn fragmented_session() -> Vec<crate::event::Transmit> {
+    let mut cfg = super::config(Peer::A);
+    cfg.fragment_size = 256;
+    cfg.connections[0].fragmentation = crate::config::Fragmentation::Force;
+    let mut a = crate::endpoint::Endpoint::new(cfg, CryptoProvider::seeded(1));
+    let mut b = super::endpoint(Peer::B);
+    let now = std::time::Instant::now();
+    a.initiate(now, "net")
+        .expect("A initiates its own connection");
+    let sent = sk::ping_pong(&mut a, &mut b, now);
+    assert!(a.frag_stats().messages_sent > 0 && b.frag_stats().messages_reassembled > 0);
+    assert!(
+        !a.established().is_empty(),
+        "the fragmented IKE_AUTH completes"
+    );
+    sent
+}
+
+/// Datagrams as `[port is 4500][u16 length][datagram]` records.
+fn session_records(sent: &[crate::event::Transmit]) -> Vec<u8> {
+    let mut records = Vec::new();
+    for t in sent {
+        records.push(u8::from(t.remote.port() == NATT_PORT));
+        let len = u16::try_from(t.data.len()).expect("datagram fits a record");
+        records.extend(len.to_be_bytes());
+        records.extend(&t.data);
+    }
+    records
 }
 
 fn seeds_dir() -> PathBuf {
