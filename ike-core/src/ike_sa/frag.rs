@@ -66,8 +66,9 @@ impl Reassembly {
     }
 
     fn has(&self, number: u16) -> bool {
-        self.pieces
-            .get(usize::from(number) - 1)
+        usize::from(number)
+            .checked_sub(1)
+            .and_then(|i| self.pieces.get(i))
             .is_some_and(Option::is_some)
     }
 
@@ -348,9 +349,11 @@ fn keep(r: &mut Reassembly, frag: Fragment, cfg: &EndpointConfig) -> Result<bool
         );
         return Err(Dropped::Bounds("reassembled message over max_packet"));
     }
-    let i = usize::from(frag.number) - 1;
-    let Some(slot) = r.pieces.get_mut(i) else {
-        return Err(Dropped::Bounds("Fragment Number over Total Fragments"));
+    let i = usize::from(frag.number).checked_sub(1);
+    let Some(slot) = i.and_then(|i| r.pieces.get_mut(i)) else {
+        return Err(Dropped::Bounds(
+            "Fragment Number not in 1..=Total Fragments",
+        ));
     };
     if slot.is_some() {
         return Err(Dropped::Duplicate);
