@@ -289,9 +289,12 @@ impl Endpoint {
         conn: ConnId,
         first: Option<Task>,
         rest: Vec<Task>,
+        to: Option<SocketAddr>,
     ) -> Result<IkeSaId, ApiError> {
         let c = Arc::clone(self.conns.get(conn).ok_or(ApiError::UnknownConn(conn))?);
-        let remote = c.remote.ok_or_else(|| ApiError::NoRemote(c.name.clone()))?;
+        let remote = to
+            .or(c.remote)
+            .ok_or_else(|| ApiError::NoRemote(c.name.clone()))?;
         let remote = if remote.port() == 0 {
             SocketAddr::new(remote.ip(), self.config.ike_port)
         } else {
@@ -339,6 +342,17 @@ impl Endpoint {
 
     /// [`Endpoint::initiate`] by connection id.
     pub fn initiate_conn(&mut self, now: Instant, conn: ConnId) -> Result<IkeSaId, ApiError> {
+        self.initiate_conn_to(now, conn, None)
+    }
+
+    /// [`Endpoint::initiate_conn`] to `to` instead of the configured remote
+    /// (the next of several peer addresses; a port of 0 means 500).
+    pub fn initiate_conn_to(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        to: Option<SocketAddr>,
+    ) -> Result<IkeSaId, ApiError> {
         let n = self
             .conns
             .get(conn)
@@ -354,7 +368,7 @@ impl Endpoint {
             })
             .collect();
         let first = (!tasks.is_empty()).then(|| tasks.remove(0));
-        let id = self.start(now, conn, first, tasks);
+        let id = self.start(now, conn, first, tasks, to);
         self.finish(now);
         id
     }
@@ -738,7 +752,7 @@ impl Endpoint {
                     cpu: None,
                     seq: Some(seq),
                 };
-                if let Err(e) = self.start(now, conn, Some(first), Vec::new()) {
+                if let Err(e) = self.start(now, conn, Some(first), Vec::new(), None) {
                     tracing::warn!(error = %e, "cannot initiate on acquire");
                 }
             }

@@ -9,6 +9,7 @@ mod auth;
 mod child;
 mod info;
 mod init;
+mod liveness;
 pub(crate) mod keys;
 mod rekey;
 
@@ -639,7 +640,8 @@ impl IkeSa {
             Task::RekeyIke => self.start_rekey_ike(ctx, now),
             Task::DeleteIke => self.start_delete_ike(ctx, now),
             Task::Dpd => {
-                self.send_request(ctx, now, ExchangeType::INFORMATIONAL, &[], Pending::Dpd)
+                self.send_request(ctx, now, ExchangeType::INFORMATIONAL, &[], Pending::Dpd);
+                self.limit_dpd(now);
             }
         }
     }

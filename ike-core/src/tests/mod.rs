@@ -6,6 +6,7 @@ mod exchanges;
 mod failures;
 mod limits;
 mod per_resource;
+mod recovery;
 mod selectors;
 mod strongswan;
 pub(crate) mod util;
