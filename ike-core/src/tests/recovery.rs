@@ -136,3 +136,26 @@ fn unreachable_peer_is_retried_keyingtries_times_with_backoff() {
     assert_eq!(decisions[2], Decision::GaveUp { attempts: 3 });
     assert!(!p.a.is_established(ike));
 }
+
+#[test]
+fn initiation_uses_the_routed_source_and_the_chosen_peer_address() {
+    let (mut a, b) = configs();
+    a.connections[0].local = "0.0.0.0:500".parse().expect("addr");
+    a.connections[0].remote = Some("10.9.9.9:500".parse().expect("addr"));
+    let mut p = Pair::new(a, b);
+    p.a_addr = "10.0.0.1:500".parse().expect("addr");
+    let conn = p.a.connection("net").expect("conn");
+    let from = "10.0.0.1".parse().ok();
+    let to = "10.0.0.2:500".parse().ok();
+    let ike = p.a.initiate_conn_to(p.time, conn, from, to).expect("initiate");
+    p.drive();
+    assert!(p.a.is_established(ike));
+    let info = p.a.ike_sa_info(ike).expect("info");
+    assert_eq!(info.local, "10.0.0.1:500".parse().expect("addr"));
+    assert_eq!(info.remote, "10.0.0.2:500".parse().expect("addr"));
+    let ea = p.take(Side::A);
+    let i = installs(&ea);
+    assert_eq!(i.len(), 1);
+    assert!(i[0].encap.is_none(), "NAT detection saw our real address");
+    assert_eq!(i[0].local, "10.0.0.1:500".parse().expect("addr"));
+}
