@@ -51,6 +51,10 @@ mod tests {
             life_bytes: 12,
             ..VolumeLimits::default()
         };
-        assert_eq!(set.with_default_life().life_bytes, 12, "an explicit life is kept");
+        assert_eq!(
+            set.with_default_life().life_bytes,
+            12,
+            "an explicit life is kept"
+        );
     }
 }

@@ -250,7 +250,10 @@ mod tests {
         assert_eq!(Cause::of(&Error::Timeout, true), Cause::Dead);
         assert_eq!(Cause::of(&Error::Timeout, false), Cause::StartFailed);
         assert_eq!(Cause::of(&Error::DeletedByPeer, true), Cause::ClosedByPeer);
-        assert_eq!(Cause::of(&Error::NotifyReceived(24), false), Cause::StartFailed);
+        assert_eq!(
+            Cause::of(&Error::NotifyReceived(24), false),
+            Cause::StartFailed
+        );
         assert_eq!(Cause::of(&Error::ClosedLocally, true), Cause::Local);
         assert_eq!(Cause::of(&Error::ClosedLocally, false), Cause::Local);
         assert_eq!(Cause::of(&Error::Rekeyed, true), Cause::Local);
@@ -263,7 +266,10 @@ mod tests {
         let mut r = Recovery::default();
         let p = policy(Action::Restart, Action::None, 1);
         assert_eq!(r.poll_timeout(), None);
-        assert_eq!(r.on_down(&"a", t0, Cause::Dead, &p), Decision::Restart { at: t0 });
+        assert_eq!(
+            r.on_down(&"a", t0, Cause::Dead, &p),
+            Decision::Restart { at: t0 }
+        );
         assert_eq!(r.poll_timeout(), Some(t0));
         assert_eq!(r.poll_due(t0), Some("a"));
         assert_eq!(r.poll_due(t0), None, "due once");
@@ -279,10 +285,16 @@ mod tests {
         let mut r = Recovery::default();
         let clear = policy(Action::None, Action::None, 1);
         assert_eq!(r.on_down(&1, t0, Cause::Dead, &clear), Decision::Nothing);
-        assert_eq!(r.on_down(&1, t0, Cause::ClosedByPeer, &clear), Decision::Nothing);
+        assert_eq!(
+            r.on_down(&1, t0, Cause::ClosedByPeer, &clear),
+            Decision::Nothing
+        );
         let trap = policy(Action::Trap, Action::Trap, 1);
         assert_eq!(r.on_down(&1, t0, Cause::Dead, &trap), Decision::Trap);
-        assert_eq!(r.on_down(&1, t0, Cause::ClosedByPeer, &trap), Decision::Trap);
+        assert_eq!(
+            r.on_down(&1, t0, Cause::ClosedByPeer, &trap),
+            Decision::Trap
+        );
         let start = policy(Action::None, Action::Restart, 1);
         assert_eq!(r.on_down(&1, t0, Cause::Dead, &start), Decision::Nothing);
         assert_eq!(
@@ -299,7 +311,10 @@ mod tests {
         let mut r = Recovery::default();
         let p = policy(Action::Restart, Action::None, 3);
         let s = Duration::from_secs;
-        assert_eq!(r.on_down(&"a", t0, Cause::StartFailed, &p), Decision::Restart { at: t0 + s(1) });
+        assert_eq!(
+            r.on_down(&"a", t0, Cause::StartFailed, &p),
+            Decision::Restart { at: t0 + s(1) }
+        );
         assert_eq!(r.poll_due(t0), None, "not before the backoff");
         assert_eq!(r.poll_due(t0 + s(1)), Some("a"));
         assert_eq!(r.attempt(&"a"), 2, "the failed first attempt counts");
@@ -325,7 +340,12 @@ mod tests {
             last = r.on_down(&"a", t0, Cause::StartFailed, &p);
             assert!(matches!(last, Decision::Restart { .. }), "{last:?}");
         }
-        assert_eq!(last, Decision::Restart { at: t0 + Duration::from_secs(60) });
+        assert_eq!(
+            last,
+            Decision::Restart {
+                at: t0 + Duration::from_secs(60)
+            }
+        );
         r.forget(&"a");
         assert_eq!(r.poll_timeout(), None);
     }

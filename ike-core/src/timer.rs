@@ -136,14 +136,24 @@ mod tests {
         let mut r = Retransmit::start(t0, &cfg).with_give_up(t0 + Duration::from_secs(10));
         assert_eq!(r.deadline, t0 + Duration::from_secs(4));
         assert!(r.on_expiry(r.deadline, &cfg), "resent at 4 s");
-        assert_eq!(r.deadline, t0 + Duration::from_secs(10), "clamped to the end");
-        assert!(!r.on_expiry(r.deadline, &cfg), "given up at 10 s, 4 tries left");
+        assert_eq!(
+            r.deadline,
+            t0 + Duration::from_secs(10),
+            "clamped to the end"
+        );
+        assert!(
+            !r.on_expiry(r.deadline, &cfg),
+            "given up at 10 s, 4 tries left"
+        );
         let mut long = Retransmit::start(t0, &cfg).with_give_up(t0 + Duration::from_secs(600));
         let mut resends = 0;
         while long.on_expiry(long.deadline, &cfg) {
             resends += 1;
         }
-        assert_eq!(resends, cfg.tries, "the tries end first when they are shorter");
+        assert_eq!(
+            resends, cfg.tries,
+            "the tries end first when they are shorter"
+        );
     }
 
     #[test]

@@ -105,9 +105,15 @@ mod tests {
     #[test]
     fn addresses_and_names() {
         let p = |s: &str| s.parse::<RemoteAddr>();
-        assert_eq!(p("10.0.0.2"), Ok(RemoteAddr::Ip("10.0.0.2".parse().unwrap())));
+        assert_eq!(
+            p("10.0.0.2"),
+            Ok(RemoteAddr::Ip("10.0.0.2".parse().unwrap()))
+        );
         assert_eq!(p("fd00::2"), Ok(RemoteAddr::Ip("fd00::2".parse().unwrap())));
-        assert_eq!(p("VPN.example.org."), Ok(RemoteAddr::Name("vpn.example.org".into())));
+        assert_eq!(
+            p("VPN.example.org."),
+            Ok(RemoteAddr::Name("vpn.example.org".into()))
+        );
         assert!(p("bad name").unwrap_err().contains("DNS name"));
         assert!(p("-x.example").is_err());
         assert!(p("").is_err());

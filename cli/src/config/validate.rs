@@ -118,7 +118,9 @@ fn connection_problems(cfg: &Config, cname: &str, c: &Connection, out: &mut Vec<
         ));
     }
     let fam_l: Vec<bool> = c.local_addrs.iter().map(|a| a.is_ipv4()).collect();
-    let fam_r: Vec<bool> = super::literal_addrs(&c.remote_addrs).map(|a| a.is_ipv4()).collect();
+    let fam_r: Vec<bool> = super::literal_addrs(&c.remote_addrs)
+        .map(|a| a.is_ipv4())
+        .collect();
     if !fam_l.is_empty() && !fam_r.is_empty() && !fam_l.iter().any(|f| fam_r.contains(f)) {
         out.push(problem(
             ck(path!["remote_addrs"]),

@@ -269,11 +269,19 @@ mod tests {
         let l = lifetimes(std::time::Duration::from_secs(3960), v);
         assert_eq!(l.soft.bytes, Some(1 << 20));
         assert_eq!(l.hard.bytes, Some((1 << 20) + (1 << 20) / 10));
-        assert_eq!((l.soft.packets, l.hard.packets), (None, None), "0 is no limit");
+        assert_eq!(
+            (l.soft.packets, l.hard.packets),
+            (None, None),
+            "0 is no limit"
+        );
         assert_eq!((l.soft.add_seconds, l.hard.add_seconds), (None, Some(3960)));
         let none = lifetimes(std::time::Duration::ZERO, ike_core::VolumeLimits::default());
         assert_eq!(none.soft, Limits::default());
-        assert_eq!(none.hard.add_seconds, Some(1), "never an SA without a hard limit");
+        assert_eq!(
+            none.hard.add_seconds,
+            Some(1),
+            "never an SA without a hard limit"
+        );
     }
 
     #[test]

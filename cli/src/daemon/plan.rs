@@ -190,11 +190,9 @@ pub fn connection(
     cpus: u32,
     per_cpu_ok: bool,
 ) -> Result<ConnPlan> {
-    let local_ip = c
-        .local_addrs
-        .first()
-        .copied()
-        .unwrap_or_else(|| unspecified_like(config::literal_addrs(&c.remote_addrs).next().as_ref()));
+    let local_ip = c.local_addrs.first().copied().unwrap_or_else(|| {
+        unspecified_like(config::literal_addrs(&c.remote_addrs).next().as_ref())
+    });
     let mut conn = connection_config(cfg, name, c, local_ip)?;
     let site = ChildSite {
         conn: name,
@@ -276,8 +274,8 @@ fn child(
         trap_policies(&cc, local, remote, tunnel, per_cpu_sas.enabled())
             .with_context(|| format!("connection {}", site.conn))
     };
-    let trap_on_revival = ch.dpd_action == config::DpdAction::Trap
-        || ch.close_action == config::CloseAction::Trap;
+    let trap_on_revival =
+        ch.dpd_action == config::DpdAction::Trap || ch.close_action == config::CloseAction::Trap;
     let (trap_policies, revival_traps) = match ch.start_action {
         StartAction::Trap => (traps()?, Vec::new()),
         _ if trap_on_revival => (Vec::new(), traps()?),

@@ -109,7 +109,9 @@ impl Default for Revive {
 impl Revive {
     /// The receiver of DNS results, once (for the event loop).
     pub fn take_resolved(&mut self) -> mpsc::UnboundedReceiver<Resolved> {
-        self.rx.take().unwrap_or_else(|| mpsc::unbounded_channel().1)
+        self.rx
+            .take()
+            .unwrap_or_else(|| mpsc::unbounded_channel().1)
     }
 
     /// The next scheduled initiation.
@@ -128,7 +130,10 @@ impl Revive {
         tokio::spawn(async move {
             let lookup = tokio::net::lookup_host((host.as_str(), port));
             let result = match tokio::time::timeout(DNS_TIMEOUT, lookup).await {
-                Err(_) => Err(format!("resolving {host}: no answer within {}s", DNS_TIMEOUT.as_secs())),
+                Err(_) => Err(format!(
+                    "resolving {host}: no answer within {}s",
+                    DNS_TIMEOUT.as_secs()
+                )),
                 Ok(Err(e)) => Err(format!("resolving {host}: {e}")),
                 Ok(Ok(mut addrs)) => addrs
                     .find(|a| v4.is_none_or(|v| a.is_ipv4() == v))
@@ -153,7 +158,8 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             Some(RemoteAddr::Name(host)) => {
                 let v4 = c.plan.local_addrs.first().map(IpAddr::is_ipv4);
                 tracing::info!(connection = %name, %host, "resolving the peer's name");
-                self.revive.resolve(name, host, self.remote_port(name), v4, then);
+                self.revive
+                    .resolve(name, host, self.remote_port(name), v4, then);
             }
         }
     }
@@ -234,7 +240,11 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         };
         let policy = policy(c);
         let key = conn.to_string();
-        match self.revive.rec.on_down(&key, Instant::now(), cause, &policy) {
+        match self
+            .revive
+            .rec
+            .on_down(&key, Instant::now(), cause, &policy)
+        {
             Decision::Nothing => {}
             Decision::Restart { .. } if c.remote_addrs.is_empty() => {
                 tracing::info!(connection = %conn, "not restarting: no remote_addrs to initiate to");
@@ -290,7 +300,8 @@ mod tests {
              local = {{ auth = \"psk\", id = \"a\" }}\nremote = {{ auth = \"psk\", id = \"b\" }}\n{src}\n\
              [secrets.s]\nsecret = \"0123456789abcdef\"\n"
         );
-        let mut cfg = config::Config::parse(&text, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let mut cfg =
+            config::Config::parse(&text, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
         cfg.connections.remove("c").expect("conn")
     }
 
@@ -302,9 +313,15 @@ mod tests {
              [connections.c.children.y]\ndpd_action = \"restart\"\nclose_action = \"trap\"\n",
         );
         let p = policy(&c);
-        assert_eq!((p.dpd_action, p.close_action, p.keyingtries), (Action::Restart, Action::Trap, 0));
+        assert_eq!(
+            (p.dpd_action, p.close_action, p.keyingtries),
+            (Action::Restart, Action::Trap, 0)
+        );
         let d = policy(&conn("[connections.c.children.x]\n"));
-        assert_eq!((d.dpd_action, d.close_action, d.keyingtries), (Action::None, Action::None, 1));
+        assert_eq!(
+            (d.dpd_action, d.close_action, d.keyingtries),
+            (Action::None, Action::None, 1)
+        );
     }
 
     #[test]
@@ -313,8 +330,20 @@ mod tests {
             .iter()
             .map(|s| s.parse().expect("addr"))
             .collect();
-        let picks: Vec<String> = (0..=5).map(|n| target(&a, n).expect("some").to_string()).collect();
-        assert_eq!(picks, ["10.0.0.2", "10.0.0.2", "gw.example", "10.0.0.3", "10.0.0.2", "gw.example"]);
+        let picks: Vec<String> = (0..=5)
+            .map(|n| target(&a, n).expect("some").to_string())
+            .collect();
+        assert_eq!(
+            picks,
+            [
+                "10.0.0.2",
+                "10.0.0.2",
+                "gw.example",
+                "10.0.0.3",
+                "10.0.0.2",
+                "gw.example"
+            ]
+        );
         assert_eq!(target(&[], 3), None);
     }
 
@@ -330,7 +359,10 @@ mod tests {
         assert_eq!(r.tries, 2);
         assert_eq!(r.delay(0), Duration::from_millis(500));
         assert_eq!(r.delay(1), Duration::from_millis(750));
-        assert_eq!(retransmit(&config::Daemon::default()), RetransmitConfig::default());
+        assert_eq!(
+            retransmit(&config::Daemon::default()),
+            RetransmitConfig::default()
+        );
     }
 
     #[test]

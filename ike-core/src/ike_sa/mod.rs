@@ -9,8 +9,8 @@ mod auth;
 mod child;
 mod info;
 mod init;
-mod liveness;
 pub(crate) mod keys;
+mod liveness;
 mod rekey;
 
 use std::collections::VecDeque;

@@ -89,7 +89,10 @@ fn rebooted_peer_comes_back_with_every_per_cpu_child() {
     let mut rec = Recovery::default();
     let cause = Cause::of(&reason, true);
     assert_eq!(cause, Cause::Dead);
-    assert_eq!(rec.on_down(&conn, p.time, cause, &policy), Decision::Restart { at: p.time });
+    assert_eq!(
+        rec.on_down(&conn, p.time, cause, &policy),
+        Decision::Restart { at: p.time }
+    );
     let due = rec.poll_due(p.time).expect("due now");
     let again = p.a.initiate_conn(p.time, due).expect("initiate");
     p.drive_for(Duration::from_secs(2));
@@ -97,7 +100,11 @@ fn rebooted_peer_comes_back_with_every_per_cpu_child() {
     rec.on_up(&conn);
     let ea = p.take(Side::A);
     assert!(ea.iter().any(|e| matches!(e, Event::IkeSaUp { .. })));
-    assert_eq!(cpus(&ea), vec![None, Some(0), Some(1)], "each CPU's SA again");
+    assert_eq!(
+        cpus(&ea),
+        vec![None, Some(0), Some(1)],
+        "each CPU's SA again"
+    );
     assert_eq!(p.a.child_sas(again).len(), 3);
 }
 
@@ -147,7 +154,9 @@ fn initiation_uses_the_routed_source_and_the_chosen_peer_address() {
     let conn = p.a.connection("net").expect("conn");
     let from = "10.0.0.1".parse().ok();
     let to = "10.0.0.2:500".parse().ok();
-    let ike = p.a.initiate_conn_to(p.time, conn, from, to).expect("initiate");
+    let ike =
+        p.a.initiate_conn_to(p.time, conn, from, to)
+            .expect("initiate");
     p.drive();
     assert!(p.a.is_established(ike));
     let info = p.a.ike_sa_info(ike).expect("info");

@@ -1,9 +1,7 @@
 //! Checks of the recovery, retransmission, lifetime and algorithm settings.
 
 use super::super::locate::Seg;
-use super::super::{
-    Child, CloseAction, Connection, Daemon, DpdAction, StartAction, literal_addrs,
-};
+use super::super::{Child, CloseAction, Connection, Daemon, DpdAction, StartAction, literal_addrs};
 use super::{Problem, problem};
 
 /// `[daemon] retransmit_*`: strongSwan's formula needs a positive timeout and
@@ -32,12 +30,18 @@ pub(super) fn daemon(d: &Daemon, out: &mut Vec<Problem>) {
 
 /// IKE proposals: the engine protects IKE messages with AES-GCM only with
 /// its 16-byte ICV (RFC 5282); the shorter ICVs are for ESP.
-pub(super) fn connection(c: &Connection, ck: &dyn Fn(Vec<Seg>) -> Vec<Seg>, out: &mut Vec<Problem>) {
+pub(super) fn connection(
+    c: &Connection,
+    ck: &dyn Fn(Vec<Seg>) -> Vec<Seg>,
+    out: &mut Vec<Problem>,
+) {
     use ike_core::wire::EncrId;
     for (i, p) in c.proposals.iter().enumerate() {
-        let short_icv = p.0.parsed.iter().flat_map(|x| &x.encr).any(|e| {
-            matches!(e.id, EncrId::AES_GCM_8 | EncrId::AES_GCM_12)
-        });
+        let short_icv =
+            p.0.parsed
+                .iter()
+                .flat_map(|x| &x.encr)
+                .any(|e| matches!(e.id, EncrId::AES_GCM_8 | EncrId::AES_GCM_12));
         if short_icv {
             out.push(problem(
                 ck(path!["proposals", i]),
