@@ -149,6 +149,97 @@ impl<'de> Deserialize<'de> for Volume {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use std::path::Path;
+
+    const CONN: &str = "[connections.c]\nlocal_addrs = [\"10.0.0.1\"]\n\
+        local = { auth = \"psk\", id = \"a\" }\nremote = { auth = \"psk\", id = \"b\" }\n";
+    const SECRET: &str = "[secrets.s]\nsecret = \"x\"\n";
+
+    fn parse(daemon: &str, conn: &str, child: &str) -> Result<Config, String> {
+        let src = format!(
+            "[daemon]\n{daemon}\n{CONN}{conn}\n[connections.c.children.x]\n{child}\n{SECRET}"
+        );
+        Config::parse(&src, Path::new("t.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn recovery_keys_parse_with_strongswan_defaults() {
+        let cfg = parse("", "remote_addrs = [\"10.0.0.2\"]", "").unwrap_or_else(|e| panic!("{e}"));
+        let (d, c) = (&cfg.daemon, &cfg.connections["c"]);
+        assert_eq!(
+            (d.retransmit_tries, d.retransmit_timeout, d.retransmit_base),
+            (5, Decimal(4.0), Decimal(1.8))
+        );
+        assert_eq!((c.keyingtries, c.dpd_timeout.0), (1, 0));
+        let ch = &c.children["x"];
+        assert_eq!(
+            (ch.dpd_action, ch.close_action),
+            (DpdAction::Clear, CloseAction::None)
+        );
+        assert_eq!((ch.rekey_bytes, ch.life_bytes), (Volume(0), Volume(0)));
+        let cfg = parse(
+            "retransmit_tries = 3\nretransmit_timeout = 0.5\nretransmit_base = 2",
+            "remote_addrs = [\"gw.example\", \"10.0.0.2\"]\ndpd_timeout = \"6s\"\nkeyingtries = 0",
+            "dpd_action = \"restart\"\nclose_action = \"start\"\nrekey_bytes = \"1MB\"\nrekey_packets = 1000",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (d, c) = (&cfg.daemon, &cfg.connections["c"]);
+        assert_eq!(
+            (d.retransmit_tries, d.retransmit_timeout, d.retransmit_base),
+            (3, Decimal(0.5), Decimal(2.0))
+        );
+        assert_eq!(
+            (c.keyingtries, c.dpd_timeout.0, c.remote_addrs.len()),
+            (0, 6, 2)
+        );
+        let ch = &c.children["x"];
+        assert_eq!(
+            (ch.dpd_action, ch.close_action),
+            (DpdAction::Restart, CloseAction::Start)
+        );
+        assert_eq!(
+            (ch.rekey_bytes, ch.rekey_packets),
+            (Volume(1 << 20), Volume(1000))
+        );
+    }
+
+    #[test]
+    fn bad_recovery_values_name_the_fix() {
+        let remote = "remote_addrs = [\"10.0.0.2\"]";
+        let e = parse("retransmit_base = 0.5", remote, "").unwrap_err();
+        assert!(
+            e.contains("daemon.retransmit_base: must be between 1.0 and 10.0"),
+            "{e}"
+        );
+        let e = parse("retransmit_timeout = 0", remote, "").unwrap_err();
+        assert!(e.contains("daemon.retransmit_timeout"), "{e}");
+        let e = parse("", remote, "dpd_action = \"reboot\"").unwrap_err();
+        assert!(e.contains("unknown variant `reboot`"), "{e}");
+        let e = parse("", remote, "rekey_bytes = \"2MB\"\nlife_bytes = \"1MB\"").unwrap_err();
+        assert!(
+            e.contains("connections.c.children.x.life_bytes: must be larger"),
+            "{e}"
+        );
+        let e = parse(
+            "",
+            "remote_addrs = [\"gw.example\"]",
+            "start_action = \"trap\"",
+        )
+        .unwrap_err();
+        assert!(e.contains("need the peer's IP address"), "{e}");
+        let e = parse("", "proposals = [\"aes128gcm12-prfsha256-x25519\"]", "").unwrap_err();
+        assert!(
+            e.contains("proposals[0]") && e.contains("for esp_proposals"),
+            "{e}"
+        );
+        parse(
+            "",
+            remote,
+            "esp_proposals = [\"aes128gcm12\", \"aes256gcm8-esn\"]",
+        )
+        .unwrap_or_else(|e| panic!("short ICVs are fine for ESP: {e}"));
+    }
 
     #[test]
     fn volumes_take_binary_suffixes() {
