@@ -2,7 +2,7 @@
 # Self-healing, wire outage: lanes on gw-a (start_action = "start",
 # dpd_action = "restart", per-CPU SAs precreated, dpd_delay 3 s,
 # dpd_timeout 6 s, retransmit_timeout 2.0 / base 1.5) against charon on
-# gw-b. The wire drops every packet (its bridge is down) for dpd_timeout + 4 s,
+# gw-b. The wire drops every packet (its bridge is down) for dpd_timeout + 5 s,
 # then heals; lanes has found the peer dead meanwhile and is back with a new
 # IKE SA and one SA pair per CPU on both sides within dpd_timeout + 10 s of
 # the heal.
@@ -12,7 +12,7 @@ command -v /usr/lib/ipsec/charon >/dev/null || skip "no strongSwan in this image
 trap iop_dump EXIT
 topo_up wire
 heal_up
-outage=$((HEAL_DPD_TIMEOUT + 4))
+outage=$((HEAL_DPD_TIMEOUT + 5))
 step "the wire drops everything for $outage s"
 nsx wire ip link set br0 down
 sleep "$outage"
