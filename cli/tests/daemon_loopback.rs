@@ -572,7 +572,10 @@ async fn failover_to_the_next_address_and_restart_after_the_peer_closes() {
         .await;
         // 127.0.0.9 first: 0.2 s + 0.4 s of retransmissions, then 1 s of backoff.
         let took = t0.elapsed();
-        assert!(took >= Duration::from_millis(1200), "no failover: up after {took:?}");
+        assert!(
+            took >= Duration::from_millis(1200),
+            "no failover: up after {took:?}"
+        );
         let (spi, _) = established(&a).await.expect("established");
         wait_for("children installed", || async {
             a.sas() == 2 && b.sas() == 2
