@@ -172,11 +172,26 @@ where
     F: FnOnce(Node, Node) -> Fut,
     Fut: Future<Output = (Node, Node)>,
 {
+    let text_a = |ports| config("a", "b", ports, child_a);
+    let text_b = |ports| config("b", "a", ports, child_b);
+    run_texts(tag, text_a, text_b, script).await;
+}
+
+/// [`run_pair`] with each side's whole config text made from its (IKE, NAT-T, peer IKE) ports.
+async fn run_texts<F, Fut>(
+    tag: &str,
+    text_a: impl Fn((u16, u16, u16)) -> String,
+    text_b: impl Fn((u16, u16, u16)) -> String,
+    script: F,
+) where
+    F: FnOnce(Node, Node) -> Fut,
+    Fut: Future<Output = (Node, Node)>,
+{
     let dir = temp_dir(tag);
     let (pa, pb) = (free_port(), free_port());
     let (na_port, nb_port) = (free_port(), free_port());
-    let (a, mut da, ia) = node(&dir, "a", &config("a", "b", (pa, na_port, pb), child_a), pa);
-    let (b, mut db, ib) = node(&dir, "b", &config("b", "a", (pb, nb_port, pa), child_b), pb);
+    let (a, mut da, ia) = node(&dir, "a", &text_a((pa, na_port, pb)), pa);
+    let (b, mut db, ib) = node(&dir, "b", &text_b((pb, nb_port, pa)), pb);
     da.start().await.expect("start a");
     db.start().await.expect("start b");
     let driver = async move {
@@ -512,6 +527,72 @@ async fn ts_max_queue_pauses_cpu_acquire_until_a_group_sa_goes() {
             hard: true
         }));
         wait_for("CPU_ACQUIRE back", || async { flagged(&a) == 1 }).await;
+        (a, b)
+    })
+    .await;
+}
+
+/// The established IKE SA of `n`: (initiator SPI, peer address).
+async fn established(n: &Node) -> Option<(String, String)> {
+    let st = n.status().await;
+    st.ike_sas
+        .iter()
+        .find(|s| s.state == "established")
+        .map(|s| (s.spi_i.clone(), s.remote.clone()))
+}
+
+#[tokio::test]
+async fn failover_to_the_next_address_and_restart_after_the_peer_closes() {
+    // A initiates at start-up; its first peer address never answers, so the
+    // second attempt goes to the second one; when B closes the IKE SA, A's
+    // close_action starts it again.
+    let text_a = |ports: (u16, u16, u16)| {
+        config(
+            "a",
+            "b",
+            ports,
+            "start_action = \"start\"\nclose_action = \"start\"",
+        )
+        .replace(
+            "remote_addrs = [\"127.0.0.1\"]",
+            "remote_addrs = [\"127.0.0.9\", \"127.0.0.1\"]\nkeyingtries = 0",
+        )
+        .replace(
+            "ike_port = ",
+            "retransmit_timeout = 0.2\nretransmit_tries = 1\nike_port = ",
+        )
+    };
+    let text_b = |ports| config("b", "a", ports, "");
+    run_texts("revive", text_a, text_b, |a, b| async move {
+        let peer = format!("127.0.0.1:{}", b.ike_port);
+        let t0 = std::time::Instant::now();
+        wait_for("A up through the second address", || async {
+            established(&a).await.is_some_and(|(_, r)| r == peer)
+        })
+        .await;
+        // 127.0.0.9 first: 0.2 s + 0.4 s of retransmissions, then 1 s of backoff.
+        let took = t0.elapsed();
+        assert!(
+            took >= Duration::from_millis(1200),
+            "no failover: up after {took:?}"
+        );
+        let (spi, _) = established(&a).await.expect("established");
+        wait_for("children installed", || async {
+            a.sas() == 2 && b.sas() == 2
+        })
+        .await;
+        let r = b.req(RequestKind::Down { name: "a".into() }).await;
+        assert!(r.ok, "{r:?}");
+        wait_for("A back with a new IKE SA", || async {
+            established(&a)
+                .await
+                .is_some_and(|(s, r)| s != spi && r == peer)
+        })
+        .await;
+        wait_for("children installed again", || async {
+            a.sas() == 2 && b.sas() == 2
+        })
+        .await;
         (a, b)
     })
     .await;

@@ -134,6 +134,9 @@ pub struct ConnectionConfig {
     pub rekey_jitter: Duration,
     /// Liveness check interval when idle (`dpd_delay`); zero disables.
     pub dpd_delay: Duration,
+    /// How long a liveness check may stay unanswered before the peer is
+    /// declared dead (`dpd_timeout`); zero: the retransmission budget.
+    pub dpd_timeout: Duration,
     /// Always use UDP encapsulation (port 4500) even without NAT.
     pub force_encap: bool,
     /// Send INITIAL_CONTACT in IKE_AUTH (RFC 7296 §2.4).
@@ -179,6 +182,7 @@ impl ConnectionConfig {
             rekey_time: Duration::from_secs(4 * 3600),
             rekey_jitter: Duration::from_secs(0),
             dpd_delay: Duration::ZERO,
+            dpd_timeout: Duration::ZERO,
             force_encap: false,
             initial_contact: true,
             max_child_sas: None,
@@ -496,6 +500,8 @@ pub struct ChildConfig {
     pub life_time: Duration,
     /// Random amount subtracted from `rekey_time`.
     pub rekey_jitter: Duration,
+    /// Byte and packet limits, enforced by the kernel.
+    pub volume: crate::limits::VolumeLimits,
     /// RFC 9611 per-CPU group.
     pub per_cpu: PerCpu,
     /// How the group is filled.
@@ -524,6 +530,7 @@ impl ChildConfig {
             rekey_time: Duration::from_secs(3600),
             life_time: Duration::from_secs(3960),
             rekey_jitter: Duration::from_secs(360),
+            volume: crate::limits::VolumeLimits::default(),
             per_cpu: PerCpu::No,
             per_cpu_mode: PerCpuMode::OnDemand,
             per_cpu_max: None,

@@ -289,9 +289,18 @@ impl Endpoint {
         conn: ConnId,
         first: Option<Task>,
         rest: Vec<Task>,
+        (from, to): (Option<IpAddr>, Option<SocketAddr>),
     ) -> Result<IkeSaId, ApiError> {
-        let c = Arc::clone(self.conns.get(conn).ok_or(ApiError::UnknownConn(conn))?);
-        let remote = c.remote.ok_or_else(|| ApiError::NoRemote(c.name.clone()))?;
+        let mut c = Arc::clone(self.conns.get(conn).ok_or(ApiError::UnknownConn(conn))?);
+        if let Some(ip) = from {
+            // NAT detection hashes our address (RFC 7296 §2.23): use the real one.
+            let mut own = (*c).clone();
+            own.local.set_ip(ip);
+            c = Arc::new(own);
+        }
+        let remote = to
+            .or(c.remote)
+            .ok_or_else(|| ApiError::NoRemote(c.name.clone()))?;
         let remote = if remote.port() == 0 {
             SocketAddr::new(remote.ip(), self.config.ike_port)
         } else {
@@ -339,6 +348,19 @@ impl Endpoint {
 
     /// [`Endpoint::initiate`] by connection id.
     pub fn initiate_conn(&mut self, now: Instant, conn: ConnId) -> Result<IkeSaId, ApiError> {
+        self.initiate_conn_to(now, conn, None, None)
+    }
+
+    /// [`Endpoint::initiate_conn`] from `from` and to `to` instead of the
+    /// configured addresses (the source the route picks for an unspecified
+    /// local address; the next of several peer addresses, port 0 meaning 500).
+    pub fn initiate_conn_to(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        from: Option<IpAddr>,
+        to: Option<SocketAddr>,
+    ) -> Result<IkeSaId, ApiError> {
         let n = self
             .conns
             .get(conn)
@@ -354,7 +376,7 @@ impl Endpoint {
             })
             .collect();
         let first = (!tasks.is_empty()).then(|| tasks.remove(0));
-        let id = self.start(now, conn, first, tasks);
+        let id = self.start(now, conn, first, tasks, (from, to));
         self.finish(now);
         id
     }
@@ -743,7 +765,7 @@ impl Endpoint {
                     cpu: None,
                     seq: Some(seq),
                 };
-                if let Err(e) = self.start(now, conn, Some(first), Vec::new()) {
+                if let Err(e) = self.start(now, conn, Some(first), Vec::new(), (None, None)) {
                     tracing::warn!(error = %e, "cannot initiate on acquire");
                 }
             }

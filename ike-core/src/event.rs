@@ -185,6 +185,8 @@ pub struct ChildSaInstall {
     pub soft_lifetime: Duration,
     /// Hard lifetime for the kernel.
     pub hard_lifetime: Duration,
+    /// Byte and packet limits for the kernel (soft: rekey, hard: remove).
+    pub volume: crate::limits::VolumeLimits,
     /// Whether this SA belongs to an RFC 9611 group (policies get
     /// `XFRM_POLICY_CPU_ACQUIRE`).
     pub per_cpu: bool,

@@ -74,7 +74,9 @@ pub mod fuzzing;
 pub mod ids;
 mod ike_sa;
 pub mod ke_job;
+pub mod limits;
 pub mod proposal;
+pub mod recovery;
 mod sa_index;
 pub mod selector;
 mod spi_pool;
@@ -91,6 +93,7 @@ pub use event::{ChildSaInstall, DirectionKeys, Encap, Event, IkeSaInfo, IkeSaSta
 pub use ids::{ChildSaId, ConnId, CpuId, IkeSaId, IkeSpi, Spi};
 pub use ike_sa::frag::FragStats;
 pub use ke_job::{KeJob, KeResult};
+pub use limits::VolumeLimits;
 pub use proposal::{Proposal, ProposalError, Selected};
 
 #[cfg(test)]

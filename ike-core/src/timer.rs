@@ -47,6 +47,8 @@ pub(crate) struct Retransmit {
     pub(crate) sent: u32,
     /// When to retransmit, or give up when `sent == tries`.
     pub(crate) deadline: Instant,
+    /// A hard end before the tries run out (a liveness check's `dpd_timeout`).
+    pub(crate) give_up_at: Option<Instant>,
 }
 
 impl Retransmit {
@@ -54,7 +56,15 @@ impl Retransmit {
         Self {
             sent: 0,
             deadline: now + cfg.delay(0),
+            give_up_at: None,
         }
+    }
+
+    /// Gives up at `at` at the latest, even with tries left.
+    pub(crate) fn with_give_up(mut self, at: Instant) -> Self {
+        self.give_up_at = Some(at);
+        self.deadline = self.deadline.min(at);
+        self
     }
 
     /// The request was replaced and sent again now (an IKE_SA_INIT restart):
@@ -63,16 +73,20 @@ impl Retransmit {
         Self {
             sent: self.sent,
             deadline: now + cfg.delay(self.sent),
+            give_up_at: self.give_up_at,
         }
     }
 
     /// Called when `deadline` passed: returns `true` to resend, `false` to give up.
     pub(crate) fn on_expiry(&mut self, now: Instant, cfg: &RetransmitConfig) -> bool {
-        if self.sent >= cfg.tries {
+        if self.sent >= cfg.tries || self.give_up_at.is_some_and(|g| now >= g) {
             return false;
         }
         self.sent += 1;
         self.deadline = now + cfg.delay(self.sent);
+        if let Some(g) = self.give_up_at {
+            self.deadline = self.deadline.min(g);
+        }
         true
     }
 }
@@ -113,6 +127,33 @@ mod tests {
         assert_eq!(resends, cfg.tries);
         let elapsed = r.deadline - t0;
         assert!(elapsed.as_secs_f64() > 160.0);
+    }
+
+    #[test]
+    fn give_up_time_cuts_the_tries_short() {
+        let cfg = RetransmitConfig::default();
+        let t0 = Instant::now();
+        let mut r = Retransmit::start(t0, &cfg).with_give_up(t0 + Duration::from_secs(10));
+        assert_eq!(r.deadline, t0 + Duration::from_secs(4));
+        assert!(r.on_expiry(r.deadline, &cfg), "resent at 4 s");
+        assert_eq!(
+            r.deadline,
+            t0 + Duration::from_secs(10),
+            "clamped to the end"
+        );
+        assert!(
+            !r.on_expiry(r.deadline, &cfg),
+            "given up at 10 s, 4 tries left"
+        );
+        let mut long = Retransmit::start(t0, &cfg).with_give_up(t0 + Duration::from_secs(600));
+        let mut resends = 0;
+        while long.on_expiry(long.deadline, &cfg) {
+            resends += 1;
+        }
+        assert_eq!(
+            resends, cfg.tries,
+            "the tries end first when they are shorter"
+        );
     }
 
     #[test]

@@ -8,6 +8,8 @@
 mod duration;
 mod locate;
 mod proposal;
+mod recovery;
+mod remote;
 mod secret;
 mod subnet;
 mod validate;
@@ -24,6 +26,8 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::Seconds;
 pub use proposal::{EspProposal, IkeProposal, Proposal, ProposalKind};
+pub use recovery::{CloseAction, Decimal, DpdAction, Volume};
+pub use remote::{RemoteAddr, literal as literal_addrs};
 pub use secret::Psk;
 pub use subnet::Subnet;
 
@@ -92,6 +96,15 @@ pub struct Daemon {
     /// 576 for IPv4, 1280 for IPv6.
     #[serde(default = "default_fragment_size")]
     pub fragment_size: u32,
+    /// Retransmissions of a request before the peer counts as gone (strongSwan 5).
+    #[serde(default = "default_retransmit_tries")]
+    pub retransmit_tries: u32,
+    /// Seconds before the first retransmission (strongSwan 4.0).
+    #[serde(default = "default_retransmit_timeout")]
+    pub retransmit_timeout: Decimal,
+    /// Growth of each further wait: timeout · base^n (strongSwan 1.8).
+    #[serde(default = "default_retransmit_base")]
+    pub retransmit_base: Decimal,
 }
 
 impl Default for Daemon {
@@ -111,6 +124,9 @@ impl Default for Daemon {
             half_open_timeout: default_half_open_timeout(),
             max_packet: default_max_packet(),
             fragment_size: default_fragment_size(),
+            retransmit_tries: default_retransmit_tries(),
+            retransmit_timeout: default_retransmit_timeout(),
+            retransmit_base: default_retransmit_base(),
         }
     }
 }
@@ -135,6 +151,18 @@ fn default_max_packet() -> u32 {
 }
 fn default_fragment_size() -> u32 {
     1280
+}
+fn default_retransmit_tries() -> u32 {
+    5
+}
+fn default_retransmit_timeout() -> Decimal {
+    Decimal(4.0)
+}
+fn default_retransmit_base() -> Decimal {
+    Decimal(1.8)
+}
+fn default_keyingtries() -> u32 {
+    1
 }
 
 /// Enough to keep a fast peer busy, few enough that a slow one answers every
@@ -203,9 +231,10 @@ pub struct Connection {
     /// Our addresses (empty: any).
     #[serde(default)]
     pub local_addrs: Vec<IpAddr>,
-    /// The peer's addresses (empty: accept any, never initiate).
+    /// The peer's addresses or DNS names, tried in order (empty: accept any,
+    /// never initiate).
     #[serde(default)]
-    pub remote_addrs: Vec<IpAddr>,
+    pub remote_addrs: Vec<RemoteAddr>,
     /// The peer's IKE port (swanctl `remote_port`); NAT-T moves to its 4500.
     #[serde(default = "default_ike_port")]
     pub remote_port: u16,
@@ -221,6 +250,12 @@ pub struct Connection {
     /// Liveness check interval (RFC 7296 §2.4); `0s` disables it.
     #[serde(default)]
     pub dpd_delay: Seconds,
+    /// How long a liveness check may stay unanswered; `0s`: the retransmission budget.
+    #[serde(default)]
+    pub dpd_timeout: Seconds,
+    /// Initiation attempts in a row before giving up (0: forever).
+    #[serde(default = "default_keyingtries")]
+    pub keyingtries: u32,
     /// IKE SA rekey interval; `0s` disables it.
     #[serde(default = "default_ike_rekey")]
     pub rekey_time: Seconds,
@@ -320,6 +355,24 @@ pub struct Child {
     /// Anti-replay window in packets (0 disables it).
     #[serde(default = "default_replay_window")]
     pub replay_window: u32,
+    /// Bytes before a rekey (kernel soft limit; 0: none).
+    #[serde(default)]
+    pub rekey_bytes: Volume,
+    /// Bytes before the kernel removes the SA (default: rekey_bytes + 10%).
+    #[serde(default)]
+    pub life_bytes: Volume,
+    /// Packets before a rekey (kernel soft limit; 0: none).
+    #[serde(default)]
+    pub rekey_packets: Volume,
+    /// Packets before the kernel removes the SA (default: rekey_packets + 10%).
+    #[serde(default)]
+    pub life_packets: Volume,
+    /// What to do when the peer is found dead.
+    #[serde(default)]
+    pub dpd_action: DpdAction,
+    /// What to do when the peer closes the IKE SA.
+    #[serde(default)]
+    pub close_action: CloseAction,
 }
 
 fn default_max_policies() -> u32 {

@@ -12,6 +12,8 @@ use super::{
     AuthMethod, Child, Config, Connection, Daemon, PerCpuMode, PerCpuSas, Psk, StartAction,
 };
 
+mod recovery;
+
 /// One problem at a key path.
 #[derive(Debug)]
 pub struct Problem {
@@ -49,6 +51,7 @@ const MIN_FRAGMENT_SIZE: u32 = 256;
 /// Validates `cfg`, loading `secret_file`s relative to `base`. Returns every problem.
 pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
     let mut out = daemon_problems(&cfg.daemon);
+    recovery::daemon(&cfg.daemon, &mut out);
     // Secrets first, so connections can look them up.
     load_secrets(cfg, base, &mut out);
     for (cname, c) in &cfg.connections {
@@ -129,7 +132,9 @@ fn connection_problems(cfg: &Config, cname: &str, c: &Connection, out: &mut Vec<
         ));
     }
     let fam_l: Vec<bool> = c.local_addrs.iter().map(|a| a.is_ipv4()).collect();
-    let fam_r: Vec<bool> = c.remote_addrs.iter().map(|a| a.is_ipv4()).collect();
+    let fam_r: Vec<bool> = super::literal_addrs(&c.remote_addrs)
+        .map(|a| a.is_ipv4())
+        .collect();
     if !fam_l.is_empty() && !fam_r.is_empty() && !fam_l.iter().any(|f| fam_r.contains(f)) {
         out.push(problem(
             ck(path!["remote_addrs"]),
@@ -156,9 +161,11 @@ fn connection_problems(cfg: &Config, cname: &str, c: &Connection, out: &mut Vec<
             "must be at least 1 (the IKE_AUTH Child SA counts too); leave it out for the default",
         ));
     }
+    recovery::connection(c, &ck, out);
     for (chname, ch) in &c.children {
         let k = |field: &str| ck(path!["children", chname, field]);
         child_problems(c, ch, &k, out);
+        recovery::child(c, ch, &k, out);
     }
 }
 

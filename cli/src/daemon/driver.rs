@@ -53,11 +53,11 @@ pub(super) struct Conn {
     pub(super) id: ConnId,
 }
 
-struct PendingUp {
-    conn: String,
-    ike: IkeSaId,
-    reply: oneshot::Sender<Response>,
-    deadline: Instant,
+pub(super) struct PendingUp {
+    pub(super) conn: String,
+    pub(super) ike: IkeSaId,
+    pub(super) reply: oneshot::Sender<Response>,
+    pub(super) deadline: Instant,
 }
 
 /// The daemon.
@@ -79,9 +79,11 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     /// Kernel decisions: what is installed for traps and Child SAs.
     pub(super) planner: Planner,
     sockets: Vec<Arc<IkeSocket>>,
-    pending_up: Vec<PendingUp>,
+    pub(super) pending_up: Vec<PendingUp>,
     /// `start` connections waiting to initiate, and those in flight.
-    pacer: Pacer,
+    pub(super) pacer: Pacer,
+    /// Dead peers, closes and failed starts: what comes back, and when.
+    pub(super) revive: super::revive::Revive,
     started: Instant,
     kernel_rx: Option<mpsc::UnboundedReceiver<KernelEvent>>,
     /// IKE_SA_INIT key exchanges on worker threads.
@@ -166,6 +168,7 @@ fn endpoint_config(config: &Config, cpus: u32) -> EndpointConfig {
         dos,
         fragment_size: n(d.fragment_size),
         defer_ke: true,
+        retransmit: super::revive::retransmit(d),
         ..EndpointConfig::default()
     }
 }
@@ -236,6 +239,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             sockets,
             pending_up: Vec::new(),
             pacer,
+            revive: super::revive::Revive::default(),
             started: Instant::now(),
             kernel_rx: None,
             ke_pool,
@@ -309,9 +313,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         let now = Instant::now();
         self.pacer.expire(now);
         while let Some(name) = self.pacer.next_ready() {
-            if let Some(Ok(ike)) = self.initiate(&name) {
-                self.pacer.started(&name, ike, now);
-            }
+            self.initiate_via(&name, super::revive::After::Pacer);
         }
         if self.pacer.queued() > 0 {
             tracing::debug!(
@@ -319,19 +321,6 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 "start connections wait for IKE SAs in flight"
             );
         }
-    }
-
-    fn initiate(&mut self, name: &str) -> Option<Result<IkeSaId, String>> {
-        let id = self.conns.get(name)?.id;
-        let r = self
-            .ep
-            .initiate_conn(Instant::now(), id)
-            .map_err(|e| e.to_string());
-        match &r {
-            Ok(_) => tracing::info!(connection = %name, "initiating"),
-            Err(e) => tracing::warn!(connection = %name, "cannot initiate: {e}"),
-        }
-        Some(r)
     }
 
     /// Runs until shutdown, then cleans up (unless `keep_kernel_state`).
@@ -352,6 +341,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             .ke_rx
             .take()
             .unwrap_or_else(|| mpsc::unbounded_channel().1);
+        let mut resolved_rx = self.revive.take_resolved();
         loop {
             let deadline = self.next_deadline();
             let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(
@@ -368,6 +358,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                     self.ep.handle_ke_result(Instant::now(), res);
                 }
                 Some(ev) = kernel_rx.recv() => self.on_kernel(ev),
+                Some(r) = resolved_rx.recv() => self.on_resolved(r),
                 () = sleep => self.on_timeout(),
                 Some(req) = inputs.control.recv() => self.on_control(req).await,
                 Some(()) = inputs.reload.recv() => {
@@ -390,7 +381,11 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     fn next_deadline(&self) -> Option<Instant> {
         let eng = self.ep.poll_timeout();
         let up = self.pending_up.iter().map(|p| p.deadline).min();
-        [eng, up, self.pacer.deadline()].into_iter().flatten().min()
+        let revive = self.revive.deadline();
+        [eng, up, self.pacer.deadline(), revive]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn on_timeout(&mut self) {
@@ -403,6 +398,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             .partition(|p| p.deadline <= now);
         self.pending_up = keep;
         self.pump();
+        self.revive_due();
         for p in expired {
             let _ = p.reply.send(Response::error(format!(
                 "{}: no IKE SA after {}s (peer unreachable? check `lanes status` and the peer's log)",
@@ -561,6 +557,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 if self.pacer.done(conn, ike) {
                     self.pump();
                 }
+                self.revive_up(conn, ike);
                 self.answer_up(
                     conn,
                     ike,
@@ -575,6 +572,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 if self.pacer.done(conn, ike) {
                     self.pump();
                 }
+                self.revive_down(conn, ike, &reason);
                 let why = reason.to_string();
                 self.answer_up(
                     conn,
@@ -615,7 +613,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     }
 
     /// Whether connection `name` has an established IKE SA.
-    fn is_up(&self, name: &str) -> bool {
+    pub(super) fn is_up(&self, name: &str) -> bool {
         self.conns.get(name).is_some_and(|c| {
             self.ep.ike_sas_of(c.id).into_iter().any(|ike| {
                 self.ep
@@ -645,19 +643,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                     self.pacer.forget(&name);
                     self.planner.install_traps(&name);
                     self.run_planner().await;
-                    match self.initiate(&name) {
-                        Some(Ok(ike)) => {
-                            self.pending_up.push(PendingUp {
-                                conn: name,
-                                ike,
-                                reply,
-                                deadline: Instant::now() + UP_TIMEOUT,
-                            });
-                            return;
-                        }
-                        Some(Err(e)) => Response::error(format!("{name}: {e}")),
-                        None => Response::error(format!("no connection named {name:?}")),
-                    }
+                    self.revive.forget(&name);
+                    self.initiate_via(&name, super::revive::After::Up(reply));
+                    return;
                 }
             }
         };
@@ -669,6 +657,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             return Response::error(format!("no connection named {name:?} (see `lanes status`)"));
         }
         self.pacer.forget(name);
+        self.revive.forget(name);
         let (ikes, children) = self.teardown_conn(name, false).await;
         Response::ok(format!(
             "{name}: closed {ikes} IKE SA(s), removed {children} Child SA(s) and its policies"
@@ -725,6 +714,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     /// Tears a connection down and removes it from the engine.
     async fn remove_conn(&mut self, name: &str) {
         self.pacer.forget(name);
+        self.revive.forget(name);
         self.teardown_conn(name, true).await;
         if let Some(c) = self.conns.remove(name) {
             self.names.remove(&c.id);

@@ -78,6 +78,27 @@ fn mode(m: ike_core::Mode) -> Mode {
     }
 }
 
+/// The kernel limits of an SA (`struct xfrm_lifetime_cfg`): the engine rekeys
+/// by time itself, so the only soft limits are bytes and packets, whose
+/// XFRM_MSG_EXPIRE (`hard = 0`) starts the rekey; the hard ones remove the SA
+/// should a rekey fail. 0 means no limit.
+pub fn lifetimes(hard_time: std::time::Duration, v: ike_core::VolumeLimits) -> Lifetimes {
+    let some = |n: u64| (n != 0).then_some(n);
+    Lifetimes {
+        soft: Limits {
+            bytes: some(v.rekey_bytes),
+            packets: some(v.rekey_packets),
+            ..Limits::default()
+        },
+        hard: Limits {
+            add_seconds: Some(hard_time.as_secs().max(1)),
+            bytes: some(v.life_bytes),
+            packets: some(v.life_packets),
+            ..Limits::default()
+        },
+    }
+}
+
 /// The inbound and outbound SA of a negotiated Child SA.
 pub fn child_sas(
     inst: &ChildSaInstall,
@@ -86,13 +107,7 @@ pub fn child_sas(
 ) -> Result<(SaSpec, SaSpec)> {
     let (l, r) = (inst.local.ip(), inst.remote.ip());
     let reqid = Reqid(inst.reqid);
-    let lifetimes = Lifetimes {
-        soft: Limits::default(),
-        hard: Limits {
-            add_seconds: Some(inst.hard_lifetime.as_secs().max(1)),
-            ..Limits::default()
-        },
-    };
+    let lifetimes = lifetimes(inst.hard_lifetime, inst.volume);
     let pcpu = inst.resource.map(|c| CpuId(c.0));
     if pcpu.is_some() && !caps.per_cpu {
         bail!(
@@ -241,6 +256,32 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("ip")
+    }
+
+    #[test]
+    fn volume_limits_become_soft_and_hard_kernel_limits() {
+        let v = ike_core::VolumeLimits {
+            rekey_bytes: 1 << 20,
+            rekey_packets: 0,
+            ..ike_core::VolumeLimits::default()
+        }
+        .with_default_life();
+        let l = lifetimes(std::time::Duration::from_secs(3960), v);
+        assert_eq!(l.soft.bytes, Some(1 << 20));
+        assert_eq!(l.hard.bytes, Some((1 << 20) + (1 << 20) / 10));
+        assert_eq!(
+            (l.soft.packets, l.hard.packets),
+            (None, None),
+            "0 is no limit"
+        );
+        assert_eq!((l.soft.add_seconds, l.hard.add_seconds), (None, Some(3960)));
+        let none = lifetimes(std::time::Duration::ZERO, ike_core::VolumeLimits::default());
+        assert_eq!(none.soft, Limits::default());
+        assert_eq!(
+            none.hard.add_seconds,
+            Some(1),
+            "never an SA without a hard limit"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod pacing_tests;
 pub mod plan;
 pub mod planner;
 pub mod privs;
+pub mod revive;
 mod status;
 pub mod steering;
 pub mod udp;

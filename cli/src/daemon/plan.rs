@@ -35,6 +35,9 @@ pub struct ChildPlan {
     pub tunnel: bool,
     /// Trap policies (for `start_action = trap`).
     pub trap_policies: Vec<PolicySpec>,
+    /// Trap policies installed only when `dpd_action` or `close_action` is
+    /// `trap` and the IKE SA died or was closed (children not trapped anyway).
+    pub revival_traps: Vec<PolicySpec>,
 }
 
 /// One connection, ready to run.
@@ -46,8 +49,8 @@ pub struct ConnPlan {
     pub connection: ConnectionConfig,
     /// Children.
     pub children: Vec<ChildPlan>,
-    /// Configured remote addresses (for routing new IKE_SA_INITs).
-    pub remote_addrs: Vec<IpAddr>,
+    /// Configured remote addresses and names, tried in order.
+    pub remote_addrs: Vec<config::RemoteAddr>,
     /// Configured local addresses.
     pub local_addrs: Vec<IpAddr>,
     /// Change detection for reloads (covers the secret without revealing it).
@@ -187,21 +190,17 @@ pub fn connection(
     cpus: u32,
     per_cpu_ok: bool,
 ) -> Result<ConnPlan> {
-    let local_ip = c
-        .local_addrs
-        .first()
-        .copied()
-        .unwrap_or_else(|| unspecified_like(c.remote_addrs.first()));
+    let local_ip = c.local_addrs.first().copied().unwrap_or_else(|| {
+        unspecified_like(config::literal_addrs(&c.remote_addrs).next().as_ref())
+    });
     let mut conn = connection_config(cfg, name, c, local_ip)?;
     let site = ChildSite {
         conn: name,
         cpus,
         per_cpu_ok,
         local_ip,
-        remote_ip: c
-            .remote_addrs
-            .first()
-            .copied()
+        remote_ip: config::literal_addrs(&c.remote_addrs)
+            .next()
             .unwrap_or_else(|| unspecified_like(Some(&local_ip))),
     };
     let mut children = Vec::new();
@@ -238,10 +237,9 @@ fn connection_config(
         None => bail!("connection {name}: no secret for {}", c.remote_id()),
     };
     let mut conn = ConnectionConfig::new(name, local, identity(&c.local_id()), psk);
-    conn.remote = c
-        .remote_addrs
-        .first()
-        .map(|ip| SocketAddr::new(*ip, c.remote_port));
+    conn.remote = config::literal_addrs(&c.remote_addrs)
+        .next()
+        .map(|ip| SocketAddr::new(ip, c.remote_port));
     conn.remote_id = c.remote.id.as_deref().map(identity);
     conn.ike_proposals = c
         .proposals
@@ -250,6 +248,7 @@ fn connection_config(
         .collect();
     conn.rekey_time = c.rekey_time.duration();
     conn.dpd_delay = c.dpd_delay.duration();
+    conn.dpd_timeout = c.dpd_timeout.duration();
     conn.force_encap = c.encap;
     conn.fragmentation = c.fragmentation.into();
     conn.max_child_sas = c.max_child_sas;
@@ -271,12 +270,17 @@ fn child(
     };
     let cc = child_config(chname, ch, reqid, per_cpu_sas, site.cpus);
     let tunnel = ch.mode == config::Mode::Tunnel;
-    let trap_policies = if ch.start_action == StartAction::Trap {
+    let traps = || {
         let (local, remote) = (site.local_ip, site.remote_ip);
         trap_policies(&cc, local, remote, tunnel, per_cpu_sas.enabled())
-            .with_context(|| format!("connection {}", site.conn))?
-    } else {
-        Vec::new()
+            .with_context(|| format!("connection {}", site.conn))
+    };
+    let trap_on_revival =
+        ch.dpd_action == config::DpdAction::Trap || ch.close_action == config::CloseAction::Trap;
+    let (trap_policies, revival_traps) = match ch.start_action {
+        StartAction::Trap => (traps()?, Vec::new()),
+        _ if trap_on_revival => (Vec::new(), traps()?),
+        _ => (Vec::new(), Vec::new()),
     };
     let plan = ChildPlan {
         name: chname.to_string(),
@@ -287,6 +291,7 @@ fn child(
         replay_window: ch.replay_window,
         tunnel,
         trap_policies,
+        revival_traps,
     };
     Ok((cc, plan))
 }
@@ -315,6 +320,13 @@ fn child_config(
     cc.rekey_time = ch.rekey_time.duration();
     cc.life_time = ch.life_time().duration();
     cc.rekey_jitter = ch.rand_time().duration();
+    cc.volume = ike_core::VolumeLimits {
+        rekey_bytes: ch.rekey_bytes.0,
+        life_bytes: ch.life_bytes.0,
+        rekey_packets: ch.rekey_packets.0,
+        life_packets: ch.life_packets.0,
+    }
+    .with_default_life();
     cc.per_cpu = match per_cpu_sas {
         config::PerCpuSas::No => PerCpu::No,
         config::PerCpuSas::Yes => PerCpu::Yes,

@@ -47,6 +47,7 @@
 pub mod auth;
 pub mod cipher;
 mod error;
+pub mod esp;
 pub mod floor;
 mod ike;
 pub mod ke;

@@ -141,8 +141,7 @@ fn child_keys(
     nr: &[u8],
     we_initiated: bool,
 ) -> Option<(DirectionKeys, DirectionKeys)> {
-    let encr = crypto.encr(esp.encr.id).ok()?;
-    let encr_len = encr.keymat_len(esp.encr.key_bits)?;
+    let encr_len = crate::crypto::esp::keymat_len(crypto, esp.encr)?;
     let integ_len = match esp.integ {
         Some(i) if i != IntegId::NONE => crypto.integ(i).ok()?.key_len(),
         _ => 0,
@@ -936,6 +935,7 @@ impl IkeSa {
             mode,
             soft_lifetime: c.rekey_time,
             hard_lifetime: c.life_time,
+            volume: c.volume,
             per_cpu: resource.per_cpu(),
             resource: resource.cpu(),
             acquire_seq: seq,

@@ -11,6 +11,7 @@ pub(crate) mod frag;
 mod info;
 mod init;
 pub(crate) mod keys;
+mod liveness;
 mod rekey;
 
 use std::collections::VecDeque;
@@ -676,7 +677,8 @@ impl IkeSa {
             Task::RekeyIke => self.start_rekey_ike(ctx, now),
             Task::DeleteIke => self.start_delete_ike(ctx, now),
             Task::Dpd => {
-                self.send_request(ctx, now, ExchangeType::INFORMATIONAL, &[], Pending::Dpd)
+                self.send_request(ctx, now, ExchangeType::INFORMATIONAL, &[], Pending::Dpd);
+                self.limit_dpd(now);
             }
         }
     }

@@ -7,6 +7,7 @@ mod failures;
 mod frag;
 mod limits;
 mod per_resource;
+mod recovery;
 mod selectors;
 mod strongswan;
 pub(crate) mod util;

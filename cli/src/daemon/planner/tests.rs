@@ -62,6 +62,7 @@ fn plan(per_cpu: bool, trap: bool, offload: OffloadMode) -> ChildPlan {
         replay_window: 32,
         tunnel: true,
         trap_policies,
+        revival_traps: Vec::new(),
     }
 }
 
@@ -101,6 +102,7 @@ fn child(n: u64, per_cpu: bool, cpu: Option<u32>) -> ChildSaInstall {
         mode: ike_core::Mode::Tunnel,
         soft_lifetime: Duration::from_secs(3000),
         hard_lifetime: Duration::from_secs(3600),
+        volume: ike_core::VolumeLimits::default(),
         per_cpu,
         resource: cpu.map(CpuId),
         acquire_seq: None,
