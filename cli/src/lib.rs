@@ -6,6 +6,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod doctor;
+pub mod metrics;
 pub mod steer;
 
 #[cfg(test)]

@@ -87,6 +87,9 @@ pub struct Daemon {
     /// Largest IKE datagram accepted, in bytes.
     #[serde(default = "default_max_packet")]
     pub max_packet: u32,
+    /// Address and port of the Prometheus `GET /metrics` endpoint; off when unset.
+    #[serde(default)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for Daemon {
@@ -105,6 +108,7 @@ impl Default for Daemon {
             init_limit_half_open: 0,
             half_open_timeout: default_half_open_timeout(),
             max_packet: default_max_packet(),
+            metrics_listen: None,
         }
     }
 }

@@ -87,6 +87,8 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     /// IKE_SA_INIT key exchanges on worker threads.
     ke_pool: KePool,
     ke_rx: Option<mpsc::UnboundedReceiver<ike_core::KeResult>>,
+    /// Event counters for `GET /metrics`.
+    pub(super) metrics: crate::metrics::Live,
 }
 
 /// New IKE_SA_INIT requests without a COOKIE queued at most; more are shed
@@ -239,7 +241,13 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             kernel_rx: None,
             ke_pool,
             ke_rx: Some(ke_rx),
+            metrics: crate::metrics::Live::default(),
         })
+    }
+
+    /// The event counters a metrics server reads.
+    pub fn metrics(&self) -> crate::metrics::Live {
+        self.metrics.clone()
     }
 
     /// The bound sockets' addresses (tests use port 0).
@@ -542,6 +550,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     async fn on_event(&mut self, ev: Event) {
         let conn = self.event_conn(&ev).unwrap_or_default();
         let conn = conn.as_str();
+        self.metrics.on_event(&ev);
         match ev {
             Event::IkeSaUp {
                 ike,
