@@ -74,6 +74,16 @@ pub enum Command {
     },
     /// Ask the daemon to reload its configuration (like SIGHUP).
     Reload,
+    /// Live view of every tunnel's Child SAs by CPU (q quits); plain lines
+    /// when stdout is not a terminal.
+    Top {
+        /// Seconds between refreshes.
+        #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+        interval: f64,
+        /// Stop after this many refreshes (plain lines).
+        #[arg(long, value_name = "N")]
+        count: Option<u32>,
+    },
     /// XDP steering: attach, detach, bind and inspect.
     #[command(subcommand)]
     Steer(crate::steer::SteerCmd),

@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod doctor;
 pub mod metrics;
 pub mod steer;
+pub mod top;
 
 #[cfg(test)]
 mod testutil;
@@ -52,20 +53,18 @@ pub fn run(args: Args) -> Result<()> {
         Command::Down { name } => client_cmd(&args.socket, RequestKind::Down { name }),
         Command::Reload => client_cmd(&args.socket, RequestKind::Reload),
         Command::Status { json } => {
-            let resp = control::request(&args.socket, &Request::new(RequestKind::Status))?;
-            let Some(report) = resp.status.filter(|_| resp.ok) else {
-                bail!(
-                    "{}",
-                    resp.error
-                        .unwrap_or_else(|| "the daemon sent no status".into())
-                );
-            };
+            let report = control::status(&args.socket)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print!("{}", report.render());
             }
             Ok(())
+        }
+        Command::Top { interval, count } => {
+            let interval = std::time::Duration::try_from_secs_f64(interval)
+                .map_err(|_| anyhow::anyhow!("--interval must be a positive number of seconds"))?;
+            top::run(&args.socket, interval, count)
         }
         Command::Doctor {
             json,

@@ -7,6 +7,7 @@
 //!   up NAME | down NAME            bring a connection up / tear it down
 //!   status [--json]                IKE and Child SAs with kernel counters
 //!   reload                         reload the configuration (like SIGHUP)
+//!   top [--interval S] [--count N] live Child SAs by CPU (q quits)
 //!   steer ...                      XDP steering
 //!   doctor [--json] [--apply]      check and tune the system
 //! ```
