@@ -6,6 +6,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod doctor;
+pub mod logging;
 pub mod metrics;
 pub mod steer;
 pub mod top;
@@ -19,17 +20,9 @@ use control::{Request, RequestKind};
 
 pub use args::{Args, Command};
 
-/// Installs the tracing subscriber: stderr, level from `-v`/`-q`, `RUST_LOG` overrides.
+/// Installs the tracing subscriber (see [`logging`]).
 pub fn init_logging(args: &Args) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::builder()
-        .with_default_directive(args.log_level().into())
-        .from_env_lossy();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    logging::init(args.log_level(), args.log_format);
 }
 
 /// Runs the parsed command.

@@ -1,7 +1,7 @@
 //! `lanes`: multi-core IPsec for Linux.
 //!
 //! ```text
-//! lanes [--config PATH] [--socket PATH] [-v|-q] <COMMAND>
+//! lanes [--config PATH] [--socket PATH] [-v|-q] [--log-format text|json] <COMMAND>
 //!   daemon [--keep-kernel-state]   run the IKE daemon in the foreground
 //!   check                          validate the configuration
 //!   up NAME | down NAME            bring a connection up / tear it down

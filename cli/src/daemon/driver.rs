@@ -562,7 +562,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 ..
             } => {
                 tracing::info!(
-                    connection = %connection, peer = %remote, peer_id = %plan::identity_text(&peer_id),
+                    connection = %connection, ike_sa = ike.0, peer = %remote, peer_id = %plan::identity_text(&peer_id),
                     spi_i = format_args!("{:016x}", spi_i.0), spi_r = format_args!("{:016x}", spi_r.0),
                     "IKE SA established"
                 );
@@ -579,7 +579,11 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 );
             }
             Event::IkeSaDown { ike, reason, .. } => {
-                tracing::info!(connection = %conn, "IKE SA closed: {reason}");
+                if crate::metrics::failure_class(&reason).is_some() {
+                    tracing::warn!(connection = %conn, ike_sa = ike.0, "IKE SA failed: {reason}");
+                } else {
+                    tracing::info!(connection = %conn, ike_sa = ike.0, "IKE SA closed: {reason}");
+                }
                 if self.pacer.done(conn, ike) {
                     self.pump();
                 }
