@@ -40,6 +40,10 @@ pub struct Args {
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub quiet: u8,
 
+    /// Log line format on stderr (under systemd, text goes to the journal with fields).
+    #[arg(long, global = true, value_enum, default_value_t = crate::logging::LogFormat::Text)]
+    pub log_format: crate::logging::LogFormat,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -74,6 +78,16 @@ pub enum Command {
     },
     /// Ask the daemon to reload its configuration (like SIGHUP).
     Reload,
+    /// Live view of every tunnel's Child SAs by CPU (q quits); plain lines
+    /// when stdout is not a terminal.
+    Top {
+        /// Seconds between refreshes.
+        #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+        interval: f64,
+        /// Stop after this many refreshes (plain lines).
+        #[arg(long, value_name = "N")]
+        count: Option<u32>,
+    },
     /// XDP steering: attach, detach, bind and inspect.
     #[command(subcommand)]
     Steer(crate::steer::SteerCmd),
@@ -147,5 +161,18 @@ mod tests {
         assert_eq!(a.log_level(), tracing::Level::WARN);
         assert!(Args::try_parse_from(["lanes", "-v", "-q", "check"]).is_err());
         assert!(Args::try_parse_from(["lanes", "up"]).is_err());
+    }
+
+    #[test]
+    fn top_and_log_format() {
+        use crate::logging::LogFormat;
+        let a = Args::try_parse_from(["lanes", "top"]).expect("parse");
+        assert_eq!(a.log_format, LogFormat::Text);
+        assert!(matches!(a.command, Command::Top { interval, count: None } if interval == 1.0));
+        let a = Args::try_parse_from(["lanes", "--log-format", "json", "top", "--count", "2"])
+            .expect("parse");
+        assert_eq!(a.log_format, LogFormat::Json);
+        assert!(matches!(a.command, Command::Top { count: Some(2), .. }));
+        assert!(Args::try_parse_from(["lanes", "--log-format", "xml", "check"]).is_err());
     }
 }

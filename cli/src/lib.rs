@@ -6,7 +6,10 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod doctor;
+pub mod logging;
+pub mod metrics;
 pub mod steer;
+pub mod top;
 
 #[cfg(test)]
 mod testutil;
@@ -17,17 +20,9 @@ use control::{Request, RequestKind};
 
 pub use args::{Args, Command};
 
-/// Installs the tracing subscriber: stderr, level from `-v`/`-q`, `RUST_LOG` overrides.
+/// Installs the tracing subscriber (see [`logging`]).
 pub fn init_logging(args: &Args) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::builder()
-        .with_default_directive(args.log_level().into())
-        .from_env_lossy();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    logging::init(args.log_level(), args.log_format);
 }
 
 /// Runs the parsed command.
@@ -51,20 +46,18 @@ pub fn run(args: Args) -> Result<()> {
         Command::Down { name } => client_cmd(&args.socket, RequestKind::Down { name }),
         Command::Reload => client_cmd(&args.socket, RequestKind::Reload),
         Command::Status { json } => {
-            let resp = control::request(&args.socket, &Request::new(RequestKind::Status))?;
-            let Some(report) = resp.status.filter(|_| resp.ok) else {
-                bail!(
-                    "{}",
-                    resp.error
-                        .unwrap_or_else(|| "the daemon sent no status".into())
-                );
-            };
+            let report = control::status(&args.socket)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print!("{}", report.render());
             }
             Ok(())
+        }
+        Command::Top { interval, count } => {
+            let interval = std::time::Duration::try_from_secs_f64(interval)
+                .map_err(|_| anyhow::anyhow!("--interval must be a positive number of seconds"))?;
+            top::run(&args.socket, interval, count)
         }
         Command::Doctor {
             json,

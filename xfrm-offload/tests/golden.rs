@@ -598,3 +598,19 @@ fn expire_from_kernel7_per_cpu() {
         assert_eq!(e.sa.lifetimes.hard.add_seconds, Some(2));
     }
 }
+
+#[test]
+fn sa_state_reads_xfrm_stats() {
+    // struct xfrm_usersa_info: selector (56) + id (24) + saddr (16) +
+    // lifetime_cfg (64) + lifetime_cur (32), then xfrm_stats { replay_window,
+    // replay, integrity_failed } (include/uapi/linux/xfrm.h).
+    let mut body = golden("sa_add_tunnel_gcm128");
+    for (i, v) in [2u32, 5, 3].into_iter().enumerate() {
+        let at = 192 + 4 * i;
+        body[at..at + 4].copy_from_slice(&v.to_ne_bytes());
+    }
+    let st = SaState::parse(&body).expect("parse");
+    assert_eq!(st.replay_failures, 7, "replay + replay_window");
+    assert_eq!(st.integrity_failures, 3);
+    assert_eq!(st.spi, Spi(0x1000), "the rest still parses");
+}

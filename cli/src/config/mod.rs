@@ -105,6 +105,9 @@ pub struct Daemon {
     /// Growth of each further wait: timeout · base^n (strongSwan 1.8).
     #[serde(default = "default_retransmit_base")]
     pub retransmit_base: Decimal,
+    /// Address and port of the Prometheus `GET /metrics` endpoint; off when unset.
+    #[serde(default)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for Daemon {
@@ -127,6 +130,7 @@ impl Default for Daemon {
             retransmit_tries: default_retransmit_tries(),
             retransmit_timeout: default_retransmit_timeout(),
             retransmit_base: default_retransmit_base(),
+            metrics_listen: None,
         }
     }
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::protocol::{Request, Response};
+use super::protocol::{Request, RequestKind, Response};
+use super::status::StatusReport;
 
 /// Sends `req` to the daemon at `socket` and waits for its answer.
 pub fn request(socket: &Path, req: &Request) -> Result<Response> {
@@ -30,4 +31,17 @@ pub fn request(socket: &Path, req: &Request) -> Result<Response> {
         bail!("the daemon closed the connection without answering");
     }
     serde_json::from_str(&answer).context("the daemon's answer is not valid JSON")
+}
+
+/// Asks the daemon at `socket` for its status report.
+pub fn status(socket: &Path) -> Result<StatusReport> {
+    let resp = request(socket, &Request::new(RequestKind::Status))?;
+    match resp.status.filter(|_| resp.ok) {
+        Some(report) => Ok(report),
+        None => bail!(
+            "{}",
+            resp.error
+                .unwrap_or_else(|| "the daemon sent no status".into())
+        ),
+    }
 }

@@ -7,7 +7,10 @@ mod protocol;
 mod server;
 mod status;
 
-pub use client::request;
+pub use client::{request, status};
 pub use protocol::{PROTOCOL_VERSION, Request, RequestKind, Response};
 pub use server::{ControlRequest, MAX_LINE, bind, serve};
-pub use status::{ChildSaStatus, IkeSaStatus, StatusReport, SteeringState, TrapStatus};
+pub use status::{
+    ChildSaStatus, EngineStats, IkeSaStatus, StatusReport, SteerCpuStatus, SteeringState,
+    TrapStatus,
+};

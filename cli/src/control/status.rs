@@ -18,6 +18,37 @@ pub struct StatusReport {
     pub traps: Vec<TrapStatus>,
     /// IKE SAs.
     pub ike_sas: Vec<IkeSaStatus>,
+    /// Engine counters (absent from daemons that predate them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineStats>,
+    /// XDP steering counters per CPU; empty without steering.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steering_cpus: Vec<SteerCpuStatus>,
+}
+
+/// The engine's denial-of-service counters and half-open SAs (RFC 7296 §2.6).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineStats {
+    /// Responder IKE SAs between IKE_SA_INIT and IKE_AUTH now.
+    pub half_open: u64,
+    /// COOKIE notifies sent.
+    pub cookies_sent: u64,
+    /// IKE_SA_INITs dropped: too many half-open SAs from their address.
+    pub blocked_per_source: u64,
+    /// IKE_SA_INITs dropped: too many half-open SAs in all.
+    pub blocked_total: u64,
+    /// Datagrams dropped for their size.
+    pub oversized: u64,
+}
+
+/// One CPU's XDP steering counters (packets), by counter name
+/// (`steered`, `unknown_spi`, ...; see `ebpf_steer::Counter`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SteerCpuStatus {
+    /// The CPU that ran the XDP program.
+    pub cpu: u32,
+    /// Packets per counter name.
+    pub packets: std::collections::BTreeMap<String, u64>,
 }
 
 /// One trap policy set.
@@ -96,6 +127,13 @@ pub struct ChildSaStatus {
     pub bytes_out: u64,
     /// Kernel counters of the outbound SA.
     pub packets_out: u64,
+    /// Inbound packets the kernel dropped as replayed or outside the replay
+    /// window (`xfrm_stats.replay` + `replay_window`, include/uapi/linux/xfrm.h).
+    #[serde(default)]
+    pub replay_failures: u64,
+    /// Inbound packets that failed the ICV check (`xfrm_stats.integrity_failed`).
+    #[serde(default)]
+    pub integrity_failures: u64,
     /// Offload in effect: `none`, `crypto` or `packet`.
     pub offload: String,
     /// XDP steering of the inbound SPI.

@@ -76,6 +76,10 @@ pub struct Counters {
     pub bytes: u64,
     /// Packets.
     pub packets: u64,
+    /// Packets dropped as replays (inbound SAs).
+    pub replay_failures: u64,
+    /// Packets that failed the ICV check (inbound SAs).
+    pub integrity_failures: u64,
 }
 
 /// XFRM operations the daemon needs.

@@ -89,6 +89,8 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     /// IKE_SA_INIT key exchanges on worker threads.
     ke_pool: KePool,
     ke_rx: Option<mpsc::UnboundedReceiver<ike_core::KeResult>>,
+    /// Event counters for `GET /metrics`.
+    pub(super) metrics: crate::metrics::Live,
 }
 
 /// New IKE_SA_INIT requests without a COOKIE queued at most; more are shed
@@ -244,7 +246,13 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             kernel_rx: None,
             ke_pool,
             ke_rx: Some(ke_rx),
+            metrics: crate::metrics::Live::default(),
         })
+    }
+
+    /// The event counters a metrics server reads.
+    pub fn metrics(&self) -> crate::metrics::Live {
+        self.metrics.clone()
     }
 
     /// The bound sockets' addresses (tests use port 0).
@@ -539,6 +547,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     async fn on_event(&mut self, ev: Event) {
         let conn = self.event_conn(&ev).unwrap_or_default();
         let conn = conn.as_str();
+        self.metrics.on_event(&ev);
         match ev {
             Event::IkeSaUp {
                 ike,
@@ -550,7 +559,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 ..
             } => {
                 tracing::info!(
-                    connection = %connection, peer = %remote, peer_id = %plan::identity_text(&peer_id),
+                    connection = %connection, ike_sa = ike.0, peer = %remote, peer_id = %plan::identity_text(&peer_id),
                     spi_i = format_args!("{:016x}", spi_i.0), spi_r = format_args!("{:016x}", spi_r.0),
                     "IKE SA established"
                 );
@@ -568,7 +577,11 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 );
             }
             Event::IkeSaDown { ike, reason, .. } => {
-                tracing::info!(connection = %conn, "IKE SA closed: {reason}");
+                if crate::metrics::failure_class(&reason).is_some() {
+                    tracing::warn!(connection = %conn, ike_sa = ike.0, "IKE SA failed: {reason}");
+                } else {
+                    tracing::info!(connection = %conn, ike_sa = ike.0, "IKE SA closed: {reason}");
+                }
                 if self.pacer.done(conn, ike) {
                     self.pump();
                 }

@@ -62,7 +62,12 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                             specs.push(*spec);
                         }
                     }
+                    let t = Instant::now();
                     let r = self.backend.add_sas(&specs).await;
+                    let ok = r
+                        .as_ref()
+                        .map_or(0, |rs| rs.iter().filter(|r| r.is_ok()).count());
+                    self.metrics.sa_installs(t.elapsed(), ok, specs.len() - ok);
                     out.extend(
                         results(r, specs.len())
                             .into_iter()
@@ -93,10 +98,11 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 local,
             } => {
                 let iface = iface_for(local);
-                return self
-                    .backend
-                    .add_sa(&spec, offload, iface.as_deref())
-                    .await
+                let t = Instant::now();
+                let r = self.backend.add_sa(&spec, offload, iface.as_deref()).await;
+                let ok = usize::from(r.is_ok());
+                self.metrics.sa_installs(t.elapsed(), ok, 1 - ok);
+                return r
                     .map(Done::Sa)
                     .map_err(|e| format!("SA {:08x}: {e:#}", spec.spi.0));
             }

@@ -38,6 +38,7 @@ use crate::control;
 /// `lanes daemon`: runs in the foreground until SIGTERM/SIGINT; SIGHUP reloads.
 pub fn run(config_path: &Path, socket: &Path, keep_kernel_state: bool) -> Result<()> {
     let config = Config::load(config_path)?;
+    let metrics_listen = config.daemon.metrics_listen;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -67,6 +68,10 @@ pub fn run(config_path: &Path, socket: &Path, keep_kernel_state: bool) -> Result
         }
 
         let (ctl_tx, ctl_rx) = mpsc::channel(32);
+        if let Some(addr) = metrics_listen {
+            let limits = crate::metrics::Limits::default();
+            crate::metrics::spawn(addr, ctl_tx.clone(), daemon.metrics(), limits).await?;
+        }
         tokio::spawn(control::serve(listener, ctl_tx));
         let (reload_tx, reload_rx) = mpsc::channel(4);
         let (stop_tx, stop_rx) = oneshot::channel();

@@ -9,7 +9,9 @@ use super::driver::algorithms_text;
 use super::plan;
 use super::planner::ChildRecord;
 use super::steering::Steer;
-use crate::control::{ChildSaStatus, IkeSaStatus, StatusReport, TrapStatus};
+use crate::control::{
+    ChildSaStatus, EngineStats, IkeSaStatus, StatusReport, SteerCpuStatus, TrapStatus,
+};
 
 impl<B: SaBackend, S: Steer> Daemon<B, S> {
     /// The status report, with kernel counters.
@@ -46,7 +48,39 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 }
             }
         }
+        report.engine = Some(self.engine_stats());
+        report.steering_cpus = self.steer_cpus();
         report
+    }
+
+    fn engine_stats(&self) -> EngineStats {
+        let dos = self.ep.dos_stats();
+        EngineStats {
+            half_open: u64::try_from(self.ep.half_open_count()).unwrap_or(u64::MAX),
+            cookies_sent: dos.cookies_sent,
+            blocked_per_source: dos.blocked_per_source,
+            blocked_total: dos.blocked_total,
+            oversized: dos.oversized,
+        }
+    }
+
+    /// The XDP counters of the CPUs that saw any packet.
+    fn steer_cpus(&self) -> Vec<SteerCpuStatus> {
+        let Some(stats) = self.steer.stats() else {
+            return Vec::new();
+        };
+        stats
+            .per_cpu
+            .iter()
+            .filter(|c| c.counts.iter().any(|n| *n > 0))
+            .map(|c| SteerCpuStatus {
+                cpu: c.cpu,
+                packets: ebpf_steer::Counter::ALL
+                    .iter()
+                    .map(|k| (k.name().to_string(), c.get(*k)))
+                    .collect(),
+            })
+            .collect()
     }
 
     /// One IKE SA's status: the engine's view joined with what is installed
@@ -115,6 +149,8 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             packets_in: cin.packets,
             bytes_out: cout.bytes,
             packets_out: cout.packets,
+            replay_failures: cin.replay_failures,
+            integrity_failures: cin.integrity_failures,
             offload: r.offload.clone(),
             steering: r.steering,
         }

@@ -16,6 +16,10 @@ pub trait Steer {
     fn detach(&mut self) -> Result<()>;
     /// Whether steering is attached anywhere (else bindings are not attempted).
     fn active(&self) -> bool;
+    /// The XDP program's per-CPU packet counters, if there is one.
+    fn stats(&self) -> Option<ebpf_steer::Stats> {
+        None
+    }
 }
 
 /// No steering: packets follow RSS.
@@ -85,6 +89,9 @@ impl Steer for Box<dyn Steer> {
     fn active(&self) -> bool {
         (**self).active()
     }
+    fn stats(&self) -> Option<ebpf_steer::Stats> {
+        (**self).stats()
+    }
 }
 
 /// The XDP program of `ebpf-steer`, attached to the configured interfaces.
@@ -122,6 +129,12 @@ impl Steer for XdpSteer {
     }
     fn active(&self) -> bool {
         true
+    }
+    fn stats(&self) -> Option<ebpf_steer::Stats> {
+        self.steering
+            .stats()
+            .map_err(|e| tracing::debug!("reading the steering counters: {e}"))
+            .ok()
     }
 }
 

@@ -82,6 +82,8 @@ impl SaBackend for XfrmBackend {
         Ok(Counters {
             bytes: st.cur_bytes,
             packets: st.cur_packets,
+            replay_failures: st.replay_failures,
+            integrity_failures: st.integrity_failures,
         })
     }
 

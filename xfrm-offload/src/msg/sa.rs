@@ -484,6 +484,11 @@ pub struct SaState {
     pub cur_bytes: u64,
     /// Packets processed so far.
     pub cur_packets: u64,
+    /// Packets dropped as replayed or outside the replay window
+    /// (`xfrm_stats.replay` + `replay_window`, include/uapi/linux/xfrm.h).
+    pub replay_failures: u64,
+    /// Packets that failed the ICV check (`xfrm_stats.integrity_failed`).
+    pub integrity_failures: u64,
     /// `XFRMA_SA_DIR`.
     pub dir: Option<SaDir>,
     /// `XFRMA_SA_PCPU`.
@@ -547,6 +552,8 @@ impl SaState {
             lifetimes: Lifetimes::from_cfg(&info.lifetime_cfg),
             cur_bytes: info.lifetime_cur.bytes,
             cur_packets: info.lifetime_cur.packets,
+            replay_failures: u64::from(info.stats.replay) + u64::from(info.stats.replay_window),
+            integrity_failures: u64::from(info.stats.integrity_failed),
             dir: attrs.sa_dir(),
             pcpu: attrs.sa_pcpu(),
             offload: attrs.offload_dev().map(|o| OffloadState {

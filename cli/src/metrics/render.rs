@@ -1,0 +1,255 @@
+//! One scrape: a fresh registry with the status report's series and the
+//! shared [`Live`] counters, encoded as OpenMetrics text.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::{Registry, Unit};
+
+use super::{Live, ReasonLabel};
+use crate::control::{ChildSaStatus, StatusReport, SteeringState};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChildDirLabel {
+    connection: String,
+    child: String,
+    cpu: String,
+    direction: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChildLabel {
+    connection: String,
+    child: String,
+    cpu: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OffloadLabel {
+    connection: String,
+    child: String,
+    cpu: String,
+    mode: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CpuDirLabel {
+    cpu: String,
+    direction: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CpuResultLabel {
+    cpu: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CpuLabel {
+    cpu: String,
+}
+
+/// `3` for a per-CPU SA, `fallback` for an RFC 9611 fallback SA, else `none`.
+pub(crate) fn cpu_label(c: &ChildSaStatus) -> String {
+    match (c.cpu, c.per_cpu) {
+        (Some(n), _) => n.to_string(),
+        (None, true) => "fallback".into(),
+        (None, false) => "none".into(),
+    }
+}
+
+fn u(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Encodes one scrape. Series come from `report` (rebuilt each time, so a
+/// deleted SA's series are gone) and from the shared `live` counters.
+pub fn render(report: &StatusReport, live: &Live) -> String {
+    let mut reg = Registry::with_prefix("lanes");
+    register_ike(&mut reg, report);
+    register_children(&mut reg, report);
+    register_steering(&mut reg, report);
+    register_live(&mut reg, live);
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = encode(&mut out, &reg);
+    out
+}
+
+fn register_ike(reg: &mut Registry, report: &StatusReport) {
+    let sas = Family::<StateLabel, Gauge>::default();
+    for state in ["connecting", "established", "closing"] {
+        let n = report.ike_sas.iter().filter(|s| s.state == state).count();
+        sas.get_or_create(&StateLabel { state })
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+    reg.register("ike_sas", "IKE SAs by state", sas);
+    let Some(e) = &report.engine else { return };
+    let half_open = Gauge::<i64>::default();
+    half_open.set(u(e.half_open));
+    reg.register(
+        "ike_half_open_sas",
+        "Responder IKE SAs between IKE_SA_INIT and IKE_AUTH (RFC 7296 §2.6)",
+        half_open,
+    );
+    let cookies = Counter::<u64>::default();
+    cookies.inc_by(e.cookies_sent);
+    reg.register("ike_cookies_sent", "COOKIE notifies sent", cookies);
+    let dropped = Family::<ReasonLabel, Counter>::default();
+    for (reason, n) in [
+        ("half_open_per_source", e.blocked_per_source),
+        ("half_open_total", e.blocked_total),
+        ("oversized", e.oversized),
+    ] {
+        dropped.get_or_create(&ReasonLabel { reason }).inc_by(n);
+    }
+    reg.register(
+        "ike_requests_dropped",
+        "IKE datagrams dropped before any state was made, by reason",
+        dropped,
+    );
+}
+
+fn register_children(reg: &mut Registry, report: &StatusReport) {
+    let bytes = Family::<ChildDirLabel, Counter>::default();
+    let packets = Family::<ChildDirLabel, Counter>::default();
+    let cpu_bytes = Family::<CpuDirLabel, Counter>::default();
+    let cpu_packets = Family::<CpuDirLabel, Counter>::default();
+    let replay = Family::<ChildLabel, Counter>::default();
+    let integrity = Family::<ChildLabel, Counter>::default();
+    let offload = Family::<OffloadLabel, Gauge>::default();
+    let bindings = Family::<CpuLabel, Gauge>::default();
+    for ike in &report.ike_sas {
+        for c in &ike.children {
+            let cpu = cpu_label(c);
+            for (direction, b, p) in [
+                ("in", c.bytes_in, c.packets_in),
+                ("out", c.bytes_out, c.packets_out),
+            ] {
+                let l = ChildDirLabel {
+                    connection: ike.connection.clone(),
+                    child: c.name.clone(),
+                    cpu: cpu.clone(),
+                    direction,
+                };
+                bytes.get_or_create(&l).inc_by(b);
+                packets.get_or_create(&l).inc_by(p);
+                let l = CpuDirLabel {
+                    cpu: cpu.clone(),
+                    direction,
+                };
+                cpu_bytes.get_or_create(&l).inc_by(b);
+                cpu_packets.get_or_create(&l).inc_by(p);
+            }
+            let l = ChildLabel {
+                connection: ike.connection.clone(),
+                child: c.name.clone(),
+                cpu: cpu.clone(),
+            };
+            replay.get_or_create(&l).inc_by(c.replay_failures);
+            integrity.get_or_create(&l).inc_by(c.integrity_failures);
+            offload
+                .get_or_create(&OffloadLabel {
+                    connection: l.connection,
+                    child: l.child,
+                    cpu,
+                    mode: c.offload.clone(),
+                })
+                .set(1);
+            if let SteeringState::Bound(n) = c.steering {
+                bindings
+                    .get_or_create(&CpuLabel { cpu: n.to_string() })
+                    .inc();
+            }
+        }
+    }
+    let help = "ESP traffic of installed Child SAs (kernel lifetime counters)";
+    reg.register_with_unit("child_sa", help, Unit::Bytes, bytes);
+    reg.register("child_sa_packets", help, packets);
+    let help = "ESP traffic of installed Child SAs summed per CPU of the SA";
+    reg.register_with_unit("cpu_esp", help, Unit::Bytes, cpu_bytes);
+    reg.register("cpu_esp_packets", help, cpu_packets);
+    reg.register(
+        "child_sa_replay_failures",
+        "Inbound packets dropped as replays (xfrm_stats.replay + replay_window)",
+        replay,
+    );
+    reg.register(
+        "child_sa_integrity_failures",
+        "Inbound packets that failed the ICV check (xfrm_stats.integrity_failed)",
+        integrity,
+    );
+    reg.register(
+        "child_sa_offload_mode",
+        "1 for the offload mode in effect for each Child SA (none, crypto, packet)",
+        offload,
+    );
+    reg.register(
+        "steering_bindings",
+        "Inbound SPIs bound to each CPU in the XDP steering map",
+        bindings,
+    );
+}
+
+fn register_steering(reg: &mut Registry, report: &StatusReport) {
+    if report.steering_cpus.is_empty() {
+        return;
+    }
+    let packets = Family::<CpuResultLabel, Counter>::default();
+    for c in &report.steering_cpus {
+        for (result, n) in &c.packets {
+            packets
+                .get_or_create(&CpuResultLabel {
+                    cpu: c.cpu.to_string(),
+                    result: result.clone(),
+                })
+                .inc_by(*n);
+        }
+    }
+    reg.register(
+        "steering_packets",
+        "Packets seen by the XDP steering program, per CPU that ran it and verdict",
+        packets,
+    );
+}
+
+fn register_live(reg: &mut Registry, live: &Live) {
+    reg.register(
+        "ike_sa_events",
+        "IKE SA lifecycle events",
+        live.ike_sa_events.clone(),
+    );
+    reg.register(
+        "ike_sa_failures",
+        "IKE SAs that failed or closed abnormally, by reason",
+        live.ike_sa_failures.clone(),
+    );
+    reg.register(
+        "child_sa_events",
+        "Child SA lifecycle events",
+        live.child_sa_events.clone(),
+    );
+    reg.register(
+        "child_sa_failures",
+        "Child SAs that could not be established, by reason",
+        live.child_sa_failures.clone(),
+    );
+    reg.register(
+        "sa_installs",
+        "Kernel SA installs (XFRM_MSG_NEWSA), by result",
+        live.sa_installs.clone(),
+    );
+    reg.register_with_unit(
+        "sa_install_duration",
+        "Time to install a batch of SAs in the kernel",
+        Unit::Seconds,
+        live.sa_install_seconds.clone(),
+    );
+}

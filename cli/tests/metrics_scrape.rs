@@ -1,0 +1,250 @@
+//! `GET /metrics` of a daemon with a fake kernel, scraped over loopback TCP
+//! by a plain HTTP/1.1 client while a second daemon negotiates with it (no
+//! root): values follow `lanes up`, kernel counters and `lanes down`, and the
+//! series of a deleted Child SA disappear.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lanes_cli::config::Config;
+use lanes_cli::control::{ControlRequest, Request, RequestKind, Response};
+use lanes_cli::daemon::{Daemon, FakeKernel, Inputs, Options, RecordingSteer};
+use lanes_cli::metrics::{self, Limits};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn config(me: &str, peer: &str, ike: u16, nat: u16, peer_ike: u16) -> String {
+    let (lts, rts) = if me == "a" {
+        ("192.168.1.0/24", "192.168.2.0/24")
+    } else {
+        ("192.168.2.0/24", "192.168.1.0/24")
+    };
+    format!(
+        r#"
+[daemon]
+listen = ["127.0.0.1"]
+ike_port = {ike}
+nat_port = {nat}
+metrics_listen = "127.0.0.1:0"
+
+[connections.{peer}]
+local_addrs = ["127.0.0.1"]
+remote_addrs = ["127.0.0.1"]
+remote_port = {peer_ike}
+proposals = ["aes128gcm16-prfsha256-x25519"]
+local = {{ auth = "psk", id = "gw-{me}.example" }}
+remote = {{ auth = "psk", id = "gw-{peer}.example" }}
+
+[connections.{peer}.children.net]
+local_ts = ["{lts}"]
+remote_ts = ["{rts}"]
+esp_proposals = ["aes128gcm16"]
+
+[secrets.ab]
+ids = ["gw-a.example", "gw-b.example"]
+secret = "loopback test secret"
+"#
+    )
+}
+
+struct Node {
+    ctl: mpsc::Sender<ControlRequest>,
+    stop: oneshot::Sender<()>,
+    kernel: FakeKernel,
+}
+
+fn node(dir: &Path, name: &str, text: &str) -> (Node, Daemon<FakeKernel, RecordingSteer>, Inputs) {
+    let path: PathBuf = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).expect("write config");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let kernel = FakeKernel::new();
+    let opts = Options {
+        keep_kernel_state: false,
+        cpus: 2,
+    };
+    let d =
+        Daemon::new(path, cfg, kernel.clone(), RecordingSteer::default(), opts).expect("daemon");
+    let (ctl, control) = mpsc::channel(8);
+    let (_reload, reload) = mpsc::channel(1);
+    let (stop, shutdown) = oneshot::channel();
+    let inputs = Inputs {
+        control,
+        reload,
+        shutdown,
+    };
+    (Node { ctl, stop, kernel }, d, inputs)
+}
+
+async fn req(ctl: &mpsc::Sender<ControlRequest>, kind: RequestKind) -> Response {
+    let (reply, rx) = oneshot::channel();
+    let request = Request::new(kind);
+    ctl.send(ControlRequest { request, reply })
+        .await
+        .expect("alive");
+    rx.await.expect("reply")
+}
+
+/// One HTTP/1.1 request; returns (status line, headers and body).
+async fn http(addr: SocketAddr, request: &str) -> (String, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(request.as_bytes()).await.expect("send");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await.expect("read");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("header end");
+    (head.to_string(), body.to_string())
+}
+
+/// Scrapes and parses the exposition: `name{labels}` → value.
+async fn scrape(addr: SocketAddr) -> BTreeMap<String, f64> {
+    let (head, body) = http(addr, "GET /metrics HTTP/1.1\r\nHost: lanes\r\n\r\n").await;
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(
+        head.contains("application/openmetrics-text; version=1.0.0"),
+        "{head}"
+    );
+    assert!(
+        body.ends_with("# EOF\n"),
+        "OpenMetrics ends with # EOF:\n{body}"
+    );
+    let mut out = BTreeMap::new();
+    for line in body.lines().filter(|l| !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').expect("series value");
+        let v: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("value in {line:?}"));
+        assert!(
+            out.insert(series.to_string(), v).is_none(),
+            "duplicate {series}"
+        );
+    }
+    out
+}
+
+fn get(m: &BTreeMap<String, f64>, series: &str) -> f64 {
+    *m.get(series)
+        .unwrap_or_else(|| panic!("no {series} in {:#?}", m.keys().collect::<Vec<_>>()))
+}
+
+const BYTES_IN: &str =
+    r#"lanes_child_sa_bytes_total{connection="b",child="net",cpu="none",direction="in"}"#;
+
+async fn script(addr: SocketAddr, a: &Node) {
+    let m = scrape(addr).await;
+    assert_eq!(get(&m, r#"lanes_ike_sas{state="established"}"#), 0.0);
+    assert_eq!(get(&m, "lanes_ike_half_open_sas"), 0.0);
+    assert_eq!(get(&m, "lanes_ike_cookies_sent_total"), 0.0);
+    assert!(!m.contains_key(BYTES_IN));
+    let r = req(&a.ctl, RequestKind::Up { name: "b".into() }).await;
+    assert!(r.ok, "{r:?}");
+    for _ in 0..500 {
+        if a.kernel.state().sas.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for sa in a.kernel.state().sas.values_mut() {
+        sa.counters.bytes = 4200;
+        sa.counters.packets = 42;
+        sa.counters.replay_failures = 3;
+        sa.counters.integrity_failures = 1;
+    }
+    let m = scrape(addr).await;
+    assert_eq!(get(&m, r#"lanes_ike_sas{state="established"}"#), 1.0);
+    assert_eq!(
+        get(&m, r#"lanes_ike_sa_events_total{event="established"}"#),
+        1.0
+    );
+    assert_eq!(
+        get(&m, r#"lanes_child_sa_events_total{event="established"}"#),
+        1.0
+    );
+    assert_eq!(get(&m, BYTES_IN), 4200.0);
+    let pk =
+        r#"lanes_child_sa_packets_total{connection="b",child="net",cpu="none",direction="out"}"#;
+    assert_eq!(get(&m, pk), 42.0);
+    assert_eq!(
+        get(
+            &m,
+            r#"lanes_cpu_esp_bytes_total{cpu="none",direction="in"}"#
+        ),
+        4200.0
+    );
+    let child = r#"{connection="b",child="net",cpu="none"}"#;
+    assert_eq!(
+        get(&m, &format!("lanes_child_sa_replay_failures_total{child}")),
+        3.0
+    );
+    assert_eq!(
+        get(
+            &m,
+            &format!("lanes_child_sa_integrity_failures_total{child}")
+        ),
+        1.0
+    );
+    let mode = r#"lanes_child_sa_offload_mode{connection="b",child="net",cpu="none",mode="none"}"#;
+    assert_eq!(get(&m, mode), 1.0);
+    assert_eq!(get(&m, r#"lanes_sa_installs_total{result="ok"}"#), 2.0);
+    assert!(get(&m, "lanes_sa_install_duration_seconds_count") >= 1.0);
+    let r = req(&a.ctl, RequestKind::Down { name: "b".into() }).await;
+    assert!(r.ok, "{r:?}");
+    let m = scrape(addr).await;
+    assert_eq!(get(&m, r#"lanes_ike_sas{state="established"}"#), 0.0);
+    assert!(
+        !m.contains_key(BYTES_IN),
+        "series of a deleted SA are dropped"
+    );
+    assert!(!m.keys().any(|k| k.contains(r#"child="net""#)), "{m:#?}");
+    assert_eq!(
+        get(&m, r#"lanes_child_sa_events_total{event="established"}"#),
+        1.0
+    );
+    // Only GET /metrics is served.
+    let (head, _) = http(addr, "GET / HTTP/1.1\r\n\r\n").await;
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    let (head, _) = http(addr, "POST /metrics HTTP/1.1\r\n\r\n").await;
+    assert!(
+        head.starts_with("HTTP/1.1 405") && head.contains("Allow: GET"),
+        "{head}"
+    );
+    // Headers past the 8 KiB limit (all of them read, so the close is clean).
+    let big = format!("GET /metrics HTTP/1.1\r\nX: {}", "x".repeat(8200));
+    let (head, _) = http(addr, &big).await;
+    assert!(head.starts_with("HTTP/1.1 431"), "{head}");
+}
+
+#[tokio::test]
+async fn scrape_follows_sa_lifecycle() {
+    let dir = std::env::temp_dir().join(format!("lanes-metrics-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let (pa, pb) = (free_port(), free_port());
+    let (a, mut da, ia) = node(&dir, "a", &config("a", "b", pa, free_port(), pb));
+    let (b, mut db, ib) = node(&dir, "b", &config("b", "a", pb, free_port(), pa));
+    da.start().await.expect("start a");
+    db.start().await.expect("start b");
+    let listen: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let addr = metrics::spawn(listen, a.ctl.clone(), da.metrics(), Limits::default())
+        .await
+        .expect("metrics server");
+    let driver = async move {
+        script(addr, &a).await;
+        let _ = a.stop.send(());
+        let _ = b.stop.send(());
+    };
+    let (ra, rb, ()) = tokio::join!(da.run(ia), db.run(ib), driver);
+    ra.expect("daemon a");
+    rb.expect("daemon b");
+    let _ = std::fs::remove_dir_all(dir);
+}
