@@ -5,6 +5,7 @@ mod engine;
 mod exchanges;
 mod failures;
 mod limits;
+mod mobility;
 mod per_resource;
 mod selectors;
 mod strongswan;
