@@ -73,7 +73,11 @@ pub enum Command {
         json: bool,
     },
     /// Ask the daemon to reload its configuration (like SIGHUP).
-    Reload,
+    Reload {
+        /// Print what would happen to each connection and `[daemon]` key; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// XDP steering: attach, detach, bind and inspect.
     #[command(subcommand)]
     Steer(crate::steer::SteerCmd),

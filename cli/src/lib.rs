@@ -49,7 +49,8 @@ pub fn run(args: Args) -> Result<()> {
         Command::Steer(cmd) => steer::run(cmd),
         Command::Up { name } => client_cmd(&args.socket, RequestKind::Up { name }),
         Command::Down { name } => client_cmd(&args.socket, RequestKind::Down { name }),
-        Command::Reload => client_cmd(&args.socket, RequestKind::Reload),
+        Command::Reload { dry_run: false } => client_cmd(&args.socket, RequestKind::Reload),
+        Command::Reload { dry_run: true } => client_cmd(&args.socket, RequestKind::ReloadDryRun),
         Command::Status { json } => {
             let resp = control::request(&args.socket, &Request::new(RequestKind::Status))?;
             let Some(report) = resp.status.filter(|_| resp.ok) else {

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use subtle::ConstantTimeEq;
 
-use crate::config::{ConnectionConfig, EndpointConfig};
+use crate::config::{ConnectionConfig, DosLimits, EndpointConfig};
 use crate::connections::{Candidate, Connections};
 use crate::crypto::CryptoProvider;
 use crate::crypto::prf::{PRF_HMAC_SHA2_256, prf};
@@ -189,6 +189,13 @@ impl Endpoint {
     /// Endpoint-wide settings (the connections are in the endpoint itself).
     pub fn config(&self) -> &EndpointConfig {
         &self.config
+    }
+
+    /// Changes the unauthenticated-flood limits at run time (RFC 7296 §2.6);
+    /// half-open SAs already counted stay.
+    pub fn set_limits(&mut self, cookie_threshold: Option<usize>, dos: DosLimits) {
+        self.config.cookie_threshold = cookie_threshold;
+        self.config.dos = dos;
     }
 
     /// Adds a connection; it answers peers and can be initiated at once.

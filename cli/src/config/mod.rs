@@ -8,6 +8,7 @@
 mod duration;
 mod locate;
 mod proposal;
+mod raw;
 mod secret;
 mod subnet;
 mod validate;
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::Seconds;
 pub use proposal::{EspProposal, IkeProposal, Proposal, ProposalKind};
+pub use raw::RawKeys;
 pub use secret::Psk;
 pub use subnet::Subnet;
 
@@ -40,6 +42,9 @@ pub struct Config {
     /// `[secrets.NAME]`.
     #[serde(default)]
     pub secrets: BTreeMap<String, SecretEntry>,
+    /// The file's keys as written (reloads compare them).
+    #[serde(skip)]
+    pub raw: RawKeys,
 }
 
 /// `[daemon]`: sockets and steering.
@@ -434,6 +439,7 @@ impl Config {
             .chain(validate::validate(&mut cfg, base))
             .collect();
         if problems.is_empty() {
+            cfg.raw = RawKeys(toml::from_str(src).unwrap_or_default());
             return Ok(cfg);
         }
         let doc = toml_edit::ImDocument::parse(src).ok();

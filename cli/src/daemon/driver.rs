@@ -81,7 +81,7 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     sockets: Vec<Arc<IkeSocket>>,
     pending_up: Vec<PendingUp>,
     /// `start` connections waiting to initiate, and those in flight.
-    pacer: Pacer,
+    pub(super) pacer: Pacer,
     started: Instant,
     kernel_rx: Option<mpsc::UnboundedReceiver<KernelEvent>>,
     /// IKE_SA_INIT key exchanges on worker threads.
@@ -136,7 +136,7 @@ async fn read_socket(
 }
 
 /// The engine's endpoint-wide settings from `[daemon]`.
-fn endpoint_config(config: &Config, cpus: u32) -> EndpointConfig {
+pub(super) fn endpoint_config(config: &Config, cpus: u32) -> EndpointConfig {
     let d = &config.daemon;
     let n = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
     let dos = if d.dos_protection {
@@ -633,6 +633,10 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 Ok(m) => Response::ok(m),
                 Err(e) => Response::error(format!("{e:#}")),
             },
+            RequestKind::ReloadDryRun => match self.reload_with(true).await {
+                Ok(m) => Response::ok(m),
+                Err(e) => Response::error(format!("{e:#}")),
+            },
             RequestKind::Down { name } => self.down(&name).await,
             RequestKind::Up { name } => {
                 if !self.conns.contains_key(&name) {
@@ -674,55 +678,13 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         ))
     }
 
-    /// Re-reads the config: removed connections are torn down, added ones
-    /// loaded, changed ones replaced, unchanged ones left alone.
+    /// Re-reads the config and applies it (see [`super::reload`]).
     pub async fn reload(&mut self) -> Result<String> {
-        let new = Config::load(&self.config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-        if new.daemon != self.config.daemon {
-            tracing::warn!(
-                "[daemon] changed; restart lanes to apply listen/ports/steering changes"
-            );
-        }
-        let per_cpu_ok = self.per_cpu_ok();
-        let mut plans = plan::all(&new, &mut self.reqids, self.opts.cpus, per_cpu_ok)?;
-        let old: Vec<String> = self.conns.keys().cloned().collect();
-        let (mut added, mut removed, mut changed, mut same) = (0, 0, 0, 0);
-        for name in &old {
-            match plans.get(name) {
-                None => {
-                    self.remove_conn(name).await;
-                    removed += 1;
-                }
-                Some(p)
-                    if self
-                        .conns
-                        .get(name)
-                        .is_some_and(|c| c.plan.fingerprint != p.fingerprint) =>
-                {
-                    self.remove_conn(name).await;
-                    changed += 1;
-                }
-                Some(_) => {
-                    plans.remove(name);
-                    same += 1;
-                }
-            }
-        }
-        self.pacer.set_limit(new.daemon.max_initiating);
-        self.config = new;
-        for (name, p) in plans {
-            if !old.contains(&name) {
-                added += 1;
-            }
-            self.add_conn(p).await;
-        }
-        Ok(format!(
-            "reloaded: {added} added, {removed} removed, {changed} changed, {same} unchanged"
-        ))
+        self.reload_with(false).await
     }
 
     /// Tears a connection down and removes it from the engine.
-    async fn remove_conn(&mut self, name: &str) {
+    pub(super) async fn remove_conn(&mut self, name: &str) {
         self.pacer.forget(name);
         self.teardown_conn(name, true).await;
         if let Some(c) = self.conns.remove(name) {
@@ -763,7 +725,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     }
 
     /// Whether per-CPU children can be installed (unknown without ESP: assume yes).
-    fn per_cpu_ok(&self) -> bool {
+    pub(super) fn per_cpu_ok(&self) -> bool {
         self.caps.per_cpu || !self.caps.esp
     }
 

@@ -15,6 +15,8 @@ mod pacing_tests;
 pub mod plan;
 pub mod planner;
 pub mod privs;
+pub mod reload;
+mod reload_apply;
 mod status;
 pub mod steering;
 pub mod udp;
