@@ -758,7 +758,7 @@ impl Endpoint {
             }
             KernelEvent::Mapping { spi, remote } => {
                 for id in self.index.by_esp(spi).to_vec() {
-                    self.with_sa(id, |sa, ctx| sa.move_peer(ctx, remote));
+                    self.with_sa(id, |sa, ctx| sa.maps_peer(spi) && sa.move_peer(ctx, remote));
                 }
             }
         }

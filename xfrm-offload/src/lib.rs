@@ -54,6 +54,7 @@ pub mod msg;
 mod netlink;
 pub mod offload;
 pub mod probe;
+pub mod rebind;
 pub mod tag;
 pub mod types;
 

@@ -421,7 +421,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     fn on_kernel(&mut self, ev: KernelEvent) {
         let now = Instant::now();
         let reqid = match &ev {
-            KernelEvent::Acquire { reqid, .. } | KernelEvent::Expire { reqid, .. } => *reqid,
+            KernelEvent::Acquire { reqid, .. }
+            | KernelEvent::Expire { reqid, .. }
+            | KernelEvent::Mapping { reqid, .. } => *reqid,
             KernelEvent::Overrun => {
                 tracing::warn!(
                     "kernel events were lost (netlink overrun); acquires may be retried by the kernel"
@@ -452,6 +454,16 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                     ike_core::KernelEvent::Expire {
                         spi: ike_core::Spi(spi),
                         hard,
+                    },
+                );
+            }
+            KernelEvent::Mapping { spi, old, new, .. } => {
+                tracing::debug!(connection = %conn, spi = format_args!("{spi:08x}"), %old, %new, "NAT mapping changed");
+                self.ep.handle_kernel(
+                    now,
+                    ike_core::KernelEvent::Mapping {
+                        spi: ike_core::Spi(spi),
+                        remote: new,
                     },
                 );
             }
@@ -585,6 +597,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             Event::HalfOpenClosed { remote, .. } => {
                 tracing::debug!(peer = %remote, "half-open IKE SA gone");
             }
+            Event::IkeSaMoved {
+                ike, old, remote, ..
+            } => self.planner.peer_moved(ike, old, remote),
             Event::ChildSaReady(inst) => self.planner.child_ready(conn, &inst),
             Event::ChildSaRekeyed { old, new } => self.planner.child_rekeyed(conn, old, &new),
             Event::ChildSaDeleted { child, .. } => self.planner.child_deleted(child),

@@ -9,6 +9,16 @@ use super::{Ctx, IkeSa};
 use crate::event::Event;
 
 impl IkeSa {
+    /// Whether a mapping change seen on inbound SA `spi` speaks for the peer's
+    /// IKE address: only a Child SA without a CPU does (a plain SA or a
+    /// per-CPU group's fallback); per-CPU SAs may use their own source ports
+    /// by design (`per_cpu = encap`).
+    pub(crate) fn maps_peer(&self, spi: crate::ids::Spi) -> bool {
+        self.children
+            .iter()
+            .any(|c| c.spi_in == spi && c.resource.cpu().is_none())
+    }
+
     /// Moves the peer to `remote`. Only an IKE SA that runs over NAT-T moves
     /// (RFC 7296 §2.23: "not behind a NAT" peers keep their address); an
     /// established one reports it so the daemon updates its ESP-in-UDP SAs.
