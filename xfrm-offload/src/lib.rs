@@ -53,6 +53,7 @@ mod monitor;
 pub mod msg;
 mod netlink;
 pub mod offload;
+pub mod iface;
 pub mod probe;
 pub mod rebind;
 pub mod tag;

@@ -129,13 +129,15 @@ fn wipe(msg: XfrmMessage) {
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+
     use super::*;
     use crate::msg::crypto::SaCrypto;
     use crate::msg::sa::{SaSpec, UdpEncap};
     use crate::types::{Reqid, Spi};
 
     fn spec(dir: SaDir, sport: u16) -> ModifyMessage {
-        let (l, r): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "192.0.2.1".parse().unwrap());
+        let (l, r): (IpAddr, IpAddr) = ("10.0.0.1".parse().expect("test value"), "192.0.2.1".parse().expect("test value"));
         let (src, dst) = if dir == SaDir::Out { (l, r) } else { (r, l) };
         let key = zeroize::Zeroizing::new(vec![7u8; 20]);
         let mut s = SaSpec::new(src, dst, Spi(0xc000_0001), Reqid(1), SaCrypto::AesGcm { key, icv_bits: 128 });
@@ -161,11 +163,11 @@ mod tests {
     fn the_outbound_sa_follows_the_peer_to_its_new_port_and_address() {
         let mut m = spec(SaDir::Out, 0);
         let keys_before = m.nlas.len();
-        let id = rebind_message(&mut m, SaDir::Out, "192.0.2.1:2001".parse().unwrap()).expect("rebind");
+        let id = rebind_message(&mut m, SaDir::Out, "192.0.2.1:2001".parse().expect("test value")).expect("rebind");
         assert_eq!(encap(&m), (4500, 2001));
         assert_eq!(id.dst.to_string(), "192.0.2.1");
         assert_eq!(m.nlas.len(), keys_before, "keys and the rest are kept");
-        let id = rebind_message(&mut m, SaDir::Out, "198.51.100.9:2001".parse().unwrap()).expect("rebind");
+        let id = rebind_message(&mut m, SaDir::Out, "198.51.100.9:2001".parse().expect("test value")).expect("rebind");
         assert_eq!(id.dst.to_string(), "198.51.100.9");
         assert_eq!(id.src.map(|a| a.to_string()).as_deref(), Some("10.0.0.1"));
     }
@@ -173,18 +175,18 @@ mod tests {
     #[test]
     fn the_inbound_sa_takes_the_new_source_port_unless_it_accepts_any() {
         let mut m = spec(SaDir::In, 1025);
-        let id = rebind_message(&mut m, SaDir::In, "192.0.2.1:2001".parse().unwrap()).expect("rebind");
+        let id = rebind_message(&mut m, SaDir::In, "192.0.2.1:2001".parse().expect("test value")).expect("rebind");
         assert_eq!(encap(&m), (2001, 4500));
         assert_eq!(id.dst.to_string(), "10.0.0.1", "the inbound SA stays ours");
         let mut any = spec(SaDir::In, 0);
-        rebind_message(&mut any, SaDir::In, "192.0.2.1:2001".parse().unwrap()).expect("rebind");
+        rebind_message(&mut any, SaDir::In, "192.0.2.1:2001".parse().expect("test value")).expect("rebind");
         assert_eq!(encap(&any), (0, 4500));
     }
 
     #[test]
     fn another_address_family_is_refused() {
         let mut m = spec(SaDir::Out, 0);
-        let e = rebind_message(&mut m, SaDir::Out, "[2001:db8::1]:4500".parse().unwrap()).expect_err("family");
+        let e = rebind_message(&mut m, SaDir::Out, "[2001:db8::1]:4500".parse().expect("test value")).expect_err("family");
         assert!(e.to_string().contains("family"), "{e}");
         assert_eq!(encap(&m), (4500, 1025), "unchanged");
     }

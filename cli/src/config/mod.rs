@@ -9,6 +9,7 @@ mod duration;
 mod locate;
 mod proposal;
 mod raw;
+mod route;
 mod secret;
 mod subnet;
 mod validate;
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 pub use duration::Seconds;
 pub use proposal::{EspProposal, IkeProposal, Proposal, ProposalKind};
 pub use raw::RawKeys;
+pub use route::MarkConf;
 pub use secret::Psk;
 pub use subnet::Subnet;
 
@@ -193,6 +195,12 @@ pub struct Connection {
     /// counted. Default: per child, its `per_cpu_max` + 1 (per-CPU) or 1, plus 4.
     #[serde(default)]
     pub max_child_sas: Option<u32>,
+    /// Default XFRM interface id of the children's inbound SAs and policies.
+    #[serde(default)]
+    pub if_id_in: Option<u32>,
+    /// Default XFRM interface id of the children's outbound SAs and policies.
+    #[serde(default)]
+    pub if_id_out: Option<u32>,
     /// Our authentication.
     pub local: AuthConfig,
     /// The peer's authentication.
@@ -284,6 +292,24 @@ pub struct Child {
     /// Anti-replay window in packets (0 disables it).
     #[serde(default = "default_replay_window")]
     pub replay_window: u32,
+    /// XFRM interface id of the inbound SA and in/fwd policies (route-based VPN).
+    #[serde(default)]
+    pub if_id_in: Option<u32>,
+    /// XFRM interface id of the outbound SA and out policy.
+    #[serde(default)]
+    pub if_id_out: Option<u32>,
+    /// Mark of the inbound SA and in/fwd policies.
+    #[serde(default)]
+    pub mark_in: Option<MarkConf>,
+    /// Mark of the outbound SA and out policy.
+    #[serde(default)]
+    pub mark_out: Option<MarkConf>,
+    /// An XFRM interface lanes creates (and removes) for this child's if_id.
+    #[serde(default)]
+    pub interface: Option<String>,
+    /// Routes to the remote selectors through `interface`.
+    #[serde(default)]
+    pub install_routes: bool,
 }
 
 fn default_max_policies() -> u32 {

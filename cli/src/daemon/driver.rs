@@ -87,6 +87,8 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     /// IKE_SA_INIT key exchanges on worker threads.
     ke_pool: KePool,
     ke_rx: Option<mpsc::UnboundedReceiver<ike_core::KeResult>>,
+    /// XFRM interfaces lanes created (route-based children).
+    ifaces: super::route::Ifaces,
 }
 
 /// New IKE_SA_INIT requests without a COOKIE queued at most; more are shed
@@ -239,6 +241,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             kernel_rx: None,
             ke_pool,
             ke_rx: Some(ke_rx),
+            ifaces: super::route::Ifaces::default(),
         })
     }
 
@@ -294,6 +297,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             self.by_reqid.insert(ch.reqid, name.clone());
         }
         self.planner.load(&name, &plan.children);
+        self.ifaces.ensure(&plan);
         self.conns.insert(name.clone(), Conn { plan, id });
         self.run_planner().await;
         if starts {
@@ -703,6 +707,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         self.pacer.forget(name);
         self.teardown_conn(name, true).await;
         if let Some(c) = self.conns.remove(name) {
+            self.ifaces.release(&c.plan);
             self.names.remove(&c.id);
             for ch in &c.plan.children {
                 self.by_reqid.remove(&ch.reqid);
@@ -727,6 +732,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         let names: Vec<String> = self.conns.keys().cloned().collect();
         for n in &names {
             self.teardown_conn(n, true).await;
+        }
+        for c in self.conns.values() {
+            self.ifaces.release(&c.plan);
         }
         match self.backend.flush_ours().await {
             Ok((0, 0)) => {}

@@ -16,6 +16,7 @@ pub mod plan;
 pub mod planner;
 pub mod privs;
 pub mod reload;
+pub mod route;
 mod reload_apply;
 mod status;
 pub mod steering;

@@ -112,7 +112,7 @@ fn replace_reason(key: &str) -> Option<String> {
             "mode" => "mode changed",
             "per_cpu_sas" => "per-CPU SAs turned on or off",
             "start_action" => "start_action changes the trap policies",
-            "if_id_in" | "if_id_out" | "mark_in" | "mark_out" | "interface" | "routes" => {
+            "if_id_in" | "if_id_out" | "mark_in" | "mark_out" | "interface" | "install_routes" => {
                 "route-based settings changed"
             }
             _ => "cannot change in place",

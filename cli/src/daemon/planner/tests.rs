@@ -62,6 +62,8 @@ fn plan(per_cpu: bool, trap: bool, offload: OffloadMode) -> ChildPlan {
         replay_window: 32,
         tunnel: true,
         trap_policies,
+        route: Default::default(),
+        interface: None,
     }
 }
 
