@@ -219,11 +219,7 @@ impl Endpoint {
     /// already up, which keep their keys and Child SAs. Its children must be
     /// the same, by name and reqid, in the same order (a child added or
     /// removed is a [`Endpoint::replace_connection`] or a remove and add).
-    pub fn update_connection(
-        &mut self,
-        id: ConnId,
-        cfg: ConnectionConfig,
-    ) -> Result<(), ApiError> {
+    pub fn update_connection(&mut self, id: ConnId, cfg: ConnectionConfig) -> Result<(), ApiError> {
         let old = self.conns.get(id).ok_or(ApiError::UnknownConn(id))?;
         let same = |a: &ConnectionConfig, b: &ConnectionConfig| {
             a.children.len() == b.children.len()

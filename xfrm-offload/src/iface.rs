@@ -70,7 +70,11 @@ pub fn newlink_body(name: &str, if_id: u32) -> Vec<u8> {
 
 /// RTM_NEWROUTE body: `dst` through interface `ifindex` (scope link, main table).
 pub fn route_body(dst: IpPrefix, ifindex: u32) -> Vec<u8> {
-    let family = if dst.addr().is_ipv4() { libc::AF_INET } else { libc::AF_INET6 } as u8;
+    let family = if dst.addr().is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    } as u8;
     let mut body = vec![
         family,
         dst.prefix_len(),
@@ -94,7 +98,8 @@ pub fn route_body(dst: IpPrefix, ifindex: u32) -> Vec<u8> {
 /// Sends one request and waits for its acknowledgement.
 fn request(ty: u16, flags: u16, body: &[u8], what: &'static str) -> Result<(), Error> {
     let mut sock = Socket::new(NETLINK_ROUTE).map_err(|e| Error::io("rtnetlink socket", e))?;
-    sock.bind_auto().map_err(|e| Error::io("rtnetlink bind", e))?;
+    sock.bind_auto()
+        .map_err(|e| Error::io("rtnetlink bind", e))?;
     let len = 16 + body.len();
     let mut msg = Vec::with_capacity(len);
     msg.extend_from_slice(&(len as u32).to_ne_bytes());
@@ -106,7 +111,9 @@ fn request(ty: u16, flags: u16, body: &[u8], what: &'static str) -> Result<(), E
     sock.send_to(&msg, &SocketAddr::new(0, 0), 0)
         .map_err(|e| Error::io(what, e))?;
     let mut buf = vec![0u8; 8192];
-    let n = sock.recv(&mut &mut buf[..], 0).map_err(|e| Error::io(what, e))?;
+    let n = sock
+        .recv(&mut &mut buf[..], 0)
+        .map_err(|e| Error::io(what, e))?;
     let reply = &buf[..n];
     let ty = reply.get(4..6).map(|b| u16::from_ne_bytes([b[0], b[1]]));
     let errno = reply
@@ -115,7 +122,9 @@ fn request(ty: u16, flags: u16, body: &[u8], what: &'static str) -> Result<(), E
     match (ty, errno) {
         (Some(NLMSG_ERROR), Some(0)) => Ok(()),
         (Some(NLMSG_ERROR), Some(e)) => Err(Error::io(what, std::io::Error::from_raw_os_error(-e))),
-        _ => Err(Error::Decode(format!("{what}: unexpected rtnetlink answer"))),
+        _ => Err(Error::Decode(format!(
+            "{what}: unexpected rtnetlink answer"
+        ))),
     }
 }
 
@@ -154,7 +163,10 @@ pub fn ifindex_of(name: &str) -> Result<u32, Error> {
         .map_err(|_| Error::Decode(format!("interface name {name:?} holds a NUL")))?;
     // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
     match unsafe { libc::if_nametoindex(c.as_ptr()) } {
-        0 => Err(Error::io("looking up the interface", std::io::Error::last_os_error())),
+        0 => Err(Error::io(
+            "looking up the interface",
+            std::io::Error::last_os_error(),
+        )),
         i => Ok(i),
     }
 }
@@ -168,7 +180,11 @@ mod tests {
         // `ip link add xfrm-gwb type xfrm if_id 7` with the interface up:
         // ifinfomsg, IFLA_IFNAME, IFLA_LINKINFO { kind "xfrm", data { IF_ID 7 } }.
         let b = newlink_body("xfrm-gwb", 7);
-        assert_eq!(&b[8..16], &[1, 0, 0, 0, 1, 0, 0, 0], "IFF_UP set and changed");
+        assert_eq!(
+            &b[8..16],
+            &[1, 0, 0, 0, 1, 0, 0, 0],
+            "IFF_UP set and changed"
+        );
         assert_eq!(&b[16..20], &[13, 0, 3, 0]);
         assert_eq!(&b[20..29], b"xfrm-gwb\0");
         assert_eq!(&b[32..36], &[24, 0, 18, 0x80]);

@@ -28,7 +28,11 @@ const XFRM_MSG_NEWSA: u16 = 16;
 /// accepts any source port, port 0, keeps it). Drops what a new SA must not
 /// carry (the offload device, which stays with the kernel's state). Returns
 /// the SA's identity afterwards.
-pub fn rebind_message(m: &mut ModifyMessage, dir: SaDir, remote: SocketAddr) -> Result<SaId, Error> {
+pub fn rebind_message(
+    m: &mut ModifyMessage,
+    dir: SaDir,
+    remote: SocketAddr,
+) -> Result<SaId, Error> {
     let info = &mut m.user_sa_info;
     if family(&remote.ip()) != info.family {
         return Err(Error::Decode(format!(
@@ -68,7 +72,12 @@ fn same_place(a: &SaId, b: &SaId) -> bool {
 impl Xfrm {
     /// Moves the remote end of SA `id` (direction `dir`) to `remote`, keeping
     /// its keys, lifetimes and sequence numbers; returns its new identity.
-    pub async fn rebind_sa(&self, id: &SaId, dir: SaDir, remote: SocketAddr) -> Result<SaId, Error> {
+    pub async fn rebind_sa(
+        &self,
+        id: &SaId,
+        dir: SaDir,
+        remote: SocketAddr,
+    ) -> Result<SaId, Error> {
         let get = XfrmMessage::GetSa(id.to_message());
         let traits = RequestTraits::default();
         let body = self
@@ -87,11 +96,21 @@ impl Xfrm {
         result.map(|()| new_id)
     }
 
-    async fn write_moved(&self, old: &SaId, m: &ModifyMessage, in_place: bool) -> Result<(), Error> {
+    async fn write_moved(
+        &self,
+        old: &SaId,
+        m: &ModifyMessage,
+        in_place: bool,
+    ) -> Result<(), Error> {
         let traits = RequestTraits::default();
         if in_place {
             let msg = XfrmMessage::UpdateSa(m.clone());
-            let r = self.conn.lock().await.ack(&msg, 0, Op::UpdateSa, traits).await;
+            let r = self
+                .conn
+                .lock()
+                .await
+                .ack(&msg, 0, Op::UpdateSa, traits)
+                .await;
             wipe(msg);
             return r;
         }
@@ -137,14 +156,31 @@ mod tests {
     use crate::types::{Reqid, Spi};
 
     fn spec(dir: SaDir, sport: u16) -> ModifyMessage {
-        let (l, r): (IpAddr, IpAddr) = ("10.0.0.1".parse().expect("test value"), "192.0.2.1".parse().expect("test value"));
+        let (l, r): (IpAddr, IpAddr) = (
+            "10.0.0.1".parse().expect("test value"),
+            "192.0.2.1".parse().expect("test value"),
+        );
         let (src, dst) = if dir == SaDir::Out { (l, r) } else { (r, l) };
         let key = zeroize::Zeroizing::new(vec![7u8; 20]);
-        let mut s = SaSpec::new(src, dst, Spi(0xc000_0001), Reqid(1), SaCrypto::AesGcm { key, icv_bits: 128 });
+        let mut s = SaSpec::new(
+            src,
+            dst,
+            Spi(0xc000_0001),
+            Reqid(1),
+            SaCrypto::AesGcm { key, icv_bits: 128 },
+        );
         s.dir = Some(dir);
         s.encap = Some(match dir {
-            SaDir::Out => UdpEncap { sport: 4500, dport: 1025, oa: None },
-            SaDir::In => UdpEncap { sport, dport: 4500, oa: None },
+            SaDir::Out => UdpEncap {
+                sport: 4500,
+                dport: 1025,
+                oa: None,
+            },
+            SaDir::In => UdpEncap {
+                sport,
+                dport: 4500,
+                oa: None,
+            },
         });
         s.to_message(None).expect("message").0.clone()
     }
@@ -163,11 +199,21 @@ mod tests {
     fn the_outbound_sa_follows_the_peer_to_its_new_port_and_address() {
         let mut m = spec(SaDir::Out, 0);
         let keys_before = m.nlas.len();
-        let id = rebind_message(&mut m, SaDir::Out, "192.0.2.1:2001".parse().expect("test value")).expect("rebind");
+        let id = rebind_message(
+            &mut m,
+            SaDir::Out,
+            "192.0.2.1:2001".parse().expect("test value"),
+        )
+        .expect("rebind");
         assert_eq!(encap(&m), (4500, 2001));
         assert_eq!(id.dst.to_string(), "192.0.2.1");
         assert_eq!(m.nlas.len(), keys_before, "keys and the rest are kept");
-        let id = rebind_message(&mut m, SaDir::Out, "198.51.100.9:2001".parse().expect("test value")).expect("rebind");
+        let id = rebind_message(
+            &mut m,
+            SaDir::Out,
+            "198.51.100.9:2001".parse().expect("test value"),
+        )
+        .expect("rebind");
         assert_eq!(id.dst.to_string(), "198.51.100.9");
         assert_eq!(id.src.map(|a| a.to_string()).as_deref(), Some("10.0.0.1"));
     }
@@ -175,18 +221,33 @@ mod tests {
     #[test]
     fn the_inbound_sa_takes_the_new_source_port_unless_it_accepts_any() {
         let mut m = spec(SaDir::In, 1025);
-        let id = rebind_message(&mut m, SaDir::In, "192.0.2.1:2001".parse().expect("test value")).expect("rebind");
+        let id = rebind_message(
+            &mut m,
+            SaDir::In,
+            "192.0.2.1:2001".parse().expect("test value"),
+        )
+        .expect("rebind");
         assert_eq!(encap(&m), (2001, 4500));
         assert_eq!(id.dst.to_string(), "10.0.0.1", "the inbound SA stays ours");
         let mut any = spec(SaDir::In, 0);
-        rebind_message(&mut any, SaDir::In, "192.0.2.1:2001".parse().expect("test value")).expect("rebind");
+        rebind_message(
+            &mut any,
+            SaDir::In,
+            "192.0.2.1:2001".parse().expect("test value"),
+        )
+        .expect("rebind");
         assert_eq!(encap(&any), (0, 4500));
     }
 
     #[test]
     fn another_address_family_is_refused() {
         let mut m = spec(SaDir::Out, 0);
-        let e = rebind_message(&mut m, SaDir::Out, "[2001:db8::1]:4500".parse().expect("test value")).expect_err("family");
+        let e = rebind_message(
+            &mut m,
+            SaDir::Out,
+            "[2001:db8::1]:4500".parse().expect("test value"),
+        )
+        .expect_err("family");
         assert!(e.to_string().contains("family"), "{e}");
         assert_eq!(encap(&m), (4500, 1025), "unchanged");
     }

@@ -168,7 +168,10 @@ secret = "x"
         let ok = parse("if_id_out = 42\ninterface = \"xfrm-gwb\"\ninstall_routes = true");
         assert!(ok.is_ok(), "{ok:?}");
         let e = parse("interface = \"xfrm-gwb\"").expect_err("if_id_out missing");
-        assert!(e.contains("set if_id_in and if_id_out to the same non-zero number"), "{e}");
+        assert!(
+            e.contains("set if_id_in and if_id_out to the same non-zero number"),
+            "{e}"
+        );
         let e = parse("if_id_out = 42\ninterface = \"a-name-much-too-long\"").expect_err("name");
         assert!(e.contains("1 to 15 letters"), "{e}");
         let e = parse("install_routes = true").expect_err("routes without interface");

@@ -74,7 +74,10 @@ fn rekey_times_and_proposals_update_in_place_with_their_keys() {
         ])
     );
     // A key added to a child (its default before) is an update too.
-    let new = edit("rekey_time = \"1h\"", "rekey_time = \"1h\"\nlife_time = \"2h\"");
+    let new = edit(
+        "rekey_time = \"1h\"",
+        "rekey_time = \"1h\"\nlife_time = \"2h\"",
+    );
     assert_eq!(
         verdict(&new, "gw-b"),
         Verdict::Updated(vec!["children.net.life_time".into()])
@@ -84,12 +87,36 @@ fn rekey_times_and_proposals_update_in_place_with_their_keys() {
 #[test]
 fn changes_that_invalidate_the_sas_replace_with_the_reason() {
     let cases = [
-        ("remote_addrs = [\"10.0.0.2\"]", "remote_addrs = [\"10.0.0.9\"]", "addresses changed (remote_addrs)"),
-        ("id = \"b.example\"", "id = \"c.example\"", "identities or authentication changed (remote.id)"),
-        ("remote_ts = [\"192.168.2.0/24\"]", "remote_ts = [\"192.168.9.0/24\"]", "traffic selectors changed (children.net.remote_ts)"),
-        ("start_action = \"start\"", "start_action = \"trap\"", "start_action changes the trap policies (children.net.start_action)"),
-        ("start_action = \"start\"", "start_action = \"start\"\nif_id_out = 7", "route-based settings changed (children.net.if_id_out)"),
-        ("rekey_time = \"4h\"", "rekey_time = \"4h\"\nencap = true", "UDP encapsulation changed (encap)"),
+        (
+            "remote_addrs = [\"10.0.0.2\"]",
+            "remote_addrs = [\"10.0.0.9\"]",
+            "addresses changed (remote_addrs)",
+        ),
+        (
+            "id = \"b.example\"",
+            "id = \"c.example\"",
+            "identities or authentication changed (remote.id)",
+        ),
+        (
+            "remote_ts = [\"192.168.2.0/24\"]",
+            "remote_ts = [\"192.168.9.0/24\"]",
+            "traffic selectors changed (children.net.remote_ts)",
+        ),
+        (
+            "start_action = \"start\"",
+            "start_action = \"trap\"",
+            "start_action changes the trap policies (children.net.start_action)",
+        ),
+        (
+            "start_action = \"start\"",
+            "start_action = \"start\"\nif_id_out = 7",
+            "route-based settings changed (children.net.if_id_out)",
+        ),
+        (
+            "rekey_time = \"4h\"",
+            "rekey_time = \"4h\"\nencap = true",
+            "UDP encapsulation changed (encap)",
+        ),
     ];
     for (from, to, why) in cases {
         assert_eq!(
@@ -102,14 +129,21 @@ fn changes_that_invalidate_the_sas_replace_with_the_reason() {
     let new = parse(
         &BASE
             .replacen("rekey_time = \"1h\"", "rekey_time = \"2h\"", 1)
-            .replacen("remote_ts = [\"192.168.2.0/24\"]", "remote_ts = [\"192.168.8.0/24\"]", 1),
+            .replacen(
+                "remote_ts = [\"192.168.2.0/24\"]",
+                "remote_ts = [\"192.168.8.0/24\"]",
+                1,
+            ),
     );
     assert!(matches!(verdict(&new, "gw-b"), Verdict::Replaced(w) if w.contains("remote_ts")));
 }
 
 #[test]
 fn unknown_keys_children_added_or_removed_and_secrets_replace() {
-    let new = edit("rekey_time = \"4h\"", "rekey_time = \"4h\"\nsome_new_knob = 3");
+    let new = edit(
+        "rekey_time = \"4h\"",
+        "rekey_time = \"4h\"\nsome_new_knob = 3",
+    );
     assert_eq!(
         verdict(&new, "gw-b"),
         Verdict::Replaced("cannot change in place (some_new_knob)".into())
@@ -118,7 +152,10 @@ fn unknown_keys_children_added_or_removed_and_secrets_replace() {
         "[connections.gw-c.children.net]",
         "[connections.gw-c.children.voice]\nremote_ts = [\"192.168.4.0/24\"]\n[connections.gw-c.children.net]",
     );
-    assert_eq!(verdict(&new, "gw-c"), Verdict::Replaced("child voice added".into()));
+    assert_eq!(
+        verdict(&new, "gw-c"),
+        Verdict::Replaced("child voice added".into())
+    );
     let d = decide(&parse(BASE), &parse(BASE), |n| n == "gw-c");
     assert_eq!(
         d.conns["gw-c"],
@@ -151,7 +188,10 @@ fn daemon_changes_never_touch_connections() {
     assert_eq!(d.daemon_restart, vec!["listen", "steer_interfaces"]);
     assert!(d.conns.values().all(|v| *v == Verdict::Unchanged), "{d:?}");
     let text = d.render();
-    assert!(text.contains("[daemon] max_initiating: applied live\n"), "{text}");
+    assert!(
+        text.contains("[daemon] max_initiating: applied live\n"),
+        "{text}"
+    );
     assert!(text.contains("[daemon] listen: needs a restart"), "{text}");
     assert!(text.contains("connection gw-b: unchanged\n"), "{text}");
 }
@@ -161,7 +201,11 @@ fn the_rendering_names_keys_and_reasons() {
     let new = parse(
         &BASE
             .replacen("rekey_time = \"1h\"", "rekey_time = \"20m\"", 1)
-            .replacen("remote_addrs = [\"10.0.0.3\"]", "remote_addrs = [\"10.0.0.4\"]", 1),
+            .replacen(
+                "remote_addrs = [\"10.0.0.3\"]",
+                "remote_addrs = [\"10.0.0.4\"]",
+                1,
+            ),
     );
     let text = decide(&parse(BASE), &new, |_| false).render();
     assert_eq!(

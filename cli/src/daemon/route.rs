@@ -78,7 +78,11 @@ impl Ifaces {
     /// Creates the interfaces `plan`'s children name (an existing link of
     /// that name is used as is, not owned) and their routes.
     pub fn ensure(&mut self, plan: &ConnPlan) {
-        for (ch, i) in plan.children.iter().filter_map(|c| Some((c, c.interface.as_ref()?))) {
+        for (ch, i) in plan
+            .children
+            .iter()
+            .filter_map(|c| Some((c, c.interface.as_ref()?)))
+        {
             let index = match self.owned.get(&i.name) {
                 Some(x) => Ok(*x),
                 None => match iface::create_xfrm_interface(&i.name, i.if_id) {
@@ -117,7 +121,9 @@ impl Ifaces {
             if self.owned.remove(&i.name).is_some() {
                 match iface::delete_link(&i.name) {
                     Ok(()) => tracing::info!(interface = %i.name, "XFRM interface removed"),
-                    Err(e) => tracing::warn!(interface = %i.name, "removing the XFRM interface: {e}"),
+                    Err(e) => {
+                        tracing::warn!(interface = %i.name, "removing the XFRM interface: {e}")
+                    }
                 }
             }
         }
@@ -133,18 +139,39 @@ mod tests {
         RouteIds {
             if_id_in: Some(7),
             if_id_out: Some(8),
-            mark_in: Some(Mark { value: 1, mask: 0xff }),
+            mark_in: Some(Mark {
+                value: 1,
+                mask: 0xff,
+            }),
             mark_out: None,
         }
     }
 
     #[test]
     fn each_direction_takes_its_own_ids() {
-        let (l, r) = ("10.0.0.1".parse().expect("test value"), "10.0.0.2".parse().expect("test value"));
+        let (l, r) = (
+            "10.0.0.1".parse().expect("test value"),
+            "10.0.0.2".parse().expect("test value"),
+        );
         let key = zeroize::Zeroizing::new(vec![0u8; 20]);
-        let mut sa = SaSpec::new(r, l, Spi(1), Reqid(1), SaCrypto::AesGcm { key, icv_bits: 128 });
+        let mut sa = SaSpec::new(
+            r,
+            l,
+            Spi(1),
+            Reqid(1),
+            SaCrypto::AesGcm { key, icv_bits: 128 },
+        );
         ids().apply_sa(&mut sa, SaDir::In);
-        assert_eq!((sa.if_id, sa.mark), (Some(7), Some(Mark { value: 1, mask: 0xff })));
+        assert_eq!(
+            (sa.if_id, sa.mark),
+            (
+                Some(7),
+                Some(Mark {
+                    value: 1,
+                    mask: 0xff
+                })
+            )
+        );
         ids().apply_sa(&mut sa, SaDir::Out);
         assert_eq!((sa.if_id, sa.mark), (Some(8), None));
         let sel = TrafficSelector::new(IpPrefix::host(l), IpPrefix::host(r)).expect("test value");
@@ -155,6 +182,10 @@ mod tests {
         ids().apply_policy(&mut fwd);
         assert_eq!(out.if_id, Some(8));
         assert_eq!(fwd.if_id, Some(7));
-        assert_ne!(out.id(), before, "another kernel entry than the plain policy");
+        assert_ne!(
+            out.id(),
+            before,
+            "another kernel entry than the plain policy"
+        );
     }
 }

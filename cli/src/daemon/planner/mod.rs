@@ -306,7 +306,10 @@ impl Planner {
             (Receipt::Rebind(old), Ok(Done::Rebound(new))) => self.rebound(*old, *new),
             (Receipt::Rebind(id), Ok(_) | Err(_)) => {
                 if let Err(e) = res {
-                    tracing::warn!(spi = format_args!("{:08x}", id.spi.0), "moving the SA to the peer's new address failed: {e}");
+                    tracing::warn!(
+                        spi = format_args!("{:08x}", id.spi.0),
+                        "moving the SA to the peer's new address failed: {e}"
+                    );
                 }
             }
             (Receipt::Policy(p), Ok(_)) => self.policies.added(p),

@@ -671,12 +671,11 @@ fn a_peer_that_moves_takes_its_sas_and_policy_templates_along() {
         (out.templates[0].src, out.templates[0].dst),
         (ip("10.0.0.1"), ip("10.0.0.9"))
     );
-    let inbound = h
-        .k
-        .policies
-        .values()
-        .find(|p| p.dir == PolicyDir::In)
-        .expect("in policy");
+    let inbound =
+        h.k.policies
+            .values()
+            .find(|p| p.dir == PolicyDir::In)
+            .expect("in policy");
     assert_eq!(inbound.templates[0].src, ip("10.0.0.9"));
     // An unknown IKE SA moves nothing.
     let n = h.batches.len();
