@@ -144,6 +144,9 @@ impl SaBackend for XfrmBackend {
                         reqid: x.sa.reqid.0,
                         hard: x.hard,
                     },
+                    // An inbound SA that accepts any source port (a per-CPU
+                    // group's, see kernel::child_sas) reports every packet.
+                    Event::Mapping(m) if m.old.port() == 0 => continue,
                     Event::Mapping(m) => KernelEvent::Mapping {
                         spi: m.spi.0,
                         reqid: m.reqid.0,
