@@ -168,6 +168,7 @@ impl Planner {
         let mut ids = Vec::new();
         for s in &mut i.specs {
             s.offload = packet;
+            self.warn_shared_tunnel(s, &holder);
             self.policies.hold(s, holder.clone());
             ids.push(s.id());
         }

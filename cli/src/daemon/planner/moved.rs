@@ -5,9 +5,10 @@
 use std::net::SocketAddr;
 
 use ike_core::IkeSaId;
-use xfrm_offload::{SaDir, SaId};
+use xfrm_offload::{PolicySpec, SaDir, SaId};
 
 use super::install::holder_of;
+use super::tables::Holder;
 use super::{Op, Planner, Step, Work};
 
 impl Planner {
@@ -55,6 +56,29 @@ impl Planner {
         if !ops.is_empty() {
             tracing::info!(ike = ?ike, %old, new = %remote, sas = ops.len(), "peer moved: updating its SAs");
             self.queue.push_back(Work::Ops(ops, Step::Plain));
+        }
+    }
+
+    /// Another IKE SA's Child SA that holds policy `spec` (same selectors,
+    /// direction, if_id and mark, so one kernel entry) with other tunnel
+    /// addresses: the newest holder's template wins, so that peer's traffic
+    /// would follow this one. Logged with the fix.
+    pub(super) fn warn_shared_tunnel(&self, spec: &PolicySpec, holder: &Holder) {
+        let tunnel = |s: &PolicySpec| s.templates.first().map(|t| (t.src, t.dst));
+        let Some(e) = self.policies.map.get(&spec.id()) else {
+            return;
+        };
+        let other = e.holders.iter().find(|(h, s)| {
+            matches!(h, Holder::Child { .. }) && h != holder && tunnel(s) != tunnel(spec)
+        });
+        if let (Some((Holder::Child { conn, name, .. }, s)), Holder::Child { conn: c, .. }) =
+            (other, holder)
+        {
+            tracing::warn!(
+                connection = %c, selector = %spec.selector.src, dir = ?spec.dir,
+                other = %format!("{conn}/{name}"), other_tunnel = ?tunnel(s), tunnel = ?tunnel(spec),
+                "two Child SAs with other tunnel addresses want the same policy; the newest wins: give them distinct if_id_in/if_id_out or mark_in/mark_out"
+            );
         }
     }
 
