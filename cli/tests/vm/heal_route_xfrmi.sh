@@ -26,7 +26,13 @@ tx=$(nsx gw-a cat /sys/class/net/xfrm-gwb/statistics/tx_packets)
 rx=$(nsx gw-a cat /sys/class/net/xfrm-gwb/statistics/rx_packets)
 echo "xfrm-gwb: $tx packets out, $rx in"
 [ "$tx" -gt 0 ] && [ "$rx" -gt 0 ] || die "no traffic through xfrm-gwb"
-iop_lanes_stop gw-a
+step "SIGTERM: lanes removes the interface it created"
+# $IOP/gw-a.pid is the shell running nsx; signal the daemon itself.
+pid=$(pgrep -f "lanes -v --config $IOP/gw-a.toml") || die "no lanes daemon in gw-a"
+kill "$pid"
+for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && die "lanes still running 10 s after SIGTERM"
+grep -q 'XFRM interface removed' "$IOP/gw-a.log" || die "lanes did not report removing xfrm-gwb"
 ! nsx gw-a ip link show xfrm-gwb >/dev/null 2>&1 || die "lanes left xfrm-gwb behind"
 iop_result "lanes route-based xfrmi per-cpu" PASS
 trap - EXIT
