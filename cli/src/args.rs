@@ -77,7 +77,11 @@ pub enum Command {
         json: bool,
     },
     /// Ask the daemon to reload its configuration (like SIGHUP).
-    Reload,
+    Reload {
+        /// Print what would happen to each connection and `[daemon]` key; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Live view of every tunnel's Child SAs by CPU (q quits); plain lines
     /// when stdout is not a terminal.
     Top {

@@ -44,7 +44,8 @@ pub fn run(args: Args) -> Result<()> {
         Command::Steer(cmd) => steer::run(cmd),
         Command::Up { name } => client_cmd(&args.socket, RequestKind::Up { name }),
         Command::Down { name } => client_cmd(&args.socket, RequestKind::Down { name }),
-        Command::Reload => client_cmd(&args.socket, RequestKind::Reload),
+        Command::Reload { dry_run: false } => client_cmd(&args.socket, RequestKind::Reload),
+        Command::Reload { dry_run: true } => client_cmd(&args.socket, RequestKind::ReloadDryRun),
         Command::Status { json } => {
             let report = control::status(&args.socket)?;
             if json {

@@ -40,6 +40,7 @@ fn start(path: &std::path::Path) -> std::thread::JoinHandle<()> {
                         ..Default::default()
                     }),
                     RequestKind::Reload => Response::ok("reloaded"),
+                    RequestKind::ReloadDryRun => Response::ok("dry run"),
                 };
                 let _ = req.reply.send(resp);
             }

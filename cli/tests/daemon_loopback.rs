@@ -597,3 +597,70 @@ async fn failover_to_the_next_address_and_restart_after_the_peer_closes() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn reload_updates_in_place_without_touching_sas_and_replaces_on_new_selectors() {
+    let child_a = "start_action = \"none\"\nrekey_time = \"1h\"";
+    run_pair("reload-in-place", child_a, "", |a, b| async move {
+        let r = a.req(RequestKind::Up { name: "b".into() }).await;
+        assert!(r.ok, "{r:?}");
+        wait_for("both children installed", || async {
+            a.sas() == 2 && b.sas() == 2
+        })
+        .await;
+        let spi = a.status().await.ike_sas[0].children[0].spi_in.clone();
+        let text = std::fs::read_to_string(&a.cfg_path).expect("read");
+        let changed = text
+            .replace("rekey_time = \"1h\"", "rekey_time = \"50m\"")
+            .replace("nat_port =", "max_initiating = 8\nnat_port =");
+        std::fs::write(&a.cfg_path, &changed).expect("write");
+        let dry = a.req(RequestKind::ReloadDryRun).await;
+        let m = dry.message.clone().unwrap_or_default();
+        assert!(
+            m.contains("[daemon] max_initiating: applied live")
+                && m.contains("connection b: updated in place")
+                && m.contains("children.net.rekey_time"),
+            "{dry:?}"
+        );
+        let log_len = a.kernel.state().log.len();
+        let r = a.req(RequestKind::Reload).await;
+        assert!(
+            r.message
+                .as_deref()
+                .is_some_and(|m| m.contains("1 updated in place")),
+            "{r:?}"
+        );
+        let s = a.status().await;
+        assert_eq!(s.ike_sas.len(), 1, "the IKE SA stays");
+        assert_eq!(s.ike_sas[0].children[0].spi_in, spi, "the Child SA stays");
+        assert_eq!(a.sas(), 2);
+        {
+            let log = &a.kernel.state().log;
+            assert!(
+                !log[log_len..].iter().any(|l| l.starts_with("delete_")),
+                "{:#?}",
+                &log[log_len..]
+            );
+        }
+        // New selectors invalidate the SAs: the connection is replaced.
+        let moved = changed.replace(
+            "remote_ts = [\"192.168.2.0/24\"]",
+            "remote_ts = [\"192.168.9.0/24\"]",
+        );
+        std::fs::write(&a.cfg_path, moved).expect("write");
+        let r = a.req(RequestKind::Reload).await;
+        assert!(
+            r.message
+                .as_deref()
+                .is_some_and(|m| m.contains("1 replaced")),
+            "{r:?}"
+        );
+        assert_eq!(a.sas(), 0, "replaced: its SAs are gone");
+        wait_for("peer removed its SAs after our Delete", || async {
+            b.sas() == 0
+        })
+        .await;
+        (a, b)
+    })
+    .await;
+}

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use subtle::ConstantTimeEq;
 
-use crate::config::{ConnectionConfig, EndpointConfig};
+use crate::config::{ConnectionConfig, DosLimits, EndpointConfig};
 use crate::connections::{Candidate, Connections};
 use crate::crypto::CryptoProvider;
 use crate::crypto::prf::{PRF_HMAC_SHA2_256, prf};
@@ -40,6 +40,15 @@ pub enum KernelEvent {
         spi: Spi,
         /// Hard (true) or soft (false) expiry.
         hard: bool,
+    },
+    /// XFRM_MSG_MAPPING: an authenticated ESP-in-UDP packet of inbound SA
+    /// `spi` came from another address or port (net/xfrm/xfrm_state.c
+    /// `km_new_mapping`); the peer's NAT mapping changed.
+    Mapping {
+        /// The inbound SA's SPI.
+        spi: Spi,
+        /// The peer's new address and port.
+        remote: SocketAddr,
     },
 }
 
@@ -182,6 +191,13 @@ impl Endpoint {
         &self.config
     }
 
+    /// Changes the unauthenticated-flood limits at run time (RFC 7296 §2.6);
+    /// half-open SAs already counted stay.
+    pub fn set_limits(&mut self, cookie_threshold: Option<usize>, dos: DosLimits) {
+        self.config.cookie_threshold = cookie_threshold;
+        self.config.dos = dos;
+    }
+
     /// Adds a connection; it answers peers and can be initiated at once.
     pub fn add_connection(&mut self, cfg: ConnectionConfig) -> Result<ConnId, ApiError> {
         self.conns.add(cfg)
@@ -196,6 +212,35 @@ impl Endpoint {
         cfg: ConnectionConfig,
     ) -> Result<(), ApiError> {
         self.conns.replace(id, cfg)
+    }
+
+    /// Updates a connection in place: the new config applies to new IKE SAs
+    /// and to the next rekey (IKE or Child) and reauthentication of those
+    /// already up, which keep their keys and Child SAs. Its children must be
+    /// the same, by name and reqid, in the same order (a child added or
+    /// removed is a [`Endpoint::replace_connection`] or a remove and add).
+    pub fn update_connection(&mut self, id: ConnId, cfg: ConnectionConfig) -> Result<(), ApiError> {
+        let old = self.conns.get(id).ok_or(ApiError::UnknownConn(id))?;
+        let same = |a: &ConnectionConfig, b: &ConnectionConfig| {
+            a.children.len() == b.children.len()
+                && a.children
+                    .iter()
+                    .zip(&b.children)
+                    .all(|(x, y)| x.name == y.name && x.reqid == y.reqid)
+        };
+        if !same(old, &cfg) {
+            return Err(ApiError::Config(
+                "children differ; replace the connection instead",
+            ));
+        }
+        self.conns.replace(id, cfg)?;
+        let new = Arc::clone(self.conns.get(id).ok_or(ApiError::UnknownConn(id))?);
+        for ike in self.index.of_conn(id).collect::<Vec<_>>() {
+            if let Some(sa) = self.sas.get_mut(&ike) {
+                sa.cfg = Arc::clone(&new);
+            }
+        }
+        Ok(())
     }
 
     /// Removes a connection and closes its IKE SAs: established ones with a
@@ -732,6 +777,11 @@ impl Endpoint {
                     if self.with_sa(id, |sa, ctx| sa.expire(ctx, now, spi, hard)) == Some(true) {
                         break;
                     }
+                }
+            }
+            KernelEvent::Mapping { spi, remote } => {
+                for id in self.index.by_esp(spi).to_vec() {
+                    self.with_sa(id, |sa, ctx| sa.maps_peer(spi) && sa.move_peer(ctx, remote));
                 }
             }
         }

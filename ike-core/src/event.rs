@@ -67,6 +67,19 @@ pub enum Event {
         /// The peer it came from.
         remote: SocketAddr,
     },
+    /// The peer of an established IKE SA moved behind its NAT (RFC 7296
+    /// §2.23): its Child SAs' ESP-in-UDP ports (RFC 3948) and tunnel
+    /// addresses must follow; new Child SAs already use `remote`.
+    IkeSaMoved {
+        /// Handle.
+        ike: IkeSaId,
+        /// Our address in use.
+        local: SocketAddr,
+        /// The peer's previous address.
+        old: SocketAddr,
+        /// The peer's address from now on.
+        remote: SocketAddr,
+    },
     /// Install this Child SA (both directions) into the kernel.
     ChildSaReady(ChildSaInstall),
     /// A Child SA was rekeyed: install `new`, then remove the SAs of `old`.

@@ -21,7 +21,7 @@ const XFRM_MSG_GETPOLICY: u16 = 21;
 /// [`Xfrm::new`]; clone it freely.
 #[derive(Clone)]
 pub struct Xfrm {
-    conn: Arc<Mutex<Conn>>,
+    pub(crate) conn: Arc<Mutex<Conn>>,
 }
 
 impl std::fmt::Debug for Xfrm {

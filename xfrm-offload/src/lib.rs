@@ -49,11 +49,13 @@
 pub mod error;
 mod ethtool;
 mod handle;
+pub mod iface;
 mod monitor;
 pub mod msg;
 mod netlink;
 pub mod offload;
 pub mod probe;
+pub mod rebind;
 pub mod tag;
 pub mod types;
 

@@ -10,6 +10,8 @@ mod locate;
 mod proposal;
 mod recovery;
 mod remote;
+mod raw;
+mod route;
 mod secret;
 mod subnet;
 mod validate;
@@ -28,6 +30,8 @@ pub use duration::Seconds;
 pub use proposal::{EspProposal, IkeProposal, Proposal, ProposalKind};
 pub use recovery::{CloseAction, Decimal, DpdAction, Volume};
 pub use remote::{RemoteAddr, literal as literal_addrs};
+pub use raw::RawKeys;
+pub use route::MarkConf;
 pub use secret::Psk;
 pub use subnet::Subnet;
 
@@ -44,6 +48,9 @@ pub struct Config {
     /// `[secrets.NAME]`.
     #[serde(default)]
     pub secrets: BTreeMap<String, SecretEntry>,
+    /// The file's keys as written (reloads compare them).
+    #[serde(skip)]
+    pub raw: RawKeys,
 }
 
 /// `[daemon]`: sockets and steering.
@@ -268,6 +275,12 @@ pub struct Connection {
     /// counted. Default: per child, its `per_cpu_max` + 1 (per-CPU) or 1, plus 4.
     #[serde(default)]
     pub max_child_sas: Option<u32>,
+    /// Default XFRM interface id of the children's inbound SAs and policies.
+    #[serde(default)]
+    pub if_id_in: Option<u32>,
+    /// Default XFRM interface id of the children's outbound SAs and policies.
+    #[serde(default)]
+    pub if_id_out: Option<u32>,
     /// Our authentication.
     pub local: AuthConfig,
     /// The peer's authentication.
@@ -377,6 +390,24 @@ pub struct Child {
     /// What to do when the peer closes the IKE SA.
     #[serde(default)]
     pub close_action: CloseAction,
+    /// XFRM interface id of the inbound SA and in/fwd policies (route-based VPN).
+    #[serde(default)]
+    pub if_id_in: Option<u32>,
+    /// XFRM interface id of the outbound SA and out policy.
+    #[serde(default)]
+    pub if_id_out: Option<u32>,
+    /// Mark of the inbound SA and in/fwd policies.
+    #[serde(default)]
+    pub mark_in: Option<MarkConf>,
+    /// Mark of the outbound SA and out policy.
+    #[serde(default)]
+    pub mark_out: Option<MarkConf>,
+    /// An XFRM interface lanes creates (and removes) for this child's if_id.
+    #[serde(default)]
+    pub interface: Option<String>,
+    /// Routes to the remote selectors through `interface`.
+    #[serde(default)]
+    pub install_routes: bool,
 }
 
 fn default_max_policies() -> u32 {
@@ -532,6 +563,7 @@ impl Config {
             .chain(validate::validate(&mut cfg, base))
             .collect();
         if problems.is_empty() {
+            cfg.raw = RawKeys(toml::from_str(src).unwrap_or_default());
             return Ok(cfg);
         }
         let doc = toml_edit::ImDocument::parse(src).ok();

@@ -201,6 +201,7 @@ fn child_problems(
         out.push(problem(k("max_policies"), msg));
     }
     per_cpu_problems(ch, k, out);
+    super::route::problems(c, ch, k, out);
     if ch.rekey_time.0 != 0 && ch.life_time().0 <= ch.rekey_time.0 {
         out.push(problem(k("life_time"), "must be longer than rekey_time"));
     }

@@ -36,6 +36,8 @@ pub enum RequestKind {
     Status,
     /// Reload the configuration file.
     Reload,
+    /// Tell what reloading the configuration file would do, changing nothing.
+    ReloadDryRun,
 }
 
 impl Request {

@@ -2,11 +2,11 @@
 //! acquire/expire event stream. Implemented by [`super::xfrm_backend::XfrmBackend`]
 //! (netlink, needs CAP_NET_ADMIN) and [`super::fake::FakeKernel`] (tests).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use anyhow::Result;
 use tokio::sync::mpsc;
-use xfrm_offload::{OffloadMode, PolicyId, PolicySpec, SaId, SaSpec};
+use xfrm_offload::{OffloadMode, PolicyId, PolicySpec, SaDir, SaId, SaSpec};
 
 /// What the kernel can do (from probes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,6 +45,18 @@ pub enum KernelEvent {
         reqid: u32,
         /// Hard expiry: the kernel deleted the SA.
         hard: bool,
+    },
+    /// An authenticated ESP-in-UDP packet of inbound SA `spi` came from
+    /// another address or port (XFRM_MSG_MAPPING): the peer's NAT rebound.
+    Mapping {
+        /// Inbound SPI.
+        spi: u32,
+        /// Reqid of the SA.
+        reqid: u32,
+        /// The peer's address and port the SA had.
+        old: SocketAddr,
+        /// Where the packet came from.
+        new: SocketAddr,
     },
     /// Events were lost (socket overrun); state should be re-checked.
     Overrun,
@@ -103,6 +115,12 @@ pub trait SaBackend {
     async fn add_sas(&mut self, specs: &[SaSpec]) -> Result<Vec<Result<()>>>;
     /// Deletes an SA; an SA that is already gone is not an error.
     async fn delete_sa(&mut self, id: &SaId) -> Result<()>;
+    /// Moves the remote end of SA `id` (its `dir`) to `remote`, keeping keys
+    /// and sequence numbers; returns its identity afterwards.
+    async fn rebind_sa(&mut self, id: &SaId, dir: SaDir, remote: SocketAddr) -> Result<SaId> {
+        let _ = (dir, remote);
+        anyhow::bail!("this kernel backend cannot move SA {:08x}", id.spi.0)
+    }
     /// Byte and packet counters of an SA.
     async fn counters(&mut self, id: &SaId) -> Result<Counters>;
     /// Adds or replaces policies, pipelined; one result per policy, in

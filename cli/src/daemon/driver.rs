@@ -91,6 +91,8 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     ke_rx: Option<mpsc::UnboundedReceiver<ike_core::KeResult>>,
     /// Event counters for `GET /metrics`.
     pub(super) metrics: crate::metrics::Live,
+    /// XFRM interfaces lanes created (route-based children).
+    ifaces: super::route::Ifaces,
 }
 
 /// New IKE_SA_INIT requests without a COOKIE queued at most; more are shed
@@ -140,7 +142,7 @@ async fn read_socket(
 }
 
 /// The engine's endpoint-wide settings from `[daemon]`.
-fn endpoint_config(config: &Config, cpus: u32) -> EndpointConfig {
+pub(super) fn endpoint_config(config: &Config, cpus: u32) -> EndpointConfig {
     let d = &config.daemon;
     let n = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
     let dos = if d.dos_protection {
@@ -247,6 +249,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             ke_pool,
             ke_rx: Some(ke_rx),
             metrics: crate::metrics::Live::default(),
+            ifaces: super::route::Ifaces::default(),
         })
     }
 
@@ -307,6 +310,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             self.by_reqid.insert(ch.reqid, name.clone());
         }
         self.planner.load(&name, &plan.children);
+        self.ifaces.ensure(&plan);
         self.conns.insert(name.clone(), Conn { plan, id });
         self.run_planner().await;
         if starts {
@@ -426,7 +430,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     fn on_kernel(&mut self, ev: KernelEvent) {
         let now = Instant::now();
         let reqid = match &ev {
-            KernelEvent::Acquire { reqid, .. } | KernelEvent::Expire { reqid, .. } => *reqid,
+            KernelEvent::Acquire { reqid, .. }
+            | KernelEvent::Expire { reqid, .. }
+            | KernelEvent::Mapping { reqid, .. } => *reqid,
             KernelEvent::Overrun => {
                 tracing::warn!(
                     "kernel events were lost (netlink overrun); acquires may be retried by the kernel"
@@ -457,6 +463,16 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                     ike_core::KernelEvent::Expire {
                         spi: ike_core::Spi(spi),
                         hard,
+                    },
+                );
+            }
+            KernelEvent::Mapping { spi, old, new, .. } => {
+                tracing::debug!(connection = %conn, spi = format_args!("{spi:08x}"), %old, %new, "NAT mapping changed");
+                self.ep.handle_kernel(
+                    now,
+                    ike_core::KernelEvent::Mapping {
+                        spi: ike_core::Spi(spi),
+                        remote: new,
                     },
                 );
             }
@@ -597,6 +613,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             Event::HalfOpenClosed { remote, .. } => {
                 tracing::debug!(peer = %remote, "half-open IKE SA gone");
             }
+            Event::IkeSaMoved {
+                ike, old, remote, ..
+            } => self.planner.peer_moved(ike, old, remote),
             Event::ChildSaReady(inst) => self.planner.child_ready(conn, &inst),
             Event::ChildSaRekeyed { old, new } => self.planner.child_rekeyed(conn, old, &new),
             Event::ChildSaDeleted { child, .. } => self.planner.child_deleted(child),
@@ -645,6 +664,10 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 Ok(m) => Response::ok(m),
                 Err(e) => Response::error(format!("{e:#}")),
             },
+            RequestKind::ReloadDryRun => match self.reload_with(true).await {
+                Ok(m) => Response::ok(m),
+                Err(e) => Response::error(format!("{e:#}")),
+            },
             RequestKind::Down { name } => self.down(&name).await,
             RequestKind::Up { name } => {
                 if !self.conns.contains_key(&name) {
@@ -677,59 +700,18 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         ))
     }
 
-    /// Re-reads the config: removed connections are torn down, added ones
-    /// loaded, changed ones replaced, unchanged ones left alone.
+    /// Re-reads the config and applies it (see [`super::reload`]).
     pub async fn reload(&mut self) -> Result<String> {
-        let new = Config::load(&self.config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-        if new.daemon != self.config.daemon {
-            tracing::warn!(
-                "[daemon] changed; restart lanes to apply listen/ports/steering changes"
-            );
-        }
-        let per_cpu_ok = self.per_cpu_ok();
-        let mut plans = plan::all(&new, &mut self.reqids, self.opts.cpus, per_cpu_ok)?;
-        let old: Vec<String> = self.conns.keys().cloned().collect();
-        let (mut added, mut removed, mut changed, mut same) = (0, 0, 0, 0);
-        for name in &old {
-            match plans.get(name) {
-                None => {
-                    self.remove_conn(name).await;
-                    removed += 1;
-                }
-                Some(p)
-                    if self
-                        .conns
-                        .get(name)
-                        .is_some_and(|c| c.plan.fingerprint != p.fingerprint) =>
-                {
-                    self.remove_conn(name).await;
-                    changed += 1;
-                }
-                Some(_) => {
-                    plans.remove(name);
-                    same += 1;
-                }
-            }
-        }
-        self.pacer.set_limit(new.daemon.max_initiating);
-        self.config = new;
-        for (name, p) in plans {
-            if !old.contains(&name) {
-                added += 1;
-            }
-            self.add_conn(p).await;
-        }
-        Ok(format!(
-            "reloaded: {added} added, {removed} removed, {changed} changed, {same} unchanged"
-        ))
+        self.reload_with(false).await
     }
 
     /// Tears a connection down and removes it from the engine.
-    async fn remove_conn(&mut self, name: &str) {
+    pub(super) async fn remove_conn(&mut self, name: &str) {
         self.pacer.forget(name);
         self.revive.forget(name);
         self.teardown_conn(name, true).await;
         if let Some(c) = self.conns.remove(name) {
+            self.ifaces.release(&c.plan);
             self.names.remove(&c.id);
             for ch in &c.plan.children {
                 self.by_reqid.remove(&ch.reqid);
@@ -755,6 +737,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         for n in &names {
             self.teardown_conn(n, true).await;
         }
+        for c in self.conns.values() {
+            self.ifaces.release(&c.plan);
+        }
         match self.backend.flush_ours().await {
             Ok((0, 0)) => {}
             Ok((s, p)) => tracing::info!("removed {s} more SAs and {p} policies"),
@@ -767,7 +752,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     }
 
     /// Whether per-CPU children can be installed (unknown without ESP: assume yes).
-    fn per_cpu_ok(&self) -> bool {
+    pub(super) fn per_cpu_ok(&self) -> bool {
         self.caps.per_cpu || !self.caps.esp
     }
 

@@ -107,6 +107,14 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                     .map_err(|e| format!("SA {:08x}: {e:#}", spec.spi.0));
             }
             Op::DeleteSa(id) => self.backend.delete_sa(&id).await,
+            Op::RebindSa { id, dir, remote } => {
+                return self
+                    .backend
+                    .rebind_sa(&id, dir, remote)
+                    .await
+                    .map(Done::Rebound)
+                    .map_err(|e| format!("moving SA {:08x}: {e:#}", id.spi.0));
+            }
             Op::DeletePolicy(id) => self.backend.delete_policy(&id).await,
             Op::Bind { spi, cpu } => self.steer.bind(spi, cpu),
             Op::Unbind { spi } => self.steer.unbind(spi),

@@ -154,6 +154,28 @@ impl SaBackend for FakeKernel {
         Ok(())
     }
 
+    async fn rebind_sa(
+        &mut self,
+        id: &SaId,
+        dir: SaDir,
+        remote: std::net::SocketAddr,
+    ) -> Result<SaId> {
+        let mut st = self.state();
+        st.log
+            .push(format!("rebind_sa {:#010x} {dir:?} {remote}", id.spi.0));
+        let Some(mut sa) = st.sas.remove(&(id.dst, id.spi.0)) else {
+            bail!("no SA {} {:#x}", id.dst, id.spi.0);
+        };
+        let mut new = *id;
+        match dir {
+            SaDir::Out => new.dst = remote.ip(),
+            SaDir::In => new.src = Some(remote.ip()),
+        }
+        (sa.src, sa.dst) = (new.src.unwrap_or(sa.src), new.dst);
+        st.sas.insert((new.dst, new.spi.0), sa);
+        Ok(new)
+    }
+
     async fn counters(&mut self, id: &SaId) -> Result<Counters> {
         match self.state().sas.get(&(id.dst, id.spi.0)) {
             Some(sa) => Ok(sa.counters),

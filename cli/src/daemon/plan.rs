@@ -11,6 +11,7 @@ use ike_core::{ChildConfig, ConnectionConfig, CpuId, Identity, PerCpu, PerCpuMod
 use xfrm_offload::{OffloadMode, PolicySpec};
 
 use super::kernel::policies;
+use super::route::{self, Interface, RouteIds};
 use crate::config::{self, Config, Connection, HwOffload, StartAction, Subnet};
 
 /// Priority base for policies (lower = preferred); leaves room below for others.
@@ -38,6 +39,10 @@ pub struct ChildPlan {
     /// Trap policies installed only when `dpd_action` or `close_action` is
     /// `trap` and the IKE SA died or was closed (children not trapped anyway).
     pub revival_traps: Vec<PolicySpec>,
+    /// Interface ids and marks of its SAs and policies (route-based VPN).
+    pub route: RouteIds,
+    /// The XFRM interface lanes creates for it, if any.
+    pub interface: Option<Interface>,
 }
 
 /// One connection, ready to run.
@@ -179,6 +184,8 @@ struct ChildSite<'a> {
     per_cpu_ok: bool,
     local_ip: IpAddr,
     remote_ip: IpAddr,
+    /// The connection's default (if_id_in, if_id_out).
+    if_ids: (Option<u32>, Option<u32>),
 }
 
 /// Builds the plan of one connection.
@@ -202,6 +209,7 @@ pub fn connection(
         remote_ip: config::literal_addrs(&c.remote_addrs)
             .next()
             .unwrap_or_else(|| unspecified_like(Some(&local_ip))),
+        if_ids: (c.if_id_in, c.if_id_out),
     };
     let mut children = Vec::new();
     for (chname, ch) in &c.children {
@@ -270,6 +278,7 @@ fn child(
     };
     let cc = child_config(chname, ch, reqid, per_cpu_sas, site.cpus);
     let tunnel = ch.mode == config::Mode::Tunnel;
+    let (route, interface) = route_based(site, ch);
     let traps = || {
         let (local, remote) = (site.local_ip, site.remote_ip);
         trap_policies(&cc, local, remote, tunnel, per_cpu_sas.enabled())
@@ -277,11 +286,13 @@ fn child(
     };
     let trap_on_revival =
         ch.dpd_action == config::DpdAction::Trap || ch.close_action == config::CloseAction::Trap;
-    let (trap_policies, revival_traps) = match ch.start_action {
+    let (mut trap_policies, mut revival_traps) = match ch.start_action {
         StartAction::Trap => (traps()?, Vec::new()),
         _ if trap_on_revival => (Vec::new(), traps()?),
         _ => (Vec::new(), Vec::new()),
     };
+    trap_policies.iter_mut().for_each(|p| route.apply_policy(p));
+    revival_traps.iter_mut().for_each(|p| route.apply_policy(p));
     let plan = ChildPlan {
         name: chname.to_string(),
         reqid,
@@ -292,8 +303,34 @@ fn child(
         tunnel,
         trap_policies,
         revival_traps,
+        route,
+        interface,
     };
     Ok((cc, plan))
+}
+
+/// A child's interface ids and marks (its own, else the connection's
+/// if_ids) and the XFRM interface it names.
+fn route_based(site: &ChildSite<'_>, ch: &config::Child) -> (RouteIds, Option<Interface>) {
+    let route = RouteIds {
+        if_id_in: ch.if_id_in.or(site.if_ids.0),
+        if_id_out: ch.if_id_out.or(site.if_ids.1),
+        mark_in: route::mark(ch.mark_in),
+        mark_out: route::mark(ch.mark_out),
+    };
+    let interface = ch.interface.clone().map(|name| Interface {
+        name,
+        if_id: route.if_id_out.unwrap_or_default(),
+        routes: if ch.install_routes {
+            ch.remote_ts
+                .iter()
+                .filter_map(|s| xfrm_offload::IpPrefix::new(s.addr, s.prefix).ok())
+                .collect()
+        } else {
+            Vec::new()
+        },
+    });
+    (route, interface)
 }
 
 /// The engine's config of one child, with `per_cpu_sas` as the kernel allows.

@@ -77,6 +77,15 @@ impl SaBackend for XfrmBackend {
         }
     }
 
+    async fn rebind_sa(
+        &mut self,
+        id: &SaId,
+        dir: xfrm_offload::SaDir,
+        remote: std::net::SocketAddr,
+    ) -> Result<SaId> {
+        Ok(self.xfrm.rebind_sa(id, dir, remote).await?)
+    }
+
     async fn counters(&mut self, id: &SaId) -> Result<Counters> {
         let st = self.xfrm.get_sa(id).await?;
         Ok(Counters {
@@ -136,6 +145,15 @@ impl SaBackend for XfrmBackend {
                         dst: x.sa.dst,
                         reqid: x.sa.reqid.0,
                         hard: x.hard,
+                    },
+                    // An inbound SA that accepts any source port (a per-CPU
+                    // group's, see kernel::child_sas) reports every packet.
+                    Event::Mapping(m) if m.old.port() == 0 => continue,
+                    Event::Mapping(m) => KernelEvent::Mapping {
+                        spi: m.spi.0,
+                        reqid: m.reqid.0,
+                        old: m.old,
+                        new: m.new,
                     },
                     Event::Resynced { .. } => KernelEvent::Overrun,
                     _ => continue,

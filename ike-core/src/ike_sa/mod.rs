@@ -12,6 +12,7 @@ mod info;
 mod init;
 pub(crate) mod keys;
 mod liveness;
+mod moved;
 mod rekey;
 
 use std::collections::VecDeque;
@@ -499,7 +500,7 @@ impl IkeSa {
             }
             Err(_) => return,
         };
-        self.note_peer_address(ctx.cfg.nat_port, rx.remote, rx.local);
+        self.note_peer_address(ctx, rx.remote, rx.local);
         self.on_alive(now);
         let Some(o) = self.outstanding.take() else {
             return;
@@ -553,7 +554,7 @@ impl IkeSa {
             Err(_) => return,
         };
         self.expect_msg_id = self.expect_msg_id.wrapping_add(1);
-        self.note_peer_address(ctx.cfg.nat_port, rx.remote, rx.local);
+        self.note_peer_address(ctx, rx.remote, rx.local);
         self.on_alive(now);
         // RFC 7296 §2.5: a critical payload we do not understand rejects the message.
         let critical = inner.iter().find_map(|p| match p {
@@ -606,14 +607,12 @@ impl IkeSa {
     }
 
     /// The peer moved to another address/port (NAT-T float, RFC 7296 §2.23).
-    fn note_peer_address(&mut self, nat_port: u16, remote: SocketAddr, local: SocketAddr) {
-        if local.port() == nat_port && !self.natt {
+    fn note_peer_address(&mut self, ctx: &mut Ctx<'_>, remote: SocketAddr, local: SocketAddr) {
+        if local.port() == ctx.cfg.nat_port && !self.natt {
             self.natt = true;
             self.local = local;
         }
-        if self.natt && remote != self.remote {
-            self.remote = remote;
-        }
+        self.move_peer(ctx, remote);
     }
 
     fn on_alive(&mut self, now: Instant) {

@@ -6,6 +6,7 @@ mod exchanges;
 mod failures;
 mod frag;
 mod limits;
+mod mobility;
 mod per_resource;
 mod recovery;
 mod selectors;

@@ -89,11 +89,13 @@ impl Planner {
             .get(conn)
             .and_then(|cs| cs.iter().find(|c| c.reqid == inst.reqid))
             .ok_or("the Child SA's reqid matches no configured child")?;
-        let (sa_in, sa_out) =
+        let (mut sa_in, mut sa_out) =
             kernel::child_sas(inst, self.caps, plan.replay_window).map_err(|e| format!("{e:#}"))?;
+        plan.route.apply_sa(&mut sa_in, xfrm_offload::SaDir::In);
+        plan.route.apply_sa(&mut sa_out, xfrm_offload::SaDir::Out);
         let blocks = kernel::blocks(&inst.local_ts, &inst.remote_ts)
             .map_err(|e| format!("negotiated traffic selectors: {e:#}"))?;
-        let specs = kernel::policies(
+        let mut specs = kernel::policies(
             inst.local.ip(),
             inst.remote.ip(),
             &blocks,
@@ -102,6 +104,7 @@ impl Planner {
             inst.per_cpu,
             POLICY_PRIORITY,
         );
+        specs.iter_mut().for_each(|p| plan.route.apply_policy(p));
         let rec = ChildRecord {
             conn: conn.to_string(),
             ike: inst.ike,
@@ -165,6 +168,7 @@ impl Planner {
         let mut ids = Vec::new();
         for s in &mut i.specs {
             s.offload = packet;
+            self.warn_shared_tunnel(s, &holder);
             self.policies.hold(s, holder.clone());
             ids.push(s.id());
         }

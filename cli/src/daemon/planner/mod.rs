@@ -32,6 +32,7 @@
 //! [`tables::Policies::desired`]), unless writing it failed.
 
 mod install;
+mod moved;
 pub mod ops;
 pub mod tables;
 #[cfg(test)]
@@ -77,6 +78,7 @@ enum Work {
 enum Receipt {
     Sa(SaId),
     DelSa(SaId),
+    Rebind(SaId),
     Policy(xfrm_offload::PolicySpec),
     DelPolicy(PolicyId),
     Bind(u32, u32),
@@ -88,6 +90,7 @@ impl Receipt {
         match op {
             Op::AddSa { spec, .. } => Receipt::Sa(spec.id()),
             Op::DeleteSa(id) => Receipt::DelSa(*id),
+            Op::RebindSa { id, .. } => Receipt::Rebind(*id),
             Op::AddPolicy(p) => Receipt::Policy(p.clone()),
             Op::DeletePolicy(id) => Receipt::DelPolicy(*id),
             Op::Bind { spi, cpu } => Receipt::Bind(*spi, *cpu),
@@ -299,6 +302,15 @@ impl Planner {
             }
             (Receipt::DelSa(id), _) => {
                 self.sas.remove(id);
+            }
+            (Receipt::Rebind(old), Ok(Done::Rebound(new))) => self.rebound(*old, *new),
+            (Receipt::Rebind(id), Ok(_) | Err(_)) => {
+                if let Err(e) = res {
+                    tracing::warn!(
+                        spi = format_args!("{:08x}", id.spi.0),
+                        "moving the SA to the peer's new address failed: {e}"
+                    );
+                }
             }
             (Receipt::Policy(p), Ok(_)) => self.policies.added(p),
             (Receipt::DelPolicy(id), _) => self.policies.deleted(id),

@@ -1,10 +1,10 @@
 //! What the planner asks of the kernel and of the daemon, and what the
 //! executor reports back.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use ike_core::ChildSaId;
-use xfrm_offload::{OffloadMode, PolicyId, PolicySpec, SaId, SaSpec};
+use xfrm_offload::{OffloadMode, PolicyId, PolicySpec, SaDir, SaId, SaSpec};
 
 use crate::daemon::backend::OffloadState;
 
@@ -25,6 +25,15 @@ pub enum Op {
     },
     /// DELSA; an SA already gone is not an error.
     DeleteSa(SaId),
+    /// Moves the remote end of an SA to a peer whose NAT rebound.
+    RebindSa {
+        /// The SA as installed.
+        id: SaId,
+        /// Its direction (which end is the peer's).
+        dir: SaDir,
+        /// The peer's new address and port.
+        remote: SocketAddr,
+    },
     /// UPDPOLICY: adds the policy or replaces the one with the same id.
     AddPolicy(PolicySpec),
     /// DELPOLICY; a policy already gone is not an error.
@@ -55,6 +64,8 @@ impl Op {
 pub enum Done {
     /// An `AddSa`, with the offload in effect (`none` when it was not asked).
     Sa(OffloadState),
+    /// A `RebindSa`, with the SA's identity afterwards.
+    Rebound(SaId),
     /// Any other op.
     Ok,
 }

@@ -63,6 +63,8 @@ fn plan(per_cpu: bool, trap: bool, offload: OffloadMode) -> ChildPlan {
         tunnel: true,
         trap_policies,
         revival_traps: Vec::new(),
+        route: Default::default(),
+        interface: None,
     }
 }
 
@@ -153,6 +155,18 @@ impl Kernel {
                 self.sas.remove(id);
                 Ok(Done::Ok)
             }
+            Op::RebindSa { id, dir, remote } => {
+                if !self.sas.remove(id) {
+                    return Err("No such process".into());
+                }
+                let mut new = *id;
+                match dir {
+                    xfrm_offload::SaDir::Out => new.dst = remote.ip(),
+                    xfrm_offload::SaDir::In => new.src = Some(remote.ip()),
+                }
+                self.sas.insert(new);
+                Ok(Done::Rebound(new))
+            }
             Op::AddPolicy(p) => {
                 self.policies.insert(p.id(), p.clone());
                 Ok(Done::Ok)
@@ -186,6 +200,7 @@ fn kind(op: &Op) -> &'static str {
     match op {
         Op::AddSa { .. } => "add_sa",
         Op::DeleteSa(_) => "delete_sa",
+        Op::RebindSa { .. } => "rebind_sa",
         Op::AddPolicy(_) => "add_policy",
         Op::DeletePolicy(_) => "delete_policy",
         Op::Bind { .. } => "bind",
@@ -623,4 +638,50 @@ fn a_failure_at_every_add_leaves_kernel_and_tables_in_agreement() {
             run_scenario(inputs, Some(k));
         }
     }
+}
+
+#[test]
+fn a_peer_that_moves_takes_its_sas_and_policy_templates_along() {
+    let mut h = Harness::new(true);
+    h.p.load(CONN, &[plan(true, true, OffloadMode::No)]);
+    h.run();
+    h.p.child_ready(CONN, &child(1, true, None));
+    h.p.child_ready(CONN, &child(2, true, Some(1)));
+    let mut other = child(3, false, None);
+    other.ike = IkeSaId(2);
+    h.p.child_ready(CONN, &other);
+    h.run();
+    let n = h.batches.len();
+    // Only the port changed: each SA of IKE SA 1 is moved, no policy op.
+    let addr = |s: &str| s.parse::<std::net::SocketAddr>().expect("addr");
+    h.p.peer_moved(IkeSaId(1), addr("10.0.0.2:4500"), addr("10.0.0.2:2001"));
+    h.run();
+    assert_eq!(h.batches[n..], [vec!["rebind_sa"; 4]]);
+    h.check();
+    // The address changed too: SAs and the templates follow it.
+    h.p.peer_moved(IkeSaId(1), addr("10.0.0.2:2001"), addr("10.0.0.9:2001"));
+    h.run();
+    h.check();
+    for (id, rec) in h.p.children() {
+        let moved = id.0 != 3;
+        assert_eq!(rec.sa_out.dst == ip("10.0.0.9"), moved, "{id:?} out");
+        assert_eq!(rec.sa_in.src == Some(ip("10.0.0.9")), moved, "{id:?} in");
+    }
+    // The newest holder of the shared policies is IKE SA 1's: its templates moved.
+    let out = h.out_policy();
+    assert_eq!(
+        (out.templates[0].src, out.templates[0].dst),
+        (ip("10.0.0.1"), ip("10.0.0.9"))
+    );
+    let inbound =
+        h.k.policies
+            .values()
+            .find(|p| p.dir == PolicyDir::In)
+            .expect("in policy");
+    assert_eq!(inbound.templates[0].src, ip("10.0.0.9"));
+    // An unknown IKE SA moves nothing.
+    let n = h.batches.len();
+    h.p.peer_moved(IkeSaId(9), addr("10.0.0.2:500"), addr("10.0.0.3:500"));
+    h.run();
+    assert_eq!(h.batches.len(), n);
 }
