@@ -74,6 +74,7 @@ pub mod fuzzing;
 pub mod ids;
 mod ike_sa;
 pub mod ke_job;
+pub mod pki;
 pub mod proposal;
 mod sa_index;
 pub mod selector;
