@@ -164,7 +164,7 @@ impl TrustStore {
             }
             let next = self.issuer_among(&chain.intermediates, cur)?;
             match next {
-                Some(i) if path.len() <= MAX_PATH && !path.iter().any(|p| *p == i) => path.push(i),
+                Some(i) if path.len() <= MAX_PATH && !path.contains(&i) => path.push(i),
                 _ => {
                     return Err(CertError::UnknownCa {
                         subject: subject(cur),
@@ -425,7 +425,9 @@ fn trim_rdns(text: &str) -> String {
             (false, ',') => parts.push(String::new()),
             (e, c) => {
                 escaped = !e && c == '\\';
-                parts.last_mut().map(|p| p.push(c));
+                if let Some(p) = parts.last_mut() {
+                    p.push(c);
+                }
             }
         }
     }

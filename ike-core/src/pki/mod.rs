@@ -20,6 +20,7 @@ mod tests;
 pub use chain::{CertChain, Revocation, TrustStore, Verified};
 pub use key::{PrivateKey, PublicKey};
 pub use sig::{HashAlgorithm, SigScheme};
+pub use x509_cert::Certificate;
 
 /// Wall-clock time in seconds since the Unix epoch, supplied by the caller
 /// (the engine never reads clocks).
@@ -119,5 +120,24 @@ impl CertError {
             what,
             detail: e.to_string(),
         }
+    }
+}
+
+/// Our certificate chain and its private key (swanctl `local.certs`, `key`).
+#[derive(Debug)]
+pub struct LocalCert {
+    /// End-entity certificate and intermediates to send.
+    pub chain: CertChain,
+    /// The key of `chain.ee`.
+    pub key: PrivateKey,
+}
+
+impl LocalCert {
+    /// Pairs a chain with its key; refuses a key that is not the certificate's.
+    pub fn new(chain: CertChain, key: PrivateKey) -> Result<Self, CertError> {
+        if !chain::public_key(&chain.ee)?.same_as(&key.public()) {
+            return Err(CertError::KeyMismatch(chain::subject(&chain.ee)));
+        }
+        Ok(Self { chain, key })
     }
 }

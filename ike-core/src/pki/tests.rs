@@ -323,11 +323,7 @@ fn issuer_must_be_a_ca() {
     ));
 }
 
-fn with_ext(
-    c: x509_cert::Certificate,
-    ext: Extension,
-    key: &p256::ecdsa::SigningKey,
-) -> x509_cert::Certificate {
+fn with_ext(c: Certificate, ext: Extension, key: &p256::ecdsa::SigningKey) -> Certificate {
     let mut c = c;
     let exts = c.tbs_certificate.extensions.get_or_insert_with(Vec::new);
     exts.retain(|e| e.extn_id != ext.extn_id);
