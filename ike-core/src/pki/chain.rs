@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use der::asn1::ObjectIdentifier as Oid;
-use der::{Decode, Encode};
+use der::{Decode, Encode, Tagged};
 use sha1::{Digest, Sha1};
 use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
@@ -412,8 +412,33 @@ pub fn parse_dn(text: &str) -> Result<Vec<u8>, CertError> {
         .map_err(|e| CertError::parse("distinguished name", e))?;
     // RFC 4514 strings list the last RDN first; strongSwan writes them in order.
     n.0.reverse();
-    n.to_der()
+    let mut rdns = Vec::with_capacity(n.0.len());
+    for rdn in n.0 {
+        let atvs: Vec<_> = rdn.0.into_vec().into_iter().map(printable).collect();
+        rdns.push(
+            x509_cert::name::RelativeDistinguishedName::try_from(atvs)
+                .map_err(|e| CertError::parse("distinguished name", e))?,
+        );
+    }
+    x509_cert::name::RdnSequence(rdns)
+        .to_der()
         .map_err(|e| CertError::parse("distinguished name", e))
+}
+
+/// A UTF8String value that is also a PrintableString (X.680 §41.4) is encoded
+/// as one, as strongSwan's `pki --dn` and ID parser do, so the DER of a
+/// configured DN equals the peer's.
+fn printable(
+    mut atv: x509_cert::attr::AttributeTypeAndValue,
+) -> x509_cert::attr::AttributeTypeAndValue {
+    let ok = |b: &u8| b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(b);
+    if atv.value.tag() == der::Tag::Utf8String
+        && atv.value.value().iter().all(ok)
+        && let Ok(v) = der::Any::new(der::Tag::PrintableString, atv.value.value())
+    {
+        atv.value = v;
+    }
+    atv
 }
 
 /// Drops the blanks around unescaped commas ("C=CH, O=X" → "C=CH,O=X").

@@ -1,6 +1,6 @@
 use std::net::IpAddr;
 
-use der::{Encode, EncodePem};
+use der::{Encode, EncodePem, Tagged};
 use pkcs8::EncodePrivateKey;
 use x509_cert::builder::Profile;
 use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
@@ -493,6 +493,15 @@ fn dn_text_keeps_strongswan_order() {
     let der = parse_dn("C=CH, O=Example, CN=gw-b").unwrap();
     let n = <x509_cert::name::Name as der::Decode>::from_der(&der).unwrap();
     assert_eq!(n.0[0].to_string(), "C=CH");
+    // Printable values are PrintableStrings (tag 0x13), as strongSwan encodes them.
+    let cn = n.0[2].0.iter().next().unwrap();
+    assert_eq!(cn.value.tag(), der::Tag::PrintableString);
+    let utf8 = parse_dn("CN=Zürich").unwrap();
+    let n = <x509_cert::name::Name as der::Decode>::from_der(&utf8).unwrap();
+    assert_eq!(
+        n.0[0].0.iter().next().unwrap().value.tag(),
+        der::Tag::Utf8String
+    );
     assert_eq!(
         chain::identity_text(&Identity::Other(9, der)),
         "C=CH, O=Example, CN=gw-b"
