@@ -93,14 +93,37 @@ fn a_readable_key_file_is_refused_like_a_secret_file() {
 }
 
 #[test]
-fn a_chain_to_a_ca_the_connection_does_not_name_fails_check() {
+fn a_chain_to_no_configured_ca_is_a_warning() {
     let (dir, path) = example_dir("gw-a", "gw-a", 0o600);
     // The "CA" is now gw-b's certificate: gw-a's chain reaches none it names.
     std::fs::copy(data().join("gw-b.pem"), dir.path().join("x509ca/ca.pem")).expect("copy");
     let cfg = Config::load(&path).expect("loads");
     let r = certificates(&cfg, NOW);
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert!(
-        r.errors.iter().any(|e| e.contains("unknown CA")),
+        r.lines
+            .iter()
+            .any(|l| l.starts_with("warning:") && l.contains("unknown CA")),
+        "{:?}",
+        r.lines
+    );
+}
+
+#[test]
+fn our_id_missing_from_our_certificate_is_an_error() {
+    let (_dir, path) = example_dir("gw-a", "gw-a", 0o600);
+    let src = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(
+        &path,
+        src.replace("id = \"gw-a.example\"", "id = \"gw-z.example\""),
+    )
+    .expect("write");
+    let cfg = Config::load(&path).expect("loads");
+    let r = certificates(&cfg, NOW);
+    assert!(
+        r.errors
+            .iter()
+            .any(|e| e.contains("identity mismatch") && e.contains("gw-z.example")),
         "{:?}",
         r.errors
     );
