@@ -397,3 +397,26 @@ fn initiator_refuses_a_responder_certificate() {
     );
     assert_eq!(p.a.ike_sa_count(), 0);
 }
+
+#[test]
+fn distinguished_name_identities_match_the_subject() {
+    let h = hierarchy();
+    let (mut a, mut b) = cert_configs(&h, p256(70), p256(71));
+    let dn = |cn: &str| {
+        let der = crate::pki::chain::parse_dn(&format!("C=CH, O=Test, CN={cn}")).expect("dn");
+        Identity::Other(crate::wire::IdType::DER_ASN1_DN.0, der)
+    };
+    a.connections[0].local_id = dn("a.lanes.test");
+    a.connections[0].remote_id = Some(dn("b.lanes.test"));
+    b.connections[0].local_id = dn("b.lanes.test");
+    b.connections[0].remote_id = None;
+    let mut p = pair(a, b);
+    p.connect();
+    let eb = p.take(Side::B);
+    assert!(up(&p.take(Side::A)) && up(&eb));
+    assert!(
+        eb.iter()
+            .any(|e| matches!(e, Event::IkeSaUp { peer_id, .. } if *peer_id == dn("a.lanes.test"))),
+        "{eb:?}"
+    );
+}
