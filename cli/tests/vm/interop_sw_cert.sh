@@ -17,7 +17,8 @@ command -v pki >/dev/null || skip "no strongSwan pki in this image"
 [ "$CPUS" -ge 2 ] || skip "needs >= 2 vCPUs (has $CPUS)"
 trap iop_dump EXIT
 
-PKI=/tmp/lanes-pki
+# Outside /tmp/lanes-*, which iop_reset (lanes_reset) removes between cases.
+PKI=/tmp/pki-lanes-cert
 step "PKI with strongSwan's pki in $PKI"
 rm -rf "$PKI" && mkdir -p "$PKI" && cd "$PKI" || die "no $PKI"
 O="C=CH, O=lanes test"
@@ -107,7 +108,9 @@ grep -E 'peer certificate verified' "$IOP/gw-a.log" | tail -1
 iop_log_has gw-b "authentication of 'a.lanes.test' with ECDSA.* successful" 5 ||
 	iop_log_has gw-b "authentication of 'a.lanes.test'.*successful" 1 || die "charon did not authenticate lanes' signature"
 grep -E "authentication of|received end entity cert|received issuer cert|sending cert" /tmp/charon-gw-b.log | head -8
-echo "on the wire: $(iop_cap_count esp) ESP packets; IKE_AUTH datagrams (fragments too): $(iop_cap_count 'udp port 500 or udp port 4500 or (ip[6:2] & 0x1fff != 0)')"
+esp=$(iop_cap_count esp)
+echo "on the wire: $esp ESP packets"
+[ "$esp" -gt 0 ] || die "no ESP on the wire"
 step "iperf3, one TCP stream per CPU, 3 s"
 mbit=$(iop_iperf 3)
 echo "iperf3 total: $mbit Mbit/s"
