@@ -1,8 +1,9 @@
 #!/bin/sh
 # Interop with certificates against strongSwan charon. A root CA (RSA-3072),
 # an intermediate (ECDSA P-256) and gateway certificates (ECDSA P-256,
-# RSA-3072, Ed25519) are made here with strongSwan's `pki`; each gateway sends
-# its certificate and the intermediate (CERT payloads), trusts only the root.
+# RSA-3072, Ed25519) are made here with strongSwan's `pki`; each gateway trusts
+# only the root, so charon's chain reaches lanes with the intermediate (lanes
+# leaves the intermediate out when charon's CERTREQ names it).
 #  1. lanes (gw-a, ECDSA P-256, SEC1 key) initiates, charon (gw-b, RSA-3072)
 #     responds: per-CPU SAs on every CPU, ping, iperf3, ESP on the wire;
 #  2. charon (gw-a, Ed25519) initiates, lanes (gw-b, RSA-3072, PKCS#1 key)
