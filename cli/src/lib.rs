@@ -2,6 +2,7 @@
 //! protocol, `lanes doctor` and the daemon, so each part is testable.
 
 pub mod args;
+pub mod check;
 pub mod config;
 pub mod control;
 pub mod daemon;
@@ -30,6 +31,13 @@ pub fn run(args: Args) -> Result<()> {
     match args.command {
         Command::Check => {
             let cfg = config::Config::load(&args.config)?;
+            let report = check::certificates(&cfg, check::unix_now());
+            for line in &report.lines {
+                println!("{line}");
+            }
+            if !report.errors.is_empty() {
+                bail!("{}", report.errors.join("\n"));
+            }
             println!(
                 "{}: ok ({} connection(s), {} child(ren))",
                 args.config.display(),

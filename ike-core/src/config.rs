@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 use std::time::Duration;
 
 use zeroize::Zeroizing;
@@ -146,6 +147,11 @@ pub struct ConnectionConfig {
     /// none; rekeys replace an SA and are not counted. `None`: see
     /// [`ConnectionConfig::child_sa_limit`].
     pub max_child_sas: Option<u32>,
+    /// Our certificate and key (swanctl `local.auth = pubkey`); `None`: PSK.
+    pub local_cert: Option<Arc<crate::pki::LocalCert>>,
+    /// CAs and CRLs for the peer's certificate (swanctl `remote.auth =
+    /// pubkey`); `None`: the peer authenticates with the PSK.
+    pub remote_ca: Option<Arc<crate::pki::TrustStore>>,
     /// IKE fragmentation (RFC 7383), as swanctl's `fragmentation`.
     pub fragmentation: Fragmentation,
 }
@@ -187,6 +193,8 @@ impl ConnectionConfig {
             initial_contact: true,
             max_child_sas: None,
             fragmentation: Fragmentation::Yes,
+            local_cert: None,
+            remote_ca: None,
         }
     }
 

@@ -136,6 +136,8 @@ pub struct Endpoint {
     dos: DosStats,
     /// Last refusal summary logged: when, and the totals then.
     dos_logged: Option<(Instant, u64)>,
+    /// Wall-clock reference for certificate validity (see [`Endpoint::set_wall_clock`]).
+    wall: Option<(Instant, crate::pki::UnixTime)>,
 }
 
 impl core::fmt::Debug for Endpoint {
@@ -177,6 +179,7 @@ impl Endpoint {
             cookie_rotate_at: None,
             dos: DosStats::default(),
             dos_logged: None,
+            wall: None,
         };
         for c in initial {
             if let Err(e) = ep.add_connection(c) {
@@ -275,6 +278,13 @@ impl Endpoint {
         self.index.of_conn(id).collect()
     }
 
+    /// Tells the engine the wall-clock time at `now`, for certificate validity
+    /// (RFC 5280 §4.1.2.5). The daemon calls it at start and now and then; the
+    /// engine adds the monotonic time elapsed since.
+    pub fn set_wall_clock(&mut self, now: Instant, unix: crate::pki::UnixTime) {
+        self.wall = Some((now, unix));
+    }
+
     /// Rotates the COOKIE secret (RFC 7296 §2.6); cookies made with the
     /// previous secret stay valid until the next rotation.
     pub fn set_cookie_secret(&mut self, secret: [u8; 32]) {
@@ -295,6 +305,7 @@ impl Endpoint {
             conns: &self.conns,
             crypto: &self.crypto,
             out: &mut self.out,
+            wall: self.wall,
         };
         Some(f(sa, &mut ctx))
     }
@@ -305,6 +316,7 @@ impl Endpoint {
             conns: &self.conns,
             crypto: &self.crypto,
             out: &mut self.out,
+            wall: self.wall,
         }
     }
 

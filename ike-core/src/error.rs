@@ -64,6 +64,9 @@ pub enum PeerMisbehaved {
     /// The peer's traffic selectors are not a subset of ours.
     #[error("peer narrowed traffic selectors outside our offer")]
     TsNotOffered,
+    /// The peer's certificate or signature failed a check; the value names it.
+    #[error("certificate authentication failed: {0}")]
+    Certificate(crate::pki::CertError),
 }
 
 /// No overlap between our configuration and the peer's.
@@ -82,6 +85,9 @@ pub enum PeerIncompatible {
     /// The peer insists on a KE group we do not have.
     #[error("no acceptable key exchange group")]
     NoKeGroup,
+    /// Our key cannot sign with what the peer accepts (RFC 7427 §4).
+    #[error("cannot sign AUTH: {0}")]
+    Signature(String),
     /// The negotiated traffic selectors need ports the kernel cannot match.
     #[error("traffic selectors not expressible in kernel policies: {0}")]
     TsInexpressible(#[from] crate::selector::PortsInexpressible),

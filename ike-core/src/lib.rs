@@ -75,6 +75,7 @@ pub mod ids;
 mod ike_sa;
 pub mod ke_job;
 pub mod limits;
+pub mod pki;
 pub mod proposal;
 pub mod recovery;
 mod sa_index;

@@ -7,6 +7,7 @@
 
 mod duration;
 mod locate;
+pub mod pki;
 mod proposal;
 mod recovery;
 mod remote;
@@ -312,6 +313,19 @@ pub struct AuthConfig {
     /// IKE identity (RFC 7296 §3.5); defaults to the address.
     #[serde(default)]
     pub id: Option<String>,
+    /// `local.certs`: our certificate, then its intermediates (PEM or DER).
+    #[serde(default)]
+    pub certs: Vec<PathBuf>,
+    /// `local.key`: the certificate's private key (PKCS#8, PKCS#1 or SEC1),
+    /// a file only its owner may read, like `secret_file`.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// `remote.cacerts`: CAs the peer's certificate must chain to.
+    #[serde(default)]
+    pub cacerts: Vec<PathBuf>,
+    /// `remote.crls`: CRLs checked for every certificate of the peer's chain.
+    #[serde(default)]
+    pub crls: Vec<PathBuf>,
 }
 
 /// Authentication methods.
@@ -320,6 +334,8 @@ pub struct AuthConfig {
 pub enum AuthMethod {
     /// Pre-shared key (RFC 7296 §2.15, auth method 2).
     Psk,
+    /// Certificate and signature (RFC 7427 method 14, or RSA 1 / ECDSA 9-11).
+    Pubkey,
 }
 
 /// `[connections.NAME.children.CHILD]`: one Child SA configuration.

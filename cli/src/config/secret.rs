@@ -31,61 +31,78 @@ impl Psk {
         Ok(Psk(bytes))
     }
 
-    /// Reads a secret file the way ssh reads a private key: a symbolic link is
-    /// not followed (`O_NOFOLLOW`), and the file must be a regular file that
-    /// neither group nor others may access (mode 0600 or 0400).
+    /// Reads a secret file with [`read_private`] and parses it as a key.
     pub fn from_file(path: &Path) -> Result<Self, String> {
-        let shown = path.display();
-        // O_NONBLOCK: a FIFO planted at the path must not hang start-up.
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open(path)
-            .map_err(|e| open_error(path, &e))?;
-        let meta = file
-            .metadata()
-            .map_err(|e| format!("cannot read secret_file {shown}: {e}"))?;
-        if !meta.is_file() {
-            return Err(format!(
-                "secret_file {shown} is not a regular file; point it at the file holding the key"
-            ));
-        }
-        let mode = meta.permissions().mode() & 0o7777;
-        if let Some(who) = exposure(mode) {
-            return Err(format!(
-                "secret_file {shown} is {who} (mode {mode:04o}); run `chmod 600 {shown}`"
-            ));
-        }
-        if meta.len() > MAX_SECRET_FILE {
-            return Err(format!(
-                "secret_file {shown} is {} bytes, more than a key ({MAX_SECRET_FILE} at most)",
-                meta.len()
-            ));
-        }
-        // Sized up front so the buffer holding the key never reallocates.
-        let cap = usize::try_from(meta.len()).unwrap_or(0) + 1;
-        let mut raw = Zeroizing::new(String::with_capacity(cap));
-        file.read_to_string(&mut raw)
-            .map_err(|e| format!("cannot read secret_file {shown}: {e}"))?;
-        Psk::parse(raw.trim_end_matches(['\n', '\r']))
+        let raw = read_private(path, "secret_file", MAX_SECRET_FILE)?;
+        let text = std::str::from_utf8(&raw).map_err(|_| {
+            format!(
+                "secret_file {} is not text; use 0x... for binary keys",
+                path.display()
+            )
+        })?;
+        Psk::parse(text.trim_end_matches(['\n', '\r']))
     }
+}
+
+/// Reads a private file the way ssh reads a private key: a symbolic link is
+/// not followed (`O_NOFOLLOW`), and the file must be a regular file that
+/// neither group nor others may access (mode 0600 or 0400). `what` names the
+/// setting in errors.
+pub(super) fn read_private(
+    path: &Path,
+    what: &str,
+    max: u64,
+) -> Result<Zeroizing<Vec<u8>>, String> {
+    let shown = path.display();
+    // O_NONBLOCK: a FIFO planted at the path must not hang start-up.
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| open_error(path, what, &e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read {what} {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{what} {shown} is not a regular file; point it at the file holding the key"
+        ));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if let Some(who) = exposure(mode) {
+        return Err(format!(
+            "{what} {shown} is {who} (mode {mode:04o}); run `chmod 600 {shown}`"
+        ));
+    }
+    if meta.len() > max {
+        return Err(format!(
+            "{what} {shown} is {} bytes, more than a key ({max} at most)",
+            meta.len()
+        ));
+    }
+    // Sized up front so the buffer holding the key never reallocates.
+    let cap = usize::try_from(meta.len()).unwrap_or(0) + 1;
+    let mut raw = Zeroizing::new(Vec::with_capacity(cap));
+    file.read_to_end(&mut raw)
+        .map_err(|e| format!("cannot read {what} {shown}: {e}"))?;
+    Ok(raw)
 }
 
 /// Largest accepted `secret_file`.
 const MAX_SECRET_FILE: u64 = 64 * 1024;
 
-fn open_error(path: &Path, e: &std::io::Error) -> String {
+fn open_error(path: &Path, what: &str, e: &std::io::Error) -> String {
     let shown = path.display();
     if e.raw_os_error() == Some(libc::ELOOP) {
         let target = std::fs::read_link(path)
             .map(|t| format!(" (to {})", t.display()))
             .unwrap_or_default();
         return format!(
-            "secret_file {shown} is a symbolic link{target}, which lanes does not follow for keys; \
-             set secret_file to the real file"
+            "{what} {shown} is a symbolic link{target}, which lanes does not follow for keys; \
+             set {what} to the real file"
         );
     }
-    format!("cannot read secret_file {shown}: {e}")
+    format!("cannot read {what} {shown}: {e}")
 }
 
 /// Who besides the owner may use a file of this mode, worded for an error;

@@ -54,8 +54,17 @@ pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Problem> {
     recovery::daemon(&cfg.daemon, &mut out);
     // Secrets first, so connections can look them up.
     load_secrets(cfg, base, &mut out);
+    for c in cfg.connections.values_mut() {
+        super::pki::resolve_paths(c, base);
+    }
     for (cname, c) in &cfg.connections {
         connection_problems(cfg, cname, c, &mut out);
+        for (key, message) in super::pki::problems(c) {
+            out.push(problem(
+                conn_key(cname, key.into_iter().map(Seg::from).collect()),
+                message,
+            ));
+        }
     }
     out
 }
@@ -141,7 +150,7 @@ fn connection_problems(cfg: &Config, cname: &str, c: &Connection, out: &mut Vec<
             "no address family in common with local_addrs",
         ));
     }
-    if c.local.auth == AuthMethod::Psk && c.remote.auth == AuthMethod::Psk {
+    if c.local.auth == AuthMethod::Psk || c.remote.auth == AuthMethod::Psk {
         let (l, r) = (c.local_id(), c.remote_id());
         // A secrets problem is reported already; do not repeat it per connection.
         if cfg.psk(&l, &r).is_none()

@@ -220,10 +220,11 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             anyhow::bail!("no IKE socket could be bound; check [daemon] listen");
         }
         let pacer = Pacer::new(config.daemon.max_initiating);
-        let ep = Endpoint::new(
+        let mut ep = Endpoint::new(
             endpoint_config(&config, opts.cpus),
             CryptoProvider::rust_crypto(),
         );
+        ep.set_wall_clock(Instant::now(), crate::check::unix_now());
         let planner = Planner::new(Caps::default(), steer.active());
         let workers = usize::try_from(opts.cpus).unwrap_or(1);
         let (ke_pool, ke_rx) = KePool::new(CryptoProvider::rust_crypto(), workers);
@@ -402,6 +403,8 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
 
     fn on_timeout(&mut self) {
         let now = Instant::now();
+        // Wall-clock steps (NTP, suspend) reach certificate validity checks.
+        self.ep.set_wall_clock(now, crate::check::unix_now());
         if self.ep.poll_timeout().is_some_and(|t| t <= now) {
             self.ep.handle_timeout(now);
         }

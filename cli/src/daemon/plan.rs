@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use ike_core::{ChildConfig, ConnectionConfig, CpuId, Identity, PerCpu, PerCpuMode, Psk};
@@ -99,10 +100,18 @@ impl Reqids {
     }
 }
 
-/// `gw-b.example` → FQDN, `a@b` → RFC 822, an address → ID_IPV4/6_ADDR.
+/// `gw-b.example` → FQDN, `a@b` → RFC 822, an address → ID_IPV4/6_ADDR,
+/// `C=CH, O=X, CN=gw` → ID_DER_ASN1_DN (as strongSwan reads them).
 pub fn identity(s: &str) -> Identity {
+    let dn = || {
+        config::pki::looks_like_dn(s)
+            .then(|| ike_core::pki::chain::parse_dn(s).ok())
+            .flatten()
+    };
     if let Ok(ip) = s.parse::<IpAddr>() {
         Identity::Addr(ip)
+    } else if let Some(der) = dn() {
+        Identity::Other(ike_core::wire::IdType::DER_ASN1_DN.0, der)
     } else if let Some(fqdn) = s.strip_prefix('@') {
         Identity::Fqdn(fqdn.to_string())
     } else if s.contains('@') {
@@ -121,6 +130,7 @@ pub fn identity_text(id: &Identity) -> String {
             "keyid:{}",
             k.iter().map(|b| format!("{b:02x}")).collect::<String>()
         ),
+        Identity::Other(9, _) => ike_core::pki::chain::identity_text(id),
         Identity::Other(t, d) => format!("type{t}:{} bytes", d.len()),
     }
 }
@@ -240,11 +250,21 @@ fn connection_config(
     local_ip: IpAddr,
 ) -> Result<ConnectionConfig> {
     let local = SocketAddr::new(local_ip, cfg.daemon.ike_port);
+    let uses_psk =
+        c.local.auth == config::AuthMethod::Psk || c.remote.auth == config::AuthMethod::Psk;
     let psk = match cfg.psk(&c.local_id(), &c.remote_id()) {
         Some(k) => Psk::new(k.expose().to_vec()),
+        None if !uses_psk => Psk::new(Vec::new()),
         None => bail!("connection {name}: no secret for {}", c.remote_id()),
     };
     let mut conn = ConnectionConfig::new(name, local, identity(&c.local_id()), psk);
+    let pki = |e: String| anyhow::anyhow!("connection {name}: {e}");
+    conn.local_cert = config::pki::local_cert(&c.local)
+        .map_err(pki)?
+        .map(Arc::new);
+    conn.remote_ca = config::pki::trust_store(&c.remote)
+        .map_err(pki)?
+        .map(Arc::new);
     conn.remote = config::literal_addrs(&c.remote_addrs)
         .next()
         .map(|ip| SocketAddr::new(ip, c.remote_port));

@@ -3,17 +3,17 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::cert::{self, AuthInput};
 use super::init::InitResponder;
 use super::keys::SaKeys;
 use super::{Ctx, IkeSa, Pending, State, Task};
 use crate::config::{ConnectionConfig, Identity};
 use crate::connections::Candidate;
-use crate::crypto::auth::{psk_auth, verify_psk_auth};
 use crate::error::{Error, PeerMisbehaved};
 use crate::event::Event;
 use crate::ids::ConnId;
 use crate::timer::jittered;
-use crate::wire::{Auth, AuthMethod, ExchangeType, Id, Notify, NotifyType, Payload};
+use crate::wire::{Auth, ExchangeType, Id, Notify, NotifyType, Payload};
 
 use super::child::{ChildReq, get_sa};
 
@@ -49,15 +49,20 @@ impl IkeSa {
             return;
         };
         let idi = conn.local_id.to_wire();
-        let auth = psk_auth(
-            keys.prf,
-            &conn.psk.0,
-            &st.request,
-            &st.nr,
-            &keys.sk_pi,
-            &idi,
-        );
-        let mut payloads = vec![Payload::Idi(idi)];
+        let input = AuthInput {
+            prf: keys.prf,
+            real_message: &st.request,
+            peer_nonce: &st.nr,
+            sk_p: &keys.sk_pi,
+            id: &idi,
+        };
+        let auth = match cert::our_auth(&conn, &input, &st.peer_sig) {
+            Ok(a) => a,
+            Err(e) => return self.die(ctx, e),
+        };
+        let mut payloads = vec![Payload::Idi(idi.clone())];
+        payloads.extend(cert::our_certs(&conn, &st.peer_sig));
+        payloads.extend(cert::certreq(&conn));
         if conn.initial_contact {
             payloads.push(Payload::Notify(Notify::new(
                 NotifyType::INITIAL_CONTACT,
@@ -67,10 +72,7 @@ impl IkeSa {
         if let Some(r) = &conn.remote_id {
             payloads.push(Payload::Idr(r.to_wire()));
         }
-        payloads.push(Payload::Auth(Auth {
-            method: AuthMethod::PSK,
-            data: auth,
-        }));
+        payloads.push(Payload::Auth(auth));
         let mut child: Option<Box<ChildReq>> = None;
         if let Some(Task::CreateChild { cfg, cpu, seq }) = first
             && let Some((p, req)) = self.build_child_request(ctx, cfg, cpu, seq, None, true)
@@ -171,21 +173,15 @@ impl IkeSa {
         let Some(keys) = self.keys.as_ref() else {
             return;
         };
-        if auth.method != AuthMethod::PSK
-            || !verify_psk_auth(
-                keys.prf,
-                &conn.psk.0,
-                &st.response,
-                &st.ni,
-                &keys.sk_pr,
-                idr,
-                &auth.data,
-            )
-        {
-            self.die(
-                ctx,
-                Error::PeerMisbehaved(PeerMisbehaved::AuthenticationFailed),
-            );
+        let input = AuthInput {
+            prf: keys.prf,
+            real_message: &st.response,
+            peer_nonce: &st.ni,
+            sk_p: &keys.sk_pr,
+            id: idr,
+        };
+        if let Err(e) = cert::verify_peer(ctx, now, &conn, &input, auth, inner) {
+            self.die(ctx, e);
             return;
         }
         self.establish(ctx, now, peer);
@@ -217,23 +213,24 @@ impl IkeSa {
         let Some(keys) = self.keys.as_ref() else {
             return;
         };
-        if claim.auth.method != AuthMethod::PSK
-            || !verify_psk_auth(
-                keys.prf,
-                &claim.conn.psk.0,
-                &st.request,
-                &st.nr,
-                &keys.sk_pi,
-                claim.idi,
-                &claim.auth.data,
-            )
-        {
-            let e = Error::PeerMisbehaved(PeerMisbehaved::AuthenticationFailed);
+        let input = AuthInput {
+            prf: keys.prf,
+            real_message: &st.request,
+            peer_nonce: &st.nr,
+            sk_p: &keys.sk_pi,
+            id: claim.idi,
+        };
+        if let Err(e) = cert::verify_peer(ctx, now, &claim.conn, &input, claim.auth, inner) {
             return self.fail_auth(ctx, msg_id, NotifyType::AUTHENTICATION_FAILED, e);
         }
+        let mut peer_sig = st.peer_sig.clone();
+        peer_sig.merge(inner);
+        let mut payloads = match auth_response(keys, &st, &claim.conn, &peer_sig) {
+            Ok(p) => p,
+            Err(e) => return self.fail_auth(ctx, msg_id, NotifyType::AUTHENTICATION_FAILED, e),
+        };
         self.conn = claim.conn_id;
         self.cfg = Arc::clone(&claim.conn);
-        let mut payloads = auth_response(keys, &st, &claim.conn);
         if has_notify(inner, NotifyType::INITIAL_CONTACT) {
             ctx.out.initial_contact.push(self.id);
         }
@@ -292,24 +289,26 @@ impl IkeSa {
     }
 }
 
-/// Our IDr and AUTH for the IKE_AUTH response (RFC 7296 §2.15).
-fn auth_response(keys: &SaKeys, st: &InitResponder, conn: &ConnectionConfig) -> Vec<Payload> {
+/// Our IDr, CERTs and AUTH for the IKE_AUTH response (RFC 7296 §2.15).
+fn auth_response(
+    keys: &SaKeys,
+    st: &InitResponder,
+    conn: &ConnectionConfig,
+    peer: &cert::PeerSig,
+) -> Result<Vec<Payload>, Error> {
     let idr = conn.local_id.to_wire();
-    let my_auth = psk_auth(
-        keys.prf,
-        &conn.psk.0,
-        &st.response,
-        &st.ni,
-        &keys.sk_pr,
-        &idr,
-    );
-    vec![
-        Payload::Idr(idr),
-        Payload::Auth(Auth {
-            method: AuthMethod::PSK,
-            data: my_auth,
-        }),
-    ]
+    let input = AuthInput {
+        prf: keys.prf,
+        real_message: &st.response,
+        peer_nonce: &st.ni,
+        sk_p: &keys.sk_pr,
+        id: &idr,
+    };
+    let auth = cert::our_auth(conn, &input, peer)?;
+    let mut v = vec![Payload::Idr(idr)];
+    v.extend(cert::our_certs(conn, peer));
+    v.push(Payload::Auth(auth));
+    Ok(v)
 }
 
 /// What an IKE_AUTH request claims: the peer's identity and AUTH, and the

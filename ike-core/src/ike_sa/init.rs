@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use sha1::{Digest, Sha1};
 
+use super::cert::PeerSig;
 use super::keys::SaKeys;
 use super::{Ctx, IkeSa, Outstanding, Pending, State, Task, notify};
 use crate::config::{ConnectionConfig, Fragmentation};
@@ -148,6 +149,8 @@ pub(crate) struct InitPending {
     pub(crate) nat: (bool, bool),
     /// The request carried NAT_DETECTION_*_IP, so the response does too.
     pub(crate) nat_notify: bool,
+    /// The initiator's SIGNATURE_HASH_ALGORITHMS and CERTREQ.
+    pub(crate) peer_sig: PeerSig,
 }
 
 /// The IKE_SA_INIT response, the IKE SA's keys and our nonce Nr.
@@ -240,6 +243,8 @@ pub(crate) struct InitResponder {
     pub(crate) ni: Vec<u8>,
     pub(crate) nr: Vec<u8>,
     pub(crate) first_child: Option<Task>,
+    /// The peer's SIGNATURE_HASH_ALGORITHMS and CERTREQ.
+    pub(crate) peer_sig: PeerSig,
 }
 
 /// NAT_DETECTION_*_IP data: SHA-1(SPIi ‖ SPIr ‖ IP ‖ port) (RFC 7296 §2.23).
@@ -447,6 +452,7 @@ impl IkeSa {
         if conn.fragmentation != Fragmentation::No {
             payloads.push(notify(NotifyType::FRAGMENTATION_SUPPORTED, Vec::new()));
         }
+        payloads.extend(super::cert::init_payloads(&conn, false));
         let msg = Message {
             header: Header::new(
                 self.spi_i.0,
@@ -567,6 +573,7 @@ impl IkeSa {
             ni: st.ni,
             nr,
             first_child: st.first_child,
+            peer_sig: PeerSig::read(&msg.payloads),
         }));
         Ok(())
     }
@@ -602,6 +609,7 @@ impl IkeSa {
             sel: choice.sel,
             nat: detect_nat(msg, h.spi_i, 0, local, remote),
             nat_notify: msg.notify(NotifyType::NAT_DETECTION_SOURCE_IP).is_some(),
+            peer_sig: PeerSig::read(&msg.payloads),
         };
         let mut sa = Self::blank(
             id,
@@ -648,6 +656,7 @@ impl IkeSa {
                     ni: p.ni,
                     nr,
                     first_child: None,
+                    peer_sig: p.peer_sig.clone(),
                 }));
             }
             Err(reply) => {
@@ -702,6 +711,7 @@ impl IkeSa {
         if self.frag_peer && self.cfg.fragmentation != Fragmentation::No {
             payloads.push(notify(NotifyType::FRAGMENTATION_SUPPORTED, Vec::new()));
         }
+        payloads.extend(super::cert::init_payloads(&self.conn(), true));
         let header = Header::new(
             spi_i,
             spi_r,

@@ -6,6 +6,7 @@
 //! (IKE SA rekey) and [`info`] (INFORMATIONAL).
 
 mod auth;
+pub(crate) mod cert;
 mod child;
 pub(crate) mod frag;
 mod info;
@@ -118,6 +119,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) conns: &'a Connections,
     pub(crate) crypto: &'a CryptoProvider,
     pub(crate) out: &'a mut Outputs,
+    /// The daemon's wall clock: an instant and the Unix time then.
+    pub(crate) wall: Option<(Instant, crate::pki::UnixTime)>,
 }
 
 impl Ctx<'_> {

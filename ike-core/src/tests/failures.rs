@@ -680,6 +680,7 @@ fn rejected_child_is_deleted_at_the_peer() {
         conns: &conns,
         crypto: &crypto,
         out: &mut out,
+        wall: None,
     };
     let (_, req) = sa
         .build_child_request(&mut ctx, 0, None, None, None, false)

@@ -1,5 +1,6 @@
 //! Scenario tests driving two endpoints through the [`util::Pair`] harness.
 
+mod certs;
 mod dos;
 mod engine;
 mod exchanges;

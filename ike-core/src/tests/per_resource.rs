@@ -347,6 +347,7 @@ fn rekey_request_carries_no_sa_resource_info() {
         conns: &conns,
         crypto: &crypto,
         out: &mut ctx_out,
+        wall: None,
     };
     let mut sa = sa;
     let (rekey, _) = sa

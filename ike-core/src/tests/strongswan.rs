@@ -122,6 +122,7 @@ fn responder_answers_strongswan_ike_auth_and_create_child_sa() {
             ni: ni.clone(),
             nr: nr.clone(),
             first_child: None,
+            peer_sig: Default::default(),
         })),
     );
     sa.spi_i = IkeSpi(resp_hdr.spi_i);
@@ -164,6 +165,7 @@ fn responder_answers_strongswan_ike_auth_and_create_child_sa() {
             conns: &conns,
             crypto: &crypto,
             out: &mut out,
+            wall: None,
         };
         let msg = Message::decode(&auth).expect("decode");
         sa.handle(&mut ctx, now, a_addr, b_addr, &auth, &msg);
@@ -239,6 +241,7 @@ fn responder_answers_strongswan_ike_auth_and_create_child_sa() {
             conns: &conns,
             crypto: &crypto,
             out: &mut out,
+            wall: None,
         };
         let msg = Message::decode(req).expect("decode");
         sa.handle(&mut ctx, now, a_addr, b_addr, req, &msg);
@@ -319,6 +322,7 @@ fn initiator_accepts_strongswan_ike_auth_response() {
             ni: ni.clone(),
             nr: nr.clone(),
             first_child: None,
+            peer_sig: Default::default(),
         })),
     );
     sa.natt = true;
@@ -378,6 +382,7 @@ fn initiator_accepts_strongswan_ike_auth_response() {
         conns: &conns,
         crypto: &crypto,
         out: &mut out,
+        wall: None,
     };
     sa.handle(&mut ctx, Instant::now(), b_addr, a_addr, &resp, &msg);
     let ev: Vec<Event> = out.events.drain(..).collect();

@@ -1,0 +1,422 @@
+//! IKE_AUTH with certificates (RFC 7296 §2.15, §3.6, §3.7; RFC 7427) between
+//! two endpoints: every key type, classic methods, mixed PSK/pubkey, CERTREQ,
+//! and a refusal with AUTHENTICATION_FAILED for every failed check.
+
+use std::sync::Arc;
+
+use super::util::{Pair, Side, configs};
+use crate::config::{EndpointConfig, Identity};
+use crate::error::{Error, PeerIncompatible, PeerMisbehaved};
+use crate::event::Event;
+use crate::ike_sa::cert::{AuthInput, PeerSig, our_auth, our_certs};
+use crate::pki::HashAlgorithm;
+use crate::pki::chain::key_hash;
+use crate::pki::sig::classic_scheme;
+use crate::pki::testca::{self, Hierarchy, NOW, crl, dns, hierarchy, valid, validity};
+use crate::pki::{CertChain, CertError, LocalCert, PrivateKey, TrustStore, UnixTime};
+use crate::wire::{AuthMethod, Message, NotifyType, Payload};
+
+fn p256(seed: u8) -> PrivateKey {
+    PrivateKey::P256(testca::p256(seed))
+}
+
+fn local(
+    h: &Hierarchy,
+    serial: u32,
+    name: &str,
+    key: PrivateKey,
+    v: x509_cert::time::Validity,
+) -> LocalCert {
+    let ee = h.leaf(
+        serial,
+        &format!("C=CH, O=Test, CN={name}"),
+        &key,
+        v,
+        vec![dns(name)],
+    );
+    LocalCert::new(
+        CertChain {
+            ee,
+            intermediates: vec![h.inter.clone()],
+        },
+        key,
+    )
+    .expect("key matches")
+}
+
+fn trust(h: &Hierarchy) -> Arc<TrustStore> {
+    Arc::new(TrustStore {
+        cas: vec![h.root.clone()],
+        crls: vec![],
+    })
+}
+
+/// A and B both authenticate with certificates from one hierarchy.
+fn cert_configs(
+    h: &Hierarchy,
+    a_key: PrivateKey,
+    b_key: PrivateKey,
+) -> (EndpointConfig, EndpointConfig) {
+    let (mut a, mut b) = configs();
+    a.connections[0].local_cert = Some(Arc::new(local(h, 10, "a.lanes.test", a_key, valid())));
+    b.connections[0].local_cert = Some(Arc::new(local(h, 11, "b.lanes.test", b_key, valid())));
+    a.connections[0].remote_ca = Some(trust(h));
+    b.connections[0].remote_ca = Some(trust(h));
+    (a, b)
+}
+
+fn pair(a: EndpointConfig, b: EndpointConfig) -> Pair {
+    let mut p = Pair::new(a, b);
+    p.a.set_wall_clock(p.time, UnixTime(NOW));
+    p.b.set_wall_clock(p.time, UnixTime(NOW));
+    p
+}
+
+fn up(ev: &[Event]) -> bool {
+    ev.iter().any(|e| matches!(e, Event::IkeSaUp { .. }))
+        && ev.iter().any(|e| matches!(e, Event::ChildSaReady { .. }))
+}
+
+/// The check B refused A's certificate for, and A saw AUTHENTICATION_FAILED.
+fn refused_by_b(p: &mut Pair) -> CertError {
+    let ea = p.take(Side::A);
+    let eb = p.take(Side::B);
+    assert!(
+        ea.iter().any(|e| matches!(
+            e,
+            Event::IkeSaDown {
+                reason: Error::NotifyReceived(24),
+                ..
+            }
+        )),
+        "{ea:?}"
+    );
+    assert!(!up(&ea) && !up(&eb));
+    assert_eq!(p.a.ike_sa_count() + p.b.ike_sa_count(), 0);
+    eb.into_iter()
+        .find_map(|e| match e {
+            Event::IkeSaDown {
+                reason: Error::PeerMisbehaved(PeerMisbehaved::Certificate(c)),
+                ..
+            } => Some(c),
+            _ => None,
+        })
+        .expect("B names the failed check")
+}
+
+#[test]
+fn ecdsa_rsa_and_ed25519_establish_with_rfc7427() {
+    let h = hierarchy();
+    let keys = || {
+        [
+            (p256(20), p256(21)),
+            (PrivateKey::Rsa(Box::new(testca::rsa2048())), p256(22)),
+            (
+                PrivateKey::Ed25519(testca::ed25519(23)),
+                PrivateKey::Ed25519(testca::ed25519(24)),
+            ),
+            (
+                PrivateKey::P384(p384::ecdsa::SigningKey::from_slice(&[25; 48]).expect("p384")),
+                PrivateKey::Rsa(Box::new(testca::rsa2048())),
+            ),
+        ]
+    };
+    for (i, (ka, kb)) in keys().into_iter().enumerate() {
+        let (a, b) = cert_configs(&h, ka, kb);
+        let mut p = pair(a, b);
+        p.connect();
+        let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+        assert!(up(&ea) && up(&eb), "case {i}: {ea:?} {eb:?}");
+        // The IKE_SA_INIT both ways carried SIGNATURE_HASH_ALGORITHMS; B's also CERTREQ.
+        let init_b = Message::decode(&p.log[1].1.data).expect("init response");
+        assert!(
+            init_b
+                .notify(NotifyType::SIGNATURE_HASH_ALGORITHMS)
+                .is_some()
+        );
+        assert!(
+            init_b
+                .payloads
+                .iter()
+                .any(|x| matches!(x, Payload::CertReq(_)))
+        );
+    }
+}
+
+/// Without SIGNATURE_HASH_ALGORITHMS from the peer, AUTH uses the key's
+/// classic method (RSA 1, ECDSA 9/10; RFC 7296 §3.8, RFC 4754), verified as
+/// `verify_peer` does; Ed25519 has none (RFC 8420 needs RFC 7427).
+#[test]
+fn classic_methods_without_signature_hash_algorithms() {
+    let h = hierarchy();
+    let prf = crate::crypto::prf::HmacSha256;
+    let id = Identity::Fqdn("a.lanes.test".into()).to_wire();
+    let input = AuthInput {
+        prf: &prf,
+        real_message: b"init",
+        peer_nonce: b"nonce",
+        sk_p: b"skp",
+        id: &id,
+    };
+    let p384 = PrivateKey::P384(p384::ecdsa::SigningKey::from_slice(&[34; 48]).expect("p384"));
+    let cases = [
+        (
+            PrivateKey::Rsa(Box::new(testca::rsa2048())),
+            AuthMethod::RSA_SIG,
+        ),
+        (p256(31), AuthMethod::ECDSA_SHA256_P256),
+        (p384, AuthMethod::ECDSA_SHA384_P384),
+    ];
+    let none = PeerSig::default();
+    for (key, method) in cases {
+        let pubkey = key.public();
+        let mut c = configs().0.connections.remove(0);
+        c.local_cert = Some(Arc::new(local(&h, 30, "a.lanes.test", key, valid())));
+        let auth = our_auth(&c, &input, &none).expect("auth");
+        assert_eq!(auth.method, method);
+        let scheme = classic_scheme(method).expect("classic");
+        assert!(
+            pubkey.verify(scheme, &input_octets(&input), &auth.data, true),
+            "{method}"
+        );
+        let with = PeerSig {
+            hashes: Some(HashAlgorithm::OFFERED.to_vec()),
+            certreq: vec![],
+        };
+        assert_eq!(
+            our_auth(&c, &input, &with).expect("auth").method,
+            AuthMethod::DIGITAL_SIGNATURE
+        );
+    }
+    let mut c = configs().0.connections.remove(0);
+    c.local_cert = Some(Arc::new(local(
+        &h,
+        32,
+        "a.lanes.test",
+        PrivateKey::Ed25519(testca::ed25519(32)),
+        valid(),
+    )));
+    assert!(matches!(
+        our_auth(&c, &input, &none),
+        Err(Error::PeerIncompatible(PeerIncompatible::Signature(_)))
+    ));
+}
+
+fn input_octets(i: &AuthInput<'_>) -> Vec<u8> {
+    let mid = crate::crypto::auth::maced_id(i.prf, i.sk_p, i.id);
+    crate::crypto::auth::signed_octets(i.real_message, i.peer_nonce, &mid)
+}
+
+#[test]
+fn mixed_psk_one_way_certificate_the_other() {
+    let h = hierarchy();
+    let (mut a, mut b) = configs();
+    // A proves itself with the PSK; B with its certificate.
+    b.connections[0].local_cert = Some(Arc::new(local(&h, 12, "b.lanes.test", p256(40), valid())));
+    a.connections[0].remote_ca = Some(trust(&h));
+    let mut p = pair(a, b);
+    p.connect();
+    assert!(up(&p.take(Side::A)) && up(&p.take(Side::B)));
+    // The other way round.
+    let (mut a, mut b) = configs();
+    a.connections[0].local_cert = Some(Arc::new(local(&h, 13, "a.lanes.test", p256(41), valid())));
+    b.connections[0].remote_ca = Some(trust(&h));
+    let mut p = pair(a, b);
+    p.connect();
+    assert!(up(&p.take(Side::A)) && up(&p.take(Side::B)));
+}
+
+#[test]
+fn certreq_for_an_intermediate_leaves_it_out() {
+    let h = hierarchy();
+    let lc = local(&h, 14, "a.lanes.test", p256(42), valid());
+    let mut c = configs().0.connections.remove(0);
+    c.local_cert = Some(Arc::new(lc));
+    assert_eq!(
+        our_certs(&c, &PeerSig::default()).len(),
+        2,
+        "end entity and intermediate"
+    );
+    let asked = PeerSig {
+        hashes: None,
+        certreq: vec![key_hash(&h.inter)],
+    };
+    assert_eq!(
+        our_certs(&c, &asked).len(),
+        1,
+        "the peer has the intermediate"
+    );
+    // End to end: B trusts the intermediate itself and asks for it.
+    let (a, mut b) = cert_configs(&h, p256(43), p256(44));
+    b.connections[0].remote_ca = Some(Arc::new(TrustStore {
+        cas: vec![h.inter.clone()],
+        crls: vec![],
+    }));
+    let mut p = pair(a, b);
+    p.connect();
+    assert!(up(&p.take(Side::A)) && up(&p.take(Side::B)));
+}
+
+#[test]
+fn unknown_ca_is_refused() {
+    let h = hierarchy();
+    let other = testca::issue(
+        x509_cert::builder::Profile::Root,
+        1,
+        "CN=Other CA",
+        testca::spki_of(&p256(50)),
+        &testca::p256(50),
+        valid(),
+        vec![],
+    );
+    let (a, mut b) = cert_configs(&h, p256(51), p256(52));
+    b.connections[0].remote_ca = Some(Arc::new(TrustStore {
+        cas: vec![other],
+        crls: vec![],
+    }));
+    let mut p = pair(a, b);
+    p.connect();
+    assert!(matches!(refused_by_b(&mut p), CertError::UnknownCa { .. }));
+}
+
+#[test]
+fn expired_certificate_is_refused() {
+    let h = hierarchy();
+    let (mut a, b) = cert_configs(&h, p256(53), p256(54));
+    a.connections[0].local_cert = Some(Arc::new(local(
+        &h,
+        15,
+        "a.lanes.test",
+        p256(53),
+        validity(NOW - 100, NOW - 1),
+    )));
+    let mut p = pair(a, b);
+    p.connect();
+    assert!(matches!(
+        refused_by_b(&mut p),
+        CertError::Validity {
+            state: "expired",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn revoked_certificate_is_refused() {
+    let h = hierarchy();
+    let (a, mut b) = cert_configs(&h, p256(55), p256(56));
+    let crl = crl(testca::INTER, &h.inter_key, &[10]);
+    b.connections[0].remote_ca = Some(Arc::new(TrustStore {
+        cas: vec![h.root.clone()],
+        crls: vec![crl],
+    }));
+    let mut p = pair(a, b);
+    p.connect();
+    assert!(matches!(refused_by_b(&mut p), CertError::Revoked { .. }));
+}
+
+#[test]
+fn identity_not_in_certificate_is_refused() {
+    let h = hierarchy();
+    let (mut a, b) = cert_configs(&h, p256(57), p256(58));
+    a.connections[0].local_cert = Some(Arc::new(local(
+        &h,
+        16,
+        "mallory.lanes.test",
+        p256(57),
+        valid(),
+    )));
+    let mut p = pair(a, b);
+    p.connect();
+    assert!(matches!(
+        refused_by_b(&mut p),
+        CertError::IdentityMismatch { .. }
+    ));
+}
+
+#[test]
+fn wrong_private_key_is_refused() {
+    let h = hierarchy();
+    let (mut a, b) = cert_configs(&h, p256(59), p256(60));
+    let good = local(&h, 17, "a.lanes.test", p256(59), valid());
+    assert!(matches!(
+        LocalCert::new(good.chain.clone(), p256(61)),
+        Err(CertError::KeyMismatch(_))
+    ));
+    // A config that skipped that check signs with a key that is not the certificate's.
+    a.connections[0].local_cert = Some(Arc::new(LocalCert {
+        chain: good.chain,
+        key: p256(61),
+    }));
+    let mut p = pair(a, b);
+    p.connect();
+    assert!(matches!(refused_by_b(&mut p), CertError::AuthSignature(_)));
+}
+
+#[test]
+fn missing_certificate_and_missing_clock_are_refused() {
+    let h = hierarchy();
+    // A authenticates with the PSK where B wants a certificate.
+    let (a, mut b) = configs();
+    b.connections[0].remote_ca = Some(trust(&h));
+    let mut p = pair(a, b);
+    p.connect();
+    assert!(matches!(refused_by_b(&mut p), CertError::NoCertificate));
+    let (a, b) = cert_configs(&h, p256(62), p256(63));
+    let mut p = Pair::new(a, b);
+    p.connect();
+    let e = refused_by_b(&mut p);
+    assert!(e.to_string().contains("set_wall_clock"), "{e}");
+}
+
+#[test]
+fn initiator_refuses_a_responder_certificate() {
+    let h = hierarchy();
+    let (a, mut b) = cert_configs(&h, p256(64), p256(65));
+    b.connections[0].local_cert = Some(Arc::new(local(
+        &h,
+        18,
+        "b.lanes.test",
+        p256(65),
+        validity(NOW - 100, NOW - 1),
+    )));
+    let mut p = pair(a, b);
+    p.connect();
+    let ea = p.take(Side::A);
+    assert!(
+        ea.iter().any(|e| matches!(
+            e,
+            Event::IkeSaDown {
+                reason: Error::PeerMisbehaved(PeerMisbehaved::Certificate(
+                    CertError::Validity { .. }
+                )),
+                ..
+            }
+        )),
+        "{ea:?}"
+    );
+    assert_eq!(p.a.ike_sa_count(), 0);
+}
+
+#[test]
+fn distinguished_name_identities_match_the_subject() {
+    let h = hierarchy();
+    let (mut a, mut b) = cert_configs(&h, p256(70), p256(71));
+    let dn = |cn: &str| {
+        let der = crate::pki::chain::parse_dn(&format!("C=CH, O=Test, CN={cn}")).expect("dn");
+        Identity::Other(crate::wire::IdType::DER_ASN1_DN.0, der)
+    };
+    a.connections[0].local_id = dn("a.lanes.test");
+    a.connections[0].remote_id = Some(dn("b.lanes.test"));
+    b.connections[0].local_id = dn("b.lanes.test");
+    b.connections[0].remote_id = None;
+    let mut p = pair(a, b);
+    p.connect();
+    let eb = p.take(Side::B);
+    assert!(up(&p.take(Side::A)) && up(&eb));
+    assert!(
+        eb.iter()
+            .any(|e| matches!(e, Event::IkeSaUp { peer_id, .. } if *peer_id == dn("a.lanes.test"))),
+        "{eb:?}"
+    );
+}
