@@ -6,6 +6,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod doctor;
+pub mod import;
 pub mod steer;
 
 #[cfg(test)]
@@ -71,6 +72,11 @@ pub fn run(args: Args) -> Result<()> {
             apply,
             interfaces,
         } => doctor::run(&args.config, &interfaces, json, apply),
+        Command::ImportSwanctl {
+            file,
+            output,
+            partial,
+        } => import::run(file.as_deref(), output.as_deref(), partial),
         Command::Daemon { keep_kernel_state } => {
             daemon::run(&args.config, &args.socket, keep_kernel_state)
         }
