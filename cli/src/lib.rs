@@ -7,6 +7,7 @@ pub mod control;
 pub mod daemon;
 pub mod doctor;
 pub mod import;
+pub mod manual;
 pub mod steer;
 
 #[cfg(test)]
