@@ -84,7 +84,7 @@ const CHILD_SAME: &[(&str, &[&str])] = &[
 /// `(key, accepted values)` for `local`/`remote` rounds.
 const AUTH_SAME: &[(&str, &[&str])] = &[("round", &["0"])];
 
-/// What lanes' config says about settings it lacks, for the reasons.
+/// Why certificate settings cannot be carried.
 const WHY_CERT: &str = "lanes authenticates with pre-shared keys only";
 
 /// Converts a parsed swanctl.conf.
@@ -324,7 +324,7 @@ impl Converted {
                 "id" => {
                     t.insert("id".into(), Value::String(identity(&s.value)));
                 }
-                k if k.starts_with("cert") || k.contains("cert") || k == "pubkeys" => {
+                k if k.contains("cert") || k == "pubkeys" => {
                     self.issue(&p, WHY_CERT)
                 }
                 _ => self.other(path, s, AUTH_SAME),
@@ -451,7 +451,7 @@ impl Converted {
                     Ok(v) => secret = Some(v),
                     Err(e) => self.issue(&p, e),
                 },
-                k if k == "id" || k.starts_with("id") => {
+                k if k.starts_with("id") => {
                     if s.value != "%any" {
                         ids.push(identity(&s.value));
                     }
