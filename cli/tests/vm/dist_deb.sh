@@ -5,7 +5,7 @@
 # ExecStart run by hand (the guest has no systemd) on the packaged example
 # config, `lanes status` against it; then steering with the packaged binary
 # (the XDP object is embedded) on a host whose bpffs is not mounted: attach
-# mounts it (mode 0700), and an attach the kernel refuses leaves nothing
+# mounts it (mode=0700), and an attach the kernel refuses leaves nothing
 # pinned or attached. Finally `dpkg -r`.
 . /lanes/scripts/lib/common.sh
 . /lanes/scripts/lib/topo.sh
@@ -60,7 +60,8 @@ $L steer attach lanes-t0 --mode skb --queue-size 20000 && die "the kernel accept
 [ "$(stat -f -c %T /sys/fs/bpf)" = bpf_fs ] || die "attach did not mount bpffs on /sys/fs/bpf"
 mode=$(stat -c %a /sys/fs/bpf)
 echo "bpffs mounted by lanes, mode $mode"
-[ "$mode" = 700 ] || die "bpffs mounted with mode $mode, want 700 (as bpftool)"
+# bpffs sets the sticky bit on its root itself (kernel/bpf/inode.c bpf_fill_super).
+[ "$mode" = 1700 ] || die "bpffs mounted with mode $mode, want 1700 (mode=0700 as bpftool, plus bpffs' sticky bit)"
 [ -e /sys/fs/bpf/lanes ] && { find /sys/fs/bpf/lanes; die "the failed attach left pins"; }
 ip link show lanes-t0 | grep -q xdp && die "the failed attach left XDP on lanes-t0"
 $L steer attach lanes-t0 --mode skb || die "lanes steer attach failed"
