@@ -324,9 +324,7 @@ impl Converted {
                 "id" => {
                     t.insert("id".into(), Value::String(identity(&s.value)));
                 }
-                k if k.contains("cert") || k == "pubkeys" => {
-                    self.issue(&p, WHY_CERT)
-                }
+                k if k.contains("cert") || k == "pubkeys" => self.issue(&p, WHY_CERT),
                 _ => self.other(path, s, AUTH_SAME),
             }
         }
