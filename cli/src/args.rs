@@ -107,6 +107,17 @@ pub enum Command {
         #[arg(long = "interface", short = 'i', value_name = "IF")]
         interfaces: Vec<String>,
     },
+    /// Convert a swanctl.conf (with its includes and secrets) to lanes' TOML.
+    ImportSwanctl {
+        /// The swanctl.conf to read [default: /etc/swanctl/swanctl.conf].
+        file: Option<PathBuf>,
+        /// Write the TOML here (a new file, mode 0600) instead of stdout.
+        #[arg(long, short = 'o', value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Write what can be carried even when some settings cannot.
+        #[arg(long)]
+        partial: bool,
+    },
 }
 
 impl Args {

@@ -9,6 +9,8 @@ pub mod daemon;
 pub mod doctor;
 pub mod logging;
 pub mod metrics;
+pub mod import;
+pub mod manual;
 pub mod steer;
 pub mod top;
 
@@ -73,6 +75,11 @@ pub fn run(args: Args) -> Result<()> {
             apply,
             interfaces,
         } => doctor::run(&args.config, &interfaces, json, apply),
+        Command::ImportSwanctl {
+            file,
+            output,
+            partial,
+        } => import::run(file.as_deref(), output.as_deref(), partial),
         Command::Daemon { keep_kernel_state } => {
             daemon::run(&args.config, &args.socket, keep_kernel_state)
         }

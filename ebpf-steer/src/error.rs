@@ -6,6 +6,11 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A failure injected by a test ([`crate::FailAt`]).
+    #[doc(hidden)]
+    #[error("injected failure at {0:?}")]
+    Injected(crate::FailAt),
+
     /// The crate was built without the XDP object.
     #[error("XDP object not built: run `cargo xtask build` (or set LANES_EBPF_OBJ) and rebuild")]
     ObjectNotBuilt,

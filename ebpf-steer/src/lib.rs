@@ -25,6 +25,7 @@ mod object;
 mod pin;
 mod stats;
 mod steering;
+mod undo;
 
 pub use binding::Binding;
 pub use error::Error;
@@ -35,3 +36,5 @@ pub use steering::{
     AttachOptions, Attached, AttachedIface, DEFAULT_QUEUE_SIZE, FLOOR_PROGRAM, Mode, RunResult,
     Steering, XDP_PASS, XDP_REDIRECT, online_cpus,
 };
+#[doc(hidden)]
+pub use undo::FailAt;

@@ -124,23 +124,37 @@ fn on_bpffs(path: &Path) -> bool {
     rc == 0 && magic == BPF_FS_MAGIC
 }
 
-/// `mount -t bpf bpf <at>`; true on success.
+/// `mount -t bpf -o mode=0700 bpf <at>` as bpftool does it (`mount_bpffs`
+/// in tools/bpf/bpftool/common.c): the mount point is made private first
+/// (bind-mounted onto itself if it is no mount point yet), so the new bpffs
+/// does not propagate into other mount namespaces. True on success.
 fn mount_bpffs(at: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt as _;
     let Ok(target) = std::ffi::CString::new(at.as_os_str().as_bytes()) else {
         return false;
     };
-    // SAFETY: NUL-terminated strings and no data argument.
-    let rc = unsafe {
-        libc::mount(
-            c"bpf".as_ptr(),
-            target.as_ptr(),
-            c"bpf".as_ptr(),
-            0,
-            std::ptr::null(),
-        )
+    let mount = |src: &std::ffi::CStr, fstype: &std::ffi::CStr, flags, data: &std::ffi::CStr| {
+        // SAFETY: NUL-terminated strings that outlive the call.
+        unsafe {
+            libc::mount(
+                src.as_ptr(),
+                target.as_ptr(),
+                fstype.as_ptr(),
+                flags,
+                data.as_ptr().cast(),
+            )
+        }
     };
-    rc == 0 && on_bpffs(at)
+    let private = libc::MS_PRIVATE | libc::MS_REC;
+    if mount(c"", c"none", private, c"") != 0 {
+        // EINVAL: not a mount point yet.
+        if mount(&target, c"none", libc::MS_BIND, c"") != 0
+            || mount(c"", c"none", private, c"") != 0
+        {
+            return false;
+        }
+    }
+    mount(c"bpf", c"bpf", 0, c"mode=0700") == 0 && on_bpffs(at)
 }
 
 /// Whether this process shares its parent's mount namespace (not so

@@ -3,6 +3,7 @@
 use crate::object::object;
 use crate::pin::PinRoot;
 use crate::stats::{CpuStats, Stats};
+use crate::undo::{FailAt, Undo};
 use crate::{Binding, Error};
 use aya::maps::{Array, CpuMap, HashMap, Map, MapData, MapInfo, PerCpuArray};
 use aya::programs::links::{FdLink, PinnedLink};
@@ -14,6 +15,7 @@ use ebpf_steer_common::{
 };
 use std::fmt;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -170,18 +172,45 @@ impl Steering {
     /// to `iface`. If `iface` already has a pinned link in the same mode its
     /// program is replaced atomically; a link in the other mode is removed
     /// first. Native mode falls back to skb mode, reported in
-    /// [`Attached::fallback`].
+    /// [`Attached::fallback`]. bpffs is mounted on /sys/fs/bpf when missing.
+    /// On failure, every pin and folder this call created is removed again,
+    /// so nothing it attached stays attached.
     pub fn attach(iface: &str, opts: &AttachOptions) -> Result<(Self, Attached), Error> {
+        Self::attach_failing(iface, opts, FailAt::Nowhere)
+    }
+
+    /// [`Steering::attach`] failing on purpose at `fail` (rollback tests).
+    #[doc(hidden)]
+    pub fn attach_failing(
+        iface: &str,
+        opts: &AttachOptions,
+        fail: FailAt,
+    ) -> Result<(Self, Attached), Error> {
         let ifindex = if_index(iface)?;
         let root = &opts.pin_root;
+        let mut undo = Undo::default();
+        let fresh: Vec<PathBuf> = [root.path(), root.maps_dir(), root.links_dir()]
+            .into_iter()
+            .filter(|p| !p.exists())
+            .collect();
         root.create()?;
+        fresh.into_iter().for_each(|p| undo.created(p));
         check_pinned_maps(root)?;
         let mut loader = EbpfLoader::new();
         loader.map_max_entries(MAP_CPUS, possible_cpus()?);
-        for name in [MAP_SPI_CPU, MAP_CPUS, MAP_FLAGS, MAP_STATS] {
+        let maps = [MAP_SPI_CPU, MAP_CPUS, MAP_FLAGS, MAP_STATS];
+        for name in maps {
             loader.map_pin_path(name, root.map(name));
         }
-        let mut ebpf = loader.load(object()?)?;
+        let new_pins: Vec<PathBuf> = maps
+            .iter()
+            .map(|n| root.map(n))
+            .filter(|p| !p.exists())
+            .collect();
+        let loaded = loader.load(object()?);
+        // aya pins each map as it creates it, so pins may exist even on error.
+        new_pins.into_iter().for_each(|p| undo.created(p));
+        let mut ebpf = loaded?;
         load_program(&mut ebpf, PROGRAM_NAME)?;
         let spi_cpu = take_map(&mut ebpf, MAP_SPI_CPU)?;
         let mut cpus: CpuMap<MapData> = CpuMap::try_from(take_map(&mut ebpf, MAP_CPUS)?)?;
@@ -190,52 +219,11 @@ impl Steering {
         for cpu in online_cpus()? {
             cpus.set(cpu, opts.queue_size, None, 0)?;
         }
-
-        let existing = root.find_link(iface);
+        fail.check(FailAt::MapsPinned)?;
         let prog = xdp_mut(&mut ebpf, PROGRAM_NAME)?;
-        let mut fallback = None;
-        let mut mode = opts.mode;
-        let mut replaced = false;
-        if let Some((path, pinned_mode)) = existing {
-            // Native asks for the best mode, so an skb link is kept as is.
-            let keep = pinned_mode == opts.mode || opts.mode == Mode::Native;
-            let update = keep.then(|| -> Result<(), Error> {
-                let link = PinnedLink::from_pin(&path)?;
-                let link = aya::programs::xdp::XdpLink::try_from(FdLink::from(link))?;
-                prog.attach_to_link(link)?;
-                Ok(())
-            });
-            match update {
-                Some(Ok(())) => (mode, replaced) = (pinned_mode, true),
-                Some(Err(e)) => {
-                    // E.g. the interface was deleted and created again.
-                    tracing::warn!(path = %path.display(), "stale pinned XDP link ({e}); attaching afresh");
-                    std::fs::remove_file(&path).map_err(|e| Error::pin(&path, e))?;
-                }
-                None => std::fs::remove_file(&path).map_err(|e| Error::pin(&path, e))?,
-            }
-        }
-        if !replaced {
-            let id = match prog.attach_to_if_index(ifindex, opts.mode.xdp()) {
-                Ok(id) => id,
-                Err(e) if opts.mode == Mode::Native => {
-                    fallback = Some(error_chain(&e));
-                    mode = Mode::Skb;
-                    prog.attach_to_if_index(ifindex, Mode::Skb.xdp())
-                        .map_err(|e| attach_error(iface, Mode::Skb, e))?
-                }
-                Err(e) => return Err(attach_error(iface, opts.mode, e)),
-            };
-            // Take the link out of aya's list (which would detach it on
-            // drop) and pin it: the pin keeps the program attached.
-            let link = prog.take_link(id)?;
-            let link =
-                FdLink::try_from(link).map_err(|_| Error::NetlinkAttach(iface.to_owned()))?;
-            let dir = root.iface_dir(iface);
-            std::fs::create_dir_all(&dir).map_err(|e| Error::pin(&dir, e))?;
-            link.pin(root.link(iface, mode))?;
-        }
-        let program_id = prog.info()?.id();
+        let mut attached = attach_link(prog, iface, ifindex, opts, &mut undo, fail)?;
+        fail.check(FailAt::LinkPinned)?;
+        attached.program_id = prog.info()?.id();
         let s = Self {
             ebpf: Some(ebpf),
             spi_cpu: HashMap::try_from(spi_cpu)?,
@@ -243,13 +231,7 @@ impl Steering {
             flags: Array::try_from(flags)?,
             stats: PerCpuArray::try_from(stats)?,
         };
-        let attached = Attached {
-            iface: iface.to_owned(),
-            mode,
-            fallback,
-            replaced,
-            program_id,
-        };
+        undo.commit();
         tracing::info!(?attached, "XDP steering attached");
         Ok((s, attached))
     }
@@ -488,6 +470,75 @@ impl Steering {
             stats,
         })
     }
+}
+
+/// Replaces the program of `iface`'s pinned link, or attaches afresh and
+/// pins the new link (recorded in `undo`). `program_id` is filled in later.
+fn attach_link(
+    prog: &mut Xdp,
+    iface: &str,
+    ifindex: u32,
+    opts: &AttachOptions,
+    undo: &mut Undo,
+    fail: FailAt,
+) -> Result<Attached, Error> {
+    let root = &opts.pin_root;
+    let mut fallback = None;
+    let mut mode = opts.mode;
+    let mut replaced = false;
+    if let Some((path, pinned_mode)) = root.find_link(iface) {
+        // Native asks for the best mode, so an skb link is kept as is.
+        let keep = pinned_mode == opts.mode || opts.mode == Mode::Native;
+        let update = keep.then(|| -> Result<(), Error> {
+            let link = PinnedLink::from_pin(&path)?;
+            let link = aya::programs::xdp::XdpLink::try_from(FdLink::from(link))?;
+            prog.attach_to_link(link)?;
+            Ok(())
+        });
+        match update {
+            Some(Ok(())) => (mode, replaced) = (pinned_mode, true),
+            Some(Err(e)) => {
+                // E.g. the interface was deleted and created again.
+                tracing::warn!(path = %path.display(), "stale pinned XDP link ({e}); attaching afresh");
+                std::fs::remove_file(&path).map_err(|e| Error::pin(&path, e))?;
+            }
+            None => std::fs::remove_file(&path).map_err(|e| Error::pin(&path, e))?,
+        }
+    }
+    if !replaced {
+        let id = match prog.attach_to_if_index(ifindex, opts.mode.xdp()) {
+            Ok(id) => id,
+            Err(e) if opts.mode == Mode::Native => {
+                fallback = Some(error_chain(&e));
+                mode = Mode::Skb;
+                prog.attach_to_if_index(ifindex, Mode::Skb.xdp())
+                    .map_err(|e| attach_error(iface, Mode::Skb, e))?
+            }
+            Err(e) => return Err(attach_error(iface, opts.mode, e)),
+        };
+        // Until the link is taken out of aya's list, dropping the program
+        // detaches it.
+        fail.check(FailAt::Attached)?;
+        // Take the link out of aya's list (which would detach it on
+        // drop) and pin it: the pin keeps the program attached.
+        let link = prog.take_link(id)?;
+        let link = FdLink::try_from(link).map_err(|_| Error::NetlinkAttach(iface.to_owned()))?;
+        let dir = root.iface_dir(iface);
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir).map_err(|e| Error::pin(&dir, e))?;
+            undo.created(&dir);
+        }
+        let pin = root.link(iface, mode);
+        link.pin(&pin)?;
+        undo.created(pin);
+    }
+    Ok(Attached {
+        iface: iface.to_owned(),
+        mode,
+        fallback,
+        replaced,
+        program_id: 0,
+    })
 }
 
 fn attach_error(iface: &str, mode: Mode, source: aya::programs::ProgramError) -> Error {

@@ -6,7 +6,7 @@
 //! object: runs only with `LANES_PRIV_TESTS=1`.
 
 use ebpf_steer::frames::{FrameSpec, L4};
-use ebpf_steer::{AttachOptions, Binding, Counter, Mode, PinRoot, Steering};
+use ebpf_steer::{AttachOptions, Binding, Counter, FailAt, Mode, PinRoot, Steering};
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::process::Command;
@@ -299,4 +299,73 @@ fn veth_esp_is_steered_to_the_bound_cpu() {
         !env.root.path().join("maps/LANES_SPI_CPU").exists(),
         "maps unpinned"
     );
+}
+
+/// Whether `ip -n NS link show IFACE` reports an XDP program.
+fn has_xdp(ns: &str, iface: &str) -> bool {
+    let out = Command::new("ip")
+        .args(["-n", ns, "link", "show", iface])
+        .output()
+        .expect("ip link show");
+    String::from_utf8_lossy(&out.stdout).contains("xdp")
+}
+
+#[test]
+#[ignore = "needs root and the XDP object: `cargo xtask test` runs it (LANES_PRIV_TESTS=1, --include-ignored)"]
+fn a_failed_attach_leaves_nothing_attached_or_pinned() {
+    if std::env::var("LANES_PRIV_TESTS").as_deref() != Ok("1") {
+        eprintln!("skipped: set LANES_PRIV_TESTS=1 (root + `cargo xtask build`)");
+        return;
+    }
+    assert!(ebpf_steer::object_built(), "run `cargo xtask build` first");
+    let pid = std::process::id();
+    let env = Netns {
+        a: format!("lanes-fail-a-{pid}"),
+        b: format!("lanes-fail-b-{pid}"),
+        root: PinRoot::new(format!("/sys/fs/bpf/lanes-fail-{pid}")),
+    };
+    sh(&["ip", "netns", "add", &env.a]);
+    sh(&["ip", "netns", "add", &env.b]);
+    sh(&[
+        "ip", "link", "add", "va", "netns", &env.a, "type", "veth", "peer", "name", "vb", "netns",
+        &env.b,
+    ]);
+    sh(&["ip", "-n", &env.a, "link", "set", "va", "up"]);
+    let a = env.a.clone();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            enter(&a);
+            let opts = AttachOptions {
+                pin_root: env.root.clone(),
+                ..AttachOptions::default()
+            };
+            for at in [FailAt::MapsPinned, FailAt::Attached, FailAt::LinkPinned] {
+                let e = Steering::attach_failing("va", &opts, at)
+                    .err()
+                    .unwrap_or_else(|| panic!("{at:?}: the attach succeeded"));
+                assert!(e.to_string().contains("injected"), "{at:?}: {e}");
+                assert!(
+                    !env.root.path().exists(),
+                    "{at:?}: pins left under the root"
+                );
+                assert!(!has_xdp(&a, "va"), "{at:?}: XDP still attached to va");
+            }
+            // A real failure after the maps are pinned: the kernel refuses a
+            // cpumap queue above 16384 frames (kernel/bpf/cpumap.c).
+            let big = AttachOptions {
+                queue_size: 1 << 20,
+                ..opts.clone()
+            };
+            assert!(Steering::attach("va", &big).is_err());
+            assert!(!env.root.path().exists(), "oversized queue: pins left");
+            // With a link already pinned, a failed re-attach keeps it and
+            // the maps (they were not this attach's to remove).
+            let (_st, _) = Steering::attach("va", &opts).expect("attach");
+            let e = Steering::attach_failing("va", &opts, FailAt::MapsPinned);
+            assert!(e.is_err());
+            assert!(env.root.path().join("maps/LANES_SPI_CPU").exists());
+            assert_eq!(Steering::attached(&env.root).expect("list").len(), 1);
+            assert!(has_xdp(&a, "va"), "the earlier link was lost");
+        });
+    });
 }

@@ -6,6 +6,7 @@
 mod bench;
 mod build;
 mod demo;
+mod dist;
 mod setup;
 mod test;
 mod testbed;
@@ -38,6 +39,8 @@ enum Cmd {
     Bench(bench::Options),
     /// The seed's throughput testbed in one command.
     Testbed(testbed::Options),
+    /// Manuals, completions and the Debian package in target/dist.
+    Dist(dist::Options),
 }
 
 fn main() {
@@ -50,6 +53,7 @@ fn main() {
         Cmd::Vm(o) => vm::run(&o),
         Cmd::Bench(o) => bench::run(&o),
         Cmd::Testbed(o) => testbed::run(&o),
+        Cmd::Dist(o) => dist::run(&o),
     };
     if let Err(e) = res {
         eprintln!("xtask: error: {e:#}");

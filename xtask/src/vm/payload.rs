@@ -13,6 +13,7 @@
 //! /lanes/scripts/*              guest tools (run-suite, ...)
 //! /lanes/tests/baseline/*.sh    the harness baselines (xtask/guest/tests)
 //! /lanes/tests/<crate>/*.sh     each crate's tests/vm/*.sh
+//! /lanes/dist/lanes.deb         the newest target/dist/lanes_*.deb, when `cargo xtask dist` made one
 //! ```
 
 use crate::util;
@@ -88,6 +89,22 @@ pub fn count_tests() -> Result<usize> {
     Ok(n)
 }
 
+/// The newest package `cargo xtask dist` left in target/dist, if any.
+fn newest_deb() -> Result<Option<PathBuf>> {
+    let Ok(dir) = std::fs::read_dir(util::root().join("target/dist")) else {
+        return Ok(None);
+    };
+    let mut debs: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    for e in dir.flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("lanes_") && name.ends_with(".deb") {
+            debs.push((e.metadata()?.modified()?, p));
+        }
+    }
+    Ok(debs.into_iter().max().map(|(_, p)| p))
+}
+
 fn executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
@@ -126,6 +143,11 @@ pub fn build(spec: &Spec, stage: &Path, out: &Path) -> Result<u64> {
                 std::fs::write(lanes.join("build-failed"), format!("{e:#}\n"))?;
             }
         }
+    }
+    if let Some(deb) = newest_deb()? {
+        std::fs::create_dir_all(lanes.join("dist"))?;
+        std::fs::copy(&deb, lanes.join("dist/lanes.deb"))
+            .with_context(|| format!("copying {}", deb.display()))?;
     }
     std::fs::write(lanes.join("cmd"), &spec.cmd)?;
     util::run(

@@ -1,0 +1,388 @@
+//! swanctl.conf files in the style of strongSwan's documentation and its
+//! `testing/tests/swanctl` scenarios, converted and parsed back by lanes'
+//! config loader.
+
+use std::path::Path;
+
+use super::*;
+use crate::config::{Config, HwOffload, Mode, PerCpuSas, StartAction};
+use crate::testutil::TempDir;
+
+/// Converts `src`, requires no issues, and loads the result with lanes' loader.
+fn import_clean(src: &str) -> Config {
+    let path = Path::new("/etc/swanctl/swanctl.conf");
+    let root = parse_str(src, path).unwrap_or_else(|e| panic!("{e}"));
+    let c = convert(&root);
+    assert!(c.issues.is_empty(), "unexpected issues: {:?}", c.issues);
+    load_back(&c)
+}
+
+fn load_back(c: &Converted) -> Config {
+    let text = render(Path::new("swanctl.conf"), c).expect("render");
+    Config::parse(&text, Path::new("/etc/lanes/lanes.toml"))
+        .unwrap_or_else(|e| panic!("lanes rejects the import: {e}\n{text}"))
+}
+
+fn issue_paths(c: &Converted) -> Vec<&str> {
+    c.issues.iter().map(|i| i.path.as_str()).collect()
+}
+
+/// swanctl/net2net-psk, trimmed to what lanes has.
+const NET2NET_PSK: &str = r#"
+# moon's swanctl.conf
+connections {
+
+   gw-gw {
+      local_addrs  = 192.168.0.1
+      remote_addrs = 192.168.0.2
+
+      local {
+         auth = psk
+         id = moon.strongswan.org
+      }
+      remote {
+         auth = psk
+         id = @sun.strongswan.org
+      }
+      children {
+         net-net {
+            local_ts  = 10.1.0.0/16
+            remote_ts = 10.2.0.0/16
+            rekey_time = 5400
+            esp_proposals = aes128gcm16-x25519
+            start_action = trap
+         }
+      }
+      version = 2
+      mobike = no
+      reauth_time = 0
+      proposals = aes128-sha256-x25519
+      dpd_delay = 30s
+   }
+}
+
+secrets {
+   ike-1 {
+      id-1 = moon.strongswan.org
+      id-2 = sun.strongswan.org
+      secret = 0x45a30759df97dc26a15b88ff
+   }
+}
+"#;
+
+#[test]
+fn site_to_site_psk() {
+    let cfg = import_clean(NET2NET_PSK);
+    let c = &cfg.connections["gw-gw"];
+    assert_eq!(
+        c.local_addrs,
+        ["192.168.0.1".parse::<std::net::IpAddr>().expect("ip")]
+    );
+    assert_eq!(c.remote_id(), "sun.strongswan.org");
+    assert_eq!(c.dpd_delay.0, 30);
+    assert_eq!(c.proposals[0].0.text, "aes128-sha256-x25519");
+    let ch = &c.children["net-net"];
+    assert_eq!(ch.local_ts[0].to_string(), "10.1.0.0/16");
+    assert_eq!(ch.rekey_time.0, 5400);
+    assert_eq!(ch.start_action, StartAction::Trap);
+    let psk = cfg.psk(&c.local_id(), &c.remote_id()).expect("psk found");
+    assert_eq!(
+        psk.expose(),
+        &[
+            0x45, 0xa3, 0x07, 0x59, 0xdf, 0x97, 0xdc, 0x26, 0xa1, 0x5b, 0x88, 0xff
+        ]
+    );
+}
+
+#[test]
+fn per_cpu_children() {
+    let cfg = import_clean(
+        r#"connections {
+    lanes {
+        version = 2
+        local_addrs = 10.0.0.2
+        remote_addrs = 10.0.0.1
+        proposals = aes128gcm16-prfsha256-x25519
+        local { auth = psk
+            id = b.lanes.test }
+        remote {
+            auth = psk
+            id = a.lanes.test
+        }
+        children {
+            net {
+                local_ts = 192.168.2.0/24
+                remote_ts = 192.168.1.0/24
+                esp_proposals = aes128gcm16
+                mode = tunnel
+                start_action = trap
+                per_cpu_sas = encap
+                hw_offload = yes
+                replay_window = 128
+            }
+        }
+    }
+}
+secrets {
+    ike-lanes {
+        id-a = a.lanes.test
+        id-b = b.lanes.test
+        secret = "lanes-test-psk # not a comment"
+    }
+}
+"#,
+    );
+    let ch = &cfg.connections["lanes"].children["net"];
+    assert_eq!(ch.per_cpu_sas, PerCpuSas::Encap);
+    assert_eq!(ch.hw_offload, HwOffload::Crypto);
+    assert_eq!(ch.replay_window, 128);
+    let psk = cfg.psk("b.lanes.test", "a.lanes.test").expect("psk");
+    assert_eq!(psk.expose(), b"lanes-test-psk # not a comment");
+}
+
+#[test]
+fn certificates_are_reported_and_the_connection_left_out() {
+    // swanctl/net2net-cert
+    let src = r#"
+connections {
+   gw-gw {
+      local_addrs  = 192.168.0.1
+      remote_addrs = 192.168.0.2
+      local {
+         auth = pubkey
+         certs = moonCert.pem
+         id = moon.strongswan.org
+      }
+      remote {
+         auth = pubkey
+         id = sun.strongswan.org
+      }
+      children {
+         net-net {
+            local_ts  = 10.1.0.0/16
+            remote_ts = 10.2.0.0/16
+         }
+      }
+      send_certreq = no
+   }
+}
+authorities {
+   strongswan {
+      cacert = strongswanCert.pem
+   }
+}
+"#;
+    let root = parse_str(src, Path::new("swanctl.conf")).expect("parse");
+    let c = convert(&root);
+    let paths = issue_paths(&c);
+    for want in [
+        "connections.gw-gw.local.auth",
+        "connections.gw-gw.local.certs",
+        "connections.gw-gw.remote.auth",
+        "authorities",
+    ] {
+        assert!(paths.contains(&want), "{want} not reported in {paths:?}");
+    }
+    assert!(!paths.iter().any(|p| p.ends_with("send_certreq")));
+    assert!(c.toml.get("connections").is_none(), "{:?}", c.toml);
+    let text = render(Path::new("swanctl.conf"), &c).expect("render");
+    assert!(text.contains("# not carried: connections.gw-gw.local.certs:"));
+}
+
+#[test]
+fn several_children_through_includes_and_partial() {
+    let dir = TempDir::new("import");
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("conf.d")).expect("mkdir");
+    std::fs::write(
+        d.join("swanctl.conf"),
+        "connections {\n  include conf.d/*.conf\n}\ninclude secrets.inc # keys\n",
+    )
+    .expect("write");
+    std::fs::write(
+        d.join("conf.d/gw.conf"),
+        r#"gw {
+  local_addrs = 10.0.0.1
+  remote_addrs = 10.0.0.2
+  local { auth = psk }
+  remote { auth = psk }
+  children {
+    lan { local_ts = 10.1.0.0/16, 10.3.0.0/16
+          remote_ts = 10.2.0.0/16 }
+    dmz {
+      remote_ts = 10.9.0.0/24[tcp/443]
+      updown = /usr/lib/ipsec/_updown iptables
+      mode = beet
+    }
+  }
+}
+"#,
+    )
+    .expect("write");
+    std::fs::write(
+        d.join("conf.d/more.conf"),
+        "gw {\n  children {\n    voip {\n      local_ts = 10.4.0.0/24\n      rekey_bytes = 500000000\n    }\n  }\n}\n",
+    )
+    .expect("write");
+    std::fs::write(
+        d.join("secrets.inc"),
+        "secrets {\n  ike { secret = 0sVGVzdFBTSw== }\n  eap-carol { id = carol\n secret = x }\n}\n",
+    )
+    .expect("write");
+    let root = parse_file(&d.join("swanctl.conf")).unwrap_or_else(|e| panic!("{e}"));
+    let c = convert(&root);
+    let mut paths = issue_paths(&c);
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "connections.gw.children.dmz.mode",
+            "connections.gw.children.dmz.remote_ts",
+            "connections.gw.children.dmz.updown",
+            "connections.gw.children.voip.rekey_bytes",
+            "secrets.eap-carol",
+        ]
+    );
+    let cfg = load_back(&c);
+    let gw = &cfg.connections["gw"];
+    assert_eq!(
+        gw.children.len(),
+        3,
+        "lan, dmz and voip (merged from two files)"
+    );
+    assert_eq!(gw.children["lan"].local_ts.len(), 2);
+    assert!(gw.children["dmz"].remote_ts.is_empty());
+    assert_eq!(
+        cfg.psk("10.0.0.1", "10.0.0.2").expect("psk").expose(),
+        b"TestPSK"
+    );
+    // The command itself refuses without --partial and writes nothing.
+    let out = d.join("out.toml");
+    let err = run(Some(&d.join("swanctl.conf")), Some(&out), false).expect_err("must fail");
+    assert!(err.to_string().contains("--partial"), "{err}");
+    assert!(!out.exists());
+    run(Some(&d.join("swanctl.conf")), Some(&out), true).expect("partial import");
+    let loaded = Config::load(&out).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.connections["gw"].children.len(), 3);
+}
+
+#[test]
+fn transport_mode_host_to_host() {
+    // swanctl/host2host-transport
+    let cfg = import_clean(
+        r#"connections {
+   host-host {
+      local_addrs = 192.168.0.1
+      remote_addrs = 192.168.0.2
+      local {
+         auth = psk
+      }
+      remote {
+         auth = psk
+      }
+      children {
+         host-host {
+            mode = transport
+            start_action = start
+            esp_proposals = aes256gcm16, aes128-sha256
+            dpd_action = clear
+            life_time = 2h
+            rand_time = 5m
+         }
+      }
+      encap = yes
+      fragmentation = no
+   }
+}
+secrets {
+   ike-host { id = 192.168.0.2
+      secret = "a \"quoted\" key" }
+}"#,
+    );
+    let c = &cfg.connections["host-host"];
+    assert!(c.encap);
+    let ch = &c.children["host-host"];
+    assert_eq!(ch.mode, Mode::Transport);
+    assert_eq!(ch.esp_proposals.len(), 2);
+    assert_eq!(ch.life_time().0, 7200);
+    assert_eq!(ch.rand_time().0, 300);
+    assert!(ch.local_ts.is_empty() && ch.remote_ts.is_empty());
+    assert_eq!(
+        cfg.psk("x", "192.168.0.2").expect("psk").expose(),
+        b"a \"quoted\" key"
+    );
+}
+
+#[test]
+fn bad_values_are_reported_with_their_path() {
+    let root = parse_str(
+        "connections { c {\n local_addrs = gw.example.org\n proposals = aes128-nosuchprf-x25519\n local { auth = psk }\n remote { auth = psk }\n children { x { start_action = trap|start\n rekey_time = soon } }\n}}\nsecrets { ike { secret = 0s!! } }\n",
+        Path::new("s.conf"),
+    )
+    .expect("parse");
+    let c = convert(&root);
+    let paths = issue_paths(&c);
+    assert_eq!(
+        paths,
+        [
+            "connections.c.local_addrs",
+            "connections.c.proposals",
+            "connections.c.children.x.start_action",
+            "connections.c.children.x.rekey_time",
+            "secrets.ike.secret",
+            "secrets.ike.secret",
+        ]
+    );
+    assert!(
+        c.issues[0].why.contains("IP addresses only"),
+        "{:?}",
+        c.issues[0]
+    );
+}
+
+#[test]
+fn syntax_errors_name_file_and_line() {
+    let e = parse_str("connections {\n  a {\n    x = 1\n", Path::new("s.conf")).expect_err("open");
+    assert!(e.to_string().starts_with("s.conf:4:"), "{e}");
+    assert!(e.message.contains("missing `}`"));
+    let e = parse_str("a {\n}\n}\n", Path::new("s.conf")).expect_err("close");
+    assert_eq!(e.origin.line, 3);
+    let e = parse_str("a : base {\n}\n", Path::new("s.conf")).expect_err("template");
+    assert!(e.message.contains("not supported"), "{e}");
+    let e = parse_str("a = \"open\n", Path::new("s.conf")).expect_err("quote");
+    assert!(e.message.contains("closing"), "{e}");
+    let dir = TempDir::new("import-loop");
+    std::fs::write(dir.path().join("x.conf"), "include x.conf\n").expect("write");
+    let e = parse_file(&dir.path().join("x.conf")).expect_err("loop");
+    assert!(e.message.contains("deeper"), "{e}");
+    let e = parse_file(&dir.path().join("none.conf")).expect_err("missing");
+    assert!(e.message.contains("cannot read"), "{e}");
+}
+
+#[test]
+fn sections_merge_and_last_value_wins() {
+    let root = parse_str(
+        "a {\n k = 1 # one\n}\na { k = 2\n b { } }\nc = \"x\\ty\"\n",
+        Path::new("s.conf"),
+    )
+    .expect("parse");
+    let a = root.section("a").expect("a");
+    assert_eq!(a.get("k"), Some("2"));
+    assert!(a.section("b").is_some());
+    assert_eq!(root.get("c"), Some("x\ty"));
+    assert_eq!(root.sections.len(), 1);
+}
+
+#[test]
+fn what_lanes_refuses_is_reported_at_the_swanctl_path() {
+    let root = parse_str(
+        "connections { h {\n remote_addrs = 192.168.0.2\n local { auth = psk }\n remote { auth = psk }\n children { h { start_action = start } }\n}}\nsecrets { ike { secret = k } }\n",
+        Path::new("s.conf"),
+    )
+    .expect("parse");
+    let mut c = convert(&root);
+    assert!(c.issues.is_empty(), "{:?}", c.issues);
+    check_with_loader(Path::new("s.conf"), &mut c).expect("check");
+    assert_eq!(issue_paths(&c), ["connections.h.children.h.local_ts"]);
+    assert!(c.issues[0].why.contains("local_addrs"), "{:?}", c.issues[0]);
+}
