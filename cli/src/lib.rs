@@ -7,10 +7,10 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod doctor;
-pub mod logging;
-pub mod metrics;
 pub mod import;
+pub mod logging;
 pub mod manual;
+pub mod metrics;
 pub mod steer;
 pub mod top;
 
