@@ -4,14 +4,17 @@
 //! SP 800-38A F.2.1 (AES-128-CBC). Values no RFC lists (prf+, ECP-384 and
 //! MODP with fixed private values, CBC ICV) were computed with Python's
 //! hashlib/pyca-cryptography by tests/data/gen_kat.py, an independent
-//! implementation.
+//! implementation. ML-KEM answers come from NIST's ACVP FIPS 203 files
+//! (tests/data/mlkem_kat.txt).
 
 #![allow(clippy::unwrap_used, reason = "helpers outside #[test] fns")]
 
 use ike_core::crypto::cipher::{
     AES_CBC, AES_GCM_16, AUTH_HMAC_SHA2_256_128, CHACHA20_POLY1305, EncrAlgorithm,
 };
-use ike_core::crypto::ke::{ECP_256, ECP_384, MODP_2048, MODP_3072, X25519};
+use ike_core::crypto::ke::{
+    ECP_256, ECP_384, ML_KEM_512, ML_KEM_768, ML_KEM_1024, MODP_2048, MODP_3072, X25519,
+};
 use ike_core::crypto::prf::{
     PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512, prf, prf_plus,
 };
@@ -268,11 +271,9 @@ fn every_group_agrees_with_itself() {
         let b = g.start(p.random.as_ref()).unwrap();
         assert_eq!(a.public().len(), g.public_len(), "{g:?}");
         assert_ne!(a.public(), b.public());
-        assert_eq!(
-            &*a.complete(b.public()).unwrap(),
-            &*b.complete(a.public()).unwrap(),
-            "{g:?}"
-        );
+        // The responder's one-step side (a KEM encapsulates) agrees too.
+        let (reply, secret) = g.respond(p.random.as_ref(), a.public()).unwrap();
+        assert_eq!(&*a.complete(&reply).unwrap(), &*secret, "{g:?}");
     }
     assert_eq!(MODP_3072.public_len(), 384);
     // The same seed gives the same keys (reproducible tests).
@@ -403,4 +404,67 @@ fn aes_cbc_hmac_sha256_128() {
             .is_err()
     );
     assert!(k.open(&mut [0u8; 40], 32).is_err());
+}
+
+const MLKEM_KAT: &str = include_str!("data/mlkem_kat.txt");
+
+/// The `key = hex` lines of section `[name]` in tests/data/mlkem_kat.txt.
+fn kat_section(name: &str) -> std::collections::HashMap<&'static str, Vec<u8>> {
+    let head = format!("[{name}]");
+    MLKEM_KAT
+        .split("\n\n")
+        .find(|b| b.lines().any(|l| l == head))
+        .unwrap_or_else(|| panic!("no {head} in mlkem_kat.txt"))
+        .lines()
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(k, v)| (k, unhex(v)))
+        .collect()
+}
+
+/// FIPS 203 keyGen (seed d || z -> ek) and encaps (ek, m -> c, K) from
+/// NIST's ACVP vectors, then decaps of our own ciphertext; a flipped
+/// ciphertext bit gives a different (implicitly rejected) secret.
+#[test]
+fn fips203_ml_kem_known_answers() {
+    let groups: [(&dyn KeGroup, &str, KeId); 3] = [
+        (&ML_KEM_512, "ML-KEM-512", KeId(35)),
+        (&ML_KEM_768, "ML-KEM-768", KeId(36)),
+        (&ML_KEM_1024, "ML-KEM-1024", KeId(37)),
+    ];
+    for (g, name, id) in groups {
+        assert_eq!(g.id(), id);
+        let kg = kat_section(&format!("keygen {name}"));
+        let seed = [kg["d"].as_slice(), kg["z"].as_slice()].concat();
+        let initiator = g.import_private(&seed).unwrap();
+        assert_eq!(initiator.public(), kg["ek"].as_slice(), "{name} keyGen");
+        assert_eq!(g.public_len(), kg["ek"].len());
+
+        let en = kat_section(&format!("encap {name}"));
+        let (c, k) = g.respond(&FixedRandom(en["m"].clone()), &en["ek"]).unwrap();
+        assert_eq!(c, en["c"], "{name} Encaps ciphertext");
+        assert_eq!(&*k, en["k"].as_slice(), "{name} Encaps shared secret");
+
+        let (c, k) = g
+            .respond(&FixedRandom(en["m"].clone()), initiator.public())
+            .unwrap();
+        assert_eq!(&*initiator.complete(&c).unwrap(), &*k, "{name} Decaps");
+        let mut flipped = c.clone();
+        flipped[0] ^= 1;
+        assert_ne!(&*initiator.complete(&flipped).unwrap(), &*k);
+        assert!(initiator.complete(&c[1..]).is_err());
+        assert!(g.import_private(&seed[1..]).is_err());
+    }
+}
+
+/// An encapsulation key whose coefficients are not reduced mod q fails the
+/// FIPS 203 §7.2 input check, with an error rather than a panic.
+#[test]
+fn ml_kem_rejects_unreduced_encapsulation_key() {
+    let bad = vec![0xffu8; ML_KEM_768.public_len()];
+    let rng = CryptoProvider::seeded(1);
+    assert!(matches!(
+        ML_KEM_768.respond(rng.random.as_ref(), &bad),
+        Err(CryptoError::InvalidPublicValue { .. })
+    ));
+    assert!(ML_KEM_768.respond(rng.random.as_ref(), &bad[1..]).is_err());
 }

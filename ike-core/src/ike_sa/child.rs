@@ -393,16 +393,13 @@ fn responder_ke(
             g.0.to_be_bytes().to_vec(),
         ));
     };
-    let Ok(mine) = crypto.ke(g).and_then(|x| x.start(&*crypto.random)) else {
+    let Ok(x) = crypto.ke(g) else {
         return Err(Refusal::of(NotifyType::NO_PROPOSAL_CHOSEN));
     };
-    let Ok(s) = mine.complete(&ke.data) else {
+    let Ok((data, s)) = x.respond(&*crypto.random, &ke.data) else {
         return Err(Refusal::of(NotifyType::INVALID_SYNTAX));
     };
-    let ke_out = Ke {
-        group: g,
-        data: mine.public().to_vec(),
-    };
+    let ke_out = Ke { group: g, data };
     Ok((Some(s), Some(ke_out)))
 }
 

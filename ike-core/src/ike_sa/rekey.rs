@@ -321,13 +321,11 @@ fn accept_ike_rekey(
             group.0.to_be_bytes().to_vec(),
         )
     })?;
-    let mine = ctx
+    let (mine, gir) = ctx
         .crypto
         .ke(group)
-        .and_then(|g| g.start(&*ctx.crypto.random))
-        .map_err(|_| Refusal::of(NotifyType::NO_PROPOSAL_CHOSEN))?;
-    let gir = mine
-        .complete(&ke.data)
+        .map_err(|_| Refusal::of(NotifyType::NO_PROPOSAL_CHOSEN))?
+        .respond(&*ctx.crypto.random, &ke.data)
         .map_err(|_| Refusal::of(NotifyType::INVALID_SYNTAX))?;
     let temporary = |_| Refusal::of(NotifyType::TEMPORARY_FAILURE);
     let nr = ctx.crypto.random_nonce(NONCE_LEN).map_err(temporary)?;
@@ -340,7 +338,7 @@ fn accept_ike_rekey(
         ni,
         nr,
         gir,
-        public: mine.public().to_vec(),
+        public: mine,
     })
 }
 

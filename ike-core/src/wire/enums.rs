@@ -267,7 +267,7 @@ ike_enum! {
 
 ike_enum! {
     /// Transform Type 4, Key Exchange Method IDs (DH groups; RFC 7296,
-    /// RFC 3526, RFC 5903, RFC 8031).
+    /// RFC 3526, RFC 5903, RFC 8031; ML-KEM from RFC 9370's registry).
     KeId(u16) {
         NONE = 0,
         MODP_768 = 1,
@@ -286,6 +286,9 @@ ike_enum! {
         ECP_512_BP = 30,
         CURVE25519 = 31,
         CURVE448 = 32,
+        ML_KEM_512 = 35,
+        ML_KEM_768 = 36,
+        ML_KEM_1024 = 37,
     }
 }
 
