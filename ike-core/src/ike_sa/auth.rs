@@ -123,6 +123,7 @@ impl IkeSa {
                 integ: None,
                 ke: None,
                 esn: false,
+                ake: [None; 7],
             }),
             local: self.local,
             remote: self.remote,

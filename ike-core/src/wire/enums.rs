@@ -213,6 +213,14 @@ ike_enum! {
         /// Key Exchange Method (formerly "Diffie-Hellman Group").
         KE = 4,
         ESN = 5,
+        /// Additional Key Exchange 1..7 (RFC 9370 §2.2.1).
+        ADDITIONAL_KEY_EXCHANGE_1 = 6,
+        ADDITIONAL_KEY_EXCHANGE_2 = 7,
+        ADDITIONAL_KEY_EXCHANGE_3 = 8,
+        ADDITIONAL_KEY_EXCHANGE_4 = 9,
+        ADDITIONAL_KEY_EXCHANGE_5 = 10,
+        ADDITIONAL_KEY_EXCHANGE_6 = 11,
+        ADDITIONAL_KEY_EXCHANGE_7 = 12,
     }
 }
 
