@@ -601,7 +601,7 @@ mod tests {
         ));
 
         // Required on both sides: selected, and the wire form round-trips.
-        let (_, sel) = Proposal::select(&[p.clone()], &[(1, p.clone())]).unwrap();
+        let (_, sel) = Proposal::select(std::slice::from_ref(&p), &[(1, p.clone())]).unwrap();
         assert_eq!(sel.additional().collect::<Vec<_>>(), vec![KeId::ML_KEM_768]);
         let w = p.to_wire(1, Vec::new());
         assert!(
@@ -614,10 +614,14 @@ mod tests {
 
         // A peer without it: no match when we require it, "none" when optional.
         let plain = Proposal::parse_ike("aes256gcm16-prfsha384-x25519").unwrap();
-        assert_eq!(Proposal::select(&[p.clone()], &[(1, plain.clone())]), None);
+        assert_eq!(
+            Proposal::select(std::slice::from_ref(&p), &[(1, plain.clone())]),
+            None
+        );
         let optional =
             Proposal::parse_ike("aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke1_none").unwrap();
-        let (_, sel) = Proposal::select(&[optional.clone()], &[(1, plain.clone())]).unwrap();
+        let (_, sel) =
+            Proposal::select(std::slice::from_ref(&optional), &[(1, plain.clone())]).unwrap();
         assert_eq!(sel.additional().count(), 0);
         assert!(optional.allows(&sel));
         assert!(!p.allows(&sel));

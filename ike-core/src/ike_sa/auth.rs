@@ -8,7 +8,7 @@ use super::keys::SaKeys;
 use super::{Ctx, IkeSa, Pending, State, Task};
 use crate::config::{ConnectionConfig, Identity};
 use crate::connections::Candidate;
-use crate::crypto::auth::{psk_auth, verify_psk_auth};
+use crate::crypto::auth::{psk_auth_int, verify_psk_auth_int};
 use crate::error::{Error, PeerMisbehaved};
 use crate::event::Event;
 use crate::ids::ConnId;
@@ -49,13 +49,14 @@ impl IkeSa {
             return;
         };
         let idi = conn.local_id.to_wire();
-        let auth = psk_auth(
+        let auth = psk_auth_int(
             keys.prf,
             &conn.psk.0,
             &st.request,
             &st.nr,
             &keys.sk_pi,
             &idi,
+            &st.inter.auth_octets(self.next_msg_id),
         );
         let mut payloads = vec![Payload::Idi(idi)];
         if conn.initial_contact {
@@ -173,13 +174,14 @@ impl IkeSa {
             return;
         };
         if auth.method != AuthMethod::PSK
-            || !verify_psk_auth(
+            || !verify_psk_auth_int(
                 keys.prf,
                 &conn.psk.0,
                 &st.response,
                 &st.ni,
                 &keys.sk_pr,
                 idr,
+                &st.inter.auth_octets(self.next_msg_id.wrapping_sub(1)),
                 &auth.data,
             )
         {
@@ -211,6 +213,12 @@ impl IkeSa {
             return;
         };
         self.announced = true;
+        if !st.inter.todo.is_empty() {
+            let e = Error::PeerMisbehaved(PeerMisbehaved::Invalid(
+                "IKE_AUTH before the additional key exchanges",
+            ));
+            return self.fail_auth(ctx, msg_id, NotifyType::INVALID_SYNTAX, e);
+        }
         let claim = match self.auth_claim(ctx, inner) {
             Ok(claim) => claim,
             Err((ty, e)) => return self.fail_auth(ctx, msg_id, ty, e),
@@ -219,13 +227,14 @@ impl IkeSa {
             return;
         };
         if claim.auth.method != AuthMethod::PSK
-            || !verify_psk_auth(
+            || !verify_psk_auth_int(
                 keys.prf,
                 &claim.conn.psk.0,
                 &st.request,
                 &st.nr,
                 &keys.sk_pi,
                 claim.idi,
+                &st.inter.auth_octets(msg_id),
                 &claim.auth.data,
             )
         {
@@ -234,7 +243,7 @@ impl IkeSa {
         }
         self.conn = claim.conn_id;
         self.cfg = Arc::clone(&claim.conn);
-        let mut payloads = auth_response(keys, &st, &claim.conn);
+        let mut payloads = auth_response(keys, &st, &claim.conn, msg_id);
         if has_notify(inner, NotifyType::INITIAL_CONTACT) {
             ctx.out.initial_contact.push(self.id);
         }
@@ -294,15 +303,21 @@ impl IkeSa {
 }
 
 /// Our IDr and AUTH for the IKE_AUTH response (RFC 7296 §2.15).
-fn auth_response(keys: &SaKeys, st: &InitResponder, conn: &ConnectionConfig) -> Vec<Payload> {
+fn auth_response(
+    keys: &SaKeys,
+    st: &InitResponder,
+    conn: &ConnectionConfig,
+    msg_id: u32,
+) -> Vec<Payload> {
     let idr = conn.local_id.to_wire();
-    let my_auth = psk_auth(
+    let my_auth = psk_auth_int(
         keys.prf,
         &conn.psk.0,
         &st.response,
         &st.ni,
         &keys.sk_pr,
         &idr,
+        &st.inter.auth_octets(msg_id),
     );
     vec![
         Payload::Idr(idr),

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use sha1::{Digest, Sha1};
 
+use super::intermediate::Intermediate;
 use super::keys::SaKeys;
 use super::{Ctx, IkeSa, Outstanding, Pending, State, Task};
 use crate::config::ConnectionConfig;
@@ -148,6 +149,8 @@ pub(crate) struct InitPending {
     pub(crate) nat: (bool, bool),
     /// The request carried NAT_DETECTION_*_IP, so the response does too.
     pub(crate) nat_notify: bool,
+    /// The request carried INTERMEDIATE_EXCHANGE_SUPPORTED (RFC 9242 §3.1).
+    pub(crate) intermediate: bool,
 }
 
 /// The IKE_SA_INIT response, the IKE SA's keys and our nonce Nr.
@@ -220,7 +223,14 @@ fn choose_init(
             group.0.to_be_bytes().to_vec(),
         ));
     }
-    if ctx.crypto.ke(group).is_err() {
+    if ctx.crypto.ke(group).is_err() || sel.additional().any(|k| ctx.crypto.ke(k).is_err()) {
+        return Err((NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()));
+    }
+    // RFC 9370 §2.2.1: additional key exchanges need IKE_INTERMEDIATE.
+    let intermediate = msg
+        .notify(NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED)
+        .is_some();
+    if sel.additional().next().is_some() && !intermediate {
         return Err((NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()));
     }
     Ok(InitChoice {
@@ -240,6 +250,8 @@ pub(crate) struct InitResponder {
     pub(crate) ni: Vec<u8>,
     pub(crate) nr: Vec<u8>,
     pub(crate) first_child: Option<Task>,
+    /// IKE_INTERMEDIATE exchanges (RFC 9242, RFC 9370) before IKE_AUTH.
+    pub(crate) inter: Intermediate,
 }
 
 /// NAT_DETECTION_*_IP data: SHA-1(SPIi ‖ SPIr ‖ IP ‖ port) (RFC 7296 §2.23).
@@ -304,6 +316,7 @@ fn chosen(ours: &[Proposal], p: &crate::wire::Proposal) -> Option<Selected> {
         || theirs.integ.len() > 1
         || theirs.ke.len() > 1
         || theirs.esn.len() > 1
+        || theirs.ake.iter().any(|a| a.len() > 1)
     {
         return None;
     }
@@ -339,6 +352,15 @@ fn init_keys(
     }
     if Some(ke.group) != sel.ke || ke.group != st.ke.group() {
         return Err(bad("KE group"));
+    }
+    if sel.additional().next().is_some()
+        && msg
+            .notify(NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED)
+            .is_none()
+    {
+        return Err(bad(
+            "additional key exchanges without INTERMEDIATE_EXCHANGE_SUPPORTED",
+        ));
     }
     let gir = st
         .ke
@@ -444,6 +466,16 @@ impl IkeSa {
             r
         });
         payloads.extend(nat_notifies(self.spi_i.0, 0, self.local, self.remote, fake));
+        if conn
+            .ike_proposals
+            .iter()
+            .any(|p| p.ake.iter().any(|a| !a.is_empty()))
+        {
+            payloads.push(Payload::Notify(Notify::new(
+                NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED,
+                Vec::new(),
+            )));
+        }
         let msg = Message {
             header: Header::new(
                 self.spi_i.0,
@@ -492,7 +524,7 @@ impl IkeSa {
             InitVerdict::Proceed => match self.complete_init(ctx, &conn, remote, datagram, msg) {
                 Ok(()) => {
                     self.outstanding = None;
-                    self.start_auth(ctx, now);
+                    self.continue_init(ctx, now);
                     return;
                 }
                 Err(e) => InitVerdict::Ignore(e),
@@ -562,6 +594,7 @@ impl IkeSa {
             ni: st.ni,
             nr,
             first_child: st.first_child,
+            inter: Intermediate::new(&sel),
         }));
         Ok(())
     }
@@ -597,6 +630,9 @@ impl IkeSa {
             sel: choice.sel,
             nat: detect_nat(msg, h.spi_i, 0, local, remote),
             nat_notify: msg.notify(NotifyType::NAT_DETECTION_SOURCE_IP).is_some(),
+            intermediate: msg
+                .notify(NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED)
+                .is_some(),
         };
         let mut sa = Self::blank(
             id,
@@ -642,6 +678,7 @@ impl IkeSa {
                     ni: p.ni,
                     nr,
                     first_child: None,
+                    inter: Intermediate::new(&p.sel),
                 }));
             }
             Err(reply) => {
@@ -691,6 +728,12 @@ impl IkeSa {
         ];
         if p.nat_notify {
             payloads.extend(nat_notifies(spi_i, spi_r, self.local, self.remote, None));
+        }
+        if p.intermediate {
+            payloads.push(Payload::Notify(Notify::new(
+                NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED,
+                Vec::new(),
+            )));
         }
         let header = Header::new(
             spi_i,

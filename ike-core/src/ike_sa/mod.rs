@@ -9,6 +9,7 @@ mod auth;
 mod child;
 mod info;
 mod init;
+mod intermediate;
 pub(crate) mod keys;
 mod rekey;
 
@@ -160,6 +161,8 @@ pub(crate) enum Task {
 pub(crate) enum Pending {
     Init,
     Auth(Option<Box<ChildReq>>),
+    /// IKE_INTERMEDIATE with our share of an additional key exchange (RFC 9370).
+    Intermediate(Box<dyn crate::crypto::ke::ActiveKe>),
     CreateChild(Box<ChildReq>),
     RekeyIke(Box<IkeRekeyReq>),
     DeleteChildren(Vec<ChildSaId>),
@@ -463,7 +466,12 @@ impl IkeSa {
         let Some(o) = self.outstanding.take() else {
             return;
         };
-        self.handle_response(ctx, now, o.pending, &inner);
+        match o.pending {
+            Pending::Intermediate(ke) => {
+                self.handle_intermediate_response(ctx, now, ke, &inner, rx.datagram);
+            }
+            p => self.handle_response(ctx, now, p, &inner),
+        }
         self.kick(ctx, now);
     }
 
@@ -482,17 +490,16 @@ impl IkeSa {
         // RFC 7296 §1.4: INFORMATIONAL (like CREATE_CHILD_SA) only after the
         // initial exchanges; until our IKE_AUTH completes, leave the message
         // ID unused so the peer retransmits it once we are established.
-        if h.exchange != ExchangeType::IKE_AUTH && !self.is_established() && !self.is_closing() {
+        let initial = [ExchangeType::IKE_AUTH, ExchangeType::IKE_INTERMEDIATE];
+        if !initial.contains(&h.exchange) && !self.is_established() && !self.is_closing() {
             return;
         }
         let id = h.message_id;
         if id == self.expect_msg_id.wrapping_sub(1) && self.expect_msg_id != 0 {
             // Retransmission: resend the cached response if the request is authentic.
             // Authentic (a good ICV), even if its payloads were malformed.
-            if matches!(
-                keys.unprotect(rx.datagram),
-                Ok(_) | Err(OpenError::Invalid(_))
-            ) && let Some(r) = self.last_response.clone()
+            if self.authentic_request(rx.datagram)
+                && let Some(r) = self.last_response.clone()
             {
                 self.send(ctx, &r);
             }
@@ -527,7 +534,11 @@ impl IkeSa {
             self.send_response(ctx, h.exchange, id, &[n]);
             return;
         }
-        self.dispatch_request(ctx, now, h.exchange, id, &inner);
+        if h.exchange == ExchangeType::IKE_INTERMEDIATE {
+            self.handle_intermediate_request(ctx, id, &inner, rx.datagram);
+        } else {
+            self.dispatch_request(ctx, now, h.exchange, id, &inner);
+        }
         self.kick(ctx, now);
     }
 
@@ -593,7 +604,7 @@ impl IkeSa {
         inner: &[Payload],
     ) {
         match pending {
-            Pending::Init => {}
+            Pending::Init | Pending::Intermediate(_) => {}
             Pending::Auth(child) => self.handle_auth_response(ctx, now, child, inner),
             Pending::CreateChild(req) => self.handle_create_child_response(ctx, now, *req, inner),
             Pending::RekeyIke(req) => self.handle_rekey_ike_response(ctx, now, *req, inner),

@@ -4,6 +4,7 @@ mod dos;
 mod engine;
 mod exchanges;
 mod failures;
+mod intermediate;
 mod limits;
 mod per_resource;
 mod selectors;

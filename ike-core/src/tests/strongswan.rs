@@ -122,6 +122,7 @@ fn responder_answers_strongswan_ike_auth_and_create_child_sa() {
             ni: ni.clone(),
             nr: nr.clone(),
             first_child: None,
+            inter: Default::default(),
         })),
     );
     sa.spi_i = IkeSpi(resp_hdr.spi_i);
@@ -319,6 +320,7 @@ fn initiator_accepts_strongswan_ike_auth_response() {
             ni: ni.clone(),
             nr: nr.clone(),
             first_child: None,
+            inter: Default::default(),
         })),
     );
     sa.natt = true;
