@@ -65,6 +65,10 @@ fn esp_offer(c: &ChildConfig, in_auth: bool) -> Vec<Proposal> {
                 // No KE in IKE_AUTH (RFC 7296 §1.2); strongSwan strips it likewise.
                 p.ke.clear();
             }
+            // Additional key exchanges: none in IKE_AUTH (RFC 9370 §2.2.3), and
+            // CREATE_CHILD_SA's IKE_FOLLOWUP_KE (§2.2.4) is not run, so they
+            // are never offered nor accepted for a Child SA.
+            p.ake = Default::default();
             p
         })
         .collect()
