@@ -160,6 +160,8 @@ fn keyword(k: &str) -> Option<Keyword> {
         "ecp384" => Keyword::Ke(KeId::ECP_384),
         "modp2048" => Keyword::Ke(KeId::MODP_2048),
         "modp3072" => Keyword::Ke(KeId::MODP_3072),
+        "modp4096" => Keyword::Ke(KeId::MODP_4096),
+        "modp8192" => Keyword::Ke(KeId::MODP_8192),
         "mlkem512" => Keyword::Ke(KeId::ML_KEM_512),
         "mlkem768" => Keyword::Ke(KeId::ML_KEM_768),
         "mlkem1024" => Keyword::Ke(KeId::ML_KEM_1024),

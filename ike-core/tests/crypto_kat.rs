@@ -13,7 +13,8 @@ use ike_core::crypto::cipher::{
     AES_CBC, AES_GCM_16, AUTH_HMAC_SHA2_256_128, CHACHA20_POLY1305, EncrAlgorithm,
 };
 use ike_core::crypto::ke::{
-    ECP_256, ECP_384, ML_KEM_512, ML_KEM_768, ML_KEM_1024, MODP_2048, MODP_3072, X25519,
+    ECP_256, ECP_384, ML_KEM_512, ML_KEM_768, ML_KEM_1024, MODP_2048, MODP_3072, MODP_4096,
+    MODP_8192, X25519,
 };
 use ike_core::crypto::prf::{
     PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512, prf, prf_plus,
@@ -467,4 +468,34 @@ fn ml_kem_rejects_unreduced_encapsulation_key() {
         Err(CryptoError::InvalidPublicValue { .. })
     ));
     assert!(ML_KEM_768.respond(rng.random.as_ref(), &bad[1..]).is_err());
+}
+
+/// MODP-4096 and MODP-8192 (RFC 3526 §5, §7) against Python's pow with the
+/// primes from the RFC's formula: SHA-256 of g^x and of g^xy.
+#[test]
+fn modp4096_8192_independent_vectors() {
+    use sha2::{Digest, Sha256};
+    let x: Vec<u8> = (1..=64).collect();
+    let y: Vec<u8> = (100..164).collect();
+    let cases: [(&dyn KeGroup, &str, &str); 2] = [
+        (
+            &MODP_4096,
+            "0439872574dafc9b300359ea0dd742c3976ccf9fa56883bdb8268462adedf8cf",
+            "fdc53992bf8335da225d32d91cdf16111bf908b902e22711888f08262f324f96",
+        ),
+        (
+            &MODP_8192,
+            "86b83427a715cae1ac4f0f7ce33a65bdce79ab5608db0fb2aad514b29f74e68a",
+            "7f73e59ca4d2fe08376ae6d5f6f1b005b30cd63c756251b820c5ed72f05f8a4a",
+        ),
+    ];
+    for (g, gx, shared) in cases {
+        let a = g.import_private(&x).unwrap();
+        let b = g.import_private(&y).unwrap();
+        assert_eq!(a.public().len(), g.public_len());
+        assert_eq!(Sha256::digest(a.public()).to_vec(), unhex(gx), "{g:?} g^x");
+        let s = a.complete(b.public()).unwrap();
+        assert_eq!(Sha256::digest(&*s).to_vec(), unhex(shared), "{g:?} g^xy");
+        assert!(a.complete(&vec![0xff; g.public_len()]).is_err());
+    }
 }

@@ -12,7 +12,9 @@ pub use ecp::{ECP_256, ECP_384, Ecp256, Ecp384};
 pub use mlkem::{
     ML_KEM_512, ML_KEM_768, ML_KEM_1024, MlKem512Group, MlKem768Group, MlKem1024Group,
 };
-pub use modp::{MODP_2048, MODP_3072, Modp2048, Modp3072};
+pub use modp::{
+    MODP_2048, MODP_3072, MODP_4096, MODP_8192, Modp2048, Modp3072, Modp4096, Modp8192,
+};
 pub use x25519::{X25519, X25519Group};
 
 use super::{CryptoError, SecretBytes, SecureRandom};
