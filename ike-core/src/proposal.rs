@@ -158,6 +158,7 @@ fn keyword(k: &str) -> Option<Keyword> {
         "x25519" | "curve25519" => Keyword::Ke(KeId::CURVE25519),
         "ecp256" => Keyword::Ke(KeId::ECP_256),
         "ecp384" => Keyword::Ke(KeId::ECP_384),
+        "ecp521" => Keyword::Ke(KeId::ECP_521),
         "modp2048" => Keyword::Ke(KeId::MODP_2048),
         "modp3072" => Keyword::Ke(KeId::MODP_3072),
         "modp4096" => Keyword::Ke(KeId::MODP_4096),

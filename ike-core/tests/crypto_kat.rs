@@ -13,8 +13,8 @@ use ike_core::crypto::cipher::{
     AES_CBC, AES_GCM_16, AUTH_HMAC_SHA2_256_128, CHACHA20_POLY1305, EncrAlgorithm,
 };
 use ike_core::crypto::ke::{
-    ECP_256, ECP_384, ML_KEM_512, ML_KEM_768, ML_KEM_1024, MODP_2048, MODP_3072, MODP_4096,
-    MODP_8192, X25519,
+    ECP_256, ECP_384, ECP_521, ML_KEM_512, ML_KEM_768, ML_KEM_1024, MODP_2048, MODP_3072,
+    MODP_4096, MODP_8192, X25519,
 };
 use ike_core::crypto::prf::{
     PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512, prf, prf_plus,
@@ -497,5 +497,23 @@ fn modp4096_8192_independent_vectors() {
         let s = a.complete(b.public()).unwrap();
         assert_eq!(Sha256::digest(&*s).to_vec(), unhex(shared), "{g:?} g^xy");
         assert!(a.complete(&vec![0xff; g.public_len()]).is_err());
+    }
+}
+
+/// ECP-521 (RFC 5903, group 21) against pyca/cryptography (OpenSSL) with
+/// fixed private scalars.
+#[test]
+fn ecp521_independent_vector() {
+    ecp_kat(
+        &ECP_521,
+        "010102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f4041",
+        "00c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedfe0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfe0a0b0c0d0e0f10111213",
+        "0169dfe3a6b35ac06187e16c13901ac04cf88d14e10a33a19cb6b0887ec4b8fd2022892fbbcb9a94e12e3dd76a4f10c6aef22a71270dd66328b836a5940b42473e6f01aa4e89b47e8f30e953548b6193f821ff15d030d5d2e80247757bd7a2fd449dc692aa6d430091c8086367e2320e3bce88257c398321a81f264b173b9420cce0dac9",
+        "00a2a9bc8320ab6c5bf6a3efea927140574ffffefc4f29951cc101cc034c406f2c4bce8fc11ba05ca2801a9ed9cf0d2db423a800c71f7004b347d91fbd70ce969b7d01a096ff8a1f2fd54892568c420a4167b93880a7e634469a6f717f76df059b159a77d48d0404a116a2a1648a5a86719be14f69564a94531678c43756754fddebb189",
+        "008885f6abad094da9add72009e6027748982b7b861df1ef12ceea52e7e9b626a0e1837d9e02f31a4baa6542fe96e5804eada870e9b684fdf0826b0960a0209fc98a",
+    );
+    let p = CryptoProvider::seeded(5);
+    for _ in 0..8 {
+        assert!(ECP_521.start(p.random.as_ref()).is_ok());
     }
 }

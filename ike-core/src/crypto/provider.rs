@@ -10,7 +10,7 @@ use super::cipher::{
     CHACHA20_POLY1305, EncrAlgorithm, IntegAlgorithm,
 };
 use super::ke::{
-    ECP_256, ECP_384, KeGroup, ML_KEM_512, ML_KEM_768, ML_KEM_1024, MODP_2048, MODP_3072,
+    ECP_256, ECP_384, ECP_521, KeGroup, ML_KEM_512, ML_KEM_768, ML_KEM_1024, MODP_2048, MODP_3072,
     MODP_4096, MODP_8192, X25519,
 };
 use super::prf::{PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512, Prf};
@@ -56,6 +56,7 @@ impl CryptoProvider {
                 &X25519,
                 &ECP_256,
                 &ECP_384,
+                &ECP_521,
                 &MODP_2048,
                 &MODP_3072,
                 &MODP_4096,

@@ -8,7 +8,7 @@ mod x25519;
 
 use core::fmt;
 
-pub use ecp::{ECP_256, ECP_384, Ecp256, Ecp384};
+pub use ecp::{ECP_256, ECP_384, ECP_521, Ecp256, Ecp384, Ecp521};
 pub use mlkem::{
     ML_KEM_512, ML_KEM_768, ML_KEM_1024, MlKem512Group, MlKem768Group, MlKem1024Group,
 };
