@@ -38,8 +38,7 @@ impl IkeSa {
         ) else {
             return;
         };
-        let proposals = conn
-            .ike_proposals
+        let proposals = rekey_proposals(&conn.ike_proposals)
             .iter()
             .enumerate()
             .map(|(i, p)| {
@@ -172,8 +171,7 @@ impl IkeSa {
             }
             let spi_r = p.spi_u64().filter(|s| *s != 0)?;
             let theirs = Proposal::from_wire(p)?;
-            let sel = conn
-                .ike_proposals
+            let sel = rekey_proposals(&conn.ike_proposals)
                 .iter()
                 .find_map(|o| o.intersect(&theirs))?;
             let nr = get_nonce(inner)?.0.clone();
@@ -236,7 +234,7 @@ impl IkeSa {
             self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &p);
             return;
         }
-        let a = match accept_ike_rekey(ctx, &self.conn().ike_proposals, inner) {
+        let a = match accept_ike_rekey(ctx, &rekey_proposals(&self.conn().ike_proposals), inner) {
             Ok(a) => a,
             Err(refusal) => {
                 let p = refusal.into_payloads();
@@ -280,6 +278,17 @@ struct IkeRekeyAnswer {
     gir: SecretBytes,
     /// Our KE public value.
     public: Vec<u8>,
+}
+
+/// The IKE proposals for a rekey: without additional key exchanges, as
+/// IKE_FOLLOWUP_KE (RFC 9370 §2.2.4) is not run.
+fn rekey_proposals(ours: &[Proposal]) -> Vec<Proposal> {
+    ours.iter()
+        .map(|p| Proposal {
+            ake: Default::default(),
+            ..p.clone()
+        })
+        .collect()
 }
 
 /// Reads and decides an IKE rekey request (RFC 7296 §1.3.2): one of our

@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::time::Duration;
 
 use super::util::{Pair, Side, configs, installs};
 use crate::config::EndpointConfig;
@@ -209,4 +210,38 @@ fn lost_intermediate_response_is_resent_after_the_key_update() {
     assert!(hit.get());
     assert!(p.a.is_established(ike));
     assert_up(&mut p, &[KeId::ML_KEM_768]);
+}
+
+#[test]
+fn ike_and_child_rekeys_of_a_hybrid_sa_use_no_additional_exchange() {
+    // IKE_FOLLOWUP_KE is not run: rekeys must neither offer nor accept
+    // additional key exchanges, so both sides derive the same keys.
+    let (mut ea, mut eb) = configs();
+    with_ike(&mut ea, PQ);
+    with_ike(&mut eb, PQ);
+    ea.connections[0].rekey_time = Duration::from_secs(600);
+    ea.connections[0].children[0].rekey_time = Duration::from_secs(300);
+    let mut p = Pair::new(ea, eb);
+    let ike = p.connect();
+    assert_up(&mut p, &[KeId::ML_KEM_768]);
+    p.drive_for(Duration::from_secs(700));
+    let ea = p.take(Side::A);
+    assert!(
+        ea.iter().any(|e| matches!(e, Event::ChildSaRekeyed { .. })),
+        "{ea:?}"
+    );
+    assert!(
+        ea.iter().any(
+            |e| matches!(e, Event::IkeSaDown { ike: i, reason: Error::Rekeyed, .. } if *i == ike)
+        ),
+        "{ea:?}"
+    );
+    let new = p.a.established();
+    assert_eq!(new.len(), 1);
+    assert!(p.a.is_established(new[0]));
+    assert!(
+        !exchanges(&p)
+            .iter()
+            .any(|e| e.1 == ExchangeType::IKE_FOLLOWUP_KE)
+    );
 }
