@@ -65,10 +65,10 @@ fn esp_offer(c: &ChildConfig, in_auth: bool) -> Vec<Proposal> {
                 // No KE in IKE_AUTH (RFC 7296 §1.2); strongSwan strips it likewise.
                 p.ke.clear();
             }
-            // Additional key exchanges: none in IKE_AUTH (RFC 9370 §2.2.3), and
-            // CREATE_CHILD_SA's IKE_FOLLOWUP_KE (§2.2.4) is not run, so they
-            // are never offered nor accepted for a Child SA.
-            p.ake = Default::default();
+            if in_auth {
+                // Nor additional key exchanges (RFC 9370 §2.2.3).
+                p.ake = Default::default();
+            }
             p
         })
         .collect()
@@ -205,7 +205,7 @@ impl<'a> ChildRequest<'a> {
 }
 
 /// What a responder accepted of a Child SA request.
-struct ChildDecision {
+pub(super) struct ChildDecision {
     cfg: u16,
     rekey_of: Option<ChildSaId>,
     /// Narrowed selectors: TSi (the peer's side) and TSr (ours), RFC 7296 §2.9.
@@ -213,9 +213,9 @@ struct ChildDecision {
     ts_local: Vec<TrafficSelector>,
     /// The accepted proposal's number, echoed in the response (RFC 7296 §3.3).
     num: u8,
-    esp: Selected,
+    pub(super) esp: Selected,
     spi_out: Spi,
-    gir: Option<SecretBytes>,
+    pub(super) gir: Option<SecretBytes>,
     ke_out: Option<Ke>,
     resource: Resource,
     /// The response carries SA_RESOURCE_INFO (a new per-CPU SA, RFC 9611 §4).
@@ -224,10 +224,10 @@ struct ChildDecision {
 }
 
 /// What an initiator accepted of a Child SA response.
-struct ChildAccept {
+pub(super) struct ChildAccept {
     spi_out: Spi,
-    esp: Selected,
-    gir: Option<SecretBytes>,
+    pub(super) esp: Selected,
+    pub(super) gir: Option<SecretBytes>,
     ts: (Vec<TrafficSelector>, Vec<TrafficSelector>),
     transport: bool,
 }
@@ -660,7 +660,13 @@ impl IkeSa {
 
     /// The peer created a Child SA we cannot accept: report the failure and delete
     /// the peer's half with our inbound SPI (RFC 7296 §1.4.1), so nothing dangles.
-    fn reject_child(&mut self, ctx: &mut Ctx<'_>, now: Instant, req: &ChildReq, reason: Error) {
+    pub(super) fn reject_child(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        req: &ChildReq,
+        reason: Error,
+    ) {
         self.child_failed(ctx, now, req, reason);
         self.queue.push_front(Task::DeleteSpi(req.spi_in));
     }
@@ -690,6 +696,25 @@ impl IkeSa {
             }
         };
         let resource = self.initiator_resource(&req, inner);
+        let f = (req, acc, resource);
+        let Some((req, acc, resource)) =
+            self.start_initiator_followup(ctx, now, f, (ni, nr), inner)
+        else {
+            return;
+        };
+        self.complete_child(ctx, now, req, acc, resource, (ni, nr));
+    }
+
+    /// Initiator: derives the Child SA's keys and installs it.
+    pub(super) fn complete_child(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        req: ChildReq,
+        acc: ChildAccept,
+        resource: Resource,
+        (ni, nr): (&[u8], &[u8]),
+    ) {
         let Some(keys) = self.keys.as_ref() else {
             return;
         };
@@ -1034,6 +1059,25 @@ impl IkeSa {
     ) -> Result<Vec<Payload>, Refusal> {
         let request = ChildRequest::parse(inner);
         let d = self.decide_child(ctx, &request, in_auth)?;
+        let spi_in = new_spi(ctx).ok_or_else(|| Refusal::of(NotifyType::NO_ADDITIONAL_SAS))?;
+        let mut payloads = response_payloads(&d, spi_in, (!in_auth).then_some(nr));
+        if d.esp.additional().next().is_some() {
+            payloads.push(self.keep_responder_followup(ctx, d, spi_in, (ni, nr))?);
+        } else {
+            self.install_decided(ctx, now, d, spi_in, (ni, nr))?;
+        }
+        Ok(payloads)
+    }
+
+    /// Responder: derives the Child SA's keys and installs it.
+    pub(super) fn install_decided(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        d: ChildDecision,
+        spi_in: Spi,
+        (ni, nr): (&[u8], &[u8]),
+    ) -> Result<(), Refusal> {
         let Some(keys) = self.keys.as_ref() else {
             return Err(Refusal::of(NotifyType::TEMPORARY_FAILURE));
         };
@@ -1048,8 +1092,6 @@ impl IkeSa {
             false,
         )
         .ok_or_else(|| Refusal::of(NotifyType::NO_PROPOSAL_CHOSEN))?;
-        let spi_in = new_spi(ctx).ok_or_else(|| Refusal::of(NotifyType::NO_ADDITIONAL_SAS))?;
-        let payloads = response_payloads(&d, spi_in, (!in_auth).then_some(nr));
         let new = NewChild {
             cfg: d.cfg,
             spi_in,
@@ -1067,7 +1109,7 @@ impl IkeSa {
         if let Some(old) = d.rekey_of {
             self.note_peer_rekey(now, old, new_id, ni, nr);
         }
-        Ok(payloads)
+        Ok(())
     }
 
     /// Decides a Child SA request: the SA it rekeys, room under the cap, the

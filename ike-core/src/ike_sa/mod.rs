@@ -7,6 +7,7 @@
 
 mod auth;
 mod child;
+mod followup;
 mod info;
 mod init;
 mod intermediate;
@@ -163,6 +164,11 @@ pub(crate) enum Pending {
     Auth(Option<Box<ChildReq>>),
     /// IKE_INTERMEDIATE with our share of an additional key exchange (RFC 9370).
     Intermediate(Box<dyn crate::crypto::ke::ActiveKe>),
+    /// IKE_FOLLOWUP_KE of a Child SA (RFC 9370 §2.2.4).
+    FollowupKe(
+        Box<followup::InitiatorFollowup>,
+        Box<dyn crate::crypto::ke::ActiveKe>,
+    ),
     CreateChild(Box<ChildReq>),
     RekeyIke(Box<IkeRekeyReq>),
     DeleteChildren(Vec<ChildSaId>),
@@ -229,6 +235,8 @@ pub(crate) struct IkeSa {
     /// ESP SPIs the peer deleted while our CREATE_CHILD_SA was outstanding:
     /// the Child SA it creates may be one of them (deleted before we knew it).
     pub(crate) early_deletes: Vec<crate::ids::Spi>,
+    /// Child SAs answered that wait for the peer's IKE_FOLLOWUP_KE.
+    pub(crate) followups: Vec<followup::ResponderFollowup>,
 }
 
 impl IkeSa {
@@ -272,6 +280,7 @@ impl IkeSa {
             established_at: None,
             ike_collision: None,
             early_deletes: Vec::new(),
+            followups: Vec::new(),
         }
     }
 
@@ -563,6 +572,9 @@ impl IkeSa {
                 self.handle_create_child_request(ctx, now, id, inner)
             }
             ExchangeType::INFORMATIONAL => self.handle_info_request(ctx, now, id, inner),
+            ExchangeType::IKE_FOLLOWUP_KE if self.is_established() => {
+                self.handle_followup_request(ctx, now, id, inner)
+            }
             _ => {
                 // Unknown exchange or wrong state: answer with an empty response so the
                 // peer's window moves on (RFC 7296 §1.5 allows INVALID_SYNTAX; we stay quiet).
@@ -605,6 +617,7 @@ impl IkeSa {
     ) {
         match pending {
             Pending::Init | Pending::Intermediate(_) => {}
+            Pending::FollowupKe(f, ke) => self.handle_followup_response(ctx, now, f, ke, inner),
             Pending::Auth(child) => self.handle_auth_response(ctx, now, child, inner),
             Pending::CreateChild(req) => self.handle_create_child_response(ctx, now, *req, inner),
             Pending::RekeyIke(req) => self.handle_rekey_ike_response(ctx, now, *req, inner),

@@ -281,7 +281,7 @@ struct IkeRekeyAnswer {
 }
 
 /// The IKE proposals for a rekey: without additional key exchanges, as
-/// IKE_FOLLOWUP_KE (RFC 9370 §2.2.4) is not run.
+/// IKE_FOLLOWUP_KE (RFC 9370 §2.2.4) runs for Child SAs only.
 fn rekey_proposals(ours: &[Proposal]) -> Vec<Proposal> {
     ours.iter()
         .map(|p| Proposal {

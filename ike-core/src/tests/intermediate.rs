@@ -214,8 +214,8 @@ fn lost_intermediate_response_is_resent_after_the_key_update() {
 
 #[test]
 fn ike_and_child_rekeys_of_a_hybrid_sa_use_no_additional_exchange() {
-    // IKE_FOLLOWUP_KE is not run: rekeys must neither offer nor accept
-    // additional key exchanges, so both sides derive the same keys.
+    // IKE SA rekeys run no IKE_FOLLOWUP_KE: they must neither offer nor
+    // accept additional key exchanges (the child here has none either).
     let (mut ea, mut eb) = configs();
     with_ike(&mut ea, PQ);
     with_ike(&mut eb, PQ);
@@ -244,4 +244,124 @@ fn ike_and_child_rekeys_of_a_hybrid_sa_use_no_additional_exchange() {
             .iter()
             .any(|e| e.1 == ExchangeType::IKE_FOLLOWUP_KE)
     );
+}
+
+/// Pairs where the child's ESP proposal is `esp` on both sides (per-CPU).
+fn child_pair(esp: &str, per_cpu: crate::config::PerCpu) -> Pair {
+    let (mut ea, mut eb) = configs();
+    for (cfg, ike) in [(&mut ea, PQ), (&mut eb, PQ)] {
+        with_ike(cfg, ike);
+        let c = &mut cfg.connections[0].children[0];
+        c.esp_proposals = vec![Proposal::parse_esp(esp).expect("esp")];
+        c.per_cpu = per_cpu;
+    }
+    Pair::new(ea, eb)
+}
+
+/// Installs of A and B agree pairwise on SPIs and keys.
+fn assert_pairs(ea: &[Event], eb: &[Event], n: usize) {
+    let (ia, ib) = (installs(ea), installs(eb));
+    assert_eq!(ia.len(), n, "{ea:?}");
+    assert_eq!(ib.len(), n, "{eb:?}");
+    for x in &ia {
+        let y = ib
+            .iter()
+            .find(|y| y.spi_in == x.spi_out)
+            .expect("peer half");
+        assert_eq!(*x.keys_out.encr, *y.keys_in.encr);
+        assert_eq!(*x.keys_in.encr, *y.keys_out.encr);
+        assert_eq!(
+            x.esp.additional().collect::<Vec<_>>(),
+            vec![KeId::ML_KEM_768]
+        );
+    }
+}
+
+#[test]
+fn per_cpu_child_sas_each_run_their_own_followup_exchange() {
+    use crate::config::PerCpu;
+    let mut p = child_pair("aes128gcm16-x25519-ke1_mlkem768", PerCpu::Yes);
+    // The first acquire makes the IKE SA and the fallback SA (in IKE_AUTH:
+    // no key exchange there, RFC 9370 §2.2.3).
+    p.acquire(Side::A, 1, Some(0), 1);
+    p.drive();
+    let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+    assert_eq!(installs(&ea).len(), 1);
+    assert_eq!(installs(&ea)[0].esp.additional().count(), 0);
+    assert_eq!(installs(&eb).len(), 1);
+    let n = p.log.len();
+    for (seq, cpu) in [(2, 0), (3, 1), (4, 2)] {
+        p.acquire(Side::A, 1, Some(cpu), seq);
+    }
+    p.drive();
+    let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+    assert_pairs(&ea, &eb, 3);
+    let followups = exchanges(&p)[n..]
+        .iter()
+        .filter(|e| e.1 == ExchangeType::IKE_FOLLOWUP_KE && !e.3)
+        .count();
+    assert_eq!(followups, 3, "one IKE_FOLLOWUP_KE per per-CPU SA");
+    assert!(p.b.established().iter().all(|i| p.b.is_established(*i)));
+}
+
+#[test]
+fn child_rekey_runs_the_additional_exchange_in_both_directions() {
+    use crate::config::PerCpu;
+    for side in [Side::A, Side::B] {
+        let mut p = child_pair("aes256gcm16-x25519-ke1_mlkem768", PerCpu::No);
+        p.connect();
+        p.take(Side::A);
+        p.take(Side::B);
+        // The IKE_AUTH child has no key exchange; its rekey runs KE and ke1.
+        let now = p.time;
+        let ep = p.ep(side);
+        let ike = ep.established()[0];
+        let child = ep.child_sas(ike)[0].0;
+        ep.rekey_child(now, child).expect("rekey");
+        let n = p.log.len();
+        p.drive();
+        let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+        let rekeyed = |ev: &[Event]| ev.iter().any(|e| matches!(e, Event::ChildSaRekeyed { .. }));
+        assert!(rekeyed(&ea) && rekeyed(&eb), "{ea:?} {eb:?}");
+        assert_pairs(&ea, &eb, 1);
+        let ex = exchanges(&p);
+        let follow: Vec<_> = ex[n..]
+            .iter()
+            .filter(|e| e.1 == ExchangeType::IKE_FOLLOWUP_KE)
+            .map(|e| (e.0, e.3))
+            .collect();
+        let other = if side == Side::A { Side::B } else { Side::A };
+        assert_eq!(follow, vec![(side, false), (other, true)]);
+    }
+}
+
+#[test]
+fn child_without_the_peers_additional_exchange_is_refused_keeping_the_ike_sa() {
+    let (mut ea, mut eb) = configs();
+    with_ike(&mut ea, PQ);
+    with_ike(&mut eb, PQ);
+    ea.connections[0].children[0].esp_proposals =
+        vec![Proposal::parse_esp("aes128gcm16-x25519-ke1_mlkem768").expect("esp")];
+    eb.connections[0].children[0].esp_proposals =
+        vec![Proposal::parse_esp("aes128gcm16-x25519").expect("esp")];
+    let mut p = Pair::new(ea, eb);
+    let ike = p.connect();
+    p.take(Side::A);
+    let child = p.a.child_sas(ike)[0].0;
+    let now = p.time;
+    p.a.rekey_child(now, child).expect("rekey");
+    // (A refused rekey is retried every 30 s, so run a bounded time.)
+    p.drive_for(Duration::from_secs(5));
+    let ea = p.take(Side::A);
+    assert!(
+        ea.iter().any(|e| matches!(
+            e,
+            Event::ChildSaFailed {
+                reason: Error::PeerIncompatible(PeerIncompatible::NoProposalChosen),
+                ..
+            }
+        )),
+        "{ea:?}"
+    );
+    assert!(p.a.is_established(ike));
 }
