@@ -49,13 +49,6 @@ impl Proposal {
             parse(text).map(|p| vec![p])
         }
         .map_err(|e| e.to_string())?;
-        if kind == ProposalKind::Esp && parsed.iter().any(|p| p.ake.iter().any(|a| !a.is_empty())) {
-            return Err(format!(
-                "{text:?}: additional key exchanges (ke1_..ke7_) for Child SAs need \
-                 IKE_FOLLOWUP_KE, which lanes does not run yet; remove them from \
-                 esp_proposals (put ke1_mlkem768 in the connection's proposals instead)"
-            ));
-        }
         Ok(Proposal {
             text: text.to_string(),
             parsed,
@@ -137,8 +130,11 @@ mod tests {
         .expect("ike");
         assert_eq!(p.parsed[0].ake[0], vec![ike_core::wire::KeId::ML_KEM_768]);
         let e = Proposal::parse("aes256gcm16-x25519-ke1_mlkem768", ProposalKind::Esp)
-            .expect_err("esp with ke1_");
-        assert!(e.contains("remove them from esp_proposals"), "{e}");
+            .expect("esp with ke1_");
+        assert_eq!(e.parsed[0].ake[0], vec![ike_core::wire::KeId::ML_KEM_768]);
+        let e = Proposal::parse("aes256gcm16-ke1_mlkem768", ProposalKind::Esp)
+            .expect_err("ke1_ without a key exchange");
+        assert!(e.contains("add e.g. x25519"), "{e}");
         let e = Proposal::parse("aes256gcm16-x25519-ke9_mlkem768", ProposalKind::Ike)
             .expect_err("ke9_");
         assert!(e.contains("unknown proposal keyword"), "{e}");
