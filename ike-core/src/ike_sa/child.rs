@@ -135,6 +135,12 @@ pub(crate) fn deleted_event(ike: IkeSaId, c: &ChildSa, conn: &ConnectionConfig) 
 
 /// Child KEYMAT split into (ours-out, ours-in) keys.
 #[allow(clippy::too_many_arguments)]
+/// Nr | SK(1) | ... | SK(n): KEYMAT = prf+(SK_d, SK(0) | Ni | Nr | SK(1) |
+/// ... | SK(n)) with additional key exchanges (RFC 9370 §2.2.4).
+fn keymat_tail(nr: &[u8], add_ke: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
+    zeroize::Zeroizing::new([nr, add_ke].concat())
+}
+
 fn child_keys(
     crypto: &CryptoProvider,
     prf: &dyn crate::crypto::prf::Prf,
@@ -216,6 +222,8 @@ pub(super) struct ChildDecision {
     pub(super) esp: Selected,
     spi_out: Spi,
     pub(super) gir: Option<SecretBytes>,
+    /// SK(1) | ... | SK(n) of IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
+    pub(super) add_ke: SecretBytes,
     ke_out: Option<Ke>,
     resource: Resource,
     /// The response carries SA_RESOURCE_INFO (a new per-CPU SA, RFC 9611 §4).
@@ -228,6 +236,8 @@ pub(super) struct ChildAccept {
     spi_out: Spi,
     pub(super) esp: Selected,
     pub(super) gir: Option<SecretBytes>,
+    /// SK(1) | ... | SK(n) of IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
+    pub(super) add_ke: SecretBytes,
     ts: (Vec<TrafficSelector>, Vec<TrafficSelector>),
     transport: bool,
 }
@@ -725,7 +735,7 @@ impl IkeSa {
             &acc.esp,
             acc.gir.as_deref(),
             ni,
-            nr,
+            &keymat_tail(nr, &acc.add_ke),
             true,
         ) else {
             self.reject_child(ctx, now, &req, Error::Unreachable("child key derivation"));
@@ -837,6 +847,7 @@ impl IkeSa {
             spi_out,
             esp,
             gir,
+            add_ke: SecretBytes::default(),
             ts,
             transport,
         })
@@ -1088,7 +1099,7 @@ impl IkeSa {
             &d.esp,
             d.gir.as_deref(),
             ni,
-            nr,
+            &keymat_tail(nr, &d.add_ke),
             false,
         )
         .ok_or_else(|| Refusal::of(NotifyType::NO_PROPOSAL_CHOSEN))?;
@@ -1146,6 +1157,7 @@ impl IkeSa {
             esp,
             spi_out,
             gir,
+            add_ke: SecretBytes::default(),
             ke_out,
             resource,
             resource_notify: old_resource.is_none() && resource.per_cpu(),

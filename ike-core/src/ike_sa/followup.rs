@@ -2,7 +2,7 @@
 //! §2.2.4): the response carries ADDITIONAL_KEY_EXCHANGE with link data, the
 //! initiator runs one IKE_FOLLOWUP_KE exchange per remaining method, and the
 //! Child SA is installed after the last one with
-//! KEYMAT = prf+(SK_d, SK(0) | SK(1) | ... | SK(n) | Ni | Nr).
+//! KEYMAT = prf+(SK_d, SK(0) | Ni | Nr | SK(1) | ... | SK(n)).
 //! Each RFC 9611 per-CPU Child SA runs its own exchanges.
 
 use std::collections::VecDeque;
@@ -25,7 +25,7 @@ const MAX_RESPONDER_STATES: usize = 16;
 /// Length of the link data we hand out.
 const LINK_LEN: usize = 16;
 
-/// The shared secrets so far, SK(0) | SK(1) | ...
+/// The additional shared secrets so far, SK(1) | SK(2) | ...
 type Secrets = Zeroizing<Vec<u8>>;
 
 /// Initiator: a Child SA whose CREATE_CHILD_SA is answered, waiting for its
@@ -73,10 +73,6 @@ fn link_notify(link: &[u8]) -> Payload {
     ))
 }
 
-fn start_secrets(first: Option<&SecretBytes>) -> Secrets {
-    Zeroizing::new(first.map(|s| s.to_vec()).unwrap_or_default())
-}
-
 impl IkeSa {
     /// Initiator: the CREATE_CHILD_SA response selected additional key
     /// exchanges; runs the first IKE_FOLLOWUP_KE. False if none were selected.
@@ -99,7 +95,7 @@ impl IkeSa {
             self.reject_child(ctx, now, &req, e);
             return None;
         };
-        let secrets = start_secrets(acc.gir.as_ref());
+        let secrets = Secrets::default();
         let f = InitiatorFollowup {
             req,
             acc,
@@ -175,7 +171,7 @@ impl IkeSa {
         }
         let f = *f;
         let mut acc = f.acc;
-        acc.gir = Some(SecretBytes::new(f.secrets.to_vec()));
+        acc.add_ke = SecretBytes::new(f.secrets.to_vec());
         self.complete_child(ctx, now, f.req, acc, f.resource, (&f.ni, &f.nr));
     }
 
@@ -194,7 +190,7 @@ impl IkeSa {
             .map_err(|_| Refusal::of(NotifyType::TEMPORARY_FAILURE))?;
         let f = ResponderFollowup {
             link: link.clone(),
-            secrets: start_secrets(decision.gir.as_ref()),
+            secrets: Secrets::default(),
             todo: decision.esp.additional().collect(),
             decision,
             spi_in,
@@ -254,7 +250,7 @@ impl IkeSa {
         let mut payloads = vec![Payload::Ke(Ke { group, data })];
         if f.todo.is_empty() {
             let mut d = f.decision;
-            d.gir = Some(SecretBytes::new(f.secrets.to_vec()));
+            d.add_ke = SecretBytes::new(f.secrets.to_vec());
             self.install_decided(ctx, now, d, f.spi_in, (&f.ni, &f.nr))?;
         } else {
             f.link = ctx
