@@ -133,14 +133,14 @@ pub(crate) fn deleted_event(ike: IkeSaId, c: &ChildSa, conn: &ConnectionConfig) 
     }
 }
 
-/// Child KEYMAT split into (ours-out, ours-in) keys.
-#[allow(clippy::too_many_arguments)]
 /// Nr | SK(1) | ... | SK(n): KEYMAT = prf+(SK_d, SK(0) | Ni | Nr | SK(1) |
 /// ... | SK(n)) with additional key exchanges (RFC 9370 §2.2.4).
 fn keymat_tail(nr: &[u8], add_ke: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
     zeroize::Zeroizing::new([nr, add_ke].concat())
 }
 
+/// Child KEYMAT split into (ours-out, ours-in) keys.
+#[allow(clippy::too_many_arguments)]
 fn child_keys(
     crypto: &CryptoProvider,
     prf: &dyn crate::crypto::prf::Prf,
