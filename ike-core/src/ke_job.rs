@@ -14,7 +14,8 @@ use crate::crypto::SecretBytes;
 use crate::ids::IkeSaId;
 use crate::wire::KeId;
 
-/// One key exchange: our key pair for `group`, completed with the peer's share.
+/// One key exchange: our share for `group` (a key pair, or an ML-KEM
+/// ciphertext), completed with the peer's share.
 #[derive(Debug)]
 pub struct KeJob {
     pub(crate) ike: IkeSaId,
@@ -48,8 +49,7 @@ impl KeJob {
     pub fn run(self, crypto: &CryptoProvider) -> KeResult {
         let outcome = crypto
             .ke(self.group)
-            .and_then(|g| g.start(&*crypto.random))
-            .and_then(|ours| Ok((ours.public().to_vec(), ours.complete(&self.peer)?)))
+            .and_then(|g| g.respond(&*crypto.random, &self.peer))
             .map_err(|_| ());
         KeResult {
             ike: self.ike,

@@ -2,6 +2,8 @@
 //!
 //! `aes128gcm16-prfsha256-x25519` (IKE), `aes256-sha384-ecp384` (IKE, PRF from the
 //! integrity algorithm), `aes128gcm16-x25519-esn` (ESP with PFS and ESN), `aes256-sha256` (ESP).
+//! `ke1_mlkem768` … `ke7_…` add key exchanges of transform types 6..12 and `ke1_none`
+//! makes one optional (RFC 9370 §2.2).
 
 use core::fmt;
 
@@ -42,6 +44,8 @@ pub struct Proposal {
     pub ke: Vec<KeId>,
     /// ESN choices (ESP only).
     pub esn: Vec<EsnId>,
+    /// Additional key exchanges 1..7 (RFC 9370 §2.2); `KeId::NONE` makes one optional.
+    pub ake: [Vec<KeId>; 7],
 }
 
 /// The single set of transforms both peers agreed on. Small and `Copy`.
@@ -57,6 +61,15 @@ pub struct Selected {
     pub ke: Option<KeId>,
     /// Extended sequence numbers (ESP only).
     pub esn: bool,
+    /// Additional key exchanges 1..7 (RFC 9370 §2.2); `None` where not used.
+    pub ake: [Option<KeId>; 7],
+}
+
+impl Selected {
+    /// The additional key exchanges in the order they run (RFC 9370 §2.2.2).
+    pub fn additional(&self) -> impl Iterator<Item = KeId> + '_ {
+        self.ake.iter().flatten().copied()
+    }
 }
 
 /// A proposal string that could not be parsed.
@@ -84,6 +97,11 @@ pub enum ProposalError {
     /// An IKE proposal lacks a key exchange method.
     #[error("IKE proposal {0:?} has no key exchange method; add e.g. x25519")]
     NoKe(String),
+    /// An additional key exchange (RFC 9370) without a main one.
+    #[error(
+        "proposal {0:?} has ke1_..ke7_ but no key exchange method; add e.g. x25519 before them"
+    )]
+    AddKeWithoutKe(String),
     /// AEAD and non-AEAD ciphers are mixed in one proposal.
     #[error("proposal {0:?} mixes AEAD and non-AEAD ciphers; split it into two proposals")]
     MixedAead(String),
@@ -95,9 +113,22 @@ enum Keyword {
     Prf(PrfId),
     Ke(KeId),
     Esn(EsnId),
+    /// `keN_<method>` (N = 1..7) or `keN_none`.
+    AddKe(usize, KeId),
 }
 
 fn keyword(k: &str) -> Option<Keyword> {
+    if let Some((n, m)) = k.strip_prefix("ke").and_then(|r| r.split_once('_'))
+        && let Ok(n @ 1..=7) = n.parse::<usize>()
+    {
+        return match m {
+            "none" => Some(Keyword::AddKe(n - 1, KeId::NONE)),
+            m => match keyword(m)? {
+                Keyword::Ke(id) => Some(Keyword::AddKe(n - 1, id)),
+                _ => None,
+            },
+        };
+    }
     let encr = |id, bits| Some(Keyword::Encr(Encr { id, key_bits: bits }));
     let gcm = |rest: &str| -> Option<EncrId> {
         match rest {
@@ -127,8 +158,14 @@ fn keyword(k: &str) -> Option<Keyword> {
         "x25519" | "curve25519" => Keyword::Ke(KeId::CURVE25519),
         "ecp256" => Keyword::Ke(KeId::ECP_256),
         "ecp384" => Keyword::Ke(KeId::ECP_384),
+        "ecp521" => Keyword::Ke(KeId::ECP_521),
         "modp2048" => Keyword::Ke(KeId::MODP_2048),
         "modp3072" => Keyword::Ke(KeId::MODP_3072),
+        "modp4096" => Keyword::Ke(KeId::MODP_4096),
+        "modp8192" => Keyword::Ke(KeId::MODP_8192),
+        "mlkem512" => Keyword::Ke(KeId::ML_KEM_512),
+        "mlkem768" => Keyword::Ke(KeId::ML_KEM_768),
+        "mlkem1024" => Keyword::Ke(KeId::ML_KEM_1024),
         "esn" => Keyword::Esn(EsnId::ESN),
         "noesn" => Keyword::Esn(EsnId::NO_ESN),
         _ => return None,
@@ -192,6 +229,7 @@ impl Proposal {
             integ: Vec::new(),
             ke: Vec::new(),
             esn: Vec::new(),
+            ake: Default::default(),
         };
         let proto_name = if protocol == ProtocolId::IKE {
             "IKE"
@@ -205,6 +243,7 @@ impl Proposal {
                 Some(Keyword::Encr(e)) => push(&mut p.encr, e),
                 Some(Keyword::Integ(i)) => push(&mut p.integ, i),
                 Some(Keyword::Ke(k)) => push(&mut p.ke, k),
+                Some(Keyword::AddKe(n, k)) => push(&mut p.ake[n], k),
                 Some(Keyword::Prf(f)) if protocol == ProtocolId::IKE => push(&mut p.prf, f),
                 Some(Keyword::Esn(e)) if protocol == ProtocolId::ESP => push(&mut p.esn, e),
                 Some(_) => {
@@ -226,6 +265,9 @@ impl Proposal {
         }
         if first.is_aead() {
             p.integ.clear();
+        }
+        if p.ke.is_empty() && p.ake.iter().any(|a| !a.is_empty()) {
+            return Err(ProposalError::AddKeWithoutKe(s.into()));
         }
         Ok(p)
     }
@@ -271,6 +313,10 @@ impl Proposal {
         } else {
             false
         };
+        let mut ake = [None; 7];
+        for (i, a) in ake.iter_mut().enumerate() {
+            *a = pick_add_ke(&self.ake[i], &theirs.ake[i])?;
+        }
         if self.protocol == ProtocolId::IKE && (prf.is_none() || ke.is_none()) {
             return None;
         }
@@ -283,6 +329,7 @@ impl Proposal {
             integ,
             ke,
             esn,
+            ake,
         })
     }
 
@@ -292,6 +339,7 @@ impl Proposal {
             && opt_in(&self.integ, sel.integ)
             && opt_in(&self.ke, sel.ke)
             && opt_in(&self.prf, sel.prf)
+            && (0..7).all(|i| opt_in_or_none(&self.ake[i], sel.ake[i], KeId::NONE))
             && (self.protocol != ProtocolId::ESP
                 || self
                     .esn
@@ -312,8 +360,24 @@ impl Proposal {
             } else {
                 Vec::new()
             },
+            ake: sel.ake.map(|a| a.into_iter().collect()),
         }
     }
+}
+
+/// Picks an additional key exchange (RFC 9370 §2.2): a transform type
+/// that a side leaves out counts as `none` for it.
+fn pick_add_ke(ours: &[KeId], theirs: &[KeId]) -> Option<Option<KeId>> {
+    let none = [KeId::NONE];
+    let ours = if ours.is_empty() { &none[..] } else { ours };
+    let theirs = if theirs.is_empty() { &none[..] } else { theirs };
+    let k = ours.iter().find(|o| theirs.contains(o))?;
+    Some((*k != KeId::NONE).then_some(*k))
+}
+
+/// Like [`opt_in`], but a list holding `none` also allows "not used".
+fn opt_in_or_none<T: PartialEq + Copy>(list: &[T], v: Option<T>, none: T) -> bool {
+    opt_in(list, v) || (v.is_none() && list.contains(&none))
 }
 
 fn opt_in<T: PartialEq + Copy>(list: &[T], v: Option<T>) -> bool {
@@ -347,6 +411,9 @@ impl fmt::Display for Proposal {
         parts.extend(self.prf.iter().map(|p| format!("PRF_{p:?}")));
         parts.extend(self.ke.iter().map(|k| format!("{k:?}")));
         parts.extend(self.esn.iter().map(|e| format!("{e:?}")));
+        for (i, a) in self.ake.iter().enumerate() {
+            parts.extend(a.iter().map(|k| format!("KE{}_{k:?}", i + 1)));
+        }
         f.write_str(&parts.join("/"))
     }
 }
@@ -366,6 +433,12 @@ impl Proposal {
         transforms.extend(self.integ.iter().map(|i| wire::Transform::integ(*i)));
         transforms.extend(self.ke.iter().map(|k| wire::Transform::ke(*k)));
         transforms.extend(self.esn.iter().map(|e| wire::Transform::esn(*e)));
+        for (ty, a) in (6u8..).zip(&self.ake) {
+            transforms.extend(a.iter().map(|k| wire::Transform {
+                ty: TransformType(ty),
+                ..wire::Transform::ke(*k)
+            }));
+        }
         wire::Proposal {
             num,
             protocol: self.protocol,
@@ -384,6 +457,7 @@ impl Proposal {
             integ: Vec::new(),
             ke: Vec::new(),
             esn: Vec::new(),
+            ake: Default::default(),
         };
         for t in &p.transforms {
             match t.ty {
@@ -395,6 +469,7 @@ impl Proposal {
                 TransformType::INTEG => out.integ.push(IntegId(t.id)),
                 TransformType::KE => out.ke.push(KeId(t.id)),
                 TransformType::ESN => out.esn.push(EsnId(t.id)),
+                TransformType(ty @ 6..=12) => out.ake[usize::from(ty - 6)].push(KeId(t.id)),
                 _ => return None,
             }
         }
@@ -498,5 +573,64 @@ mod tests {
         let pfs = [Proposal::parse_esp("aes128gcm16-x25519").unwrap()];
         let nopfs = [(1, Proposal::parse_esp("aes128gcm16").unwrap())];
         assert_eq!(Proposal::select(&pfs, &nopfs), None);
+    }
+
+    #[test]
+    fn additional_key_exchanges_parse_and_select() {
+        let p = Proposal::parse_ike("aes256gcm16-prfsha384-x25519-ke1_mlkem768").unwrap();
+        assert_eq!(p.ke, vec![KeId::CURVE25519]);
+        assert_eq!(p.ake[0], vec![KeId::ML_KEM_768]);
+        assert!(p.ake[1..].iter().all(Vec::is_empty));
+        let opt =
+            Proposal::parse_esp("aes128gcm16-x25519-ke1_mlkem768-ke1_none-ke3_mlkem1024").unwrap();
+        assert_eq!(opt.ake[0], vec![KeId::ML_KEM_768, KeId::NONE]);
+        assert_eq!(opt.ake[2], vec![KeId::ML_KEM_1024]);
+        for bad in [
+            "aes128gcm16-x25519-ke8_mlkem768",
+            "aes128gcm16-x25519-ke1_esn",
+            "aes128gcm16-x25519-ke1_",
+        ] {
+            assert!(
+                matches!(
+                    Proposal::parse_ike(bad),
+                    Err(ProposalError::UnknownKeyword(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            Proposal::parse_esp("aes128gcm16-ke1_mlkem768"),
+            Err(ProposalError::AddKeWithoutKe(_))
+        ));
+
+        // Required on both sides: selected, and the wire form round-trips.
+        let (_, sel) = Proposal::select(std::slice::from_ref(&p), &[(1, p.clone())]).unwrap();
+        assert_eq!(sel.additional().collect::<Vec<_>>(), vec![KeId::ML_KEM_768]);
+        let w = p.to_wire(1, Vec::new());
+        assert!(
+            w.transforms
+                .iter()
+                .any(|t| t.ty == TransformType(6) && t.id == 36)
+        );
+        assert_eq!(Proposal::from_wire(&w).unwrap(), p);
+        assert!(p.allows(&sel));
+
+        // A peer without it: no match when we require it, "none" when optional.
+        let plain = Proposal::parse_ike("aes256gcm16-prfsha384-x25519").unwrap();
+        assert_eq!(
+            Proposal::select(std::slice::from_ref(&p), &[(1, plain.clone())]),
+            None
+        );
+        let optional =
+            Proposal::parse_ike("aes256gcm16-prfsha384-x25519-ke1_mlkem768-ke1_none").unwrap();
+        let (_, sel) =
+            Proposal::select(std::slice::from_ref(&optional), &[(1, plain.clone())]).unwrap();
+        assert_eq!(sel.additional().count(), 0);
+        assert!(optional.allows(&sel));
+        assert!(!p.allows(&sel));
+        // We do not want it but the peer requires it.
+        assert_eq!(Proposal::select(&[plain], &[(1, p)]), None);
+        // Displayed with the transform type.
+        assert!(optional.to_string().contains("KE1_ML_KEM_768"));
     }
 }

@@ -37,12 +37,14 @@ pub(crate) struct SaIndex {
 fn held_spis(sa: &IkeSa) -> Vec<Spi> {
     let pending = sa.outstanding.as_ref().and_then(|o| match &o.pending {
         Pending::Auth(Some(r)) | Pending::CreateChild(r) => Some(r.spi_in),
+        Pending::FollowupKe(f, _) => Some(f.req.spi_in),
         _ => None,
     });
     sa.children
         .iter()
         .map(|c| c.spi_in)
         .chain(pending)
+        .chain(sa.followups.iter().map(|f| f.spi_in))
         .collect()
 }
 

@@ -4,14 +4,18 @@
 //! SP 800-38A F.2.1 (AES-128-CBC). Values no RFC lists (prf+, ECP-384 and
 //! MODP with fixed private values, CBC ICV) were computed with Python's
 //! hashlib/pyca-cryptography by tests/data/gen_kat.py, an independent
-//! implementation.
+//! implementation. ML-KEM answers come from NIST's ACVP FIPS 203 files
+//! (tests/data/mlkem_kat.txt).
 
 #![allow(clippy::unwrap_used, reason = "helpers outside #[test] fns")]
 
 use ike_core::crypto::cipher::{
     AES_CBC, AES_GCM_16, AUTH_HMAC_SHA2_256_128, CHACHA20_POLY1305, EncrAlgorithm,
 };
-use ike_core::crypto::ke::{ECP_256, ECP_384, MODP_2048, MODP_3072, X25519};
+use ike_core::crypto::ke::{
+    ECP_256, ECP_384, ECP_521, ML_KEM_512, ML_KEM_768, ML_KEM_1024, MODP_2048, MODP_3072,
+    MODP_4096, MODP_8192, X25519,
+};
 use ike_core::crypto::prf::{
     PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512, prf, prf_plus,
 };
@@ -268,11 +272,9 @@ fn every_group_agrees_with_itself() {
         let b = g.start(p.random.as_ref()).unwrap();
         assert_eq!(a.public().len(), g.public_len(), "{g:?}");
         assert_ne!(a.public(), b.public());
-        assert_eq!(
-            &*a.complete(b.public()).unwrap(),
-            &*b.complete(a.public()).unwrap(),
-            "{g:?}"
-        );
+        // The responder's one-step side (a KEM encapsulates) agrees too.
+        let (reply, secret) = g.respond(p.random.as_ref(), a.public()).unwrap();
+        assert_eq!(&*a.complete(&reply).unwrap(), &*secret, "{g:?}");
     }
     assert_eq!(MODP_3072.public_len(), 384);
     // The same seed gives the same keys (reproducible tests).
@@ -403,4 +405,115 @@ fn aes_cbc_hmac_sha256_128() {
             .is_err()
     );
     assert!(k.open(&mut [0u8; 40], 32).is_err());
+}
+
+const MLKEM_KAT: &str = include_str!("data/mlkem_kat.txt");
+
+/// The `key = hex` lines of section `[name]` in tests/data/mlkem_kat.txt.
+fn kat_section(name: &str) -> std::collections::HashMap<&'static str, Vec<u8>> {
+    let head = format!("[{name}]");
+    MLKEM_KAT
+        .split("\n\n")
+        .find(|b| b.lines().any(|l| l == head))
+        .unwrap_or_else(|| panic!("no {head} in mlkem_kat.txt"))
+        .lines()
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(k, v)| (k, unhex(v)))
+        .collect()
+}
+
+/// FIPS 203 keyGen (seed d || z -> ek) and encaps (ek, m -> c, K) from
+/// NIST's ACVP vectors, then decaps of our own ciphertext; a flipped
+/// ciphertext bit gives a different (implicitly rejected) secret.
+#[test]
+fn fips203_ml_kem_known_answers() {
+    let groups: [(&dyn KeGroup, &str, KeId); 3] = [
+        (&ML_KEM_512, "ML-KEM-512", KeId(35)),
+        (&ML_KEM_768, "ML-KEM-768", KeId(36)),
+        (&ML_KEM_1024, "ML-KEM-1024", KeId(37)),
+    ];
+    for (g, name, id) in groups {
+        assert_eq!(g.id(), id);
+        let kg = kat_section(&format!("keygen {name}"));
+        let seed = [kg["d"].as_slice(), kg["z"].as_slice()].concat();
+        let initiator = g.import_private(&seed).unwrap();
+        assert_eq!(initiator.public(), kg["ek"].as_slice(), "{name} keyGen");
+        assert_eq!(g.public_len(), kg["ek"].len());
+
+        let en = kat_section(&format!("encap {name}"));
+        let (c, k) = g.respond(&FixedRandom(en["m"].clone()), &en["ek"]).unwrap();
+        assert_eq!(c, en["c"], "{name} Encaps ciphertext");
+        assert_eq!(&*k, en["k"].as_slice(), "{name} Encaps shared secret");
+
+        let (c, k) = g
+            .respond(&FixedRandom(en["m"].clone()), initiator.public())
+            .unwrap();
+        assert_eq!(&*initiator.complete(&c).unwrap(), &*k, "{name} Decaps");
+        let mut flipped = c.clone();
+        flipped[0] ^= 1;
+        assert_ne!(&*initiator.complete(&flipped).unwrap(), &*k);
+        assert!(initiator.complete(&c[1..]).is_err());
+        assert!(g.import_private(&seed[1..]).is_err());
+    }
+}
+
+/// An encapsulation key whose coefficients are not reduced mod q fails the
+/// FIPS 203 §7.2 input check, with an error rather than a panic.
+#[test]
+fn ml_kem_rejects_unreduced_encapsulation_key() {
+    let bad = vec![0xffu8; ML_KEM_768.public_len()];
+    let rng = CryptoProvider::seeded(1);
+    assert!(matches!(
+        ML_KEM_768.respond(rng.random.as_ref(), &bad),
+        Err(CryptoError::InvalidPublicValue { .. })
+    ));
+    assert!(ML_KEM_768.respond(rng.random.as_ref(), &bad[1..]).is_err());
+}
+
+/// MODP-4096 and MODP-8192 (RFC 3526 §5, §7) against Python's pow with the
+/// primes from the RFC's formula: SHA-256 of g^x and of g^xy.
+#[test]
+fn modp4096_8192_independent_vectors() {
+    use sha2::{Digest, Sha256};
+    let x: Vec<u8> = (1..=64).collect();
+    let y: Vec<u8> = (100..164).collect();
+    let cases: [(&dyn KeGroup, &str, &str); 2] = [
+        (
+            &MODP_4096,
+            "0439872574dafc9b300359ea0dd742c3976ccf9fa56883bdb8268462adedf8cf",
+            "fdc53992bf8335da225d32d91cdf16111bf908b902e22711888f08262f324f96",
+        ),
+        (
+            &MODP_8192,
+            "86b83427a715cae1ac4f0f7ce33a65bdce79ab5608db0fb2aad514b29f74e68a",
+            "7f73e59ca4d2fe08376ae6d5f6f1b005b30cd63c756251b820c5ed72f05f8a4a",
+        ),
+    ];
+    for (g, gx, shared) in cases {
+        let a = g.import_private(&x).unwrap();
+        let b = g.import_private(&y).unwrap();
+        assert_eq!(a.public().len(), g.public_len());
+        assert_eq!(Sha256::digest(a.public()).to_vec(), unhex(gx), "{g:?} g^x");
+        let s = a.complete(b.public()).unwrap();
+        assert_eq!(Sha256::digest(&*s).to_vec(), unhex(shared), "{g:?} g^xy");
+        assert!(a.complete(&vec![0xff; g.public_len()]).is_err());
+    }
+}
+
+/// ECP-521 (RFC 5903, group 21) against pyca/cryptography (OpenSSL) with
+/// fixed private scalars.
+#[test]
+fn ecp521_independent_vector() {
+    ecp_kat(
+        &ECP_521,
+        "010102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f4041",
+        "00c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedfe0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfe0a0b0c0d0e0f10111213",
+        "0169dfe3a6b35ac06187e16c13901ac04cf88d14e10a33a19cb6b0887ec4b8fd2022892fbbcb9a94e12e3dd76a4f10c6aef22a71270dd66328b836a5940b42473e6f01aa4e89b47e8f30e953548b6193f821ff15d030d5d2e80247757bd7a2fd449dc692aa6d430091c8086367e2320e3bce88257c398321a81f264b173b9420cce0dac9",
+        "00a2a9bc8320ab6c5bf6a3efea927140574ffffefc4f29951cc101cc034c406f2c4bce8fc11ba05ca2801a9ed9cf0d2db423a800c71f7004b347d91fbd70ce969b7d01a096ff8a1f2fd54892568c420a4167b93880a7e634469a6f717f76df059b159a77d48d0404a116a2a1648a5a86719be14f69564a94531678c43756754fddebb189",
+        "008885f6abad094da9add72009e6027748982b7b861df1ef12ceea52e7e9b626a0e1837d9e02f31a4baa6542fe96e5804eada870e9b684fdf0826b0960a0209fc98a",
+    );
+    let p = CryptoProvider::seeded(5);
+    for _ in 0..8 {
+        assert!(ECP_521.start(p.random.as_ref()).is_ok());
+    }
 }

@@ -122,6 +122,25 @@ mod tests {
     }
 
     #[test]
+    fn additional_key_exchanges() {
+        let p = Proposal::parse(
+            "aes256gcm16-prfsha384-x25519-ke1_mlkem768",
+            ProposalKind::Ike,
+        )
+        .expect("ike");
+        assert_eq!(p.parsed[0].ake[0], vec![ike_core::wire::KeId::ML_KEM_768]);
+        let e = Proposal::parse("aes256gcm16-x25519-ke1_mlkem768", ProposalKind::Esp)
+            .expect("esp with ke1_");
+        assert_eq!(e.parsed[0].ake[0], vec![ike_core::wire::KeId::ML_KEM_768]);
+        let e = Proposal::parse("aes256gcm16-ke1_mlkem768", ProposalKind::Esp)
+            .expect_err("ke1_ without a key exchange");
+        assert!(e.contains("add e.g. x25519"), "{e}");
+        let e = Proposal::parse("aes256gcm16-x25519-ke9_mlkem768", ProposalKind::Ike)
+            .expect_err("ke9_");
+        assert!(e.contains("unknown proposal keyword"), "{e}");
+    }
+
+    #[test]
     fn issue_examples_parse() {
         let p = Proposal::parse("aes128gcm16-prfsha256-x25519", ProposalKind::Ike).expect("ike");
         assert_eq!(p.parsed.len(), 1);

@@ -47,8 +47,25 @@ pub fn psk_auth(
     sk_p: &[u8],
     id: &Id,
 ) -> Vec<u8> {
+    psk_auth_int(prf_alg, psk, real_message, peer_nonce, sk_p, id, &[])
+}
+
+/// [`psk_auth`] after IKE_INTERMEDIATE exchanges: `int_auth` (IntAuth_iN ‖
+/// IntAuth_rN ‖ IKE_AUTH message ID; empty without them) follows MACedID
+/// in the signed octets (RFC 9242 §3.3.2).
+pub fn psk_auth_int(
+    prf_alg: &dyn Prf,
+    psk: &[u8],
+    real_message: &[u8],
+    peer_nonce: &[u8],
+    sk_p: &[u8],
+    id: &Id,
+    int_auth: &[u8],
+) -> Vec<u8> {
     let mid = maced_id(prf_alg, sk_p, id);
-    psk_auth_from_octets(prf_alg, psk, &signed_octets(real_message, peer_nonce, &mid))
+    let mut octets = signed_octets(real_message, peer_nonce, &mid);
+    octets.extend_from_slice(int_auth);
+    psk_auth_from_octets(prf_alg, psk, &octets)
 }
 
 /// Verifies received PSK AUTH data in constant time.
@@ -61,6 +78,30 @@ pub fn verify_psk_auth(
     id: &Id,
     received: &[u8],
 ) -> bool {
-    let want = psk_auth(prf_alg, psk, real_message, peer_nonce, sk_p, id);
+    verify_psk_auth_int(
+        prf_alg,
+        psk,
+        real_message,
+        peer_nonce,
+        sk_p,
+        id,
+        &[],
+        received,
+    )
+}
+
+/// [`verify_psk_auth`] with the IntAuth octets of [`psk_auth_int`].
+#[allow(clippy::too_many_arguments)]
+pub fn verify_psk_auth_int(
+    prf_alg: &dyn Prf,
+    psk: &[u8],
+    real_message: &[u8],
+    peer_nonce: &[u8],
+    sk_p: &[u8],
+    id: &Id,
+    int_auth: &[u8],
+    received: &[u8],
+) -> bool {
+    let want = psk_auth_int(prf_alg, psk, real_message, peer_nonce, sk_p, id, int_auth);
     want.len() == received.len() && bool::from(want.ct_eq(received))
 }

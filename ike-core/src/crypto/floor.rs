@@ -11,16 +11,18 @@ use super::suite::{ChildSuite, IkeSuite};
 use super::{CryptoError, CryptoProvider, IkeSaCrypto};
 use crate::wire::{ExchangeType, Flags, Header, Id, IdType, KeId, Payload, PrfId, VendorId};
 
-/// One DH of `group` as a handshake does it on one side: generate a key
-/// pair and complete it with a peer value. Returns the secret's first byte
-/// (to keep the optimiser honest).
+/// One DH of `group` as a responder does it: generate a key pair (or, for
+/// ML-KEM, encapsulate) and complete it with a peer value. Returns the
+/// secret's first byte (to keep the optimiser honest).
 pub fn dh_once(
     provider: &CryptoProvider,
     group: KeId,
     peer_public: &[u8],
 ) -> Result<u8, CryptoError> {
-    let ke = provider.ke(group)?.start(provider.random.as_ref())?;
-    Ok(ke.complete(peer_public)?.first().copied().unwrap_or(0))
+    let (_, secret) = provider
+        .ke(group)?
+        .respond(provider.random.as_ref(), peer_public)?;
+    Ok(secret.first().copied().unwrap_or(0))
 }
 
 /// A valid public value of `group` to use as `peer_public` in [`dh_once`].

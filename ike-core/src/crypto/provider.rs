@@ -9,7 +9,10 @@ use super::cipher::{
     AES_CBC, AES_GCM_16, AUTH_HMAC_SHA2_256_128, AUTH_HMAC_SHA2_384_192, AUTH_HMAC_SHA2_512_256,
     CHACHA20_POLY1305, EncrAlgorithm, IntegAlgorithm,
 };
-use super::ke::{ECP_256, ECP_384, KeGroup, MODP_2048, MODP_3072, X25519};
+use super::ke::{
+    ECP_256, ECP_384, ECP_521, KeGroup, ML_KEM_512, ML_KEM_768, ML_KEM_1024, MODP_2048, MODP_3072,
+    MODP_4096, MODP_8192, X25519,
+};
 use super::prf::{PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512, Prf};
 use super::random::{OsRandom, SecureRandom, SeededRandom};
 use crate::wire::{EncrId, IntegId, KeId, PrfId};
@@ -49,7 +52,19 @@ impl CryptoProvider {
     /// All built-in algorithms with the given random source.
     pub fn with_random(random: Arc<dyn SecureRandom>) -> Self {
         Self {
-            ke_groups: vec![&X25519, &ECP_256, &ECP_384, &MODP_2048, &MODP_3072],
+            ke_groups: vec![
+                &X25519,
+                &ECP_256,
+                &ECP_384,
+                &ECP_521,
+                &MODP_2048,
+                &MODP_3072,
+                &MODP_4096,
+                &MODP_8192,
+                &ML_KEM_512,
+                &ML_KEM_768,
+                &ML_KEM_1024,
+            ],
             prfs: vec![&PRF_HMAC_SHA2_256, &PRF_HMAC_SHA2_384, &PRF_HMAC_SHA2_512],
             encrs: vec![&AES_GCM_16, &AES_CBC, &CHACHA20_POLY1305],
             integs: vec![

@@ -49,12 +49,14 @@ impl IkeSa {
             return;
         };
         let idi = conn.local_id.to_wire();
+        let int_auth = st.inter.auth_octets(self.next_msg_id);
         let input = AuthInput {
             prf: keys.prf,
             real_message: &st.request,
             peer_nonce: &st.nr,
             sk_p: &keys.sk_pi,
             id: &idi,
+            int_auth: &int_auth,
         };
         let auth = match cert::our_auth(&conn, &input, &st.peer_sig) {
             Ok(a) => a,
@@ -125,6 +127,7 @@ impl IkeSa {
                 integ: None,
                 ke: None,
                 esn: false,
+                ake: [None; 7],
             }),
             local: self.local,
             remote: self.remote,
@@ -173,12 +176,14 @@ impl IkeSa {
         let Some(keys) = self.keys.as_ref() else {
             return;
         };
+        let int_auth = st.inter.auth_octets(self.next_msg_id.wrapping_sub(1));
         let input = AuthInput {
             prf: keys.prf,
             real_message: &st.response,
             peer_nonce: &st.ni,
             sk_p: &keys.sk_pr,
             id: idr,
+            int_auth: &int_auth,
         };
         if let Err(e) = cert::verify_peer(ctx, now, &conn, &input, auth, inner) {
             self.die(ctx, e);
@@ -206,6 +211,12 @@ impl IkeSa {
             return;
         };
         self.announced = true;
+        if !st.inter.todo.is_empty() {
+            let e = Error::PeerMisbehaved(PeerMisbehaved::Invalid(
+                "IKE_AUTH before the additional key exchanges",
+            ));
+            return self.fail_auth(ctx, msg_id, NotifyType::INVALID_SYNTAX, e);
+        }
         let claim = match self.auth_claim(ctx, inner) {
             Ok(claim) => claim,
             Err((ty, e)) => return self.fail_auth(ctx, msg_id, ty, e),
@@ -213,19 +224,21 @@ impl IkeSa {
         let Some(keys) = self.keys.as_ref() else {
             return;
         };
+        let int_auth = st.inter.auth_octets(msg_id);
         let input = AuthInput {
             prf: keys.prf,
             real_message: &st.request,
             peer_nonce: &st.nr,
             sk_p: &keys.sk_pi,
             id: claim.idi,
+            int_auth: &int_auth,
         };
         if let Err(e) = cert::verify_peer(ctx, now, &claim.conn, &input, claim.auth, inner) {
             return self.fail_auth(ctx, msg_id, NotifyType::AUTHENTICATION_FAILED, e);
         }
         let mut peer_sig = st.peer_sig.clone();
         peer_sig.merge(inner);
-        let mut payloads = match auth_response(keys, &st, &claim.conn, &peer_sig) {
+        let mut payloads = match auth_response(keys, &st, &claim.conn, &peer_sig, msg_id) {
             Ok(p) => p,
             Err(e) => return self.fail_auth(ctx, msg_id, NotifyType::AUTHENTICATION_FAILED, e),
         };
@@ -295,14 +308,17 @@ fn auth_response(
     st: &InitResponder,
     conn: &ConnectionConfig,
     peer: &cert::PeerSig,
+    msg_id: u32,
 ) -> Result<Vec<Payload>, Error> {
     let idr = conn.local_id.to_wire();
+    let int_auth = st.inter.auth_octets(msg_id);
     let input = AuthInput {
         prf: keys.prf,
         real_message: &st.response,
         peer_nonce: &st.ni,
         sk_p: &keys.sk_pr,
         id: &idr,
+        int_auth: &int_auth,
     };
     let auth = cert::our_auth(conn, &input, peer)?;
     let mut v = vec![Payload::Idr(idr)];

@@ -7,7 +7,7 @@ use der::{Decode, Encode};
 
 use super::Ctx;
 use crate::config::{ConnectionConfig, Identity};
-use crate::crypto::auth::{maced_id, psk_auth, signed_octets, verify_psk_auth};
+use crate::crypto::auth::{maced_id, psk_auth_int, signed_octets, verify_psk_auth_int};
 use crate::crypto::prf::Prf;
 use crate::error::{Error, PeerIncompatible, PeerMisbehaved};
 use crate::pki::chain::{identity_text, key_hash};
@@ -113,12 +113,17 @@ pub(crate) struct AuthInput<'a> {
     pub(crate) peer_nonce: &'a [u8],
     pub(crate) sk_p: &'a [u8],
     pub(crate) id: &'a Id,
+    /// IntAuth after IKE_INTERMEDIATE exchanges, empty without them
+    /// (RFC 9242 §3.3.2).
+    pub(crate) int_auth: &'a [u8],
 }
 
 impl AuthInput<'_> {
     fn octets(&self) -> Vec<u8> {
         let mid = maced_id(self.prf, self.sk_p, self.id);
-        signed_octets(self.real_message, self.peer_nonce, &mid)
+        let mut v = signed_octets(self.real_message, self.peer_nonce, &mid);
+        v.extend_from_slice(self.int_auth);
+        v
     }
 }
 
@@ -130,13 +135,14 @@ pub(crate) fn our_auth(
     peer: &PeerSig,
 ) -> Result<Auth, Error> {
     let Some(lc) = &conn.local_cert else {
-        let data = psk_auth(
+        let data = psk_auth_int(
             input.prf,
             &conn.psk.0,
             input.real_message,
             input.peer_nonce,
             input.sk_p,
             input.id,
+            input.int_auth,
         );
         return Ok(Auth {
             method: AuthMethod::PSK,
@@ -181,13 +187,14 @@ pub(crate) fn verify_peer(
 ) -> Result<(), Error> {
     let Some(store) = &conn.remote_ca else {
         let ok = auth.method == AuthMethod::PSK
-            && verify_psk_auth(
+            && verify_psk_auth_int(
                 input.prf,
                 &conn.psk.0,
                 input.real_message,
                 input.peer_nonce,
                 input.sk_p,
                 input.id,
+                input.int_auth,
                 &auth.data,
             );
         return if ok {

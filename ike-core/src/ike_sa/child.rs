@@ -65,6 +65,10 @@ fn esp_offer(c: &ChildConfig, in_auth: bool) -> Vec<Proposal> {
                 // No KE in IKE_AUTH (RFC 7296 §1.2); strongSwan strips it likewise.
                 p.ke.clear();
             }
+            if in_auth {
+                // Nor additional key exchanges (RFC 9370 §2.2.3).
+                p.ake = Default::default();
+            }
             p
         })
         .collect()
@@ -127,6 +131,12 @@ pub(crate) fn deleted_event(ike: IkeSaId, c: &ChildSa, conn: &ConnectionConfig) 
         reqid: conn.children[usize::from(c.cfg)].reqid,
         resource: c.resource.cpu(),
     }
+}
+
+/// Nr | SK(1) | ... | SK(n): KEYMAT = prf+(SK_d, SK(0) | Ni | Nr | SK(1) |
+/// ... | SK(n)) with additional key exchanges (RFC 9370 §2.2.4).
+fn keymat_tail(nr: &[u8], add_ke: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
+    zeroize::Zeroizing::new([nr, add_ke].concat())
 }
 
 /// Child KEYMAT split into (ours-out, ours-in) keys.
@@ -200,7 +210,7 @@ impl<'a> ChildRequest<'a> {
 }
 
 /// What a responder accepted of a Child SA request.
-struct ChildDecision {
+pub(super) struct ChildDecision {
     cfg: u16,
     rekey_of: Option<ChildSaId>,
     /// Narrowed selectors: TSi (the peer's side) and TSr (ours), RFC 7296 §2.9.
@@ -208,9 +218,11 @@ struct ChildDecision {
     ts_local: Vec<TrafficSelector>,
     /// The accepted proposal's number, echoed in the response (RFC 7296 §3.3).
     num: u8,
-    esp: Selected,
+    pub(super) esp: Selected,
     spi_out: Spi,
-    gir: Option<SecretBytes>,
+    pub(super) gir: Option<SecretBytes>,
+    /// SK(1) | ... | SK(n) of IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
+    pub(super) add_ke: SecretBytes,
     ke_out: Option<Ke>,
     resource: Resource,
     /// The response carries SA_RESOURCE_INFO (a new per-CPU SA, RFC 9611 §4).
@@ -219,10 +231,12 @@ struct ChildDecision {
 }
 
 /// What an initiator accepted of a Child SA response.
-struct ChildAccept {
+pub(super) struct ChildAccept {
     spi_out: Spi,
-    esp: Selected,
-    gir: Option<SecretBytes>,
+    pub(super) esp: Selected,
+    pub(super) gir: Option<SecretBytes>,
+    /// SK(1) | ... | SK(n) of IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
+    pub(super) add_ke: SecretBytes,
     ts: (Vec<TrafficSelector>, Vec<TrafficSelector>),
     transport: bool,
 }
@@ -392,16 +406,13 @@ fn responder_ke(
             g.0.to_be_bytes().to_vec(),
         ));
     };
-    let Ok(mine) = crypto.ke(g).and_then(|x| x.start(&*crypto.random)) else {
+    let Ok(x) = crypto.ke(g) else {
         return Err(Refusal::of(NotifyType::NO_PROPOSAL_CHOSEN));
     };
-    let Ok(s) = mine.complete(&ke.data) else {
+    let Ok((data, s)) = x.respond(&*crypto.random, &ke.data) else {
         return Err(Refusal::of(NotifyType::INVALID_SYNTAX));
     };
-    let ke_out = Ke {
-        group: g,
-        data: mine.public().to_vec(),
-    };
+    let ke_out = Ke { group: g, data };
     Ok((Some(s), Some(ke_out)))
 }
 
@@ -658,7 +669,13 @@ impl IkeSa {
 
     /// The peer created a Child SA we cannot accept: report the failure and delete
     /// the peer's half with our inbound SPI (RFC 7296 §1.4.1), so nothing dangles.
-    fn reject_child(&mut self, ctx: &mut Ctx<'_>, now: Instant, req: &ChildReq, reason: Error) {
+    pub(super) fn reject_child(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        req: &ChildReq,
+        reason: Error,
+    ) {
         self.child_failed(ctx, now, req, reason);
         self.queue.push_front(Task::DeleteSpi(req.spi_in));
     }
@@ -688,6 +705,25 @@ impl IkeSa {
             }
         };
         let resource = self.initiator_resource(&req, inner);
+        let f = (req, acc, resource);
+        let Some((req, acc, resource)) =
+            self.start_initiator_followup(ctx, now, f, (ni, nr), inner)
+        else {
+            return;
+        };
+        self.complete_child(ctx, now, req, acc, resource, (ni, nr));
+    }
+
+    /// Initiator: derives the Child SA's keys and installs it.
+    pub(super) fn complete_child(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        req: ChildReq,
+        acc: ChildAccept,
+        resource: Resource,
+        (ni, nr): (&[u8], &[u8]),
+    ) {
         let Some(keys) = self.keys.as_ref() else {
             return;
         };
@@ -698,7 +734,7 @@ impl IkeSa {
             &acc.esp,
             acc.gir.as_deref(),
             ni,
-            nr,
+            &keymat_tail(nr, &acc.add_ke),
             true,
         ) else {
             self.reject_child(ctx, now, &req, Error::Unreachable("child key derivation"));
@@ -810,6 +846,7 @@ impl IkeSa {
             spi_out,
             esp,
             gir,
+            add_ke: SecretBytes::default(),
             ts,
             transport,
         })
@@ -1033,6 +1070,25 @@ impl IkeSa {
     ) -> Result<Vec<Payload>, Refusal> {
         let request = ChildRequest::parse(inner);
         let d = self.decide_child(ctx, &request, in_auth)?;
+        let spi_in = new_spi(ctx).ok_or_else(|| Refusal::of(NotifyType::NO_ADDITIONAL_SAS))?;
+        let mut payloads = response_payloads(&d, spi_in, (!in_auth).then_some(nr));
+        if d.esp.additional().next().is_some() {
+            payloads.push(self.keep_responder_followup(ctx, d, spi_in, (ni, nr))?);
+        } else {
+            self.install_decided(ctx, now, d, spi_in, (ni, nr))?;
+        }
+        Ok(payloads)
+    }
+
+    /// Responder: derives the Child SA's keys and installs it.
+    pub(super) fn install_decided(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Instant,
+        d: ChildDecision,
+        spi_in: Spi,
+        (ni, nr): (&[u8], &[u8]),
+    ) -> Result<(), Refusal> {
         let Some(keys) = self.keys.as_ref() else {
             return Err(Refusal::of(NotifyType::TEMPORARY_FAILURE));
         };
@@ -1043,12 +1099,10 @@ impl IkeSa {
             &d.esp,
             d.gir.as_deref(),
             ni,
-            nr,
+            &keymat_tail(nr, &d.add_ke),
             false,
         )
         .ok_or_else(|| Refusal::of(NotifyType::NO_PROPOSAL_CHOSEN))?;
-        let spi_in = new_spi(ctx).ok_or_else(|| Refusal::of(NotifyType::NO_ADDITIONAL_SAS))?;
-        let payloads = response_payloads(&d, spi_in, (!in_auth).then_some(nr));
         let new = NewChild {
             cfg: d.cfg,
             spi_in,
@@ -1066,7 +1120,7 @@ impl IkeSa {
         if let Some(old) = d.rekey_of {
             self.note_peer_rekey(now, old, new_id, ni, nr);
         }
-        Ok(payloads)
+        Ok(())
     }
 
     /// Decides a Child SA request: the SA it rekeys, room under the cap, the
@@ -1103,6 +1157,7 @@ impl IkeSa {
             esp,
             spi_out,
             gir,
+            add_ke: SecretBytes::default(),
             ke_out,
             resource,
             resource_notify: old_resource.is_none() && resource.per_cpu(),

@@ -10,6 +10,7 @@ use std::time::Instant;
 use sha1::{Digest, Sha1};
 
 use super::cert::PeerSig;
+use super::intermediate::Intermediate;
 use super::keys::SaKeys;
 use super::{Ctx, IkeSa, Outstanding, Pending, State, Task, notify};
 use crate::config::{ConnectionConfig, Fragmentation};
@@ -151,6 +152,8 @@ pub(crate) struct InitPending {
     pub(crate) nat_notify: bool,
     /// The initiator's SIGNATURE_HASH_ALGORITHMS and CERTREQ.
     pub(crate) peer_sig: PeerSig,
+    /// The request carried INTERMEDIATE_EXCHANGE_SUPPORTED (RFC 9242 §3.1).
+    pub(crate) intermediate: bool,
 }
 
 /// The IKE_SA_INIT response, the IKE SA's keys and our nonce Nr.
@@ -223,7 +226,14 @@ fn choose_init(
             group.0.to_be_bytes().to_vec(),
         ));
     }
-    if ctx.crypto.ke(group).is_err() {
+    if ctx.crypto.ke(group).is_err() || sel.additional().any(|k| ctx.crypto.ke(k).is_err()) {
+        return Err((NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()));
+    }
+    // RFC 9370 §2.2.1: additional key exchanges need IKE_INTERMEDIATE.
+    let intermediate = msg
+        .notify(NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED)
+        .is_some();
+    if sel.additional().next().is_some() && !intermediate {
         return Err((NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()));
     }
     Ok(InitChoice {
@@ -245,6 +255,8 @@ pub(crate) struct InitResponder {
     pub(crate) first_child: Option<Task>,
     /// The peer's SIGNATURE_HASH_ALGORITHMS and CERTREQ.
     pub(crate) peer_sig: PeerSig,
+    /// IKE_INTERMEDIATE exchanges (RFC 9242, RFC 9370) before IKE_AUTH.
+    pub(crate) inter: Intermediate,
 }
 
 /// NAT_DETECTION_*_IP data: SHA-1(SPIi ‖ SPIr ‖ IP ‖ port) (RFC 7296 §2.23).
@@ -309,6 +321,7 @@ fn chosen(ours: &[Proposal], p: &crate::wire::Proposal) -> Option<Selected> {
         || theirs.integ.len() > 1
         || theirs.ke.len() > 1
         || theirs.esn.len() > 1
+        || theirs.ake.iter().any(|a| a.len() > 1)
     {
         return None;
     }
@@ -344,6 +357,15 @@ fn init_keys(
     }
     if Some(ke.group) != sel.ke || ke.group != st.ke.group() {
         return Err(bad("KE group"));
+    }
+    if sel.additional().next().is_some()
+        && msg
+            .notify(NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED)
+            .is_none()
+    {
+        return Err(bad(
+            "additional key exchanges without INTERMEDIATE_EXCHANGE_SUPPORTED",
+        ));
     }
     let gir = st
         .ke
@@ -453,6 +475,16 @@ impl IkeSa {
             payloads.push(notify(NotifyType::FRAGMENTATION_SUPPORTED, Vec::new()));
         }
         payloads.extend(super::cert::init_payloads(&conn, false));
+        if conn
+            .ike_proposals
+            .iter()
+            .any(|p| p.ake.iter().any(|a| !a.is_empty()))
+        {
+            payloads.push(Payload::Notify(Notify::new(
+                NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED,
+                Vec::new(),
+            )));
+        }
         let msg = Message {
             header: Header::new(
                 self.spi_i.0,
@@ -502,7 +534,7 @@ impl IkeSa {
             InitVerdict::Proceed => match self.complete_init(ctx, &conn, remote, datagram, msg) {
                 Ok(()) => {
                     self.outstanding = None;
-                    self.start_auth(ctx, now);
+                    self.continue_init(ctx, now);
                     return;
                 }
                 Err(e) => InitVerdict::Ignore(e),
@@ -574,6 +606,7 @@ impl IkeSa {
             nr,
             first_child: st.first_child,
             peer_sig: PeerSig::read(&msg.payloads),
+            inter: Intermediate::new(&sel),
         }));
         Ok(())
     }
@@ -610,6 +643,9 @@ impl IkeSa {
             nat: detect_nat(msg, h.spi_i, 0, local, remote),
             nat_notify: msg.notify(NotifyType::NAT_DETECTION_SOURCE_IP).is_some(),
             peer_sig: PeerSig::read(&msg.payloads),
+            intermediate: msg
+                .notify(NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED)
+                .is_some(),
         };
         let mut sa = Self::blank(
             id,
@@ -657,6 +693,7 @@ impl IkeSa {
                     nr,
                     first_child: None,
                     peer_sig: p.peer_sig.clone(),
+                    inter: Intermediate::new(&p.sel),
                 }));
             }
             Err(reply) => {
@@ -712,6 +749,12 @@ impl IkeSa {
             payloads.push(notify(NotifyType::FRAGMENTATION_SUPPORTED, Vec::new()));
         }
         payloads.extend(super::cert::init_payloads(&self.conn(), true));
+        if p.intermediate {
+            payloads.push(Payload::Notify(Notify::new(
+                NotifyType::INTERMEDIATE_EXCHANGE_SUPPORTED,
+                Vec::new(),
+            )));
+        }
         let header = Header::new(
             spi_i,
             spi_r,

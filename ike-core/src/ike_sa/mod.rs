@@ -8,9 +8,11 @@
 mod auth;
 pub(crate) mod cert;
 mod child;
+mod followup;
 pub(crate) mod frag;
 mod info;
 mod init;
+mod intermediate;
 pub(crate) mod keys;
 mod liveness;
 mod moved;
@@ -180,6 +182,13 @@ pub(crate) enum Task {
 pub(crate) enum Pending {
     Init,
     Auth(Option<Box<ChildReq>>),
+    /// IKE_INTERMEDIATE with our share of an additional key exchange (RFC 9370).
+    Intermediate(Box<dyn crate::crypto::ke::ActiveKe>),
+    /// IKE_FOLLOWUP_KE of a Child SA (RFC 9370 §2.2.4).
+    FollowupKe(
+        Box<followup::InitiatorFollowup>,
+        Box<dyn crate::crypto::ke::ActiveKe>,
+    ),
     CreateChild(Box<ChildReq>),
     RekeyIke(Box<IkeRekeyReq>),
     DeleteChildren(Vec<ChildSaId>),
@@ -253,6 +262,8 @@ pub(crate) struct IkeSa {
     pub(crate) frag_peer: bool,
     /// The peer's fragmented messages being reassembled.
     pub(crate) defrag: frag::Defrag,
+    /// Child SAs answered that wait for the peer's IKE_FOLLOWUP_KE.
+    pub(crate) followups: Vec<followup::ResponderFollowup>,
 }
 
 impl IkeSa {
@@ -298,6 +309,7 @@ impl IkeSa {
             early_deletes: Vec::new(),
             frag_peer: false,
             defrag: frag::Defrag::default(),
+            followups: Vec::new(),
         }
     }
 
@@ -508,7 +520,12 @@ impl IkeSa {
         let Some(o) = self.outstanding.take() else {
             return;
         };
-        self.handle_response(ctx, now, o.pending, &inner);
+        match o.pending {
+            Pending::Intermediate(ke) => {
+                self.handle_intermediate_response(ctx, now, ke, &inner, rx.datagram);
+            }
+            p => self.handle_response(ctx, now, p, &inner),
+        }
         self.kick(ctx, now);
     }
 
@@ -527,14 +544,19 @@ impl IkeSa {
         // RFC 7296 §1.4: INFORMATIONAL (like CREATE_CHILD_SA) only after the
         // initial exchanges; until our IKE_AUTH completes, leave the message
         // ID unused so the peer retransmits it once we are established.
-        if h.exchange != ExchangeType::IKE_AUTH && !self.is_established() && !self.is_closing() {
+        let initial = [ExchangeType::IKE_AUTH, ExchangeType::IKE_INTERMEDIATE];
+        if !initial.contains(&h.exchange) && !self.is_established() && !self.is_closing() {
             return;
         }
         let id = h.message_id;
         if id == self.expect_msg_id.wrapping_sub(1) && self.expect_msg_id != 0 {
             // Retransmission: resend the cached response if the request is authentic.
             // Authentic (a good ICV), even if its payloads were malformed.
-            if matches!(rx.open(keys), Ok(_) | Err(OpenError::Invalid(_))) {
+            let authentic = match &rx.plain {
+                Some(p) => matches!(p, Ok(_) | Err(OpenError::Invalid(_))),
+                None => self.authentic_request(rx.datagram),
+            };
+            if authentic {
                 let r = self.last_response.clone();
                 self.send_all(ctx, &r);
             }
@@ -569,7 +591,11 @@ impl IkeSa {
             self.send_response(ctx, h.exchange, id, &[n]);
             return;
         }
-        self.dispatch_request(ctx, now, h.exchange, id, &inner);
+        if h.exchange == ExchangeType::IKE_INTERMEDIATE {
+            self.handle_intermediate_request(ctx, id, &inner, rx.datagram);
+        } else {
+            self.dispatch_request(ctx, now, h.exchange, id, &inner);
+        }
         self.kick(ctx, now);
     }
 
@@ -594,6 +620,9 @@ impl IkeSa {
                 self.handle_create_child_request(ctx, now, id, inner)
             }
             ExchangeType::INFORMATIONAL => self.handle_info_request(ctx, now, id, inner),
+            ExchangeType::IKE_FOLLOWUP_KE if self.is_established() => {
+                self.handle_followup_request(ctx, now, id, inner)
+            }
             _ => {
                 // Unknown exchange or wrong state: answer with an empty response so the
                 // peer's window moves on (RFC 7296 §1.5 allows INVALID_SYNTAX; we stay quiet).
@@ -633,7 +662,8 @@ impl IkeSa {
         inner: &[Payload],
     ) {
         match pending {
-            Pending::Init => {}
+            Pending::Init | Pending::Intermediate(_) => {}
+            Pending::FollowupKe(f, ke) => self.handle_followup_response(ctx, now, f, ke, inner),
             Pending::Auth(child) => self.handle_auth_response(ctx, now, child, inner),
             Pending::CreateChild(req) => self.handle_create_child_response(ctx, now, *req, inner),
             Pending::RekeyIke(req) => self.handle_rekey_ike_response(ctx, now, *req, inner),

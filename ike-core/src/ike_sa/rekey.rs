@@ -38,8 +38,7 @@ impl IkeSa {
         ) else {
             return;
         };
-        let proposals = conn
-            .ike_proposals
+        let proposals = rekey_proposals(&conn.ike_proposals)
             .iter()
             .enumerate()
             .map(|(i, p)| {
@@ -173,8 +172,7 @@ impl IkeSa {
             }
             let spi_r = p.spi_u64().filter(|s| *s != 0)?;
             let theirs = Proposal::from_wire(p)?;
-            let sel = conn
-                .ike_proposals
+            let sel = rekey_proposals(&conn.ike_proposals)
                 .iter()
                 .find_map(|o| o.intersect(&theirs))?;
             let nr = get_nonce(inner)?.0.clone();
@@ -237,7 +235,7 @@ impl IkeSa {
             self.send_response(ctx, ExchangeType::CREATE_CHILD_SA, msg_id, &p);
             return;
         }
-        let a = match accept_ike_rekey(ctx, &self.conn().ike_proposals, inner) {
+        let a = match accept_ike_rekey(ctx, &rekey_proposals(&self.conn().ike_proposals), inner) {
             Ok(a) => a,
             Err(refusal) => {
                 let p = refusal.into_payloads();
@@ -283,6 +281,17 @@ struct IkeRekeyAnswer {
     public: Vec<u8>,
 }
 
+/// The IKE proposals for a rekey: without additional key exchanges, as
+/// IKE_FOLLOWUP_KE (RFC 9370 §2.2.4) runs for Child SAs only.
+fn rekey_proposals(ours: &[Proposal]) -> Vec<Proposal> {
+    ours.iter()
+        .map(|p| Proposal {
+            ake: Default::default(),
+            ..p.clone()
+        })
+        .collect()
+}
+
 /// Reads and decides an IKE rekey request (RFC 7296 §1.3.2): one of our
 /// proposals with the peer's SPI, its nonce and KE, then our nonce, SPI and KE.
 fn accept_ike_rekey(
@@ -322,13 +331,11 @@ fn accept_ike_rekey(
             group.0.to_be_bytes().to_vec(),
         )
     })?;
-    let mine = ctx
+    let (mine, gir) = ctx
         .crypto
         .ke(group)
-        .and_then(|g| g.start(&*ctx.crypto.random))
-        .map_err(|_| Refusal::of(NotifyType::NO_PROPOSAL_CHOSEN))?;
-    let gir = mine
-        .complete(&ke.data)
+        .map_err(|_| Refusal::of(NotifyType::NO_PROPOSAL_CHOSEN))?
+        .respond(&*ctx.crypto.random, &ke.data)
         .map_err(|_| Refusal::of(NotifyType::INVALID_SYNTAX))?;
     let temporary = |_| Refusal::of(NotifyType::TEMPORARY_FAILURE);
     let nr = ctx.crypto.random_nonce(NONCE_LEN).map_err(temporary)?;
@@ -341,7 +348,7 @@ fn accept_ike_rekey(
         ni,
         nr,
         gir,
-        public: mine.public().to_vec(),
+        public: mine,
     })
 }
 

@@ -157,6 +157,7 @@ fn classic_methods_without_signature_hash_algorithms() {
         peer_nonce: b"nonce",
         sk_p: b"skp",
         id: &id,
+        int_auth: &[],
     };
     let p384 = PrivateKey::P384(p384::ecdsa::SigningKey::from_slice(&[34; 48]).expect("p384"));
     let cases = [

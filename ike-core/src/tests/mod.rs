@@ -6,6 +6,7 @@ mod engine;
 mod exchanges;
 mod failures;
 mod frag;
+mod intermediate;
 mod limits;
 mod mobility;
 mod per_resource;

@@ -123,6 +123,7 @@ fn responder_answers_strongswan_ike_auth_and_create_child_sa() {
             nr: nr.clone(),
             first_child: None,
             peer_sig: Default::default(),
+            inter: Default::default(),
         })),
     );
     sa.spi_i = IkeSpi(resp_hdr.spi_i);
@@ -323,6 +324,7 @@ fn initiator_accepts_strongswan_ike_auth_response() {
             nr: nr.clone(),
             first_child: None,
             peer_sig: Default::default(),
+            inter: Default::default(),
         })),
     );
     sa.natt = true;

@@ -213,6 +213,14 @@ ike_enum! {
         /// Key Exchange Method (formerly "Diffie-Hellman Group").
         KE = 4,
         ESN = 5,
+        /// Additional Key Exchange 1..7 (RFC 9370 §2.2.1).
+        ADDITIONAL_KEY_EXCHANGE_1 = 6,
+        ADDITIONAL_KEY_EXCHANGE_2 = 7,
+        ADDITIONAL_KEY_EXCHANGE_3 = 8,
+        ADDITIONAL_KEY_EXCHANGE_4 = 9,
+        ADDITIONAL_KEY_EXCHANGE_5 = 10,
+        ADDITIONAL_KEY_EXCHANGE_6 = 11,
+        ADDITIONAL_KEY_EXCHANGE_7 = 12,
     }
 }
 
@@ -267,7 +275,7 @@ ike_enum! {
 
 ike_enum! {
     /// Transform Type 4, Key Exchange Method IDs (DH groups; RFC 7296,
-    /// RFC 3526, RFC 5903, RFC 8031).
+    /// RFC 3526, RFC 5903, RFC 8031; ML-KEM from RFC 9370's registry).
     KeId(u16) {
         NONE = 0,
         MODP_768 = 1,
@@ -286,6 +294,9 @@ ike_enum! {
         ECP_512_BP = 30,
         CURVE25519 = 31,
         CURVE448 = 32,
+        ML_KEM_512 = 35,
+        ML_KEM_768 = 36,
+        ML_KEM_1024 = 37,
     }
 }
 

@@ -96,6 +96,7 @@ fn child(n: u64, per_cpu: bool, cpu: Option<u32>) -> ChildSaInstall {
             integ: None,
             ke: None,
             esn: false,
+            ake: [None; 7],
         },
         keys_in: keys(),
         keys_out: keys(),

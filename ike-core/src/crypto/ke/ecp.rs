@@ -1,4 +1,4 @@
-//! NIST prime-curve groups 19 (P-256) and 20 (P-384) with the RFC 5903 §7
+//! NIST prime-curve groups 19 (P-256), 20 (P-384) and 21 (P-521) with the RFC 5903 §7
 //! encoding: the KE data is x ‖ y without a point-format byte, and g^ir is
 //! the x coordinate of the shared point.
 
@@ -7,7 +7,7 @@ use crate::crypto::{CryptoError, SecretBytes, SecureRandom};
 use crate::wire::KeId;
 
 macro_rules! ecp_group {
-    ($name:ident, $static:ident, $krate:ident, $m:ident, $id:expr, $flen:expr, $doc:literal) => {
+    ($name:ident, $static:ident, $krate:ident, $m:ident, $id:expr, $flen:expr, $top:expr, $doc:literal) => {
         #[doc = $doc]
         #[derive(Debug, Clone, Copy)]
         pub struct $name;
@@ -63,6 +63,8 @@ macro_rules! ecp_group {
                 for _ in 0..64 {
                     let mut k = Zeroizing::new([0u8; $flen]);
                     rng.fill(k.as_mut())?;
+                    // Only the order's bits (P-521: 1 bit in the top byte).
+                    k[0] &= $top;
                     if let Ok(a) = import_private(k.as_ref()) {
                         return Ok(a);
                     }
@@ -132,6 +134,7 @@ ecp_group!(
     imp256,
     KeId::ECP_256,
     32,
+    0xff,
     "Group 19, 256-bit random ECP (RFC 5903)."
 );
 ecp_group!(
@@ -141,5 +144,16 @@ ecp_group!(
     imp384,
     KeId::ECP_384,
     48,
+    0xff,
     "Group 20, 384-bit random ECP (RFC 5903)."
+);
+ecp_group!(
+    Ecp521,
+    ECP_521,
+    p521,
+    imp521,
+    KeId::ECP_521,
+    66,
+    0x01,
+    "Group 21, 521-bit random ECP (RFC 5903)."
 );

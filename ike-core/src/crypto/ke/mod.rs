@@ -1,13 +1,20 @@
-//! Key exchange methods (RFC 7296 §2.7, RFC 3526, RFC 5903, RFC 8031).
+//! Key exchange methods (RFC 7296 §2.7, RFC 3526, RFC 5903, RFC 8031,
+//! FIPS 203 via RFC 9370).
 
 mod ecp;
+mod mlkem;
 mod modp;
 mod x25519;
 
 use core::fmt;
 
-pub use ecp::{ECP_256, ECP_384, Ecp256, Ecp384};
-pub use modp::{MODP_2048, MODP_3072, Modp2048, Modp3072};
+pub use ecp::{ECP_256, ECP_384, ECP_521, Ecp256, Ecp384, Ecp521};
+pub use mlkem::{
+    ML_KEM_512, ML_KEM_768, ML_KEM_1024, MlKem512Group, MlKem768Group, MlKem1024Group,
+};
+pub use modp::{
+    MODP_2048, MODP_3072, MODP_4096, MODP_8192, Modp2048, Modp3072, Modp4096, Modp8192,
+};
 pub use x25519::{X25519, X25519Group};
 
 use super::{CryptoError, SecretBytes, SecureRandom};
@@ -25,6 +32,18 @@ pub trait KeGroup: Send + Sync + fmt::Debug {
     /// encoding is the group's natural one: a 32-byte X25519 scalar, a
     /// big-endian ECP scalar, or a big-endian MODP exponent.
     fn import_private(&self, private: &[u8]) -> Result<Box<dyn ActiveKe>, CryptoError>;
+    /// The responder's side in one step: our KE data and the shared secret
+    /// for the peer's. A Diffie-Hellman group makes a fresh key pair; a KEM
+    /// (FIPS 203) encapsulates to the peer's key (RFC 9370 §2.2).
+    fn respond(
+        &self,
+        rng: &dyn SecureRandom,
+        peer: &[u8],
+    ) -> Result<(Vec<u8>, SecretBytes), CryptoError> {
+        let ours = self.start(rng)?;
+        let secret = ours.complete(peer)?;
+        Ok((ours.public().to_vec(), secret))
+    }
 }
 
 /// One side's key pair, waiting for the peer's public value.
