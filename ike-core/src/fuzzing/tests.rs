@@ -675,3 +675,53 @@ fn regression_rekey_of_child_sa_still_being_created() {
     actions.push(Action::RekeyIke(Peer::B));
     sequence::run(&actions);
 }
+
+/// The memoized X25519 draws the same bytes and gives the same results and
+/// errors as the real group, on a first and on a repeated computation.
+#[test]
+fn memoized_x25519_matches_the_real_group() {
+    use super::ke::MEMO_X25519;
+    use crate::crypto::ke::X25519;
+    use crate::crypto::{KeGroup, SecureRandom, SeededRandom};
+
+    for seed in 11..15 {
+        let (ra, rb) = (SeededRandom::new(seed), SeededRandom::new(seed));
+        let real = X25519.start(&ra).expect("real key pair");
+        let memo = MEMO_X25519.start(&rb).expect("memoized key pair");
+        assert_eq!(real.public(), memo.public(), "seed {seed}: public value");
+        let (mut next_a, mut next_b) = ([0u8; 8], [0u8; 8]);
+        ra.fill(&mut next_a).expect("draw");
+        rb.fill(&mut next_b).expect("draw");
+        assert_eq!(next_a, next_b, "seed {seed}: both drew 32 bytes");
+        let peer = X25519
+            .start(&SeededRandom::new(seed + 100))
+            .expect("peer key pair");
+        let low_order = [0u8; 32];
+        for value in [peer.public(), &low_order[..], &peer.public()[..31]] {
+            let want = real.complete(value);
+            for round in 0..2 {
+                let got = memo.complete(value);
+                assert_eq!(got, want, "seed {seed}, round {round}");
+            }
+        }
+        assert!(
+            memo.complete(&low_order).is_err(),
+            "a low-order point stays refused"
+        );
+    }
+}
+
+#[test]
+fn harness_provider_memoizes_only_x25519() {
+    let real = CryptoProvider::seeded(1);
+    let fuzz = super::ke::provider(1);
+    assert_eq!(fuzz.ke_groups.len(), real.ke_groups.len());
+    let x = fuzz.ke(KeId::CURVE25519).expect("X25519 offered");
+    assert_eq!(format!("{x:?}"), "MemoX25519");
+    for (f, r) in fuzz.ke_groups.iter().zip(&real.ke_groups) {
+        assert_eq!(f.id(), r.id());
+        if f.id() != KeId::CURVE25519 {
+            assert_eq!(format!("{f:?}"), format!("{r:?}"));
+        }
+    }
+}
