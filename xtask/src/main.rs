@@ -6,6 +6,7 @@
 mod bench;
 mod build;
 mod demo;
+mod fuzz;
 mod setup;
 mod test;
 mod testbed;
@@ -38,6 +39,8 @@ enum Cmd {
     Bench(bench::Options),
     /// The seed's throughput testbed in one command.
     Testbed(testbed::Options),
+    /// A long fuzz campaign of every ike-core target, with a report in bench/results.
+    Fuzz(fuzz::Options),
 }
 
 fn main() {
@@ -50,6 +53,7 @@ fn main() {
         Cmd::Vm(o) => vm::run(&o),
         Cmd::Bench(o) => bench::run(&o),
         Cmd::Testbed(o) => testbed::run(&o),
+        Cmd::Fuzz(o) => fuzz::run(&o),
     };
     if let Err(e) = res {
         eprintln!("xtask: error: {e:#}");
