@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -266,6 +266,9 @@ fn chosen_targets(fuzz_dir: &Path, asked: &[String]) -> Result<Vec<String>> {
     Ok(chosen)
 }
 
+/// How often a running target's row is refreshed from its log.
+const REFRESH: Duration = Duration::from_secs(60);
+
 const BUILD: &str = "RUSTUP_TOOLCHAIN=nightly CARGO_TARGET_DIR=<root>/target/fuzz-nosan \
                      cargo fuzz build -s none";
 
@@ -338,7 +341,9 @@ fn head(stamp: &str, o: &Options, out: &Path) -> String {
          nice -n 19 <bin>/<t> corpus/<t> seeds/<t> -runs=<runs left> -seed=<k> \\\n    \
          -print_final_stats=1 -artifact_prefix=<out>/artifacts/<t>/\n```\n\n\
          `cov`/`ft`/corpus units are libFuzzer's last status line of the target's last \
-         process (no-sanitizer build: compare only runs of the same build). A crash input \
+         process (no-sanitizer build: compare only runs of the same build); a running \
+         target's row is refreshed from its log every minute, as of that log's last \
+         status line (libFuzzer prints one on new coverage and at every power of two). A crash input \
          of a harness target replays with `FUZZ_TARGET=<t> FUZZ_INPUT=<file> cargo test \
          -p ike-core -- --ignored --nocapture replay_fuzz_input`.\n",
     );
@@ -377,11 +382,14 @@ impl Campaign {
         let artifacts = self.out.join("artifacts").join(t);
         std::fs::create_dir_all(&corpus)?;
         std::fs::create_dir_all(&artifacts)?;
-        let (mut executed, mut crashes) = (0u64, 0usize);
+        let (mut executed, mut crashes, mut wall) = (0u64, 0usize, Duration::ZERO);
         for k in 1.. {
-            let started = Instant::now();
             let log = self.out.join("logs").join(format!("{t}-{k}.log"));
-            let ok = self.libfuzzer(t, k, self.runs - executed, &corpus, &artifacts, &log)?;
+            let started = Instant::now();
+            let mut child =
+                self.libfuzzer(t, k, self.runs - executed, &corpus, &artifacts, &log)?;
+            let ok = self.wait(t, &mut child, &log, executed, wall)?;
+            wall += started.elapsed();
             let stats = parse_log(&std::fs::read_to_string(&log).unwrap_or_default());
             executed += stats.executed;
             let crash = stats
@@ -394,7 +402,7 @@ impl Campaign {
             let files = std::fs::read_dir(&corpus).map_or(0, Iterator::count);
             self.update(t, |r| {
                 r.executed = executed;
-                r.wall += started.elapsed();
+                r.wall = wall;
                 r.last = stats;
                 r.corpus_files = files;
                 r.crashes.extend(crash);
@@ -411,7 +419,36 @@ impl Campaign {
         Ok(())
     }
 
-    /// One libFuzzer process; false if it exited unsuccessfully.
+    /// Waits for `child`, refreshing the row from its log every
+    /// [`REFRESH`]; false if it exited unsuccessfully.
+    fn wait(
+        &self,
+        t: &str,
+        child: &mut Child,
+        log: &Path,
+        executed: u64,
+        wall: Duration,
+    ) -> Result<bool> {
+        let started = Instant::now();
+        let mut refreshed = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status.success());
+            }
+            std::thread::sleep(Duration::from_secs(1));
+            if refreshed.elapsed() >= REFRESH {
+                refreshed = Instant::now();
+                let s = parse_log(&std::fs::read_to_string(log).unwrap_or_default());
+                self.update(t, |r| {
+                    r.executed = executed + s.executed;
+                    r.wall = wall + started.elapsed();
+                    r.last = s;
+                })?;
+            }
+        }
+    }
+
+    /// Starts one libFuzzer process, its output going to `log`.
     fn libfuzzer(
         &self,
         t: &str,
@@ -420,9 +457,9 @@ impl Campaign {
         corpus: &Path,
         artifacts: &Path,
         log: &Path,
-    ) -> Result<bool> {
+    ) -> Result<Child> {
         let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
-        let status = Command::new("nice")
+        Command::new("nice")
             .args(["-n", "19"])
             .arg(self.out.join("bin").join(t))
             .arg(corpus)
@@ -434,9 +471,8 @@ impl Campaign {
             .current_dir(&self.fuzz_dir)
             .stdout(out.try_clone()?)
             .stderr(out)
-            .status()
-            .with_context(|| format!("starting the {t} fuzzer"))?;
-        Ok(status.success())
+            .spawn()
+            .with_context(|| format!("starting the {t} fuzzer"))
     }
 }
 
