@@ -435,7 +435,7 @@ impl Campaign {
             if let Some(status) = child.try_wait()? {
                 return Ok(status.success());
             }
-            std::thread::sleep(Duration::from_secs(1));
+            std::thread::sleep(Duration::from_millis(250));
             if refreshed.elapsed() >= REFRESH {
                 refreshed = Instant::now();
                 let s = parse_log(&std::fs::read_to_string(log).unwrap_or_default());
@@ -548,6 +548,54 @@ stat::number_of_executed_units: 41240
         );
         assert!(md.contains("| decode | 10,000,000 | 0 | 0 |"), "{md}");
         assert!(md.contains("- `sequence`: `/x/crash-abc`"), "{md}");
+    }
+
+    /// A stand-in for a libFuzzer binary: 100 executions per process, a
+    /// crash in the first two.
+    const FAKE_FUZZER: &str = r#"#!/bin/sh
+for a; do
+  case $a in -artifact_prefix=*) p=${a#-artifact_prefix=};; -seed=*) k=${a#-seed=};; esac
+done
+printf '#100\tNEW    cov: 10 ft: 20 corp: 3/1b\nstat::number_of_executed_units: 100\n'
+if [ "$k" -le 2 ]; then
+  touch "${p}crash-$k"; echo "Test unit written to ${p}crash-$k"; exit 1
+fi
+"#;
+
+    #[test]
+    fn a_target_resumes_after_a_crash_until_its_runs_are_done() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = std::env::temp_dir().join(format!("xtask-fuzz-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let out = tmp.join("out");
+        for d in ["bin", "logs"] {
+            std::fs::create_dir_all(out.join(d)).expect("out dirs");
+        }
+        let bin = out.join("bin/fake");
+        std::fs::write(&bin, FAKE_FUZZER).expect("fake fuzzer");
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let c = Campaign {
+            fuzz_dir: tmp.clone(),
+            out: out.clone(),
+            report: tmp.join("report.md"),
+            head: "# test\n".into(),
+            runs: 250,
+            max_crashes: 5,
+            rows: Mutex::new(vec![Row::new("fake", 250)]),
+        };
+        c.run_target("fake").expect("campaign runs");
+        let row = c.rows.lock().expect("rows")[0].clone();
+        assert_eq!(row.state, State::Done);
+        assert_eq!(row.executed, 300, "three processes of 100");
+        assert_eq!(row.crashes.len(), 2);
+        assert!(
+            row.crashes[0].ends_with("artifacts/fake/crash-1"),
+            "{:?}",
+            row.crashes
+        );
+        let md = std::fs::read_to_string(&c.report).expect("report written");
+        assert!(md.contains("| fake | 250 | 300 |"), "{md}");
+        let _ = std::fs::remove_dir_all(&tmp);
     }
 
     #[test]
