@@ -388,7 +388,7 @@ impl Campaign {
             let started = Instant::now();
             let mut child =
                 self.libfuzzer(t, k, self.runs - executed, &corpus, &artifacts, &log)?;
-            let ok = self.wait(t, &mut child, &log, executed, wall)?;
+            let ok = self.wait(t, &mut child, (&log, &corpus), executed, wall)?;
             wall += started.elapsed();
             let stats = parse_log(&std::fs::read_to_string(&log).unwrap_or_default());
             executed += stats.executed;
@@ -419,13 +419,13 @@ impl Campaign {
         Ok(())
     }
 
-    /// Waits for `child`, refreshing the row from its log every
+    /// Waits for `child`, refreshing the row from its log and corpus every
     /// [`REFRESH`]; false if it exited unsuccessfully.
     fn wait(
         &self,
         t: &str,
         child: &mut Child,
-        log: &Path,
+        (log, corpus): (&Path, &Path),
         executed: u64,
         wall: Duration,
     ) -> Result<bool> {
@@ -439,8 +439,10 @@ impl Campaign {
             if refreshed.elapsed() >= REFRESH {
                 refreshed = Instant::now();
                 let s = parse_log(&std::fs::read_to_string(log).unwrap_or_default());
+                let files = std::fs::read_dir(corpus).map_or(0, Iterator::count);
                 self.update(t, |r| {
                     r.executed = executed + s.executed;
+                    r.corpus_files = files;
                     r.wall = wall + started.elapsed();
                     r.last = s;
                 })?;
