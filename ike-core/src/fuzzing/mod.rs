@@ -9,8 +9,10 @@
 //! - [`sequence`]: lists of [`sequence::Action`]s (network faults, time,
 //!   commands, kernel events) between two endpoints, with invariant checks.
 //! - [`ke`]: X25519 with memoized results, so an input's cost is the engine's
-//!   and not the same scalar multiplications again.
+//!   and not the same scalar multiplications again; [`cheap_ke`]: X25519's
+//!   wire form without its arithmetic, for [`sequence`].
 
+pub mod cheap_ke;
 pub mod ke;
 pub mod sequence;
 pub mod sk;

@@ -725,3 +725,37 @@ fn harness_provider_memoizes_only_x25519() {
         }
     }
 }
+
+/// Both sides of the cheap stand-in agree, it refuses what X25519 refuses
+/// for length and the all-zero value, and draws as many bytes as X25519.
+#[test]
+fn cheap_x25519_agrees_and_refuses_bad_values() {
+    use super::cheap_ke::CHEAP_X25519;
+    use crate::crypto::ke::X25519;
+    use crate::crypto::{CryptoError, KeGroup, SecureRandom, SeededRandom};
+
+    let (ra, rb) = (SeededRandom::new(21), SeededRandom::new(22));
+    let a = CHEAP_X25519.start(&ra).expect("a");
+    let b = CHEAP_X25519.start(&rb).expect("b");
+    assert_eq!(a.public().len(), 32);
+    assert_ne!(a.public(), b.public());
+    let ab = a.complete(b.public()).expect("a completes");
+    let ba = b.complete(a.public()).expect("b completes");
+    assert_eq!(ab, ba, "both sides derive the same secret");
+    let c = CHEAP_X25519.start(&SeededRandom::new(23)).expect("c");
+    assert_ne!(ab, a.complete(c.public()).expect("a with c"));
+    for bad in [&[0u8; 32][..], &b.public()[..31], &[]] {
+        let err = a.complete(bad).expect_err("refused");
+        assert!(
+            matches!(err, CryptoError::InvalidPublicValue { group, .. } if group == KeId::CURVE25519),
+            "{err:?}"
+        );
+    }
+    let (rc, rd) = (SeededRandom::new(5), SeededRandom::new(5));
+    CHEAP_X25519.start(&rc).expect("cheap");
+    X25519.start(&rd).expect("real");
+    let (mut x, mut y) = ([0u8; 8], [0u8; 8]);
+    rc.fill(&mut x).expect("draw");
+    rd.fill(&mut y).expect("draw");
+    assert_eq!(x, y, "same random draws as X25519");
+}
