@@ -761,11 +761,12 @@ fn cheap_x25519_agrees_and_refuses_bad_values() {
 }
 
 /// Found by the `sequence` target in the long run (also with the real
-/// X25519): after acquires on both sides and Child SA rekeys, A sends
-/// CREATE_CHILD_SA requests every few seconds for ever and B answers each
-/// with a short error response; the pair never settles. Not fixed yet.
+/// X25519): after acquires on both sides, Child SA rekeys and an IKE SA
+/// going down, A keeps creating "net" and "web" on its remaining IKE SA and
+/// B answers every CREATE_CHILD_SA with TEMPORARY_FAILURE (RFC 7296 §2.25),
+/// so A retries for ever and the pair never settles. Not fixed yet.
 #[test]
-#[ignore = "open livelock: A retries CREATE_CHILD_SA that B refuses, for ever"]
+#[ignore = "open livelock: B answers TEMPORARY_FAILURE to every CREATE_CHILD_SA, A retries for ever"]
 fn regression_create_child_retried_forever() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/regressions/sequence/livelock-create-child-retried-forever.bin");
