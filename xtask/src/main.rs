@@ -7,6 +7,7 @@ mod bench;
 mod build;
 mod demo;
 mod dist;
+mod fuzz;
 mod setup;
 mod test;
 mod testbed;
@@ -41,6 +42,8 @@ enum Cmd {
     Testbed(testbed::Options),
     /// Manuals, completions and the Debian package in target/dist.
     Dist(dist::Options),
+    /// A long fuzz campaign of every ike-core target, with a report in bench/results.
+    Fuzz(fuzz::Options),
 }
 
 fn main() {
@@ -54,6 +57,7 @@ fn main() {
         Cmd::Bench(o) => bench::run(&o),
         Cmd::Testbed(o) => testbed::run(&o),
         Cmd::Dist(o) => dist::run(&o),
+        Cmd::Fuzz(o) => fuzz::run(&o),
     };
     if let Err(e) = res {
         eprintln!("xtask: error: {e:#}");

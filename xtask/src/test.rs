@@ -177,15 +177,7 @@ fn vm() -> Result<()> {
 fn fuzz(seconds: u32) -> Result<()> {
     let dir = util::root().join("ike-core/fuzz");
     let targets = fuzz_targets(&dir)?;
-    let root = util::cache_dir().join("cargo-fuzz");
-    let bin = root.join("bin/cargo-fuzz");
-    if !bin.exists() {
-        util::run(
-            Command::new("cargo")
-                .args(["install", "--locked", "cargo-fuzz", "--root"])
-                .arg(&root),
-        )?;
-    }
+    let bin = cargo_fuzz_bin()?;
     let cargo_fuzz = || {
         let mut c = Command::new(&bin);
         c.current_dir(&dir)
@@ -202,8 +194,22 @@ fn fuzz(seconds: u32) -> Result<()> {
     Ok(())
 }
 
+/// cargo-fuzz, installed into `.cache/cargo-fuzz` when missing.
+pub(crate) fn cargo_fuzz_bin() -> Result<std::path::PathBuf> {
+    let root = util::cache_dir().join("cargo-fuzz");
+    let bin = root.join("bin/cargo-fuzz");
+    if !bin.exists() {
+        util::run(
+            Command::new("cargo")
+                .args(["install", "--locked", "cargo-fuzz", "--root"])
+                .arg(&root),
+        )?;
+    }
+    Ok(bin)
+}
+
 /// The targets under `<dir>/fuzz_targets`, sorted; each must have seeds.
-fn fuzz_targets(dir: &std::path::Path) -> Result<Vec<String>> {
+pub(crate) fn fuzz_targets(dir: &std::path::Path) -> Result<Vec<String>> {
     let targets_dir = dir.join("fuzz_targets");
     if !targets_dir.is_dir() {
         bail!("no fuzz targets under {}", targets_dir.display());

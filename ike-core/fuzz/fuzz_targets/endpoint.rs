@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ike_core::crypto::CryptoProvider;
 use ike_core::{
     ChildConfig, ConnectionConfig, Endpoint, EndpointConfig, Identity, Proposal, Psk,
     TrafficSelector,
@@ -34,7 +33,7 @@ fn responder() -> Endpoint {
             cookie_threshold: Some(64),
             ..EndpointConfig::default()
         },
-        CryptoProvider::seeded(1),
+        ike_core::fuzzing::ke::provider(1),
     )
 }
 

@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ike_core::config::{ChildConfig, ConnectionConfig, EndpointConfig, Identity, PerCpu, Psk};
-use ike_core::crypto::CryptoProvider;
 use ike_core::{Endpoint, Proposal, TrafficSelector};
 use libfuzzer_sys::fuzz_target;
 
@@ -27,7 +26,7 @@ fn responder() -> Endpoint {
     c.ike_proposals = vec![Proposal::parse_ike("aes128gcm16-prfsha256-x25519").expect("ike")];
     c.children = vec![child];
     let cfg = EndpointConfig { connections: vec![c], local_cpus: 4, ..EndpointConfig::default() };
-    Endpoint::new(cfg, CryptoProvider::seeded(2))
+    Endpoint::new(cfg, ike_core::fuzzing::ke::provider(2))
 }
 
 fuzz_target!(|data: &[u8]| {

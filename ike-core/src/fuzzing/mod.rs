@@ -8,7 +8,12 @@
 //!   check (RFC 7296 §3.14).
 //! - [`sequence`]: lists of [`sequence::Action`]s (network faults, time,
 //!   commands, kernel events) between two endpoints, with invariant checks.
+//! - [`ke`]: X25519 with memoized results, so an input's cost is the engine's
+//!   and not the same scalar multiplications again; [`cheap_ke`]: X25519's
+//!   wire form without its arithmetic, for [`sequence`].
 
+pub mod cheap_ke;
+pub mod ke;
 pub mod sequence;
 pub mod sk;
 
@@ -20,7 +25,6 @@ use std::net::SocketAddr;
 use crate::config::{
     ChildConfig, ConnectionConfig, EndpointConfig, Identity, PerCpu, Psk, TrafficSelector,
 };
-use crate::crypto::CryptoProvider;
 use crate::endpoint::Endpoint;
 use crate::proposal::Proposal;
 
@@ -114,7 +118,8 @@ pub fn config(me: Peer) -> EndpointConfig {
 }
 
 /// A fresh endpoint for `me` with its fixed seeded crypto provider, so every
-/// run draws the same SPIs, nonces and key shares.
+/// run draws the same SPIs, nonces and key shares ([`ke::provider`]: the
+/// real algorithms, X25519 memoized).
 pub fn endpoint(me: Peer) -> Endpoint {
-    Endpoint::new(config(me), CryptoProvider::seeded(me.seed()))
+    Endpoint::new(config(me), ke::provider(me.seed()))
 }

@@ -15,7 +15,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
-use super::{NET_REQID, PER_CPU_MAX, Peer, WEB_REQID, endpoint};
+use super::{NET_REQID, PER_CPU_MAX, Peer, WEB_REQID, cheap_ke, config};
 use crate::child_sa::ChildState;
 use crate::endpoint::{Endpoint, KernelEvent};
 use crate::event::{Event, Transmit};
@@ -135,10 +135,11 @@ impl Default for Sim {
 }
 
 impl Sim {
-    /// A fresh pair at an arbitrary start time.
+    /// A fresh pair at an arbitrary start time, with [`cheap_ke`] key
+    /// exchanges.
     pub fn new() -> Self {
         Self {
-            eps: [endpoint(Peer::A), endpoint(Peer::B)],
+            eps: [Peer::A, Peer::B].map(|p| Endpoint::new(config(p), cheap_ke::provider(p.seed()))),
             now: Instant::now(),
             net: Vec::new(),
             installed: [HashSet::new(), HashSet::new()],
