@@ -149,8 +149,17 @@ fn host() -> Result<()> {
 fn vm() -> Result<()> {
     util::run(util::cargo().args(["xtask", "vm", "test"]))?;
     // Flood resistance is a property of the release build (dos_flood skips
-    // itself on debug binaries).
-    util::run(util::cargo().args(["xtask", "vm", "test", "--release", "--filter", "dos_flood"]))?;
+    // itself on debug binaries); the package `cargo xtask dist` builds (from
+    // the same release binary) is installed in that boot too.
+    util::run(util::cargo().args(["xtask", "dist"]))?;
+    util::run(util::cargo().args([
+        "xtask",
+        "vm",
+        "test",
+        "--release",
+        "--filter",
+        "dos_flood,dist_deb",
+    ]))?;
     // A per_cpu_max below the CPU count needs >= 3 vCPUs to refuse a CPU.
     util::run(util::cargo().args([
         "xtask",

@@ -101,7 +101,7 @@ pub struct RunArgs {
 pub struct TestArgs {
     #[command(flatten)]
     pub boot: BootArgs,
-    /// Only tests whose name contains this string.
+    /// Only tests whose name contains this string (comma-separated: any of them).
     #[arg(long)]
     pub filter: Option<String>,
 }
