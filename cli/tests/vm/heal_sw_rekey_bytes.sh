@@ -1,6 +1,8 @@
 #!/bin/sh
-# Byte-limited rekey: lanes on gw-a with rekey_bytes = "1MB" (life_bytes
-# 10 % more) against charon on gw-b, one SA pair. A UDP iperf3 stream at
+# Byte-limited rekey: lanes on gw-a with rekey_bytes = "1MB" and life_bytes
+# = "1536k" against charon on gw-b, one SA pair (the default life_bytes, 10 %
+# over rekey_bytes as in strongSwan, leaves 0.1 s at this rate: too little for
+# a rekey in a loaded TCG guest; the default itself is unit-tested). A UDP iperf3 stream at
 # 8 Mbit/s for 8 s crosses the tunnel: the kernel's soft byte limit
 # (XFRM_MSG_EXPIRE, hard = 0) makes lanes rekey several times, the hard
 # limit is never reached, and the stream loses at most 1 % of its datagrams.
@@ -9,11 +11,12 @@ command -v /usr/lib/ipsec/charon >/dev/null || skip "no strongSwan in this image
 command -v iperf3 >/dev/null || skip "no iperf3 in this image"
 trap iop_dump EXIT
 topo_up wire
-LN_PCPU=no SW_PCPU=no LN_CHILD_EXTRA='rekey_bytes = "1MB"'
+LN_PCPU=no SW_PCPU=no LN_CHILD_EXTRA='rekey_bytes = "1MB"
+life_bytes = "1536k"'
 iop_start strongswan gw-b
 iop_start lanes gw-a
 warm_cpu 0 30 || die "no tunnel"
-nsx gw-a ip -s xfrm state | grep -q 'soft 1048576(bytes), hard 1153433(bytes)' ||
+nsx gw-a ip -s xfrm state | grep -q 'soft 1048576(bytes), hard 1572864(bytes)' ||
 	die "the byte limits are not installed: $(nsx gw-a ip -s xfrm state | grep -i 'limit')"
 before=$(iop_out_spis gw-a)
 step "UDP iperf3 at 8 Mbit/s for 8 s"
