@@ -739,6 +739,10 @@ impl IkeSa {
                 };
                 self.send_all(ctx, &p);
             } else {
+                // Our crossing IKE rekey went unanswered: the peer's stands (RFC 7296 §2.8.2).
+                if self.ike_collision.is_some() {
+                    self.rekey_ike_failed(ctx, now);
+                }
                 let reason = self.init_give_up_reason();
                 self.die(ctx, reason);
                 return;

@@ -143,6 +143,21 @@ impl IkeSa {
         self.keepalive_at = None;
     }
 
+    /// Initiator: our IKE rekey failed. If we answered the peer's rekey in the
+    /// meantime, that one is the only rekey that happened and its successor
+    /// takes over at once (RFC 7296 §2.8.2 resolves only collisions where both
+    /// rekeys succeed); the peer deletes this SA. Otherwise we retry later.
+    pub(super) fn rekey_ike_failed(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
+        if let Some(c) = self.ike_collision.take() {
+            tracing::info!(ike = ?self.id, "IKE rekey failed, the peer's rekey stands");
+            self.transfer_to(ctx, now, c.0);
+            return;
+        }
+        self.rekey_at = Some(
+            now + Duration::from_secs(10) + Duration::from_millis(u64::from(ctx.rand_u32() % 5000)),
+        );
+    }
+
     /// Initiator: response to our IKE rekey.
     pub(crate) fn handle_rekey_ike_response(
         &mut self,
@@ -152,14 +167,8 @@ impl IkeSa {
         inner: &[Payload],
     ) {
         let conn = self.conn();
-        let retry = |sa: &mut Self| {
-            sa.rekey_at = Some(
-                now + Duration::from_secs(10)
-                    + Duration::from_millis(u64::from(ctx.rand_u32() % 5000)),
-            );
-        };
         if error_notify(inner).is_some() {
-            retry(self);
+            self.rekey_ike_failed(ctx, now);
             return;
         }
         let parsed = (|| {
@@ -184,7 +193,7 @@ impl IkeSa {
             Some((spi_r, sel, nr, gir))
         })();
         let Some((spi_r, sel, nr, gir)) = parsed else {
-            retry(self);
+            self.rekey_ike_failed(ctx, now);
             return;
         };
         let Some(old) = self.keys.as_ref() else {
@@ -194,7 +203,7 @@ impl IkeSa {
         let Ok(keys) = SaKeys::derive(
             ctx.crypto, &sel, &seed, &req.ni, &nr, req.spi.0, spi_r, true,
         ) else {
-            retry(self);
+            self.rekey_ike_failed(ctx, now);
             return;
         };
         if let Some(c) = self.ike_collision.take() {

@@ -11,6 +11,7 @@ mod limits;
 mod mobility;
 mod per_resource;
 mod recovery;
+mod rekey_collision;
 mod selectors;
 mod strongswan;
 pub(crate) mod util;
