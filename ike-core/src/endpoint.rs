@@ -852,6 +852,7 @@ impl Endpoint {
                 if let Some(peer) = peer {
                     sa.establish(ctx, now, peer);
                 }
+                sa.drop_early_deleted(ctx);
                 sa.kick(ctx, now);
             });
         }

@@ -61,6 +61,23 @@ impl IkeSa {
         }
     }
 
+    /// Removes the Child SAs handed over from the rekeyed IKE SA that the peer
+    /// deleted on this successor before they moved here (RFC 7296 §1.4.1,
+    /// §2.8.2): otherwise only this side would keep them.
+    pub(crate) fn drop_early_deleted(&mut self, ctx: &mut Ctx<'_>) {
+        let spis = std::mem::take(&mut self.early_deletes);
+        let gone: Vec<_> = self
+            .children
+            .iter()
+            .filter(|c| spis.contains(&c.spi_out))
+            .map(|c| c.id)
+            .collect();
+        for id in gone {
+            tracing::info!(ike = ?self.id, ?id, "Child SA deleted by the peer before it moved here");
+            self.remove_child(ctx, id);
+        }
+    }
+
     pub(crate) fn handle_delete_children_response(&mut self, ctx: &mut Ctx<'_>, ids: &[ChildSaId]) {
         for id in ids {
             self.remove_child(ctx, *id);
@@ -114,7 +131,11 @@ impl IkeSa {
             }
             for spi in &d.spis {
                 let Some(c) = self.children.iter().find(|c| c.spi_out == Spi(*spi)) else {
-                    if matches!(self.outstanding.as_deref(), Some(o) if matches!(o.pending, Pending::CreateChild(_)))
+                    // A bare collision successor owns no Child SAs until it wins
+                    // (RFC 7296 §2.8.2); the peer already counts them as its.
+                    let bare = self.is_established() && !self.announced;
+                    if bare
+                        || matches!(self.outstanding.as_deref(), Some(o) if matches!(o.pending, Pending::CreateChild(_)))
                     {
                         self.early_deletes.push(Spi(*spi));
                     }

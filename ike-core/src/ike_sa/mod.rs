@@ -255,8 +255,9 @@ pub(crate) struct IkeSa {
     /// Simultaneous IKE rekey (RFC 7296 §2.8.2): the successor the peer's rekey
     /// created and the lowest nonce of that exchange.
     pub(crate) ike_collision: Option<Box<(IkeSaId, Vec<u8>)>>,
-    /// ESP SPIs the peer deleted while our CREATE_CHILD_SA was outstanding:
-    /// the Child SA it creates may be one of them (deleted before we knew it).
+    /// ESP SPIs the peer deleted while our CREATE_CHILD_SA was outstanding
+    /// (the Child SA it creates may be one of them), or while this was a bare
+    /// collision successor (the Child SAs that move here may be).
     pub(crate) early_deletes: Vec<crate::ids::Spi>,
     /// The peer sent IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383 §2.3).
     pub(crate) frag_peer: bool,

@@ -89,3 +89,53 @@ fn refused_ike_rekey_yields_to_the_peers() {
 fn unanswered_ike_rekey_yields_to_the_peers() {
     refused_rekey_crosses_the_peers(true);
 }
+
+/// Both peers rekey the IKE SA; A answers B's rekey while its own request is
+/// held back, so A's successor stays bare (RFC 7296 §2.8.2) while B's owns
+/// the Child SA. B deletes that Child SA on its successor before A learns
+/// that B's rekey stands: when the Child SA moves to A's successor it must
+/// go too (§1.4.1), or only A keeps it.
+#[test]
+fn child_deleted_on_bare_collision_successor_goes_when_it_takes_over() {
+    let (a, b) = configs();
+    let mut p = Pair::new(a, b);
+    let ike = p.connect();
+    let old_spi = p.a.sas().find(|s| s.id == ike).expect("sa").spi_i.0;
+    let hold = Rc::new(Cell::new(true));
+    let h = Rc::clone(&hold);
+    p.filter = Some(Box::new(move |from, t| {
+        let Some((ex, response, _, spi_i)) = header(t) else {
+            return true;
+        };
+        // A's rekey request and B's Delete of the old IKE SA wait.
+        let held = match from {
+            Side::A => ex == ExchangeType::CREATE_CHILD_SA,
+            Side::B => ex == ExchangeType::INFORMATIONAL,
+        };
+        !(h.get() && spi_i == old_spi && !response && held)
+    }));
+    p.a.rekey_ike(p.time, ike).expect("rekey A");
+    let bike = p.b.established()[0];
+    p.b.rekey_ike(p.time, bike).expect("rekey B");
+    p.drive_for(Duration::from_millis(100));
+    let b_new = p.b.established();
+    assert_eq!(b_new.len(), 1, "B moved to its successor");
+    assert_ne!(b_new[0], bike);
+    let child = p.b.child_sas(b_new[0])[0].0;
+    p.take(Side::A);
+    p.b.delete_child(p.time, child).expect("delete");
+    p.drive_for(Duration::from_millis(100));
+    assert!(p.b.child_sas(b_new[0]).is_empty(), "B deleted it");
+    assert_eq!(
+        p.a.child_sas(ike).len(),
+        1,
+        "A still holds it on the old SA"
+    );
+    hold.set(false);
+    p.drive();
+    let (a_ike, b_ike) = (p.a.established(), p.b.established());
+    assert_eq!((a_ike.len(), b_ike.len()), (1, 1));
+    assert!(p.a.child_sas(a_ike[0]).is_empty(), "A removed it too");
+    let deleted = |e: &Event| matches!(e, Event::ChildSaDeleted { .. });
+    assert_eq!(count(&p.take(Side::A), deleted), 1);
+}
