@@ -813,3 +813,32 @@ fn regression_create_child_retried_forever() {
     let data = std::fs::read(path).expect("committed crash input");
     run_target("sequence", &data, false);
 }
+
+/// Found by the `sequence` target: both sides rekeyed the IKE SA; A answered
+/// B's rekey while its own was in flight, so A's successor stayed bare
+/// (RFC 7296 §2.8.2) while B's took the Child SAs at once. B hard-expired
+/// one and deleted it on its successor: A's bare successor found nothing to
+/// delete, and the Child SA moved to it later. A now notes those SPIs and
+/// removes the Child SAs when they move (§1.4.1).
+#[test]
+fn regression_child_sa_on_one_side_only() {
+    let mut actions = vec![Action::Initiate(Peer::A)];
+    actions.extend(deliver(5));
+    actions.extend([Action::Deliver(148), Action::Deliver(0)]);
+    actions.extend([Action::RekeyIke(Peer::A), Action::Deliver(0)]);
+    actions.extend([Action::RekeyIke(Peer::A), Action::RekeyIke(Peer::B)]);
+    actions.extend(deliver(2));
+    actions.push(Action::Expire {
+        peer: Peer::B,
+        child: 1,
+        hard: true,
+    });
+    actions.extend(std::iter::repeat_n(Action::Deliver(59), 4));
+    actions.push(Action::Acquire {
+        peer: Peer::B,
+        plain: true,
+        cpu: None,
+        seq: 137,
+    });
+    sequence::run(&actions);
+}
