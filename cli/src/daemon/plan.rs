@@ -3,7 +3,6 @@
 //! engine on reloads), reqids, and per-child kernel settings.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
@@ -59,8 +58,6 @@ pub struct ConnPlan {
     pub remote_addrs: Vec<config::RemoteAddr>,
     /// Configured local addresses.
     pub local_addrs: Vec<IpAddr>,
-    /// Change detection for reloads (covers the secret without revealing it).
-    pub fingerprint: u64,
 }
 
 impl ConnPlan {
@@ -228,17 +225,12 @@ pub fn connection(
         children.push(plan);
         conn.children.push(cc);
     }
-    let mut h = DefaultHasher::new();
-    format!("{c:?}{:?}", cfg.daemon).hash(&mut h);
-    conn.psk.0.hash(&mut h);
-    let fingerprint = h.finish();
     Ok(ConnPlan {
         name: name.to_string(),
         connection: conn,
         children,
         remote_addrs: c.remote_addrs.clone(),
         local_addrs: c.local_addrs.clone(),
-        fingerprint,
     })
 }
 
