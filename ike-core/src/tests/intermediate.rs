@@ -225,9 +225,9 @@ fn lost_intermediate_response_is_resent_after_the_key_update() {
 }
 
 #[test]
-fn ike_and_child_rekeys_of_a_hybrid_sa_use_no_additional_exchange() {
-    // IKE SA rekeys run no IKE_FOLLOWUP_KE: they must neither offer nor
-    // accept additional key exchanges (the child here has none either).
+fn timed_rekeys_of_a_hybrid_sa_run_the_ike_follow_up_only() {
+    // The IKE SA rekey runs its IKE_FOLLOWUP_KE (RFC 9370 §2.2.4); the
+    // child's proposal has no additional key exchange, so its rekey has none.
     let (mut ea, mut eb) = configs();
     with_ike(&mut ea, PQ);
     with_ike(&mut eb, PQ);
@@ -251,10 +251,13 @@ fn ike_and_child_rekeys_of_a_hybrid_sa_use_no_additional_exchange() {
     let new = p.a.established();
     assert_eq!(new.len(), 1);
     assert!(p.a.is_established(new[0]));
-    assert!(
-        !exchanges(&p)
-            .iter()
-            .any(|e| e.1 == ExchangeType::IKE_FOLLOWUP_KE)
+    let follow = exchanges(&p)
+        .iter()
+        .filter(|e| e.1 == ExchangeType::IKE_FOLLOWUP_KE && !e.3)
+        .count();
+    assert_eq!(
+        follow, 1,
+        "one IKE rekey follow-up, none for the Child SA rekeys"
     );
 }
 
