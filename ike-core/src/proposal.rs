@@ -156,6 +156,7 @@ fn keyword(k: &str) -> Option<Keyword> {
         "prfsha384" | "prfsha2_384" => Keyword::Prf(PrfId::HMAC_SHA2_384),
         "prfsha512" | "prfsha2_512" => Keyword::Prf(PrfId::HMAC_SHA2_512),
         "x25519" | "curve25519" => Keyword::Ke(KeId::CURVE25519),
+        "x448" | "curve448" => Keyword::Ke(KeId::CURVE448),
         "ecp256" => Keyword::Ke(KeId::ECP_256),
         "ecp384" => Keyword::Ke(KeId::ECP_384),
         "ecp521" => Keyword::Ke(KeId::ECP_521),

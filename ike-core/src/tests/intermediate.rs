@@ -85,6 +85,27 @@ fn hybrid_handshake_lanes_initiator() {
 }
 
 #[test]
+fn curve448_with_ml_kem_and_an_ike_rekey() {
+    // Group 32 (RFC 8031) as the first key exchange, ML-KEM after it.
+    let x448 = "aes256gcm16-prfsha512-x448-ke1_mlkem1024";
+    let mut p = pair(x448, x448);
+    let ike = p.connect();
+    let ev = p.take(Side::A);
+    let algs = ev.iter().find_map(|e| match e {
+        Event::IkeSaUp { algorithms, .. } => Some(*algorithms),
+        _ => None,
+    });
+    let algs = algs.unwrap_or_else(|| panic!("no IkeSaUp in {ev:?}"));
+    assert_eq!(algs.ke, Some(KeId::CURVE448));
+    assert_eq!(algs.additional().collect::<Vec<_>>(), [KeId::ML_KEM_1024]);
+    p.take(Side::B);
+    p.a.rekey_ike(p.time, ike).expect("rekey");
+    p.drive();
+    assert!(!p.a.is_established(ike));
+    assert_eq!((p.a.established().len(), p.b.established().len()), (1, 1));
+}
+
+#[test]
 fn hybrid_handshake_lanes_responder_with_two_additional_exchanges() {
     let both = "aes128gcm16-prfsha256-x25519-ke1_mlkem768-ke2_mlkem1024";
     let mut p = pair(both, both);
