@@ -24,7 +24,13 @@ impl Encr {
     pub fn is_aead(self) -> bool {
         matches!(
             self.id,
-            EncrId::AES_GCM_8 | EncrId::AES_GCM_12 | EncrId::AES_GCM_16 | EncrId::CHACHA20_POLY1305
+            EncrId::AES_GCM_8
+                | EncrId::AES_GCM_12
+                | EncrId::AES_GCM_16
+                | EncrId::AES_CCM_8
+                | EncrId::AES_CCM_12
+                | EncrId::AES_CCM_16
+                | EncrId::CHACHA20_POLY1305
         )
     }
 }
@@ -105,6 +111,11 @@ pub enum ProposalError {
     /// AEAD and non-AEAD ciphers are mixed in one proposal.
     #[error("proposal {0:?} mixes AEAD and non-AEAD ciphers; split it into two proposals")]
     MixedAead(String),
+    /// An ESP-only cipher in an IKE proposal.
+    #[error(
+        "IKE proposal {0:?}: AES-CCM protects ESP only here; use e.g. aes128gcm16 for the IKE SA"
+    )]
+    EspOnlyCipher(String),
 }
 
 enum Keyword {
@@ -135,6 +146,10 @@ fn keyword(k: &str) -> Option<Keyword> {
             "gcm16" | "gcm128" | "gcm" => Some(EncrId::AES_GCM_16),
             "gcm12" | "gcm96" => Some(EncrId::AES_GCM_12),
             "gcm8" | "gcm64" => Some(EncrId::AES_GCM_8),
+            // RFC 4309 (ESP) and RFC 5282 (IKE), as strongSwan spells them.
+            "ccm16" | "ccm128" | "ccm" => Some(EncrId::AES_CCM_16),
+            "ccm12" | "ccm96" => Some(EncrId::AES_CCM_12),
+            "ccm8" | "ccm64" => Some(EncrId::AES_CCM_8),
             _ => None,
         }
     };
@@ -156,6 +171,7 @@ fn keyword(k: &str) -> Option<Keyword> {
         "prfsha384" | "prfsha2_384" => Keyword::Prf(PrfId::HMAC_SHA2_384),
         "prfsha512" | "prfsha2_512" => Keyword::Prf(PrfId::HMAC_SHA2_512),
         "x25519" | "curve25519" => Keyword::Ke(KeId::CURVE25519),
+        "x448" | "curve448" => Keyword::Ke(KeId::CURVE448),
         "ecp256" => Keyword::Ke(KeId::ECP_256),
         "ecp384" => Keyword::Ke(KeId::ECP_384),
         "ecp521" => Keyword::Ke(KeId::ECP_521),
@@ -207,6 +223,10 @@ impl Proposal {
         }
         if p.ke.is_empty() {
             return Err(ProposalError::NoKe(s.into()));
+        }
+        let ccm = [EncrId::AES_CCM_8, EncrId::AES_CCM_12, EncrId::AES_CCM_16];
+        if p.encr.iter().any(|e| ccm.contains(&e.id)) {
+            return Err(ProposalError::EspOnlyCipher(s.into()));
         }
         Ok(p)
     }
@@ -480,6 +500,24 @@ impl Proposal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aes_ccm_keywords_for_esp_and_a_clear_refusal_for_ike() {
+        let p = Proposal::parse_esp("aes256ccm16-aes128ccm8-aes192ccm96").unwrap();
+        let got: Vec<_> = p.encr.iter().map(|e| (e.id, e.key_bits)).collect();
+        assert_eq!(
+            got,
+            [
+                (EncrId::AES_CCM_16, Some(256)),
+                (EncrId::AES_CCM_8, Some(128)),
+                (EncrId::AES_CCM_12, Some(192))
+            ]
+        );
+        assert!(p.integ.is_empty(), "CCM is an AEAD cipher");
+        let e = Proposal::parse_ike("aes128ccm16-prfsha256-x25519").unwrap_err();
+        assert!(matches!(e, ProposalError::EspOnlyCipher(_)), "{e}");
+        assert!(e.to_string().contains("aes128gcm16"), "{e}");
+    }
 
     #[test]
     fn parses_strongswan_examples() {

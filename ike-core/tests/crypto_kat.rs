@@ -1,5 +1,5 @@
 //! Known-answer tests for the crypto layer: RFC 4231 (HMAC-SHA2, the PRFs
-//! of RFC 4868), RFC 7748 (X25519), RFC 5903 §8.1 (ECP-256), the GCM spec
+//! of RFC 4868), RFC 7748 (X25519, X448), RFC 5903 §8.1 (ECP-256), the GCM spec
 //! test case 4 (AES-128-GCM), RFC 7539 §2.8.2 (ChaCha20-Poly1305),
 //! SP 800-38A F.2.1 (AES-128-CBC). Values no RFC lists (prf+, ECP-384 and
 //! MODP with fixed private values, CBC ICV) were computed with Python's
@@ -14,7 +14,7 @@ use ike_core::crypto::cipher::{
 };
 use ike_core::crypto::ke::{
     ECP_256, ECP_384, ECP_521, ML_KEM_512, ML_KEM_768, ML_KEM_1024, MODP_2048, MODP_3072,
-    MODP_4096, MODP_8192, X25519,
+    MODP_4096, MODP_8192, X448, X25519,
 };
 use ike_core::crypto::prf::{
     PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512, prf, prf_plus,
@@ -109,6 +109,53 @@ fn prf_plus_matches_independent_implementation() {
             .len(),
         32 * 255
     );
+}
+
+#[test]
+fn rfc7748_x448() {
+    // §6.2 Diffie-Hellman.
+    let alice = X448
+        .import_private(&unhex(
+            "9a8f4925d1519f5775cf46b04b5800d4ee9ee8bae8bc5565d498c28dd9c9baf574a9419744897391006382a6f127ab1d9ac2d8c0a598726b",
+        ))
+        .unwrap();
+    let bob = X448
+        .import_private(&unhex(
+            "1c306a7ac2a0e2e0990b294470cba339e6453772b075811d8fad0d1d6927c120bb5ee8972b0d3e21374c9c921b09d1b0366f10b65173992d",
+        ))
+        .unwrap();
+    assert_eq!(
+        alice.public(),
+        unhex(
+            "9b08f7cc31b7e3e67d22d5aea121074a273bd2b83de09c63faa73d2c22c5d9bbc836647241d953d40c5b12da88120d53177f80e532c41fa0"
+        )
+    );
+    assert_eq!(
+        bob.public(),
+        unhex(
+            "3eb7a829b0cd20f5bcfc0b599b6feccf6da4627107bdb0d4f345b43027d8b972fc3e34fb4232a13ca706dcb57aec3dae07bdc1c67bf33609"
+        )
+    );
+    let shared = unhex(
+        "07fff4181ac6cc95ec1c16a94a0f74d12da232ce40a77552281d282bb60c0b56fd2464c335543936521c24403085d59a449a5037514a879d",
+    );
+    assert_eq!(&*alice.complete(bob.public()).unwrap(), &shared[..]);
+    assert_eq!(&*bob.complete(alice.public()).unwrap(), &shared[..]);
+    assert_eq!(X448.public_len(), 56);
+    // RFC 8031 §2.3: a low-order point is rejected, and so is a short value.
+    for bad in [vec![0u8; 56], vec![1u8; 32]] {
+        let err = alice.complete(&bad).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CryptoError::InvalidPublicValue {
+                    group: KeId::CURVE448,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
 }
 
 #[test]

@@ -33,6 +33,18 @@ pub fn sa_crypto(esp: &Selected, encr_key: &[u8], integ_key: &[u8]) -> Result<Sa
             key: key(),
             icv_bits: 64,
         },
+        EncrId::AES_CCM_16 => SaCrypto::AesCcm {
+            key: key(),
+            icv_bits: 128,
+        },
+        EncrId::AES_CCM_12 => SaCrypto::AesCcm {
+            key: key(),
+            icv_bits: 96,
+        },
+        EncrId::AES_CCM_8 => SaCrypto::AesCcm {
+            key: key(),
+            icv_bits: 64,
+        },
         EncrId::CHACHA20_POLY1305 => SaCrypto::ChaCha20Poly1305 { key: key() },
         EncrId::AES_CBC => {
             let integ = match esp.integ {
@@ -256,6 +268,18 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("ip")
+    }
+
+    #[test]
+    fn aes_ccm_goes_to_the_kernel_as_rfc4309_with_its_icv_length() {
+        let esp = ike_core::Proposal::parse_esp("aes192ccm12")
+            .expect("esp")
+            .intersect(&ike_core::Proposal::parse_esp("aes192ccm12").expect("esp"))
+            .expect("selected");
+        let c = sa_crypto(&esp, &[7u8; 27], &[]).expect("ccm");
+        assert_eq!(c.kernel_name(), "rfc4309(ccm(aes))");
+        assert!(matches!(c, SaCrypto::AesCcm { icv_bits: 96, ref key } if key.len() == 27));
+        assert!(c.validate().is_ok());
     }
 
     #[test]

@@ -7,6 +7,9 @@
 # (30 s) with pings running. ESP is aes256gcm16-x25519-ke1_mlkem768: every
 # per-CPU SA made by CREATE_CHILD_SA, and every rekey, runs its own
 # IKE_FOLLOWUP_KE (RFC 9370 §2.2.4); the IKE_AUTH Child SA has none (§2.2.3).
+# The IKE SA is rekeyed too (35 s), with its own IKE_FOLLOWUP_KE: by lanes
+# when it initiated, by charon when lanes responds, so each side runs both
+# halves of an IKE rekey with additional key exchanges once.
 . "$(dirname "$0")/lib/interop.sh"
 command -v /usr/lib/ipsec/charon >/dev/null || skip "no strongSwan in this image"
 [ "$CPUS" -ge 2 ] || skip "needs >= 2 vCPUs (has $CPUS)"
@@ -18,29 +21,40 @@ trap iop_dump EXIT
 pq_case() {
 	if [ "${_pq_first:-1}" = 1 ]; then topo_up wire; else iop_reset; fi
 	_pq_first=0
-	step "lanes $1, IKE $PQ_IKE, ESP $PQ_ESP, Child SA rekey 30 s"
 	SW_IKE=$PQ_IKE SW_ESP=$PQ_ESP LN_IKE=$PQ_IKE LN_ESP=$PQ_ESP
 	LN_CHILD_REKEY=30s IOP_IPERF=0
 	if [ "$1" = initiator ]; then
+		step "lanes $1, IKE $PQ_IKE, ESP $PQ_ESP, Child SA rekey 30 s, lanes rekeys the IKE SA at 35 s"
+		LN_REKEY=35s SW_CONN_EXTRA=
 		iop_pcpu_run lanes strongswan
 		pq_ln=gw-a pq_sw=gw-b
 	else
+		step "lanes $1, IKE $PQ_IKE, ESP $PQ_ESP, Child SA rekey 30 s, charon rekeys the IKE SA at 35 s"
+		LN_REKEY=4h SW_CONN_EXTRA='rekey_time = 35s'
 		iop_pcpu_run strongswan lanes
 		pq_ln=gw-b pq_sw=gw-a
 	fi
+	ike_before=$(ln_json "$pq_ln" | grep '"spi_i"' | head -1)
 	sw_sas "$pq_sw" >"$IOP/pq-sas.txt"
 	grep -i 'ML_KEM_768' "$IOP/pq-sas.txt" || { cat "$IOP/pq-sas.txt"; die "charon's IKE SA has no ML_KEM_768"; }
 	grep -q 'IKE_INTERMEDIATE' "/tmp/charon-$pq_sw.log" || die "no IKE_INTERMEDIATE in charon's log"
 	grep 'IKE_INTERMEDIATE' "/tmp/charon-$pq_sw.log" | head -4
 	before=$(iop_out_spis "$pq_ln")
 	echo "$pq_ln outbound SAs before: $before"
-	step "pings on every CPU for 40 s while lanes rekeys the Child SAs"
+	step "pings on every CPU for 40 s while the Child SAs and the IKE SA are rekeyed"
 	iop_ping_bg 40
-	# 10 %, not the 5 % of the plain rekey tests: rekeys through
-	# IKE_FOLLOWUP_KE lost 2-5.5 % of 200 ms pings per CPU in the loaded TCG
-	# guest (0-4.5 % unloaded), a gap the plain rekeys do not show; it is
-	# kept visible here until it is found.
+	# 10 %, not 5 %: keeping the old inbound SA until its Delete (as charon
+	# does) did not close the gap (3 % and 6 % measured). Each rekey here
+	# is followed by a per-CPU ACQUIRE for a CPU that still has its SA, and
+	# that CPU's pings stop until its own SA is rekeyed; IKE_FOLLOWUP_KE
+	# spreads the rekeys over seconds, which widens the window.
 	iop_ping_wait 10
+	ike_after=$(ln_json "$pq_ln" | grep '"spi_i"' | head -1)
+	echo "lanes IKE SA before: $ike_before; after: $ike_after"
+	[ "$ike_before" != "$ike_after" ] || die "the IKE SA was not rekeyed in 40 s"
+	grep 'rekeyed between' "/tmp/charon-$pq_sw.log" || die "charon logged no IKE SA rekey"
+	sw_sas "$pq_sw" | awk '/ESTABLISHED/ { ike = 1 } /INSTALLED/ { ike = 0 } ike' >"$IOP/pq-ike.txt"
+	grep -q 'KE1_ML_KEM_768' "$IOP/pq-ike.txt" || { cat "$IOP/pq-ike.txt"; die "the rekeyed IKE SA has no KE1_ML_KEM_768"; }
 	after=$(iop_out_spis "$pq_ln")
 	echo "$pq_ln outbound SAs after: $after"
 	for sa in $before; do

@@ -28,6 +28,20 @@ pub fn skeyseed_rekey(
     prf(old_prf, old_sk_d, &[g_ir, ni, nr])
 }
 
+/// IKE SA rekey with additional key exchanges (RFC 9370 §2.2.4):
+/// SKEYSEED = prf(SK_d (old), SK(0) ‖ Ni ‖ Nr ‖ SK(1) ‖ … ‖ SK(n)), where
+/// SK(0) is the CREATE_CHILD_SA key exchange and `add` the IKE_FOLLOWUP_KE
+/// secrets in order.
+pub fn skeyseed_rekey_additional(
+    old_prf: &dyn Prf,
+    old_sk_d: &[u8],
+    sk0: &[u8],
+    (ni, nr): (&[u8], &[u8]),
+    add: &[u8],
+) -> SecretBytes {
+    prf(old_prf, old_sk_d, &[sk0, ni, nr, add])
+}
+
 /// Key lengths of the seven IKE SA keys.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct IkeKeyLengths {
@@ -151,5 +165,33 @@ impl ChildKeys {
             encr_r: take(encr_len),
             integ_r: take(integ_len),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
+    use super::*;
+    use crate::crypto::prf::PRF_HMAC_SHA2_256;
+
+    #[test]
+    fn rekey_skeyseed_with_additional_exchanges_follows_rfc_9370() {
+        let (sk_d, sk0, ni, nr) = ([1u8; 32], [2u8; 32], [3u8; 32], [4u8; 32]);
+        let add = [[5u8; 32], [6u8; 32]].concat();
+        let mut m = Hmac::<Sha256>::new_from_slice(&sk_d).expect("key");
+        // SK(0) | Ni | Nr | SK(1) | SK(2), as strongSwan's keymat_v2.c.
+        for part in [&sk0[..], &ni, &nr, &add] {
+            m.update(part);
+        }
+        let want = m.finalize().into_bytes();
+        let got = skeyseed_rekey_additional(&PRF_HMAC_SHA2_256, &sk_d, &sk0, (&ni, &nr), &add);
+        assert_eq!(&*got, &want[..]);
+        // Without additional secrets it is the RFC 7296 §2.18 rekey SKEYSEED.
+        let plain = skeyseed_rekey(&PRF_HMAC_SHA2_256, &sk_d, &sk0, &ni, &nr);
+        let none = skeyseed_rekey_additional(&PRF_HMAC_SHA2_256, &sk_d, &sk0, (&ni, &nr), &[]);
+        assert_eq!(&*plain, &*none);
+        assert_ne!(&*got, &*none);
     }
 }

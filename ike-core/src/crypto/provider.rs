@@ -11,7 +11,7 @@ use super::cipher::{
 };
 use super::ke::{
     ECP_256, ECP_384, ECP_521, KeGroup, ML_KEM_512, ML_KEM_768, ML_KEM_1024, MODP_2048, MODP_3072,
-    MODP_4096, MODP_8192, X25519,
+    MODP_4096, MODP_8192, X448, X25519,
 };
 use super::prf::{PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512, Prf};
 use super::random::{OsRandom, SecureRandom, SeededRandom};
@@ -54,6 +54,7 @@ impl CryptoProvider {
         Self {
             ke_groups: vec![
                 &X25519,
+                &X448,
                 &ECP_256,
                 &ECP_384,
                 &ECP_521,

@@ -211,7 +211,7 @@ impl<'a> ChildRequest<'a> {
 
 /// What a responder accepted of a Child SA request.
 pub(super) struct ChildDecision {
-    cfg: u16,
+    pub(super) cfg: u16,
     rekey_of: Option<ChildSaId>,
     /// Narrowed selectors: TSi (the peer's side) and TSr (ours), RFC 7296 §2.9.
     ts_remote: Vec<TrafficSelector>,
@@ -224,7 +224,7 @@ pub(super) struct ChildDecision {
     /// SK(1) | ... | SK(n) of IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
     pub(super) add_ke: SecretBytes,
     ke_out: Option<Ke>,
-    resource: Resource,
+    pub(super) resource: Resource,
     /// The response carries SA_RESOURCE_INFO (a new per-CPU SA, RFC 9611 §4).
     resource_notify: bool,
     transport: bool,
@@ -1073,7 +1073,7 @@ impl IkeSa {
         let spi_in = new_spi(ctx).ok_or_else(|| Refusal::of(NotifyType::NO_ADDITIONAL_SAS))?;
         let mut payloads = response_payloads(&d, spi_in, (!in_auth).then_some(nr));
         if d.esp.additional().next().is_some() {
-            payloads.push(self.keep_responder_followup(ctx, d, spi_in, (ni, nr))?);
+            payloads.push(self.keep_responder_followup(ctx, now, d, spi_in, (ni, nr))?);
         } else {
             self.install_decided(ctx, now, d, spi_in, (ni, nr))?;
         }

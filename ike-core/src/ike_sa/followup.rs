@@ -11,6 +11,7 @@ use std::time::Instant;
 use zeroize::Zeroizing;
 
 use super::child::{ChildAccept, ChildDecision, ChildReq, Refusal};
+use super::rekey_ke::FOLLOWUP_TIMEOUT;
 use super::{Ctx, IkeSa, Pending};
 use crate::child_sa::Resource;
 use crate::crypto::SecretBytes;
@@ -23,7 +24,7 @@ use crate::wire::{ExchangeType, Ke, KeId, Notify, NotifyType, Payload};
 /// is dropped beyond this.
 const MAX_RESPONDER_STATES: usize = 16;
 /// Length of the link data we hand out.
-const LINK_LEN: usize = 16;
+pub(super) const LINK_LEN: usize = 16;
 
 /// The additional shared secrets so far, SK(1) | SK(2) | ...
 type Secrets = Zeroizing<Vec<u8>>;
@@ -50,23 +51,25 @@ pub(crate) struct ResponderFollowup {
     nr: Vec<u8>,
     secrets: Secrets,
     todo: VecDeque<KeId>,
+    /// Dropped when the next request has not come by then.
+    deadline: Instant,
 }
 
-fn find_ke(inner: &[Payload], group: KeId) -> Option<&Ke> {
+pub(super) fn find_ke(inner: &[Payload], group: KeId) -> Option<&Ke> {
     inner.iter().find_map(|p| match p {
         Payload::Ke(k) if k.group == group => Some(k),
         _ => None,
     })
 }
 
-fn find_link(inner: &[Payload]) -> Option<&[u8]> {
+pub(super) fn find_link(inner: &[Payload]) -> Option<&[u8]> {
     inner.iter().find_map(|p| match p {
         Payload::Notify(n) if n.ty == NotifyType::ADDITIONAL_KEY_EXCHANGE => Some(&n.data[..]),
         _ => None,
     })
 }
 
-fn link_notify(link: &[u8]) -> Payload {
+pub(super) fn link_notify(link: &[u8]) -> Payload {
     Payload::Notify(Notify::new(
         NotifyType::ADDITIONAL_KEY_EXCHANGE,
         link.to_vec(),
@@ -180,6 +183,7 @@ impl IkeSa {
     pub(super) fn keep_responder_followup(
         &mut self,
         ctx: &mut Ctx<'_>,
+        now: Instant,
         decision: ChildDecision,
         spi_in: Spi,
         (ni, nr): (&[u8], &[u8]),
@@ -196,9 +200,15 @@ impl IkeSa {
             spi_in,
             ni: ni.to_vec(),
             nr: nr.to_vec(),
+            deadline: now + FOLLOWUP_TIMEOUT,
         };
         if self.followups.len() >= MAX_RESPONDER_STATES {
-            self.followups.remove(0);
+            let f = self.followups.remove(0);
+            self.followup_failed(
+                ctx,
+                &f,
+                Error::Unreachable("too many unfinished IKE_FOLLOWUP_KE"),
+            );
         }
         self.followups.push(f);
         Ok(link_notify(&link))
@@ -212,6 +222,9 @@ impl IkeSa {
         msg_id: u32,
         inner: &[Payload],
     ) {
+        if self.is_ike_rekey_followup(inner) {
+            return self.handle_ike_followup_request(ctx, now, msg_id, inner);
+        }
         let payloads = self
             .answer_followup(ctx, now, inner)
             .unwrap_or_else(Refusal::into_payloads);
@@ -258,8 +271,45 @@ impl IkeSa {
                 .random_nonce(LINK_LEN)
                 .map_err(|_| Refusal::of(NotifyType::TEMPORARY_FAILURE))?;
             payloads.push(link_notify(&f.link));
+            f.deadline = now + FOLLOWUP_TIMEOUT;
             self.followups.push(f);
         }
         Ok(payloads)
+    }
+
+    /// Earliest deadline of the responder states waiting for IKE_FOLLOWUP_KE.
+    pub(super) fn followup_deadline(&self) -> Option<Instant> {
+        let ike = self.ike_rekey_ke.as_deref().and_then(|st| st.deadline);
+        self.followups.iter().map(|f| f.deadline).chain(ike).min()
+    }
+
+    /// Responder: drops the states whose next IKE_FOLLOWUP_KE did not come
+    /// in time, releasing their inbound SPIs (held only while kept).
+    pub(super) fn expire_followups(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
+        self.expire_ike_rekey_followup(now);
+        let (gone, kept) = std::mem::take(&mut self.followups)
+            .into_iter()
+            .partition::<Vec<_>, _>(|f| f.deadline <= now);
+        self.followups = kept;
+        for f in &gone {
+            self.followup_failed(ctx, f, Error::Timeout);
+        }
+    }
+
+    fn followup_failed(&self, ctx: &mut Ctx<'_>, f: &ResponderFollowup, reason: Error) {
+        let conn = self.conn();
+        let name = conn
+            .children
+            .get(usize::from(f.decision.cfg))
+            .map(|c| c.name.clone());
+        tracing::warn!(ike = ?self.id, spi = %f.spi_in, %reason, "unfinished Child SA dropped while waiting for IKE_FOLLOWUP_KE");
+        ctx.out
+            .events
+            .push_back(crate::event::Event::ChildSaFailed {
+                ike: self.id,
+                name: name.unwrap_or_default(),
+                resource: f.decision.resource.cpu(),
+                reason,
+            });
     }
 }

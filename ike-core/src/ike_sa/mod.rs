@@ -17,6 +17,7 @@ pub(crate) mod keys;
 mod liveness;
 mod moved;
 mod rekey;
+mod rekey_ke;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -191,6 +192,11 @@ pub(crate) enum Pending {
     ),
     CreateChild(Box<ChildReq>),
     RekeyIke(Box<IkeRekeyReq>),
+    /// IKE_FOLLOWUP_KE of our IKE rekey (RFC 9370 §2.2.4).
+    RekeyIkeFollowup(
+        Box<rekey_ke::IkeRekeyKe>,
+        Box<dyn crate::crypto::ke::ActiveKe>,
+    ),
     DeleteChildren(Vec<ChildSaId>),
     DeleteIke,
     Dpd,
@@ -265,6 +271,8 @@ pub(crate) struct IkeSa {
     pub(crate) defrag: frag::Defrag,
     /// Child SAs answered that wait for the peer's IKE_FOLLOWUP_KE.
     pub(crate) followups: Vec<followup::ResponderFollowup>,
+    /// The peer's IKE rekey waiting for its IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
+    pub(crate) ike_rekey_ke: Option<Box<rekey_ke::IkeRekeyKe>>,
 }
 
 impl IkeSa {
@@ -311,6 +319,7 @@ impl IkeSa {
             frag_peer: false,
             defrag: frag::Defrag::default(),
             followups: Vec::new(),
+            ike_rekey_ke: None,
         }
     }
 
@@ -354,6 +363,7 @@ impl IkeSa {
         };
         consider(self.expire_at);
         consider(self.defrag.deadline());
+        consider(self.followup_deadline());
         if self.is_established() {
             consider(self.rekey_at);
             consider(self.dpd_at);
@@ -668,6 +678,9 @@ impl IkeSa {
             Pending::Auth(child) => self.handle_auth_response(ctx, now, child, inner),
             Pending::CreateChild(req) => self.handle_create_child_response(ctx, now, *req, inner),
             Pending::RekeyIke(req) => self.handle_rekey_ike_response(ctx, now, *req, inner),
+            Pending::RekeyIkeFollowup(st, ke) => {
+                self.handle_ike_followup_response(ctx, now, st, ke, inner);
+            }
             Pending::DeleteChildren(ids) => self.handle_delete_children_response(ctx, &ids),
             Pending::DeleteIke => {
                 let r = if self.is_replaced() {
@@ -752,6 +765,7 @@ impl IkeSa {
         if !self.is_established() {
             return;
         }
+        self.expire_followups(ctx, now);
         if self.rekey_at.is_some_and(|t| t <= now) {
             self.rekey_at = None;
             if !self.queue.contains(&Task::RekeyIke) {

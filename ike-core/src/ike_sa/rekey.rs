@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::child::{Refusal, error_notify, get_ke, get_nonce, get_sa};
 use super::init::NONCE_LEN;
 use super::keys::SaKeys;
+use super::rekey_ke::IkeRekeyKe;
 use super::{Ctx, IkeSa, Pending, State};
 use crate::crypto::SecretBytes;
 use crate::crypto::ke::ActiveKe;
@@ -25,6 +26,11 @@ pub(crate) struct IkeRekeyReq {
 
 impl IkeSa {
     pub(crate) fn start_rekey_ike(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
+        if self.ike_rekey_ke.is_some() {
+            // The peer's rekey is running its IKE_FOLLOWUP_KE: ours waits.
+            self.rekey_at = Some(now + Duration::from_secs(10));
+            return;
+        }
         let conn = self.conn();
         let Some(group) = self.ike_sel.and_then(|s| s.ke) else {
             return;
@@ -71,7 +77,7 @@ impl IkeSa {
 
     /// Builds the successor SA and moves the Child SAs over.
     #[allow(clippy::too_many_arguments)]
-    fn successor(
+    pub(super) fn successor(
         &mut self,
         ctx: &mut Ctx<'_>,
         now: Instant,
@@ -196,6 +202,10 @@ impl IkeSa {
             self.rekey_ike_failed(ctx, now);
             return;
         };
+        if sel.additional().next().is_some() {
+            let st = IkeRekeyKe::new((req.spi, IkeSpi(spi_r)), sel, (req.ni, nr), gir);
+            return self.start_ike_rekey_followup(ctx, now, st, inner);
+        }
         let Some(old) = self.keys.as_ref() else {
             return;
         };
@@ -252,6 +262,16 @@ impl IkeSa {
                 return;
             }
         };
+        if a.sel.additional().next().is_some() {
+            let p = ike_rekey_response(&a).to_vec();
+            let st = IkeRekeyKe::new(
+                (IkeSpi(a.spi_i), IkeSpi(a.spi_r)),
+                a.sel,
+                (a.ni, a.nr),
+                a.gir,
+            );
+            return self.keep_ike_rekey_followup(ctx, now, msg_id, p, st);
+        }
         let Some(old) = self.keys.as_ref() else {
             return;
         };
@@ -290,15 +310,10 @@ struct IkeRekeyAnswer {
     public: Vec<u8>,
 }
 
-/// The IKE proposals for a rekey: without additional key exchanges, as
-/// IKE_FOLLOWUP_KE (RFC 9370 §2.2.4) runs for Child SAs only.
+/// The IKE proposals for a rekey: the configured ones, additional key
+/// exchanges included (they run as IKE_FOLLOWUP_KE, RFC 9370 §2.2.4).
 fn rekey_proposals(ours: &[Proposal]) -> Vec<Proposal> {
-    ours.iter()
-        .map(|p| Proposal {
-            ake: Default::default(),
-            ..p.clone()
-        })
-        .collect()
+    ours.to_vec()
 }
 
 /// Reads and decides an IKE rekey request (RFC 7296 §1.3.2): one of our

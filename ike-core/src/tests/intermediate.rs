@@ -85,6 +85,27 @@ fn hybrid_handshake_lanes_initiator() {
 }
 
 #[test]
+fn curve448_with_ml_kem_and_an_ike_rekey() {
+    // Group 32 (RFC 8031) as the first key exchange, ML-KEM after it.
+    let x448 = "aes256gcm16-prfsha512-x448-ke1_mlkem1024";
+    let mut p = pair(x448, x448);
+    let ike = p.connect();
+    let ev = p.take(Side::A);
+    let algs = ev.iter().find_map(|e| match e {
+        Event::IkeSaUp { algorithms, .. } => Some(*algorithms),
+        _ => None,
+    });
+    let algs = algs.unwrap_or_else(|| panic!("no IkeSaUp in {ev:?}"));
+    assert_eq!(algs.ke, Some(KeId::CURVE448));
+    assert_eq!(algs.additional().collect::<Vec<_>>(), [KeId::ML_KEM_1024]);
+    p.take(Side::B);
+    p.a.rekey_ike(p.time, ike).expect("rekey");
+    p.drive();
+    assert!(!p.a.is_established(ike));
+    assert_eq!((p.a.established().len(), p.b.established().len()), (1, 1));
+}
+
+#[test]
 fn hybrid_handshake_lanes_responder_with_two_additional_exchanges() {
     let both = "aes128gcm16-prfsha256-x25519-ke1_mlkem768-ke2_mlkem1024";
     let mut p = pair(both, both);
@@ -225,9 +246,9 @@ fn lost_intermediate_response_is_resent_after_the_key_update() {
 }
 
 #[test]
-fn ike_and_child_rekeys_of_a_hybrid_sa_use_no_additional_exchange() {
-    // IKE SA rekeys run no IKE_FOLLOWUP_KE: they must neither offer nor
-    // accept additional key exchanges (the child here has none either).
+fn timed_rekeys_of_a_hybrid_sa_run_the_ike_follow_up_only() {
+    // The IKE SA rekey runs its IKE_FOLLOWUP_KE (RFC 9370 §2.2.4); the
+    // child's proposal has no additional key exchange, so its rekey has none.
     let (mut ea, mut eb) = configs();
     with_ike(&mut ea, PQ);
     with_ike(&mut eb, PQ);
@@ -251,10 +272,13 @@ fn ike_and_child_rekeys_of_a_hybrid_sa_use_no_additional_exchange() {
     let new = p.a.established();
     assert_eq!(new.len(), 1);
     assert!(p.a.is_established(new[0]));
-    assert!(
-        !exchanges(&p)
-            .iter()
-            .any(|e| e.1 == ExchangeType::IKE_FOLLOWUP_KE)
+    let follow = exchanges(&p)
+        .iter()
+        .filter(|e| e.1 == ExchangeType::IKE_FOLLOWUP_KE && !e.3)
+        .count();
+    assert_eq!(
+        follow, 1,
+        "one IKE rekey follow-up, none for the Child SA rekeys"
     );
 }
 

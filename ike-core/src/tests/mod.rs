@@ -12,6 +12,7 @@ mod mobility;
 mod per_resource;
 mod recovery;
 mod rekey_collision;
+mod rekey_ke;
 mod selectors;
 mod strongswan;
 pub(crate) mod util;

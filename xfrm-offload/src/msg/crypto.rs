@@ -12,6 +12,8 @@ use crate::msg::common::name_field;
 
 /// Kernel name of AES-GCM for ESP (RFC 4106).
 pub const AES_GCM: &str = "rfc4106(gcm(aes))";
+/// Kernel name of AES-CCM for ESP (RFC 4309).
+pub const AES_CCM: &str = "rfc4309(ccm(aes))";
 /// Kernel name of ChaCha20-Poly1305 for ESP (RFC 7634).
 pub const CHACHA20_POLY1305: &str = "rfc7539esp(chacha20,poly1305)";
 /// Kernel name of AES-CBC (RFC 3602).
@@ -60,6 +62,15 @@ pub enum SaCrypto {
         /// ICV length in bits.
         icv_bits: u32,
     },
+    /// AES-CCM (RFC 4309): `key` is the AES key followed by the 3-byte salt
+    /// (19, 27 or 35 bytes, `crypto/ccm.c` takes the salt off); ICV 64, 96
+    /// or 128 bits.
+    AesCcm {
+        /// Key || salt.
+        key: Zeroizing<Vec<u8>>,
+        /// ICV length in bits.
+        icv_bits: u32,
+    },
     /// ChaCha20-Poly1305 (RFC 7634): 32-byte key followed by the 4-byte salt.
     ChaCha20Poly1305 {
         /// Key || salt (36 bytes).
@@ -85,6 +96,12 @@ impl fmt::Debug for SaCrypto {
                 .field("icv_bits", icv_bits)
                 .field("key", &"<redacted>")
                 .finish(),
+            SaCrypto::AesCcm { key, icv_bits } => f
+                .debug_struct("AesCcm")
+                .field("key_bits", &((key.len().saturating_sub(3)) * 8))
+                .field("icv_bits", icv_bits)
+                .field("key", &"<redacted>")
+                .finish(),
             SaCrypto::ChaCha20Poly1305 { .. } => f
                 .debug_struct("ChaCha20Poly1305")
                 .field("key", &"<redacted>")
@@ -104,6 +121,7 @@ impl SaCrypto {
     pub fn kernel_name(&self) -> &'static str {
         match self {
             SaCrypto::AesGcm { .. } => AES_GCM,
+            SaCrypto::AesCcm { .. } => AES_CCM,
             SaCrypto::ChaCha20Poly1305 { .. } => CHACHA20_POLY1305,
             SaCrypto::AesCbc { .. } => AES_CBC,
         }
@@ -128,6 +146,22 @@ impl SaCrypto {
                 if ![64, 96, 128].contains(icv_bits) {
                     return Err(SpecError::IcvLength {
                         alg: AES_GCM,
+                        bits: *icv_bits,
+                        allowed: "64, 96 or 128",
+                    });
+                }
+            }
+            SaCrypto::AesCcm { key, icv_bits } => {
+                if ![19, 27, 35].contains(&key.len()) {
+                    return Err(SpecError::KeyLength {
+                        alg: AES_CCM,
+                        got: key.len(),
+                        expected: "19, 27 or 35",
+                    });
+                }
+                if ![64, 96, 128].contains(icv_bits) {
+                    return Err(SpecError::IcvLength {
+                        alg: AES_CCM,
                         bits: *icv_bits,
                         allowed: "64, 96 or 128",
                     });
@@ -177,6 +211,7 @@ impl SaCrypto {
         let bits = |k: &[u8]| u32::try_from(k.len() * 8).unwrap_or(u32::MAX);
         match self {
             SaCrypto::AesGcm { key, icv_bits } => vec![aead(AES_GCM, key, bits(key), *icv_bits)],
+            SaCrypto::AesCcm { key, icv_bits } => vec![aead(AES_CCM, key, bits(key), *icv_bits)],
             SaCrypto::ChaCha20Poly1305 { key } => {
                 vec![aead(CHACHA20_POLY1305, key, bits(key), 128)]
             }
@@ -251,6 +286,35 @@ mod tests {
         assert!(matches!(
             cbc.validate(),
             Err(SpecError::KeyLength { got: 32, .. })
+        ));
+    }
+
+    #[test]
+    fn aes_ccm_is_rfc4309_with_key_salt_and_icv() {
+        for (len, icv) in [(19, 64), (27, 96), (35, 128)] {
+            let c = SaCrypto::AesCcm {
+                key: Zeroizing::new(vec![0xAB; len]),
+                icv_bits: icv,
+            };
+            assert!(c.validate().is_ok(), "{len} {icv}");
+            assert_eq!(c.kernel_name(), "rfc4309(ccm(aes))");
+            assert!(c.is_aead());
+            let attrs = c.attrs();
+            let [XfrmAttrs::EncryptionAlgAead(a)] = attrs.as_slice() else {
+                panic!("one AEAD attribute");
+            };
+            // The salt counts in alg_key_len, as iproute2 sends it.
+            assert_eq!(a.alg_key_len, u32::try_from(len * 8).expect("bits"));
+            assert_eq!(a.alg_icv_len, icv);
+            assert!(!format!("{c:?}").contains("171"));
+        }
+        let gcm_len = SaCrypto::AesCcm {
+            key: Zeroizing::new(vec![0; 20]),
+            icv_bits: 128,
+        };
+        assert!(matches!(
+            gcm_len.validate(),
+            Err(SpecError::KeyLength { got: 20, .. })
         ));
     }
 }

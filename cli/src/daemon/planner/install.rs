@@ -231,7 +231,7 @@ impl Planner {
             "Child SA installed"
         );
         if let Some(old) = i.replaces {
-            self.queue.push_front(Work::Remove(old));
+            self.queue.push_front(Work::Retire(old));
         }
         self.children.insert(i.child, i.rec);
     }

@@ -31,6 +31,7 @@
 //! what its newest Child SA wants, else what its trap wants (see
 //! [`tables::Policies::desired`]), unless writing it failed.
 
+mod drain;
 mod install;
 mod moved;
 pub mod ops;
@@ -66,6 +67,8 @@ enum Step {
 enum Work {
     Install(Box<Install>),
     Remove(ChildSaId),
+    /// The outbound half of a rekeyed Child SA ([`drain`]).
+    Retire(ChildSaId),
     Traps(String),
     Down(String),
     Group(Group, bool),
@@ -114,6 +117,8 @@ pub struct Planner {
     plans: BTreeMap<String, Vec<ChildPlan>>,
     policies: Policies,
     children: BTreeMap<ChildSaId, ChildRecord>,
+    /// Rekeyed Child SAs that keep only their inbound SA ([`drain`]).
+    draining: BTreeMap<ChildSaId, ChildRecord>,
     /// SAs in the kernel.
     sas: HashSet<SaId>,
     /// Steering binds in the kernel: inbound SPI → CPU.
@@ -287,6 +292,7 @@ impl Planner {
         match work {
             Work::Install(i) => self.install_sas(i),
             Work::Remove(child) => (self.remove(&[child], None), Step::Plain),
+            Work::Retire(child) => (self.retire_ops(child), Step::Plain),
             Work::Traps(conn) => (self.traps_ops(&conn), Step::Plain),
             Work::Down(conn) => (self.down_ops(&conn), Step::Plain),
             Work::Group(g, full) => (self.group_ops(g, full), Step::Plain),
@@ -356,6 +362,7 @@ impl Planner {
     fn remove(&mut self, ids: &[ChildSaId], conn: Option<&str>) -> Vec<Op> {
         let (mut unbinds, mut sas, mut pols) = (Vec::new(), Vec::new(), Vec::new());
         for id in ids {
+            sas.extend(self.drained_ops(*id));
             let Some(rec) = self.children.remove(id) else {
                 continue;
             };
@@ -386,12 +393,13 @@ impl Planner {
 
     fn down_ops(&mut self, conn: &str) -> Vec<Op> {
         self.paused.retain(|(c, _)| c != conn);
-        let ids: Vec<ChildSaId> = self
+        let mut ids: Vec<ChildSaId> = self
             .children
             .iter()
             .filter(|(_, r)| r.conn == conn)
             .map(|(id, _)| *id)
             .collect();
+        ids.extend(self.draining_of(conn));
         self.remove(&ids, Some(conn))
     }
 

@@ -1,7 +1,7 @@
 //! The planner against an in-memory kernel that runs its ops and can fail
 //! the k-th add, like ike-core's Pair harness drives two engines.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -260,6 +260,7 @@ impl Harness {
             .children
             .values()
             .flat_map(|r| [r.sa_in, r.sa_out])
+            .chain(p.draining.values().map(|r| r.sa_in))
             .collect();
         assert_eq!(
             self.k.sas, owned,
@@ -301,6 +302,7 @@ impl Harness {
         let bound: BTreeMap<u32, u32> = p
             .children
             .values()
+            .chain(p.draining.values())
             .filter_map(|r| match r.steering {
                 SteeringState::Bound(cpu) => Some((r.sa_in.spi.0, cpu)),
                 _ => None,
@@ -439,14 +441,28 @@ fn rekey_installs_the_new_child_before_removing_the_old() {
     h.run();
     assert_eq!(
         h.batches[n..],
-        [
-            vec!["add_sa", "add_sa"],
-            vec!["bind"],
-            vec!["unbind", "delete_sa", "delete_sa"]
-        ],
-        "shared policies are never removed in between"
+        [vec!["add_sa", "add_sa"], vec!["bind"], vec!["delete_sa"]],
+        "shared policies are never removed in between; the old outbound SA goes"
     );
     assert!(h.p.child(ChildSaId(1)).is_none());
+    let old = child(1, true, Some(1));
+    let (old_in, old_out) = (old.spi_in.0, old.spi_out.0);
+    let spis: BTreeSet<u32> = h.k.sas.iter().map(|s| s.spi.0).collect();
+    assert!(spis.contains(&old_in), "the old inbound SA still decrypts");
+    assert!(!spis.contains(&old_out), "the old outbound SA is gone");
+    assert_eq!(
+        h.k.binds,
+        BTreeMap::from([(0xc000_0001, 1), (0xc000_0002, 1)]),
+        "packets on the old SPI still reach its CPU"
+    );
+    h.check_converged();
+    // The Delete exchange ends the old Child SA: its inbound half goes.
+    let n = h.batches.len();
+    h.p.child_deleted(ChildSaId(1));
+    h.run();
+    assert_eq!(h.batches[n..], [vec!["unbind", "delete_sa"]]);
+    let spis: BTreeSet<u32> = h.k.sas.iter().map(|s| s.spi.0).collect();
+    assert!(!spis.contains(&old_in));
     assert_eq!(h.k.binds, BTreeMap::from([(0xc000_0002, 1)]));
     h.check_converged();
 }

@@ -5,6 +5,7 @@ mod ecp;
 mod mlkem;
 mod modp;
 mod x25519;
+mod x448;
 
 use core::fmt;
 
@@ -15,6 +16,7 @@ pub use mlkem::{
 pub use modp::{
     MODP_2048, MODP_3072, MODP_4096, MODP_8192, Modp2048, Modp3072, Modp4096, Modp8192,
 };
+pub use x448::{X448, X448Group};
 pub use x25519::{X25519, X25519Group};
 
 use super::{CryptoError, SecretBytes, SecureRandom};
