@@ -396,13 +396,13 @@ pub const TABLES: &[TableDoc] = &[
                 "dpd_action",
                 "\"clear\"",
                 "dpd_action",
-                "When the peer is found dead: \"clear\", \"trap\" or \"restart\".",
+                "This child, when the peer is found dead: \"clear\", \"trap\" or \"restart\".",
             ),
             k(
                 "close_action",
                 "\"none\"",
                 "close_action",
-                "When the peer deletes the IKE SA: \"none\", \"trap\" or \"start\".",
+                "This child, when the peer deletes the IKE SA: \"none\", \"trap\" or \"start\".",
             ),
             k(
                 "if_id_in",
