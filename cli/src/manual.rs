@@ -393,6 +393,18 @@ pub const TABLES: &[TableDoc] = &[
                 "Packets before the kernel removes the SA (hard limit).",
             ),
             k(
+                "rand_bytes",
+                "life_bytes - rekey_bytes",
+                "rand_bytes",
+                "Up to this many bytes, drawn for each SA, come off rekey_bytes.",
+            ),
+            k(
+                "rand_packets",
+                "life_packets - rekey_packets",
+                "rand_packets",
+                "Up to this many packets, drawn for each SA, come off rekey_packets.",
+            ),
+            k(
                 "dpd_action",
                 "\"clear\"",
                 "dpd_action",
