@@ -215,7 +215,11 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             Ok(ike) => {
                 tracing::info!(connection = %name, peer = ?to.or(c.plan.connection.remote), source = ?from, children = children.len(), "initiating");
                 match then {
-                    After::Pacer => self.pacer.started(name, ike, now),
+                    After::Pacer => {
+                        // Retries of a failed start carry the same children.
+                        self.revive.children.insert(name.to_string(), children);
+                        self.pacer.started(name, ike, now);
+                    }
                     After::Up(reply) => self.pending_up.push(PendingUp {
                         conn: name.to_string(),
                         ike,
@@ -333,15 +337,17 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    fn conn(src: &str) -> config::Connection {
+    fn parsed(src: &str) -> config::Config {
         let text = format!(
             "[connections.c]\nlocal_addrs = [\"10.0.0.1\"]\nremote_addrs = [\"10.0.0.2\"]\n\
              local = {{ auth = \"psk\", id = \"a\" }}\nremote = {{ auth = \"psk\", id = \"b\" }}\n{src}\n\
              [secrets.s]\nsecret = \"0123456789abcdef\"\n"
         );
-        let mut cfg =
-            config::Config::parse(&text, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
-        cfg.connections.remove("c").expect("conn")
+        config::Config::parse(&text, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn conn(src: &str) -> config::Connection {
+        parsed(src).connections.remove("c").expect("conn")
     }
 
     #[test]
@@ -368,16 +374,13 @@ mod tests {
         let src = "[connections.c.children.a]\nstart_action = \"start\"\ndpd_action = \"restart\"\n\
                    [connections.c.children.b]\ndpd_action = \"trap\"\nclose_action = \"start\"\n\
                    [connections.c.children.c]\nstart_action = \"start\"\n";
-        let c = conn(src);
-        let cfg = config::Config {
-            connections: [("c".to_string(), c.clone())].into(),
-            ..config::Config::default()
-        };
-        let plan = super::super::plan::connection(&cfg, "c", &c, &mut Default::default(), 2, true)
+        let cfg = parsed(src);
+        let c = &cfg.connections["c"];
+        let plan = super::super::plan::connection(&cfg, "c", c, &mut Default::default(), 2, true)
             .unwrap_or_else(|e| panic!("{e:#}"));
-        let dead = recovery::split(Cause::Dead, &child_actions(&c));
+        let dead = recovery::split(Cause::Dead, &child_actions(c));
         assert_eq!((dead.restart.clone(), dead.trap), (vec![0], vec![1]));
-        let closed = recovery::split(Cause::ClosedByPeer, &child_actions(&c));
+        let closed = recovery::split(Cause::ClosedByPeer, &child_actions(c));
         assert_eq!((closed.restart, closed.trap), (vec![1], vec![]));
         assert_eq!(
             children_for(&plan, &After::Revive, Some(&dead.restart)),
