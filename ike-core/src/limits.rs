@@ -98,8 +98,16 @@ mod tests {
         assert_eq!((j.life_bytes, j.life_packets), (1100, 55));
         for r in [0, 1, 99, 100, 101, u32::MAX] {
             let j = v.jittered(|| r);
-            assert!((900..=1000).contains(&j.rekey_bytes), "{r}: {}", j.rekey_bytes);
-            assert!((45..=50).contains(&j.rekey_packets), "{r}: {}", j.rekey_packets);
+            assert!(
+                (900..=1000).contains(&j.rekey_bytes),
+                "{r}: {}",
+                j.rekey_bytes
+            );
+            assert!(
+                (45..=50).contains(&j.rekey_packets),
+                "{r}: {}",
+                j.rekey_packets
+            );
         }
         let fixed = VolumeLimits {
             rekey_bytes: 1000,

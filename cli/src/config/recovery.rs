@@ -273,8 +273,14 @@ mod tests {
         let cfg = parse("", remote, "rekey_bytes = \"1MB\"\nrekey_packets = 1000")
             .unwrap_or_else(|e| panic!("{e}"));
         let v = cfg.connections["c"].children["x"].volume();
-        assert_eq!((v.rekey_bytes, v.life_bytes, v.rand_bytes), (1 << 20, 1153433, 104857));
-        assert_eq!((v.rekey_packets, v.life_packets, v.rand_packets), (1000, 1100, 100));
+        assert_eq!(
+            (v.rekey_bytes, v.life_bytes, v.rand_bytes),
+            (1 << 20, 1153433, 104857)
+        );
+        assert_eq!(
+            (v.rekey_packets, v.life_packets, v.rand_packets),
+            (1000, 1100, 100)
+        );
         let cfg = parse(
             "",
             remote,
@@ -289,7 +295,10 @@ mod tests {
             "{e}"
         );
         let e = parse("", remote, "rand_packets = 5").unwrap_err();
-        assert!(e.contains("rand_packets: must not exceed rekey_packets"), "{e}");
+        assert!(
+            e.contains("rand_packets: must not exceed rekey_packets"),
+            "{e}"
+        );
     }
 
     #[test]

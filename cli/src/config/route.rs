@@ -125,9 +125,11 @@ pub(super) fn problems(
     // Children may share an interface (route-based: one link, several
     // selector pairs), but then also its if_id.
     let mine = ch.if_id_out(c);
-    if let Some((other, _)) = c.children.iter().find(|(_, o)| {
-        o.interface.as_ref() == Some(name) && o.if_id_out(c) != mine
-    }) {
+    if let Some((other, _)) = c
+        .children
+        .iter()
+        .find(|(_, o)| o.interface.as_ref() == Some(name) && o.if_id_out(c) != mine)
+    {
         out.push(prob(
             "interface",
             format!("{name:?} is also child {other:?}'s interface with another if_id: give both the same if_id_in/if_id_out"),

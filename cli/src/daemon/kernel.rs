@@ -122,8 +122,8 @@ pub fn child_sas(
         let crypto = sa_crypto(&inst.esp, &keys.encr, &keys.integ)?;
         let mut sa = SaSpec::new(src, dst, Spi(spi.0), reqid, crypto);
         sa.mode = mode(inst.mode);
-        sa.any_inner_family = sa.mode == Mode::Tunnel
-            && other_family_inside(l, &inst.local_ts, &inst.remote_ts);
+        sa.any_inner_family =
+            sa.mode == Mode::Tunnel && other_family_inside(l, &inst.local_ts, &inst.remote_ts);
         sa.esn = inst.esp.esn;
         sa.replay_window = if dir == SaDir::In { replay_window } else { 0 };
         if sa.esn && sa.replay_window == 0 && dir == SaDir::In {

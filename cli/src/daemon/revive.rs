@@ -19,8 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::backend::SaBackend;
 use super::driver::{Daemon, PendingUp, UP_TIMEOUT};
-use super::steering::Steer;
 use super::plan::ConnPlan;
+use super::steering::Steer;
 use crate::config::{self, RemoteAddr, StartAction};
 use crate::control::Response;
 
@@ -393,8 +393,14 @@ mod tests {
             children_for(&plan, &After::Up(tx), Some(&dead.restart)),
             [0, 1, 2]
         );
-        assert!(!plan.children[1].revival_traps.is_empty(), "b traps on a dead peer");
-        assert!(plan.children[0].revival_traps.is_empty(), "a restarts instead");
+        assert!(
+            !plan.children[1].revival_traps.is_empty(),
+            "b traps on a dead peer"
+        );
+        assert!(
+            plan.children[0].revival_traps.is_empty(),
+            "a restarts instead"
+        );
     }
 
     #[test]

@@ -173,12 +173,20 @@ fn initiation_uses_the_routed_source_and_the_chosen_peer_address() {
 /// none) and `db` (dpd_action trap, close_action restart).
 fn two_children() -> (EndpointConfig, EndpointConfig, [ChildActions; 2]) {
     let (mut a, mut b) = configs();
-    a.connections[0]
-        .children
-        .push(child("db", 2, "192.168.11.0/24", "192.168.12.0/24", "aes128gcm16"));
-    b.connections[0]
-        .children
-        .push(child("db", 2, "192.168.12.0/24", "192.168.11.0/24", "aes128gcm16"));
+    a.connections[0].children.push(child(
+        "db",
+        2,
+        "192.168.11.0/24",
+        "192.168.12.0/24",
+        "aes128gcm16",
+    ));
+    b.connections[0].children.push(child(
+        "db",
+        2,
+        "192.168.12.0/24",
+        "192.168.11.0/24",
+        "aes128gcm16",
+    ));
     a.connections[0].dpd_delay = Duration::from_secs(5);
     a.connections[0].dpd_timeout = Duration::from_secs(6);
     let actions = [
@@ -210,7 +218,10 @@ fn after_a_dead_peer_only_the_restart_child_comes_back() {
     let (reason, _) = until_down(&mut p, Duration::from_secs(30)).expect("declared dead");
     let cause = Cause::of(&reason, true);
     let s = split(cause, &actions);
-    assert_eq!((s.restart.as_slice(), s.trap.as_slice()), (&[0][..], &[1][..]));
+    assert_eq!(
+        (s.restart.as_slice(), s.trap.as_slice()),
+        (&[0][..], &[1][..])
+    );
     let policy = Policy::of_children(&actions, 0);
     let mut rec = Recovery::default();
     assert_eq!(
@@ -240,7 +251,10 @@ fn after_a_peer_delete_only_the_close_start_child_comes_back() {
     let cause = Cause::of(&reason, true);
     assert_eq!(cause, Cause::ClosedByPeer);
     let s = split(cause, &actions);
-    assert_eq!((s.restart.as_slice(), s.trap.as_slice()), (&[1][..], &[][..]));
+    assert_eq!(
+        (s.restart.as_slice(), s.trap.as_slice()),
+        (&[1][..], &[][..])
+    );
     let mut rec = Recovery::default();
     let d = rec.on_down(&conn, p.time, cause, &Policy::of_children(&actions, 1));
     assert_eq!(d, Decision::Restart { at: p.time });
