@@ -393,16 +393,28 @@ pub const TABLES: &[TableDoc] = &[
                 "Packets before the kernel removes the SA (hard limit).",
             ),
             k(
+                "rand_bytes",
+                "life_bytes - rekey_bytes",
+                "rand_bytes",
+                "Up to this many bytes, drawn for each SA, come off rekey_bytes.",
+            ),
+            k(
+                "rand_packets",
+                "life_packets - rekey_packets",
+                "rand_packets",
+                "Up to this many packets, drawn for each SA, come off rekey_packets.",
+            ),
+            k(
                 "dpd_action",
                 "\"clear\"",
                 "dpd_action",
-                "When the peer is found dead: \"clear\", \"trap\" or \"restart\".",
+                "This child, when the peer is found dead: \"clear\", \"trap\" or \"restart\".",
             ),
             k(
                 "close_action",
                 "\"none\"",
                 "close_action",
-                "When the peer deletes the IKE SA: \"none\", \"trap\" or \"start\".",
+                "This child, when the peer deletes the IKE SA: \"none\", \"trap\" or \"start\".",
             ),
             k(
                 "if_id_in",

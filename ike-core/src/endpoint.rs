@@ -424,8 +424,31 @@ impl Endpoint {
             .ok_or(ApiError::UnknownConn(conn))?
             .children
             .len();
-        let mut tasks: Vec<Task> = (0..n)
-            .filter_map(|i| u16::try_from(i).ok())
+        let all: Vec<u16> = (0..n).filter_map(|i| u16::try_from(i).ok()).collect();
+        self.initiate_children_to(now, conn, &all, from, to)
+    }
+
+    /// [`Endpoint::initiate_conn_to`] with only the children at indexes
+    /// `children` (a revival after a per-child `dpd_action`/`close_action`,
+    /// or the children whose `start_action` starts them).
+    pub fn initiate_children_to(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        children: &[u16],
+        from: Option<IpAddr>,
+        to: Option<SocketAddr>,
+    ) -> Result<IkeSaId, ApiError> {
+        let n = self
+            .conns
+            .get(conn)
+            .ok_or(ApiError::UnknownConn(conn))?
+            .children
+            .len();
+        let mut tasks: Vec<Task> = children
+            .iter()
+            .copied()
+            .filter(|&i| usize::from(i) < n)
             .map(|cfg| Task::CreateChild {
                 cfg,
                 cpu: None,

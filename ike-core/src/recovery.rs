@@ -8,6 +8,10 @@
 //! - An established IKE SA whose peer stops answering (a liveness check or
 //!   any other request, RFC 7296 §2.4) takes the `dpd_action`; one the peer
 //!   deletes takes the `close_action`. `restart` initiates again at once.
+//! - Each child has its own actions (swanctl.conf's per-child `dpd_action`,
+//!   `close_action`): [`split`] says which children a new IKE SA brings
+//!   back and which get trap policies; the connection restarts when any
+//!   child restarts, with only those children.
 //! - A failed initiation is tried again until `keyingtries` attempts in a row
 //!   have failed (0: forever), waiting [`Backoff::delay`] between attempts;
 //!   each attempt may go to the next peer address ([`Recovery::attempt`]).
@@ -104,6 +108,59 @@ impl Default for Policy {
             dpd_action: Action::None,
             close_action: Action::None,
             keyingtries: 1,
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// One child's actions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChildActions {
+    /// `dpd_action`.
+    pub dpd: Action,
+    /// `close_action`.
+    pub close: Action,
+}
+
+/// The children (indexes into the connection's children) each action
+/// applies to; the others are cleared.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Split {
+    /// Initiated again on a new IKE SA.
+    pub restart: Vec<u16>,
+    /// Given trap policies.
+    pub trap: Vec<u16>,
+}
+
+/// What happens to each child of an IKE SA that ended for `cause`, as
+/// strongSwan decides per child (charon `ike_sa.c` `reestablish`: children
+/// whose action is restart move to the new IKE SA, trap ones are routed).
+pub fn split(cause: Cause, children: &[ChildActions]) -> Split {
+    let mut out = Split::default();
+    for (i, c) in children.iter().enumerate() {
+        let action = match cause {
+            Cause::Dead => c.dpd,
+            Cause::ClosedByPeer => c.close,
+            Cause::StartFailed | Cause::Local => Action::None,
+        };
+        let Ok(i) = u16::try_from(i) else { break };
+        match action {
+            Action::None => {}
+            Action::Trap => out.trap.push(i),
+            Action::Restart => out.restart.push(i),
+        }
+    }
+    out
+}
+
+impl Policy {
+    /// A connection's policy from its children's actions: it restarts (or
+    /// traps) when any child does.
+    pub fn of_children(children: &[ChildActions], keyingtries: u32) -> Self {
+        Self {
+            dpd_action: children.iter().map(|c| c.dpd).max().unwrap_or_default(),
+            close_action: children.iter().map(|c| c.close).max().unwrap_or_default(),
+            keyingtries,
             backoff: Backoff::default(),
         }
     }
@@ -348,6 +405,33 @@ mod tests {
         );
         r.forget(&"a");
         assert_eq!(r.poll_timeout(), None);
+    }
+
+    #[test]
+    fn each_child_takes_its_own_action() {
+        let kids = [
+            ChildActions {
+                dpd: Action::Restart,
+                close: Action::None,
+            },
+            ChildActions {
+                dpd: Action::Trap,
+                close: Action::Restart,
+            },
+            ChildActions::default(),
+        ];
+        let dead = split(Cause::Dead, &kids);
+        assert_eq!((dead.restart, dead.trap), (vec![0], vec![1]));
+        let closed = split(Cause::ClosedByPeer, &kids);
+        assert_eq!((closed.restart, closed.trap), (vec![1], vec![]));
+        assert_eq!(split(Cause::Local, &kids), Split::default());
+        assert_eq!(split(Cause::StartFailed, &kids), Split::default());
+        let p = Policy::of_children(&kids, 0);
+        assert_eq!(
+            (p.dpd_action, p.close_action, p.keyingtries),
+            (Action::Restart, Action::Restart, 0)
+        );
+        assert_eq!(Policy::of_children(&[], 1), Policy::default());
     }
 
     #[test]

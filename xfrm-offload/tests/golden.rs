@@ -555,6 +555,34 @@ fn invalid_specs_are_refused_before_the_kernel() {
     assert!(matches!(p.to_message(), Err(SpecError::NoTemplate { .. })));
 }
 
+/// A tunnel SA for 4-in-6 or 6-in-4 traffic: the captured tunnel SA with
+/// `XFRM_STATE_AF_UNSPEC` (32) in `xfrm_usersa_info.flags`, nothing else.
+#[test]
+fn sa_add_tunnel_any_inner_family_sets_af_unspec_only() {
+    let plain = golden("sa_add_tunnel_gcm128");
+    let mut spec = gcm128_tunnel();
+    spec.any_inner_family = true;
+    let got = sa_bytes(&spec, None);
+    assert_eq!(got.len(), plain.len());
+    let diff: Vec<usize> = (0..got.len()).filter(|&i| got[i] != plain[i]).collect();
+    assert_eq!(diff.len(), 1, "one byte differs: {diff:?}");
+    assert_eq!(got[diff[0]], plain[diff[0]] | 32);
+    assert_eq!(SaState::parse(&got).expect("parse").flags & 32, 32);
+    spec.selector = Some(
+        TrafficSelector::new(
+            IpPrefix::new(ip("192.168.1.0"), 24).expect("prefix"),
+            IpPrefix::new(ip("192.168.2.0"), 24).expect("prefix"),
+        )
+        .expect("selector"),
+    );
+    let with_sel = sa_bytes(&spec, None);
+    assert_eq!(
+        SaState::parse(&with_sel).expect("parse").flags & 32,
+        0,
+        "a selector names the inner family itself"
+    );
+}
+
 /// Captured from the testbed kernel (Linux 7.2): GETSA answer for an inbound
 /// per-CPU NAT-T SA installed by this crate.
 #[test]

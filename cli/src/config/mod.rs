@@ -400,6 +400,12 @@ pub struct Child {
     /// Packets before the kernel removes the SA (default: rekey_packets + 10%).
     #[serde(default)]
     pub life_packets: Volume,
+    /// Random bytes subtracted from rekey_bytes (default: life_bytes - rekey_bytes).
+    #[serde(default)]
+    pub rand_bytes: Option<Volume>,
+    /// Random packets subtracted from rekey_packets (default: life_packets - rekey_packets).
+    #[serde(default)]
+    pub rand_packets: Option<Volume>,
     /// What to do when the peer is found dead.
     #[serde(default)]
     pub dpd_action: DpdAction,

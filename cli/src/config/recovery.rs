@@ -58,6 +58,32 @@ impl CloseAction {
     }
 }
 
+impl super::Child {
+    /// The volume limits in effect: hard limits 10 % above the soft ones
+    /// unless set, and `rand_*` defaulting to the gap between the two, as in
+    /// swanctl.conf(5).
+    pub fn volume(&self) -> ike_core::VolumeLimits {
+        let v = ike_core::VolumeLimits {
+            rekey_bytes: self.rekey_bytes.0,
+            life_bytes: self.life_bytes.0,
+            rekey_packets: self.rekey_packets.0,
+            life_packets: self.life_packets.0,
+            ..ike_core::VolumeLimits::default()
+        }
+        .with_default_life();
+        let gap = |life: u64, soft: u64| life.saturating_sub(soft);
+        ike_core::VolumeLimits {
+            rand_bytes: self
+                .rand_bytes
+                .map_or(gap(v.life_bytes, v.rekey_bytes), |r| r.0),
+            rand_packets: self
+                .rand_packets
+                .map_or(gap(v.life_packets, v.rekey_packets), |r| r.0),
+            ..v
+        }
+    }
+}
+
 /// A decimal number (`4.0`, `1.8`, or an integer). Compared by value.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct Decimal(pub f64);
@@ -239,6 +265,40 @@ mod tests {
             "esp_proposals = [\"aes128gcm12\", \"aes256gcm8-esn\"]",
         )
         .unwrap_or_else(|e| panic!("short ICVs are fine for ESP: {e}"));
+    }
+
+    #[test]
+    fn rand_volumes_default_to_the_gap_and_are_bounded() {
+        let remote = "remote_addrs = [\"10.0.0.2\"]";
+        let cfg = parse("", remote, "rekey_bytes = \"1MB\"\nrekey_packets = 1000")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let v = cfg.connections["c"].children["x"].volume();
+        assert_eq!(
+            (v.rekey_bytes, v.life_bytes, v.rand_bytes),
+            (1 << 20, 1153433, 104857)
+        );
+        assert_eq!(
+            (v.rekey_packets, v.life_packets, v.rand_packets),
+            (1000, 1100, 100)
+        );
+        let cfg = parse(
+            "",
+            remote,
+            "rekey_bytes = \"1MB\"\nrand_bytes = \"64k\"\nrekey_packets = 1000\nrand_packets = 0",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let v = cfg.connections["c"].children["x"].volume();
+        assert_eq!((v.rand_bytes, v.rand_packets), (64 << 10, 0));
+        let e = parse("", remote, "rekey_bytes = 1000\nrand_bytes = 2000").unwrap_err();
+        assert!(
+            e.contains("connections.c.children.x.rand_bytes: must not exceed rekey_bytes"),
+            "{e}"
+        );
+        let e = parse("", remote, "rand_packets = 5").unwrap_err();
+        assert!(
+            e.contains("rand_packets: must not exceed rekey_packets"),
+            "{e}"
+        );
     }
 
     #[test]

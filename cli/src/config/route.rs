@@ -122,6 +122,19 @@ pub(super) fn problems(
             ),
         )),
     }
+    // Children may share an interface (route-based: one link, several
+    // selector pairs), but then also its if_id.
+    let mine = ch.if_id_out(c);
+    if let Some((other, _)) = c
+        .children
+        .iter()
+        .find(|(_, o)| o.interface.as_ref() == Some(name) && o.if_id_out(c) != mine)
+    {
+        out.push(prob(
+            "interface",
+            format!("{name:?} is also child {other:?}'s interface with another if_id: give both the same if_id_in/if_id_out"),
+        ));
+    }
 }
 
 #[cfg(test)]
@@ -176,5 +189,23 @@ secret = "x"
         assert!(e.contains("1 to 15 letters"), "{e}");
         let e = parse("install_routes = true").expect_err("routes without interface");
         assert!(e.contains("set interface too"), "{e}");
+    }
+
+    #[test]
+    fn children_share_an_interface_only_with_its_if_id() {
+        let two = |if_id: u32| {
+            format!(
+                "if_id_out = 42\ninterface = \"xfrm-gwb\"\n\
+                 [connections.gw-b.children.two]\nremote_ts = [\"192.168.4.0/24\"]\n\
+                 if_id_out = {if_id}\ninterface = \"xfrm-gwb\""
+            )
+        };
+        let cfg = parse(&two(42)).unwrap_or_else(|e| panic!("same if_id is fine: {e}"));
+        assert_eq!(cfg.connections["gw-b"].children.len(), 2);
+        let e = parse(&two(43)).expect_err("another if_id on the same interface");
+        assert!(
+            e.contains("is also child") && e.contains("same if_id_in/if_id_out"),
+            "{e}"
+        );
     }
 }

@@ -134,6 +134,8 @@ pub fn child_sas(
         let crypto = sa_crypto(&inst.esp, &keys.encr, &keys.integ)?;
         let mut sa = SaSpec::new(src, dst, Spi(spi.0), reqid, crypto);
         sa.mode = mode(inst.mode);
+        sa.any_inner_family =
+            sa.mode == Mode::Tunnel && other_family_inside(l, &inst.local_ts, &inst.remote_ts);
         sa.esn = inst.esp.esn;
         sa.replay_window = if dir == SaDir::In { replay_window } else { 0 };
         if sa.esn && sa.replay_window == 0 && dir == SaDir::In {
@@ -168,6 +170,19 @@ pub fn child_sas(
         (Some(i), Some(o)) => Ok((i, o)),
         _ => bail!("internal: SA pair not built"),
     }
+}
+
+/// Whether a Child SA carries inner packets of another family than its
+/// outer addresses (4-in-6, 6-in-4).
+fn other_family_inside(
+    outer: IpAddr,
+    local_ts: &[ike_core::TrafficSelector],
+    remote_ts: &[ike_core::TrafficSelector],
+) -> bool {
+    local_ts
+        .iter()
+        .chain(remote_ts)
+        .any(|ts| ts.start.is_ipv4() != outer.is_ipv4())
 }
 
 /// The kernel selectors of a Child SA: its local × remote selectors split into
@@ -306,6 +321,16 @@ mod tests {
             Some(1),
             "never an SA without a hard limit"
         );
+    }
+
+    #[test]
+    fn sas_carrying_the_other_family_inside_say_so() {
+        let (v4, v6) = ([ts("192.168.1.0/24")], [ts("fd00:1::/64")]);
+        assert!(other_family_inside(ip("fd00:10::1"), &v4, &v4), "4-in-6");
+        assert!(other_family_inside(ip("10.0.0.1"), &v6, &v6), "6-in-4");
+        assert!(other_family_inside(ip("10.0.0.1"), &v4, &v6), "mixed");
+        assert!(!other_family_inside(ip("10.0.0.1"), &v4, &v4));
+        assert!(!other_family_inside(ip("fd00:10::1"), &v6, &v6));
     }
 
     #[test]

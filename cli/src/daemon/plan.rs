@@ -369,13 +369,7 @@ fn child_config(
     cc.rekey_time = ch.rekey_time.duration();
     cc.life_time = ch.life_time().duration();
     cc.rekey_jitter = ch.rand_time().duration();
-    cc.volume = ike_core::VolumeLimits {
-        rekey_bytes: ch.rekey_bytes.0,
-        life_bytes: ch.life_bytes.0,
-        rekey_packets: ch.rekey_packets.0,
-        life_packets: ch.life_packets.0,
-    }
-    .with_default_life();
+    cc.volume = ch.volume();
     cc.per_cpu = match per_cpu_sas {
         config::PerCpuSas::No => PerCpu::No,
         config::PerCpuSas::Yes => PerCpu::Yes,

@@ -22,6 +22,8 @@ const CHILD_IN_PLACE: &[&str] = &[
     "rekey_time",
     "life_time",
     "rand_time",
+    "rand_bytes",
+    "rand_packets",
     "replay_window",
     "per_cpu_max",
     "per_cpu_mode",

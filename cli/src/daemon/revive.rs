@@ -3,21 +3,25 @@
 //! decided by [`ike_core::recovery`] and carried out here; and where each
 //! initiation goes: the `remote_addrs` entry of the attempt (failover in
 //! order; DNS names resolved on a tokio task with a timeout), from the source
-//! address the route picks when `local_addrs` is empty.
+//! address the route picks when `local_addrs` is empty. Actions are per
+//! child, as in swanctl.conf: a revival brings back only the children whose
+//! action is `restart`/`start`, traps only those whose action is `trap`, and
+//! a start-up initiation carries only the `start_action = "start"` children.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use ike_core::recovery::{Backoff, Cause, Decision, Policy, Recovery};
+use ike_core::recovery::{self, Cause, ChildActions, Decision, Policy, Recovery};
 use ike_core::timer::RetransmitConfig;
 use ike_core::{Error, IkeSaId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::backend::SaBackend;
 use super::driver::{Daemon, PendingUp, UP_TIMEOUT};
+use super::plan::ConnPlan;
 use super::steering::Steer;
-use crate::config::{self, RemoteAddr};
+use crate::config::{self, RemoteAddr, StartAction};
 use crate::control::Response;
 
 /// How long a DNS name may take to resolve before the attempt fails.
@@ -32,17 +36,37 @@ pub fn retransmit(d: &config::Daemon) -> RetransmitConfig {
     }
 }
 
-/// A connection's recovery: the strongest action of its children (strongSwan
-/// acts per child; a connection restarts as a whole here).
+/// The actions of `c`'s children, in the engine's child order.
+pub fn child_actions(c: &config::Connection) -> Vec<ChildActions> {
+    c.children
+        .values()
+        .map(|ch| ChildActions {
+            dpd: ch.dpd_action.action(),
+            close: ch.close_action.action(),
+        })
+        .collect()
+}
+
+/// A connection's recovery: it restarts (or traps) when any child does;
+/// [`recovery::split`] then picks the children.
 pub fn policy(c: &config::Connection) -> Policy {
-    let max = |f: &dyn Fn(&config::Child) -> ike_core::recovery::Action| {
-        c.children.values().map(f).max().unwrap_or_default()
-    };
-    Policy {
-        dpd_action: max(&|ch| ch.dpd_action.action()),
-        close_action: max(&|ch| ch.close_action.action()),
-        keyingtries: c.keyingtries,
-        backoff: Backoff::default(),
+    Policy::of_children(&child_actions(c), c.keyingtries)
+}
+
+/// The children (engine indexes) an initiation for `then` carries: a
+/// revival's own set, the `start` children at start-up, all for `lanes up`.
+fn children_for(plan: &ConnPlan, then: &After, revival: Option<&Vec<u16>>) -> Vec<u16> {
+    let all = (0..plan.children.len()).filter_map(|i| u16::try_from(i).ok());
+    match (then, revival) {
+        (After::Revive, Some(set)) => set.clone(),
+        (After::Pacer, _) => all
+            .filter(|&i| {
+                plan.children
+                    .get(usize::from(i))
+                    .is_some_and(|c| c.start_action == StartAction::Start)
+            })
+            .collect(),
+        _ => all.collect(),
     }
 }
 
@@ -90,6 +114,8 @@ pub struct Revive {
     rec: Recovery<String>,
     /// IKE SAs that were established (their end is a death or a close, not a failed start).
     up: HashSet<IkeSaId>,
+    /// The children a connection's revival brings back (until it is up).
+    children: HashMap<String, Vec<u16>>,
     tx: mpsc::UnboundedSender<Resolved>,
     rx: Option<mpsc::UnboundedReceiver<Resolved>>,
 }
@@ -100,6 +126,7 @@ impl Default for Revive {
         Self {
             rec: Recovery::default(),
             up: HashSet::new(),
+            children: HashMap::new(),
             tx,
             rx: Some(rx),
         }
@@ -122,6 +149,7 @@ impl Revive {
     /// Stops reviving `conn` (down by hand, removed).
     pub fn forget(&mut self, conn: &str) {
         self.rec.forget(&conn.to_string());
+        self.children.remove(conn);
     }
 
     fn resolve(&self, conn: &str, host: String, port: u16, v4: Option<bool>, then: After) {
@@ -176,17 +204,22 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             return self.initiate_failed(name, format!("no connection named {name:?}"), then);
         };
         let (id, own) = (c.id, c.plan.connection.local.ip());
+        let children = children_for(&c.plan, &then, self.revive.children.get(name));
         let to = ip.map(|ip| SocketAddr::new(ip, self.remote_port(name)));
         let from = own
             .is_unspecified()
             .then(|| to.or(c.plan.connection.remote).and_then(routed_source))
             .flatten();
         let now = Instant::now();
-        match self.ep.initiate_conn_to(now, id, from, to) {
+        match self.ep.initiate_children_to(now, id, &children, from, to) {
             Ok(ike) => {
-                tracing::info!(connection = %name, peer = ?to.or(c.plan.connection.remote), source = ?from, "initiating");
+                tracing::info!(connection = %name, peer = ?to.or(c.plan.connection.remote), source = ?from, children = children.len(), "initiating");
                 match then {
-                    After::Pacer => self.pacer.started(name, ike, now),
+                    After::Pacer => {
+                        // Retries of a failed start carry the same children.
+                        self.revive.children.insert(name.to_string(), children);
+                        self.pacer.started(name, ike, now);
+                    }
                     After::Up(reply) => self.pending_up.push(PendingUp {
                         conn: name.to_string(),
                         ike,
@@ -222,6 +255,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     pub(super) fn revive_up(&mut self, conn: &str, ike: IkeSaId) {
         self.revive.up.insert(ike);
         self.revive.rec.on_up(&conn.to_string());
+        self.revive.children.remove(conn);
     }
 
     /// `Event::IkeSaDown`: the connection's action, unless another of its
@@ -238,7 +272,14 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         let Some(c) = self.config.connections.get(conn) else {
             return;
         };
-        let policy = policy(c);
+        let (policy, no_remote) = (policy(c), c.remote_addrs.is_empty());
+        let split = recovery::split(cause, &child_actions(c));
+        if !split.trap.is_empty() {
+            self.arm_traps(conn, &split.trap);
+        }
+        if !split.restart.is_empty() {
+            self.revive.children.insert(conn.to_string(), split.restart);
+        }
         let key = conn.to_string();
         match self
             .revive
@@ -246,7 +287,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             .on_down(&key, Instant::now(), cause, &policy)
         {
             Decision::Nothing => {}
-            Decision::Restart { .. } if c.remote_addrs.is_empty() => {
+            Decision::Restart { .. } if no_remote => {
                 tracing::info!(connection = %conn, "not restarting: no remote_addrs to initiate to");
                 self.revive.rec.forget(&key);
             }
@@ -254,24 +295,26 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 let wait = at.saturating_duration_since(Instant::now());
                 tracing::info!(connection = %conn, ?cause, "initiating again in {:.1}s", wait.as_secs_f64());
             }
-            Decision::Trap => self.arm_traps(conn),
+            Decision::Trap => {}
             Decision::GaveUp { attempts } => {
                 tracing::warn!(connection = %conn, attempts, "giving up after keyingtries failed attempts; `lanes up` tries again");
             }
         }
     }
 
-    /// Installs the traps of `conn`, its revival traps included.
-    fn arm_traps(&mut self, conn: &str) {
+    /// Installs the traps of `conn`, the revival traps of children `which` included.
+    fn arm_traps(&mut self, conn: &str, which: &[u16]) {
         let Some(c) = self.conns.get_mut(conn) else {
             return;
         };
-        for ch in &mut c.plan.children {
-            if ch.trap_policies.is_empty() && !ch.revival_traps.is_empty() {
+        for &i in which {
+            if let Some(ch) = c.plan.children.get_mut(usize::from(i))
+                && ch.trap_policies.is_empty()
+            {
                 ch.trap_policies = ch.revival_traps.clone();
             }
         }
-        tracing::info!(connection = %conn, "installing traps: traffic negotiates again");
+        tracing::info!(connection = %conn, children = which.len(), "installing traps: traffic negotiates again");
         let children = c.plan.children.clone();
         self.planner.load(conn, &children);
     }
@@ -294,15 +337,17 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    fn conn(src: &str) -> config::Connection {
+    fn parsed(src: &str) -> config::Config {
         let text = format!(
             "[connections.c]\nlocal_addrs = [\"10.0.0.1\"]\nremote_addrs = [\"10.0.0.2\"]\n\
              local = {{ auth = \"psk\", id = \"a\" }}\nremote = {{ auth = \"psk\", id = \"b\" }}\n{src}\n\
              [secrets.s]\nsecret = \"0123456789abcdef\"\n"
         );
-        let mut cfg =
-            config::Config::parse(&text, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"));
-        cfg.connections.remove("c").expect("conn")
+        config::Config::parse(&text, Path::new("t.toml")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn conn(src: &str) -> config::Connection {
+        parsed(src).connections.remove("c").expect("conn")
     }
 
     #[test]
@@ -321,6 +366,40 @@ mod tests {
         assert_eq!(
             (d.dpd_action, d.close_action, d.keyingtries),
             (Action::None, Action::None, 1)
+        );
+    }
+
+    #[test]
+    fn each_initiation_carries_its_own_children() {
+        let src = "[connections.c.children.a]\nstart_action = \"start\"\ndpd_action = \"restart\"\n\
+                   [connections.c.children.b]\ndpd_action = \"trap\"\nclose_action = \"start\"\n\
+                   [connections.c.children.c]\nstart_action = \"start\"\n";
+        let cfg = parsed(src);
+        let c = &cfg.connections["c"];
+        let plan = super::super::plan::connection(&cfg, "c", c, &mut Default::default(), 2, true)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let dead = recovery::split(Cause::Dead, &child_actions(c));
+        assert_eq!((dead.restart.clone(), dead.trap), (vec![0], vec![1]));
+        let closed = recovery::split(Cause::ClosedByPeer, &child_actions(c));
+        assert_eq!((closed.restart, closed.trap), (vec![1], vec![]));
+        assert_eq!(
+            children_for(&plan, &After::Revive, Some(&dead.restart)),
+            [0]
+        );
+        assert_eq!(children_for(&plan, &After::Pacer, None), [0, 2]);
+        assert_eq!(children_for(&plan, &After::Revive, None), [0, 1, 2]);
+        let (tx, _rx) = oneshot::channel();
+        assert_eq!(
+            children_for(&plan, &After::Up(tx), Some(&dead.restart)),
+            [0, 1, 2]
+        );
+        assert!(
+            !plan.children[1].revival_traps.is_empty(),
+            "b traps on a dead peer"
+        );
+        assert!(
+            plan.children[0].revival_traps.is_empty(),
+            "a restarts instead"
         );
     }
 

@@ -972,7 +972,7 @@ impl IkeSa {
             mode,
             soft_lifetime: c.rekey_time,
             hard_lifetime: c.life_time,
-            volume: c.volume,
+            volume: c.volume.jittered(|| ctx.rand_u32()),
             per_cpu: resource.per_cpu(),
             resource: resource.cpu(),
             acquire_seq: seq,

@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
-use super::util::{Pair, Side, configs, installs};
+use super::util::{Pair, Side, child, configs, installs};
 use crate::config::{EndpointConfig, PerCpu, PerCpuMode};
 use crate::crypto::CryptoProvider;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::event::Event;
 use crate::ids::{CpuId, IkeSaId};
-use crate::recovery::{Action, Cause, Decision, Policy, Recovery};
+use crate::recovery::{Action, Cause, ChildActions, Decision, Policy, Recovery, split};
 use crate::timer::RetransmitConfig;
 
 fn per_cpu_precreate() -> (EndpointConfig, EndpointConfig) {
@@ -167,4 +167,101 @@ fn initiation_uses_the_routed_source_and_the_chosen_peer_address() {
     assert_eq!(i.len(), 1);
     assert!(i[0].encap.is_none(), "NAT detection saw our real address");
     assert_eq!(i[0].local, "10.0.0.1:500".parse().expect("addr"));
+}
+
+/// Two children of one connection: `web` (dpd_action restart, close_action
+/// none) and `db` (dpd_action trap, close_action restart).
+fn two_children() -> (EndpointConfig, EndpointConfig, [ChildActions; 2]) {
+    let (mut a, mut b) = configs();
+    a.connections[0].children.push(child(
+        "db",
+        2,
+        "192.168.11.0/24",
+        "192.168.12.0/24",
+        "aes128gcm16",
+    ));
+    b.connections[0].children.push(child(
+        "db",
+        2,
+        "192.168.12.0/24",
+        "192.168.11.0/24",
+        "aes128gcm16",
+    ));
+    a.connections[0].dpd_delay = Duration::from_secs(5);
+    a.connections[0].dpd_timeout = Duration::from_secs(6);
+    let actions = [
+        ChildActions {
+            dpd: Action::Restart,
+            close: Action::None,
+        },
+        ChildActions {
+            dpd: Action::Trap,
+            close: Action::Restart,
+        },
+    ];
+    (a, b, actions)
+}
+
+fn names(events: &[Event]) -> Vec<String> {
+    installs(events).iter().map(|i| i.name.clone()).collect()
+}
+
+#[test]
+fn after_a_dead_peer_only_the_restart_child_comes_back() {
+    let (a, b, actions) = two_children();
+    let b_cfg = b.clone();
+    let mut p = Pair::new(a, b);
+    let first = connect(&mut p);
+    assert_eq!(names(&p.take(Side::A)), ["net", "db"]);
+    let conn = p.a.conn_of(first).expect("conn");
+    p.b = Endpoint::new(b_cfg, CryptoProvider::seeded(78));
+    let (reason, _) = until_down(&mut p, Duration::from_secs(30)).expect("declared dead");
+    let cause = Cause::of(&reason, true);
+    let s = split(cause, &actions);
+    assert_eq!(
+        (s.restart.as_slice(), s.trap.as_slice()),
+        (&[0][..], &[1][..])
+    );
+    let policy = Policy::of_children(&actions, 0);
+    let mut rec = Recovery::default();
+    assert_eq!(
+        rec.on_down(&conn, p.time, cause, &policy),
+        Decision::Restart { at: p.time }
+    );
+    let due = rec.poll_due(p.time).expect("due now");
+    let again =
+        p.a.initiate_children_to(p.time, due, &s.restart, None, None)
+            .expect("initiate");
+    p.drive_for(Duration::from_secs(2));
+    assert!(p.a.is_established(again));
+    assert_eq!(names(&p.take(Side::A)), ["net"], "db waits for its trap");
+    assert_eq!(p.a.child_sas(again).len(), 1);
+}
+
+#[test]
+fn after_a_peer_delete_only_the_close_start_child_comes_back() {
+    let (a, b, actions) = two_children();
+    let mut p = Pair::new(a, b);
+    let first = connect(&mut p);
+    p.take(Side::A);
+    let conn = p.a.conn_of(first).expect("conn");
+    let peer = p.b.established().into_iter().next().expect("B's IKE SA");
+    p.b.close(p.time, peer).expect("close");
+    let (reason, _) = until_down(&mut p, Duration::from_secs(5)).expect("closed");
+    let cause = Cause::of(&reason, true);
+    assert_eq!(cause, Cause::ClosedByPeer);
+    let s = split(cause, &actions);
+    assert_eq!(
+        (s.restart.as_slice(), s.trap.as_slice()),
+        (&[1][..], &[][..])
+    );
+    let mut rec = Recovery::default();
+    let d = rec.on_down(&conn, p.time, cause, &Policy::of_children(&actions, 1));
+    assert_eq!(d, Decision::Restart { at: p.time });
+    let again =
+        p.a.initiate_children_to(p.time, conn, &s.restart, None, None)
+            .expect("initiate");
+    p.drive_for(Duration::from_secs(2));
+    assert!(p.a.is_established(again));
+    assert_eq!(names(&p.take(Side::A)), ["db"], "net stays cleared");
 }

@@ -13,7 +13,8 @@ use netlink_packet_xfrm::{
 
 use crate::error::{Error, RequestTraits, SpecError};
 use crate::msg::attr::{
-    AttrsExt, ExtAttr, XFRM_OFFLOAD_INBOUND, XFRM_OFFLOAD_PACKET, XFRM_STATE_ESN,
+    AttrsExt, ExtAttr, XFRM_OFFLOAD_INBOUND, XFRM_OFFLOAD_PACKET, XFRM_STATE_AF_UNSPEC,
+    XFRM_STATE_ESN,
 };
 use crate::msg::common::{
     self, Lifetimes, family, from_addr, from_selector, need, parse_attrs, to_addr, to_selector,
@@ -83,6 +84,12 @@ pub struct SaSpec {
     pub encap: Option<UdpEncap>,
     /// Inner selector; `None` leaves it empty (tunnel mode).
     pub selector: Option<TrafficSelector>,
+    /// `XFRM_STATE_AF_UNSPEC`: a tunnel SA without selector carries inner
+    /// packets of either family (4-in-6, 6-in-4). Without it the kernel gives
+    /// the empty selector the outer family (`copy_from_user_state` in
+    /// net/xfrm/xfrm_user.c), and `xfrm_state_find` skips the SA for flows of
+    /// the other one.
+    pub any_inner_family: bool,
     /// XFRM mark.
     pub mark: Option<Mark>,
     /// XFRM interface id.
@@ -114,6 +121,7 @@ impl SaSpec {
             lifetimes: Lifetimes::default(),
             encap: None,
             selector: None,
+            any_inner_family: false,
             mark: None,
             if_id: None,
             dir: None,
@@ -195,6 +203,9 @@ impl SaSpec {
             mode: self.mode.to_raw(),
             ..Default::default()
         };
+        if self.any_inner_family && self.selector.is_none() {
+            info.flags |= XFRM_STATE_AF_UNSPEC;
+        }
         let mut nlas = Vec::new();
         if let Some(e) = self.encap {
             nlas.push(XfrmAttrs::EncapsulationTemplate(EncapTmpl {

@@ -92,4 +92,22 @@ pub(super) fn child(
             ));
         }
     }
+    for (rekey, rand, what, msg) in [
+        (
+            ch.rekey_bytes,
+            ch.rand_bytes,
+            "rand_bytes",
+            "must not exceed rekey_bytes",
+        ),
+        (
+            ch.rekey_packets,
+            ch.rand_packets,
+            "rand_packets",
+            "must not exceed rekey_packets",
+        ),
+    ] {
+        if rand.is_some_and(|r| r.0 > rekey.0) {
+            out.push(problem(k(what), msg));
+        }
+    }
 }
