@@ -138,6 +138,9 @@ pub struct ChildSaStatus {
     pub offload: String,
     /// XDP steering of the inbound SPI.
     pub steering: SteeringState,
+    /// Packets the XDP program steered for the inbound SPI's binding.
+    #[serde(default)]
+    pub steered_packets: u64,
 }
 
 /// Steering of an inbound SPI to a CPU.

@@ -98,8 +98,11 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             .filter_map(|id| self.planner.child(*id).cloned())
             .collect();
         let mut children = Vec::new();
+        let steered = self.steer.binding_packets().unwrap_or_default();
         for r in recs {
-            children.push(self.child_status(&r).await);
+            let mut c = self.child_status(&r).await;
+            c.steered_packets = steered.get(&r.sa_in.spi.0).copied().unwrap_or(0);
+            children.push(c);
         }
         children.sort_by_key(|c| (c.name.clone(), c.cpu.map_or(-1, i64::from)));
         let state = match info.state {
@@ -153,6 +156,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             integrity_failures: cin.integrity_failures,
             offload: r.offload.clone(),
             steering: r.steering,
+            steered_packets: 0,
         }
     }
 }

@@ -126,6 +126,7 @@ fn register_children(reg: &mut Registry, report: &StatusReport) {
     let integrity = Family::<ChildLabel, Counter>::default();
     let offload = Family::<OffloadLabel, Gauge>::default();
     let bindings = Family::<CpuLabel, Gauge>::default();
+    let steered = Family::<ChildLabel, Counter>::default();
     for ike in &report.ike_sas {
         for c in &ike.children {
             let cpu = cpu_label(c);
@@ -167,6 +168,15 @@ fn register_children(reg: &mut Registry, report: &StatusReport) {
                 bindings
                     .get_or_create(&CpuLabel { cpu: n.to_string() })
                     .inc();
+                // Labelled like the SA, never by SPI: a rekeyed SA's binding
+                // adds to the same series.
+                steered
+                    .get_or_create(&ChildLabel {
+                        connection: ike.connection.clone(),
+                        child: c.name.clone(),
+                        cpu: n.to_string(),
+                    })
+                    .inc_by(c.steered_packets);
             }
         }
     }
@@ -195,6 +205,11 @@ fn register_children(reg: &mut Registry, report: &StatusReport) {
         "steering_bindings",
         "Inbound SPIs bound to each CPU in the XDP steering map",
         bindings,
+    );
+    reg.register(
+        "steering_binding_packets",
+        "Packets the XDP program steered per binding of a Child SA's inbound SPI",
+        steered,
     );
 }
 
@@ -252,4 +267,54 @@ fn register_live(reg: &mut Registry, live: &Live) {
         Unit::Seconds,
         live.sa_install_seconds.clone(),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::IkeSaStatus;
+
+    #[test]
+    fn steered_packets_per_binding_labelled_like_the_sa() {
+        let child = |cpu, steering, steered_packets| ChildSaStatus {
+            name: "net".into(),
+            cpu: Some(cpu),
+            per_cpu: true,
+            steering,
+            steered_packets,
+            ..ChildSaStatus::default()
+        };
+        let report = StatusReport {
+            ike_sas: vec![IkeSaStatus {
+                connection: "gw".into(),
+                children: vec![
+                    child(0, SteeringState::Bound(0), 40),
+                    // Old and new SA of a rekey on CPU 0, both bound.
+                    child(0, SteeringState::Bound(0), 2),
+                    child(1, SteeringState::Bound(1), 7),
+                    child(2, SteeringState::Off, 99),
+                ],
+                ..IkeSaStatus::default()
+            }],
+            ..StatusReport::default()
+        };
+        let text = render(&report, &Live::default());
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("lanes_steering_binding_packets_total{"))
+            .collect();
+        assert_eq!(series.len(), 2, "{text}");
+        assert!(
+            series.contains(
+                &r#"lanes_steering_binding_packets_total{connection="gw",child="net",cpu="0"} 42"#
+            ),
+            "{text}"
+        );
+        assert!(
+            series.contains(
+                &r#"lanes_steering_binding_packets_total{connection="gw",child="net",cpu="1"} 7"#
+            ),
+            "{text}"
+        );
+    }
 }
