@@ -58,6 +58,27 @@ secret = "loopback test secret"
     )
 }
 
+/// A second connection of `a` to `b` whose child `b` refuses with
+/// TS_UNACCEPTABLE (b has no child for 10.99.0.0/16).
+fn refused(peer_ike: u16) -> String {
+    format!(
+        r#"
+[connections.c]
+local_addrs = ["127.0.0.1"]
+remote_addrs = ["127.0.0.1"]
+remote_port = {peer_ike}
+proposals = ["aes128gcm16-prfsha256-x25519"]
+local = {{ auth = "psk", id = "gw-a.example" }}
+remote = {{ auth = "psk", id = "gw-b.example" }}
+
+[connections.c.children.wide]
+local_ts = ["192.168.1.0/24"]
+remote_ts = ["10.99.0.0/16"]
+esp_proposals = ["aes128gcm16"]
+"#
+    )
+}
+
 struct Node {
     ctl: mpsc::Sender<ControlRequest>,
     stop: oneshot::Sender<()>,
@@ -196,6 +217,10 @@ async fn script(addr: SocketAddr, a: &Node) {
     let mode = r#"lanes_child_sa_offload_mode{connection="b",child="net",cpu="none",mode="none"}"#;
     assert_eq!(get(&m, mode), 1.0);
     assert_eq!(get(&m, r#"lanes_sa_installs_total{result="ok"}"#), 2.0);
+    for x in ["IKE_SA_INIT", "IKE_AUTH"] {
+        let s = format!(r#"lanes_ike_exchanges_total{{exchange="{x}",initiator="local"}}"#);
+        assert_eq!(get(&m, &s), 1.0, "{s}");
+    }
     assert!(get(&m, "lanes_sa_install_duration_seconds_count") >= 1.0);
     let r = req(&a.ctl, RequestKind::Down { name: "b".into() }).await;
     assert!(r.ok, "{r:?}");
@@ -210,6 +235,9 @@ async fn script(addr: SocketAddr, a: &Node) {
         get(&m, r#"lanes_child_sa_events_total{event="established"}"#),
         1.0
     );
+    let informational = r#"lanes_ike_exchanges_total{exchange="INFORMATIONAL",initiator="local"}"#;
+    assert_eq!(get(&m, informational), 1.0, "the Delete of lanes down");
+    exchange_failure(addr, a).await;
     // Only GET /metrics is served.
     let (head, _) = http(addr, "GET / HTTP/1.1\r\n\r\n").await;
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
@@ -224,13 +252,33 @@ async fn script(addr: SocketAddr, a: &Node) {
     assert!(head.starts_with("HTTP/1.1 431"), "{head}");
 }
 
+/// `lanes up c`: b answers IKE_AUTH with TS_UNACCEPTABLE for the child.
+async fn exchange_failure(addr: SocketAddr, a: &Node) {
+    let failed = r#"lanes_ike_exchange_failures_total{exchange="IKE_AUTH",initiator="local",reason="TS_UNACCEPTABLE"}"#;
+    assert!(!scrape(addr).await.contains_key(failed));
+    let r = req(&a.ctl, RequestKind::Up { name: "c".into() }).await;
+    assert!(r.ok, "{r:?}");
+    for _ in 0..500 {
+        let m = scrape(addr).await;
+        if m.contains_key(failed) {
+            assert_eq!(get(&m, failed), 1.0);
+            let auth = r#"lanes_ike_exchanges_total{exchange="IKE_AUTH",initiator="local"}"#;
+            assert_eq!(get(&m, auth), 2.0);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no {failed} in {:#?}", scrape(addr).await);
+}
+
 #[tokio::test]
 async fn scrape_follows_sa_lifecycle() {
     let dir = std::env::temp_dir().join(format!("lanes-metrics-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("mkdir");
     let (pa, pb) = (free_port(), free_port());
-    let (a, mut da, ia) = node(&dir, "a", &config("a", "b", pa, free_port(), pb));
+    let a_text = config("a", "b", pa, free_port(), pb) + &refused(pb);
+    let (a, mut da, ia) = node(&dir, "a", &a_text);
     let (b, mut db, ib) = node(&dir, "b", &config("b", "a", pb, free_port(), pa));
     da.start().await.expect("start a");
     db.start().await.expect("start b");

@@ -61,6 +61,8 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             blocked_per_source: dos.blocked_per_source,
             blocked_total: dos.blocked_total,
             oversized: dos.oversized,
+            exchanges: super::exchange_status::exchanges(self.ep.exchange_stats()),
+            exchange_failures: super::exchange_status::failures(self.ep.exchange_stats()),
         }
     }
 

@@ -52,6 +52,19 @@ struct CpuResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ExchangeLabel {
+    exchange: String,
+    initiator: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ExchangeFailureLabel {
+    exchange: String,
+    initiator: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CpuLabel {
     cpu: String,
 }
@@ -114,6 +127,41 @@ fn register_ike(reg: &mut Registry, report: &StatusReport) {
         "ike_requests_dropped",
         "IKE datagrams dropped before any state was made, by reason",
         dropped,
+    );
+    register_exchanges(reg, e);
+}
+
+/// Exchange types and notify names are registered names (or `other`), so
+/// the label sets stay bounded.
+fn register_exchanges(reg: &mut Registry, e: &crate::control::EngineStats) {
+    let exchanges = Family::<ExchangeLabel, Counter>::default();
+    for x in &e.exchanges {
+        exchanges
+            .get_or_create(&ExchangeLabel {
+                exchange: x.exchange.clone(),
+                initiator: x.initiator.clone(),
+            })
+            .inc_by(x.count);
+    }
+    reg.register(
+        "ike_exchanges",
+        "IKE exchanges by type and initiator (local: we sent the request), retransmissions not counted",
+        exchanges,
+    );
+    let failures = Family::<ExchangeFailureLabel, Counter>::default();
+    for f in &e.exchange_failures {
+        failures
+            .get_or_create(&ExchangeFailureLabel {
+                exchange: f.exchange.clone(),
+                initiator: f.initiator.clone(),
+                reason: f.reason.clone(),
+            })
+            .inc_by(f.count);
+    }
+    reg.register(
+        "ike_exchange_failures",
+        "IKE exchanges that failed, by type, initiator and reason (error notify name or timeout)",
+        failures,
     );
 }
 
