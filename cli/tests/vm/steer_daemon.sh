@@ -4,12 +4,16 @@
 # steering program to wan (skb mode) and binds each per-CPU SA's inbound SPI.
 # While pings cross every CPU's SA, the per-binding packet counters must grow
 # in `lanes status --json`, in `lanes top`'s steering line and in the
-# metrics (lanes_steering_binding_packets_total).
+# metrics (lanes_steering_binding_packets_total). Then, with the daemon's
+# capabilities already dropped, its Child SAs rekey (rekey_time 25 s): the
+# new SPIs must be in the XDP map (bpftool) with their packets counted, and
+# the old ones gone from it.
 . "$(dirname "$0")/lib/interop.sh"
 command -v /usr/lib/ipsec/charon >/dev/null || skip "no strongSwan in this image"
 command -v bash >/dev/null || skip "no bash in this image"
 [ "$CPUS" -ge 2 ] || skip "needs >= 2 vCPUs (has $CPUS)"
 IOP_IPERF=0
+LN_CHILD_REKEY=25s
 PORT=9567
 iop_lanes_conf() {
 	lanes_conf "$1" "$IOP/$1.toml"
@@ -65,5 +69,42 @@ for c in $(all_cpus); do
 	[ "$b" -gt "$a" ] && mg=$((mg + 1))
 done
 [ "$mg" -ge 2 ] || die "lanes_steering_binding_packets_total grew for $mg CPUs, want >= 2"
+
+step "rekeys after the capability drop rebind the new SPIs"
+pid=$(pgrep -n -f "lanes -v --config $IOP/gw-b.toml") || die "no lanes process on gw-b"
+cap=$(awk '/^CapEff:/ { print $2 }' "/proc/$pid/status")
+echo "gw-b (lanes) effective capabilities: $cap"
+[ "$cap" = 0000008000001004 ] || die "gw-b's lanes runs with capabilities $cap, want 0000008000001004"
+old=$(echo "$b1" | awk '{ print $1 }')
+iop_ping_bg 8
+i=0
+while :; do
+	now=$(bound gw-b | awk '{ print $1 }')
+	[ -n "$now" ] && ! echo "$now" | grep -qxF "$old" && break
+	i=$((i + 1))
+	[ $i -gt 60 ] && die "gw-b's bound SPIs were not all rekeyed in 30 s: $(echo $now)"
+	sleep 0.5
+done
+echo "rekeyed after $((i / 2)) s: $(echo $old) -> $(echo $now)"
+b2=$(bound gw-b)
+sleep 3
+b3=$(bound gw-b)
+iop_ping_wait 20
+# in_map SPI: SPI's wire bytes end a key of the daemon's LANES_SPI_CPU.
+in_map() {
+	pat=$(echo "$1" | sed 's/\(..\)/"0x\1",/g; s/,$/]/')
+	grep -qF "$pat" "$IOP/spi-map.json"
+}
+if command -v bpftool >/dev/null; then
+	bpftool -j map dump name LANES_SPI_CPU >"$IOP/spi-map.json" || die "bpftool map dump failed"
+	for spi in $now; do in_map "$spi" || die "new SPI $spi is not in the XDP map"; done
+	for spi in $old; do in_map "$spi" && die "rekeyed SPI $spi is still in the XDP map"; done
+	echo "XDP map: $(echo "$now" | grep -c .) new SPIs bound, $(echo "$old" | grep -c .) old ones gone"
+else
+	echo "no bpftool in this image: map checked through status only"
+fi
+g2=$(grown "$b2" "$b3")
+echo "$b3"
+[ "$g2" -ge 2 ] || die "steered packets of the new SPIs grew on $g2 bindings, want >= 2"
 trap - EXIT
-iop_result "strongswan lanes-responder steer-daemon bindings=$g top=$busy metrics=$mg" PASS
+iop_result "strongswan lanes-responder steer-daemon bindings=$g top=$busy metrics=$mg rekeyed=$g2" PASS
