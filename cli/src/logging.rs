@@ -80,6 +80,20 @@ where
         .with_writer(w)
 }
 
+/// Fields under their own names (`CONNECTION`, not the crate's default
+/// `F_CONNECTION`) and syslog priorities as systemd and syslog(3) use them:
+/// info 6, debug and trace 7 (sd-daemon(3)).
+fn journal_fields(j: tracing_journald::Layer) -> tracing_journald::Layer {
+    use tracing_journald::{Priority, PriorityMappings};
+    j.with_syslog_identifier("lanes".into())
+        .with_field_prefix(None)
+        .with_priority_mappings(PriorityMappings {
+            info: Priority::Informational,
+            debug: Priority::Debug,
+            ..PriorityMappings::new()
+        })
+}
+
 /// Installs the subscriber: level from `-v`/`-q`, `RUST_LOG` overrides.
 pub fn init(level: tracing::Level, format: LogFormat) {
     let filter = EnvFilter::builder()
@@ -98,9 +112,7 @@ pub fn init(level: tracing::Level, format: LogFormat) {
         Output::Json => reg.with(json_layer(std::io::stderr)).try_init(),
         Output::Text { ansi } => reg.with(text.with_ansi(ansi)).try_init(),
         Output::Journald => match tracing_journald::layer() {
-            Ok(j) => reg
-                .with(j.with_syslog_identifier("lanes".into()))
-                .try_init(),
+            Ok(j) => reg.with(journal_fields(j)).try_init(),
             // No journald socket: plain lines; journald adds the time.
             Err(_) => reg.with(text.with_ansi(false).without_time()).try_init(),
         },

@@ -3,59 +3,22 @@
 //! reload and `lanes down`.
 
 use std::future::Future;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use lanes_cli::config::Config;
-use lanes_cli::control::{ControlRequest, Request, RequestKind, Response, StatusReport};
-use lanes_cli::daemon::{Daemon, FakeKernel, Inputs, KernelEvent, Options, RecordingSteer};
-use tokio::sync::{mpsc, oneshot};
+use lanes_cli::control::RequestKind;
+use lanes_cli::daemon::{Daemon, FakeKernel, Inputs, KernelEvent, RecordingSteer};
 
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+mod common;
+
+use common::{Node, free_port, temp_dir, wait_for};
+
+/// The reqid of the per-CPU trap (the outbound policy with CPU_ACQUIRE).
+trait TrapReqid {
+    fn trap_reqid(&self) -> u32;
 }
 
-struct Node {
-    ctl: mpsc::Sender<ControlRequest>,
-    reload: mpsc::Sender<()>,
-    stop: Option<oneshot::Sender<()>>,
-    kernel: FakeKernel,
-    steer: RecordingSteer,
-    cfg_path: PathBuf,
-    ike_port: u16,
-}
-
-impl Node {
-    async fn req(&self, kind: RequestKind) -> Response {
-        let (reply, rx) = oneshot::channel();
-        self.ctl
-            .send(ControlRequest {
-                request: Request::new(kind),
-                reply,
-            })
-            .await
-            .expect("daemon alive");
-        rx.await.expect("reply")
-    }
-
-    async fn status(&self) -> StatusReport {
-        self.req(RequestKind::Status).await.status.expect("status")
-    }
-
-    fn sas(&self) -> usize {
-        self.kernel.state().sas.len()
-    }
-
-    fn policies(&self) -> usize {
-        self.kernel.state().policies.len()
-    }
-
-    /// The reqid of the per-CPU trap (the outbound policy with CPU_ACQUIRE).
+impl TrapReqid for Node {
     fn trap_reqid(&self) -> u32 {
         let st = self.kernel.state();
         let out = st
@@ -67,54 +30,8 @@ impl Node {
     }
 }
 
-/// Polls `cond` every 20 ms for up to 10 s.
-async fn wait_for<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    for _ in 0..500 {
-        if cond().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
 fn config(me: &str, peer: &str, ports: (u16, u16, u16), child: &str) -> String {
-    let (ike, nat, peer_ike) = ports;
-    let (lts, rts) = if me == "a" {
-        ("192.168.1.0/24", "192.168.2.0/24")
-    } else {
-        ("192.168.2.0/24", "192.168.1.0/24")
-    };
-    format!(
-        r#"
-[daemon]
-listen = ["127.0.0.1"]
-ike_port = {ike}
-nat_port = {nat}
-
-[connections.{peer}]
-local_addrs = ["127.0.0.1"]
-remote_addrs = ["127.0.0.1"]
-remote_port = {peer_ike}
-proposals = ["aes128gcm16-prfsha256-x25519"]
-local = {{ auth = "psk", id = "gw-{me}.example" }}
-remote = {{ auth = "psk", id = "gw-{peer}.example" }}
-
-[connections.{peer}.children.net]
-local_ts = ["{lts}"]
-remote_ts = ["{rts}"]
-esp_proposals = ["aes128gcm16"]
-{child}
-
-[secrets.ab]
-ids = ["gw-a.example", "gw-b.example"]
-secret = "loopback test secret"
-"#
-    )
+    common::config(me, peer, ports, "", child)
 }
 
 fn node(
@@ -123,48 +40,7 @@ fn node(
     text: &str,
     ike_port: u16,
 ) -> (Node, Daemon<FakeKernel, RecordingSteer>, Inputs) {
-    let cfg_path = dir.join(format!("{name}.toml"));
-    std::fs::write(&cfg_path, text).expect("write config");
-    // The key is inline: only the owner may read the file (later writes keep the mode).
-    std::fs::set_permissions(&cfg_path, std::fs::Permissions::from_mode(0o600))
-        .expect("chmod config");
-    let cfg = Config::load(&cfg_path).unwrap_or_else(|e| panic!("{e}"));
-    let kernel = FakeKernel::new();
-    let steer = RecordingSteer::default();
-    let opts = Options {
-        keep_kernel_state: false,
-        cpus: 4,
-    };
-    let daemon =
-        Daemon::new(cfg_path.clone(), cfg, kernel.clone(), steer.clone(), opts).expect("daemon");
-    let (ctl, control) = mpsc::channel(8);
-    let (reload, reload_rx) = mpsc::channel(2);
-    let (stop, shutdown) = oneshot::channel();
-    let n = Node {
-        ctl,
-        reload,
-        stop: Some(stop),
-        kernel,
-        steer,
-        cfg_path,
-        ike_port,
-    };
-    (
-        n,
-        daemon,
-        Inputs {
-            control,
-            reload: reload_rx,
-            shutdown,
-        },
-    )
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lanes-loop-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("mkdir");
-    d
+    common::node(dir, name, text, ike_port, 4)
 }
 
 async fn run_pair<F, Fut>(tag: &str, child_a: &str, child_b: &str, script: F)

@@ -5,95 +5,35 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lanes_cli::config::Config;
-use lanes_cli::control::{ControlRequest, Request, RequestKind, Response};
-use lanes_cli::daemon::{Daemon, FakeKernel, Inputs, Options, RecordingSteer};
+use lanes_cli::control::RequestKind;
 use lanes_cli::metrics::{self, Limits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
 
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
+mod common;
 
-fn config(me: &str, peer: &str, ike: u16, nat: u16, peer_ike: u16) -> String {
-    let (lts, rts) = if me == "a" {
-        ("192.168.1.0/24", "192.168.2.0/24")
-    } else {
-        ("192.168.2.0/24", "192.168.1.0/24")
-    };
+use common::{Node, config, free_port, node};
+
+/// A second connection of `a` to `b` whose child `b` refuses with
+/// TS_UNACCEPTABLE (b has no child for 10.99.0.0/16).
+fn refused(peer_ike: u16) -> String {
     format!(
         r#"
-[daemon]
-listen = ["127.0.0.1"]
-ike_port = {ike}
-nat_port = {nat}
-metrics_listen = "127.0.0.1:0"
-
-[connections.{peer}]
+[connections.c]
 local_addrs = ["127.0.0.1"]
 remote_addrs = ["127.0.0.1"]
 remote_port = {peer_ike}
 proposals = ["aes128gcm16-prfsha256-x25519"]
-local = {{ auth = "psk", id = "gw-{me}.example" }}
-remote = {{ auth = "psk", id = "gw-{peer}.example" }}
+local = {{ auth = "psk", id = "gw-a.example" }}
+remote = {{ auth = "psk", id = "gw-b.example" }}
 
-[connections.{peer}.children.net]
-local_ts = ["{lts}"]
-remote_ts = ["{rts}"]
+[connections.c.children.wide]
+local_ts = ["192.168.1.0/24"]
+remote_ts = ["10.99.0.0/16"]
 esp_proposals = ["aes128gcm16"]
-
-[secrets.ab]
-ids = ["gw-a.example", "gw-b.example"]
-secret = "loopback test secret"
 "#
     )
-}
-
-struct Node {
-    ctl: mpsc::Sender<ControlRequest>,
-    stop: oneshot::Sender<()>,
-    kernel: FakeKernel,
-}
-
-fn node(dir: &Path, name: &str, text: &str) -> (Node, Daemon<FakeKernel, RecordingSteer>, Inputs) {
-    let path: PathBuf = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).expect("write config");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let kernel = FakeKernel::new();
-    let opts = Options {
-        keep_kernel_state: false,
-        cpus: 2,
-    };
-    let d =
-        Daemon::new(path, cfg, kernel.clone(), RecordingSteer::default(), opts).expect("daemon");
-    let (ctl, control) = mpsc::channel(8);
-    let (_reload, reload) = mpsc::channel(1);
-    let (stop, shutdown) = oneshot::channel();
-    let inputs = Inputs {
-        control,
-        reload,
-        shutdown,
-    };
-    (Node { ctl, stop, kernel }, d, inputs)
-}
-
-async fn req(ctl: &mpsc::Sender<ControlRequest>, kind: RequestKind) -> Response {
-    let (reply, rx) = oneshot::channel();
-    let request = Request::new(kind);
-    ctl.send(ControlRequest { request, reply })
-        .await
-        .expect("alive");
-    rx.await.expect("reply")
 }
 
 /// One HTTP/1.1 request; returns (status line, headers and body).
@@ -146,7 +86,7 @@ async fn script(addr: SocketAddr, a: &Node) {
     assert_eq!(get(&m, "lanes_ike_half_open_sas"), 0.0);
     assert_eq!(get(&m, "lanes_ike_cookies_sent_total"), 0.0);
     assert!(!m.contains_key(BYTES_IN));
-    let r = req(&a.ctl, RequestKind::Up { name: "b".into() }).await;
+    let r = a.req(RequestKind::Up { name: "b".into() }).await;
     assert!(r.ok, "{r:?}");
     for _ in 0..500 {
         if a.kernel.state().sas.len() == 2 {
@@ -196,8 +136,12 @@ async fn script(addr: SocketAddr, a: &Node) {
     let mode = r#"lanes_child_sa_offload_mode{connection="b",child="net",cpu="none",mode="none"}"#;
     assert_eq!(get(&m, mode), 1.0);
     assert_eq!(get(&m, r#"lanes_sa_installs_total{result="ok"}"#), 2.0);
+    for x in ["IKE_SA_INIT", "IKE_AUTH"] {
+        let s = format!(r#"lanes_ike_exchanges_total{{exchange="{x}",initiator="local"}}"#);
+        assert_eq!(get(&m, &s), 1.0, "{s}");
+    }
     assert!(get(&m, "lanes_sa_install_duration_seconds_count") >= 1.0);
-    let r = req(&a.ctl, RequestKind::Down { name: "b".into() }).await;
+    let r = a.req(RequestKind::Down { name: "b".into() }).await;
     assert!(r.ok, "{r:?}");
     let m = scrape(addr).await;
     assert_eq!(get(&m, r#"lanes_ike_sas{state="established"}"#), 0.0);
@@ -210,6 +154,9 @@ async fn script(addr: SocketAddr, a: &Node) {
         get(&m, r#"lanes_child_sa_events_total{event="established"}"#),
         1.0
     );
+    let informational = r#"lanes_ike_exchanges_total{exchange="INFORMATIONAL",initiator="local"}"#;
+    assert_eq!(get(&m, informational), 1.0, "the Delete of lanes down");
+    exchange_failure(addr, a).await;
     // Only GET /metrics is served.
     let (head, _) = http(addr, "GET / HTTP/1.1\r\n\r\n").await;
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
@@ -224,14 +171,34 @@ async fn script(addr: SocketAddr, a: &Node) {
     assert!(head.starts_with("HTTP/1.1 431"), "{head}");
 }
 
+/// `lanes up c`: b answers IKE_AUTH with TS_UNACCEPTABLE for the child.
+async fn exchange_failure(addr: SocketAddr, a: &Node) {
+    let failed = r#"lanes_ike_exchange_failures_total{exchange="IKE_AUTH",initiator="local",reason="TS_UNACCEPTABLE"}"#;
+    assert!(!scrape(addr).await.contains_key(failed));
+    let r = a.req(RequestKind::Up { name: "c".into() }).await;
+    assert!(r.ok, "{r:?}");
+    for _ in 0..500 {
+        let m = scrape(addr).await;
+        if m.contains_key(failed) {
+            assert_eq!(get(&m, failed), 1.0);
+            let auth = r#"lanes_ike_exchanges_total{exchange="IKE_AUTH",initiator="local"}"#;
+            assert_eq!(get(&m, auth), 2.0);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no {failed} in {:#?}", scrape(addr).await);
+}
+
 #[tokio::test]
 async fn scrape_follows_sa_lifecycle() {
-    let dir = std::env::temp_dir().join(format!("lanes-metrics-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = common::temp_dir("metrics");
     let (pa, pb) = (free_port(), free_port());
-    let (a, mut da, ia) = node(&dir, "a", &config("a", "b", pa, free_port(), pb));
-    let (b, mut db, ib) = node(&dir, "b", &config("b", "a", pb, free_port(), pa));
+    let metrics = r#"metrics_listen = "127.0.0.1:0""#;
+    let a_text = config("a", "b", (pa, free_port(), pb), metrics, "") + &refused(pb);
+    let (mut a, mut da, ia) = node(&dir, "a", &a_text, pa, 2);
+    let b_text = config("b", "a", (pb, free_port(), pa), metrics, "");
+    let (mut b, mut db, ib) = node(&dir, "b", &b_text, pb, 2);
     da.start().await.expect("start a");
     db.start().await.expect("start b");
     let listen: SocketAddr = "127.0.0.1:0".parse().expect("addr");
@@ -240,8 +207,8 @@ async fn scrape_follows_sa_lifecycle() {
         .expect("metrics server");
     let driver = async move {
         script(addr, &a).await;
-        let _ = a.stop.send(());
-        let _ = b.stop.send(());
+        a.stop();
+        b.stop();
     };
     let (ra, rb, ()) = tokio::join!(da.run(ia), db.run(ib), driver);
     ra.expect("daemon a");

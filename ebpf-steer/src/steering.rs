@@ -5,13 +5,15 @@ use crate::pin::PinRoot;
 use crate::stats::{CpuStats, Stats};
 use crate::undo::{FailAt, Undo};
 use crate::{Binding, Error};
-use aya::maps::{Array, CpuMap, HashMap, Map, MapData, MapInfo, PerCpuArray};
+use aya::maps::{
+    Array, CpuMap, HashMap, Map, MapData, MapInfo, PerCpuArray, PerCpuHashMap, PerCpuValues,
+};
 use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode};
 use aya::{Ebpf, EbpfLoader};
 use ebpf_steer_common::{
-    Counter, FLAG_ANY_DST, MAP_CPUS, MAP_FLAGS, MAP_SPI_CPU, MAP_STATS, MAX_BINDINGS, PROGRAM_NAME,
-    SpiKey, SpiValue,
+    Counter, FLAG_ANY_DST, MAP_CPUS, MAP_FLAGS, MAP_SPI_CPU, MAP_SPI_STATS, MAP_STATS,
+    MAX_BINDINGS, PROGRAM_NAME, SpiKey, SpiValue,
 };
 use std::fmt;
 use std::net::IpAddr;
@@ -141,6 +143,7 @@ pub struct Steering {
     cpus: CpuMap<MapData>,
     flags: Array<MapData, u32>,
     stats: PerCpuArray<MapData, u64>,
+    spi_stats: PerCpuHashMap<MapData, SpiKey, u64>,
 }
 
 impl fmt::Debug for Steering {
@@ -198,7 +201,7 @@ impl Steering {
         check_pinned_maps(root)?;
         let mut loader = EbpfLoader::new();
         loader.map_max_entries(MAP_CPUS, possible_cpus()?);
-        let maps = [MAP_SPI_CPU, MAP_CPUS, MAP_FLAGS, MAP_STATS];
+        let maps = PINNED_MAPS;
         for name in maps {
             loader.map_pin_path(name, root.map(name));
         }
@@ -216,6 +219,7 @@ impl Steering {
         let mut cpus: CpuMap<MapData> = CpuMap::try_from(take_map(&mut ebpf, MAP_CPUS)?)?;
         let stats = take_map(&mut ebpf, MAP_STATS)?;
         let flags = take_map(&mut ebpf, MAP_FLAGS)?;
+        let spi_stats = take_map(&mut ebpf, MAP_SPI_STATS)?;
         for cpu in online_cpus()? {
             cpus.set(cpu, opts.queue_size, None, 0)?;
         }
@@ -230,6 +234,7 @@ impl Steering {
             cpus,
             flags: Array::try_from(flags)?,
             stats: PerCpuArray::try_from(stats)?,
+            spi_stats: PerCpuHashMap::try_from(spi_stats)?,
         };
         undo.commit();
         tracing::info!(?attached, "XDP steering attached");
@@ -253,6 +258,7 @@ impl Steering {
             cpus: CpuMap::try_from(open(MAP_CPUS)?)?,
             flags: Array::try_from(open(MAP_FLAGS)?)?,
             stats: PerCpuArray::try_from(open(MAP_STATS)?)?,
+            spi_stats: PerCpuHashMap::try_from(open(MAP_SPI_STATS)?)?,
         })
     }
 
@@ -270,7 +276,7 @@ impl Steering {
             std::fs::remove_dir(&dir).map_err(|e| Error::pin(&dir, e))?;
         }
         if Self::attached(root)?.is_empty() && root.path().exists() {
-            for name in [MAP_SPI_CPU, MAP_CPUS, MAP_FLAGS, MAP_STATS] {
+            for name in PINNED_MAPS {
                 let p = root.map(name);
                 if p.exists() {
                     std::fs::remove_file(&p).map_err(|e| Error::pin(&p, e))?;
@@ -335,23 +341,40 @@ impl Steering {
             // Before the entry, so the program never misses it.
             self.flags.set(0, FLAG_ANY_DST, 0)?;
         }
+        self.add_binding_counter(key)?;
         self.spi_cpu.insert(key, SpiValue { cpu: b.cpu }, 0)?;
         tracing::debug!(binding = %b, "steering bound");
         Ok(())
     }
 
-    /// Removes the binding of (`dst`, `spi`); returns whether it existed.
-    pub fn unbind(&mut self, spi: u32, dst: Option<IpAddr>) -> Result<bool, Error> {
-        let existed = match self.spi_cpu.remove(&Binding::key(spi, dst)) {
-            Ok(()) => true,
-            Err(aya::maps::MapError::KeyNotFound) => false,
+    /// Gives the binding `key` a zeroed packet counter, keeping one that
+    /// exists (a rebind to another CPU keeps its count).
+    fn add_binding_counter(&mut self, key: SpiKey) -> Result<(), Error> {
+        let zeros =
+            PerCpuValues::try_from(vec![0u64; possible_cpus()? as usize]).map_err(|source| {
+                Error::System {
+                    what: "/sys/devices/system/cpu/possible",
+                    source,
+                }
+            })?;
+        match self.spi_stats.insert(key, zeros, BPF_NOEXIST) {
+            Ok(()) => Ok(()),
             Err(aya::maps::MapError::SyscallError(e))
-                if e.io_error.raw_os_error() == Some(libc::ENOENT) =>
+                if e.io_error.raw_os_error() == Some(libc::EEXIST) =>
             {
-                false
+                Ok(())
             }
-            Err(e) => return Err(e.into()),
-        };
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes the binding of (`dst`, `spi`) and its packet counter;
+    /// returns whether it existed.
+    pub fn unbind(&mut self, spi: u32, dst: Option<IpAddr>) -> Result<bool, Error> {
+        let key = Binding::key(spi, dst);
+        let existed = absent_ok(self.spi_cpu.remove(&key))?;
+        // After the binding, so the program finds no binding without a counter.
+        absent_ok(self.spi_stats.remove(&key))?;
         if existed && dst.is_none() && !self.bindings()?.iter().any(|b| b.dst.is_none()) {
             self.flags.set(0, 0, 0)?;
         }
@@ -366,6 +389,22 @@ impl Steering {
             out.push(Binding::from_entry(&k, &v));
         }
         out.sort_by_key(|b| (b.spi, b.dst));
+        Ok(out)
+    }
+
+    /// Packets steered for each binding (summed over CPUs), sorted by SPI
+    /// then destination. A binding made by an older loader reads 0.
+    pub fn binding_packets(&self) -> Result<Vec<(Binding, u64)>, Error> {
+        let mut out = Vec::new();
+        for b in self.bindings()? {
+            let key = Binding::key(b.spi, b.dst);
+            let n = match self.spi_stats.get(&key, 0) {
+                Ok(v) => v.iter().sum(),
+                Err(aya::maps::MapError::KeyNotFound) => 0,
+                Err(e) => return Err(e.into()),
+            };
+            out.push((b, n));
+        }
         Ok(out)
     }
 
@@ -462,13 +501,35 @@ impl Steering {
         let cpus = CpuMap::try_from(take_map(&mut ebpf, MAP_CPUS)?)?;
         let flags = Array::try_from(take_map(&mut ebpf, MAP_FLAGS)?)?;
         let stats = PerCpuArray::try_from(take_map(&mut ebpf, MAP_STATS)?)?;
+        let spi_stats = PerCpuHashMap::try_from(take_map(&mut ebpf, MAP_SPI_STATS)?)?;
         Ok(Self {
             ebpf: Some(ebpf),
             spi_cpu,
             cpus,
             flags,
             stats,
+            spi_stats,
         })
+    }
+}
+
+/// Every map pinned under the pin root, in creation order.
+const PINNED_MAPS: [&str; 5] = [MAP_SPI_CPU, MAP_CPUS, MAP_FLAGS, MAP_STATS, MAP_SPI_STATS];
+
+/// `BPF_NOEXIST` from `include/uapi/linux/bpf.h`: create, never replace.
+const BPF_NOEXIST: u64 = 1;
+
+/// `Ok(true)` for a removed entry, `Ok(false)` for one that was not there.
+fn absent_ok(r: Result<(), aya::maps::MapError>) -> Result<bool, Error> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(aya::maps::MapError::KeyNotFound) => Ok(false),
+        Err(aya::maps::MapError::SyscallError(e))
+            if e.io_error.raw_os_error() == Some(libc::ENOENT) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -603,7 +664,7 @@ fn possible_cpus() -> Result<u32, Error> {
 
 /// Refuses pinned maps left by a build with other map shapes.
 fn check_pinned_maps(root: &PinRoot) -> Result<(), Error> {
-    let want: [(&str, u32, u32, Option<u32>); 4] = [
+    let want: [(&str, u32, u32, Option<u32>); 5] = [
         (
             MAP_SPI_CPU,
             size_of::<SpiKey>() as u32,
@@ -611,6 +672,12 @@ fn check_pinned_maps(root: &PinRoot) -> Result<(), Error> {
             Some(MAX_BINDINGS),
         ),
         (MAP_STATS, 4, 8, Some(Counter::COUNT)),
+        (
+            MAP_SPI_STATS,
+            size_of::<SpiKey>() as u32,
+            8,
+            Some(MAX_BINDINGS),
+        ),
         (MAP_FLAGS, 4, 4, Some(1)),
         (MAP_CPUS, 4, 0, None),
     ];

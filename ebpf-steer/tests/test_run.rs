@@ -330,6 +330,46 @@ fn wildcard_destination_binding() {
     assert_eq!(got, (XDP_PASS, Counter::UnknownSpi));
 }
 
+/// The packets counted for the binding of (`dst`, `spi`), if it exists.
+fn binding_count(s: &Steering, spi: u32, dst: Option<&str>) -> Option<u64> {
+    let dst = dst.map(ip);
+    s.binding_packets()
+        .expect("binding packets")
+        .into_iter()
+        .find(|(b, _)| b.spi == spi && b.dst == dst)
+        .map(|(_, n)| n)
+}
+
+#[test]
+#[ignore = "needs root and the XDP object: `cargo xtask test` runs it (LANES_PRIV_TESTS=1, --include-ignored)"]
+fn steered_packets_are_counted_per_binding_and_go_with_it() {
+    let Some(mut s) = steering() else { return };
+    bind(&mut s, SPI, Some(DST4), 0);
+    bind(&mut s, SPI + 1, None, 0);
+    bind(&mut s, SPI + 2, Some(DST4), 1);
+    let frame = FrameSpec::esp(ip(DST4), SPI).build();
+    for _ in 0..3 {
+        assert_eq!(run(&mut s, &frame), (XDP_REDIRECT, Counter::Steered));
+    }
+    // Matched by the wildcard binding: counted there.
+    let any = FrameSpec::esp(ip(DST6), SPI + 1).build();
+    assert_eq!(run(&mut s, &any), (XDP_REDIRECT, Counter::Steered));
+    // Bound but not redirected (CPU 1 has no cpumap entry): not steered.
+    let nocpu = FrameSpec::esp(ip(DST4), SPI + 2).build();
+    assert_eq!(run(&mut s, &nocpu), (XDP_PASS, Counter::NoCpu));
+    assert_eq!(binding_count(&s, SPI, Some(DST4)), Some(3));
+    assert_eq!(binding_count(&s, SPI + 1, None), Some(1));
+    assert_eq!(binding_count(&s, SPI + 2, Some(DST4)), Some(0));
+    // A rebind to another CPU keeps the count; an unbind drops it, and a
+    // later binding of the same key starts from zero.
+    bind(&mut s, SPI, Some(DST4), 0);
+    assert_eq!(binding_count(&s, SPI, Some(DST4)), Some(3));
+    assert!(s.unbind(SPI, Some(ip(DST4))).expect("unbind"));
+    assert_eq!(binding_count(&s, SPI, Some(DST4)), None);
+    bind(&mut s, SPI, Some(DST4), 0);
+    assert_eq!(binding_count(&s, SPI, Some(DST4)), Some(0));
+}
+
 #[test]
 #[ignore = "needs root and the XDP object: `cargo xtask test` runs it (LANES_PRIV_TESTS=1, --include-ignored)"]
 fn bind_rejects_spi_zero_and_offline_cpu() {

@@ -732,6 +732,11 @@ impl Endpoint {
         self.dos
     }
 
+    /// IKE exchanges and their failures so far, by type and initiator.
+    pub fn exchange_stats(&self) -> &crate::ExchangeStats {
+        &self.out.exchanges
+    }
+
     /// What IKE fragmentation (RFC 7383) sent, reassembled and dropped so far.
     pub fn frag_stats(&self) -> crate::ike_sa::frag::FragStats {
         self.out.frag

@@ -68,6 +68,7 @@ pub mod crypto;
 pub mod endpoint;
 pub mod error;
 pub mod event;
+pub mod exchange_stats;
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -91,6 +92,7 @@ pub use config::{
 pub use endpoint::{DosStats, Endpoint, KernelEvent};
 pub use error::{ApiError, Error, PeerIncompatible, PeerMisbehaved};
 pub use event::{ChildSaInstall, DirectionKeys, Encap, Event, IkeSaInfo, IkeSaState, Transmit};
+pub use exchange_stats::{ExchangeStats, Initiator};
 pub use ids::{ChildSaId, ConnId, CpuId, IkeSaId, IkeSpi, Spi};
 pub use ike_sa::frag::FragStats;
 pub use ke_job::{KeJob, KeResult};

@@ -11,6 +11,6 @@ pub use client::{request, status};
 pub use protocol::{PROTOCOL_VERSION, Request, RequestKind, Response};
 pub use server::{ControlRequest, MAX_LINE, bind, serve};
 pub use status::{
-    ChildSaStatus, EngineStats, IkeSaStatus, StatusReport, SteerCpuStatus, SteeringState,
-    TrapStatus,
+    ChildSaStatus, EngineStats, ExchangeCount, ExchangeFailure, IkeSaStatus, StatusReport,
+    SteerCpuStatus, SteeringState, TrapStatus,
 };

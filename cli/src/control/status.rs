@@ -39,6 +39,36 @@ pub struct EngineStats {
     pub blocked_total: u64,
     /// Datagrams dropped for their size.
     pub oversized: u64,
+    /// IKE exchanges by type and initiator (absent from older daemons).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exchanges: Vec<ExchangeCount>,
+    /// Failed IKE exchanges by type, initiator and reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exchange_failures: Vec<ExchangeFailure>,
+}
+
+/// IKE exchanges of one type (RFC 7296 §1), as the engine counted them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeCount {
+    /// `IKE_SA_INIT`, `IKE_AUTH`, `CREATE_CHILD_SA`, `INFORMATIONAL`, ...
+    pub exchange: String,
+    /// `local` (we sent the request) or `peer`.
+    pub initiator: String,
+    /// Exchanges.
+    pub count: u64,
+}
+
+/// Failed IKE exchanges of one type and reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeFailure {
+    /// The exchange type.
+    pub exchange: String,
+    /// `local` or `peer`.
+    pub initiator: String,
+    /// The error notify's name (`NO_PROPOSAL_CHOSEN`, ...) or `timeout`.
+    pub reason: String,
+    /// Failures.
+    pub count: u64,
 }
 
 /// One CPU's XDP steering counters (packets), by counter name
@@ -138,6 +168,9 @@ pub struct ChildSaStatus {
     pub offload: String,
     /// XDP steering of the inbound SPI.
     pub steering: SteeringState,
+    /// Packets the XDP program steered for the inbound SPI's binding.
+    #[serde(default)]
+    pub steered_packets: u64,
 }
 
 /// Steering of an inbound SPI to a CPU.

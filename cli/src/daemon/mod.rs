@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod driver;
+mod exchange_status;
 mod exec;
 pub mod fake;
 pub mod ke_pool;

@@ -61,6 +61,8 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             blocked_per_source: dos.blocked_per_source,
             blocked_total: dos.blocked_total,
             oversized: dos.oversized,
+            exchanges: super::exchange_status::exchanges(self.ep.exchange_stats()),
+            exchange_failures: super::exchange_status::failures(self.ep.exchange_stats()),
         }
     }
 
@@ -98,8 +100,11 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             .filter_map(|id| self.planner.child(*id).cloned())
             .collect();
         let mut children = Vec::new();
+        let steered = self.steer.binding_packets().unwrap_or_default();
         for r in recs {
-            children.push(self.child_status(&r).await);
+            let mut c = self.child_status(&r).await;
+            c.steered_packets = steered.get(&r.sa_in.spi.0).copied().unwrap_or(0);
+            children.push(c);
         }
         children.sort_by_key(|c| (c.name.clone(), c.cpu.map_or(-1, i64::from)));
         let state = match info.state {
@@ -153,6 +158,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             integrity_failures: cin.integrity_failures,
             offload: r.offload.clone(),
             steering: r.steering,
+            steered_packets: 0,
         }
     }
 }

@@ -20,6 +20,10 @@ pub trait Steer {
     fn stats(&self) -> Option<ebpf_steer::Stats> {
         None
     }
+    /// Packets the XDP program steered per bound inbound SPI, if there is one.
+    fn binding_packets(&self) -> Option<BTreeMap<u32, u64>> {
+        None
+    }
 }
 
 /// No steering: packets follow RSS.
@@ -92,6 +96,9 @@ impl Steer for Box<dyn Steer> {
     fn stats(&self) -> Option<ebpf_steer::Stats> {
         (**self).stats()
     }
+    fn binding_packets(&self) -> Option<BTreeMap<u32, u64>> {
+        (**self).binding_packets()
+    }
 }
 
 /// The XDP program of `ebpf-steer`, attached to the configured interfaces.
@@ -135,6 +142,20 @@ impl Steer for XdpSteer {
             .stats()
             .map_err(|e| tracing::debug!("reading the steering counters: {e}"))
             .ok()
+    }
+    fn binding_packets(&self) -> Option<BTreeMap<u32, u64>> {
+        let all = self
+            .steering
+            .binding_packets()
+            .map_err(|e| tracing::debug!("reading the binding counters: {e}"))
+            .ok()?;
+        // The daemon binds any destination only (`dst: None`).
+        Some(
+            all.into_iter()
+                .filter(|(b, _)| b.dst.is_none())
+                .map(|(b, n)| (b.spi, n))
+                .collect(),
+        )
     }
 }
 

@@ -5,6 +5,7 @@
 //! carried silently.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use toml::{Table, Value};
@@ -28,6 +29,8 @@ pub struct Converted {
     pub toml: Table,
     /// Settings left behind.
     pub issues: Vec<Issue>,
+    /// swanctl.conf's folder, where its x509/ and other folders are.
+    pub(super) dir: Option<PathBuf>,
 }
 
 /// Settings lanes does not have but accepts at these values (lanes behaves
@@ -42,8 +45,9 @@ const CONN_SAME: &[(&str, &[&str])] = &[
     ("aggressive", &["no"]),
     ("dpd_timeout", &["*"]),
     ("pull", &["*"]),
-    ("send_cert", &["never"]),
-    ("send_certreq", &["no"]),
+    // lanes sends its chain with `auth = "pubkey"` and nothing with a PSK.
+    ("send_cert", &["never", "ifasked", "always"]),
+    ("send_certreq", &["no", "yes"]),
     ("childless", &["never"]),
     ("keyingtries", &["1"]),
     ("dscp", &["000000"]),
@@ -84,12 +88,22 @@ const CHILD_SAME: &[(&str, &[&str])] = &[
 /// `(key, accepted values)` for `local`/`remote` rounds.
 const AUTH_SAME: &[(&str, &[&str])] = &[("round", &["0"])];
 
-/// Why certificate settings cannot be carried.
-const WHY_CERT: &str = "lanes authenticates with pre-shared keys only";
+/// Why an authentication cannot be carried.
+const WHY_CERT: &str = "lanes authenticates with pre-shared keys or certificates only";
 
-/// Converts a parsed swanctl.conf.
+/// Converts a parsed swanctl.conf without knowing its folder: certificate
+/// files must then be named with absolute paths.
 pub fn convert(root: &Section) -> Converted {
-    let mut c = Converted::default();
+    convert_in(root, None)
+}
+
+/// Converts a parsed swanctl.conf that lives in `dir` (certificate files
+/// are found in its x509/, x509ca/, x509crl/ and private/ folders).
+pub fn convert_in(root: &Section, dir: Option<&std::path::Path>) -> Converted {
+    let mut c = Converted {
+        dir: dir.map(std::path::Path::to_path_buf),
+        ..Converted::default()
+    };
     for s in &root.settings {
         c.issue(&s.key, "not a swanctl.conf section lanes knows");
     }
@@ -110,7 +124,10 @@ pub fn convert(root: &Section) -> Converted {
                 }
             }
             "secrets" => c.secrets(sec),
-            "authorities" => c.issue("authorities", WHY_CERT),
+            "authorities" => c.issue(
+                "authorities",
+                "lanes has no certification authority sections: name the CA files in remote.cacerts and CRL files in remote.crls",
+            ),
             "pools" => c.issue(
                 "pools",
                 "lanes assigns no virtual IP addresses (IKEv2 configuration payloads)",
@@ -133,7 +150,7 @@ fn strs(v: &[String]) -> Value {
 }
 
 /// `@name` is strongSwan's FQDN spelling; lanes reads `name` the same way.
-fn identity(v: &str) -> String {
+pub(super) fn identity(v: &str) -> String {
     match v.strip_prefix('@') {
         Some(rest) if !rest.contains('@') && !rest.starts_with('#') => rest.to_string(),
         _ => v.to_string(),
@@ -149,7 +166,7 @@ fn yes_no(v: &str) -> Option<bool> {
 }
 
 impl Converted {
-    fn issue(&mut self, path: &str, why: impl Into<String>) {
+    pub(super) fn issue(&mut self, path: &str, why: impl Into<String>) {
         self.issues.push(Issue {
             path: path.to_string(),
             why: why.into(),
@@ -184,7 +201,10 @@ impl Converted {
                 "local" | "remote" => {
                     has_local |= sub == "local";
                     has_remote |= sub == "remote";
-                    if let Some(a) = self.auth(&p, body) {
+                    if body.get("auth").is_some_and(super::certs::is_pubkey) {
+                        let a = self.pubkey_auth(&p, sub, body);
+                        t.insert(sub.clone(), Value::Table(a));
+                    } else if let Some(a) = self.auth(&p, body) {
                         t.insert(sub.clone(), Value::Table(a));
                     }
                 }
@@ -207,7 +227,7 @@ impl Converted {
             if !has {
                 self.issue(
                     &format!("{path}.{side}.auth"),
-                    format!("not set, so swanctl authenticates with public keys; {WHY_CERT}: add `{side} {{ auth = psk }}`"),
+                    format!("not set, so swanctl authenticates with the certificates it finds itself; lanes needs them named: add `{side} {{ auth = psk }}` or `auth = pubkey` with certs/cacerts"),
                 );
             }
         }
@@ -312,7 +332,7 @@ impl Converted {
             None => {
                 self.issue(
                     &format!("{path}.auth"),
-                    format!("not set, so swanctl uses public keys; {WHY_CERT}: set `auth = psk`"),
+                    "not set, so swanctl uses the certificates it finds itself; lanes needs them named: set `auth = psk`, or `auth = pubkey` with certs/cacerts",
                 );
                 ok = false;
             }
@@ -324,7 +344,7 @@ impl Converted {
                 "id" => {
                     t.insert("id".into(), Value::String(identity(&s.value)));
                 }
-                k if k.contains("cert") || k == "pubkeys" => self.issue(&p, WHY_CERT),
+                k if k.contains("cert") || k == "pubkeys" => self.issue(&p, "a certificate setting with a pre-shared key: lanes uses certificates only with auth = pubkey"),
                 _ => self.other(path, s, AUTH_SAME),
             }
         }

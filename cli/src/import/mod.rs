@@ -2,6 +2,7 @@
 //! rewritten as lanes' TOML. Settings lanes cannot carry are listed with
 //! their swanctl path and why; then the import fails unless `--partial`.
 
+mod certs;
 mod convert;
 mod swanctl;
 
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-pub use convert::{Converted, Issue, convert};
+pub use convert::{Converted, Issue, convert, convert_in};
 pub use swanctl::{ParseError, Section, parse_file, parse_str};
 
 /// Where strongSwan keeps swanctl.conf.
@@ -57,7 +58,7 @@ pub fn check_with_loader(source: &Path, c: &mut Converted) -> Result<()> {
 pub fn run(file: Option<&Path>, output: Option<&Path>, partial: bool) -> Result<()> {
     let file = file.map_or_else(|| PathBuf::from(DEFAULT_SWANCTL), Path::to_path_buf);
     let root = parse_file(&file)?;
-    let mut converted = convert(&root);
+    let mut converted = convert_in(&root, file.parent());
     check_with_loader(&file, &mut converted)?;
     for i in &converted.issues {
         eprintln!("lanes: not carried: {}: {}", i.path, i.why);

@@ -140,10 +140,9 @@ secrets {
     assert_eq!(psk.expose(), b"lanes-test-psk # not a comment");
 }
 
-#[test]
-fn certificates_are_reported_and_the_connection_left_out() {
-    // swanctl/net2net-cert
-    let src = r#"
+/// swanctl/net2net-cert: `moonCert.pem` in x509/, the CA in x509ca/, a CRL
+/// in x509crl/ and the key in private/, as swanctl(8) loads them.
+const NET2NET_CERT: &str = r#"
 connections {
    gw-gw {
       local_addrs  = 192.168.0.1
@@ -151,11 +150,12 @@ connections {
       local {
          auth = pubkey
          certs = moonCert.pem
-         id = moon.strongswan.org
+         id = gw-a.example
       }
       remote {
          auth = pubkey
          id = sun.strongswan.org
+         revocation = relaxed
       }
       children {
          net-net {
@@ -163,30 +163,133 @@ connections {
             remote_ts = 10.2.0.0/16
          }
       }
-      send_certreq = no
-   }
-}
-authorities {
-   strongswan {
-      cacert = strongswanCert.pem
+      send_certreq = yes
+      send_cert = ifasked
    }
 }
 "#;
-    let root = parse_str(src, Path::new("swanctl.conf")).expect("parse");
-    let c = convert(&root);
+
+/// A swanctl folder with `conf` as swanctl.conf and the files of
+/// [`NET2NET_CERT`] (the test PKI of cli/tests/data/pki).
+fn swanctl_tree(conf: &str) -> TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("import-cert");
+    let d = dir.path();
+    let pki = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pki");
+    for (from, sub, file) in [
+        ("gw-a.pem", "x509", "moonCert.pem"),
+        ("ca.pem", "x509ca", "strongswanCert.pem"),
+        ("gw-a.key", "private", "moonKey.pem"),
+    ] {
+        std::fs::create_dir_all(d.join(sub)).expect("mkdir");
+        std::fs::copy(pki.join(from), d.join(sub).join(file)).expect("copy");
+    }
+    let key = d.join("private/moonKey.pem");
+    std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::fs::write(d.join("swanctl.conf"), conf).expect("write");
+    dir
+}
+
+fn import_tree(dir: &TempDir) -> Converted {
+    let file = dir.path().join("swanctl.conf");
+    let root = parse_file(&file).unwrap_or_else(|e| panic!("{e}"));
+    convert_in(&root, file.parent())
+}
+
+#[test]
+fn certificates_carried_with_swanctl_folders_as_absolute_paths() {
+    let dir = swanctl_tree(NET2NET_CERT);
+    let c = import_tree(&dir);
+    assert!(c.issues.is_empty(), "unexpected issues: {:?}", c.issues);
+    let cfg = load_back(&c);
+    let conn = &cfg.connections["gw-gw"];
+    let d = std::fs::canonicalize(dir.path()).expect("canonical");
+    assert_eq!(conn.local.certs, vec![d.join("x509/moonCert.pem")]);
+    assert_eq!(conn.local.key, Some(d.join("private/moonKey.pem")));
+    assert_eq!(
+        conn.remote.cacerts,
+        vec![d.join("x509ca/strongswanCert.pem")]
+    );
+    assert!(conn.remote.crls.is_empty());
+    let text = render(Path::new("swanctl.conf"), &c).expect("render");
+    assert!(text.contains(r#"auth = "pubkey""#), "{text}");
+    assert!(text.contains(r#"id = "sun.strongswan.org""#), "{text}");
+    // Every CRL swanctl would load from x509crl/ is checked by lanes too.
+    std::fs::create_dir_all(d.join("x509crl")).expect("mkdir");
+    std::fs::write(d.join("x509crl/sub.crl"), "crl").expect("write");
+    let c = import_tree(&dir);
+    let remote = &c.toml["connections"]["gw-gw"]["remote"];
+    let crl = d.join("x509crl/sub.crl").display().to_string();
+    assert_eq!(
+        remote["crls"].as_array().map(|a| a.len()),
+        Some(1),
+        "{remote:?}"
+    );
+    assert_eq!(remote["crls"][0].as_str(), Some(crl.as_str()));
+}
+
+#[test]
+fn certificate_settings_lanes_cannot_carry_are_reported() {
+    let conf = NET2NET_CERT
+        .replace("certs = moonCert.pem", "certs = missing.pem")
+        .replace("revocation = relaxed", "revocation = strict")
+        + "authorities {\n   strongswan {\n      cacert = strongswanCert.pem\n   }\n}\n";
+    let dir = swanctl_tree(&conf);
+    let c = import_tree(&dir);
     let paths = issue_paths(&c);
     for want in [
-        "connections.gw-gw.local.auth",
         "connections.gw-gw.local.certs",
-        "connections.gw-gw.remote.auth",
+        "connections.gw-gw.remote.revocation",
         "authorities",
     ] {
         assert!(paths.contains(&want), "{want} not reported in {paths:?}");
     }
-    assert!(!paths.iter().any(|p| p.ends_with("send_certreq")));
+    let missing = c.issues.iter().find(|i| i.path.ends_with("local.certs"));
+    assert!(
+        missing.is_some_and(|i| i.why.contains("missing.pem does not exist")),
+        "{:?}",
+        c.issues
+    );
+    // Two keys, neither named like the certificate: which one is unknown.
+    let dir = swanctl_tree(NET2NET_CERT);
+    for k in ["a.pem", "b.pem"] {
+        std::fs::write(dir.path().join("private").join(k), "k").expect("write");
+    }
+    std::fs::remove_file(dir.path().join("private/moonKey.pem")).expect("rm");
+    let c = import_tree(&dir);
+    assert!(
+        c.issues
+            .iter()
+            .any(|i| i.path.ends_with("local.certs") && i.why.contains("add `key = ")),
+        "{:?}",
+        c.issues
+    );
+    // Without the folder (parsed from a string) relative names cannot be found.
+    let root = parse_str(NET2NET_CERT, Path::new("swanctl.conf")).expect("parse");
+    let c = convert(&root);
+    assert!(
+        c.issues
+            .iter()
+            .any(|i| i.path.ends_with("local.certs") && i.why.contains("absolute paths")),
+        "{:?}",
+        c.issues
+    );
+    // An EAP round is still left out with its connection.
+    let root = parse_str(
+        &NET2NET_CERT.replace(
+            "auth = pubkey\n         certs",
+            "auth = eap-mschapv2\n         certs",
+        ),
+        Path::new("swanctl.conf"),
+    )
+    .expect("parse");
+    let c = convert(&root);
+    assert!(
+        issue_paths(&c).contains(&"connections.gw-gw.local.auth"),
+        "{:?}",
+        c.issues
+    );
     assert!(c.toml.get("connections").is_none(), "{:?}", c.toml);
-    let text = render(Path::new("swanctl.conf"), &c).expect("render");
-    assert!(text.contains("# not carried: connections.gw-gw.local.certs:"));
 }
 
 #[test]

@@ -52,6 +52,19 @@ struct CpuResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ExchangeLabel {
+    exchange: String,
+    initiator: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ExchangeFailureLabel {
+    exchange: String,
+    initiator: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CpuLabel {
     cpu: String,
 }
@@ -115,6 +128,41 @@ fn register_ike(reg: &mut Registry, report: &StatusReport) {
         "IKE datagrams dropped before any state was made, by reason",
         dropped,
     );
+    register_exchanges(reg, e);
+}
+
+/// Exchange types and notify names are registered names (or `other`), so
+/// the label sets stay bounded.
+fn register_exchanges(reg: &mut Registry, e: &crate::control::EngineStats) {
+    let exchanges = Family::<ExchangeLabel, Counter>::default();
+    for x in &e.exchanges {
+        exchanges
+            .get_or_create(&ExchangeLabel {
+                exchange: x.exchange.clone(),
+                initiator: x.initiator.clone(),
+            })
+            .inc_by(x.count);
+    }
+    reg.register(
+        "ike_exchanges",
+        "IKE exchanges by type and initiator (local: we sent the request), retransmissions not counted",
+        exchanges,
+    );
+    let failures = Family::<ExchangeFailureLabel, Counter>::default();
+    for f in &e.exchange_failures {
+        failures
+            .get_or_create(&ExchangeFailureLabel {
+                exchange: f.exchange.clone(),
+                initiator: f.initiator.clone(),
+                reason: f.reason.clone(),
+            })
+            .inc_by(f.count);
+    }
+    reg.register(
+        "ike_exchange_failures",
+        "IKE exchanges that failed, by type, initiator and reason (error notify name or timeout)",
+        failures,
+    );
 }
 
 fn register_children(reg: &mut Registry, report: &StatusReport) {
@@ -126,6 +174,7 @@ fn register_children(reg: &mut Registry, report: &StatusReport) {
     let integrity = Family::<ChildLabel, Counter>::default();
     let offload = Family::<OffloadLabel, Gauge>::default();
     let bindings = Family::<CpuLabel, Gauge>::default();
+    let steered = Family::<ChildLabel, Counter>::default();
     for ike in &report.ike_sas {
         for c in &ike.children {
             let cpu = cpu_label(c);
@@ -167,6 +216,15 @@ fn register_children(reg: &mut Registry, report: &StatusReport) {
                 bindings
                     .get_or_create(&CpuLabel { cpu: n.to_string() })
                     .inc();
+                // Labelled like the SA, never by SPI: a rekeyed SA's binding
+                // adds to the same series.
+                steered
+                    .get_or_create(&ChildLabel {
+                        connection: ike.connection.clone(),
+                        child: c.name.clone(),
+                        cpu: n.to_string(),
+                    })
+                    .inc_by(c.steered_packets);
             }
         }
     }
@@ -195,6 +253,11 @@ fn register_children(reg: &mut Registry, report: &StatusReport) {
         "steering_bindings",
         "Inbound SPIs bound to each CPU in the XDP steering map",
         bindings,
+    );
+    reg.register(
+        "steering_binding_packets",
+        "Packets the XDP program steered per binding of a Child SA's inbound SPI",
+        steered,
     );
 }
 
@@ -252,4 +315,54 @@ fn register_live(reg: &mut Registry, live: &Live) {
         Unit::Seconds,
         live.sa_install_seconds.clone(),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::IkeSaStatus;
+
+    #[test]
+    fn steered_packets_per_binding_labelled_like_the_sa() {
+        let child = |cpu, steering, steered_packets| ChildSaStatus {
+            name: "net".into(),
+            cpu: Some(cpu),
+            per_cpu: true,
+            steering,
+            steered_packets,
+            ..ChildSaStatus::default()
+        };
+        let report = StatusReport {
+            ike_sas: vec![IkeSaStatus {
+                connection: "gw".into(),
+                children: vec![
+                    child(0, SteeringState::Bound(0), 40),
+                    // Old and new SA of a rekey on CPU 0, both bound.
+                    child(0, SteeringState::Bound(0), 2),
+                    child(1, SteeringState::Bound(1), 7),
+                    child(2, SteeringState::Off, 99),
+                ],
+                ..IkeSaStatus::default()
+            }],
+            ..StatusReport::default()
+        };
+        let text = render(&report, &Live::default());
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("lanes_steering_binding_packets_total{"))
+            .collect();
+        assert_eq!(series.len(), 2, "{text}");
+        assert!(
+            series.contains(
+                &r#"lanes_steering_binding_packets_total{connection="gw",child="net",cpu="0"} 42"#
+            ),
+            "{text}"
+        );
+        assert!(
+            series.contains(
+                &r#"lanes_steering_binding_packets_total{connection="gw",child="net",cpu="1"} 7"#
+            ),
+            "{text}"
+        );
+    }
 }

@@ -15,9 +15,18 @@ pub fn header(view: &View) -> String {
     )
 }
 
-/// The steering line: XDP redirects per second by CPU, if any.
+/// The steering line: XDP redirects per second by CPU, then by binding
+/// (tunnel and CPU of a bound inbound SPI), if any.
 pub fn steering(view: &View) -> Option<String> {
-    if view.redirects.is_empty() {
+    let bindings: Vec<String> = view
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let pps = r.steered_pps?;
+            Some(format!("{} {} {pps:.0}/s", r.tunnel, r.cpu_text()))
+        })
+        .collect();
+    if view.redirects.is_empty() && bindings.is_empty() {
         return None;
     }
     let parts: Vec<String> = view
@@ -25,7 +34,12 @@ pub fn steering(view: &View) -> Option<String> {
         .iter()
         .map(|(cpu, r)| format!("cpu {cpu} {r:.0}/s"))
         .collect();
-    Some(format!("steering redirects: {}", parts.join(", ")))
+    let mut line = format!("steering redirects: {}", parts.join(", "));
+    if !bindings.is_empty() {
+        line.push_str("; bindings: ");
+        line.push_str(&bindings.join(", "));
+    }
+    Some(line)
 }
 
 /// One interval as plain lines: header, one line per tunnel and CPU, steering.
@@ -69,6 +83,7 @@ mod tests {
             mbps_in: pps_in * 0.008,
             pps_out: 10.0,
             mbps_out: 0.08,
+            steered_pps: cpu.map(|_| pps_in),
         };
         let view = View {
             rows: vec![row(None, 0.0), row(Some(0), 1500.0), row(Some(1), 500.0)],
@@ -91,7 +106,10 @@ mod tests {
             lines[3].contains("cpu 1") && lines[3].contains("500 pps"),
             "{text}"
         );
-        assert_eq!(lines[4], "steering redirects: cpu 0 2000/s");
+        assert_eq!(
+            lines[4],
+            "steering redirects: cpu 0 2000/s; bindings: gw-b/net cpu 0 1500/s, gw-b/net cpu 1 500/s"
+        );
         let empty = render(&View::default());
         assert!(
             empty.contains("balance -") && empty.contains("no Child SAs"),

@@ -9,14 +9,19 @@ use crate::control::StatusReport;
 /// An SA's identity across reports: (connection, child, cpu, inbound SPI).
 type SaKey = (String, String, Option<u32>, String);
 
-/// Byte and packet counters of one Child SA: (bytes in, packets in, bytes out, packets out).
-type SaCounts = [u64; 4];
+/// Byte and packet counters of one Child SA: (bytes in, packets in, bytes
+/// out, packets out, packets XDP steered for its inbound SPI).
+type SaCounts = [u64; 5];
+
+/// What a sample keeps of one Child SA: (per-CPU group member, steering
+/// bound, counters).
+type SaEntry = (bool, bool, SaCounts);
 
 /// The counters of one status report, taken at `at` (any monotonic origin).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sample {
     at: Duration,
-    sas: BTreeMap<SaKey, (bool, SaCounts)>,
+    sas: BTreeMap<SaKey, SaEntry>,
     steered: BTreeMap<u32, u64>,
 }
 
@@ -32,8 +37,15 @@ impl Sample {
                     c.cpu,
                     c.spi_in.clone(),
                 );
-                let counts = [c.bytes_in, c.packets_in, c.bytes_out, c.packets_out];
-                sas.insert(key, (c.per_cpu, counts));
+                let counts = [
+                    c.bytes_in,
+                    c.packets_in,
+                    c.bytes_out,
+                    c.packets_out,
+                    c.steered_packets,
+                ];
+                let bound = matches!(c.steering, crate::control::SteeringState::Bound(_));
+                sas.insert(key, (c.per_cpu, bound, counts));
             }
         }
         let steered = report
@@ -71,6 +83,8 @@ pub struct Row {
     pub mbps_in: f64,
     /// Mbit/s encrypted.
     pub mbps_out: f64,
+    /// Packets per second XDP steered for the inbound SPI, when it is bound.
+    pub steered_pps: Option<f64>,
 }
 
 impl Row {
@@ -114,8 +128,8 @@ pub fn rates(prev: &Sample, cur: &Sample) -> View {
         return View::default();
     }
     let mut rows: BTreeMap<(String, Option<u32>), Row> = BTreeMap::new();
-    for (key, (per_cpu, now)) in &cur.sas {
-        let before = prev.sas.get(key).map_or([0; 4], |(_, c)| *c);
+    for (key, (per_cpu, bound, now)) in &cur.sas {
+        let before = prev.sas.get(key).map_or([0; 5], |(_, _, c)| *c);
         let d: Vec<f64> = now
             .iter()
             .zip(before)
@@ -134,6 +148,9 @@ pub fn rates(prev: &Sample, cur: &Sample) -> View {
         row.pps_in += d[1];
         row.mbps_out += d[2] * 8.0 / 1e6;
         row.pps_out += d[3];
+        if *bound {
+            *row.steered_pps.get_or_insert(0.0) += d[4];
+        }
     }
     let rows: Vec<Row> = rows.into_values().collect();
     let mut per_cpu: BTreeMap<u32, f64> = BTreeMap::new();
@@ -160,7 +177,7 @@ pub fn rates(prev: &Sample, cur: &Sample) -> View {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::{ChildSaStatus, IkeSaStatus, SteerCpuStatus};
+    use crate::control::{ChildSaStatus, IkeSaStatus, SteerCpuStatus, SteeringState};
 
     fn child(cpu: Option<u32>, spi: &str, pkts_in: u64, pkts_out: u64) -> ChildSaStatus {
         ChildSaStatus {
@@ -206,12 +223,23 @@ mod tests {
 
     #[test]
     fn rates_per_cpu_over_the_interval() {
+        let bound = |mut c: ChildSaStatus, steered| {
+            c.steering = SteeringState::Bound(1);
+            c.steered_packets = steered;
+            c
+        };
         let t0 = report(
-            vec![child(Some(0), "a", 1000, 0), child(Some(1), "b", 0, 0)],
+            vec![
+                child(Some(0), "a", 1000, 0),
+                bound(child(Some(1), "b", 0, 0), 100),
+            ],
             &[(0, 10)],
         );
         let t1 = report(
-            vec![child(Some(0), "a", 3000, 400), child(Some(1), "b", 1000, 0)],
+            vec![
+                child(Some(0), "a", 3000, 400),
+                bound(child(Some(1), "b", 1000, 0), 700),
+            ],
             &[(0, 4010), (1, 100)],
         );
         let v = rates(
@@ -229,6 +257,8 @@ mod tests {
         assert!((cpu0.mbps_in - 8.0).abs() < 1e-9 && (cpu0.mbps_out - 0.8).abs() < 1e-9);
         assert_eq!(v.rows[1].pps_in, 500.0);
         assert_eq!(v.redirects, vec![(0, 2000.0), (1, 50.0)]);
+        assert_eq!(v.rows[0].steered_pps, None, "not bound: no binding rate");
+        assert_eq!(v.rows[1].steered_pps, Some(300.0));
         // 1000 and 500 pps: mean 750, max/mean 4/3.
         assert!((v.balance.expect("balance") - 4.0 / 3.0).abs() < 1e-9);
     }

@@ -12,6 +12,11 @@ pub const MAP_SPI_CPU: &str = "LANES_SPI_CPU";
 pub const MAP_CPUS: &str = "LANES_CPUS";
 /// Per-CPU array of `u64` counters, indexed by [`Counter`].
 pub const MAP_STATS: &str = "LANES_STATS";
+/// Per-CPU hash map `SpiKey` -> `u64`: packets steered for each binding of
+/// [`MAP_SPI_CPU`]. The loader adds an entry with each binding and removes
+/// it with the binding; the program only increments existing entries, so
+/// the map never holds more than the bindings.
+pub const MAP_SPI_STATS: &str = "LANES_SPI_STATS";
 /// Array of one `u32` of [`FLAG_ANY_DST`]-style flags set by the loader.
 pub const MAP_FLAGS: &str = "LANES_FLAGS";
 /// Set while some binding has an all-zero (any) destination; otherwise a

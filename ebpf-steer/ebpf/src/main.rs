@@ -7,7 +7,8 @@
 //! up in `LANES_SPI_CPU`, then `bpf_redirect_map` into the `LANES_CPUS`
 //! cpumap (kernel `kernel/bpf/cpumap.c`), so the owning CPU builds the skb
 //! and runs the ESP input path. Everything else is `XDP_PASS`. Each packet
-//! bumps exactly one per-CPU counter in `LANES_STATS`.
+//! bumps exactly one per-CPU counter in `LANES_STATS`; a steered packet also
+//! bumps its binding's counter in `LANES_SPI_STATS`.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
@@ -16,7 +17,7 @@ mod parse;
 use aya_ebpf::{
     bindings::xdp_action::XDP_PASS,
     macros::{map, xdp},
-    maps::{Array, CpuMap, HashMap, PerCpuArray},
+    maps::{Array, CpuMap, HashMap, PerCpuArray, PerCpuHashMap},
     programs::XdpContext,
 };
 use aya_log_ebpf::warn;
@@ -27,6 +28,12 @@ use crate::parse::{Skip, parse_esp};
 /// (destination, SPI) -> CPU, filled by the loader (`Steering::bind`).
 #[map]
 static LANES_SPI_CPU: HashMap<SpiKey, SpiValue> = HashMap::with_max_entries(MAX_BINDINGS, 0);
+
+/// Packets steered per binding of `LANES_SPI_CPU` (same key); entries are
+/// made and removed by the loader, never here.
+#[map]
+static LANES_SPI_STATS: PerCpuHashMap<SpiKey, u64> =
+    PerCpuHashMap::with_max_entries(MAX_BINDINGS, 0);
 
 /// One entry per online CPU (queue size set by the loader).
 #[map]
@@ -70,7 +77,7 @@ fn try_lanes_steer(ctx: &XdpContext) -> Result<u32, u32> {
             return Ok(XDP_PASS);
         }
     };
-    let Some(cpu) = lookup(&key) else {
+    let Some((cpu, bound)) = lookup(&key) else {
         count(Counter::UnknownSpi);
         return Ok(XDP_PASS);
     };
@@ -79,6 +86,7 @@ fn try_lanes_steer(ctx: &XdpContext) -> Result<u32, u32> {
     match LANES_CPUS.redirect(cpu, u64::from(XDP_PASS)) {
         Ok(action) => {
             count(Counter::Steered);
+            count_binding(&bound);
             Ok(action)
         }
         Err(action) => {
@@ -98,13 +106,13 @@ fn try_lanes_steer(ctx: &XdpContext) -> Result<u32, u32> {
     }
 }
 
-/// The CPU bound to `key`, else to its SPI on any destination (looked up
-/// only while such bindings exist).
+/// The CPU bound to `key` and the key that matched: `key` itself, else its
+/// SPI on any destination (looked up only while such bindings exist).
 #[inline(always)]
-fn lookup(key: &SpiKey) -> Option<u32> {
+fn lookup(key: &SpiKey) -> Option<(u32, SpiKey)> {
     // SAFETY: the value is plain data and copied out before returning.
     if let Some(v) = unsafe { LANES_SPI_CPU.get(key) } {
-        return Some(v.cpu);
+        return Some((v.cpu, *key));
     }
     if LANES_FLAGS.get(0).is_none_or(|f| f & FLAG_ANY_DST == 0) {
         return None;
@@ -114,7 +122,18 @@ fn lookup(key: &SpiKey) -> Option<u32> {
         spi: key.spi,
     };
     // SAFETY: as above.
-    unsafe { LANES_SPI_CPU.get(any) }.map(|v| v.cpu)
+    unsafe { LANES_SPI_CPU.get(any) }.map(|v| (v.cpu, any))
+}
+
+/// Adds one to this CPU's packet count of the binding `key`, if the loader
+/// made its entry.
+#[inline(always)]
+fn count_binding(key: &SpiKey) {
+    if let Some(p) = LANES_SPI_STATS.get_ptr_mut(key) {
+        // SAFETY: a per-CPU value, written only by this CPU with migration
+        // disabled (as in `count`).
+        unsafe { *p += 1 };
+    }
 }
 
 /// Adds one to this CPU's `c` counter and returns the new value.

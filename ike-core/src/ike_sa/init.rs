@@ -496,6 +496,7 @@ impl IkeSa {
             payloads,
         };
         let packet = msg.to_bytes();
+        ctx.out.exchanges.request_sent(ExchangeType::IKE_SA_INIT);
         self.send(ctx, &packet);
         self.next_msg_id = 1;
         // A restart keeps the retransmission budget: COOKIE and INVALID_KE_PAYLOAD
@@ -685,6 +686,9 @@ impl IkeSa {
                 self.keys = Some(Box::new(keys));
                 self.ike_sel = Some(p.sel);
                 (self.nat, self.behind_nat) = (p.nat.0 || p.nat.1, p.nat.0);
+                ctx.out
+                    .exchanges
+                    .response_sent(ExchangeType::IKE_SA_INIT, &[]);
                 self.send(ctx, &response);
                 self.state = State::InitDone(Box::new(InitResponder {
                     request: p.request,
@@ -698,6 +702,11 @@ impl IkeSa {
             }
             Err(reply) => {
                 if let Some(reply) = reply {
+                    let payloads = Message::decode(&reply).map(|m| m.payloads);
+                    let payloads = payloads.unwrap_or_default();
+                    ctx.out
+                        .exchanges
+                        .response_sent(ExchangeType::IKE_SA_INIT, &payloads);
                     self.send(ctx, &reply);
                 }
                 self.die(

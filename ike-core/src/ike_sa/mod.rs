@@ -69,6 +69,8 @@ pub(crate) struct Outputs {
     pub(crate) spis: SpiPool,
     /// What IKE fragmentation did (RFC 7383).
     pub(crate) frag: frag::FragStats,
+    /// Exchanges and their failures.
+    pub(crate) exchanges: crate::exchange_stats::ExchangeStats,
 }
 
 /// Everything an IKE SA passes to its successor (RFC 7296 §2.8.2).
@@ -425,6 +427,7 @@ impl IkeSa {
             return;
         };
         self.next_msg_id = self.next_msg_id.wrapping_add(1);
+        ctx.out.exchanges.request_sent(exchange);
         self.send_all(ctx, &datagrams);
         let packet = match datagrams.len() {
             1 => datagrams.pop().unwrap_or_default(),
@@ -456,6 +459,7 @@ impl IkeSa {
             tracing::warn!(ike = ?self.id, "failed to protect response");
             return;
         };
+        ctx.out.exchanges.response_sent(exchange, payloads);
         self.send_all(ctx, &datagrams);
         self.last_response = datagrams;
     }
@@ -531,6 +535,7 @@ impl IkeSa {
         let Some(o) = self.outstanding.take() else {
             return;
         };
+        ctx.out.exchanges.response_received(o.exchange, &inner);
         match o.pending {
             Pending::Intermediate(ke) => {
                 self.handle_intermediate_response(ctx, now, ke, &inner, rx.datagram);
@@ -753,6 +758,7 @@ impl IkeSa {
                 };
                 self.send_all(ctx, &p);
             } else {
+                ctx.out.exchanges.timed_out(o.exchange);
                 // Our crossing IKE rekey went unanswered: the peer's stands (RFC 7296 §2.8.2).
                 if self.ike_collision.is_some() {
                     self.rekey_ike_failed(ctx, now);

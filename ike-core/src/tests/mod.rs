@@ -3,6 +3,7 @@
 mod certs;
 mod dos;
 mod engine;
+mod exchange_counts;
 mod exchanges;
 mod failures;
 mod frag;
