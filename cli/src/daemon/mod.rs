@@ -6,6 +6,7 @@ pub mod backend;
 pub mod driver;
 mod exec;
 pub mod fake;
+mod feed;
 pub mod ke_pool;
 pub mod kernel;
 pub mod netif;
