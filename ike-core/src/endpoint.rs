@@ -17,7 +17,7 @@ use crate::event::{Event, IkeSaInfo, IkeSaState, Transmit};
 use crate::ids::{ChildSaId, ConnId, CpuId, IkeSaId, IkeSpi, Spi};
 use crate::ike_sa::{Ctx, IkeSa, Outputs, State, Task};
 use crate::ke_job::{KeJob, KeResult};
-use crate::sa_index::SaIndex;
+use crate::sa_index::{Owners, SaIndex};
 use crate::spi_pool::SpiPool;
 use crate::wire::natt::{NattDatagram, classify_4500};
 use crate::wire::{ExchangeType, Flags, Header, Message, Notify, NotifyType, Payload};
@@ -813,14 +813,16 @@ impl Endpoint {
         match ev {
             KernelEvent::Acquire { reqid, cpu, seq } => self.acquire(now, reqid, cpu, seq),
             KernelEvent::Expire { spi, hard } => {
-                for id in self.index.by_esp(spi).to_vec() {
+                let owners = self.index.by_esp(spi);
+                for &id in owners.iter().flat_map(Owners::as_slice) {
                     if self.with_sa(id, |sa, ctx| sa.expire(ctx, now, spi, hard)) == Some(true) {
                         break;
                     }
                 }
             }
             KernelEvent::Mapping { spi, remote } => {
-                for id in self.index.by_esp(spi).to_vec() {
+                let owners = self.index.by_esp(spi);
+                for &id in owners.iter().flat_map(Owners::as_slice) {
                     self.with_sa(id, |sa, ctx| sa.maps_peer(spi) && sa.move_peer(ctx, remote));
                 }
             }

@@ -24,17 +24,62 @@ struct Entry {
     children: Vec<ChildSaId>,
 }
 
+/// The IKE SAs using one ESP SPI: one, except while Child SAs move between
+/// IKE SAs (a rekey) or when a peer's outbound SPI equals one of ours. The
+/// common case is kept inline, so a lookup reads no second allocation.
+#[derive(Clone, Debug)]
+pub(crate) enum Owners {
+    One(IkeSaId),
+    Many(Vec<IkeSaId>),
+}
+
+impl Owners {
+    pub(crate) fn as_slice(&self) -> &[IkeSaId] {
+        match self {
+            Self::One(id) => std::slice::from_ref(id),
+            Self::Many(v) => v,
+        }
+    }
+
+    fn add(&mut self, id: IkeSaId) {
+        match self {
+            Self::One(x) if *x == id => {}
+            Self::One(x) => *self = Self::Many(vec![*x, id]),
+            Self::Many(v) if !v.contains(&id) => v.push(id),
+            Self::Many(_) => {}
+        }
+    }
+
+    /// Removes `id`; `true` when no owner is left.
+    fn remove(&mut self, id: IkeSaId) -> bool {
+        match self {
+            Self::One(x) => *x == id,
+            Self::Many(v) => {
+                v.retain(|x| *x != id);
+                let (left, first) = (v.len(), v.first().copied());
+                if let (1, Some(only)) = (left, first) {
+                    *self = Self::One(only);
+                }
+                left == 0
+            }
+        }
+    }
+}
+
 /// The index.
 #[derive(Default)]
 pub(crate) struct SaIndex {
     entries: HashMap<IkeSaId, Entry>,
     timers: BTreeSet<(Instant, IkeSaId)>,
     by_conn: HashMap<ConnId, BTreeSet<IkeSaId>>,
-    by_esp: HashMap<Spi, Vec<IkeSaId>>,
+    by_esp: HashMap<Spi, Owners>,
     by_child: HashMap<ChildSaId, IkeSaId>,
+    /// Reused buffers: re-reading an unchanged SA allocates nothing.
+    scratch_spis: Vec<Spi>,
+    scratch_children: Vec<ChildSaId>,
 }
 
-fn held_spis(sa: &IkeSa) -> Vec<Spi> {
+fn held_spis(sa: &IkeSa) -> impl Iterator<Item = Spi> + '_ {
     let pending = sa.outstanding.as_ref().and_then(|o| match &o.pending {
         Pending::Auth(Some(r)) | Pending::CreateChild(r) => Some(r.spi_in),
         Pending::FollowupKe(f, _) => Some(f.req.spi_in),
@@ -45,82 +90,131 @@ fn held_spis(sa: &IkeSa) -> Vec<Spi> {
         .map(|c| c.spi_in)
         .chain(pending)
         .chain(sa.followups.iter().map(|f| f.spi_in))
-        .collect()
+}
+
+/// Reads `new` into `cur`; when it differs, returns `true` and leaves the
+/// previous contents in `old`. Neither allocates once both buffers are sized.
+fn refresh<T: PartialEq>(cur: &mut Vec<T>, old: &mut Vec<T>, new: impl Iterator<Item = T>) -> bool {
+    old.clear();
+    old.extend(new);
+    if *old == *cur {
+        return false;
+    }
+    std::mem::swap(cur, old);
+    true
+}
+
+fn move_timer(
+    timers: &mut BTreeSet<(Instant, IkeSaId)>,
+    id: IkeSaId,
+    old: Option<Instant>,
+    new: Option<Instant>,
+) {
+    if old == new {
+        return;
+    }
+    if let Some(t) = old {
+        timers.remove(&(t, id));
+    }
+    if let Some(t) = new {
+        timers.insert((t, id));
+    }
+}
+
+fn move_conn(
+    by_conn: &mut HashMap<ConnId, BTreeSet<IkeSaId>>,
+    id: IkeSaId,
+    old: Option<ConnId>,
+    new: Option<ConnId>,
+) {
+    if old == new {
+        return;
+    }
+    if let Some(c) = old
+        && let Some(set) = by_conn.get_mut(&c)
+    {
+        set.remove(&id);
+        if set.is_empty() {
+            by_conn.remove(&c);
+        }
+    }
+    if let Some(c) = new {
+        by_conn.entry(c).or_default().insert(id);
+    }
+}
+
+fn reindex_esp(by_esp: &mut HashMap<Spi, Owners>, id: IkeSaId, old: &[Spi], new: &[Spi]) {
+    for s in old.iter().filter(|s| !new.contains(s)) {
+        if let Some(o) = by_esp.get_mut(s)
+            && o.remove(id)
+        {
+            by_esp.remove(s);
+        }
+    }
+    for s in new.iter().filter(|s| !old.contains(s)) {
+        by_esp
+            .entry(*s)
+            .and_modify(|o| o.add(id))
+            .or_insert(Owners::One(id));
+    }
+}
+
+fn reindex_children(
+    by_child: &mut HashMap<ChildSaId, IkeSaId>,
+    id: IkeSaId,
+    old: &[ChildSaId],
+    new: &[ChildSaId],
+) {
+    for c in old {
+        if by_child.get(c) == Some(&id) {
+            by_child.remove(c);
+        }
+    }
+    for c in new {
+        by_child.insert(*c, id);
+    }
 }
 
 impl SaIndex {
     /// Re-reads IKE SA `id` (`None`: it is gone) and updates every lookup
-    /// and the SPI pool.
+    /// and the SPI pool. An SA whose Child SAs did not change costs one
+    /// entry lookup, no allocation and no other map write.
     pub(crate) fn update(&mut self, id: IkeSaId, sa: Option<&IkeSa>, spis: &mut SpiPool) {
-        let old = self.entries.remove(&id).unwrap_or_default();
-        let new = sa.map_or_else(Entry::default, |sa| Entry {
-            conn: Some(sa.conn),
-            deadline: sa.poll_timeout(),
-            esp: sa
-                .children
-                .iter()
-                .flat_map(|c| [c.spi_in, c.spi_out])
-                .collect(),
-            held: held_spis(sa),
-            children: sa.children.iter().map(|c| c.id).collect(),
-        });
-        if old.deadline != new.deadline {
-            if let Some(t) = old.deadline {
-                self.timers.remove(&(t, id));
-            }
-            if let Some(t) = new.deadline {
-                self.timers.insert((t, id));
-            }
+        let Some(sa) = sa else {
+            self.forget(id, spis);
+            return;
+        };
+        let e = self.entries.entry(id).or_default();
+        let deadline = sa.poll_timeout();
+        move_timer(&mut self.timers, id, e.deadline, deadline);
+        e.deadline = deadline;
+        move_conn(&mut self.by_conn, id, e.conn, Some(sa.conn));
+        e.conn = Some(sa.conn);
+        let old = &mut self.scratch_spis;
+        let esp = sa.children.iter().flat_map(|c| [c.spi_in, c.spi_out]);
+        if refresh(&mut e.esp, old, esp) {
+            reindex_esp(&mut self.by_esp, id, old, &e.esp);
         }
-        if old.conn != new.conn {
-            if let Some(c) = old.conn
-                && let Some(set) = self.by_conn.get_mut(&c)
-            {
-                set.remove(&id);
-                if set.is_empty() {
-                    self.by_conn.remove(&c);
-                }
-            }
-            if let Some(c) = new.conn {
-                self.by_conn.entry(c).or_default().insert(id);
-            }
+        let old_children = &mut self.scratch_children;
+        let children = sa.children.iter().map(|c| c.id);
+        if refresh(&mut e.children, old_children, children) {
+            reindex_children(&mut self.by_child, id, old_children, &e.children);
         }
-        if old.esp != new.esp {
-            self.reindex_esp(id, &old.esp, &new.esp);
-        }
-        if old.children != new.children {
-            for c in &old.children {
-                if self.by_child.get(c) == Some(&id) {
-                    self.by_child.remove(c);
-                }
-            }
-            for c in &new.children {
-                self.by_child.insert(*c, id);
-            }
-        }
-        if old.held != new.held {
-            spis.hold(id, &old.held, &new.held);
-        }
-        if sa.is_some() {
-            self.entries.insert(id, new);
+        if refresh(&mut e.held, old, held_spis(sa)) {
+            spis.hold(id, old, &e.held);
         }
     }
 
-    fn reindex_esp(&mut self, id: IkeSaId, old: &[Spi], new: &[Spi]) {
-        for s in old.iter().filter(|s| !new.contains(s)) {
-            if let Some(v) = self.by_esp.get_mut(s) {
-                v.retain(|x| *x != id);
-                if v.is_empty() {
-                    self.by_esp.remove(s);
-                }
-            }
-        }
-        for s in new.iter().filter(|s| !old.contains(s)) {
-            let v = self.by_esp.entry(*s).or_default();
-            if !v.contains(&id) {
-                v.push(id);
-            }
-        }
+    /// Drops every entry of IKE SA `id`.
+    fn forget(&mut self, id: IkeSaId, spis: &mut SpiPool) {
+        let Some(old) = self.entries.remove(&id) else {
+            return;
+        };
+        move_timer(&mut self.timers, id, old.deadline, None);
+        move_conn(&mut self.by_conn, id, old.conn, None);
+        reindex_esp(&mut self.by_esp, id, &old.esp, &[]);
+        reindex_children(&mut self.by_child, id, &old.children, &[]);
+        spis.hold(id, &old.held, &[]);
     }
 
     /// The earliest timer of any SA.
@@ -149,9 +243,10 @@ impl SaIndex {
         self.by_conn.get(&conn).into_iter().flatten().copied()
     }
 
-    /// IKE SAs with a Child SA using `spi` (inbound or outbound).
-    pub(crate) fn by_esp(&self, spi: Spi) -> &[IkeSaId] {
-        self.by_esp.get(&spi).map_or(&[], Vec::as_slice)
+    /// IKE SAs with a Child SA using `spi` (inbound or outbound), copied
+    /// so the caller may change them while it walks the list.
+    pub(crate) fn by_esp(&self, spi: Spi) -> Option<Owners> {
+        self.by_esp.get(&spi).cloned()
     }
 
     /// The IKE SA that owns a Child SA.
@@ -166,8 +261,39 @@ impl SaIndex {
             self.entries.len(),
             self.timers.len(),
             self.by_conn.values().map(BTreeSet::len).sum(),
-            self.by_esp.values().map(Vec::len).sum(),
+            self.by_esp.values().map(|o| o.as_slice().len()).sum(),
             self.by_child.len(),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_go_from_one_to_many_and_back() {
+        let (a, b) = (IkeSaId(1), IkeSaId(2));
+        let mut o = Owners::One(a);
+        o.add(a);
+        assert_eq!(o.as_slice(), &[a], "adding the same SA twice keeps one");
+        o.add(b);
+        assert_eq!(o.as_slice(), &[a, b]);
+        assert!(!o.remove(a), "b is left");
+        assert!(matches!(o, Owners::One(x) if x == b), "back inline: {o:?}");
+        assert!(!o.remove(a), "removing a stranger leaves b");
+        assert!(o.remove(b), "nobody left");
+    }
+
+    #[test]
+    fn refresh_reports_a_change_and_keeps_the_old_contents() {
+        let (mut cur, mut old) = (vec![Spi(1), Spi(2)], Vec::new());
+        assert!(!refresh(&mut cur, &mut old, [Spi(1), Spi(2)].into_iter()));
+        assert_eq!(cur, [Spi(1), Spi(2)]);
+        assert!(refresh(&mut cur, &mut old, [Spi(2), Spi(3)].into_iter()));
+        assert_eq!(
+            (cur.as_slice(), old.as_slice()),
+            (&[Spi(2), Spi(3)][..], &[Spi(1), Spi(2)][..])
+        );
     }
 }

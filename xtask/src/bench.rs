@@ -7,6 +7,9 @@
 //!   IKE_AUTH handshake against its DH + PRF + AEAD floor (in-process);
 //! - `scale`: the engine's cost per DPD request and per soft expire with 10,
 //!   100, 1,000 and 10,000 connections, each with an IKE SA (in-process);
+//! - `loop`: the daemon loop's cost (engine, planner, kernel operations) per
+//!   DPD request, soft expire and rekey response with 10 to 10,000
+//!   connections (in-process; `bench_scale.rs`);
 //! - `xdp`: the steering program under BPF_PROG_TEST_RUN against a trivial
 //!   XDP_PASS program (host kernel, root);
 //! - `xfrm`: SA installs per second, lanes vs `ip -batch` and one `ip`
@@ -31,7 +34,10 @@ use std::fmt::Write as _;
 use std::process::Command;
 use std::time::Instant;
 
-const SECTIONS: &[&str] = &["ike", "scale", "xdp", "xfrm", "daemon", "pcpu"];
+#[path = "bench_scale.rs"]
+mod bench_scale;
+
+const SECTIONS: &[&str] = &["ike", "scale", "loop", "xdp", "xfrm", "daemon", "pcpu"];
 
 #[derive(clap::Args, Debug)]
 pub struct Options {
@@ -56,6 +62,10 @@ pub struct Options {
     /// Wall-clock limit of one VM boot of the `daemon`/`pcpu` sections, seconds.
     #[arg(long, default_value_t = 3600)]
     pub vm_timeout: u64,
+    /// Guest memory of the VM sections, MiB (10,000 IKE SAs on both ends
+    /// want more than the testbed's default).
+    #[arg(long, default_value_t = 2048)]
+    pub mem: u32,
 }
 
 struct Section {
@@ -96,6 +106,7 @@ pub fn run(o: &Options) -> Result<()> {
         let res = match name {
             "ike" => ike().map(Out::from),
             "scale" => scale().map(Out::from),
+            "loop" => bench_scale::daemon_loop().map(Out::from),
             "xdp" => xdp(o.xdp_repeat).map(Out::from),
             "xfrm" => xfrm(o.cpus).map(Out::from),
             "daemon" => daemon(o),
@@ -247,6 +258,12 @@ fn daemon(o: &Options) -> Result<Out> {
         steps = rss.join(", "),
     );
     text.push_str(&rss_table(&out, &o.rss));
+    let (steps, rows) = bench_scale::vm_steps(&out, &o.rss);
+    text.push_str(&steps);
+    if !rows.is_empty() {
+        let csv = bench_scale::write_csv("daemon-steps", &rows)?;
+        let _ = writeln!(text, "CSV: `{}`\n", csv.display());
+    }
     out.finish(text)
 }
 
@@ -496,6 +513,7 @@ fn guest_script(o: &Options, script: &str, args: &str) -> Result<GuestOut> {
     }
     let boot = vm::BootArgs {
         cpus: o.cpus,
+        mem: o.mem,
         release: true,
         timeout: o.vm_timeout,
         ..Default::default()

@@ -87,8 +87,8 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     started: Instant,
     kernel_rx: Option<mpsc::UnboundedReceiver<KernelEvent>>,
     /// IKE_SA_INIT key exchanges on worker threads.
-    ke_pool: KePool,
-    ke_rx: Option<mpsc::UnboundedReceiver<ike_core::KeResult>>,
+    pub(super) ke_pool: KePool,
+    pub(super) ke_rx: Option<mpsc::UnboundedReceiver<ike_core::KeResult>>,
     /// Event counters for `GET /metrics`.
     pub(super) metrics: crate::metrics::Live,
     /// XFRM interfaces lanes created (route-based children).
@@ -425,12 +425,12 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
 
     /// Hands a datagram to the engine, which routes it (by IKE SPI, or a new
     /// IKE_SA_INIT by the peer's address and identity).
-    fn on_datagram(&mut self, d: Datagram, data: &[u8]) {
+    pub(super) fn on_datagram(&mut self, d: Datagram, data: &[u8]) {
         self.ep
             .handle_datagram(Instant::now(), d.remote, d.local, data);
     }
 
-    fn on_kernel(&mut self, ev: KernelEvent) {
+    pub(super) fn on_kernel(&mut self, ev: KernelEvent) {
         let now = Instant::now();
         let reqid = match &ev {
             KernelEvent::Acquire { reqid, .. }

@@ -7,6 +7,7 @@ pub mod driver;
 mod exchange_status;
 mod exec;
 pub mod fake;
+mod feed;
 pub mod ke_pool;
 pub mod kernel;
 pub mod netif;

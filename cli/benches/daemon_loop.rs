@@ -1,0 +1,426 @@
+//! The daemon loop's cost per input against the number of configured
+//! connections (10, 100, 1,000, 10,000): not the engine alone but one input
+//! as `Daemon::run` handles it, the engine and then the drain (UDP sends,
+//! events, the kernel planner and its operations on a recording kernel).
+//!
+//! The responder is a real `Daemon` built from a generated lanes.toml with N
+//! connections (one Child SA each), bound to loopback; its kernel is the
+//! recording backend below. The initiator is an ike-core `Endpoint` in the
+//! same process that receives the daemon's datagrams on its own loopback
+//! socket. Measured inputs, each per tunnel:
+//! - a DPD request (INFORMATIONAL, RFC 7296 §2.4): datagram in, response out;
+//! - a soft expire of the Child SA's inbound SA (XFRM_MSG_EXPIRE): the
+//!   CREATE_CHILD_SA rekey request goes out;
+//! - the CREATE_CHILD_SA response: the planner installs the new SA pair and
+//!   its policies and deletes the old pair.
+//!
+//! Sizes run in interleaved rounds, order shuffled; each figure is the median
+//! over rounds with its min-max. Output: a table and `@@CSV` lines
+//! (`impl,tunnels,metric,median,min,max`).
+//!
+//! Run: `cargo bench -p lanes-cli --bench daemon_loop [ROUNDS]` (plain binary).
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use ike_core::crypto::CryptoProvider;
+use ike_core::{
+    ChildConfig, ConnectionConfig, Endpoint, EndpointConfig, Identity, Proposal, Psk,
+    TrafficSelector,
+};
+use lanes_cli::config::Config;
+use lanes_cli::daemon::backend::{Caps, Counters, OffloadState};
+use lanes_cli::daemon::{Daemon, KernelEvent, NoSteer, Options, SaBackend};
+use tokio::sync::mpsc;
+use xfrm_offload::{OffloadMode, PolicyId, PolicySpec, SaDir, SaId, SaSpec};
+
+const SIZES: [usize; 4] = [10, 100, 1_000, 10_000];
+const DPD: Duration = Duration::from_secs(30);
+/// Inputs fed before the initiator empties its socket (its receive buffer
+/// holds a few hundred datagrams).
+const CHUNK: usize = 64;
+const PSK: &str = "lanes-bench-psk-0123456789";
+const LOOP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// A kernel that keeps what a kernel would key its tables by: SAs by
+/// (dst, SPI), the inbound ones with their reqid, and policies by id.
+#[derive(Default)]
+struct RecordingKernel {
+    sas: HashSet<(IpAddr, u32)>,
+    /// Inbound SPI → reqid (what a soft expire names).
+    inbound: HashMap<u32, u32>,
+    policies: usize,
+    ops: u64,
+}
+
+impl SaBackend for RecordingKernel {
+    async fn caps(&mut self) -> Caps {
+        Caps {
+            esp: true,
+            sa_dir: true,
+            per_cpu: false,
+        }
+    }
+
+    async fn add_sa(
+        &mut self,
+        spec: &SaSpec,
+        _offload: OffloadMode,
+        _iface: Option<&str>,
+    ) -> Result<OffloadState> {
+        self.add_sas(std::slice::from_ref(spec)).await?;
+        Ok(OffloadState::none())
+    }
+
+    async fn add_sas(&mut self, specs: &[SaSpec]) -> Result<Vec<Result<()>>> {
+        Ok(specs
+            .iter()
+            .map(|s| {
+                self.ops += 1;
+                if !self.sas.insert((s.dst, s.spi.0)) {
+                    anyhow::bail!("File exists (SA {} {:#x})", s.dst, s.spi.0);
+                }
+                if s.dir == Some(SaDir::In) {
+                    self.inbound.insert(s.spi.0, s.reqid.0);
+                }
+                Ok(())
+            })
+            .collect())
+    }
+
+    async fn delete_sa(&mut self, id: &SaId) -> Result<()> {
+        self.ops += 1;
+        self.sas.remove(&(id.dst, id.spi.0));
+        self.inbound.remove(&id.spi.0);
+        Ok(())
+    }
+
+    async fn counters(&mut self, _id: &SaId) -> Result<Counters> {
+        Ok(Counters::default())
+    }
+
+    async fn update_policies(&mut self, specs: &[PolicySpec]) -> Result<Vec<Result<()>>> {
+        self.ops += specs.len() as u64;
+        self.policies += specs.len();
+        Ok(specs.iter().map(|_| Ok(())).collect())
+    }
+
+    async fn delete_policy(&mut self, _id: &PolicyId) -> Result<()> {
+        self.ops += 1;
+        self.policies = self.policies.saturating_sub(1);
+        Ok(())
+    }
+
+    async fn flush_ours(&mut self) -> Result<(usize, usize)> {
+        Ok((0, 0))
+    }
+
+    fn events(&mut self) -> Result<mpsc::UnboundedReceiver<KernelEvent>> {
+        Ok(mpsc::unbounded_channel().1)
+    }
+}
+
+fn host(i: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(
+        0x0a01_0000 + u32::try_from(i).expect("size"),
+    ))
+}
+
+/// The daemon's lanes.toml: N responder connections, told apart by the
+/// initiator's identity (all come from 127.0.0.1).
+fn daemon_toml(n: usize, ports: (u16, u16, u16)) -> String {
+    let (ike, nat, peer) = ports;
+    let mut t = format!(
+        "[daemon]\nlisten = [\"127.0.0.1\"]\nike_port = {ike}\nnat_port = {nat}\n\
+         dos_protection = false\n\n"
+    );
+    for i in 0..n {
+        t += &format!(
+            "[connections.c{i}]\nlocal_addrs = [\"127.0.0.1\"]\nremote_addrs = [\"127.0.0.1\"]\n\
+             remote_port = {peer}\nproposals = [\"aes128gcm16-prfsha256-x25519\"]\n\
+             local = {{ auth = \"psk\", id = \"b\" }}\nremote = {{ auth = \"psk\", id = \"a{i}\" }}\n\
+             [connections.c{i}.children.net]\nlocal_ts = [\"192.168.0.0/16\"]\n\
+             remote_ts = [\"{}/32\"]\nesp_proposals = [\"aes128gcm16\"]\n\
+             rekey_time = \"24h\"\nlife_time = \"25h\"\n\n",
+            host(i)
+        );
+    }
+    t + &format!("[secrets.all]\nsecret = \"{PSK}\"\n")
+}
+
+/// The initiator's side of tunnel `i`.
+fn initiator_conn(i: usize, me: SocketAddr, daemon: SocketAddr) -> ConnectionConfig {
+    let mut c = ConnectionConfig::new(
+        format!("c{i}"),
+        me,
+        Identity::Fqdn(format!("a{i}")),
+        Psk::new(PSK.as_bytes().to_vec()),
+    );
+    c.remote = Some(daemon);
+    c.remote_id = Some(Identity::Fqdn("b".into()));
+    c.initial_contact = false;
+    c.dpd_delay = DPD;
+    c.rekey_time = Duration::ZERO;
+    c.ike_proposals = vec![Proposal::parse_ike("aes128gcm16-prfsha256-x25519").expect("ike")];
+    let mut ch = ChildConfig::new("net", u32::try_from(i).expect("reqid") + 1);
+    ch.esp_proposals = vec![Proposal::parse_esp("aes128gcm16").expect("esp")];
+    ch.local_ts = vec![TrafficSelector::subnet(host(i), 32)];
+    ch.remote_ts = vec![TrafficSelector::subnet(
+        "192.168.0.0".parse().expect("ip"),
+        16,
+    )];
+    ch.rekey_time = Duration::from_secs(100_000);
+    ch.life_time = Duration::from_secs(110_000);
+    c.children = vec![ch];
+    c
+}
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// One size: the daemon under test and its peer.
+struct World {
+    daemon: Daemon<RecordingKernel, NoSteer>,
+    peer: Endpoint,
+    /// The peer's socket: the daemon's datagrams arrive here.
+    sock: UdpSocket,
+    me: SocketAddr,
+    now: Instant,
+    buf: Vec<u8>,
+}
+
+impl World {
+    async fn new(n: usize, dir: &Path) -> Result<Self> {
+        let sock = UdpSocket::bind("127.0.0.1:0")?;
+        sock.set_nonblocking(true)?;
+        let me = sock.local_addr()?;
+        let at = SocketAddr::new(LOOP, free_port());
+        let path = dir.join(format!("lanes-{n}.toml"));
+        let text = daemon_toml(n, (at.port(), free_port(), me.port()));
+        let cfg = Config::parse(&text, &path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let opts = Options {
+            keep_kernel_state: true,
+            cpus: 2,
+        };
+        let mut daemon = Daemon::new(path, cfg, RecordingKernel::default(), NoSteer, opts)?;
+        daemon.start().await?;
+        let conns = (0..n).map(|i| initiator_conn(i, me, at)).collect();
+        let cfg = EndpointConfig {
+            connections: conns,
+            cookie_threshold: None,
+            // Both ends share 127.0.0.1: the peer's inbound SPIs (the
+            // daemon's outbound SAs) come from another range than the
+            // daemon's, as two hosts' SAs would never share a destination.
+            esp_spis: 0xd000_0000..=0xdfff_ffff,
+            ..EndpointConfig::default()
+        };
+        let peer = Endpoint::new(cfg, CryptoProvider::rust_crypto());
+        let mut w = World {
+            daemon,
+            peer,
+            sock,
+            me,
+            now: Instant::now(),
+            buf: vec![0; 65_536],
+        };
+        for chunk in (0..n).collect::<Vec<_>>().chunks(CHUNK) {
+            for i in chunk {
+                w.peer.initiate(w.now, &format!("c{i}"))?;
+            }
+            w.shuttle().await;
+        }
+        let up = w.daemon.backend_ref().inbound.len();
+        anyhow::ensure!(up == n, "{up} of {n} tunnels came up");
+        Ok(w)
+    }
+
+    /// The peer answers what the daemon sent; untimed.
+    fn peer_reads(&mut self) -> usize {
+        let mut got = 0;
+        let deadline = Instant::now() + Duration::from_millis(200);
+        loop {
+            match self.sock.recv_from(&mut self.buf) {
+                Ok((len, from)) => {
+                    got += 1;
+                    self.peer
+                        .handle_datagram(self.now, from, self.me, &self.buf[..len]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if got > 0 || Instant::now() > deadline {
+                        return got;
+                    }
+                    std::thread::yield_now();
+                }
+                Err(e) => panic!("peer socket: {e}"),
+            }
+        }
+    }
+
+    /// Feeds the peer's datagrams to the daemon in chunks until both are
+    /// quiet; returns the time the daemon spent and the datagrams fed.
+    async fn shuttle(&mut self) -> (Duration, usize) {
+        let (mut spent, mut count) = (Duration::ZERO, 0);
+        loop {
+            let out: Vec<_> = std::iter::from_fn(|| self.peer.poll_transmit(self.now)).collect();
+            if out.is_empty() && self.peer_reads() == 0 {
+                return (spent, count);
+            }
+            for chunk in out.chunks(CHUNK) {
+                let t = Instant::now();
+                for d in chunk {
+                    self.daemon.feed_datagram(d.local, d.remote, &d.data).await;
+                }
+                self.daemon.settle_key_exchanges().await;
+                spent += t.elapsed();
+                count += chunk.len();
+                self.peer_reads();
+            }
+            while self.peer.poll_event().is_some() {}
+        }
+    }
+
+    /// ns per DPD request handled by the daemon.
+    async fn dpd_round(&mut self, n: usize) -> f64 {
+        self.now += DPD;
+        self.peer.handle_timeout(self.now);
+        let (spent, count) = self.shuttle().await;
+        assert!(count >= n, "a DPD request per tunnel ({count} of {n})");
+        per(spent, count)
+    }
+
+    /// ns per soft expire, and ns per CREATE_CHILD_SA response (the rekey's
+    /// install through the planner).
+    async fn rekey_round(&mut self, n: usize) -> (f64, f64) {
+        let before: Vec<(u32, u32)> = self
+            .daemon
+            .backend_ref()
+            .inbound
+            .iter()
+            .map(|(s, r)| (*s, *r))
+            .collect();
+        let mut expire = Duration::ZERO;
+        for chunk in before.chunks(CHUNK) {
+            let t = Instant::now();
+            for &(spi, reqid) in chunk {
+                let ev = KernelEvent::Expire {
+                    spi,
+                    dst: LOOP,
+                    reqid,
+                    hard: false,
+                };
+                self.daemon.feed_kernel(ev).await;
+            }
+            expire += t.elapsed();
+            self.peer_reads();
+        }
+        let (spent, count) = self.shuttle().await;
+        let k = self.daemon.backend_ref();
+        assert_eq!(
+            k.inbound.len(),
+            n,
+            "one inbound SA per tunnel after the rekey"
+        );
+        assert!(
+            before.iter().all(|(s, _)| !k.inbound.contains_key(s)),
+            "every old inbound SA was replaced"
+        );
+        (per(expire, before.len()), per(spent, count))
+    }
+}
+
+fn per(d: Duration, n: usize) -> f64 {
+    d.as_secs_f64() * 1e9 / n.max(1) as f64
+}
+
+/// Median and (min, max) of `v`.
+fn stats(v: &mut [f64]) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+const METRICS: [&str; 3] = ["dpd_request_ns", "soft_expire_ns", "rekey_response_ns"];
+
+fn main() -> Result<()> {
+    let rounds: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(5);
+    let dir = std::env::temp_dir().join(format!("lanes-bench-loop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let res = rt.block_on(measure(rounds, &dir));
+    let _ = std::fs::remove_dir_all(&dir);
+    let figs = res?;
+    report(rounds, &figs);
+    Ok(())
+}
+
+/// Per size, per metric: the figure of each round.
+type Figures = Vec<[Vec<f64>; 3]>;
+
+async fn measure(rounds: usize, dir: &Path) -> Result<Figures> {
+    let mut worlds = Vec::new();
+    for n in SIZES {
+        let t = Instant::now();
+        let mut w = World::new(n, dir).await?;
+        w.dpd_round(n).await; // warm-up, discarded
+        println!("setup {n:>6} tunnels in {:.1} s", t.elapsed().as_secs_f64());
+        worlds.push(w);
+    }
+    let mut figs: Figures = vec![Default::default(); SIZES.len()];
+    let mut seed = 0x9e37_79b9_u32;
+    for _ in 0..rounds {
+        let mut order: Vec<usize> = (0..SIZES.len()).collect();
+        for i in (1..order.len()).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            order.swap(i, seed as usize % (i + 1));
+        }
+        for k in order {
+            let n = SIZES[k];
+            figs[k][0].push(worlds[k].dpd_round(n).await);
+            let (e, r) = worlds[k].rekey_round(n).await;
+            figs[k][1].push(e);
+            figs[k][2].push(r);
+        }
+    }
+    Ok(figs)
+}
+
+fn report(rounds: usize, figs: &Figures) {
+    println!("\ndaemon cost per input, median of {rounds} interleaved rounds [min-max], ns:");
+    println!(
+        "{:>8} | {:>24} | {:>24} | {:>24}",
+        "tunnels", METRICS[0], METRICS[1], METRICS[2]
+    );
+    let mut med = [[0.0; 4]; 3];
+    let mut csv = Vec::new();
+    for (k, n) in SIZES.iter().enumerate() {
+        let mut row = format!("{n:>8}");
+        for (m, name) in METRICS.iter().enumerate() {
+            let (md, lo, hi) = stats(&mut figs[k][m].clone());
+            med[m][k] = md;
+            row += &format!(" | {md:>7.0} [{lo:>6.0}-{hi:>6.0}]");
+            csv.push(format!("@@CSV lanes,{n},{name},{md:.0},{lo:.0},{hi:.0}"));
+        }
+        println!("{row}");
+    }
+    for (m, name) in METRICS.iter().enumerate() {
+        let ratio = med[m][3] / med[m][0];
+        let verdict = if ratio <= 1.2 { "met" } else { "MISSED" };
+        println!("ratio 10000/10 ({name}): {ratio:.2} (target <= 1.2: {verdict})");
+    }
+    for l in csv {
+        println!("{l}");
+    }
+}

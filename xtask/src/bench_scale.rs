@@ -1,0 +1,184 @@
+//! The scale figures of `cargo xtask bench`: the daemon loop's cost per
+//! input against the number of connections (section `loop`, in-process) and
+//! the per-step setup rate and responder memory of the `daemon` section's
+//! RSS steps (VM). Both also write a CSV next to the report, one row per
+//! figure: `impl,tunnels,metric,median,min,max`.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::{BenchLine, GuestOut, capture, sh};
+use crate::util;
+
+/// One CSV row.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Row {
+    pub imp: String,
+    pub tunnels: String,
+    pub metric: String,
+    pub median: String,
+    pub min: String,
+    pub max: String,
+}
+
+impl Row {
+    /// A single measurement: median, min and max are the value.
+    fn single(imp: &str, tunnels: u32, metric: &str, value: &str) -> Self {
+        Self {
+            imp: imp.into(),
+            tunnels: tunnels.to_string(),
+            metric: metric.into(),
+            median: value.into(),
+            min: value.into(),
+            max: value.into(),
+        }
+    }
+
+    /// `@@CSV impl,tunnels,metric,median,min,max` as printed by a bench.
+    fn parse(line: &str) -> Option<Self> {
+        let f: Vec<&str> = line.strip_prefix("@@CSV ")?.trim().split(',').collect();
+        let [imp, tunnels, metric, median, min, max] = f.as_slice() else {
+            return None;
+        };
+        Some(Self {
+            imp: (*imp).into(),
+            tunnels: (*tunnels).into(),
+            metric: (*metric).into(),
+            median: (*median).into(),
+            min: (*min).into(),
+            max: (*max).into(),
+        })
+    }
+}
+
+/// Writes `rows` to `bench/results/<stem>-<date>.csv`.
+pub(super) fn write_csv(stem: &str, rows: &[Row]) -> Result<PathBuf> {
+    let dir = util::root().join("bench/results");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{stem}-{}.csv", sh("date -u +%Y-%m-%dT%H%M%SZ")));
+    let mut text = String::from("impl,tunnels,metric,median,min,max\n");
+    for r in rows {
+        let _ = writeln!(
+            text,
+            "{},{},{},{},{},{}",
+            r.imp, r.tunnels, r.metric, r.median, r.min, r.max
+        );
+    }
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// `loop`: the daemon loop (engine, drain, planner, recording kernel) per
+/// DPD request, soft expire and rekey response, with 10 to 10,000
+/// connections (cli bench `daemon_loop`, interleaved rounds, medians).
+pub(super) fn daemon_loop() -> Result<String> {
+    let out = capture(util::cargo().args([
+        "bench",
+        "-p",
+        "lanes-cli",
+        "--bench",
+        "daemon_loop",
+        "--",
+        "7",
+    ]))?;
+    let rows: Vec<Row> = out.lines().filter_map(Row::parse).collect();
+    anyhow::ensure!(!rows.is_empty(), "the bench printed no @@CSV line:\n{out}");
+    let csv = write_csv("loop", &rows)?;
+    let text: String = out
+        .lines()
+        .filter(|l| !l.starts_with("@@CSV"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    Ok(format!(
+        "#### lanes-cli `daemon_loop` (7 interleaved rounds)\n\n```\n{text}```\n\nCSV: `{}`\n",
+        csv.strip_prefix(util::root()).unwrap_or(&csv).display()
+    ))
+}
+
+/// The `daemon` section's RSS steps: per step and daemon, the setup rate of
+/// the step's new IKE SAs and the responder's RSS growth per IKE SA; as a
+/// Markdown table, and as CSV rows.
+pub(super) fn vm_steps(out: &GuestOut, steps: &[u32]) -> (String, Vec<Row>) {
+    let fig = |name: String| {
+        out.lines.iter().find_map(|l| match l {
+            BenchLine::Figure { name: n, value, .. } if *n == name => Some(value.clone()),
+            _ => None,
+        })
+    };
+    let mut md = String::from(
+        "Per step: new IKE SAs (each with the fallback and per-CPU Child SAs) per second, \
+         and the responder's VmRSS growth over idle per IKE SA held (KiB):\n\n\
+         | IKE SAs | lanes IKE SA/s | charon IKE SA/s | lanes KiB/IKE SA | charon KiB/IKE SA |\n\
+         |---:|---:|---:|---:|---:|\n",
+    );
+    let mut rows = Vec::new();
+    for &n in steps {
+        let mut cells = Vec::new();
+        for (what, metric) in [
+            ("setup_rate", "setup_ike_sa_per_s"),
+            ("rss", "rss_kib_per_ike_sa"),
+        ] {
+            for imp in ["lanes", "charon"] {
+                let name = match what {
+                    "rss" => format!("rss_{imp}_per_ike_sa_at_{n}"),
+                    _ => format!("{what}_{imp}_{n}"),
+                };
+                let v = fig(name);
+                if let Some(v) = &v {
+                    rows.push(Row::single(imp, n, metric, v));
+                }
+                cells.push(v.unwrap_or_else(|| "-".into()));
+            }
+        }
+        let _ = writeln!(md, "| {n} | {} |", cells.join(" | "));
+    }
+    md.push('\n');
+    (md, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_csv_lines_and_rejects_short_ones() {
+        let r = Row::parse("@@CSV lanes,10000,soft_expire_ns,8693,5631,9408").expect("row");
+        assert_eq!(
+            (r.imp.as_str(), r.tunnels.as_str(), r.metric.as_str()),
+            ("lanes", "10000", "soft_expire_ns")
+        );
+        assert_eq!(
+            (r.median.as_str(), r.min.as_str(), r.max.as_str()),
+            ("8693", "5631", "9408")
+        );
+        assert_eq!(Row::parse("@@CSV lanes,10,x,1,2"), None);
+        assert_eq!(Row::parse("lanes,10,x,1,2,3"), None);
+    }
+
+    #[test]
+    fn vm_steps_pair_rate_and_memory_by_step() {
+        let out = GuestOut {
+            kernel: "k".into(),
+            charon: None,
+            lines: [
+                "@@BENCH setup_rate_lanes_10 12.5 IKE SA/s",
+                "@@BENCH rss_lanes_per_ike_sa_at_10 30.10 KiB",
+                "@@BENCH rss_charon_per_ike_sa_at_10 55.00 KiB",
+            ]
+            .iter()
+            .filter_map(|l| BenchLine::parse(l))
+            .collect(),
+            error: None,
+        };
+        let (md, rows) = vm_steps(&out, &[10, 100]);
+        assert!(md.contains("| 10 | 12.5 | - | 30.10 | 55.00 |"), "{md}");
+        assert!(md.contains("| 100 | - | - | - | - |"), "{md}");
+        assert_eq!(rows.len(), 3);
+        assert_eq!(
+            rows[0],
+            Row::single("lanes", 10, "setup_ike_sa_per_s", "12.5")
+        );
+    }
+}
