@@ -7,8 +7,9 @@
 //!   IKE_AUTH handshake against its DH + PRF + AEAD floor (in-process);
 //! - `scale`: the engine's cost per DPD request and per soft expire with 10,
 //!   100, 1,000 and 10,000 connections, each with an IKE SA (in-process);
-//! - `xdp`: the steering program under BPF_PROG_TEST_RUN against a trivial
-//!   XDP_PASS program (host kernel, root);
+//! - `xdp`: the steering program under BPF_PROG_TEST_RUN, plain and with
+//!   live frames, at 1 to 1M bindings, hot and cold keys, against an
+//!   XDP_PASS program (host kernel, root; `bench/xdp.rs`);
 //! - `xfrm`: SA installs per second, lanes vs `ip -batch` and one `ip`
 //!   process per SA (in the VM testbed: the host kernel has no ESP);
 //! - `daemon`: IKE_SA+Child establishments per second lanes<->lanes vs
@@ -21,9 +22,20 @@
 //! `@@RATIO NAME VALUE OP TARGET` and `@@FAIL WHAT` lines; the report lists
 //! the figures, each ratio with its target and whether it is met.
 //!
+//! Measurements repeat in interleaved rounds (`crate::stats`): medians with
+//! min–max and a confidence interval, targets judged on medians, every
+//! repetition kept under `bench/results/bench-<date>/raw/`, next to
+//! `report.md`, `summary.csv` and the charts (`bench/chart.rs`).
+//!
 //! A section that fails is recorded as failed in the report and makes the
 //! command exit non-zero after the report is written.
 
+mod chart;
+mod raw;
+mod report;
+mod xdp;
+
+use crate::stats::{HostLoad, HostSample, Plan};
 use crate::util;
 use crate::vm;
 use anyhow::{Result, bail};
@@ -47,9 +59,10 @@ pub struct Options {
     /// `daemon`: IKE SAs (each with one Child SA) set up for the rate.
     #[arg(long, default_value_t = 500)]
     pub sas: u32,
-    /// `daemon`: repetitions of the rate measurement (median reported).
-    #[arg(long, default_value_t = 3)]
-    pub reps: u32,
+    /// Kept repetitions of every measurement (after a discarded warm-up),
+    /// interleaved with its baseline; medians are reported.
+    #[arg(long, default_value_t = 5)]
+    pub reps: usize,
     /// `daemon`: IKE SA counts at which the responder's RSS is read.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 100, 1000])]
     pub rss: Vec<u32>,
@@ -71,6 +84,8 @@ struct Section {
 struct Out {
     text: String,
     targets: Option<(usize, usize)>,
+    /// Its lines of `summary.csv`.
+    rows: Vec<report::Row>,
 }
 
 impl From<String> for Out {
@@ -78,6 +93,7 @@ impl From<String> for Out {
         Self {
             text,
             targets: None,
+            rows: Vec::new(),
         }
     }
 }
@@ -88,22 +104,31 @@ pub fn run(o: &Options) -> Result<()> {
             bail!("unknown section `{s}`; sections are {}", SECTIONS.join(","));
         }
     }
+    if o.reps == 0 {
+        bail!("--reps 0: at least one kept repetition is needed (default 5)");
+    }
     let want = |s: &str| o.only.is_empty() || o.only.iter().any(|x| x == s);
+    let date = sh("date -u +%Y-%m-%dT%H%M%SZ");
+    let run = report::Run::create(&date)?;
+    let mut rows = Vec::new();
     let mut sections = Vec::new();
     for &name in SECTIONS.iter().filter(|s| want(s)) {
         eprintln!("==> bench {name}");
         let start = Instant::now();
         let res = match name {
             "ike" => ike().map(Out::from),
-            "scale" => scale().map(Out::from),
-            "xdp" => xdp(o.xdp_repeat).map(Out::from),
+            "scale" => scale(o, &run),
+            "xdp" => xdp::run(o, &run),
             "xfrm" => xfrm(o.cpus).map(Out::from),
             "daemon" => daemon(o),
             "pcpu" => pcpu(o),
             _ => unreachable!("section list is fixed"),
         };
         let (ok, text, targets) = match res {
-            Ok(o) => (true, o.text, o.targets),
+            Ok(o) => {
+                rows.extend(o.rows);
+                (true, o.text, o.targets)
+            }
             Err(e) => (false, format!("FAILED: {e:#}"), None),
         };
         eprintln!("{text}");
@@ -115,7 +140,8 @@ pub fn run(o: &Options) -> Result<()> {
             targets,
         });
     }
-    let path = write_report(&sections)?;
+    std::fs::write(run.dir.join("summary.csv"), report::summary_csv(&rows))?;
+    let path = write_report(&run, &date, &sections)?;
     println!("report: {}", path.display());
     let failed: Vec<_> = sections.iter().filter(|s| !s.ok).map(|s| s.name).collect();
     if !failed.is_empty() {
@@ -145,13 +171,66 @@ fn capture(cmd: &mut Command) -> Result<String> {
 }
 
 /// `scale`: the engine's cost per input with 10 to 10,000 connections and
-/// IKE SAs (ike-core bench `scale`, interleaved rounds, medians).
-fn scale() -> Result<String> {
-    let out =
-        capture(util::cargo().args(["bench", "-p", "ike-core", "--bench", "scale", "--", "7"]))?;
-    Ok(format!(
-        "#### ike-core `scale` (7 interleaved rounds)\n\n```\n{out}```\n"
-    ))
+/// IKE SAs (ike-core bench `scale`, sizes interleaved in shuffled rounds).
+fn scale(o: &Options, run: &report::Run) -> Result<Out> {
+    let plan = Plan::new(o.reps);
+    let before = HostSample::read()?;
+    let out = capture(
+        util::cargo()
+            .args(["bench", "-p", "ike-core", "--bench", "scale", "--"])
+            .args([o.reps.to_string(), plan.seed.to_string()]),
+    )?;
+    let host = HostLoad {
+        before,
+        after: HostSample::read()?,
+    };
+    run.keep_output("scale-ike-core", &out)?;
+    let ms = raw::parse(&out)?;
+    let judged = report::judge_section(run, "scale", &ms, &plan, &host)?;
+    let mut points = Vec::new();
+    for m in &ms {
+        for arm in m.arms() {
+            let (Some(n), s) = (
+                arm.strip_prefix('n').and_then(|n| n.parse().ok()),
+                m.summary(arm)?,
+            ) else {
+                continue;
+            };
+            points.push(chart::Point {
+                imp: "lanes engine (ike-core)".into(),
+                tunnels: n,
+                metric: format!("{} ({})", m.name, m.unit),
+                median: s.median,
+                min: s.min,
+                max: s.max,
+            });
+        }
+    }
+    std::fs::write(
+        run.dir.join("engine-cost-vs-connections.csv"),
+        chart::write_curve_csv(&points),
+    )?;
+    chart::draw(
+        &run.dir.join("engine-cost-vs-connections"),
+        "ike-core: cost per input vs connections (median, min–max)",
+        "connections, each with an IKE SA",
+        &points,
+    )?;
+    let prose: String = out
+        .lines()
+        .filter(|l| !l.starts_with("@@"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let text = format!(
+        "{}\n![engine cost vs connections](engine-cost-vs-connections.svg) \
+         (PNG: engine-cost-vs-connections.png)\n\n```\n{prose}```\n",
+        judged.table,
+    );
+    Ok(Out {
+        text,
+        targets: Some(judged.targets),
+        rows: judged.rows,
+    })
 }
 
 fn ike() -> Result<String> {
@@ -161,19 +240,6 @@ fn ike() -> Result<String> {
         let _ = writeln!(text, "#### ike-core `{b}`\n\n```\n{}```\n", out);
     }
     Ok(text)
-}
-
-fn xdp(repeat: u32) -> Result<String> {
-    crate::build::build_ebpf()?;
-    let out = capture(
-        util::cargo()
-            .args(["run", "--quiet", "--release", "-p", "ebpf-steer"])
-            .args(["--example", "steer-bench", "--"])
-            .args([repeat.to_string(), "5".to_string()]),
-    )?;
-    Ok(format!(
-        "BPF_PROG_TEST_RUN on the host kernel, repeat {repeat}, 5 rounds:\n\n```\n{out}```\n"
-    ))
 }
 
 fn xfrm(cpus: u32) -> Result<String> {
@@ -307,6 +373,7 @@ impl GuestOut {
         Ok(Out {
             text,
             targets: Some(self.targets()),
+            rows: Vec::new(),
         })
     }
 
@@ -560,11 +627,8 @@ fn sh(cmd: &str) -> String {
         .unwrap_or_default()
 }
 
-fn write_report(sections: &[Section]) -> Result<std::path::PathBuf> {
-    let date = sh("date -u +%Y-%m-%dT%H%M%SZ");
-    let dir = util::root().join("bench/results");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("bench-{date}.md"));
+fn write_report(run: &report::Run, date: &str, sections: &[Section]) -> Result<std::path::PathBuf> {
+    let path = run.dir.join("report.md");
     let mut md = String::new();
     let _ = writeln!(md, "# lanes benchmarks, {date}\n");
     let _ = writeln!(
@@ -595,7 +659,7 @@ fn write_report(sections: &[Section]) -> Result<std::path::PathBuf> {
             md,
             "| {} | {} | {targets} | {:.0} |",
             s.name,
-            if s.ok { "ok" } else { "FAILED" },
+            report::result_cell(s.ok, s.targets),
             s.secs
         );
     }
