@@ -67,8 +67,7 @@ fn parse_opts() -> Result<Opts, String> {
         seed: 1,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut it = args.chunks(2);
-    while let Some(pair) = it.next() {
+    for pair in args.chunks(2) {
         let [flag, v] = pair else {
             return Err(format!("`{}` needs a value", pair[0]));
         };
@@ -148,7 +147,8 @@ fn run(o: &Opts) -> Result<(), ebpf_steer::Error> {
     );
     let mut rng = Rng(o.seed);
     for &size in &o.sizes {
-        let capacity = size.max(ebpf_steer_common::MAX_BINDINGS);
+        // `size` IPv4 bindings plus the IPv6 one.
+        let capacity = (size + 1).max(ebpf_steer_common::MAX_BINDINGS);
         let mut s = Steering::load_sized(None, capacity)?;
         let hot_spi = fill(&mut s, size, &cpus, bench_cpu)?;
         for case in size_cases(size, hot_spi, o, &mut rng) {
@@ -277,7 +277,7 @@ fn measure(
         println!("@@TARGET {} over steer floor <= {t}", case.name);
     }
     for round in 0..o.warmup + o.reps {
-        let floor_first = rng.next() % 2 == 0;
+        let floor_first = rng.next().is_multiple_of(2);
         for slot in 0..2 {
             let floor = (slot == 0) == floor_first;
             let ns = run_arm(s, case, floor, o)?;

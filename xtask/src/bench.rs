@@ -116,7 +116,7 @@ pub fn run(o: &Options) -> Result<()> {
         eprintln!("==> bench {name}");
         let start = Instant::now();
         let res = match name {
-            "ike" => ike().map(Out::from),
+            "ike" => ike(o, &run),
             "scale" => scale(o, &run),
             "xdp" => xdp::run(o, &run),
             "xfrm" => xfrm(o.cpus).map(Out::from),
@@ -141,6 +141,9 @@ pub fn run(o: &Options) -> Result<()> {
         });
     }
     std::fs::write(run.dir.join("summary.csv"), report::summary_csv(&rows))?;
+    for c in chart::draw_curve_files(&run.dir)? {
+        eprintln!("chart: {}.svg", c.display());
+    }
     let path = write_report(&run, &date, &sections)?;
     println!("report: {}", path.display());
     let failed: Vec<_> = sections.iter().filter(|s| !s.ok).map(|s| s.name).collect();
@@ -173,7 +176,7 @@ fn capture(cmd: &mut Command) -> Result<String> {
 /// `scale`: the engine's cost per input with 10 to 10,000 connections and
 /// IKE SAs (ike-core bench `scale`, sizes interleaved in shuffled rounds).
 fn scale(o: &Options, run: &report::Run) -> Result<Out> {
-    let plan = Plan::new(o.reps);
+    let plan = seed32(Plan::new(o.reps));
     let before = HostSample::read()?;
     let out = capture(
         util::cargo()
@@ -233,13 +236,55 @@ fn scale(o: &Options, run: &report::Run) -> Result<Out> {
     })
 }
 
-fn ike() -> Result<String> {
-    let mut text = String::new();
-    for b in ["codec", "crypto", "handshake"] {
-        let out = capture(util::cargo().args(["bench", "-p", "ike-core", "--bench", b]))?;
-        let _ = writeln!(text, "#### ike-core `{b}`\n\n```\n{}```\n", out);
+/// `plan` with a non-zero 32-bit seed (the ike-core benches take a u32).
+fn seed32(plan: Plan) -> Plan {
+    Plan {
+        seed: u64::from(plan.seed as u32 | 1),
+        ..plan
     }
-    Ok(text)
+}
+
+/// `ike`: codec and crypto primitives (one run each, no target), and the
+/// handshake against its crypto floor in interleaved rounds.
+fn ike(o: &Options, run: &report::Run) -> Result<Out> {
+    let mut text = String::new();
+    for b in ["codec", "crypto"] {
+        let out = capture(util::cargo().args(["bench", "-p", "ike-core", "--bench", b]))?;
+        run.keep_output(&format!("ike-{b}"), &out)?;
+        let _ = writeln!(
+            text,
+            "#### ike-core `{b}` (one run, no target)\n\n```\n{out}```\n"
+        );
+    }
+    let plan = seed32(Plan::new(o.reps));
+    let before = HostSample::read()?;
+    let out = capture(
+        util::cargo()
+            .args(["bench", "-p", "ike-core", "--bench", "handshake", "--"])
+            .args(["400".to_string(), o.reps.to_string(), plan.seed.to_string()]),
+    )?;
+    let host = HostLoad {
+        before,
+        after: HostSample::read()?,
+    };
+    run.keep_output("ike-handshake", &out)?;
+    let judged = report::judge_section(run, "ike", &raw::parse(&out)?, &plan, &host)?;
+    let prose: String = out
+        .lines()
+        .filter(|l| !l.starts_with("@@"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let _ = writeln!(
+        text,
+        "#### ike-core `handshake`: engine vs its DH + PRF + AEAD floor\n\n{}\n\
+         The whole run (totals over the kept rounds):\n\n```\n{prose}```",
+        judged.table
+    );
+    Ok(Out {
+        text,
+        targets: Some(judged.targets),
+        rows: judged.rows,
+    })
 }
 
 fn xfrm(cpus: u32) -> Result<String> {

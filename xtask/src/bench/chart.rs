@@ -11,7 +11,12 @@
 //!   figure is never squashed under a large one), named `name (unit)`;
 //! - `median`, `min`, `max`: the point and its min–max bar.
 //!
-//! A dashed grey line per panel is the ideal: the cost of the smallest size
+//! A section that measures curves elsewhere (the VM's memory per IKE SA and
+//! setup rate vs tunnels, lanes and charon) writes them as
+//! `<run dir>/<name>.curve.csv`; [`draw_curve_files`] draws each one as
+//! `<name>.svg` and `<name>.png` at the end of the run.
+//!
+//! A grey line per panel is the ideal: the cost of the smallest size
 //! held constant (cost that does not grow with size).
 
 use anyhow::{Context, Result, bail};
@@ -66,6 +71,29 @@ pub fn read_curve_csv(text: &str) -> Result<Vec<Point>> {
             })
         })
         .collect()
+}
+
+/// Draws every `*.curve.csv` in `dir` (see the module docs); returns the
+/// chart stems drawn.
+pub fn draw_curve_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut drawn = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = e?.path();
+        let Some(stem) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".curve.csv"))
+        else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&path)?;
+        let points = read_curve_csv(&text).with_context(|| format!("{}", path.display()))?;
+        let out = dir.join(stem);
+        draw(&out, &stem.replace(['-', '_'], " "), "tunnels", &points)?;
+        drawn.push(out);
+    }
+    drawn.sort();
+    Ok(drawn)
 }
 
 /// Writes points as a curve CSV.
@@ -342,6 +370,10 @@ mod tests {
         let png = std::fs::read(stem.with_extension("png")).expect("png");
         assert_eq!(&png[1..4], b"PNG");
         assert!(draw(&stem, "empty", "x", &[]).is_err());
+        std::fs::write(dir.join("vm-tunnels.curve.csv"), write_curve_csv(&pts())).expect("csv");
+        let drawn = draw_curve_files(&dir).expect("curve files");
+        assert_eq!(drawn, vec![dir.join("vm-tunnels")]);
+        assert!(dir.join("vm-tunnels.png").is_file());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
