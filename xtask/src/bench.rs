@@ -10,8 +10,10 @@
 //! - `xdp`: the steering program under BPF_PROG_TEST_RUN, plain and with
 //!   live frames, at 1 to 1M bindings, hot and cold keys, against an
 //!   XDP_PASS program (host kernel, root; `bench/xdp.rs`);
-//! - `xfrm`: SA installs per second, lanes vs `ip -batch` and one `ip`
-//!   process per SA (in the VM testbed: the host kernel has no ESP);
+//! - `xfrm`: SA installs per second at several counts, each lanes path next
+//!   to a like-for-like baseline (`ip -batch`, a pipelined netlink batch,
+//!   `ip -force -batch`, one `ip` process per SA at the same count), and the
+//!   daemon's own install path (in the VM: the host kernel has no ESP);
 //! - `daemon`: IKE_SA+Child establishments per second lanes<->lanes vs
 //!   charon<->charon, and responder RSS per IKE SA with per-CPU children,
 //!   lanes vs charon (guest script `xtask/guest/bin/bench-daemon`);
@@ -119,7 +121,7 @@ pub fn run(o: &Options) -> Result<()> {
             "ike" => ike(o, &run),
             "scale" => scale(o, &run),
             "xdp" => xdp::run(o, &run),
-            "xfrm" => xfrm(o.cpus).map(Out::from),
+            "xfrm" => xfrm(o, &run),
             "daemon" => daemon(o),
             "pcpu" => pcpu(o),
             _ => unreachable!("section list is fixed"),
@@ -287,34 +289,113 @@ fn ike(o: &Options, run: &report::Run) -> Result<Out> {
     })
 }
 
-fn xfrm(cpus: u32) -> Result<String> {
+/// `xfrm`: SA installs per second at several counts, each lanes path next
+/// to its like-for-like baseline (xfrm-offload test `sa_install_bench`).
+fn xfrm(o: &Options, run: &report::Run) -> Result<Out> {
     let boot = vm::BootArgs {
-        cpus,
+        cpus: o.cpus,
         release: true,
         ..Default::default()
     };
+    let plan = Plan::new(o.reps);
+    let before = HostSample::read()?;
     let res = vm::qemu::run_command(
         &boot,
-        &["echo \"kernel: $(uname -r)\"; /lanes/tests/xfrm-offload/bench.sh".to_string()],
+        &[format!(
+            "echo \"kernel: $(uname -r)\"; LANES_BENCH_REPS={} /lanes/tests/xfrm-offload/bench.sh",
+            o.reps
+        )],
     )?;
+    let host = HostLoad {
+        before,
+        after: HostSample::read()?,
+    };
+    run.keep_output("xfrm-guest", &res.stdout)?;
     if res.code != 0 {
         bail!(
             "guest bench exited {}:\n{}{}",
             res.code,
-            res.stdout,
-            res.stderr
+            tail(&res.stdout, 60),
+            tail(&res.stderr, 30)
         );
     }
-    let lines: String = res
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with("@@BENCH") || l.contains("SA/s") || l.contains("sa/s"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    Ok(format!(
-        "SA installs in the VM guest ({cpus} vCPUs, {}):\n\n```\n{lines}```\n",
-        guest_kernel(&res.stdout)
-    ))
+    let ms = raw::parse(&res.stdout)?;
+    let judged = report::judge_section(run, "xfrm", &ms, &plan, &host)?;
+    let mut text = format!(
+        "SA installs in the VM guest ({} vCPUs, {}), every arm installing the same N SAs \
+         (AES-GCM-128 tunnel) in the same namespace. Sequential (one request, wait for its \
+         ack): lanes `add_sa` vs `ip -batch`; `daemon_install_sa` is the daemon's path for an \
+         SA with offload (NEWSA then GETSA); pipelined: lanes `add_sas` vs \
+         `netlink_pipelined` (iproute2's NEWSA bytes over one socket without waiting, \
+         written for the bench) and `ip -force -batch` as it is; at the smallest N, one \
+         `ip` process per SA vs lanes sequential at that N.\n\n{}\n",
+        o.cpus,
+        guest_kernel(&res.stdout),
+        judged.table
+    );
+    text.push_str(&install_ratios(&ms)?);
+    let mut points = Vec::new();
+    for m in &ms {
+        let Some(n) = m
+            .name
+            .strip_prefix("xfrm-install-n")
+            .and_then(|n| n.parse().ok())
+        else {
+            continue;
+        };
+        for arm in m.arms() {
+            let s = m.summary(arm)?;
+            points.push(chart::Point {
+                imp: arm.to_string(),
+                tunnels: n,
+                metric: "SA installs per second".into(),
+                median: s.median,
+                min: s.min,
+                max: s.max,
+            });
+        }
+    }
+    std::fs::write(
+        run.dir.join("sa-installs-vs-count.csv"),
+        chart::write_curve_csv(&points),
+    )?;
+    chart::draw(
+        &run.dir.join("sa-installs-vs-count"),
+        "SA installs per second vs SAs installed (median, min–max)",
+        "SAs installed per repetition",
+        &points,
+    )?;
+    text.push_str(
+        "\n![SA installs vs count](sa-installs-vs-count.svg) (PNG: sa-installs-vs-count.png)\n",
+    );
+    Ok(Out {
+        text,
+        targets: None,
+        rows: judged.rows,
+    })
+}
+
+/// Like-for-like ratios of medians (same N on both sides).
+fn install_ratios(ms: &[raw::Measurement]) -> Result<String> {
+    const PAIRS: [(&str, &str); 5] = [
+        ("lanes_sequential", "ip_batch"),
+        ("daemon_install_sa", "ip_batch"),
+        ("lanes_pipelined", "netlink_pipelined"),
+        ("lanes_pipelined", "ip_force_batch"),
+        ("lanes_sequential", "ip_process_loop"),
+    ];
+    let mut md = String::from("| N | lanes | baseline | ratio of medians |\n|---:|---|---|---:|\n");
+    for m in ms {
+        let arms = m.arms();
+        for (a, b) in PAIRS {
+            if arms.contains(&a) && arms.contains(&b) {
+                let r = crate::stats::ratio_of_medians(&m.summary(a)?, &m.summary(b)?);
+                let n = m.name.trim_start_matches("xfrm-install-n");
+                let _ = writeln!(md, "| {n} | {a} | {b} | {r:.2} |");
+            }
+        }
+    }
+    Ok(md)
 }
 
 /// `daemon`: the daemon-to-daemon figures (guest script `bench-daemon`).

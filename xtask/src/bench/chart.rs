@@ -16,8 +16,8 @@
 //! `<run dir>/<name>.curve.csv`; [`draw_curve_files`] draws each one as
 //! `<name>.svg` and `<name>.png` at the end of the run.
 //!
-//! A grey line per panel is the ideal: the cost of the smallest size
-//! held constant (cost that does not grow with size).
+//! A grey line per panel is the ideal: the first series' cost at the
+//! smallest size held flat (cost that does not grow with size).
 
 use anyhow::{Context, Result, bail};
 use plotters::coord::Shift;
@@ -218,7 +218,7 @@ where
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(metric)
-        .x_label_formatter(&|x| crate::stats::sig(*x))
+        .x_label_formatter(&|x| axis(*x))
         .draw()
         .map_err(err)?;
     if let Some(first) = pts.iter().min_by(|a, b| a.tunnels.total_cmp(&b.tunnels)) {
@@ -226,7 +226,11 @@ where
         chart
             .draw_series(LineSeries::new(ideal, GREY.stroke_width(2)))
             .map_err(err)?
-            .label("ideal: cost of the smallest size")
+            .label(format!(
+                "ideal: {} flat from {}",
+                first.imp,
+                axis(first.tunnels)
+            ))
             .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], GREY));
     }
     for (i, imp) in imps.iter().enumerate() {
@@ -305,6 +309,22 @@ fn marker(i: usize, c: RGBColor) -> Polygon<(i32, i32)> {
     Polygon::new(pts, c.filled())
 }
 
+/// An x tick: 10, 1k, 64k, 1M.
+fn axis(x: f64) -> String {
+    let short = |v: f64| {
+        let s = crate::stats::sig(v);
+        match s.contains('.') {
+            true => s.trim_end_matches('0').trim_end_matches('.').to_string(),
+            false => s,
+        }
+    };
+    match x {
+        x if x >= 1e6 => format!("{}M", short(x / 1e6)),
+        x if x >= 1e3 => format!("{}k", short(x / 1e3)),
+        x => short(x),
+    }
+}
+
 fn bounds(it: impl Iterator<Item = f64>) -> (f64, f64) {
     it.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
@@ -370,6 +390,10 @@ mod tests {
         let png = std::fs::read(stem.with_extension("png")).expect("png");
         assert_eq!(&png[1..4], b"PNG");
         assert!(draw(&stem, "empty", "x", &[]).is_err());
+        assert_eq!(
+            [1.0, 1024.0, 65536.0, 1e6, 1_048_576.0].map(axis),
+            ["1", "1.02k", "65.5k", "1M", "1.05M"]
+        );
         std::fs::write(dir.join("vm-tunnels.curve.csv"), write_curve_csv(&pts())).expect("csv");
         let drawn = draw_curve_files(&dir).expect("curve files");
         assert_eq!(drawn, vec![dir.join("vm-tunnels")]);

@@ -109,14 +109,11 @@ fn entry<'a>(out: &'a mut Vec<Measurement>, name: &str) -> &'a mut Measurement {
 }
 
 impl Measurement {
-    /// Arms in order of first appearance.
+    /// Arms, sorted (the shuffled run order says nothing).
     pub fn arms(&self) -> Vec<&str> {
-        let mut arms: Vec<&str> = Vec::new();
-        for s in &self.samples {
-            if !arms.contains(&s.arm.as_str()) {
-                arms.push(&s.arm);
-            }
-        }
+        let mut arms: Vec<&str> = self.samples.iter().map(|s| s.arm.as_str()).collect();
+        arms.sort_unstable();
+        arms.dedup();
         arms
     }
 
