@@ -1,6 +1,6 @@
 //! `cargo xtask bench`: runs every benchmark next to the baseline it is
 //! judged against, in the same run, and writes a Markdown report to
-//! `bench/results/bench-<date>.md` with the machine and kernel.
+//! `bench/results/bench-<date>/report.md` with the machine and kernel.
 //!
 //! Sections (each can be picked with `--only`):
 //! - `ike`: ike-core codec, crypto primitives and the full IKE_SA_INIT +
