@@ -211,7 +211,7 @@ where
         .caption(metric, ("sans-serif", 16))
         .margin(12)
         .x_label_area_size(40)
-        .y_label_area_size(64)
+        .y_label_area_size(84)
         .build_cartesian_2d((x0 / 2.0..x1 * 2.0).log_scale(), 0.0..y1 * 1.25)
         .map_err(err)?;
     chart
@@ -219,6 +219,7 @@ where
         .x_desc(x_label)
         .y_desc(metric)
         .x_label_formatter(&|x| axis(*x))
+        .y_label_formatter(&|y| axis(*y))
         .draw()
         .map_err(err)?;
     if let Some(first) = pts.iter().min_by(|a, b| a.tunnels.total_cmp(&b.tunnels)) {
@@ -309,7 +310,7 @@ fn marker(i: usize, c: RGBColor) -> Polygon<(i32, i32)> {
     Polygon::new(pts, c.filled())
 }
 
-/// An x tick: 10, 1k, 64k, 1M.
+/// A tick label: 10, 1k, 65.5k, 1.05M.
 fn axis(x: f64) -> String {
     let short = |v: f64| {
         let s = crate::stats::sig(v);
