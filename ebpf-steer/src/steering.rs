@@ -9,7 +9,7 @@ use aya::maps::{
     Array, CpuMap, HashMap, Map, MapData, MapInfo, PerCpuArray, PerCpuHashMap, PerCpuValues,
 };
 use aya::programs::links::{FdLink, PinnedLink};
-use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode};
+use aya::programs::{TestRun, TestRunAttrs, TestRunOptions, Xdp, XdpMode};
 use aya::{Ebpf, EbpfLoader};
 use ebpf_steer_common::{
     Counter, FLAG_ANY_DST, MAP_CPUS, MAP_FLAGS, MAP_SPI_CPU, MAP_SPI_STATS, MAP_STATS,
@@ -159,9 +159,16 @@ impl Steering {
     /// each of `cpus` (all online CPUs if `None`), without attaching it:
     /// for `BPF_PROG_TEST_RUN` tests and the benchmark.
     pub fn load(cpus: Option<&[u32]>) -> Result<Self, Error> {
+        Self::load_sized(cpus, MAX_BINDINGS)
+    }
+
+    /// [`Steering::load`] with room for `max_bindings` SPIs instead of
+    /// `MAX_BINDINGS` (the benchmark's map-size curve).
+    pub fn load_sized(cpus: Option<&[u32]>, max_bindings: u32) -> Result<Self, Error> {
         let mut loader = EbpfLoader::new();
         let possible = possible_cpus()?;
         loader.map_max_entries(MAP_CPUS, possible);
+        loader.map_max_entries(MAP_SPI_CPU, max_bindings);
         let mut ebpf = loader.load(object()?)?;
         load_program(&mut ebpf, PROGRAM_NAME)?;
         let mut s = Self::from_ebpf(ebpf)?;
@@ -461,17 +468,55 @@ impl Steering {
         self.test_run_program(FLOOR_PROGRAM, frame, repeat)
     }
 
+    /// Like [`Steering::test_run`] (`floor`: the `XDP_PASS` program) with
+    /// `BPF_F_TEST_XDP_LIVE_FRAMES`: the verdict is carried out (a redirect
+    /// really enqueues on the cpumap, a pass builds an skb for the stack),
+    /// in batches of `batch` frames (`net/bpf/test_run.c`,
+    /// `bpf_test_run_xdp_live`). The kernel reports no verdict in this mode.
+    pub fn test_run_live(
+        &mut self,
+        floor: bool,
+        frame: &[u8],
+        repeat: u32,
+        batch: u32,
+    ) -> Result<RunResult, Error> {
+        let name = if floor { FLOOR_PROGRAM } else { PROGRAM_NAME };
+        if floor {
+            let ebpf = self.ebpf.as_mut().ok_or(Error::NotLoadedHere)?;
+            let prog = xdp_mut(ebpf, FLOOR_PROGRAM)?;
+            if prog.fd().is_err() {
+                prog.load()?;
+            }
+        }
+        self.run_program(name, frame, repeat, Some(batch))
+    }
+
     fn test_run_program(
         &mut self,
         name: &str,
         frame: &[u8],
         repeat: u32,
     ) -> Result<RunResult, Error> {
+        self.run_program(name, frame, repeat, None)
+    }
+
+    fn run_program(
+        &mut self,
+        name: &str,
+        frame: &[u8],
+        repeat: u32,
+        live_batch: Option<u32>,
+    ) -> Result<RunResult, Error> {
         let ebpf = self.ebpf.as_mut().ok_or(Error::NotLoadedHere)?;
         let prog = xdp_mut(ebpf, name)?;
+        let attrs = match live_batch {
+            Some(b) => TestRunAttrs::new().xdp_live_frames(b.max(1)),
+            None => TestRunAttrs::new(),
+        };
         let r = prog.test_run(TestRunOptions {
             data_in: Some(frame),
             repeat: repeat.max(1),
+            attrs,
             ..TestRunOptions::default()
         })?;
         Ok(RunResult {

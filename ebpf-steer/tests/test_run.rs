@@ -431,3 +431,28 @@ fn diagnostics_reach_userspace_at_powers_of_two() {
     assert!(lines[0].contains("no cpumap entry (1 misses)"), "{lines:?}");
     assert!(lines[2].contains("(4 misses)"), "{lines:?}");
 }
+
+/// Live frames carry the verdict out: every frame of the run is steered
+/// (counted), and a map sized past `MAX_BINDINGS` takes that many bindings.
+#[test]
+#[ignore = "needs root and the XDP object: `cargo xtask test` runs it (LANES_PRIV_TESTS=1, --include-ignored)"]
+fn live_frames_and_a_map_past_max_bindings() {
+    if steering().is_none() {
+        return;
+    }
+    let max = ebpf_steer_common::MAX_BINDINGS + 2;
+    let mut s = Steering::load_sized(Some(&[0]), max).expect("loading with a larger map");
+    for i in 0..max {
+        bind(&mut s, 0x2000_0000 + i, Some(DST4), 0);
+    }
+    let frame = FrameSpec::esp(ip(DST4), 0x2000_0000 + max - 1).build();
+    let before = s.stats().expect("stats");
+    let r = s.test_run_live(false, &frame, 640, 64).expect("live run");
+    let d = s.stats().expect("stats").since(&before);
+    assert_eq!(d.total(Counter::Steered), 640, "every live frame steered");
+    assert!(r.per_run.as_nanos() > 0, "the kernel timed the run");
+    let r = s.test_run_live(true, &frame, 64, 64).expect("live floor");
+    assert!(r.per_run.as_nanos() > 0);
+    let d = s.stats().expect("stats").since(&before);
+    assert_eq!(d.total(Counter::Steered), 640, "the floor does not count");
+}

@@ -78,10 +78,9 @@ fn handshake(a: &mut Endpoint, b: &mut Endpoint, now: Instant) -> usize {
 }
 
 fn main() {
-    let iters: u32 = std::env::args()
-        .filter_map(|a| a.parse().ok())
-        .next()
-        .unwrap_or(400);
+    // [ITERATIONS] [ROUNDS] [SEED]
+    let nums: Vec<u32> = std::env::args().filter_map(|a| a.parse().ok()).collect();
+    let iters = nums.first().copied().unwrap_or(400);
     let _: SocketAddr = "10.0.0.1:500".parse().expect("addr");
     let now = Instant::now();
     let fresh = || {
@@ -134,22 +133,44 @@ fn main() {
         handshake_crypto(&provider, suite, child, auth_len).expect("floor");
     }
 
-    // Interleave rounds so both see the same machine state.
+    // Interleave rounds, order shuffled per round, so both see the same
+    // machine state; round 0 is a discarded warm-up. Every kept round is
+    // printed as an @@RAW line for `cargo xtask bench`.
     let mut hs = Duration::ZERO;
     let mut floor = Duration::ZERO;
-    let rounds = 4;
-    for _ in 0..rounds {
-        let (mut a, mut b) = fresh();
-        let t = Instant::now();
-        for _ in 0..iters / rounds {
-            std::hint::black_box(handshake(&mut a, &mut b, now));
+    let rounds = nums.get(1).copied().unwrap_or(5).max(1);
+    let mut seed = nums
+        .get(2)
+        .copied()
+        .filter(|s| *s != 0)
+        .unwrap_or(0x2545_f491);
+    println!("@@TARGET handshake ratio engine floor <= 1.5");
+    for round in 0..=rounds {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let warm = u8::from(round == 0);
+        for slot in 0..2 {
+            let engine = (slot == 0) == (seed % 2 == 0);
+            let t = Instant::now();
+            if engine {
+                let (mut a, mut b) = fresh();
+                for _ in 0..iters / rounds {
+                    std::hint::black_box(handshake(&mut a, &mut b, now));
+                }
+            } else {
+                for _ in 0..iters / rounds {
+                    handshake_crypto(&provider, suite, child, auth_len).expect("floor");
+                }
+            }
+            let spent = t.elapsed();
+            if round > 0 {
+                *(if engine { &mut hs } else { &mut floor }) += spent;
+            }
+            let arm = if engine { "engine" } else { "floor" };
+            let us = spent.as_secs_f64() * 1e6 / f64::from(iters / rounds);
+            println!("@@RAW handshake {arm} {round} {slot} {warm} {us:.2} us");
         }
-        hs += t.elapsed();
-        let t = Instant::now();
-        for _ in 0..iters / rounds {
-            handshake_crypto(&provider, suite, child, auth_len).expect("floor");
-        }
-        floor += t.elapsed();
     }
     let n = f64::from(iters / rounds * rounds);
     let hs_us = hs.as_secs_f64() * 1e6 / n;

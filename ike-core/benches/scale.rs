@@ -10,7 +10,7 @@
 //! each figure is the median over rounds with its range. The target: cost at
 //! 10,000 connections at most 1.2 × the cost at 10.
 //!
-//! Run: `cargo bench -p ike-core --bench scale [ROUNDS]` (plain binary).
+//! Run: `cargo bench -p ike-core --bench scale [ROUNDS] [SEED]` (plain binary).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -180,10 +180,8 @@ impl World {
 }
 
 fn main() {
-    let rounds: usize = std::env::args()
-        .filter_map(|a| a.parse().ok())
-        .next()
-        .unwrap_or(5);
+    let nums: Vec<u32> = std::env::args().filter_map(|a| a.parse().ok()).collect();
+    let rounds = nums.first().map_or(5, |r| *r as usize);
     let mut worlds: Vec<(usize, World)> = SIZES.iter().map(|n| (*n, World::new(*n))).collect();
     for (n, w) in &mut worlds {
         println!(
@@ -194,8 +192,12 @@ fn main() {
     }
     let mut dpd = vec![Vec::new(); SIZES.len()];
     let mut exp = vec![Vec::new(); SIZES.len()];
-    let mut seed = 0x9e37_79b9_u32;
-    for _ in 0..rounds {
+    let mut seed = nums
+        .get(1)
+        .copied()
+        .filter(|s| *s != 0)
+        .unwrap_or(0x9e37_79b9);
+    for round in 0..rounds {
         let mut order: Vec<usize> = (0..SIZES.len()).collect();
         for i in (1..order.len()).rev() {
             seed ^= seed << 13;
@@ -203,10 +205,19 @@ fn main() {
             seed ^= seed << 5;
             order.swap(i, seed as usize % (i + 1));
         }
-        for k in order {
+        for (slot, k) in order.into_iter().enumerate() {
             dpd[k].push(worlds[k].1.dpd_round());
             exp[k].push(worlds[k].1.expire_round());
+            // Every repetition, for `cargo xtask bench` (xtask/src/bench/raw.rs).
+            let n = SIZES[k];
+            let (d, e) = (dpd[k][round], exp[k][round]);
+            println!("@@RAW dpd-request n{n} {round} {slot} 0 {d:.1} ns");
+            println!("@@RAW soft-expire n{n} {round} {slot} 0 {e:.1} ns");
         }
+    }
+    let (big, small) = (SIZES[SIZES.len() - 1], SIZES[0]);
+    for m in ["dpd-request", "soft-expire"] {
+        println!("@@TARGET {m} ratio n{big} n{small} <= 1.2");
     }
     println!("\nB's cost per input, median of {rounds} interleaved rounds [min-max]:");
     println!(

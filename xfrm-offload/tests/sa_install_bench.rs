@@ -1,9 +1,21 @@
-//! SA install rate: lanes sequential (one request, wait for the ack) and
-//! pipelined (`Xfrm::add_sas`, 64 requests per sendmsg) against iproute2's
-//! `ip -batch` and a loop of one `ip xfrm state add` process per SA, all in
-//! the same run and namespace. Needs ESP (the VM): gated by
-//! LANES_VM_TESTS=1. `LANES_BENCH_N` (default 2000) SAs per method,
-//! `LANES_BENCH_LOOP_N` (default 100) for the process loop.
+//! SA install rate, like for like, in interleaved rounds (order shuffled
+//! per round, the first round discarded), at several SA counts N, every arm
+//! installing the same N SAs in the same namespace:
+//! - one request at a time, waiting for each ack: lanes `Xfrm::add_sa`
+//!   against iproute2's `ip -batch` (which also waits for each ack);
+//! - the daemon's path for an SA with offload: `Xfrm::install_sa`, NEWSA
+//!   then GETSA to read the offload back;
+//! - pipelined: lanes `Xfrm::add_sas` (64 requests per sendmsg) against a
+//!   baseline written here (iproute2's NEWSA bytes sent over one netlink
+//!   socket without waiting for acks, acks read at the end) and against
+//!   `ip -force -batch` measured as it is;
+//! - at the smallest N, one `ip xfrm state add` process per SA against lanes
+//!   sequential at that same N.
+//!
+//! Prints `@@RAW xfrm-install-nN ARM ROUND SLOT WARMUP SA_PER_S SA/s` for
+//! `cargo xtask bench` (section `xfrm`). Needs ESP (the VM): gated by
+//! LANES_VM_TESTS=1. `LANES_BENCH_NS` (default 100,1000,4000) and
+//! `LANES_BENCH_REPS` (default 5 kept rounds).
 
 #![allow(clippy::print_stdout)]
 
@@ -16,11 +28,29 @@ use common::{in_netns, ip, sh};
 use xfrm_offload::*;
 use zeroize::Zeroizing;
 
-fn env_n(var: &str, default: usize) -> usize {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Arm {
+    LanesSequential,
+    IpBatch,
+    DaemonInstallSa,
+    LanesPipelined,
+    NetlinkPipelined,
+    IpForceBatch,
+    IpProcessLoop,
+}
+
+impl Arm {
+    fn name(self) -> &'static str {
+        match self {
+            Self::LanesSequential => "lanes_sequential",
+            Self::IpBatch => "ip_batch",
+            Self::DaemonInstallSa => "daemon_install_sa",
+            Self::LanesPipelined => "lanes_pipelined",
+            Self::NetlinkPipelined => "netlink_pipelined",
+            Self::IpForceBatch => "ip_force_batch",
+            Self::IpProcessLoop => "ip_process_loop",
+        }
+    }
 }
 
 fn spec(spi: u32) -> SaSpec {
@@ -47,8 +77,133 @@ fn ip_line(spi: u32) -> String {
     )
 }
 
+/// iproute2's NEWSA body for a GCM-128 tunnel SA (tests/golden), SPI at 72.
+fn newsa_body() -> Vec<u8> {
+    let hex: String = include_str!("golden/sa_add_tunnel_gcm128.hex")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<String>()
+        .split_whitespace()
+        .collect();
+    (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("golden hex"))
+        .collect()
+}
+
+/// The pipelined baseline: every NEWSA written to one NETLINK_XFRM socket
+/// without waiting, then every ack read (`NETLINK_CAP_ACK`: acks without
+/// the request). Returns the number of acks with error 0.
+fn netlink_pipelined(spis: &[u32]) -> usize {
+    const XFRM_MSG_NEWSA: u16 = 0x10;
+    const NLM_F_REQUEST_ACK: u16 = 0x1 | 0x4;
+    const NETLINK_CAP_ACK: libc::c_int = 10;
+    let body = newsa_body();
+    // SAFETY: plain socket calls on an fd owned by this function.
+    let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_XFRM) };
+    assert!(fd >= 0, "netlink socket");
+    let set = |opt: libc::c_int, level: libc::c_int, v: libc::c_int| unsafe {
+        libc::setsockopt(fd, level, opt, (&raw const v).cast(), 4)
+    };
+    set(libc::SO_RCVBUFFORCE, libc::SOL_SOCKET, 32 << 20);
+    set(libc::SO_SNDBUFFORCE, libc::SOL_SOCKET, 32 << 20);
+    set(NETLINK_CAP_ACK, libc::SOL_NETLINK, 1);
+    let mut out = Vec::new();
+    for (seq, spi) in spis.iter().enumerate() {
+        let mut b = body.clone();
+        b[72..76].copy_from_slice(&spi.to_be_bytes());
+        out.extend(((16 + b.len()) as u32).to_ne_bytes());
+        out.extend(XFRM_MSG_NEWSA.to_ne_bytes());
+        out.extend(NLM_F_REQUEST_ACK.to_ne_bytes());
+        out.extend((seq as u32 + 1).to_ne_bytes());
+        out.extend(0u32.to_ne_bytes());
+        out.extend(b);
+    }
+    let msg_len = out.len() / spis.len().max(1);
+    // Whole messages per write, about 64 KiB each.
+    for chunk in out.chunks((65536 / msg_len).max(1) * msg_len) {
+        // SAFETY: writes `chunk` to the socket.
+        let n = unsafe { libc::send(fd, chunk.as_ptr().cast(), chunk.len(), 0) };
+        assert_eq!(n, chunk.len() as isize, "netlink send");
+    }
+    let (mut acks, mut ok) = (0, 0);
+    let mut buf = vec![0u8; 1 << 16];
+    while acks < spis.len() {
+        // SAFETY: reads into `buf`.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        assert!(n > 0, "netlink recv: {}", std::io::Error::last_os_error());
+        let mut off = 0;
+        while off + 20 <= n as usize {
+            let len = u32::from_ne_bytes(buf[off..off + 4].try_into().expect("4")) as usize;
+            let err = i32::from_ne_bytes(buf[off + 16..off + 20].try_into().expect("4"));
+            acks += 1;
+            ok += usize::from(err == 0);
+            off += len.max(20).next_multiple_of(4);
+        }
+    }
+    // SAFETY: closes the fd opened above.
+    unsafe { libc::close(fd) };
+    ok
+}
+
 async fn count(x: &Xfrm) -> usize {
     x.dump_sas().await.expect("dump").len()
+}
+
+/// Installs `n` SAs from `base` by `arm`; returns SAs per second.
+async fn run_arm(x: &Xfrm, arm: Arm, n: u32, base: u32) -> f64 {
+    let spis: Vec<u32> = (base..base + n).collect();
+    let specs: Vec<SaSpec> = spis.iter().map(|s| spec(*s)).collect();
+    let batch = std::env::temp_dir().join("lanes-bench-ip-batch.txt");
+    if matches!(arm, Arm::IpBatch | Arm::IpForceBatch) {
+        let mut f = std::fs::File::create(&batch).expect("batch file");
+        for s in &spis {
+            writeln!(f, "{}", ip_line(*s)).expect("write");
+        }
+    }
+    let t = Instant::now();
+    match arm {
+        Arm::LanesSequential => {
+            for s in &specs {
+                x.add_sa(s).await.expect("add_sa");
+            }
+        }
+        Arm::DaemonInstallSa => {
+            for s in &specs {
+                x.install_sa(s, OffloadMode::No, None, false)
+                    .await
+                    .expect("install_sa");
+            }
+        }
+        Arm::LanesPipelined => {
+            let res = x.add_sas(&specs, false).await.expect("add_sas");
+            assert!(res.iter().all(Result::is_ok));
+        }
+        Arm::NetlinkPipelined => assert_eq!(netlink_pipelined(&spis), spis.len()),
+        Arm::IpBatch => drop(sh(&format!("ip -batch {}", batch.display()))),
+        Arm::IpForceBatch => drop(sh(&format!("ip -force -batch {}", batch.display()))),
+        Arm::IpProcessLoop => {
+            for s in &spis {
+                let line = ip_line(*s);
+                let st = std::process::Command::new("ip")
+                    .args(line.split(' '))
+                    .status();
+                assert!(st.expect("ip").success());
+            }
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(count(x).await, n as usize, "{}: SAs installed", arm.name());
+    sh("ip xfrm state flush");
+    let _ = std::fs::remove_file(&batch);
+    f64::from(n) / secs
+}
+
+fn env_list(var: &str, default: &[u32]) -> Vec<u32> {
+    std::env::var(var)
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.parse().ok()).collect())
+        .filter(|v: &Vec<u32>| !v.is_empty())
+        .unwrap_or_else(|| default.to_vec())
 }
 
 fn main() {
@@ -56,85 +211,38 @@ fn main() {
         println!("skipped sa_install_bench: set LANES_VM_TESTS=1 (needs root and ESP)");
         return;
     }
-    let n = env_n("LANES_BENCH_N", 2000);
-    let loop_n = env_n("LANES_BENCH_LOOP_N", 100);
+    let ns = env_list("LANES_BENCH_NS", &[100, 1000, 4000]);
+    let reps = env_list("LANES_BENCH_REPS", &[5])[0] as usize;
+    let smallest = ns.iter().copied().min().unwrap_or(100);
     in_netns(move || async move {
         let x = Xfrm::new().expect("xfrm");
-        let mut results: Vec<(&str, usize, f64)> = Vec::new();
-
-        let specs: Vec<SaSpec> = (0..n as u32).map(|i| spec(0x1_0000 + i)).collect();
-        let t = Instant::now();
-        for s in &specs {
-            x.add_sa(s).await.expect("add_sa");
-        }
-        let secs = t.elapsed().as_secs_f64();
-        assert_eq!(count(&x).await, n);
-        results.push(("lanes_sequential", n, secs));
-        sh("ip xfrm state flush");
-
-        let specs: Vec<SaSpec> = (0..n as u32).map(|i| spec(0x2_0000 + i)).collect();
-        let t = Instant::now();
-        let res = x.add_sas(&specs, false).await.expect("add_sas");
-        let secs = t.elapsed().as_secs_f64();
-        assert!(res.iter().all(Result::is_ok));
-        assert_eq!(count(&x).await, n);
-        results.push(("lanes_pipelined", n, secs));
-        sh("ip xfrm state flush");
-
-        let path = std::env::temp_dir().join("lanes-bench-ip-batch.txt");
-        let mut f = std::fs::File::create(&path).expect("batch file");
-        for i in 0..n as u32 {
-            writeln!(f, "{}", ip_line(0x3_0000 + i)).expect("write");
-        }
-        drop(f);
-        let t = Instant::now();
-        sh(&format!("ip -batch {}", path.display()));
-        let secs = t.elapsed().as_secs_f64();
-        assert_eq!(count(&x).await, n);
-        results.push(("ip_batch", n, secs));
-        sh("ip xfrm state flush");
-        let _ = std::fs::remove_file(&path);
-
-        let t = Instant::now();
-        for i in 0..loop_n as u32 {
-            let st = std::process::Command::new("ip")
-                .args(ip_line(0x4_0000 + i).split(' '))
-                .status()
-                .expect("ip");
-            assert!(st.success());
-        }
-        let secs = t.elapsed().as_secs_f64();
-        assert_eq!(count(&x).await, loop_n);
-        results.push(("ip_process_loop", loop_n, secs));
-        sh("ip xfrm state flush");
-
-        let rate = |name: &str| {
-            results
-                .iter()
-                .find(|r| r.0 == name)
-                .map_or(0.0, |r| r.1 as f64 / r.2)
-        };
-        println!(
-            "{:<18} {:>6} {:>9} {:>10}",
-            "method", "SAs", "seconds", "SA/s"
-        );
-        for (name, count, secs) in &results {
-            println!(
-                "{name:<18} {count:>6} {secs:>9.3} {:>10.0}",
-                *count as f64 / secs
-            );
-            println!("@@BENCH {name}_sa_per_s {:.0}", *count as f64 / secs);
-        }
-        let batch = rate("ip_batch");
-        let lp = rate("ip_process_loop");
-        for ours in ["lanes_sequential", "lanes_pipelined"] {
-            println!(
-                "{ours}: {:.2}x ip -batch, {:.1}x ip process loop",
-                rate(ours) / batch,
-                rate(ours) / lp
-            );
-            println!("@@BENCH {ours}_vs_ip_batch {:.2}", rate(ours) / batch);
-            println!("@@BENCH {ours}_vs_ip_loop {:.1}", rate(ours) / lp);
+        let mut seed = 0x2545_f491u32;
+        for n in ns {
+            let mut arms = vec![
+                Arm::LanesSequential,
+                Arm::IpBatch,
+                Arm::DaemonInstallSa,
+                Arm::LanesPipelined,
+                Arm::NetlinkPipelined,
+                Arm::IpForceBatch,
+            ];
+            if n == smallest {
+                arms.push(Arm::IpProcessLoop);
+            }
+            for round in 0..=reps {
+                for i in (1..arms.len()).rev() {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    arms.swap(i, seed as usize % (i + 1));
+                }
+                for (slot, arm) in arms.iter().enumerate() {
+                    let rate = run_arm(&x, *arm, n, 0x1_0000).await;
+                    let warm = u8::from(round == 0);
+                    let name = arm.name();
+                    println!("@@RAW xfrm-install-n{n} {name} {round} {slot} {warm} {rate:.0} SA/s");
+                }
+            }
         }
     });
 }

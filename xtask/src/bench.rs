@@ -1,6 +1,6 @@
 //! `cargo xtask bench`: runs every benchmark next to the baseline it is
 //! judged against, in the same run, and writes a Markdown report to
-//! `bench/results/bench-<date>.md` with the machine and kernel.
+//! `bench/results/bench-<date>/report.md` with the machine and kernel.
 //!
 //! Sections (each can be picked with `--only`):
 //! - `ike`: ike-core codec, crypto primitives and the full IKE_SA_INIT +
@@ -10,10 +10,13 @@
 //! - `loop`: the daemon loop's cost (engine, planner, kernel operations) per
 //!   DPD request, soft expire and rekey response with 10 to 10,000
 //!   connections (in-process; `bench_scale.rs`);
-//! - `xdp`: the steering program under BPF_PROG_TEST_RUN against a trivial
-//!   XDP_PASS program (host kernel, root);
-//! - `xfrm`: SA installs per second, lanes vs `ip -batch` and one `ip`
-//!   process per SA (in the VM testbed: the host kernel has no ESP);
+//! - `xdp`: the steering program under BPF_PROG_TEST_RUN, plain and with
+//!   live frames, at 1 to 1M bindings, hot and cold keys, against an
+//!   XDP_PASS program (host kernel, root; `bench/xdp.rs`);
+//! - `xfrm`: SA installs per second at several counts, each lanes path next
+//!   to a like-for-like baseline (`ip -batch`, a pipelined netlink batch,
+//!   `ip -force -batch`, one `ip` process per SA at the same count), and the
+//!   daemon's own install path (in the VM: the host kernel has no ESP);
 //! - `daemon`: IKE_SA+Child establishments per second lanes<->lanes vs
 //!   charon<->charon, and responder RSS per IKE SA with per-CPU children,
 //!   lanes vs charon (guest script `xtask/guest/bin/bench-daemon`);
@@ -24,9 +27,20 @@
 //! `@@RATIO NAME VALUE OP TARGET` and `@@FAIL WHAT` lines; the report lists
 //! the figures, each ratio with its target and whether it is met.
 //!
+//! Measurements repeat in interleaved rounds (`crate::stats`): medians with
+//! min–max and a confidence interval, targets judged on medians, every
+//! repetition kept under `bench/results/bench-<date>/raw/`, next to
+//! `report.md`, `summary.csv` and the charts (`bench/chart.rs`).
+//!
 //! A section that fails is recorded as failed in the report and makes the
 //! command exit non-zero after the report is written.
 
+mod chart;
+mod raw;
+mod report;
+mod xdp;
+
+use crate::stats::{HostLoad, HostSample, Plan};
 use crate::util;
 use crate::vm;
 use anyhow::{Result, bail};
@@ -53,9 +67,10 @@ pub struct Options {
     /// `daemon`: IKE SAs (each with one Child SA) set up for the rate.
     #[arg(long, default_value_t = 500)]
     pub sas: u32,
-    /// `daemon`: repetitions of the rate measurement (median reported).
-    #[arg(long, default_value_t = 3)]
-    pub reps: u32,
+    /// Kept repetitions of every measurement (after a discarded warm-up),
+    /// interleaved with its baseline; medians are reported.
+    #[arg(long, default_value_t = 5)]
+    pub reps: usize,
     /// `daemon`: IKE SA counts at which the responder's RSS is read.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 100, 1000])]
     pub rss: Vec<u32>,
@@ -81,6 +96,8 @@ struct Section {
 struct Out {
     text: String,
     targets: Option<(usize, usize)>,
+    /// Its lines of `summary.csv`.
+    rows: Vec<report::Row>,
 }
 
 impl From<String> for Out {
@@ -88,6 +105,7 @@ impl From<String> for Out {
         Self {
             text,
             targets: None,
+            rows: Vec::new(),
         }
     }
 }
@@ -98,23 +116,32 @@ pub fn run(o: &Options) -> Result<()> {
             bail!("unknown section `{s}`; sections are {}", SECTIONS.join(","));
         }
     }
+    if o.reps == 0 {
+        bail!("--reps 0: at least one kept repetition is needed (default 5)");
+    }
     let want = |s: &str| o.only.is_empty() || o.only.iter().any(|x| x == s);
+    let date = sh("date -u +%Y-%m-%dT%H%M%SZ");
+    let run = report::Run::create(&date)?;
+    let mut rows = Vec::new();
     let mut sections = Vec::new();
     for &name in SECTIONS.iter().filter(|s| want(s)) {
         eprintln!("==> bench {name}");
         let start = Instant::now();
         let res = match name {
-            "ike" => ike().map(Out::from),
-            "scale" => scale().map(Out::from),
+            "ike" => ike(o, &run),
+            "scale" => scale(o, &run),
             "loop" => bench_scale::daemon_loop().map(Out::from),
-            "xdp" => xdp(o.xdp_repeat).map(Out::from),
-            "xfrm" => xfrm(o.cpus).map(Out::from),
+            "xdp" => xdp::run(o, &run),
+            "xfrm" => xfrm(o, &run),
             "daemon" => daemon(o),
             "pcpu" => pcpu(o),
             _ => unreachable!("section list is fixed"),
         };
         let (ok, text, targets) = match res {
-            Ok(o) => (true, o.text, o.targets),
+            Ok(o) => {
+                rows.extend(o.rows);
+                (true, o.text, o.targets)
+            }
             Err(e) => (false, format!("FAILED: {e:#}"), None),
         };
         eprintln!("{text}");
@@ -126,7 +153,11 @@ pub fn run(o: &Options) -> Result<()> {
             targets,
         });
     }
-    let path = write_report(&sections)?;
+    std::fs::write(run.dir.join("summary.csv"), report::summary_csv(&rows))?;
+    for c in chart::draw_curve_files(&run.dir)? {
+        eprintln!("chart: {}.svg", c.display());
+    }
+    let path = write_report(&run, &date, &sections)?;
     println!("report: {}", path.display());
     let failed: Vec<_> = sections.iter().filter(|s| !s.ok).map(|s| s.name).collect();
     if !failed.is_empty() {
@@ -156,65 +187,226 @@ fn capture(cmd: &mut Command) -> Result<String> {
 }
 
 /// `scale`: the engine's cost per input with 10 to 10,000 connections and
-/// IKE SAs (ike-core bench `scale`, interleaved rounds, medians).
-fn scale() -> Result<String> {
-    let out =
-        capture(util::cargo().args(["bench", "-p", "ike-core", "--bench", "scale", "--", "7"]))?;
-    Ok(format!(
-        "#### ike-core `scale` (7 interleaved rounds)\n\n```\n{out}```\n"
-    ))
-}
-
-fn ike() -> Result<String> {
-    let mut text = String::new();
-    for b in ["codec", "crypto", "handshake"] {
-        let out = capture(util::cargo().args(["bench", "-p", "ike-core", "--bench", b]))?;
-        let _ = writeln!(text, "#### ike-core `{b}`\n\n```\n{}```\n", out);
-    }
-    Ok(text)
-}
-
-fn xdp(repeat: u32) -> Result<String> {
-    crate::build::build_ebpf()?;
+/// IKE SAs (ike-core bench `scale`, sizes interleaved in shuffled rounds).
+fn scale(o: &Options, run: &report::Run) -> Result<Out> {
+    let plan = seed32(Plan::new(o.reps));
+    let before = HostSample::read()?;
     let out = capture(
         util::cargo()
-            .args(["run", "--quiet", "--release", "-p", "ebpf-steer"])
-            .args(["--example", "steer-bench", "--"])
-            .args([repeat.to_string(), "5".to_string()]),
+            .args(["bench", "-p", "ike-core", "--bench", "scale", "--"])
+            .args([o.reps.to_string(), plan.seed.to_string()]),
     )?;
-    Ok(format!(
-        "BPF_PROG_TEST_RUN on the host kernel, repeat {repeat}, 5 rounds:\n\n```\n{out}```\n"
-    ))
+    let host = HostLoad {
+        before,
+        after: HostSample::read()?,
+    };
+    run.keep_output("scale-ike-core", &out)?;
+    let ms = raw::parse(&out)?;
+    let judged = report::judge_section(run, "scale", &ms, &plan, &host)?;
+    let mut points = Vec::new();
+    for m in &ms {
+        for arm in m.arms() {
+            let (Some(n), s) = (
+                arm.strip_prefix('n').and_then(|n| n.parse().ok()),
+                m.summary(arm)?,
+            ) else {
+                continue;
+            };
+            points.push(chart::Point {
+                imp: "lanes engine (ike-core)".into(),
+                tunnels: n,
+                metric: format!("{} ({})", m.name, m.unit),
+                median: s.median,
+                min: s.min,
+                max: s.max,
+            });
+        }
+    }
+    std::fs::write(
+        run.dir.join("engine-cost-vs-connections.csv"),
+        chart::write_curve_csv(&points),
+    )?;
+    chart::draw(
+        &run.dir.join("engine-cost-vs-connections"),
+        "ike-core: cost per input vs connections (median, min–max)",
+        "connections, each with an IKE SA",
+        &points,
+    )?;
+    let prose: String = out
+        .lines()
+        .filter(|l| !l.starts_with("@@"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let text = format!(
+        "{}\n![engine cost vs connections](engine-cost-vs-connections.svg) \
+         (PNG: engine-cost-vs-connections.png)\n\n```\n{prose}```\n",
+        judged.table,
+    );
+    Ok(Out {
+        text,
+        targets: Some(judged.targets),
+        rows: judged.rows,
+    })
 }
 
-fn xfrm(cpus: u32) -> Result<String> {
+/// `plan` with a non-zero 32-bit seed (the ike-core benches take a u32).
+fn seed32(plan: Plan) -> Plan {
+    Plan {
+        seed: u64::from(plan.seed as u32 | 1),
+        ..plan
+    }
+}
+
+/// `ike`: codec and crypto primitives (one run each, no target), and the
+/// handshake against its crypto floor in interleaved rounds.
+fn ike(o: &Options, run: &report::Run) -> Result<Out> {
+    let mut text = String::new();
+    for b in ["codec", "crypto"] {
+        let out = capture(util::cargo().args(["bench", "-p", "ike-core", "--bench", b]))?;
+        run.keep_output(&format!("ike-{b}"), &out)?;
+        let _ = writeln!(
+            text,
+            "#### ike-core `{b}` (one run, no target)\n\n```\n{out}```\n"
+        );
+    }
+    let plan = seed32(Plan::new(o.reps));
+    let before = HostSample::read()?;
+    let out = capture(
+        util::cargo()
+            .args(["bench", "-p", "ike-core", "--bench", "handshake", "--"])
+            .args(["400".to_string(), o.reps.to_string(), plan.seed.to_string()]),
+    )?;
+    let host = HostLoad {
+        before,
+        after: HostSample::read()?,
+    };
+    run.keep_output("ike-handshake", &out)?;
+    let judged = report::judge_section(run, "ike", &raw::parse(&out)?, &plan, &host)?;
+    let prose: String = out
+        .lines()
+        .filter(|l| !l.starts_with("@@"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let _ = writeln!(
+        text,
+        "#### ike-core `handshake`: engine vs its DH + PRF + AEAD floor\n\n{}\n\
+         The whole run (totals over the kept rounds):\n\n```\n{prose}```",
+        judged.table
+    );
+    Ok(Out {
+        text,
+        targets: Some(judged.targets),
+        rows: judged.rows,
+    })
+}
+
+/// `xfrm`: SA installs per second at several counts, each lanes path next
+/// to its like-for-like baseline (xfrm-offload test `sa_install_bench`).
+fn xfrm(o: &Options, run: &report::Run) -> Result<Out> {
     let boot = vm::BootArgs {
-        cpus,
+        cpus: o.cpus,
         release: true,
         ..Default::default()
     };
+    let plan = Plan::new(o.reps);
+    let before = HostSample::read()?;
     let res = vm::qemu::run_command(
         &boot,
-        &["echo \"kernel: $(uname -r)\"; /lanes/tests/xfrm-offload/bench.sh".to_string()],
+        &[format!(
+            "echo \"kernel: $(uname -r)\"; LANES_BENCH_REPS={} /lanes/tests/xfrm-offload/bench.sh",
+            o.reps
+        )],
     )?;
+    let host = HostLoad {
+        before,
+        after: HostSample::read()?,
+    };
+    run.keep_output("xfrm-guest", &res.stdout)?;
     if res.code != 0 {
         bail!(
             "guest bench exited {}:\n{}{}",
             res.code,
-            res.stdout,
-            res.stderr
+            tail(&res.stdout, 60),
+            tail(&res.stderr, 30)
         );
     }
-    let lines: String = res
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with("@@BENCH") || l.contains("SA/s") || l.contains("sa/s"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    Ok(format!(
-        "SA installs in the VM guest ({cpus} vCPUs, {}):\n\n```\n{lines}```\n",
-        guest_kernel(&res.stdout)
-    ))
+    let ms = raw::parse(&res.stdout)?;
+    let judged = report::judge_section(run, "xfrm", &ms, &plan, &host)?;
+    let mut text = format!(
+        "SA installs in the VM guest ({} vCPUs, {}), every arm installing the same N SAs \
+         (AES-GCM-128 tunnel) in the same namespace. Sequential (one request, wait for its \
+         ack): lanes `add_sa` vs `ip -batch`; `daemon_install_sa` is the daemon's path for an \
+         SA with offload (NEWSA then GETSA); pipelined: lanes `add_sas` vs \
+         `netlink_pipelined` (iproute2's NEWSA bytes over one socket without waiting, \
+         written for the bench) and `ip -force -batch` as it is; at the smallest N, one \
+         `ip` process per SA vs lanes sequential at that N.\n\n{}\n",
+        o.cpus,
+        guest_kernel(&res.stdout),
+        judged.table
+    );
+    text.push_str(&install_ratios(&ms)?);
+    let mut points = Vec::new();
+    for m in &ms {
+        let Some(n) = m
+            .name
+            .strip_prefix("xfrm-install-n")
+            .and_then(|n| n.parse().ok())
+        else {
+            continue;
+        };
+        for arm in m.arms() {
+            let s = m.summary(arm)?;
+            points.push(chart::Point {
+                imp: arm.to_string(),
+                tunnels: n,
+                metric: "SA installs per second".into(),
+                median: s.median,
+                min: s.min,
+                max: s.max,
+            });
+        }
+    }
+    std::fs::write(
+        run.dir.join("sa-installs-vs-count.csv"),
+        chart::write_curve_csv(&points),
+    )?;
+    chart::draw(
+        &run.dir.join("sa-installs-vs-count"),
+        "SA installs per second vs SAs installed (median, min–max)",
+        "SAs installed per repetition",
+        &points,
+    )?;
+    text.push_str(
+        "\n![SA installs vs count](sa-installs-vs-count.svg) (PNG: sa-installs-vs-count.png)\n",
+    );
+    Ok(Out {
+        text,
+        targets: None,
+        rows: judged.rows,
+    })
+}
+
+/// Like-for-like ratios of medians (same N on both sides).
+fn install_ratios(ms: &[raw::Measurement]) -> Result<String> {
+    const PAIRS: [(&str, &str); 5] = [
+        ("lanes_sequential", "ip_batch"),
+        ("daemon_install_sa", "ip_batch"),
+        ("lanes_pipelined", "netlink_pipelined"),
+        ("lanes_pipelined", "ip_force_batch"),
+        ("lanes_sequential", "ip_process_loop"),
+    ];
+    let mut md = String::from("| N | lanes | baseline | ratio of medians |\n|---:|---|---|---:|\n");
+    for m in ms {
+        let arms = m.arms();
+        for (a, b) in PAIRS {
+            if arms.contains(&a) && arms.contains(&b) {
+                let r = crate::stats::ratio_of_medians(&m.summary(a)?, &m.summary(b)?);
+                let n = m.name.trim_start_matches("xfrm-install-n");
+                let _ = writeln!(md, "| {n} | {a} | {b} | {r:.2} |");
+            }
+        }
+    }
+    Ok(md)
 }
 
 /// `daemon`: the daemon-to-daemon figures (guest script `bench-daemon`).
@@ -324,6 +516,7 @@ impl GuestOut {
         Ok(Out {
             text,
             targets: Some(self.targets()),
+            rows: Vec::new(),
         })
     }
 
@@ -578,11 +771,8 @@ fn sh(cmd: &str) -> String {
         .unwrap_or_default()
 }
 
-fn write_report(sections: &[Section]) -> Result<std::path::PathBuf> {
-    let date = sh("date -u +%Y-%m-%dT%H%M%SZ");
-    let dir = util::root().join("bench/results");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("bench-{date}.md"));
+fn write_report(run: &report::Run, date: &str, sections: &[Section]) -> Result<std::path::PathBuf> {
+    let path = run.dir.join("report.md");
     let mut md = String::new();
     let _ = writeln!(md, "# lanes benchmarks, {date}\n");
     let _ = writeln!(
@@ -613,7 +803,7 @@ fn write_report(sections: &[Section]) -> Result<std::path::PathBuf> {
             md,
             "| {} | {} | {targets} | {:.0} |",
             s.name,
-            if s.ok { "ok" } else { "FAILED" },
+            report::result_cell(s.ok, s.targets),
             s.secs
         );
     }
