@@ -251,7 +251,7 @@ pub const TABLES: &[TableDoc] = &[
                 "auth",
                 "required",
                 "auth",
-                "\"psk\": pre-shared key (RFC 7296 section 2.15); \"pubkey\": certificate and signature (RFC 7427).",
+                "\"psk\": pre-shared key (RFC 7296 section 2.15); \"pubkey\": certificate and signature (RFC 7427); \"rsa/pss\" (local only): pubkey, an RSA key signing with RSASSA-PSS.",
             ),
             k(
                 "id",

@@ -149,3 +149,33 @@ fn pubkey_settings_are_checked_where_they_belong() {
         "{e}"
     );
 }
+
+#[test]
+fn rsa_pss_is_a_local_setting() {
+    let (_dir, path) = example_dir("gw-a", "gw-a", 0o600);
+    let src = std::fs::read_to_string(&path).expect("read");
+    let pss = src.replace(
+        "local = { auth = \"pubkey\"",
+        "local = { auth = \"rsa/pss\"",
+    );
+    std::fs::write(&path, &pss).expect("write");
+    let cfg = Config::load(&path).expect("rsa/pss loads");
+    let c = cfg.connections.values().next().expect("one connection");
+    let lc = crate::config::pki::local_cert(&c.local)
+        .expect("loads")
+        .expect("pubkey");
+    assert!(lc.rsa_pss);
+    std::fs::write(
+        &path,
+        src.replace(
+            "remote = { auth = \"pubkey\"",
+            "remote = { auth = \"rsa/pss\"",
+        ),
+    )
+    .expect("write");
+    let e = Config::load(&path).expect_err("remote rsa/pss").to_string();
+    assert!(
+        e.contains("remote.auth") && e.contains("set it in local"),
+        "{e}"
+    );
+}

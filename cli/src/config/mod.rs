@@ -336,6 +336,10 @@ pub enum AuthMethod {
     Psk,
     /// Certificate and signature (RFC 7427 method 14, or RSA 1 / ECDSA 9-11).
     Pubkey,
+    /// `pubkey` whose RSA key signs with RSASSA-PSS (RFC 8247 §3.2), swanctl's
+    /// `rsa/pss`; `local` only.
+    #[serde(rename = "rsa/pss")]
+    RsaPss,
 }
 
 /// `[connections.NAME.children.CHILD]`: one Child SA configuration.

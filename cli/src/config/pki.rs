@@ -52,7 +52,7 @@ fn certs_of(paths: &[PathBuf]) -> Result<Vec<Certificate>, String> {
 /// Our chain and key: the first certificate of `certs` is ours, the rest are
 /// intermediates sent with it.
 pub fn local_cert(a: &AuthConfig) -> Result<Option<LocalCert>, String> {
-    if a.auth != AuthMethod::Pubkey {
+    if a.auth == AuthMethod::Psk {
         return Ok(None);
     }
     let mut certs = certs_of(&a.certs)?.into_iter();
@@ -76,12 +76,15 @@ pub fn local_cert(a: &AuthConfig) -> Result<Option<LocalCert>, String> {
                 key_path.display()
             )
         })
-        .map(Some)
+        .map(|mut lc| {
+            lc.rsa_pss = a.auth == AuthMethod::RsaPss;
+            Some(lc)
+        })
 }
 
 /// The CAs and CRLs the peer's certificate is checked against.
 pub fn trust_store(a: &AuthConfig) -> Result<Option<TrustStore>, String> {
-    if a.auth != AuthMethod::Pubkey {
+    if a.auth == AuthMethod::Psk {
         return Ok(None);
     }
     if a.cacerts.is_empty() {
@@ -123,6 +126,12 @@ pub fn problems(c: &Connection) -> Vec<(Vec<&'static str>, String)> {
         out.push((
             vec!["remote", "certs"],
             "certs and key belong in local".to_string(),
+        ));
+    }
+    if c.remote.auth == AuthMethod::RsaPss {
+        out.push((
+            vec!["remote", "auth"],
+            "rsa/pss chooses how we sign: set it in local; remote takes \"pubkey\" and accepts PSS and PKCS#1 v1.5".to_string(),
         ));
     }
     if let Err(e) = local_cert(&c.local) {

@@ -152,7 +152,11 @@ pub(crate) fn our_auth(
     let octets = input.octets();
     let sign_err =
         |e: CertError| Error::PeerIncompatible(PeerIncompatible::Signature(e.to_string()));
-    if let Some(scheme) = peer.hashes.as_deref().and_then(|h| lc.key.scheme_for(h)) {
+    if let Some(scheme) = peer
+        .hashes
+        .as_deref()
+        .and_then(|h| lc.key.scheme_for(h, lc.rsa_pss))
+    {
         let sig = lc.key.sign(scheme, &octets, false).map_err(sign_err)?;
         return Ok(Auth {
             method: AuthMethod::DIGITAL_SIGNATURE,

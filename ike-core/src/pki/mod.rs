@@ -130,6 +130,9 @@ pub struct LocalCert {
     pub chain: CertChain,
     /// The key of `chain.ee`.
     pub key: PrivateKey,
+    /// Sign RFC 7427 AUTH with RSASSA-PSS rather than PKCS#1 v1.5 when the
+    /// key is RSA (swanctl `local.auth = rsa/pss`); ignored for other keys.
+    pub rsa_pss: bool,
 }
 
 impl LocalCert {
@@ -138,6 +141,10 @@ impl LocalCert {
         if !chain::public_key(&chain.ee)?.same_as(&key.public()) {
             return Err(CertError::KeyMismatch(chain::subject(&chain.ee)));
         }
-        Ok(Self { chain, key })
+        Ok(Self {
+            chain,
+            key,
+            rsa_pss: false,
+        })
     }
 }

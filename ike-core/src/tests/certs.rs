@@ -143,6 +143,49 @@ fn ecdsa_rsa_and_ed25519_establish_with_rfc7427() {
     }
 }
 
+/// With `rsa_pss` an RSA gateway signs AUTH with RSASSA-PSS (RFC 7427 §3 with
+/// the RSASSA-PSS AlgorithmIdentifier) and the peer accepts it.
+#[test]
+fn rsa_pss_auth_establishes() {
+    let h = hierarchy();
+    let rsa = || PrivateKey::Rsa(Box::new(testca::rsa2048()));
+    let (mut a, b) = cert_configs(&h, rsa(), p256(26));
+    let mut lc = local(&h, 10, "a.lanes.test", rsa(), valid());
+    lc.rsa_pss = true;
+    a.connections[0].local_cert = Some(Arc::new(lc));
+    let c = a.connections[0].clone();
+    let mut p = pair(a, b);
+    p.connect();
+    let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+    assert!(up(&ea) && up(&eb), "{ea:?} {eb:?}");
+    // The scheme A's AUTH payload names.
+    let c = &c;
+    let id = Identity::Fqdn("a.lanes.test".into()).to_wire();
+    let prf = crate::crypto::prf::HmacSha256;
+    let input = AuthInput {
+        prf: &prf,
+        real_message: b"init",
+        peer_nonce: b"nonce",
+        sk_p: b"skp",
+        id: &id,
+        int_auth: &[],
+    };
+    let with = PeerSig {
+        hashes: Some(HashAlgorithm::OFFERED.to_vec()),
+        certreq: vec![],
+    };
+    let auth = our_auth(c, &input, &with).expect("auth");
+    assert_eq!(auth.method, AuthMethod::DIGITAL_SIGNATURE);
+    let (scheme, _) = crate::pki::sig::decode_auth14(&auth.data).expect("auth14");
+    assert_eq!(
+        scheme,
+        crate::pki::SigScheme::RsaPss(HashAlgorithm::SHA2_256)
+    );
+    // Without SIGNATURE_HASH_ALGORITHMS it is classic RSA (method 1, PKCS#1 v1.5).
+    let classic = our_auth(c, &input, &PeerSig::default()).expect("auth");
+    assert_eq!(classic.method, AuthMethod::RSA_SIG);
+}
+
 /// Without SIGNATURE_HASH_ALGORITHMS from the peer, AUTH uses the key's
 /// classic method (RSA 1, ECDSA 9/10; RFC 7296 §3.8, RFC 4754), verified as
 /// `verify_peer` does; Ed25519 has none (RFC 8420 needs RFC 7427).
@@ -348,6 +391,7 @@ fn wrong_private_key_is_refused() {
     a.connections[0].local_cert = Some(Arc::new(LocalCert {
         chain: good.chain,
         key: p256(61),
+        rsa_pss: false,
     }));
     let mut p = pair(a, b);
     p.connect();
