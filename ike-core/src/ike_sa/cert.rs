@@ -258,6 +258,49 @@ fn verify_cert_auth(
     Ok(v)
 }
 
+/// The refusal of a peer whose ID is not `conn`'s remote id. For a pubkey
+/// peer it names the certificate check that failed (RFC 4945 §3.1: the
+/// certificate must carry the identity); either way the reason is logged.
+pub(crate) fn identity_refusal(
+    conn: &ConnectionConfig,
+    peer: &Identity,
+    inner: &[Payload],
+) -> Error {
+    let unexpected = Error::PeerMisbehaved(PeerMisbehaved::UnexpectedIdentity);
+    let Some(want) = conn.remote_id.as_ref() else {
+        return unexpected;
+    };
+    let want_text = identity_text(want);
+    let cert = conn.remote_ca.as_ref().and_then(|_| peer_chain(inner).ok());
+    let Some(chain) = cert else {
+        tracing::warn!(conn = %conn.name, peer = %identity_text(peer),
+            check = %format!("peer ID is not remote id {want_text}"), "peer authentication failed");
+        return unexpected;
+    };
+    match crate::pki::chain::check_identity(&chain.ee, want) {
+        Err(CertError::IdentityMismatch {
+            subject, carries, ..
+        }) => {
+            let e = CertError::IdentityMismatch {
+                id: format!(
+                    "remote id {want_text} (peer sent ID {})",
+                    identity_text(peer)
+                ),
+                subject,
+                carries,
+            };
+            tracing::warn!(conn = %conn.name, peer = %identity_text(peer), check = %e, "peer authentication failed");
+            Error::PeerMisbehaved(PeerMisbehaved::Certificate(e))
+        }
+        _ => {
+            tracing::warn!(conn = %conn.name, peer = %identity_text(peer),
+                check = %format!("peer ID is not remote id {want_text}, which its certificate carries"),
+                "peer authentication failed");
+            unexpected
+        }
+    }
+}
+
 /// The certificates of CERT payloads: the end entity first (RFC 7296 §3.6).
 fn peer_chain(inner: &[Payload]) -> Result<CertChain, CertError> {
     let mut certs = inner.iter().filter_map(|p| match p {

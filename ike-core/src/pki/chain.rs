@@ -365,9 +365,40 @@ pub fn check_identity(c: &Certificate, id: &Identity) -> Result<(), CertError> {
         return Ok(());
     }
     Err(CertError::IdentityMismatch {
-        id: identity_text(id),
+        id: format!("ID {}", identity_text(id)),
         subject: subject(c),
+        carries: alt_names_text(c),
     })
+}
+
+/// The subjectAltNames of `c` for logs ("dNSName a.example, iPAddress
+/// 10.0.0.1"), or "no subjectAltName".
+pub fn alt_names_text(c: &Certificate) -> String {
+    let Ok(Some((_, san))) = c.tbs_certificate.get::<SubjectAltName>() else {
+        return "no subjectAltName".into();
+    };
+    let names: Vec<String> = san
+        .0
+        .iter()
+        .map(|n| match n {
+            GeneralName::DnsName(d) => format!("dNSName {}", d.as_str()),
+            GeneralName::Rfc822Name(d) => format!("rfc822Name {}", d.as_str()),
+            GeneralName::IpAddress(o) => match <[u8; 4]>::try_from(o.as_bytes()) {
+                Ok(v4) => format!("iPAddress {}", std::net::Ipv4Addr::from(v4)),
+                Err(_) => <[u8; 16]>::try_from(o.as_bytes()).map_or_else(
+                    |_| "iPAddress ?".into(),
+                    |v6| format!("iPAddress {}", std::net::Ipv6Addr::from(v6)),
+                ),
+            },
+            GeneralName::DirectoryName(d) => format!("directoryName {}", name_text(d)),
+            _ => "other name".into(),
+        })
+        .collect();
+    if names.is_empty() {
+        "no subjectAltName".into()
+    } else {
+        names.join(", ")
+    }
 }
 
 fn matches_identity(c: &Certificate, id: &Identity) -> Result<bool, CertError> {

@@ -98,13 +98,17 @@ pub enum CertError {
         /// The CRL's issuer.
         issuer: String,
     },
-    /// The peer's identity is not in its certificate.
-    #[error("identity mismatch: {id} is neither the subject nor a subjectAltName of \"{subject}\"")]
+    /// The identity the peer must have is not in its certificate.
+    #[error(
+        "identity mismatch: certificate \"{subject}\" carries no subjectAltName or subject DN matching {id} (it carries {carries})"
+    )]
     IdentityMismatch {
-        /// The identity as text.
+        /// The identity as text, with where it comes from ("remote id x").
         id: String,
         /// The certificate's subject.
         subject: String,
+        /// The subjectAltNames the certificate carries, as text.
+        carries: String,
     },
     /// The AUTH signature does not verify with the certificate's public key.
     #[error("AUTH signature does not verify with the key of \"{0}\" (wrong private key?)")]

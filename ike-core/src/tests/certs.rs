@@ -372,10 +372,54 @@ fn identity_not_in_certificate_is_refused() {
     )));
     let mut p = pair(a, b);
     p.connect();
-    assert!(matches!(
-        refused_by_b(&mut p),
-        CertError::IdentityMismatch { .. }
-    ));
+    let e = refused_by_b(&mut p).to_string();
+    assert!(
+        e.contains("\"C=CH, O=Test, CN=mallory.lanes.test\" carries no subjectAltName or subject DN matching ID a.lanes.test")
+            && e.contains("it carries dNSName mallory.lanes.test"),
+        "{e}"
+    );
+}
+
+/// A peer that also claims the ID its certificate carries is refused because
+/// that ID is not the remote id; the reason names the certificate's names.
+#[test]
+fn identity_other_than_remote_id_names_the_certificate() {
+    let h = hierarchy();
+    let (mut a, b) = cert_configs(&h, p256(55), p256(56));
+    let mallory = local(&h, 18, "mallory.lanes.test", p256(55), valid());
+    a.connections[0].local_cert = Some(Arc::new(mallory));
+    a.connections[0].local_id = Identity::Fqdn("mallory.lanes.test".into());
+    let mut p = pair(a, b);
+    p.connect();
+    let e = refused_by_b(&mut p).to_string();
+    assert!(
+        e.contains("matching remote id a.lanes.test (peer sent ID mallory.lanes.test)")
+            && e.contains("it carries dNSName mallory.lanes.test"),
+        "{e}"
+    );
+    // The initiator names the check too (B's ID is b.lanes.test, its
+    // certificate mallory's).
+    let (a, mut b) = cert_configs(&h, p256(53), p256(54));
+    let m = local(&h, 19, "mallory.lanes.test", p256(54), valid());
+    b.connections[0].local_cert = Some(Arc::new(m));
+    let mut p = pair(a, b);
+    p.connect();
+    let ea = p.take(Side::A);
+    let e = ea
+        .iter()
+        .find_map(|e| match e {
+            Event::IkeSaDown {
+                reason: Error::PeerMisbehaved(PeerMisbehaved::Certificate(c)),
+                ..
+            } => Some(c.to_string()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("A names the check: {ea:?}"));
+    assert!(
+        e.contains("matching ID b.lanes.test (it carries dNSName mallory.lanes.test)"),
+        "{e}"
+    );
+    assert_eq!(p.a.ike_sa_count(), 0);
 }
 
 #[test]
