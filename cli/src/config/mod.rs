@@ -326,6 +326,26 @@ pub struct AuthConfig {
     /// `remote.crls`: CRLs checked for every certificate of the peer's chain.
     #[serde(default)]
     pub crls: Vec<PathBuf>,
+    /// `remote.revocation`: what an unknown revocation status means.
+    #[serde(default)]
+    pub revocation: Revocation,
+    /// `ocsp_uris`: OCSP responders (http://) asked instead of the peer
+    /// certificate's authorityInfoAccess.
+    #[serde(default)]
+    pub ocsp_uris: Vec<String>,
+}
+
+/// swanctl `remote.revocation`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Revocation {
+    /// Refuse unless a CRL or OCSP says good.
+    Strict,
+    /// Refuse when an OCSP URI exists but gave no answer.
+    Ifuri,
+    /// Refuse only a revoked certificate.
+    #[default]
+    Relaxed,
 }
 
 /// Authentication methods.

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use ike_core::pki::chain::{parse_certs, parse_crl};
-use ike_core::pki::{CertChain, Certificate, LocalCert, PrivateKey, TrustStore};
+use ike_core::pki::{CertChain, Certificate, LocalCert, PrivateKey, RevocationPolicy, TrustStore};
 
-use super::{AuthConfig, AuthMethod, Connection};
+use super::{AuthConfig, AuthMethod, Connection, Revocation};
 
 /// Largest accepted certificate, key or CRL file.
 const MAX_FILE: u64 = 1024 * 1024;
@@ -95,7 +95,18 @@ pub fn trust_store(a: &AuthConfig) -> Result<Option<TrustStore>, String> {
     for p in &a.crls {
         crls.push(parse_crl(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?);
     }
-    Ok(Some(TrustStore { cas, crls }))
+    let revocation = match a.revocation {
+        Revocation::Strict => RevocationPolicy::Strict,
+        Revocation::Ifuri => RevocationPolicy::IfUri,
+        Revocation::Relaxed => RevocationPolicy::Relaxed,
+    };
+    Ok(Some(TrustStore {
+        cas,
+        crls,
+        revocation,
+        ocsp_uris: a.ocsp_uris.clone(),
+        ocsp: None,
+    }))
 }
 
 /// Problems of a connection's pubkey settings, by key path under it.
@@ -106,20 +117,36 @@ pub fn problems(c: &Connection) -> Vec<(Vec<&'static str>, String)> {
             && (!a.certs.is_empty()
                 || a.key.is_some()
                 || !a.cacerts.is_empty()
-                || !a.crls.is_empty())
+                || !a.crls.is_empty()
+                || !a.ocsp_uris.is_empty())
     };
     for (side, a) in [("local", &c.local), ("remote", &c.remote)] {
         if misplaced(a) {
             out.push((
                 vec![side, "auth"],
-                "certs, key, cacerts and crls need auth = \"pubkey\"".to_string(),
+                "certs, key, cacerts, crls and ocsp_uris need auth = \"pubkey\"".to_string(),
             ));
         }
     }
-    if !c.local.cacerts.is_empty() || !c.local.crls.is_empty() {
+    if !c.local.cacerts.is_empty()
+        || !c.local.crls.is_empty()
+        || !c.local.ocsp_uris.is_empty()
+        || c.local.revocation != Revocation::Relaxed
+    {
         out.push((
             vec!["local", "cacerts"],
-            "cacerts and crls belong in remote".to_string(),
+            "cacerts, crls, ocsp_uris and revocation belong in remote".to_string(),
+        ));
+    }
+    if let Some(u) = c
+        .remote
+        .ocsp_uris
+        .iter()
+        .find(|u| !u.starts_with("http://"))
+    {
+        out.push((
+            vec!["remote", "ocsp_uris"],
+            format!("{u:?}: lanes asks OCSP responders over plain HTTP (RFC 6960 appendix A): write http://host[:port]/path"),
         ));
     }
     if !c.remote.certs.is_empty() || c.remote.key.is_some() {

@@ -9,6 +9,7 @@ pub mod fake;
 pub mod ke_pool;
 pub mod kernel;
 pub mod netif;
+pub mod ocsp;
 pub mod pacing;
 #[cfg(test)]
 mod pacing_tests;

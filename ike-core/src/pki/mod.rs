@@ -11,6 +11,9 @@
 
 pub mod chain;
 pub mod key;
+pub mod ocsp;
+#[cfg(test)]
+mod ocsp_tests;
 pub mod sig;
 #[cfg(test)]
 pub(crate) mod testca;
@@ -19,6 +22,7 @@ mod tests;
 
 pub use chain::{CertChain, Revocation, TrustStore, Verified};
 pub use key::{PrivateKey, PublicKey};
+pub use ocsp::{OcspSource, OcspStatus, RevocationPolicy};
 pub use sig::{HashAlgorithm, SigScheme};
 pub use x509_cert::Certificate;
 
@@ -97,6 +101,26 @@ pub enum CertError {
         serial: String,
         /// The CRL's issuer.
         issuer: String,
+    },
+    /// An OCSP responder says the certificate is revoked (RFC 6960).
+    #[error("certificate \"{subject}\" (serial {serial}) is revoked by OCSP responder {responder}")]
+    RevokedOcsp {
+        /// The revoked certificate's subject.
+        subject: String,
+        /// Its serial number in hex.
+        serial: String,
+        /// The responder's URI.
+        responder: String,
+    },
+    /// No revocation status where the policy needs one.
+    #[error("revocation status of \"{subject}\" unknown ({why}) and revocation = {policy}")]
+    RevocationUnknown {
+        /// The certificate's subject.
+        subject: String,
+        /// Why no CRL or OCSP answer decided.
+        why: String,
+        /// "strict" or "ifuri".
+        policy: &'static str,
     },
     /// The identity the peer must have is not in its certificate.
     #[error(

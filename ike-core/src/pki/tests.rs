@@ -20,6 +20,7 @@ fn store(h: &Hierarchy) -> TrustStore {
     TrustStore {
         cas: vec![h.root.clone()],
         crls: vec![],
+        ..TrustStore::default()
     }
 }
 
@@ -237,6 +238,7 @@ fn unknown_ca_and_missing_intermediate() {
             vec![],
         )],
         crls: vec![],
+        ..TrustStore::default()
     };
     let c = gw_chain(&h, valid());
     assert!(matches!(

@@ -48,6 +48,7 @@ fn trust(h: &Hierarchy) -> Arc<TrustStore> {
     Arc::new(TrustStore {
         cas: vec![h.root.clone()],
         crls: vec![],
+        ..TrustStore::default()
     })
 }
 
@@ -295,6 +296,7 @@ fn certreq_for_an_intermediate_leaves_it_out() {
     b.connections[0].remote_ca = Some(Arc::new(TrustStore {
         cas: vec![h.inter.clone()],
         crls: vec![],
+        ..TrustStore::default()
     }));
     let mut p = pair(a, b);
     p.connect();
@@ -317,6 +319,7 @@ fn unknown_ca_is_refused() {
     b.connections[0].remote_ca = Some(Arc::new(TrustStore {
         cas: vec![other],
         crls: vec![],
+        ..TrustStore::default()
     }));
     let mut p = pair(a, b);
     p.connect();
@@ -353,6 +356,7 @@ fn revoked_certificate_is_refused() {
     b.connections[0].remote_ca = Some(Arc::new(TrustStore {
         cas: vec![h.root.clone()],
         crls: vec![crl],
+        ..TrustStore::default()
     }));
     let mut p = pair(a, b);
     p.connect();
