@@ -556,3 +556,17 @@ fn rsa_pss_signs_with_the_first_offered_hash_and_verifies() {
     );
     assert!(k.scheme_for(&[HashAlgorithm::IDENTITY], true).is_none());
 }
+
+/// The RSASSA-PSS SHA-256 AlgorithmIdentifier of RFC 7427 AUTH data, with
+/// NULL hash parameters, MGF1-SHA-256, salt 32 and no trailerField, as
+/// peers that compare it byte for byte (libreswan) expect.
+#[test]
+fn rsa_pss_sha256_algorithm_identifier_bytes() {
+    let want = "30410609 2a864886f70d01010a 3034 a00f 300d0609 608648016503040201 0500 \
+                a11c 301a0609 2a864886f70d010108 300d0609 608648016503040201 0500 a203020120";
+    let want = crate::tests::util::unhex(&want.split_whitespace().collect::<String>());
+    let auth = encode_auth14(SigScheme::RsaPss(HashAlgorithm::SHA2_256), b"sig");
+    assert_eq!(usize::from(auth[0]), want.len());
+    assert_eq!(&auth[1..=want.len()], &want[..]);
+    assert_eq!(&auth[1 + want.len()..], b"sig");
+}
