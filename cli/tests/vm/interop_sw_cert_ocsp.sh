@@ -3,13 +3,12 @@
 # initiating, lanes (gw-b) responding, certificates from strongSwan's `pki`:
 #  1. charon's certificate expired in 2021: lanes answers
 #     AUTHENTICATION_FAILED and logs "expired";
-#  2. lanes' remote id is c.lanes.test: the log names the certificate and the
-#     names it carries;
-#  3. OCSP: `openssl ocsp` answers in gw-b for the intermediate (it signs the
+#  2. OCSP: `openssl ocsp` answers in gw-b for the intermediate (it signs the
 #     answers itself); charon's certificates name it in authorityInfoAccess:
 #     a good one is accepted (revocation=OcspGood, traffic flows), a revoked
-#     one refused with a log naming OCSP; with `revocation = "ifuri"` and an
-#     `ocsp_uris` responder that is not there, the certificate is refused.
+#     one refused with a log naming OCSP.
+# (Identity mismatch is interop_sw_cert.sh's; `revocation = "ifuri"` with an
+# unreachable responder is covered by the unit tests, to keep this lean.)
 . "$(dirname "$0")/lib/interop.sh"
 . "$(dirname "$0")/lib/certs.sh"
 command -v /usr/lib/ipsec/charon >/dev/null || skip "no strongSwan in this image"
@@ -58,14 +57,7 @@ ln_start_cert gw-b b-rsa
 sw_cert gw-a a-old
 refused_by_lanes expired-by-engine 'check=certificate .* is expired'
 
-step "2. identity mismatch: lanes expects c.lanes.test"
-iop_reset
-ln_start_cert gw-b b-rsa ca "" c.lanes.test
-sw_cert gw-a a-ecdsa
-refused_by_lanes identity-mismatch \
-	'check=identity mismatch: certificate .*a.lanes.test" carries no subjectAltName or subject DN matching remote id c.lanes.test .*it carries dNSName a.lanes.test'
-
-step "3a. OCSP good (authorityInfoAccess $URI)"
+step "2a. OCSP good (authorityInfoAccess $URI)"
 iop_reset
 ocsp_start
 ln_start_cert gw-b b-rsa
@@ -77,21 +69,12 @@ grep -E 'OCSP answer|peer certificate verified' "$IOP/gw-b.log" | tail -2
 topo_ping 3 || die "no ping through the tunnel after OCSP good"
 iop_result "strongswan lanes-responder ocsp good accepted" PASS
 
-step "3b. OCSP revoked"
+step "2b. OCSP revoked"
 iop_reset
 ocsp_start
 ln_start_cert gw-b b-rsa
 sw_cert gw-a a-revoked
 refused_by_lanes revoked-ocsp "check=certificate .* is revoked by OCSP responder $URI"
 
-step "3c. revocation = ifuri, ocsp_uris names a responder that is not there"
-iop_reset
-iop_lanes_conf gw-b
-ln_cert gw-b b-rsa
-sed -i "s|^remote = { auth = \"pubkey\",|remote = { auth = \"pubkey\", revocation = \"ifuri\", ocsp_uris = [\"http://$GW_B:2561/\"],|" "$IOP/gw-b.toml"
-lanes --config "$IOP/gw-b.toml" check || die "lanes check refused revocation/ocsp_uris"
-iop_lanes_start gw-b
-sw_cert gw-a a-ecdsa
-refused_by_lanes ocsp-unreachable-ifuri 'check=revocation status of .* unknown .* and revocation = ifuri'
 ocsp_stop
 trap - EXIT
