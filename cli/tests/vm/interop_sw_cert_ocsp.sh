@@ -21,7 +21,6 @@ OCSP_PORT=2560
 URI=http://$GW_B:$OCSP_PORT/
 cert_pki /tmp/pki-lanes-ocsp
 gw b-rsa rsa 2048 b.lanes.test --lifetime 365
-gw a-ecdsa ecdsa 256 a.lanes.test --lifetime 365
 gw a-old ecdsa 256 a.lanes.test --not-before "01.01.20 00:00:00" --not-after "01.01.21 00:00:00"
 gw a-good ecdsa 256 a.lanes.test --lifetime 365 --ocsp "$URI"
 gw a-revoked ecdsa 256 a.lanes.test --lifetime 365 --ocsp "$URI"
