@@ -251,7 +251,7 @@ pub const TABLES: &[TableDoc] = &[
                 "auth",
                 "required",
                 "auth",
-                "\"psk\": pre-shared key (RFC 7296 section 2.15); \"pubkey\": certificate and signature (RFC 7427).",
+                "\"psk\": pre-shared key (RFC 7296 section 2.15); \"pubkey\": certificate and signature (RFC 7427); \"rsa/pss\" (local only): pubkey, an RSA key signing with RSASSA-PSS.",
             ),
             k(
                 "id",
@@ -282,6 +282,18 @@ pub const TABLES: &[TableDoc] = &[
                 "[]",
                 "-",
                 "auth = \"pubkey\", remote: CRL files checked for every certificate of the peer's chain.",
+            ),
+            k(
+                "revocation",
+                "relaxed",
+                "remote.revocation",
+                "auth = \"pubkey\", remote: \"strict\" refuses a certificate without a good CRL or OCSP status; \"ifuri\" one whose OCSP responder gave no answer; \"relaxed\" only a revoked one.",
+            ),
+            k(
+                "ocsp_uris",
+                "[]",
+                "authorities.NAME.ocsp_uris",
+                "auth = \"pubkey\", remote: OCSP responders (http://) asked about the peer's certificate instead of its authorityInfoAccess URIs.",
             ),
         ],
     },

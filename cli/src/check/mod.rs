@@ -71,6 +71,7 @@ fn connection(r: &mut Report, name: &str, c: &Connection, named: &TrustStore, no
     let s = TrustStore {
         cas: named.cas.clone(),
         crls: Vec::new(),
+        ..TrustStore::default()
     };
     match s.verify(&l.chain, &id, now) {
         Ok(v) => r.lines.push(format!(

@@ -149,3 +149,64 @@ fn pubkey_settings_are_checked_where_they_belong() {
         "{e}"
     );
 }
+
+#[test]
+fn rsa_pss_is_a_local_setting() {
+    let (_dir, path) = example_dir("gw-a", "gw-a", 0o600);
+    let src = std::fs::read_to_string(&path).expect("read");
+    let pss = src.replace(
+        "local = { auth = \"pubkey\"",
+        "local = { auth = \"rsa/pss\"",
+    );
+    std::fs::write(&path, &pss).expect("write");
+    let cfg = Config::load(&path).expect("rsa/pss loads");
+    let c = cfg.connections.values().next().expect("one connection");
+    let lc = config::pki::local_cert(&c.local)
+        .expect("loads")
+        .expect("pubkey");
+    assert!(lc.rsa_pss);
+    std::fs::write(
+        &path,
+        src.replace(
+            "remote = { auth = \"pubkey\"",
+            "remote = { auth = \"rsa/pss\"",
+        ),
+    )
+    .expect("write");
+    let e = Config::load(&path).expect_err("remote rsa/pss").to_string();
+    assert!(
+        e.contains("remote.auth") && e.contains("set it in local"),
+        "{e}"
+    );
+}
+
+#[test]
+fn revocation_and_ocsp_uris_are_remote_settings() {
+    let (_dir, path) = example_dir("gw-a", "gw-a", 0o600);
+    let src = std::fs::read_to_string(&path).expect("read");
+    let remote = "remote = { auth = \"pubkey\", id = \"gw-b.example\",";
+    assert!(src.contains(remote), "{src}");
+    let ok = src.replace(
+        remote,
+        &format!("{remote} revocation = \"strict\", ocsp_uris = [\"http://10.0.0.9:2560/\"],"),
+    );
+    std::fs::write(&path, &ok).expect("write");
+    let cfg = Config::load(&path).expect("loads");
+    let c = cfg.connections.values().next().expect("one connection");
+    let s = config::pki::trust_store(&c.remote)
+        .expect("loads")
+        .expect("pubkey");
+    assert_eq!(s.revocation, ike_core::pki::RevocationPolicy::Strict);
+    assert_eq!(s.ocsp_uris, ["http://10.0.0.9:2560/"]);
+    let https = ok.replace("http://10.0.0.9", "https://10.0.0.9");
+    std::fs::write(&path, https).expect("write");
+    let e = Config::load(&path).expect_err("https").to_string();
+    assert!(
+        e.contains("remote.ocsp_uris") && e.contains("plain HTTP"),
+        "{e}"
+    );
+    let bad = src.replace(remote, &format!("{remote} revocation = \"sometimes\","));
+    std::fs::write(&path, bad).expect("write");
+    let e = Config::load(&path).expect_err("bad value").to_string();
+    assert!(e.contains("strict") && e.contains("relaxed"), "{e}");
+}

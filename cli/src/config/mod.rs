@@ -326,6 +326,26 @@ pub struct AuthConfig {
     /// `remote.crls`: CRLs checked for every certificate of the peer's chain.
     #[serde(default)]
     pub crls: Vec<PathBuf>,
+    /// `remote.revocation`: what an unknown revocation status means.
+    #[serde(default)]
+    pub revocation: Revocation,
+    /// `ocsp_uris`: OCSP responders (http://) asked instead of the peer
+    /// certificate's authorityInfoAccess.
+    #[serde(default)]
+    pub ocsp_uris: Vec<String>,
+}
+
+/// swanctl `remote.revocation`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Revocation {
+    /// Refuse unless a CRL or OCSP says good.
+    Strict,
+    /// Refuse when an OCSP URI exists but gave no answer.
+    Ifuri,
+    /// Refuse only a revoked certificate.
+    #[default]
+    Relaxed,
 }
 
 /// Authentication methods.
@@ -336,6 +356,10 @@ pub enum AuthMethod {
     Psk,
     /// Certificate and signature (RFC 7427 method 14, or RSA 1 / ECDSA 9-11).
     Pubkey,
+    /// `pubkey` whose RSA key signs with RSASSA-PSS (RFC 8247 §3.2), swanctl's
+    /// `rsa/pss`; `local` only.
+    #[serde(rename = "rsa/pss")]
+    RsaPss,
 }
 
 /// `[connections.NAME.children.CHILD]`: one Child SA configuration.

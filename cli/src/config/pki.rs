@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use ike_core::pki::chain::{parse_certs, parse_crl};
-use ike_core::pki::{CertChain, Certificate, LocalCert, PrivateKey, TrustStore};
+use ike_core::pki::{CertChain, Certificate, LocalCert, PrivateKey, RevocationPolicy, TrustStore};
 
-use super::{AuthConfig, AuthMethod, Connection};
+use super::{AuthConfig, AuthMethod, Connection, Revocation};
 
 /// Largest accepted certificate, key or CRL file.
 const MAX_FILE: u64 = 1024 * 1024;
@@ -52,7 +52,7 @@ fn certs_of(paths: &[PathBuf]) -> Result<Vec<Certificate>, String> {
 /// Our chain and key: the first certificate of `certs` is ours, the rest are
 /// intermediates sent with it.
 pub fn local_cert(a: &AuthConfig) -> Result<Option<LocalCert>, String> {
-    if a.auth != AuthMethod::Pubkey {
+    if a.auth == AuthMethod::Psk {
         return Ok(None);
     }
     let mut certs = certs_of(&a.certs)?.into_iter();
@@ -76,12 +76,15 @@ pub fn local_cert(a: &AuthConfig) -> Result<Option<LocalCert>, String> {
                 key_path.display()
             )
         })
-        .map(Some)
+        .map(|mut lc| {
+            lc.rsa_pss = a.auth == AuthMethod::RsaPss;
+            Some(lc)
+        })
 }
 
 /// The CAs and CRLs the peer's certificate is checked against.
 pub fn trust_store(a: &AuthConfig) -> Result<Option<TrustStore>, String> {
-    if a.auth != AuthMethod::Pubkey {
+    if a.auth == AuthMethod::Psk {
         return Ok(None);
     }
     if a.cacerts.is_empty() {
@@ -92,7 +95,18 @@ pub fn trust_store(a: &AuthConfig) -> Result<Option<TrustStore>, String> {
     for p in &a.crls {
         crls.push(parse_crl(&read(p)?).map_err(|e| format!("{}: {e}", p.display()))?);
     }
-    Ok(Some(TrustStore { cas, crls }))
+    let revocation = match a.revocation {
+        Revocation::Strict => RevocationPolicy::Strict,
+        Revocation::Ifuri => RevocationPolicy::IfUri,
+        Revocation::Relaxed => RevocationPolicy::Relaxed,
+    };
+    Ok(Some(TrustStore {
+        cas,
+        crls,
+        revocation,
+        ocsp_uris: a.ocsp_uris.clone(),
+        ocsp: None,
+    }))
 }
 
 /// Problems of a connection's pubkey settings, by key path under it.
@@ -103,26 +117,48 @@ pub fn problems(c: &Connection) -> Vec<(Vec<&'static str>, String)> {
             && (!a.certs.is_empty()
                 || a.key.is_some()
                 || !a.cacerts.is_empty()
-                || !a.crls.is_empty())
+                || !a.crls.is_empty()
+                || !a.ocsp_uris.is_empty())
     };
     for (side, a) in [("local", &c.local), ("remote", &c.remote)] {
         if misplaced(a) {
             out.push((
                 vec![side, "auth"],
-                "certs, key, cacerts and crls need auth = \"pubkey\"".to_string(),
+                "certs, key, cacerts, crls and ocsp_uris need auth = \"pubkey\"".to_string(),
             ));
         }
     }
-    if !c.local.cacerts.is_empty() || !c.local.crls.is_empty() {
+    if !c.local.cacerts.is_empty()
+        || !c.local.crls.is_empty()
+        || !c.local.ocsp_uris.is_empty()
+        || c.local.revocation != Revocation::Relaxed
+    {
         out.push((
             vec!["local", "cacerts"],
-            "cacerts and crls belong in remote".to_string(),
+            "cacerts, crls, ocsp_uris and revocation belong in remote".to_string(),
+        ));
+    }
+    if let Some(u) = c
+        .remote
+        .ocsp_uris
+        .iter()
+        .find(|u| !u.starts_with("http://"))
+    {
+        out.push((
+            vec!["remote", "ocsp_uris"],
+            format!("{u:?}: lanes asks OCSP responders over plain HTTP (RFC 6960 appendix A): write http://host[:port]/path"),
         ));
     }
     if !c.remote.certs.is_empty() || c.remote.key.is_some() {
         out.push((
             vec!["remote", "certs"],
             "certs and key belong in local".to_string(),
+        ));
+    }
+    if c.remote.auth == AuthMethod::RsaPss {
+        out.push((
+            vec!["remote", "auth"],
+            "rsa/pss chooses how we sign: set it in local; remote takes \"pubkey\" and accepts PSS and PKCS#1 v1.5".to_string(),
         ));
     }
     if let Err(e) = local_cert(&c.local) {

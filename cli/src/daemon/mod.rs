@@ -11,6 +11,7 @@ mod feed;
 pub mod ke_pool;
 pub mod kernel;
 pub mod netif;
+pub mod ocsp;
 pub mod pacing;
 #[cfg(test)]
 mod pacing_tests;

@@ -167,10 +167,7 @@ impl IkeSa {
         };
         let peer = Identity::from_wire(idr);
         if conn.remote_id.as_ref().is_some_and(|r| *r != peer) {
-            self.die(
-                ctx,
-                Error::PeerMisbehaved(PeerMisbehaved::UnexpectedIdentity),
-            );
+            self.die(ctx, cert::identity_refusal(&conn, &peer, inner));
             return;
         }
         let Some(keys) = self.keys.as_ref() else {
@@ -289,7 +286,17 @@ impl IkeSa {
             },
         );
         let Some((conn_id, conn)) = pick else {
-            let e = Error::PeerMisbehaved(PeerMisbehaved::UnexpectedIdentity);
+            // The connection the peer would have had without its ID says why.
+            let by_addr = Candidate {
+                remote: self.remote.ip(),
+                local: self.local.ip(),
+                peer_id: None,
+                our_id: idr.as_ref(),
+            };
+            let e = ctx.conns.pick(&by_addr, |_| true).map_or(
+                Error::PeerMisbehaved(PeerMisbehaved::UnexpectedIdentity),
+                |(_, c)| cert::identity_refusal(&c, &peer, inner),
+            );
             return Err((NotifyType::AUTHENTICATION_FAILED, e));
         };
         Ok(AuthClaim {

@@ -152,7 +152,11 @@ pub(crate) fn our_auth(
     let octets = input.octets();
     let sign_err =
         |e: CertError| Error::PeerIncompatible(PeerIncompatible::Signature(e.to_string()));
-    if let Some(scheme) = peer.hashes.as_deref().and_then(|h| lc.key.scheme_for(h)) {
+    if let Some(scheme) = peer
+        .hashes
+        .as_deref()
+        .and_then(|h| lc.key.scheme_for(h, lc.rsa_pss))
+    {
         let sig = lc.key.sign(scheme, &octets, false).map_err(sign_err)?;
         return Ok(Auth {
             method: AuthMethod::DIGITAL_SIGNATURE,
@@ -252,6 +256,49 @@ fn verify_cert_auth(
         return Err(CertError::AuthSignature(v.subject));
     }
     Ok(v)
+}
+
+/// The refusal of a peer whose ID is not `conn`'s remote id. For a pubkey
+/// peer it names the certificate check that failed (RFC 4945 §3.1: the
+/// certificate must carry the identity); either way the reason is logged.
+pub(crate) fn identity_refusal(
+    conn: &ConnectionConfig,
+    peer: &Identity,
+    inner: &[Payload],
+) -> Error {
+    let unexpected = Error::PeerMisbehaved(PeerMisbehaved::UnexpectedIdentity);
+    let Some(want) = conn.remote_id.as_ref() else {
+        return unexpected;
+    };
+    let want_text = identity_text(want);
+    let cert = conn.remote_ca.as_ref().and_then(|_| peer_chain(inner).ok());
+    let Some(chain) = cert else {
+        tracing::warn!(conn = %conn.name, peer = %identity_text(peer),
+            check = %format!("peer ID is not remote id {want_text}"), "peer authentication failed");
+        return unexpected;
+    };
+    match crate::pki::chain::check_identity(&chain.ee, want) {
+        Err(CertError::IdentityMismatch {
+            subject, carries, ..
+        }) => {
+            let e = CertError::IdentityMismatch {
+                id: format!(
+                    "remote id {want_text} (peer sent ID {})",
+                    identity_text(peer)
+                ),
+                subject,
+                carries,
+            };
+            tracing::warn!(conn = %conn.name, peer = %identity_text(peer), check = %e, "peer authentication failed");
+            Error::PeerMisbehaved(PeerMisbehaved::Certificate(e))
+        }
+        _ => {
+            tracing::warn!(conn = %conn.name, peer = %identity_text(peer),
+                check = %format!("peer ID is not remote id {want_text}, which its certificate carries"),
+                "peer authentication failed");
+            unexpected
+        }
+    }
 }
 
 /// The certificates of CERT payloads: the end entity first (RFC 7296 §3.6).

@@ -13,6 +13,7 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages, SubjectAltName};
 
 use super::key::PublicKey;
+use super::ocsp::{OcspSource, OcspStatus, RevocationPolicy};
 use super::sig::SigScheme;
 use super::{CertError, UnixTime};
 use crate::config::Identity;
@@ -106,6 +107,13 @@ pub struct TrustStore {
     pub cas: Vec<Certificate>,
     /// CRLs of any CA in a chain.
     pub crls: Vec<CertificateList>,
+    /// What an unknown revocation status means (swanctl `remote.revocation`).
+    pub revocation: RevocationPolicy,
+    /// OCSP responders asked for the end-entity certificate instead of its
+    /// authorityInfoAccess URIs (swanctl `ocsp_uris`).
+    pub ocsp_uris: Vec<String>,
+    /// Who fetches OCSP answers; `None`: OCSP is not used.
+    pub ocsp: Option<std::sync::Arc<dyn OcspSource>>,
 }
 
 /// The revocation status found for the end-entity certificate.
@@ -113,8 +121,13 @@ pub struct TrustStore {
 pub enum Revocation {
     /// A CRL of its issuer was found and does not list it.
     Good,
-    /// No CRL of its issuer is configured (strongSwan accepts this too).
+    /// No CRL of its issuer is configured and no OCSP URI known (strongSwan
+    /// accepts this too unless `revocation = strict`).
     NoCrl,
+    /// An OCSP responder said good.
+    OcspGood,
+    /// OCSP gave no answer; accepted under `revocation = relaxed`.
+    Unknown,
 }
 
 /// What a successful validation found.
@@ -177,18 +190,10 @@ impl TrustStore {
         for (depth, c) in path.iter().enumerate().skip(1) {
             check_ca(c, depth - 1, now)?;
         }
-        for pair in path.windows(2) {
+        for pair in path.windows(2).skip(1) {
             self.check_crl(pair[0], pair[1], now)?;
         }
-        let revocation = if self
-            .crls
-            .iter()
-            .any(|l| l.tbs_cert_list.issuer == ee.tbs_certificate.issuer)
-        {
-            Revocation::Good
-        } else {
-            Revocation::NoCrl
-        };
+        let revocation = self.ee_revocation(ee, path.get(1).copied().unwrap_or(ca), now)?;
         Ok(Verified {
             subject: subject(ee),
             ca: subject(ca),
@@ -225,19 +230,69 @@ impl TrustStore {
         Ok(None)
     }
 
+    /// The end entity's status: its issuer's CRL when configured, else OCSP
+    /// (RFC 6960) from `ocsp_uris` or its authorityInfoAccess, judged by
+    /// `revocation` as strongSwan's strict / ifuri / relaxed do.
+    fn ee_revocation(
+        &self,
+        ee: &Certificate,
+        issuer: &Certificate,
+        now: UnixTime,
+    ) -> Result<Revocation, CertError> {
+        if self.check_crl(ee, issuer, now)? {
+            return Ok(Revocation::Good);
+        }
+        let uris = if self.ocsp_uris.is_empty() {
+            super::ocsp::aia_uris(ee)
+        } else {
+            self.ocsp_uris.clone()
+        };
+        let unknown = |why: String| match self.revocation {
+            RevocationPolicy::Relaxed => Ok(Revocation::Unknown),
+            p => Err(CertError::RevocationUnknown {
+                subject: subject(ee),
+                why,
+                policy: if p == RevocationPolicy::Strict {
+                    "strict"
+                } else {
+                    "ifuri"
+                },
+            }),
+        };
+        let status = match (&self.ocsp, uris.is_empty()) {
+            (_, true) if self.revocation == RevocationPolicy::Strict => {
+                return unknown("no CRL of its issuer and no OCSP URI".into());
+            }
+            (_, true) => return Ok(Revocation::NoCrl),
+            (None, false) => OcspStatus::Unknown("no OCSP client".into()),
+            (Some(src), false) => src.status(ee, issuer, &uris, now),
+        };
+        match status {
+            OcspStatus::Good { .. } => Ok(Revocation::OcspGood),
+            OcspStatus::Revoked { responder, .. } => Err(CertError::RevokedOcsp {
+                subject: subject(ee),
+                serial: hex(ee.tbs_certificate.serial_number.as_bytes()),
+                responder,
+            }),
+            OcspStatus::Unknown(why) => unknown(why),
+        }
+    }
+
     /// RFC 5280 §6.3: every CRL issued by `issuer` must verify with its key
-    /// and must not list `c`.
+    /// and must not list `c`; true if there was one.
     fn check_crl(
         &self,
         c: &Certificate,
         issuer: &Certificate,
         _now: UnixTime,
-    ) -> Result<(), CertError> {
+    ) -> Result<bool, CertError> {
+        let mut found = false;
         for crl in self
             .crls
             .iter()
             .filter(|l| l.tbs_cert_list.issuer == issuer.tbs_certificate.subject)
         {
+            found = true;
             let tbs = crl.tbs_cert_list.to_der();
             if !verify_signed(
                 issuer,
@@ -264,7 +319,7 @@ impl TrustStore {
                 });
             }
         }
-        Ok(())
+        Ok(found)
     }
 }
 
@@ -276,7 +331,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// Verifies a certificate or CRL signature with `issuer`'s key.
-fn verify_signed(
+pub(crate) fn verify_signed(
     issuer: &Certificate,
     tbs: &der::Result<Vec<u8>>,
     alg: &spki::AlgorithmIdentifierOwned,
@@ -289,7 +344,7 @@ fn verify_signed(
     Ok(public_key(issuer)?.verify(scheme, tbs, sig, false))
 }
 
-fn check_validity(c: &Certificate, now: UnixTime) -> Result<(), CertError> {
+pub(crate) fn check_validity(c: &Certificate, now: UnixTime) -> Result<(), CertError> {
     let v = &c.tbs_certificate.validity;
     let (nb, na) = (
         v.not_before.to_unix_duration().as_secs(),
@@ -365,9 +420,40 @@ pub fn check_identity(c: &Certificate, id: &Identity) -> Result<(), CertError> {
         return Ok(());
     }
     Err(CertError::IdentityMismatch {
-        id: identity_text(id),
+        id: format!("ID {}", identity_text(id)),
         subject: subject(c),
+        carries: alt_names_text(c),
     })
+}
+
+/// The subjectAltNames of `c` for logs ("dNSName a.example, iPAddress
+/// 10.0.0.1"), or "no subjectAltName".
+pub fn alt_names_text(c: &Certificate) -> String {
+    let Ok(Some((_, san))) = c.tbs_certificate.get::<SubjectAltName>() else {
+        return "no subjectAltName".into();
+    };
+    let names: Vec<String> = san
+        .0
+        .iter()
+        .map(|n| match n {
+            GeneralName::DnsName(d) => format!("dNSName {}", d.as_str()),
+            GeneralName::Rfc822Name(d) => format!("rfc822Name {}", d.as_str()),
+            GeneralName::IpAddress(o) => match <[u8; 4]>::try_from(o.as_bytes()) {
+                Ok(v4) => format!("iPAddress {}", std::net::Ipv4Addr::from(v4)),
+                Err(_) => <[u8; 16]>::try_from(o.as_bytes()).map_or_else(
+                    |_| "iPAddress ?".into(),
+                    |v6| format!("iPAddress {}", std::net::Ipv6Addr::from(v6)),
+                ),
+            },
+            GeneralName::DirectoryName(d) => format!("directoryName {}", name_text(d)),
+            _ => "other name".into(),
+        })
+        .collect();
+    if names.is_empty() {
+        "no subjectAltName".into()
+    } else {
+        names.join(", ")
+    }
 }
 
 fn matches_identity(c: &Certificate, id: &Identity) -> Result<bool, CertError> {

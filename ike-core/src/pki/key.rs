@@ -150,8 +150,11 @@ impl PrivateKey {
     }
 
     /// The scheme for RFC 7427 AUTH given the peer's hash algorithms
-    /// (RFC 7427 §4), or `None` if none fits this key.
-    pub fn scheme_for(&self, peer: &[HashAlgorithm]) -> Option<SigScheme> {
+    /// (RFC 7427 §4), or `None` if none fits this key. An RSA key signs with
+    /// RSASSA-PSS when `rsa_pss` (RFC 8247 §3.2 recommends it), else with
+    /// PKCS#1 v1.5, as strongSwan does with and without `rsa/pss`:
+    /// SIGNATURE_HASH_ALGORITHMS names hashes only, not the padding.
+    pub fn scheme_for(&self, peer: &[HashAlgorithm], rsa_pss: bool) -> Option<SigScheme> {
         let has = |h| peer.contains(&h);
         match self {
             Self::Rsa(_) => [
@@ -161,7 +164,7 @@ impl PrivateKey {
             ]
             .into_iter()
             .find(|(h, _)| has(*h))
-            .map(|(_, s)| s),
+            .map(|(h, s)| if rsa_pss { SigScheme::RsaPss(h) } else { s }),
             Self::P256(_) => has(HashAlgorithm::SHA2_256).then_some(SigScheme::EcdsaSha256),
             Self::P384(_) => has(HashAlgorithm::SHA2_384).then_some(SigScheme::EcdsaSha384),
             Self::Ed25519(_) => has(HashAlgorithm::IDENTITY).then_some(SigScheme::Ed25519),
@@ -199,6 +202,7 @@ impl PrivateKey {
             (Self::Rsa(k), SigScheme::RsaPkcs1Sha512) => {
                 Pk::<sha2::Sha512>::new((**k).clone()).sign(msg).to_vec()
             }
+            (Self::Rsa(k), SigScheme::RsaPss(h)) => sign_pss(k, h, msg)?,
             (Self::P256(k), SigScheme::EcdsaSha256) => {
                 let s: p256::ecdsa::Signature = k.sign(msg);
                 if raw { s.to_vec() } else { s.to_der().to_vec() }
@@ -308,6 +312,29 @@ impl PublicKey {
             _ => false,
         }
     }
+}
+
+/// RSASSA-PSS (RFC 8017 §8.1) with MGF1 of the same hash and a salt as long
+/// as the hash, the parameters RFC 7427 §3 AlgorithmIdentifiers carry here.
+/// The salt comes from the OS, like the engine's default random source.
+fn sign_pss(k: &rsa::RsaPrivateKey, h: HashAlgorithm, msg: &[u8]) -> Result<Vec<u8>, CertError> {
+    use rsa::pss::SigningKey as Pss;
+    use signature::{RandomizedSigner, SignatureEncoding};
+    let rng = &mut rand_core::OsRng;
+    let k = k.clone();
+    let sig = match h {
+        HashAlgorithm::SHA2_256 => Pss::<sha2::Sha256>::new(k).try_sign_with_rng(rng, msg),
+        HashAlgorithm::SHA2_384 => Pss::<sha2::Sha384>::new(k).try_sign_with_rng(rng, msg),
+        HashAlgorithm::SHA2_512 => Pss::<sha2::Sha512>::new(k).try_sign_with_rng(rng, msg),
+        _ => {
+            return Err(CertError::Unsupported(format!(
+                "RSASSA-PSS with hash {}",
+                h.0
+            )));
+        }
+    };
+    sig.map(|s| s.to_vec())
+        .map_err(|e| CertError::Unsupported(format!("RSASSA-PSS signing: {e}")))
 }
 
 macro_rules! ecdsa_sig {

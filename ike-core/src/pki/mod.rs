@@ -11,6 +11,9 @@
 
 pub mod chain;
 pub mod key;
+pub mod ocsp;
+#[cfg(test)]
+mod ocsp_tests;
 pub mod sig;
 #[cfg(test)]
 pub(crate) mod testca;
@@ -19,6 +22,7 @@ mod tests;
 
 pub use chain::{CertChain, Revocation, TrustStore, Verified};
 pub use key::{PrivateKey, PublicKey};
+pub use ocsp::{OcspSource, OcspStatus, RevocationPolicy};
 pub use sig::{HashAlgorithm, SigScheme};
 pub use x509_cert::Certificate;
 
@@ -98,13 +102,37 @@ pub enum CertError {
         /// The CRL's issuer.
         issuer: String,
     },
-    /// The peer's identity is not in its certificate.
-    #[error("identity mismatch: {id} is neither the subject nor a subjectAltName of \"{subject}\"")]
+    /// An OCSP responder says the certificate is revoked (RFC 6960).
+    #[error("certificate \"{subject}\" (serial {serial}) is revoked by OCSP responder {responder}")]
+    RevokedOcsp {
+        /// The revoked certificate's subject.
+        subject: String,
+        /// Its serial number in hex.
+        serial: String,
+        /// The responder's URI.
+        responder: String,
+    },
+    /// No revocation status where the policy needs one.
+    #[error("revocation status of \"{subject}\" unknown ({why}) and revocation = {policy}")]
+    RevocationUnknown {
+        /// The certificate's subject.
+        subject: String,
+        /// Why no CRL or OCSP answer decided.
+        why: String,
+        /// "strict" or "ifuri".
+        policy: &'static str,
+    },
+    /// The identity the peer must have is not in its certificate.
+    #[error(
+        "identity mismatch: certificate \"{subject}\" carries no subjectAltName or subject DN matching {id} (it carries {carries})"
+    )]
     IdentityMismatch {
-        /// The identity as text.
+        /// The identity as text, with where it comes from ("remote id x").
         id: String,
         /// The certificate's subject.
         subject: String,
+        /// The subjectAltNames the certificate carries, as text.
+        carries: String,
     },
     /// The AUTH signature does not verify with the certificate's public key.
     #[error("AUTH signature does not verify with the key of \"{0}\" (wrong private key?)")]
@@ -130,6 +158,9 @@ pub struct LocalCert {
     pub chain: CertChain,
     /// The key of `chain.ee`.
     pub key: PrivateKey,
+    /// Sign RFC 7427 AUTH with RSASSA-PSS rather than PKCS#1 v1.5 when the
+    /// key is RSA (swanctl `local.auth = rsa/pss`); ignored for other keys.
+    pub rsa_pss: bool,
 }
 
 impl LocalCert {
@@ -138,6 +169,10 @@ impl LocalCert {
         if !chain::public_key(&chain.ee)?.same_as(&key.public()) {
             return Err(CertError::KeyMismatch(chain::subject(&chain.ee)));
         }
-        Ok(Self { chain, key })
+        Ok(Self {
+            chain,
+            key,
+            rsa_pss: false,
+        })
     }
 }

@@ -20,6 +20,7 @@ fn store(h: &Hierarchy) -> TrustStore {
     TrustStore {
         cas: vec![h.root.clone()],
         crls: vec![],
+        ..TrustStore::default()
     }
 }
 
@@ -106,7 +107,9 @@ fn signatures_round_trip_and_tamper_fails() {
     ];
     let msg = b"signed octets";
     for k in &keys {
-        let scheme = k.scheme_for(&HashAlgorithm::OFFERED).expect("scheme");
+        let scheme = k
+            .scheme_for(&HashAlgorithm::OFFERED, false)
+            .expect("scheme");
         let auth = encode_auth14(scheme, &k.sign(scheme, msg, false).unwrap());
         let (got, sig) = decode_auth14(&auth).unwrap();
         assert_eq!(got, scheme);
@@ -235,6 +238,7 @@ fn unknown_ca_and_missing_intermediate() {
             vec![],
         )],
         crls: vec![],
+        ..TrustStore::default()
     };
     let c = gw_chain(&h, valid());
     assert!(matches!(
@@ -506,4 +510,63 @@ fn dn_text_keeps_strongswan_order() {
         chain::identity_text(&Identity::Other(9, der)),
         "C=CH, O=Example, CN=gw-b"
     );
+}
+
+#[test]
+fn rsa_pss_signs_with_the_first_offered_hash_and_verifies() {
+    let k = PrivateKey::Rsa(Box::new(rsa2048()));
+    let msg = b"signed octets";
+    assert_eq!(
+        k.scheme_for(&HashAlgorithm::OFFERED, true),
+        Some(SigScheme::RsaPss(HashAlgorithm::SHA2_256))
+    );
+    // Only PKCS#1 v1.5 without the setting; the setting leaves other keys alone.
+    assert_eq!(
+        k.scheme_for(&HashAlgorithm::OFFERED, false),
+        Some(SigScheme::RsaPkcs1Sha256)
+    );
+    assert_eq!(
+        PrivateKey::P256(p256(7)).scheme_for(&HashAlgorithm::OFFERED, true),
+        Some(SigScheme::EcdsaSha256)
+    );
+    for h in [
+        HashAlgorithm::SHA2_256,
+        HashAlgorithm::SHA2_384,
+        HashAlgorithm::SHA2_512,
+    ] {
+        let scheme = k.scheme_for(&[h], true).expect("pss");
+        assert_eq!(scheme, SigScheme::RsaPss(h));
+        let auth = encode_auth14(scheme, &k.sign(scheme, msg, false).unwrap());
+        // The AlgorithmIdentifier carries the RSASSA-PSS parameters back.
+        let (got, sig) = decode_auth14(&auth).unwrap();
+        assert_eq!(got, scheme);
+        assert!(k.public().verify(got, msg, sig, false), "{h:?}");
+        assert!(!k.public().verify(got, b"other", sig, false), "{h:?}");
+        // A PSS signature is no PKCS#1 v1.5 signature.
+        assert!(
+            !k.public()
+                .verify(SigScheme::RsaPkcs1Sha256, msg, sig, false)
+        );
+    }
+    // Randomised salt: two signatures differ, both verify.
+    let s = SigScheme::RsaPss(HashAlgorithm::SHA2_256);
+    assert_ne!(
+        k.sign(s, msg, false).unwrap(),
+        k.sign(s, msg, false).unwrap()
+    );
+    assert!(k.scheme_for(&[HashAlgorithm::IDENTITY], true).is_none());
+}
+
+/// The RSASSA-PSS SHA-256 AlgorithmIdentifier of RFC 7427 AUTH data, with
+/// NULL hash parameters, MGF1-SHA-256, salt 32 and no trailerField, as
+/// peers that compare it byte for byte (libreswan) expect.
+#[test]
+fn rsa_pss_sha256_algorithm_identifier_bytes() {
+    let want = "30410609 2a864886f70d01010a 3034 a00f 300d0609 608648016503040201 0500 \
+                a11c 301a0609 2a864886f70d010108 300d0609 608648016503040201 0500 a203020120";
+    let want = crate::tests::util::unhex(&want.split_whitespace().collect::<String>());
+    let auth = encode_auth14(SigScheme::RsaPss(HashAlgorithm::SHA2_256), b"sig");
+    assert_eq!(usize::from(auth[0]), want.len());
+    assert_eq!(&auth[1..=want.len()], &want[..]);
+    assert_eq!(&auth[1 + want.len()..], b"sig");
 }

@@ -48,6 +48,7 @@ fn trust(h: &Hierarchy) -> Arc<TrustStore> {
     Arc::new(TrustStore {
         cas: vec![h.root.clone()],
         crls: vec![],
+        ..TrustStore::default()
     })
 }
 
@@ -141,6 +142,49 @@ fn ecdsa_rsa_and_ed25519_establish_with_rfc7427() {
                 .any(|x| matches!(x, Payload::CertReq(_)))
         );
     }
+}
+
+/// With `rsa_pss` an RSA gateway signs AUTH with RSASSA-PSS (RFC 7427 §3 with
+/// the RSASSA-PSS AlgorithmIdentifier) and the peer accepts it.
+#[test]
+fn rsa_pss_auth_establishes() {
+    let h = hierarchy();
+    let rsa = || PrivateKey::Rsa(Box::new(testca::rsa2048()));
+    let (mut a, b) = cert_configs(&h, rsa(), p256(26));
+    let mut lc = local(&h, 10, "a.lanes.test", rsa(), valid());
+    lc.rsa_pss = true;
+    a.connections[0].local_cert = Some(Arc::new(lc));
+    let c = a.connections[0].clone();
+    let mut p = pair(a, b);
+    p.connect();
+    let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+    assert!(up(&ea) && up(&eb), "{ea:?} {eb:?}");
+    // The scheme A's AUTH payload names.
+    let c = &c;
+    let id = Identity::Fqdn("a.lanes.test".into()).to_wire();
+    let prf = crate::crypto::prf::HmacSha256;
+    let input = AuthInput {
+        prf: &prf,
+        real_message: b"init",
+        peer_nonce: b"nonce",
+        sk_p: b"skp",
+        id: &id,
+        int_auth: &[],
+    };
+    let with = PeerSig {
+        hashes: Some(HashAlgorithm::OFFERED.to_vec()),
+        certreq: vec![],
+    };
+    let auth = our_auth(c, &input, &with).expect("auth");
+    assert_eq!(auth.method, AuthMethod::DIGITAL_SIGNATURE);
+    let (scheme, _) = crate::pki::sig::decode_auth14(&auth.data).expect("auth14");
+    assert_eq!(
+        scheme,
+        crate::pki::SigScheme::RsaPss(HashAlgorithm::SHA2_256)
+    );
+    // Without SIGNATURE_HASH_ALGORITHMS it is classic RSA (method 1, PKCS#1 v1.5).
+    let classic = our_auth(c, &input, &PeerSig::default()).expect("auth");
+    assert_eq!(classic.method, AuthMethod::RSA_SIG);
 }
 
 /// Without SIGNATURE_HASH_ALGORITHMS from the peer, AUTH uses the key's
@@ -252,6 +296,7 @@ fn certreq_for_an_intermediate_leaves_it_out() {
     b.connections[0].remote_ca = Some(Arc::new(TrustStore {
         cas: vec![h.inter.clone()],
         crls: vec![],
+        ..TrustStore::default()
     }));
     let mut p = pair(a, b);
     p.connect();
@@ -274,6 +319,7 @@ fn unknown_ca_is_refused() {
     b.connections[0].remote_ca = Some(Arc::new(TrustStore {
         cas: vec![other],
         crls: vec![],
+        ..TrustStore::default()
     }));
     let mut p = pair(a, b);
     p.connect();
@@ -310,6 +356,7 @@ fn revoked_certificate_is_refused() {
     b.connections[0].remote_ca = Some(Arc::new(TrustStore {
         cas: vec![h.root.clone()],
         crls: vec![crl],
+        ..TrustStore::default()
     }));
     let mut p = pair(a, b);
     p.connect();
@@ -329,10 +376,54 @@ fn identity_not_in_certificate_is_refused() {
     )));
     let mut p = pair(a, b);
     p.connect();
-    assert!(matches!(
-        refused_by_b(&mut p),
-        CertError::IdentityMismatch { .. }
-    ));
+    let e = refused_by_b(&mut p).to_string();
+    assert!(
+        e.contains("\"C=CH, O=Test, CN=mallory.lanes.test\" carries no subjectAltName or subject DN matching ID a.lanes.test")
+            && e.contains("it carries dNSName mallory.lanes.test"),
+        "{e}"
+    );
+}
+
+/// A peer that also claims the ID its certificate carries is refused because
+/// that ID is not the remote id; the reason names the certificate's names.
+#[test]
+fn identity_other_than_remote_id_names_the_certificate() {
+    let h = hierarchy();
+    let (mut a, b) = cert_configs(&h, p256(55), p256(56));
+    let mallory = local(&h, 18, "mallory.lanes.test", p256(55), valid());
+    a.connections[0].local_cert = Some(Arc::new(mallory));
+    a.connections[0].local_id = Identity::Fqdn("mallory.lanes.test".into());
+    let mut p = pair(a, b);
+    p.connect();
+    let e = refused_by_b(&mut p).to_string();
+    assert!(
+        e.contains("matching remote id a.lanes.test (peer sent ID mallory.lanes.test)")
+            && e.contains("it carries dNSName mallory.lanes.test"),
+        "{e}"
+    );
+    // The initiator names the check too (B's ID is b.lanes.test, its
+    // certificate mallory's).
+    let (a, mut b) = cert_configs(&h, p256(53), p256(54));
+    let m = local(&h, 19, "mallory.lanes.test", p256(54), valid());
+    b.connections[0].local_cert = Some(Arc::new(m));
+    let mut p = pair(a, b);
+    p.connect();
+    let ea = p.take(Side::A);
+    let e = ea
+        .iter()
+        .find_map(|e| match e {
+            Event::IkeSaDown {
+                reason: Error::PeerMisbehaved(PeerMisbehaved::Certificate(c)),
+                ..
+            } => Some(c.to_string()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("A names the check: {ea:?}"));
+    assert!(
+        e.contains("matching ID b.lanes.test (it carries dNSName mallory.lanes.test)"),
+        "{e}"
+    );
+    assert_eq!(p.a.ike_sa_count(), 0);
 }
 
 #[test]
@@ -348,6 +439,7 @@ fn wrong_private_key_is_refused() {
     a.connections[0].local_cert = Some(Arc::new(LocalCert {
         chain: good.chain,
         key: p256(61),
+        rsa_pss: false,
     }));
     let mut p = pair(a, b);
     p.connect();

@@ -19,14 +19,10 @@ use crate::proposal::Proposal;
 use crate::wire::natt::strip_marker;
 use crate::wire::{EncrId, IntegId, KeId, Message, NotifyType, Payload, PrfId, ProtocolId};
 
+use super::util::unhex;
+
 const PACKETS: &str = include_str!("../../tests/data/strongswan_packets.txt");
 const KEYS: &str = include_str!("../../tests/data/strongswan_keys.txt");
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
-        .collect()
-}
 
 /// (receiver side, port, IKE message without marker).
 fn packets() -> Vec<(char, u16, Vec<u8>)> {

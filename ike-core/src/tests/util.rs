@@ -360,3 +360,10 @@ pub(crate) fn installs(events: &[Event]) -> Vec<&crate::event::ChildSaInstall> {
         })
         .collect()
 }
+
+/// Bytes of a hex string (test vectors).
+pub(crate) fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
+}
