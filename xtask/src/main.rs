@@ -9,6 +9,7 @@ mod demo;
 mod dist;
 mod fuzz;
 mod setup;
+mod stats;
 mod test;
 mod testbed;
 mod util;
