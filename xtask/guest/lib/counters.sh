@@ -52,13 +52,30 @@ bindings() {
 }
 
 # steer_self NS IFACE MODE CPU: the redirect control: the steering program,
-# with every inbound SA of NS bound to CPU, the CPU the wire delivers on, so
-# each packet takes the cpumap hop without changing CPU (no spread).
+# with every inbound SA of gateway NS bound to CPU, the CPU the wire
+# delivers on, so each packet takes the cpumap hop without changing CPU.
 steer_self() {
+	local dst=$GW_B
+	[ "$1" = gw-a ] && dst=$GW_A
 	_steer_attach "$1" "$2" "$3" || return
 	sa_in_spi "$1" | while read -r spi _; do
-		nsx "$1" lanes steer bind "$spi" "$4" --dst $GW_B >>/tmp/lanes-steer-$1.log 2>&1 || return 1
+		nsx "$1" lanes steer bind "$spi" "$4" --dst $dst >>/tmp/lanes-steer-$1.log 2>&1 || return 1
 	done
+}
+
+# decrypt_balance SPI_DELTAS BINDINGS WIRE_CPU NCPUS: "0:pkts 1:pkts ...
+# max/mean=X" of ESP packets per decrypting CPU: an SA's packets are
+# decrypted on its binding's CPU (steered), else on WIRE_CPU. SPI_DELTAS is
+# spi_delta's "spi:pkts,..." (hex), BINDINGS is bindings' "spi:cpu,..." (decimal).
+decrypt_balance() {
+	gawk -v d="$1" -v b="$2" -v w="$3" -v n="$4" 'BEGIN {
+		nb = split(b, bs, ","); for (i = 1; i <= nb; i++) { split(bs[i], kv, ":"); bind[kv[1] + 0] = kv[2] }
+		nd = split(d, ds, ","); for (i = 1; i <= nd; i++) {
+			split(ds[i], kv, ":"); spi = strtonum(kv[1]); cpu = (spi in bind) ? bind[spi] : w; per[cpu] += kv[2]; tot += kv[2]
+		}
+		for (c = 0; c < n; c++) { printf "CPU%d %d, ", c, per[c]; if (per[c] > max) max = per[c] }
+		if (tot > 0) printf "max/mean %.2f", max * n / tot; else printf "no ESP packets"
+	}'
 }
 
 # xdp_pass NS IFACE MODE: the XDP control: a program returning XDP_PASS for
