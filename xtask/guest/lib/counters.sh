@@ -47,8 +47,9 @@ spi_delta() {
 # bindings NS: the steering map of NS as "spi:cpu,..." (decimal SPIs).
 bindings() {
 	nsx "$1" lanes steer status --json 2>/dev/null | tr -d ' \n' |
-		grep -o '{"cpu":[0-9]*,"dst":[^}]*,"spi":[0-9]*}' |
-		sed 's/{"cpu":\([0-9]*\),.*"spi":\([0-9]*\)}/\2:\1/' | paste -sd, -
+		sed -n 's/.*"bindings":\[\([^]]*\)\].*/\1/p' | tr '}' '\n' |
+		gawk 'match($0, /"spi":[0-9]+/) { s = substr($0, RSTART + 6, RLENGTH - 6)
+			if (match($0, /"cpu":[0-9]+/)) { printf "%s%s:%s", sep, s, substr($0, RSTART + 6, RLENGTH - 6); sep = "," } }'
 }
 
 # steer_self NS IFACE MODE CPU: the redirect control: the steering program,
