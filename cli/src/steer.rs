@@ -37,6 +37,10 @@ pub enum SteerCmd {
         /// Frames queued per CPU in the cpumap.
         #[arg(long, default_value_t = DEFAULT_QUEUE_SIZE)]
         queue_size: u32,
+        /// steer, or pass: a program that returns XDP_PASS for every frame
+        /// (a measurement control: the cost of XDP being attached).
+        #[arg(long, value_enum, default_value_t = Program::Steer)]
+        program: Program,
         #[command(flatten)]
         pins: Pins,
     },
@@ -81,6 +85,15 @@ pub enum SteerCmd {
     },
 }
 
+/// The program `lanes steer attach` attaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Program {
+    /// The steering program.
+    Steer,
+    /// `XDP_PASS` only ([`ebpf_steer::FLOOR_PROGRAM`]).
+    Pass,
+}
+
 /// An SPI in hex (`0x...`) or decimal.
 fn parse_spi(s: &str) -> Result<u32, String> {
     let v = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
@@ -101,6 +114,7 @@ pub fn run(cmd: SteerCmd) -> Result<()> {
             iface,
             mode,
             queue_size,
+            program,
             pins,
         } => {
             let opts = AttachOptions {
@@ -108,8 +122,12 @@ pub fn run(cmd: SteerCmd) -> Result<()> {
                 queue_size,
                 pin_root: pins.root(),
             };
-            let (_steering, a) = Steering::attach(&iface, &opts)
-                .with_context(|| format!("lanes steer attach {iface}"))?;
+            let attach = match program {
+                Program::Steer => Steering::attach,
+                Program::Pass => Steering::attach_floor,
+            };
+            let (_steering, a) =
+                attach(&iface, &opts).with_context(|| format!("lanes steer attach {iface}"))?;
             if let Some(why) = &a.fallback {
                 println!("{iface}: native XDP refused ({why}); using skb mode");
             }

@@ -22,7 +22,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// The baseline program in the same object: returns `XDP_PASS` and nothing
-/// else. Only the benchmark runs it; it is never attached.
+/// else. The benchmark runs it, and the testbed attaches it as a control
+/// ([`Steering::attach_floor`]).
 pub const FLOOR_PROGRAM: &str = "lanes_floor";
 
 /// Default cpumap queue size (frames queued per destination CPU).
@@ -189,11 +190,27 @@ impl Steering {
         Self::attach_failing(iface, opts, FailAt::Nowhere)
     }
 
+    /// [`Steering::attach`] with [`FLOOR_PROGRAM`] in place of the steering
+    /// program: every frame gets `XDP_PASS` and no counter moves. A
+    /// measurement control: the cost of having XDP attached at all.
+    pub fn attach_floor(iface: &str, opts: &AttachOptions) -> Result<(Self, Attached), Error> {
+        Self::attach_program(iface, opts, FLOOR_PROGRAM, FailAt::Nowhere)
+    }
+
     /// [`Steering::attach`] failing on purpose at `fail` (rollback tests).
     #[doc(hidden)]
     pub fn attach_failing(
         iface: &str,
         opts: &AttachOptions,
+        fail: FailAt,
+    ) -> Result<(Self, Attached), Error> {
+        Self::attach_program(iface, opts, PROGRAM_NAME, fail)
+    }
+
+    fn attach_program(
+        iface: &str,
+        opts: &AttachOptions,
+        program: &str,
         fail: FailAt,
     ) -> Result<(Self, Attached), Error> {
         let ifindex = if_index(iface)?;
@@ -221,7 +238,7 @@ impl Steering {
         // aya pins each map as it creates it, so pins may exist even on error.
         new_pins.into_iter().for_each(|p| undo.created(p));
         let mut ebpf = loaded?;
-        load_program(&mut ebpf, PROGRAM_NAME)?;
+        load_program(&mut ebpf, program)?;
         let spi_cpu = take_map(&mut ebpf, MAP_SPI_CPU)?;
         let mut cpus: CpuMap<MapData> = CpuMap::try_from(take_map(&mut ebpf, MAP_CPUS)?)?;
         let stats = take_map(&mut ebpf, MAP_STATS)?;
@@ -231,7 +248,7 @@ impl Steering {
             cpus.set(cpu, opts.queue_size, None, 0)?;
         }
         fail.check(FailAt::MapsPinned)?;
-        let prog = xdp_mut(&mut ebpf, PROGRAM_NAME)?;
+        let prog = xdp_mut(&mut ebpf, program)?;
         let mut attached = attach_link(prog, iface, ifindex, opts, &mut undo, fail)?;
         fail.check(FailAt::LinkPinned)?;
         attached.program_id = prog.info()?.id();

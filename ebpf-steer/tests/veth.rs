@@ -250,6 +250,48 @@ fn veth_esp_is_steered_to_the_bound_cpu() {
         });
     });
 
+    // The floor control replaces the program: bound ESP passes, uncounted.
+    let a = env.a.clone();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            enter(&a);
+            let opts = AttachOptions {
+                pin_root: env.root.clone(),
+                ..AttachOptions::default()
+            };
+            let (_st, att) = Steering::attach_floor("va", &opts).expect("attach floor");
+            assert!(att.replaced, "{att:?}");
+        });
+    });
+    let rx = || {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &env.a,
+                "cat",
+                "/sys/class/net/va/statistics/rx_packets",
+            ])
+            .output()
+            .expect("rx_packets");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<u64>()
+            .expect("a count")
+    };
+    let (before, rx0) = (reader.stats().expect("stats"), rx());
+    let b = env.b.clone();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            enter(&b);
+            send_frames("vb", &vec![FrameSpec::esp(dst, SPI_CPU0).build(); 50]);
+        });
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let d = reader.stats().expect("stats").since(&before);
+    assert!(rx() >= rx0 + 50, "the frames did not reach va");
+    assert_eq!(d.total(Counter::Steered), 0, "the floor program steered");
+
     // The interface deleted and created again leaves a stale pinned link:
     // the next attach notices, unpins it and attaches afresh.
     sh(&["ip", "-n", &env.a, "link", "del", "va"]);

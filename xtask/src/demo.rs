@@ -1,6 +1,7 @@
 //! `cargo xtask demo`: build, boot the VM testbed, bring up a per-CPU tunnel
 //! between gw-a and gw-b, drive traffic pinned to each CPU, and print the
-//! per-CPU SA table and one SA vs per-CPU SAs (guest side:
+//! per-CPU SA table, where decryption happened per CPU with and without
+//! steering, and throughput next to its control (guest side:
 //! `xtask/guest/bin/demo`).
 //!
 //! The bulk flows server -> client, so gw-a receives it; the wire runs on
@@ -25,8 +26,8 @@ pub struct Options {
     /// The IKE daemon on gateway A.
     #[arg(long, value_enum, default_value_t = Peer::Lanes)]
     pub gw_a: Peer,
-    /// Seconds per throughput measurement.
-    #[arg(long, default_value_t = 5)]
+    /// Seconds per throughput measurement (four of them).
+    #[arg(long, default_value_t = 4)]
     pub duration: u32,
     /// Release build of lanes in the guest.
     #[arg(long)]
@@ -38,7 +39,7 @@ impl Default for Options {
         Self {
             cpus: 2,
             gw_a: Peer::Lanes,
-            duration: 5,
+            duration: 4,
             release: false,
         }
     }
@@ -58,6 +59,20 @@ impl Peer {
             Peer::Lanes => "lanes",
         }
     }
+}
+
+/// The newest `bench/results/testbed-*/README.md` that has the cost model
+/// (relative to the repository root).
+fn latest_model() -> Option<std::path::PathBuf> {
+    let root = crate::util::root();
+    let mut dirs: Vec<std::path::PathBuf> = std::fs::read_dir(root.join("bench/results"))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("model.svg").exists())
+        .collect();
+    dirs.sort();
+    let dir = dirs.pop()?;
+    Some(dir.strip_prefix(&root).unwrap_or(&dir).join("README.md"))
 }
 
 pub fn run(o: &Options) -> Result<()> {
@@ -82,6 +97,14 @@ pub fn run(o: &Options) -> Result<()> {
         script,
         stream: true,
     })?;
+    println!(
+        "The receive-side cost model and its projection to 16 CPUs: {}. The scaling run, on a \
+         machine with at least 2N free cores: cargo xtask testbed --topo split --cpus 1,2,4,8",
+        latest_model().map_or_else(
+            || "cargo xtask testbed --topo split --cpus 1 writes it".to_string(),
+            |p| p.display().to_string()
+        )
+    );
     eprintln!("demo: {:.0} s in all", t0.elapsed().as_secs_f64());
     if r.code != 0 {
         bail!(

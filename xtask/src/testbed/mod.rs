@@ -1,36 +1,52 @@
-//! `cargo xtask testbed`: the seed's throughput experiment in one command
-//! (issue 10 item 1). One guest boot per vCPU count runs
-//! `xtask/guest/bin/testbed`: for each topology (direct; wire = the receive
-//! side on one CPU; split = wire with each side on its own N CPUs) and case (unencrypted, one SA, per-CPU SAs, per-CPU SAs
-//! with lanes' XDP steering), iperf3 streams pinned one per CPU (TCP, UDP)
-//! and netperf TCP_RR, repeated. Writes `bench/results/testbed-<date>/`:
-//! `samples.csv` (every repetition), `summary.csv`, `README.md` (tables)
-//! and `throughput.svg` (Mbit/s vs vCPUs per case).
+//! `cargo xtask testbed`: the seed's throughput experiment in one command.
+//! One guest boot per CPU count runs `xtask/guest/bin/testbed`: for each
+//! topology (direct; wire = the receive side on one CPU; split = wire with
+//! each side on its own N CPUs) it runs interleaved rounds, the order of
+//! the cases shuffled per round and the first round discarded as warm-up
+//! ([`crate::stats`]). Cases: unencrypted, one SA, per-CPU SAs, the
+//! controls (an XDP program returning `XDP_PASS`; the steering program
+//! redirecting every packet to the CPU it arrived on) and per-CPU SAs with
+//! lanes' XDP steering; protocols: iperf3 TCP and UDP overload streams
+//! pinned one per CPU, UDP at a bounded rate with 64, 256 and 1400-byte
+//! payloads, and netperf TCP_RR. Every row carries the drop counters and
+//! the per-CPU decryption balance. Writes `bench/results/testbed-<date>/`:
+//! `raw/` (the guest's output and one CSV per measurement), `samples.csv`,
+//! `summary.csv`, `README.md`, `throughput.svg` and, with split rows at one
+//! CPU per side, the per-packet cost model (`model.svg`).
 
 mod host;
+mod model;
+mod report;
+mod sample;
 
 use crate::demo::Peer;
+use crate::stats::{self, HostLoad, HostSample, Plan};
 use crate::util;
 use crate::vm::{self, BootArgs};
 use anyhow::{Context, Result, bail};
+use sample::Sample;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
 pub struct Options {
-    /// vCPU counts, one boot each.
+    /// CPU counts, one boot each (split: CPUs per side, the boot has 2N).
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     pub cpus: Vec<u32>,
-    /// Protocols: tcp, udp.
-    #[arg(long, value_delimiter = ',', default_value = "tcp,udp")]
+    /// Protocols: tcp, udp (unbounded), udpLEN (LEN-byte payloads at
+    /// --udp-pps), e.g. udp64,udp256,udp1400.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "tcp,udp,udp64,udp256,udp1400"
+    )]
     pub proto: Vec<String>,
     /// Seconds per measurement (`10` or `10s`).
     #[arg(long, default_value = "10s")]
     pub duration: String,
-    /// The IKE daemons on gateway A, one pass each (gateway B runs strongSwan).
+    /// The IKE daemons on gateway A, each an arm of every round (gateway B runs strongSwan).
     #[arg(
         long,
         value_enum,
@@ -38,122 +54,103 @@ pub struct Options {
         default_values_t = [Peer::Lanes, Peer::Strongswan]
     )]
     pub peer: Vec<Peer>,
-    /// Repetitions of each measurement.
-    #[arg(long, default_value_t = 3)]
+    /// Kept rounds (after one warm-up round); at least 5 for a 95 % interval.
+    #[arg(long, default_value_t = 5)]
     pub reps: u32,
     /// Topologies: direct, wire, split (wire with each side on its own N
     /// CPUs: a boot of its own with 2N vCPUs for `--cpus N`).
     #[arg(long, value_delimiter = ',', default_value = "direct,wire")]
     pub topo: Vec<String>,
-    /// Cases: plain, one-sa, pcpu, pcpu-steer.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "plain,one-sa,pcpu,pcpu-steer"
-    )]
+    /// Cases: plain, one-sa, pcpu, pcpu-xdp-pass, pcpu-cpumap-self, pcpu-steer.
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_CASES)]
     pub case: Vec<String>,
     /// Skip the netperf TCP_RR latency runs.
     #[arg(long)]
     pub no_rr: bool,
-    /// XDP attach mode of the steering case: native or skb.
+    /// Datagrams/s per stream of the bounded UDP runs.
+    #[arg(long, default_value_t = 1000)]
+    pub udp_pps: u32,
+    /// Loss (%) up to which a bounded UDP run counts as within its bound.
+    #[arg(long, default_value_t = 1.0)]
+    pub loss_bound: f64,
+    /// Seed of the per-round shuffle (default: from the clock; recorded).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// XDP attach mode of the steering case and the controls: native or skb.
     #[arg(long, default_value = "native")]
     pub steer_mode: String,
     /// Guest memory in MiB.
     #[arg(long, default_value_t = 2048)]
     pub mem: u32,
+    /// Boot more vCPUs than this host has CPUs (the figures then measure
+    /// overcommit, not the datapath).
+    #[arg(long)]
+    pub overcommit: bool,
     /// Run on this host's namespaces instead of the VM (needs ESP in the host kernel).
     #[arg(long)]
     pub host_netns: bool,
     /// Output folder (default bench/results/testbed-<date>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Write the report again from the raw guest output kept in this folder
+    /// (no VM), e.g. after a change to the report or the model.
+    #[arg(long)]
+    pub reanalyse: Option<PathBuf>,
 }
+
+const DEFAULT_CASES: &str = "plain,one-sa,pcpu,pcpu-xdp-pass,pcpu-cpumap-self,pcpu-steer";
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             cpus: vec![1, 2],
-            proto: vec!["tcp".into(), "udp".into()],
+            proto: ["tcp", "udp", "udp64", "udp256", "udp1400"]
+                .map(String::from)
+                .to_vec(),
             duration: "10s".into(),
             peer: vec![Peer::Lanes, Peer::Strongswan],
-            reps: 3,
+            reps: 5,
             topo: vec!["direct".into(), "wire".into()],
-            case: vec![
-                "plain".into(),
-                "one-sa".into(),
-                "pcpu".into(),
-                "pcpu-steer".into(),
-            ],
+            case: DEFAULT_CASES.split(',').map(String::from).collect(),
             no_rr: false,
+            udp_pps: 1000,
+            loss_bound: 1.0,
+            seed: None,
             steer_mode: "native".into(),
             mem: 2048,
+            overcommit: false,
             host_netns: false,
             out: None,
+            reanalyse: None,
         }
     }
 }
 
-/// One measurement (one `@@TB` line).
-#[derive(Debug, Clone, Default)]
-struct Sample {
-    cpus: u32,
-    topo: String,
-    case: String,
-    /// gw-a's daemon ("-" for the unencrypted case).
-    peer: String,
-    proto: String,
-    rep: u32,
-    /// Mbit/s (tcp/udp) or transactions/s (rr).
-    value: f64,
-    /// Packets/s received by gw-b (tcp/udp) or mean latency in µs (rr).
-    value2: f64,
-    cpu_busy: String,
-    sa: String,
-    /// Packets gw-b's XDP program redirected to another CPU ("" if not reported).
-    steered: String,
-}
-
-fn kv(line: &str) -> BTreeMap<&str, &str> {
-    line.split_whitespace()
-        .filter_map(|w| w.split_once('='))
-        .collect()
-}
-
-fn parse(cpus: u32, stdout: &str, notes: &mut Vec<String>, kernel: &mut String) -> Vec<Sample> {
+/// Splits the guest's output into samples, skip notes and the kernel.
+fn parse(b: &Boot, stdout: &str, notes: &mut Vec<String>, kernel: &mut String) -> Vec<Sample> {
     let mut v = Vec::new();
     for l in stdout.lines() {
         if let Some(rest) = l.strip_prefix("@@TB ") {
-            let m = kv(rest);
-            let f = |k: &str| m.get(k).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
-            let proto = m.get("proto").copied().unwrap_or_default().to_string();
-            let rr = proto == "rr";
-            v.push(Sample {
-                cpus,
-                topo: m.get("topo").copied().unwrap_or_default().into(),
-                case: m.get("case").copied().unwrap_or_default().into(),
-                peer: m.get("peer").copied().unwrap_or("-").into(),
-                rep: f("rep") as u32,
-                value: if rr { f("tps") } else { f("mbps") },
-                value2: if rr { f("lat_us") } else { f("pps") },
-                cpu_busy: m.get("cpu").copied().unwrap_or_default().into(),
-                sa: m.get("sa").copied().unwrap_or_default().into(),
-                steered: m.get("steered").copied().unwrap_or_default().into(),
-                proto,
-            });
+            v.push(Sample::parse(b.n, b.vcpus, rest));
         } else if let Some(rest) = l.strip_prefix("@@TB-SKIP ") {
-            let m = kv(rest);
+            let m: BTreeMap<&str, &str> = rest
+                .split_whitespace()
+                .filter_map(|w| w.split_once('='))
+                .collect();
             notes.push(format!(
-                "{} vCPUs, {} / {} / gw-a {}: skipped ({})",
-                cpus,
+                "{} vCPUs, {} / {} / gw-a {}, round {}: missed ({})",
+                b.vcpus,
                 m.get("topo").unwrap_or(&"?"),
                 m.get("case").unwrap_or(&"?"),
                 m.get("peer").unwrap_or(&"-"),
+                m.get("rep").unwrap_or(&"all"),
                 m.get("reason").unwrap_or(&"?").replace('-', " ")
             ));
-        } else if let Some(rest) = l.strip_prefix("@@TB-INFO ")
-            && let Some(k) = kv(rest).get("kernel")
+        } else if let Some(k) = l
+            .strip_prefix("@@TB-INFO ")
+            .and_then(|r| r.split_whitespace().find_map(|w| w.strip_prefix("kernel=")))
         {
-            *kernel = (*k).to_string();
+            *kernel = k.to_string();
         }
     }
     v
@@ -200,6 +197,84 @@ fn plan_boots(cpus: &[u32], topos: &[String]) -> Result<Vec<Boot>> {
     Ok(boots)
 }
 
+/// Refuses boots with more vCPUs than `host` CPUs unless `overcommit`.
+fn check_cores(boots: &[Boot], host: usize, overcommit: bool) -> Result<()> {
+    let Some(b) = boots.iter().max_by_key(|b| b.vcpus) else {
+        return Ok(());
+    };
+    if b.vcpus as usize > host && !overcommit {
+        bail!(
+            "--cpus {} with --topo {} boots {} vCPUs but this host has {host} CPUs: the figures \
+             would measure CPU overcommit, not the datapath. Run it on a machine with at least {} \
+             free cores, drop the larger counts, or pass --overcommit to measure anyway",
+            b.n,
+            b.topos.join(","),
+            b.vcpus,
+            b.vcpus
+        );
+    }
+    Ok(())
+}
+
+/// Which tunnel a case runs on (cases on one tunnel share a bring-up).
+fn tunnel_of(case: &str) -> Result<&'static str> {
+    Ok(match case {
+        "plain" => "none",
+        "one-sa" => "one",
+        "pcpu" | "pcpu-xdp-pass" | "pcpu-cpumap-self" | "pcpu-steer" => "pcpu",
+        _ => bail!(
+            "--case {case}: use plain, one-sa, pcpu, pcpu-xdp-pass, pcpu-cpumap-self, pcpu-steer"
+        ),
+    })
+}
+
+/// The guest's `TB_SCHEDULE`: per round of `plan`, "R:case@peer,..." with
+/// the tunnels in a shuffled order and the cases on each tunnel shuffled
+/// too (so a round brings each tunnel up once). `plain` runs once per
+/// round, with no daemon.
+fn schedule(plan: &Plan, cases: &[String], peers: &[Peer]) -> Result<String> {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for p in peers {
+        for c in cases {
+            let t = tunnel_of(c)?;
+            let peer = if t == "none" { "-" } else { p.name() };
+            let key = format!("{t}@{peer}");
+            let arm = format!("{c}@{peer}");
+            match groups.iter_mut().find(|g| g.0 == key) {
+                Some(g) if !g.1.contains(&arm) => g.1.push(arm),
+                Some(_) => {}
+                None => groups.push((key, vec![arm])),
+            }
+        }
+    }
+    let outer = plan.rounds(groups.len());
+    let inner: Vec<Vec<stats::Round>> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let p = Plan {
+                seed: plan.seed.wrapping_add(i as u64 + 1),
+                ..*plan
+            };
+            p.rounds(g.1.len())
+        })
+        .collect();
+    let mut rounds = Vec::new();
+    for r in &outer {
+        let mut arms: Vec<&str> = Vec::new();
+        for &g in &r.order {
+            arms.extend(
+                inner[g][r.index]
+                    .order
+                    .iter()
+                    .map(|&a| groups[g].1[a].as_str()),
+            );
+        }
+        rounds.push(format!("{}:{}", r.index, arms.join(",")));
+    }
+    Ok(rounds.join(" "))
+}
+
 fn seconds(s: &str) -> Result<u32> {
     let t = s.trim();
     let (num, mult) = if let Some(m) = t.strip_suffix("ms") {
@@ -218,21 +293,66 @@ fn seconds(s: &str) -> Result<u32> {
     Ok(n * mult)
 }
 
-pub fn run(o: &Options) -> Result<()> {
-    let dur = seconds(&o.duration)?;
-    for p in &o.proto {
-        if p != "tcp" && p != "udp" {
-            bail!("--proto {p}: use tcp and/or udp");
+fn check_protos(protos: &[String]) -> Result<()> {
+    for p in protos {
+        let ok = p == "tcp"
+            || p == "udp"
+            || p.strip_prefix("udp")
+                .and_then(|l| l.parse::<u32>().ok())
+                .is_some_and(|l| (16..=8000).contains(&l));
+        if !ok {
+            bail!("--proto {p}: use tcp, udp, or udpLEN with a payload of 16..8000 bytes (udp64)");
         }
     }
+    Ok(())
+}
+
+/// The environment of the guest script.
+fn guest_env(o: &Options, dur: u32, sched: &str) -> Vec<(String, String)> {
+    let mut protos = o.proto.join(" ");
+    if !o.no_rr {
+        protos.push_str(" rr");
+    }
+    [
+        ("TB_SCHEDULE", sched.to_string()),
+        ("TB_PROTOS", protos),
+        ("TB_DURATION", dur.to_string()),
+        ("TB_UDP_PPS", o.udp_pps.to_string()),
+        ("TB_STEER_MODE", o.steer_mode.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+pub fn run(o: &Options) -> Result<()> {
+    if let Some(dir) = &o.reanalyse {
+        return reanalyse(dir, o);
+    }
+    let dur = seconds(&o.duration)?;
+    check_protos(&o.proto)?;
     let boots = plan_boots(&o.cpus, &o.topo)?;
+    let host_cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    check_cores(&boots, host_cpus, o.overcommit)?;
     if o.steer_mode != "native" && o.steer_mode != "skb" {
         bail!("--steer-mode {}: use native or skb", o.steer_mode);
     }
+    if o.reps == 0 {
+        bail!("--reps 0: use at least 1 (5 for a 95 % interval of the median)");
+    }
+    let mut plan = Plan::new(o.reps as usize);
+    if let Some(s) = o.seed {
+        plan.seed = s;
+    }
+    let sched = schedule(&plan, &o.case, &o.peer)?;
     let staged = if o.host_netns {
         host::preflight(boots.iter().map(|b| b.vcpus).max().unwrap_or(1))?;
         Some(host::stage()?)
     } else {
+        if o.case.iter().any(|c| c.starts_with("pcpu-")) {
+            // The payload's lanes embeds the XDP object the XDP cases attach.
+            crate::build::build_ebpf().context("building the XDP object for the XDP cases")?;
+        }
         None
     };
     let date = util::output(Command::new("date").args(["-u", "+%Y-%m-%d-%H%M"]))?;
@@ -240,92 +360,185 @@ pub fn run(o: &Options) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| util::root().join(format!("bench/results/testbed-{}", date.trim())));
-    std::fs::create_dir_all(&out)?;
-    let n_meas = |b: &Boot| {
-        b.topos.len() as u64
-            * o.case.len() as u64
-            * (o.proto.len() as u64 + u64::from(!o.no_rr))
-            * u64::from(o.reps)
-            * o.peer.len().max(1) as u64
-    };
-    let env: Vec<(String, String)> = [
-        (
-            "TB_PEER",
-            o.peer
-                .iter()
-                .map(|p| p.name())
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-        ("TB_PROTOS", o.proto.join(" ")),
-        ("TB_DURATION", dur.to_string()),
-        ("TB_REPS", o.reps.to_string()),
-        ("TB_CASES", o.case.join(" ")),
-        ("TB_RR", u8::from(!o.no_rr).to_string()),
-        ("TB_STEER_MODE", o.steer_mode.clone()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let mut samples = Vec::new();
-    let mut notes = Vec::new();
-    let mut kernel = String::new();
-    let mut timings = Vec::new();
+    std::fs::create_dir_all(out.join("raw"))?;
+    let env = guest_env(o, dur, &sched);
+    let slots = sched.split([',', ' ']).count() as u64;
+    let per_slot = (o.proto.len() as u64 + u64::from(!o.no_rr)) * u64::from(dur + 6);
+    let mut runs = Vec::new();
     for b in &boots {
         let t = Instant::now();
-        let (cpus, vcpus, n_meas) = (b.n, b.vcpus, n_meas(b));
-        let mut env = env.clone();
-        env.push(("TB_TOPOS".into(), b.topos.join(" ")));
         eprintln!(
-            "testbed: {vcpus} CPUs, {} ({n_meas} measurements of {dur} s)",
+            "testbed: {} vCPUs, {} ({slots} slots per topology)",
+            b.vcpus,
             b.topos.join(", ")
         );
-        let (code, stdout, logs) = match &staged {
-            Some(root) => {
-                let (code, stdout) = host::run(root, vcpus, &env)?;
-                (code, stdout, "the output above".to_string())
-            }
-            None => {
-                // Guest time: every measurement plus its setup, generously, and boot.
-                let est = n_meas * (u64::from(dur) + 10) * (1 + u64::from(vcpus) / 4) + 300;
-                let boot = BootArgs {
-                    cpus: vcpus,
-                    mem: o.mem,
-                    timeout: est * 2,
-                    release: true,
-                    // lanes is needed as a peer and for steering.
-                    no_build: !o.peer.contains(&Peer::Lanes)
-                        && !o.case.iter().any(|c| c == "pcpu-steer"),
-                    ..BootArgs::default()
-                };
-                let vars: Vec<String> = env.iter().map(|(k, v)| format!("{k}='{v}'")).collect();
-                let script = format!("{} exec /lanes/scripts/testbed\n", vars.join(" "));
-                let r = vm::qemu::run(&vm::qemu::Plan {
-                    boot: &boot,
-                    script,
-                    stream: true,
-                })?;
-                (r.code, r.stdout, r.dir.display().to_string())
-            }
+        let before = HostSample::read()?;
+        let est =
+            b.topos.len() as u64 * slots * (per_slot + 10) * (1 + u64::from(b.vcpus) / 4) + 300;
+        let (code, stdout, logs) = boot_once(o, b, &env, staged.as_deref(), est)?;
+        let host = HostLoad {
+            before,
+            after: HostSample::read()?,
         };
-        if code != 0 {
-            notes.push(format!(
-                "{vcpus} CPUs: the testbed script exited {code} (logs in {logs})"
-            ));
-        }
-        samples.extend(parse(cpus, &stdout, &mut notes, &mut kernel));
+        let raw = format!(
+            "# n={} vcpus={} topos={} code={code} dur={dur} reps={} seed={} logs={logs}\n{stdout}",
+            b.n,
+            b.vcpus,
+            b.topos.join(","),
+            o.reps,
+            plan.seed
+        );
+        std::fs::write(out.join("raw").join(raw_name(b)), raw)?;
         let secs = t.elapsed().as_secs_f64();
-        timings.push((vcpus, b.topos.join(","), secs));
-        eprintln!("testbed: {vcpus} CPUs took {secs:.0} s");
+        eprintln!("testbed: {} vCPUs took {secs:.0} s", b.vcpus);
+        runs.push(Run {
+            boot: Boot {
+                n: b.n,
+                vcpus: b.vcpus,
+                topos: b.topos.clone(),
+            },
+            code,
+            stdout,
+            logs,
+            secs,
+            host,
+        });
     }
-    let meta = Meta {
-        date: date.trim().to_string(),
+    let meta = meta(o, dur, &plan, date.trim());
+    report::write(&out, meta, &runs, &plan, o.loss_bound)?;
+    eprintln!("testbed: results in {}", out.display());
+    Ok(())
+}
+
+/// `raw/guest-<vcpus>vcpu-<topos>.txt`.
+fn raw_name(b: &Boot) -> String {
+    format!("guest-{}vcpu-{}.txt", b.vcpus, b.topos.join("+"))
+}
+
+/// One boot's outcome.
+struct Run {
+    boot: Boot,
+    code: i32,
+    stdout: String,
+    logs: String,
+    secs: f64,
+    host: HostLoad,
+}
+
+/// Runs the guest script once for `b`; returns its exit code, stdout and
+/// where its logs are.
+fn boot_once(
+    o: &Options,
+    b: &Boot,
+    env: &[(String, String)],
+    staged: Option<&Path>,
+    est: u64,
+) -> Result<(i32, String, String)> {
+    let mut env = env.to_vec();
+    env.push(("TB_TOPOS".into(), b.topos.join(" ")));
+    if let Some(root) = staged {
+        let (code, stdout) = host::run(root, b.vcpus, &env)?;
+        return Ok((code, stdout, "the output above".into()));
+    }
+    let boot = BootArgs {
+        cpus: b.vcpus,
+        mem: o.mem,
+        timeout: est * 2,
+        release: true,
+        // lanes is needed as a peer and for the XDP cases.
+        no_build: !o.peer.contains(&Peer::Lanes) && !o.case.iter().any(|c| c.starts_with("pcpu-")),
+        ..BootArgs::default()
+    };
+    let vars: Vec<String> = env.iter().map(|(k, v)| format!("{k}='{v}'")).collect();
+    let script = format!("{} exec /lanes/scripts/testbed\n", vars.join(" "));
+    let r = vm::qemu::run(&vm::qemu::Plan {
+        boot: &boot,
+        script,
+        stream: true,
+    })?;
+    Ok((r.code, r.stdout, r.dir.display().to_string()))
+}
+
+/// Reads the raw guest output kept under `dir/raw` and writes the report
+/// to `dir` again.
+fn reanalyse(dir: &Path, o: &Options) -> Result<()> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("raw"))
+        .with_context(|| format!("--reanalyse {}: no raw/ folder there", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("guest-"))
+        })
+        .collect();
+    files.sort();
+    let (mut runs, mut head) = (Vec::new(), BTreeMap::new());
+    for f in files {
+        let text = std::fs::read_to_string(&f)?;
+        let (first, stdout) = text.split_once('\n').unwrap_or((&text, ""));
+        head = first
+            .split_whitespace()
+            .filter_map(|w| w.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let num = |k: &str| head.get(k).and_then(|v| v.parse::<u32>().ok());
+        let (Some(n), Some(vcpus)) = (num("n"), num("vcpus")) else {
+            bail!("{}: first line lacks `# n=.. vcpus=..`", f.display());
+        };
+        let zero = HostSample {
+            load: [0.0; 3],
+            steal: 0,
+            total: 0,
+        };
+        let topos = head.get("topos").cloned().unwrap_or_default();
+        runs.push(Run {
+            boot: Boot {
+                n,
+                vcpus,
+                topos: topos.split(',').map(String::from).collect(),
+            },
+            code: head.get("code").and_then(|c| c.parse().ok()).unwrap_or(0),
+            stdout: stdout.to_string(),
+            logs: head.get("logs").cloned().unwrap_or_default(),
+            secs: 0.0,
+            host: HostLoad {
+                before: zero,
+                after: zero,
+            },
+        });
+    }
+    if runs.is_empty() {
+        bail!(
+            "--reanalyse {}: no raw/guest-*.txt files there",
+            dir.display()
+        );
+    }
+    let get = |k: &str| head.get(k).and_then(|v| v.parse::<u64>().ok());
+    let reps = get("reps").map_or(o.reps, |r| r as u32);
+    let mut plan = Plan::new(reps as usize);
+    plan.seed = get("seed").unwrap_or(0);
+    let dur = get("dur").map_or(seconds(&o.duration)?, |d| d as u32);
+    let o = Options {
+        reps,
+        peer: o.peer.clone(),
+        loss_bound: o.loss_bound,
+        udp_pps: o.udp_pps,
+        ..Options::default()
+    };
+    let name = dir
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let meta = meta(&o, dur, &plan, name.trim_start_matches("testbed-"));
+    report::write(dir, meta, &runs, &plan, o.loss_bound)
+}
+
+fn meta(o: &Options, dur: u32, plan: &Plan, date: &str) -> Meta {
+    Meta {
+        date: date.to_string(),
         machine: machine(),
         host_kernel: util::output(Command::new("uname").arg("-r"))
             .unwrap_or_default()
             .trim()
             .into(),
-        guest_kernel: kernel,
         host_netns: o.host_netns,
         peer: o
             .peer
@@ -335,42 +548,25 @@ pub fn run(o: &Options) -> Result<()> {
             .join(", "),
         duration: dur,
         reps: o.reps,
-        timings,
-        notes,
-    };
-    write_results(&out, &meta, &samples)?;
-    eprintln!("testbed: results in {}", out.display());
-    Ok(())
+        seed: plan.seed,
+        udp_pps: o.udp_pps,
+        loss_bound: o.loss_bound,
+    }
 }
 
+/// What the report says about the run as a whole.
 struct Meta {
     date: String,
     machine: String,
     host_kernel: String,
-    guest_kernel: String,
     /// Run in this host's namespaces (`--host-netns`), not in the VM.
     host_netns: bool,
     peer: String,
     duration: u32,
     reps: u32,
-    /// (guest vCPUs, topologies, wall seconds) per boot.
-    timings: Vec<(u32, String, f64)>,
-    notes: Vec<String>,
-}
-
-impl Meta {
-    /// The CPU axis: N counts CPUs per side in split rows.
-    fn cpu_axis(&self) -> &'static str {
-        let split = |t: &(u32, String, f64)| t.1 == "split";
-        match (
-            self.timings.iter().any(split),
-            self.timings.iter().all(split),
-        ) {
-            (false, _) => "vCPUs",
-            (true, true) => "CPUs per side",
-            (true, false) => "vCPUs (split: per side)",
-        }
-    }
+    seed: u64,
+    udp_pps: u32,
+    loss_bound: f64,
 }
 
 /// CPU model and count of this host.
@@ -390,502 +586,78 @@ fn machine() -> String {
     format!("{model}, {n} host CPUs")
 }
 
-/// Median, min, max.
-fn stats(v: &[f64]) -> (f64, f64, f64) {
-    let mut s: Vec<f64> = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    if s.is_empty() {
-        return (0.0, 0.0, 0.0);
-    }
-    let mid = s.len() / 2;
-    let med = if s.len() % 2 == 1 {
-        s[mid]
-    } else {
-        (s[mid - 1] + s[mid]) / 2.0
-    };
-    (med, s[0], s[s.len() - 1])
-}
-
-/// (vCPUs, topology, proto, case, gw-a daemon).
-type Key = (u32, String, String, String, String);
-
-fn group(samples: &[Sample]) -> BTreeMap<Key, Vec<&Sample>> {
-    let mut m: BTreeMap<Key, Vec<&Sample>> = BTreeMap::new();
-    for s in samples {
-        m.entry((
-            s.cpus,
-            s.topo.clone(),
-            s.proto.clone(),
-            s.case.clone(),
-            s.peer.clone(),
-        ))
-        .or_default()
-        .push(s);
-    }
-    m
-}
-
-/// Position of a case in [`CASES`] (unknown ones last).
-fn case_order(c: &str) -> usize {
-    CASES.iter().position(|x| x.0 == c).unwrap_or(CASES.len())
-}
-
-/// Median of one group, if it was measured.
-fn median(groups: &BTreeMap<Key, Vec<&Sample>>, k: (u32, &str, &str, &str, &str)) -> Option<f64> {
-    let v = groups.get(&(
-        k.0,
-        k.1.to_string(),
-        k.2.to_string(),
-        k.3.to_string(),
-        k.4.to_string(),
-    ))?;
-    Some(stats(&v.iter().map(|s| s.value).collect::<Vec<_>>()).0)
-}
-
-/// The issue's throughput targets, from the medians of this run: on the
-/// wire topology (and split, N = CPUs per side), lanes' per-CPU SAs with
-/// steering carry at least 0.9·N× lanes' one SA and at least strongSwan's
-/// per-CPU SAs.
-fn targets(groups: &BTreeMap<Key, Vec<&Sample>>, cpu_col: &str) -> String {
-    let mut t = String::new();
-    let mut keys: Vec<(u32, String, String)> = groups
-        .keys()
-        .filter(|k| (k.1 == "wire" || k.1 == "split") && k.2 != "rr")
-        .map(|k| (k.0, k.1.clone(), k.2.clone()))
-        .collect();
-    keys.dedup();
-    for (cpus, topo, proto) in keys {
-        let get = |case: &str, peer: &str| median(groups, (cpus, &topo, &proto, case, peer));
-        let steer = get("pcpu-steer", "lanes");
-        let cell = |num: Option<f64>, den: Option<f64>, want: f64| match (num, den) {
-            (Some(a), Some(b)) if b > 0.0 => {
-                let r = a / b;
-                format!(
-                    "{r:.2} (≥ {want:.2}: {})",
-                    if r >= want { "met" } else { "missed" }
-                )
-            }
-            _ => "n/a (not measured)".into(),
-        };
-        let _ = writeln!(
-            t,
-            "| {cpus} | {topo} | {proto} | {} | {} |",
-            cell(steer, get("one-sa", "lanes"), 0.9 * f64::from(cpus)),
-            cell(steer, get("pcpu", "strongswan"), 1.0)
-        );
-    }
-    if t.is_empty() {
-        return t;
-    }
-    format!(
-        "| {cpu_col} | topology | proto | lanes per-CPU+steering / lanes one SA | lanes per-CPU+steering / strongSwan per-CPU |\n|---|---|---|---|---|\n{t}"
-    )
-}
-
-const CASES: [(&str, &str); 4] = [
-    ("plain", "unencrypted"),
-    ("one-sa", "one SA"),
-    ("pcpu", "per-CPU SAs"),
-    ("pcpu-steer", "per-CPU SAs + steering"),
-];
-
-fn case_label(c: &str) -> &str {
-    CASES.iter().find(|x| x.0 == c).map(|x| x.1).unwrap_or(c)
-}
-
-fn write_results(out: &std::path::Path, meta: &Meta, samples: &[Sample]) -> Result<()> {
-    let mut csv = String::from(
-        "vcpus,topology,case,gw_a,proto,rep,mbps_or_tps,pps_or_lat_us,cpu_busy_pct,sa_in_packets,steered_packets\n",
-    );
-    for s in samples {
-        let _ = writeln!(
-            csv,
-            "{},{},{},{},{},{},{:.1},{:.1},\"{}\",\"{}\",{}",
-            s.cpus,
-            s.topo,
-            s.case,
-            s.peer,
-            s.proto,
-            s.rep,
-            s.value,
-            s.value2,
-            s.cpu_busy,
-            s.sa,
-            s.steered
-        );
-    }
-    std::fs::write(out.join("samples.csv"), csv)?;
-
-    let groups = group(samples);
-    let mut sum = String::from("vcpus,topology,proto,case,gw_a,median,min,max,median2,unit\n");
-    let mut md = String::new();
-    let _ = writeln!(md, "# lanes testbed, {}\n", meta.date);
-    let _ = writeln!(md, "- machine: {}", meta.machine);
-    if meta.host_netns {
-        let _ = writeln!(
-            md,
-            "- kernel: {} (this host's namespaces, no VM; CPUs = the first N host CPUs)",
-            meta.host_kernel
-        );
-    } else {
-        let _ = writeln!(
-            md,
-            "- host kernel: {}; guest kernel: {} (QEMU TCG)",
-            meta.host_kernel, meta.guest_kernel
-        );
-    }
-    let vc: Vec<String> = meta.timings.iter().map(|t| t.0.to_string()).collect();
-    let _ = writeln!(
-        md,
-        "- vCPUs: {}; gw-a: {} (one pass each), gw-b: strongswan",
-        vc.join(", "),
-        meta.peer
-    );
-    let _ = writeln!(
-        md,
-        "- {} s per measurement, {} repetitions: median (min-max); iperf3 streams pinned one per {}",
-        meta.duration,
-        meta.reps,
-        match meta.cpu_axis() {
-            "vCPUs" => "vCPU",
-            "CPUs per side" => "sending CPU, each server on its peer CPU of the receiving side",
-            _ => "vCPU (split: per sending CPU, each server on its peer CPU of the receiving side)",
-        }
-    );
-    let tm: Vec<String> = meta
-        .timings
-        .iter()
-        .map(|(c, t, s)| format!("{c} vCPUs ({t}) {s:.0} s"))
-        .collect();
-    let _ = writeln!(md, "- wall time: {}\n", tm.join(", "));
-    let _ = writeln!(
-        md,
-        "Topologies: `direct` = the receive CPU follows the sender (RSS on the SPI); `wire` = \
-         every packet of the tunnel is received on CPU 0 (single-queue RSS); `split` = `wire` \
-         with each side on its own N CPUs, as on two machines (client and gw-a on CPUs \
-         0..N-1, gw-b receives on CPU N, server on N..2N-1; the guest boots 2N vCPUs and the \
-         CPU column counts CPUs per side). pkt/s counts gw-b's wan receive (veth: unencrypted TCP arrives GRO-merged, ESP does \
-         not). Absolute numbers under QEMU TCG mean nothing outside this machine: compare \
-         cases within one run.\n"
-    );
-    let _ = writeln!(md, "## Throughput\n");
-    let cpu_col = meta.cpu_axis();
-    let _ = writeln!(
-        md,
-        "| {cpu_col} | topology | proto | case | gw-a | Mbit/s | pkt/s (gw-b rx) | CPU busy % (last rep) | gw-b SA in packets by CPU (last rep) |"
-    );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
-    let mut rr = String::new();
-    let mut rows: Vec<(&Key, &Vec<&Sample>)> = groups.iter().collect();
-    rows.sort_by_key(|(k, _)| (k.0, k.1.clone(), k.2.clone(), case_order(&k.3), k.4.clone()));
-    for ((cpus, topo, proto, case, peer), v) in rows {
-        let vals: Vec<f64> = v.iter().map(|s| s.value).collect();
-        let (med, lo, hi) = stats(&vals);
-        let (med2, _, _) = stats(&v.iter().map(|s| s.value2).collect::<Vec<_>>());
-        let last = v.last().copied().cloned().unwrap_or_default();
-        let unit = if proto == "rr" {
-            "tps,lat_us"
-        } else {
-            "mbps,pps"
-        };
-        let _ = writeln!(
-            sum,
-            "{cpus},{topo},{proto},{case},{peer},{med:.1},{lo:.1},{hi:.1},{med2:.1},{unit}"
-        );
-        if proto == "rr" {
-            let _ = writeln!(
-                rr,
-                "| {cpus} | {topo} | {} | {peer} | {med:.0} ({lo:.0}-{hi:.0}) | {med2:.0} |",
-                case_label(case)
-            );
-        } else {
-            let _ = writeln!(
-                md,
-                "| {cpus} | {topo} | {proto} | {} | {peer} | {med:.1} ({lo:.1}-{hi:.1}) | {med2:.0} | {} | {} |",
-                case_label(case),
-                last.cpu_busy,
-                if last.sa.is_empty() {
-                    "-".into()
-                } else {
-                    last.sa.clone()
-                }
-            );
-        }
-    }
-    if !rr.is_empty() {
-        let _ = writeln!(md, "\n## Latency (netperf TCP_RR, one flow on CPU 0)\n");
-        let _ = writeln!(
-            md,
-            "| {cpu_col} | topology | case | gw-a | transactions/s | mean latency µs |\n|---|---|---|---|---|---|"
-        );
-        md.push_str(&rr);
-    }
-    let tg = targets(&groups, cpu_col);
-    if !tg.is_empty() {
-        let _ = writeln!(
-            md,
-            "\n## Targets (issue 10, ratios of medians from this run)\n\n{tg}"
-        );
-    }
-    if !meta.notes.is_empty() {
-        let _ = writeln!(md, "\n## Notes\n");
-        for n in &meta.notes {
-            let _ = writeln!(md, "- {n}");
-        }
-    }
-    let _ = writeln!(
-        md,
-        "\n![throughput vs vCPUs](throughput.svg)\n\nFiles: `samples.csv` (every repetition), `summary.csv`."
-    );
-    std::fs::write(out.join("summary.csv"), sum)?;
-    std::fs::write(out.join("README.md"), md)?;
-    std::fs::write(out.join("throughput.svg"), svg(&groups, meta))?;
-    Ok(())
-}
-
-/// Mbit/s vs vCPUs, one panel per (topology, protocol), one line per case,
-/// min-max whiskers.
-fn svg(groups: &BTreeMap<Key, Vec<&Sample>>, meta: &Meta) -> String {
-    let colors = ["#777777", "#d62728", "#1f77b4", "#2ca02c"];
-    let mut panels: Vec<(String, String)> = groups
-        .keys()
-        .filter(|k| k.2 != "rr")
-        .map(|k| (k.1.clone(), k.2.clone()))
-        .collect();
-    panels.sort();
-    panels.dedup();
-    let cpus: Vec<u32> = {
-        let mut c: Vec<u32> = groups.keys().map(|k| k.0).collect();
-        c.sort();
-        c.dedup();
-        c
-    };
-    let mut series: Vec<(String, String)> = groups
-        .keys()
-        .filter(|k| k.2 != "rr")
-        .map(|k| (k.3.clone(), k.4.clone()))
-        .collect();
-    series.sort_by_key(|(c, p)| (case_order(c), p.clone()));
-    series.dedup();
-    let (pw, ph, m) = (360.0, 260.0, 50.0);
-    let cols = panels.len().clamp(1, 2);
-    let rows = panels.len().div_ceil(2).max(1);
-    let w = cols as f64 * (pw + m) + m;
-    let h = rows as f64 * (ph + m + 20.0) + 90.0 + 16.0 * series.len().div_ceil(4) as f64;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">"#
-    );
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{m}" y="20" font-size="14">lanes testbed {}: Mbit/s vs vCPUs (median, min-max), kernel {}, gw-a {}</text>"#,
-        meta.date, meta.guest_kernel, meta.peer
-    );
-    for (i, (topo, proto)) in panels.iter().enumerate() {
-        let x0 = m + (i % 2) as f64 * (pw + m);
-        let y0 = 50.0 + (i / 2) as f64 * (ph + m + 20.0);
-        let ymax = groups
-            .iter()
-            .filter(|(k, _)| &k.1 == topo && &k.2 == proto)
-            .flat_map(|(_, v)| v.iter().map(|s| s.value))
-            .fold(1.0f64, f64::max)
-            * 1.1;
-        let xs = |c: u32| {
-            let idx = cpus.iter().position(|&x| x == c).unwrap_or(0) as f64;
-            x0 + if cpus.len() > 1 {
-                idx / (cpus.len() - 1) as f64 * pw
-            } else {
-                pw / 2.0
-            }
-        };
-        let ys = |v: f64| y0 + ph - v / ymax * ph;
-        let _ = writeln!(
-            s,
-            r#"<text x="{x0}" y="{}" font-size="12">{topo}, {proto}</text>"#,
-            y0 - 6.0
-        );
-        let _ = writeln!(
-            s,
-            r#"<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="black"/>"#
-        );
-        for t in 0..=4 {
-            let v = ymax * f64::from(t) / 4.0;
-            let y = ys(v);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{x0}" y1="{y}" x2="{}" y2="{y}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{v:.0}</text>"##,
-                x0 + pw,
-                x0 - 4.0,
-                y + 4.0
-            );
-        }
-        for &c in &cpus {
-            let _ = writeln!(
-                s,
-                r#"<text x="{}" y="{}" text-anchor="middle">{c}</text>"#,
-                xs(c),
-                y0 + ph + 14.0
-            );
-        }
-        for (si, (case, peer)) in series.iter().enumerate() {
-            let pts: Vec<(f64, f64, f64, f64)> = cpus
-                .iter()
-                .filter_map(|&c| {
-                    let v = groups.get(&(
-                        c,
-                        topo.clone(),
-                        proto.clone(),
-                        case.clone(),
-                        peer.clone(),
-                    ))?;
-                    let (med, lo, hi) = stats(&v.iter().map(|s| s.value).collect::<Vec<_>>());
-                    Some((xs(c), ys(med), ys(lo), ys(hi)))
-                })
-                .collect();
-            let col = colors[case_order(case) % colors.len()];
-            // strongSwan's passes dashed, lanes' solid.
-            let dash = if peer == "strongswan" {
-                r#" stroke-dasharray="6,3""#
-            } else {
-                ""
-            };
-            if i == 0 {
-                let lx = m + (si % 4) as f64 * 200.0;
-                let ly = h - 46.0 + (si / 4) as f64 * 16.0;
-                let label = if peer == "-" {
-                    case_label(case).to_string()
-                } else {
-                    format!("{} ({peer})", case_label(case))
-                };
-                let _ = writeln!(
-                    s,
-                    r#"<line x1="{lx}" y1="{}" x2="{}" y2="{}" stroke="{col}" stroke-width="2"{dash}/><text x="{}" y="{ly}">{label}</text>"#,
-                    ly - 4.0,
-                    lx + 16.0,
-                    ly - 4.0,
-                    lx + 20.0
-                );
-            }
-            if pts.is_empty() {
-                continue;
-            }
-            let path: Vec<String> = pts
-                .iter()
-                .map(|p| format!("{:.1},{:.1}", p.0, p.1))
-                .collect();
-            let _ = writeln!(
-                s,
-                r#"<polyline points="{}" fill="none" stroke="{col}" stroke-width="2"{dash}/>"#,
-                path.join(" ")
-            );
-            for p in &pts {
-                let _ = writeln!(
-                    s,
-                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{col}"/><line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{col}"/>"#,
-                    p.0, p.1, p.0, p.2, p.0, p.3
-                );
-            }
-        }
-    }
-    let _ = writeln!(
-        s,
-        r##"<text x="{m}" y="{}" fill="#555">x: {}; y: Mbit/s summed over pinned streams</text>"##,
-        h - 8.0,
-        if meta.cpu_axis() == "vCPUs" {
-            "guest vCPUs"
-        } else {
-            "guest vCPUs; split: CPUs per side (its guest has 2x)"
-        }
-    );
-    s.push_str("</svg>\n");
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn parses_lines_and_durations() {
-        let mut notes = Vec::new();
-        let mut k = String::new();
+        let (mut notes, mut k) = (Vec::new(), String::new());
+        let b = Boot {
+            n: 1,
+            vcpus: 2,
+            topos: vec!["split".into()],
+        };
         let v = parse(
-            2,
-            "@@TB-INFO kernel=7.2 cpus=2\n@@TB topo=wire case=pcpu proto=tcp rep=1 mbps=12.5 pps=900 cpu=0:50,1:20 sa=0:10,1:5 steered=7\n\
-             @@TB topo=wire case=plain proto=rr rep=2 tps=100 lat_us=9000\n@@TB-SKIP topo=wire case=pcpu-steer reason=no-steer\n",
+            &b,
+            "@@TB-INFO kernel=7.2 cpus=2\n@@TB topo=split case=pcpu proto=tcp rep=1 mbps=12.5 rx=900\n\
+             @@TB-SKIP topo=split case=pcpu-steer peer=lanes rep=3 reason=no-steer\n",
             &mut notes,
             &mut k,
         );
-        assert_eq!(v.len(), 2);
-        assert_eq!(v[0].value, 12.5);
-        assert_eq!(v[0].sa, "0:10,1:5");
-        assert_eq!(v[0].steered, "7");
-        assert_eq!(v[1].value2, 9000.0);
+        assert_eq!(
+            (v.len(), v[0].value, v[0].cpus, v[0].vcpus),
+            (1, 12.5, 1, 2)
+        );
         assert_eq!(k, "7.2");
-        assert_eq!(notes.len(), 1);
+        assert_eq!(
+            notes,
+            ["2 vCPUs, split / pcpu-steer / gw-a lanes, round 3: missed (no steer)"]
+        );
         assert_eq!(seconds("10s").ok(), Some(10));
         assert_eq!(seconds("2m").ok(), Some(120));
         assert!(seconds("x").is_err());
-        assert_eq!(stats(&[3.0, 1.0, 2.0]), (2.0, 1.0, 3.0));
-        assert_eq!(v[0].peer, "-");
+        assert!(check_protos(&["udp64".into(), "tcp".into()]).is_ok());
+        let e = check_protos(&["udp8".into()]).unwrap_err().to_string();
+        assert!(e.contains("udpLEN"), "{e}");
     }
 
     #[test]
-    fn targets_are_ratios_of_medians() {
-        let mut notes = Vec::new();
-        let mut k = String::new();
-        let line = |case: &str, peer: &str, rep: u32, mbps: f64| {
-            format!("@@TB topo=wire case={case} peer={peer} proto=tcp rep={rep} mbps={mbps}\n")
+    fn schedule_interleaves_every_arm_once_per_round() {
+        let plan = Plan {
+            reps: 5,
+            warmup: 1,
+            seed: 7,
         };
-        let mut out = String::new();
-        for (rep, f) in [(1, 1.0), (2, 3.0), (3, 2.0)] {
-            out += &line("one-sa", "lanes", rep, 10.0 * f);
-            out += &line("pcpu-steer", "lanes", rep, 38.0 * f);
-            out += &line("pcpu", "strongswan", rep, 40.0 * f);
+        let cases: Vec<String> = DEFAULT_CASES.split(',').map(String::from).collect();
+        let s = schedule(&plan, &cases, &[Peer::Lanes, Peer::Strongswan]).unwrap();
+        let rounds: Vec<&str> = s.split(' ').collect();
+        assert_eq!(rounds.len(), 6);
+        assert!(rounds[0].starts_with("0:"));
+        let mut orders = Vec::new();
+        for r in &rounds {
+            let arms: Vec<&str> = r.split_once(':').unwrap().1.split(',').collect();
+            // plain once, 5 lanes arms, 5 strongswan arms.
+            assert_eq!(arms.len(), 11, "{r}");
+            assert_eq!(arms.iter().filter(|a| **a == "plain@-").count(), 1);
+            // The per-CPU cases of one daemon run back to back (one tunnel).
+            let pos: Vec<usize> = arms
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.starts_with("pcpu") && a.ends_with("@lanes"))
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(pos.len(), 4);
+            assert_eq!(pos[3] - pos[0], 3, "{r}");
+            orders.push(arms.join(","));
         }
-        let v = parse(2, &out, &mut notes, &mut k);
-        assert_eq!(v.len(), 9);
-        let t = targets(&group(&v), "vCPUs");
-        // Medians: 20, 76, 80 -> 3.80 vs 1.8 (met), 0.95 vs 1 (missed).
-        assert!(
-            t.contains("| 2 | wire | tcp | 3.80 (≥ 1.80: met) | 0.95 (≥ 1.00: missed) |"),
-            "{t}"
-        );
-        let svg = svg(&group(&v), &meta(&["wire"]));
-        assert!(svg.contains("per-CPU SAs (strongswan)"), "{svg}");
-        assert!(svg.contains("stroke-dasharray"));
-    }
-
-    /// A report header for boots of these topologies.
-    fn meta(boots: &[&str]) -> Meta {
-        Meta {
-            date: "d".into(),
-            machine: "m".into(),
-            host_kernel: "h".into(),
-            guest_kernel: "g".into(),
-            host_netns: false,
-            peer: "lanes, strongswan".into(),
-            duration: 1,
-            reps: 3,
-            timings: boots.iter().map(|t| (2, t.to_string(), 1.0)).collect(),
-            notes: vec![],
-        }
+        orders.dedup();
+        assert!(orders.len() > 1, "the order never changed: {s}");
+        assert!(schedule(&plan, &["ring".into()], &[Peer::Lanes]).is_err());
     }
 
     #[test]
-    fn cpu_axis_names_per_side_counts() {
-        assert_eq!(meta(&["direct,wire"]).cpu_axis(), "vCPUs");
-        assert_eq!(meta(&["split"]).cpu_axis(), "CPUs per side");
-        assert_eq!(
-            meta(&["direct,wire", "split"]).cpu_axis(),
-            "vCPUs (split: per side)"
-        );
-    }
-
-    #[test]
-    fn split_boots_twice_the_cpus_and_its_targets_use_cpus_per_side() {
+    fn split_boots_twice_the_cpus_and_refuses_missing_cores() {
         let t = |c: &[u32], v: &[&str]| {
             plan_boots(c, &v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
         };
@@ -903,18 +675,13 @@ mod tests {
                 (2, 4, "split".into())
             ]
         );
-        assert_eq!(t(&[4], &["split"]).unwrap().len(), 1);
         assert!(t(&[1], &["ring"]).is_err());
         assert!(t(&[0], &["wire"]).is_err());
-        let (mut notes, mut k) = (Vec::new(), String::new());
-        let out = "@@TB topo=split case=one-sa peer=lanes proto=tcp rep=1 mbps=10\n\
-                   @@TB topo=split case=pcpu-steer peer=lanes proto=tcp rep=1 mbps=37\n";
-        // --cpus 4 with split: 4 CPUs per side, so the bar is 0.9 * 4.
-        let g = targets(&group(&parse(4, out, &mut notes, &mut k)), "CPUs per side");
-        assert!(g.starts_with("| CPUs per side |"), "{g}");
-        assert!(
-            g.contains("| 4 | split | tcp | 3.70 (≥ 3.60: met) | n/a"),
-            "{g}"
-        );
+        let big = t(&[1, 2, 4, 8], &["split"]).unwrap();
+        let e = check_cores(&big, 2, false).unwrap_err().to_string();
+        assert!(e.contains("boots 16 vCPUs but this host has 2 CPUs"), "{e}");
+        assert!(e.contains("at least 16 free cores"), "{e}");
+        assert!(check_cores(&big, 16, false).is_ok());
+        assert!(check_cores(&big, 2, true).is_ok());
     }
 }
