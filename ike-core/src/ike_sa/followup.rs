@@ -76,6 +76,18 @@ pub(super) fn link_notify(link: &[u8]) -> Payload {
     ))
 }
 
+/// The payloads of an IKE_FOLLOWUP_KE request (RFC 9370 §2.2.4): the link
+/// notify, then our KE.
+pub(super) fn followup_request(link: &[u8], ke: &dyn ActiveKe) -> [Payload; 2] {
+    [
+        link_notify(link),
+        Payload::Ke(Ke {
+            group: ke.group(),
+            data: ke.public().to_vec(),
+        }),
+    ]
+}
+
 impl IkeSa {
     /// Initiator: the CREATE_CHILD_SA response selected additional key
     /// exchanges; runs the first IKE_FOLLOWUP_KE. False if none were selected.
@@ -134,13 +146,7 @@ impl IkeSa {
                 Error::Unreachable("key exchange start failed"),
             );
         };
-        let payloads = [
-            link_notify(link),
-            Payload::Ke(Ke {
-                group,
-                data: ke.public().to_vec(),
-            }),
-        ];
+        let payloads = followup_request(link, &*ke);
         let pending = Pending::FollowupKe(f, ke);
         self.send_request(ctx, now, ExchangeType::IKE_FOLLOWUP_KE, &payloads, pending);
     }

@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use super::followup::find_ke;
 use super::init::InitResponder;
 use super::keys::SaKeys;
 use super::{Ctx, IkeSa, Pending, State};
@@ -133,13 +134,6 @@ fn next_keys(
     let seed = skeyseed_rekey(keys.prf, &keys.sk_d, secret, &st.ni, &st.nr);
     let (i, r) = (sa.spi_i.0, sa.spi_r.0);
     SaKeys::derive(crypto, sel, &seed, &st.ni, &st.nr, i, r, sa.initiator).ok()
-}
-
-fn find_ke(inner: &[Payload], group: KeId) -> Option<&Ke> {
-    inner.iter().find_map(|p| match p {
-        Payload::Ke(k) if k.group == group => Some(k),
-        _ => None,
-    })
 }
 
 impl IkeSa {

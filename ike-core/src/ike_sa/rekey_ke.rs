@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 use super::child::{Refusal, error_notify};
-use super::followup::{LINK_LEN, find_ke, find_link, link_notify};
+use super::followup::{LINK_LEN, find_ke, find_link, followup_request, link_notify};
 use super::keys::SaKeys;
 use super::{Ctx, IkeSa, Pending};
 use crate::crypto::SecretBytes;
@@ -139,13 +139,7 @@ impl IkeSa {
         let Ok(ke) = started else {
             return self.rekey_ike_failed(ctx, now);
         };
-        let payloads = [
-            link_notify(link),
-            Payload::Ke(Ke {
-                group,
-                data: ke.public().to_vec(),
-            }),
-        ];
+        let payloads = followup_request(link, &*ke);
         let pending = Pending::RekeyIkeFollowup(st, ke);
         self.send_request(ctx, now, ExchangeType::IKE_FOLLOWUP_KE, &payloads, pending);
     }
