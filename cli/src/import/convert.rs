@@ -11,7 +11,7 @@ use std::str::FromStr;
 use toml::{Table, Value};
 
 use super::swanctl::{Section, Setting};
-use crate::config::{Proposal, ProposalKind, Seconds, Subnet};
+use crate::config::{Proposal, ProposalKind, Seconds, Subnet, Volume};
 
 /// A setting that lanes cannot carry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,12 +58,6 @@ const CONN_SAME: &[(&str, &[&str])] = &[
 ];
 
 const CHILD_SAME: &[(&str, &[&str])] = &[
-    ("dpd_action", &["none", "clear"]),
-    ("close_action", &["none"]),
-    ("rekey_bytes", &["0"]),
-    ("life_bytes", &["0"]),
-    ("rekey_packets", &["0"]),
-    ("life_packets", &["0"]),
     ("ipcomp", &["no"]),
     ("inactivity", &["0", "0s"]),
     ("reqid", &["0"]),
@@ -307,6 +301,17 @@ impl Converted {
         }
     }
 
+    /// A byte or packet count, kept as written (lanes reads swanctl's
+    /// `k`/`M`/`G` suffixes itself).
+    fn volume(&mut self, p: &str, s: &Setting, t: &mut Table) {
+        match Volume::from_str(&s.value) {
+            Ok(_) => {
+                t.insert(s.key.clone(), Value::String(s.value.clone()));
+            }
+            Err(e) => self.issue(p, e),
+        }
+    }
+
     fn duration(&mut self, p: &str, s: &Setting, t: &mut Table) {
         match Seconds::from_str(&s.value) {
             Ok(d) => {
@@ -376,6 +381,14 @@ impl Converted {
                     self.choice(&p, &s, &["no", "crypto", "packet", "auto"], &mut t);
                 }
                 "rekey_time" | "life_time" | "rand_time" => self.duration(&p, s, &mut t),
+                "rekey_bytes" | "life_bytes" | "rand_bytes" | "rekey_packets" | "life_packets"
+                | "rand_packets" => self.volume(&p, s, &mut t),
+                // swanctl.conf(5): `none` is the old name of `clear`.
+                "dpd_action" if s.value == "none" => {
+                    t.insert(s.key.clone(), Value::String("clear".into()));
+                }
+                "dpd_action" => self.choice(&p, s, &["clear", "trap", "restart"], &mut t),
+                "close_action" => self.choice(&p, s, &["none", "trap", "start"], &mut t),
                 "replay_window" => match s.value.parse::<u32>() {
                     Ok(n) => {
                         t.insert(s.key.clone(), Value::Integer(n.into()));

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::config::{Config, HwOffload, Mode, PerCpuSas, StartAction};
+use crate::config::{Config, DpdAction, HwOffload, Mode, PerCpuSas, StartAction, Volume};
 use crate::testutil::TempDir;
 
 /// Converts `src`, requires no issues, and loads the result with lanes' loader.
@@ -324,7 +324,7 @@ fn several_children_through_includes_and_partial() {
     .expect("write");
     std::fs::write(
         d.join("conf.d/more.conf"),
-        "gw {\n  children {\n    voip {\n      local_ts = 10.4.0.0/24\n      rekey_bytes = 500000000\n    }\n  }\n}\n",
+        "gw {\n  children {\n    voip {\n      local_ts = 10.4.0.0/24\n      rekey_bytes = 500000000\n      rand_bytes = 2k\n      dpd_action = restart\n      close_action = bogus\n    }\n  }\n}\n",
     )
     .expect("write");
     std::fs::write(
@@ -342,7 +342,7 @@ fn several_children_through_includes_and_partial() {
             "connections.gw.children.dmz.mode",
             "connections.gw.children.dmz.remote_ts",
             "connections.gw.children.dmz.updown",
-            "connections.gw.children.voip.rekey_bytes",
+            "connections.gw.children.voip.close_action",
             "secrets.eap-carol",
         ]
     );
@@ -355,6 +355,10 @@ fn several_children_through_includes_and_partial() {
     );
     assert_eq!(gw.children["lan"].local_ts.len(), 2);
     assert!(gw.children["dmz"].remote_ts.is_empty());
+    let voip = &gw.children["voip"];
+    assert_eq!(voip.rekey_bytes, Volume(500_000_000));
+    assert_eq!(voip.rand_bytes, Some(Volume(2048)));
+    assert_eq!(voip.dpd_action, DpdAction::Restart);
     assert_eq!(
         cfg.psk("10.0.0.1", "10.0.0.2").expect("psk").expose(),
         b"TestPSK"
