@@ -203,6 +203,11 @@ fn strip_copy(src: &Path, dst: &Path) -> Result<()> {
 /// Builds the workspace binaries and the integration-test executables of
 /// crates that have VM tests; returns `(name in /lanes/bin, path)`.
 fn build_binaries(release: bool) -> Result<Vec<(String, PathBuf)>> {
+    // The XDP object first: lanes-cli embeds it, and a stale one fails the
+    // steering tests with a missing map.
+    if let Err(e) = crate::build::build_ebpf() {
+        eprintln!("vm: building the XDP object failed ({e:#}); the steering tests will say so");
+    }
     let mut out = Vec::new();
     let mut cmd = util::cargo();
     cmd.args([
