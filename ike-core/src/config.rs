@@ -240,7 +240,7 @@ impl core::fmt::Debug for Psk {
 }
 
 /// An IKE identity (RFC 7296 §3.5).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Identity {
     /// ID_IPV4_ADDR / ID_IPV6_ADDR.
     Addr(IpAddr),

@@ -15,10 +15,14 @@ use crate::ids::ConnId;
 pub(crate) struct Connections {
     by_id: BTreeMap<ConnId, Arc<ConnectionConfig>>,
     by_name: HashMap<String, ConnId>,
-    /// Connections with a configured remote address, by that address.
+    /// Connections with a configured remote address, by that address, in id
+    /// order.
     by_remote: HashMap<IpAddr, Vec<ConnId>>,
-    /// Connections that accept any peer address.
+    /// Connections that accept any peer address, in id order.
     any_remote: Vec<ConnId>,
+    /// Connections by (remote address, remote id), `None` meaning any, in id
+    /// order: the responder's lookup once IDi is known.
+    by_peer: HashMap<(Option<IpAddr>, Option<Identity>), Vec<ConnId>>,
     /// Child reqid → (connection, child index).
     by_reqid: HashMap<u32, (ConnId, u16)>,
     next: u32,
@@ -91,9 +95,11 @@ impl Connections {
     fn index(&mut self, id: ConnId, cfg: &ConnectionConfig) {
         self.by_name.insert(cfg.name.clone(), id);
         match cfg.remote {
-            Some(r) => self.by_remote.entry(r.ip()).or_default().push(id),
-            None => self.any_remote.push(id),
+            Some(r) => insert_sorted(self.by_remote.entry(r.ip()).or_default(), id),
+            None => insert_sorted(&mut self.any_remote, id),
         }
+        let key = (cfg.remote.map(|r| r.ip()), cfg.remote_id.clone());
+        insert_sorted(self.by_peer.entry(key).or_default(), id);
         for (i, c) in cfg.children.iter().enumerate() {
             if let Ok(i) = u16::try_from(i) {
                 self.by_reqid.insert(c.reqid, (id, i));
@@ -113,6 +119,13 @@ impl Connections {
                 }
             }
             None => self.any_remote.retain(|c| *c != id),
+        }
+        let key = (cfg.remote.map(|r| r.ip()), cfg.remote_id.clone());
+        if let Some(v) = self.by_peer.get_mut(&key) {
+            v.retain(|c| *c != id);
+            if v.is_empty() {
+                self.by_peer.remove(&key);
+            }
         }
         for c in &cfg.children {
             if self.by_reqid.get(&c.reqid).is_some_and(|(o, _)| *o == id) {
@@ -159,30 +172,52 @@ impl Connections {
     /// that is not. A connection whose remote id differs from a known IDi, or
     /// whose local id differs from a sent IDr, is never chosen. Ties go to the
     /// oldest connection. `accept` filters further (e.g. the IKE proposal).
+    ///
+    /// Candidates are visited in that order of preference and the first that
+    /// fits wins, so the cost does not grow with the number of connections
+    /// to one address (IDi known: one index lookup per tier).
     pub(crate) fn pick(
         &self,
         c: &Candidate<'_>,
         accept: impl Fn(&ConnectionConfig) -> bool,
     ) -> Option<(ConnId, Arc<ConnectionConfig>)> {
-        let exact = self.by_remote.get(&c.remote).into_iter().flatten();
-        exact
-            .chain(self.any_remote.iter())
-            .filter_map(|id| Some((*id, self.by_id.get(id)?)))
-            .filter(|(_, cfg)| cfg.local.ip().is_unspecified() || cfg.local.ip() == c.local)
-            .filter(|(_, cfg)| match (c.peer_id, &cfg.remote_id) {
-                (Some(p), Some(r)) => p == r,
-                _ => true,
-            })
-            .filter(|(_, cfg)| c.our_id.is_none_or(|i| *i == cfg.local_id))
-            .filter(|(_, cfg)| accept(cfg))
-            .max_by_key(|(id, cfg)| {
-                (
-                    c.peer_id.is_some() && cfg.remote_id.is_some(),
-                    cfg.remote.is_some(),
-                    core::cmp::Reverse(*id),
-                )
-            })
-            .map(|(id, cfg)| (id, Arc::clone(cfg)))
+        let fits = |id: &ConnId| {
+            let cfg = self.by_id.get(id)?;
+            let ok = (cfg.local.ip().is_unspecified() || cfg.local.ip() == c.local)
+                && match (c.peer_id, &cfg.remote_id) {
+                    (Some(p), Some(r)) => p == r,
+                    _ => true,
+                }
+                && c.our_id.is_none_or(|i| *i == cfg.local_id)
+                && accept(cfg);
+            ok.then(|| (*id, Arc::clone(cfg)))
+        };
+        match c.peer_id {
+            Some(p) => {
+                let tier = |addr: Option<IpAddr>, id: Option<&Identity>| {
+                    self.by_peer.get(&(addr, id.cloned())).into_iter().flatten()
+                };
+                tier(Some(c.remote), Some(p))
+                    .chain(tier(None, Some(p)))
+                    .chain(tier(Some(c.remote), None))
+                    .chain(tier(None, None))
+                    .find_map(fits)
+            }
+            None => self
+                .by_remote
+                .get(&c.remote)
+                .into_iter()
+                .flatten()
+                .chain(self.any_remote.iter())
+                .find_map(fits),
+        }
+    }
+}
+
+/// Inserts `id` into an id-ordered list.
+fn insert_sorted(v: &mut Vec<ConnId>, id: ConnId) {
+    if let Err(at) = v.binary_search(&id) {
+        v.insert(at, id);
     }
 }
 
@@ -241,6 +276,70 @@ mod tests {
         );
         assert!(t.pick(&cand("10.0.0.2", Some(&eve)), |_| true).is_none());
         assert!(t.pick(&cand("10.0.0.3", Some(&alice)), |_| true).is_none());
+    }
+
+    #[test]
+    fn preference_tiers_and_id_order_survive_replace_and_remove() {
+        let mut t = Connections::default();
+        let any = t.add(conn("any", None, None, 1)).expect("any");
+        let addr = t
+            .add(conn("addr", Some("10.0.0.2"), None, 2))
+            .expect("addr");
+        let id_any = t.add(conn("id-any", None, Some("alice"), 3)).expect("id");
+        let both = t
+            .add(conn("both", Some("10.0.0.2"), Some("alice"), 4))
+            .expect("both");
+        let both2 = t
+            .add(conn("both2", Some("10.0.0.2"), Some("alice"), 5))
+            .expect("both2");
+        let alice = Identity::Fqdn("alice".into());
+        let pick = |t: &Connections, peer: Option<&Identity>, skip: Option<ConnId>| {
+            t.pick(&cand("10.0.0.2", peer), |c| {
+                skip.is_none_or(|s| t.by_name(&c.name) != Some(s))
+            })
+            .map(|p| p.0)
+        };
+        // IDi known: address and id, then id, then address, then neither.
+        assert_eq!(pick(&t, Some(&alice), None), Some(both));
+        assert_eq!(pick(&t, Some(&alice), Some(both)), Some(both2));
+        // IDi unknown: the oldest connection naming the address.
+        assert_eq!(pick(&t, None, None), Some(addr));
+        // A replaced connection keeps its id and so its precedence.
+        t.replace(both, conn("both", Some("10.0.0.2"), Some("alice"), 4))
+            .expect("replace");
+        assert_eq!(pick(&t, Some(&alice), None), Some(both));
+        t.remove(both);
+        t.remove(both2);
+        assert_eq!(pick(&t, Some(&alice), None), Some(id_any));
+        t.remove(id_any);
+        assert_eq!(pick(&t, Some(&alice), None), Some(addr));
+        t.remove(addr);
+        assert_eq!(pick(&t, Some(&alice), None), Some(any));
+        assert_eq!(pick(&t, None, None), Some(any));
+    }
+
+    #[test]
+    fn ten_thousand_ids_on_one_address_pick_the_right_one() {
+        let mut t = Connections::default();
+        let ids: Vec<_> = (0..10_000u32)
+            .map(|i| {
+                t.add(conn(
+                    &format!("c{i}"),
+                    Some("10.0.0.2"),
+                    Some(&format!("peer{i}")),
+                    i + 1,
+                ))
+                .expect("add")
+            })
+            .collect();
+        for i in [0usize, 4_999, 9_999] {
+            let id = Identity::Fqdn(format!("peer{i}"));
+            assert_eq!(
+                t.pick(&cand("10.0.0.2", Some(&id)), |_| true).map(|p| p.0),
+                Some(ids[i])
+            );
+        }
+        assert_eq!(t.by_peer.len(), 10_000);
     }
 
     #[test]
