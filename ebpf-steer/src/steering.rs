@@ -170,6 +170,7 @@ impl Steering {
         let possible = possible_cpus()?;
         loader.map_max_entries(MAP_CPUS, possible);
         loader.map_max_entries(MAP_SPI_CPU, max_bindings);
+        loader.map_max_entries(MAP_SPI_STATS, max_bindings);
         let mut ebpf = loader.load(object()?)?;
         load_program(&mut ebpf, PROGRAM_NAME)?;
         let mut s = Self::from_ebpf(ebpf)?;
