@@ -111,6 +111,35 @@ pub fn lifetimes(hard_time: std::time::Duration, v: ike_core::VolumeLimits) -> L
     }
 }
 
+/// The soft add-time limit of a per-CPU group's outbound fallback SA: one
+/// second after it is added the kernel marks it dying (`km.dying`), so a
+/// CPU's own SA always wins the outbound lookup against it.
+///
+/// `xfrm_state_look_at` (net/xfrm/xfrm_state.c) prefers a CPU's SA over the
+/// fallback only when the fallback comes first in the hash chain; the other
+/// way round the newer of the two wins. After the fallback is rekeyed and
+/// the state hash is resized (which reverses each chain), a CPU whose SA is
+/// not in the policy's state cache finds the fallback, raises a per-CPU
+/// acquire while it has its SA, and its packets are dropped for as long as
+/// that acquire's larval state lives. A dying state loses to a live one in
+/// either order. The soft expire this causes is not a rekey request
+/// ([`is_fallback_demotion`]); the fallback is rekeyed by time and by its
+/// inbound SA's volume limits.
+pub const FALLBACK_DEMOTE_SECS: u64 = 1;
+
+/// Whether a soft expire is the one [`FALLBACK_DEMOTE_SECS`] causes.
+pub fn is_fallback_demotion(
+    lifetimes: &Lifetimes,
+    pcpu: Option<CpuId>,
+    dir: Option<SaDir>,
+    hard: bool,
+) -> bool {
+    !hard
+        && pcpu.is_none()
+        && dir != Some(SaDir::In)
+        && lifetimes.soft.add_seconds == Some(FALLBACK_DEMOTE_SECS)
+}
+
 /// The inbound and outbound SA of a negotiated Child SA.
 pub fn child_sas(
     inst: &ChildSaInstall,
@@ -142,6 +171,12 @@ pub fn child_sas(
             sa.replay_window = 1; // ESN needs a replay state
         }
         sa.lifetimes = lifetimes;
+        if dir == SaDir::Out && inst.per_cpu && pcpu.is_none() {
+            sa.lifetimes.soft = Limits {
+                add_seconds: Some(FALLBACK_DEMOTE_SECS),
+                ..Limits::default()
+            };
+        }
         sa.pcpu = pcpu;
         if caps.sa_dir || pcpu.is_some() {
             sa.dir = Some(dir);

@@ -140,6 +140,20 @@ impl SaBackend for XfrmBackend {
                         src: a.templates.first().map_or(a.src, |t| t.src),
                         dst: a.templates.first().map_or(a.dst, |t| t.dst),
                     },
+                    Event::Expire(x)
+                        if super::kernel::is_fallback_demotion(
+                            &x.sa.lifetimes,
+                            x.sa.pcpu,
+                            x.sa.dir,
+                            x.hard,
+                        ) =>
+                    {
+                        tracing::debug!(
+                            spi = format_args!("{:08x}", x.sa.spi.0),
+                            "per-CPU fallback SA demoted"
+                        );
+                        continue;
+                    }
                     Event::Expire(x) => KernelEvent::Expire {
                         spi: x.sa.spi.0,
                         dst: x.sa.dst,

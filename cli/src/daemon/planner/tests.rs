@@ -702,3 +702,64 @@ fn a_peer_that_moves_takes_its_sas_and_policy_templates_along() {
     h.run();
     assert_eq!(h.batches.len(), n);
 }
+
+/// A per-CPU group's outbound fallback SA is marked dying one second after
+/// it is added (and has no volume soft limits, which could no longer fire);
+/// its inbound SA and the CPUs' own SAs keep the configured limits.
+#[test]
+fn the_outbound_fallback_sa_is_demoted_and_its_soft_expire_is_not_a_rekey() {
+    use crate::daemon::kernel::{FALLBACK_DEMOTE_SECS, child_sas, is_fallback_demotion};
+    use xfrm_offload::SaDir;
+    let volume = ike_core::VolumeLimits {
+        rekey_bytes: 1 << 20,
+        ..ike_core::VolumeLimits::default()
+    }
+    .with_default_life();
+    let with = |mut c: ChildSaInstall| {
+        c.volume = volume;
+        child_sas(&c, caps(), 32).expect("sas")
+    };
+    let (fb_in, fb_out) = with(child(1, true, None));
+    assert_eq!(
+        fb_out.lifetimes.soft.add_seconds,
+        Some(FALLBACK_DEMOTE_SECS)
+    );
+    assert_eq!(fb_out.lifetimes.soft.bytes, None);
+    assert_eq!(
+        fb_out.lifetimes.hard.add_seconds,
+        Some(3600),
+        "hard limit kept"
+    );
+    assert_eq!(fb_in.lifetimes.soft.bytes, Some(1 << 20));
+    assert_eq!(fb_in.lifetimes.soft.add_seconds, None);
+    let (_, cpu_out) = with(child(2, true, Some(1)));
+    assert_eq!(cpu_out.lifetimes.soft.add_seconds, None);
+    assert_eq!(cpu_out.lifetimes.soft.bytes, Some(1 << 20));
+    let (_, plain_out) = with(child(3, false, None));
+    assert_eq!(
+        plain_out.lifetimes.soft.add_seconds, None,
+        "no group, no demotion"
+    );
+    assert!(is_fallback_demotion(
+        &fb_out.lifetimes,
+        None,
+        Some(SaDir::Out),
+        false
+    ));
+    assert!(
+        !is_fallback_demotion(&fb_out.lifetimes, None, Some(SaDir::Out), true),
+        "a hard expire is real"
+    );
+    assert!(!is_fallback_demotion(
+        &fb_in.lifetimes,
+        None,
+        Some(SaDir::In),
+        false
+    ));
+    assert!(!is_fallback_demotion(
+        &cpu_out.lifetimes,
+        cpu_out.pcpu,
+        Some(SaDir::Out),
+        false
+    ));
+}
