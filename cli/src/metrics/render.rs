@@ -166,99 +166,117 @@ fn register_exchanges(reg: &mut Registry, e: &crate::control::EngineStats) {
 }
 
 fn register_children(reg: &mut Registry, report: &StatusReport) {
-    let bytes = Family::<ChildDirLabel, Counter>::default();
-    let packets = Family::<ChildDirLabel, Counter>::default();
-    let cpu_bytes = Family::<CpuDirLabel, Counter>::default();
-    let cpu_packets = Family::<CpuDirLabel, Counter>::default();
-    let replay = Family::<ChildLabel, Counter>::default();
-    let integrity = Family::<ChildLabel, Counter>::default();
-    let offload = Family::<OffloadLabel, Gauge>::default();
-    let bindings = Family::<CpuLabel, Gauge>::default();
-    let steered = Family::<ChildLabel, Counter>::default();
+    let f = ChildFamilies::default();
     for ike in &report.ike_sas {
         for c in &ike.children {
-            let cpu = cpu_label(c);
-            for (direction, b, p) in [
-                ("in", c.bytes_in, c.packets_in),
-                ("out", c.bytes_out, c.packets_out),
-            ] {
-                let l = ChildDirLabel {
-                    connection: ike.connection.clone(),
-                    child: c.name.clone(),
-                    cpu: cpu.clone(),
-                    direction,
-                };
-                bytes.get_or_create(&l).inc_by(b);
-                packets.get_or_create(&l).inc_by(p);
-                let l = CpuDirLabel {
-                    cpu: cpu.clone(),
-                    direction,
-                };
-                cpu_bytes.get_or_create(&l).inc_by(b);
-                cpu_packets.get_or_create(&l).inc_by(p);
-            }
-            let l = ChildLabel {
-                connection: ike.connection.clone(),
-                child: c.name.clone(),
-                cpu: cpu.clone(),
-            };
-            replay.get_or_create(&l).inc_by(c.replay_failures);
-            integrity.get_or_create(&l).inc_by(c.integrity_failures);
-            offload
-                .get_or_create(&OffloadLabel {
-                    connection: l.connection,
-                    child: l.child,
-                    cpu,
-                    mode: c.offload.clone(),
-                })
-                .set(1);
-            if let SteeringState::Bound(n) = c.steering {
-                bindings
-                    .get_or_create(&CpuLabel { cpu: n.to_string() })
-                    .inc();
-                // Labelled like the SA, never by SPI: a rekeyed SA's binding
-                // adds to the same series.
-                steered
-                    .get_or_create(&ChildLabel {
-                        connection: ike.connection.clone(),
-                        child: c.name.clone(),
-                        cpu: n.to_string(),
-                    })
-                    .inc_by(c.steered_packets);
-            }
+            f.add(&ike.connection, c);
         }
     }
-    let help = "ESP traffic of installed Child SAs (kernel lifetime counters)";
-    reg.register_with_unit("child_sa", help, Unit::Bytes, bytes);
-    reg.register("child_sa_packets", help, packets);
-    let help = "ESP traffic of installed Child SAs summed per CPU of the SA";
-    reg.register_with_unit("cpu_esp", help, Unit::Bytes, cpu_bytes);
-    reg.register("cpu_esp_packets", help, cpu_packets);
-    reg.register(
-        "child_sa_replay_failures",
-        "Inbound packets dropped as replays (xfrm_stats.replay + replay_window)",
-        replay,
-    );
-    reg.register(
-        "child_sa_integrity_failures",
-        "Inbound packets that failed the ICV check (xfrm_stats.integrity_failed)",
-        integrity,
-    );
-    reg.register(
-        "child_sa_offload_mode",
-        "1 for the offload mode in effect for each Child SA (none, crypto, packet)",
-        offload,
-    );
-    reg.register(
-        "steering_bindings",
-        "Inbound SPIs bound to each CPU in the XDP steering map",
-        bindings,
-    );
-    reg.register(
-        "steering_binding_packets",
-        "Packets the XDP program steered per binding of a Child SA's inbound SPI",
-        steered,
-    );
+    f.register(reg);
+}
+
+/// The per Child SA and per CPU series of [`register_children`].
+#[derive(Default)]
+struct ChildFamilies {
+    bytes: Family<ChildDirLabel, Counter>,
+    packets: Family<ChildDirLabel, Counter>,
+    cpu_bytes: Family<CpuDirLabel, Counter>,
+    cpu_packets: Family<CpuDirLabel, Counter>,
+    replay: Family<ChildLabel, Counter>,
+    integrity: Family<ChildLabel, Counter>,
+    offload: Family<OffloadLabel, Gauge>,
+    bindings: Family<CpuLabel, Gauge>,
+    steered: Family<ChildLabel, Counter>,
+}
+
+impl ChildFamilies {
+    fn add(&self, connection: &str, c: &ChildSaStatus) {
+        let cpu = cpu_label(c);
+        for (direction, b, p) in [
+            ("in", c.bytes_in, c.packets_in),
+            ("out", c.bytes_out, c.packets_out),
+        ] {
+            let l = ChildDirLabel {
+                connection: connection.to_string(),
+                child: c.name.clone(),
+                cpu: cpu.clone(),
+                direction,
+            };
+            self.bytes.get_or_create(&l).inc_by(b);
+            self.packets.get_or_create(&l).inc_by(p);
+            let l = CpuDirLabel {
+                cpu: cpu.clone(),
+                direction,
+            };
+            self.cpu_bytes.get_or_create(&l).inc_by(b);
+            self.cpu_packets.get_or_create(&l).inc_by(p);
+        }
+        let l = ChildLabel {
+            connection: connection.to_string(),
+            child: c.name.clone(),
+            cpu: cpu.clone(),
+        };
+        self.replay.get_or_create(&l).inc_by(c.replay_failures);
+        self.integrity
+            .get_or_create(&l)
+            .inc_by(c.integrity_failures);
+        self.offload
+            .get_or_create(&OffloadLabel {
+                connection: l.connection,
+                child: l.child,
+                cpu,
+                mode: c.offload.clone(),
+            })
+            .set(1);
+        if let SteeringState::Bound(n) = c.steering {
+            self.bindings
+                .get_or_create(&CpuLabel { cpu: n.to_string() })
+                .inc();
+            // Labelled like the SA, never by SPI: a rekeyed SA's binding
+            // adds to the same series.
+            self.steered
+                .get_or_create(&ChildLabel {
+                    connection: connection.to_string(),
+                    child: c.name.clone(),
+                    cpu: n.to_string(),
+                })
+                .inc_by(c.steered_packets);
+        }
+    }
+
+    fn register(self, reg: &mut Registry) {
+        let help = "ESP traffic of installed Child SAs (kernel lifetime counters)";
+        reg.register_with_unit("child_sa", help, Unit::Bytes, self.bytes);
+        reg.register("child_sa_packets", help, self.packets);
+        let help = "ESP traffic of installed Child SAs summed per CPU of the SA";
+        reg.register_with_unit("cpu_esp", help, Unit::Bytes, self.cpu_bytes);
+        reg.register("cpu_esp_packets", help, self.cpu_packets);
+        reg.register(
+            "child_sa_replay_failures",
+            "Inbound packets dropped as replays (xfrm_stats.replay + replay_window)",
+            self.replay,
+        );
+        reg.register(
+            "child_sa_integrity_failures",
+            "Inbound packets that failed the ICV check (xfrm_stats.integrity_failed)",
+            self.integrity,
+        );
+        reg.register(
+            "child_sa_offload_mode",
+            "1 for the offload mode in effect for each Child SA (none, crypto, packet)",
+            self.offload,
+        );
+        reg.register(
+            "steering_bindings",
+            "Inbound SPIs bound to each CPU in the XDP steering map",
+            self.bindings,
+        );
+        reg.register(
+            "steering_binding_packets",
+            "Packets the XDP program steered per binding of a Child SA's inbound SPI",
+            self.steered,
+        );
+    }
 }
 
 fn register_steering(reg: &mut Registry, report: &StatusReport) {
