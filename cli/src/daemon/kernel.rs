@@ -122,9 +122,11 @@ pub fn lifetimes(hard_time: std::time::Duration, v: ike_core::VolumeLimits) -> L
 /// not in the policy's state cache finds the fallback, raises a per-CPU
 /// acquire while it has its SA, and its packets are dropped for as long as
 /// that acquire's larval state lives. A dying state loses to a live one in
-/// either order. The soft expire this causes is not a rekey request
-/// ([`is_fallback_demotion`]); the fallback is rekeyed by time and by its
-/// inbound SA's volume limits.
+/// either order. The kernel's first lifetime check runs one second after
+/// the add, so a resize in that second still loses that CPU's packets for
+/// up to a second (measured in the VM: 4 pings of 250 at 5/s). The soft
+/// expire this causes is not a rekey request ([`is_fallback_demotion`]);
+/// the fallback is rekeyed by time and by its inbound SA's volume limits.
 pub const FALLBACK_DEMOTE_SECS: u64 = 1;
 
 /// Whether a soft expire is the one [`FALLBACK_DEMOTE_SECS`] causes.
