@@ -43,12 +43,7 @@ pq_case() {
 	echo "$pq_ln outbound SAs before: $before"
 	step "pings on every CPU for 40 s while the Child SAs and the IKE SA are rekeyed"
 	iop_ping_bg 40
-	# 10 %, not 5 %: keeping the old inbound SA until its Delete (as charon
-	# does) did not close the gap (3 % and 6 % measured). Each rekey here
-	# is followed by a per-CPU ACQUIRE for a CPU that still has its SA, and
-	# that CPU's pings stop until its own SA is rekeyed; IKE_FOLLOWUP_KE
-	# spreads the rekeys over seconds, which widens the window.
-	iop_ping_wait 10
+	iop_ping_wait 5
 	ike_after=$(ln_json "$pq_ln" | grep '"spi_i"' | head -1)
 	echo "lanes IKE SA before: $ike_before; after: $ike_after"
 	[ "$ike_before" != "$ike_after" ] || die "the IKE SA was not rekeyed in 40 s"
