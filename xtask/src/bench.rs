@@ -3,8 +3,9 @@
 //! `bench/results/bench-<date>/report.md` with the machine and kernel.
 //!
 //! Sections (each can be picked with `--only`):
-//! - `ike`: ike-core codec, crypto primitives and the full IKE_SA_INIT +
-//!   IKE_AUTH handshake against its DH + PRF + AEAD floor (in-process);
+//! - `ike`: ike-core codec, crypto primitives and full in-process
+//!   handshakes (PSK, ECDSA and RSA certificates, ML-KEM hybrid), each
+//!   against its own crypto floor, and the hybrid against plain X25519;
 //! - `scale`: the engine's cost per DPD request and per soft expire with 10,
 //!   100, 1,000 and 10,000 connections, each with an IKE SA (in-process);
 //! - `loop`: the daemon loop's cost (engine, planner, kernel operations) per
@@ -281,7 +282,18 @@ fn ike(o: &Options, run: &report::Run) -> Result<Out> {
         after: HostSample::read()?,
     };
     run.keep_output("ike-handshake", &out)?;
-    let judged = report::judge_section(run, "ike", &raw::parse(&out)?, &plan, &host)?;
+    let ms = raw::parse(&out)?;
+    let mut judged = report::judge_section(run, "ike", &ms, &plan, &host)?;
+    // RFC 9370 hybrid against plain X25519, engines of the same rounds: no target.
+    let hybrid = raw::cross_ratio(&ms, "handshake-hybrid", "handshake", "engine")?;
+    judged.rows.push(report::Row {
+        section: "ike".into(),
+        measurement: "handshake-hybrid/handshake".into(),
+        what: "engine/engine".into(),
+        unit: "ratio".into(),
+        summary: hybrid,
+        target: None,
+    });
     let prose: String = out
         .lines()
         .filter(|l| !l.starts_with("@@"))
@@ -289,8 +301,14 @@ fn ike(o: &Options, run: &report::Run) -> Result<Out> {
         .collect();
     let _ = writeln!(
         text,
-        "#### ike-core `handshake`: engine vs its DH + PRF + AEAD floor\n\n{}\n\
-         The whole run (totals over the kept rounds):\n\n```\n{prose}```",
+        "#### ike-core `handshake`: each engine vs its own crypto floor\n\n\
+         Engines: PSK (`handshake`), ECDSA P-256 and RSA-2048 certificates both ways \
+         (`handshake-ecdsa`, `handshake-rsa`), PSK with `x25519-ke1_mlkem768` \
+         (`handshake-hybrid`). Each floor is the same handshake's key exchange, PRF, \
+         AEAD and public-key work alone (`ike_core::crypto::floor::handshake_crypto_with`).\n\n{}\n\
+         Hybrid over plain X25519 handshake (engines, per kept round; information, \
+         no target): {hybrid}\n\n\
+         The whole run (medians over the kept rounds):\n\n```\n{prose}```",
         judged.table
     );
     Ok(Out {

@@ -163,6 +163,31 @@ impl Measurement {
     }
 }
 
+/// Per kept round, `arm` of measurement `top` over `arm` of `base` (both
+/// ran in every round), summarised: an informational ratio between two
+/// measurements, such as one engine against another.
+pub fn cross_ratio(ms: &[Measurement], top: &str, base: &str, arm: &str) -> Result<Summary> {
+    let find = |name: &str| {
+        ms.iter()
+            .find(|m| m.name == name)
+            .with_context(|| format!("no measurement `{name}` in the bench output"))
+    };
+    let (t, b) = (find(top)?, find(base)?);
+    let ratios: Vec<f64> = t
+        .samples
+        .iter()
+        .filter(|s| s.arm == arm && !s.warmup)
+        .filter_map(|s| {
+            let d = b
+                .samples
+                .iter()
+                .find(|x| x.arm == arm && x.round == s.round && !x.warmup)?;
+            Some(s.value / d.value)
+        })
+        .collect();
+    Summary::of(&ratios).with_context(|| format!("{top} / {base} ({arm}): no common kept round"))
+}
+
 /// A Markdown table: one line per measurement, its arms' summaries and
 /// each target with its verdict (on the median).
 pub fn markdown(ms: &[Measurement]) -> Result<String> {
@@ -229,6 +254,24 @@ mod tests {
         let md = markdown(&ms).expect("md");
         assert!(md.contains("| MISSED |"), "{md}");
         assert!(md.contains("| met |"), "{md}");
+    }
+
+    #[test]
+    fn cross_ratio_pairs_rounds_of_two_measurements() {
+        let ms = parse(
+            "@@RAW a engine 0 0 1 500 us\n\
+             @@RAW a engine 1 0 0 30 us\n\
+             @@RAW b engine 1 1 0 10 us\n\
+             @@RAW a engine 2 0 0 40 us\n\
+             @@RAW b engine 2 1 0 20 us\n\
+             @@RAW b engine 0 1 1 1 us\n",
+        )
+        .expect("parse");
+        let r = cross_ratio(&ms, "a", "b", "engine").expect("ratio");
+        // Rounds 1 and 2: 3 and 2; the warm-up round is dropped.
+        assert_eq!((r.n, r.median, r.min, r.max), (2, 2.5, 2.0, 3.0));
+        assert!(cross_ratio(&ms, "a", "c", "engine").is_err());
+        assert!(cross_ratio(&ms, "a", "b", "floor").is_err());
     }
 
     #[test]
