@@ -18,8 +18,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use der::asn1::{GeneralizedTime, Ia5String};
 use der::Decode;
+use der::asn1::{GeneralizedTime, Ia5String};
 use ike_core::crypto::floor::{CertSide, Handshake, handshake_crypto_with};
 use ike_core::crypto::{ChildSuite, CryptoProvider, IkeSuite};
 use ike_core::pki::{CertChain, Certificate, LocalCert, PrivateKey, TrustStore, UnixTime};
