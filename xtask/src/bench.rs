@@ -75,6 +75,13 @@ pub struct Options {
     /// `daemon`: IKE SA counts at which the responder's RSS is read.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 100, 1000])]
     pub rss: Vec<u32>,
+    /// `daemon`: authentication of the rate phase, each run lanes vs charon
+    /// (`psk`, `ecdsa`: ECDSA P-256 certificates both ways).
+    #[arg(long, value_delimiter = ',', default_values_t = ["psk".to_string(), "ecdsa".to_string()])]
+    pub auth: Vec<String>,
+    /// `daemon`: the phases to run (`rate`, `rss`).
+    #[arg(long, value_delimiter = ',', default_values_t = ["rate".to_string(), "rss".to_string()])]
+    pub daemon_phases: Vec<String>,
     /// Wall-clock limit of one VM boot of the `daemon`/`pcpu` sections, seconds.
     #[arg(long, default_value_t = 3600)]
     pub vm_timeout: u64,
@@ -430,7 +437,24 @@ fn install_ratios(ms: &[raw::Measurement]) -> Result<String> {
 /// `daemon`: the daemon-to-daemon figures (guest script `bench-daemon`).
 fn daemon(o: &Options) -> Result<Out> {
     let rss: Vec<String> = o.rss.iter().map(u32::to_string).collect();
-    let args = format!("--sas {} --reps {} --rss {}", o.sas, o.reps, rss.join(","));
+    let mut args = format!(
+        "--sas {} --reps {} --rss {} --auth {}",
+        o.sas,
+        o.reps,
+        rss.join(","),
+        o.auth.join(",")
+    );
+    match o
+        .daemon_phases
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()[..]
+    {
+        ["rate"] => args.push_str(" --only rate"),
+        ["rss"] => args.push_str(" --only rss"),
+        ["rate", "rss"] | ["rss", "rate"] => {}
+        ref other => bail!("--daemon-phases {other:?}: pick rate, rss or both"),
+    }
     let out = guest_script(o, "bench-daemon", &args)?;
     let mut text = String::new();
     let _ = writeln!(
@@ -451,7 +475,11 @@ fn daemon(o: &Options) -> Result<Out> {
          Timed from the command that starts the initiation (lanes: starting the daemon, \
          every connection `start_action = \"start\"`; charon, already running: \
          `swanctl --load-all`, `start_action = start`) until gw-a's kernel holds all \
-         {sa2} SAs; the median of {reps} repetitions, lanes and charon interleaved. charon runs with `dos_protection = no` (its default half-open \
+         {sa2} SAs; the median of {reps} repetitions, lanes and charon interleaved; once per \
+         authentication ({auths}: `psk`, and `ecdsa` with ECDSA P-256 certificates both ways \
+         from one root CA made with `pki`, every initiator connection with id `a.lanes.test` \
+         and charon with `unique = never`; the certificate target is lanes at least as fast \
+         as charon, since both pay the same signatures). charon runs with `dos_protection = no` (its default half-open \
          thresholds would throttle a burst from one address; lanes' responder has no \
          such throttle) and `ikesa_table_size = 1024`. lanes' initiator paces its `start` \
          connections (`[daemon] max_initiating`, default 64 IKE SAs in flight); charon's \
@@ -465,6 +493,7 @@ fn daemon(o: &Options) -> Result<Out> {
         sas = o.sas,
         sa2 = 2 * u64::from(o.sas),
         reps = o.reps,
+        auths = o.auth.join(", "),
         steps = rss.join(", "),
     );
     text.push_str(&rss_table(&out, &o.rss));
