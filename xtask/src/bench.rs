@@ -479,9 +479,9 @@ fn daemon(o: &Options) -> Result<Out> {
          authentication ({auths}: `psk`, and `ecdsa` with ECDSA P-256 certificates both ways \
          from one root CA made with `pki`, every initiator connection with id `a.lanes.test` \
          and charon with `unique = never`; the certificate target is lanes at least as fast \
-         as charon, since both pay the same signatures). charon runs with `dos_protection = no` (its default half-open \
-         thresholds would throttle a burst from one address; lanes' responder has no \
-         such throttle) and `ikesa_table_size = 1024`. lanes' initiator paces its `start` \
+         as charon, since both pay the same signatures). both daemons run with DoS protection off (`dos_protection = no`/`false`: \
+         their default half-open thresholds would throttle a burst from one address), \
+         charon with `ikesa_table_size = 1024`. lanes' initiator paces its `start` \
          connections (`[daemon] max_initiating`, default 64 IKE SAs in flight); charon's \
          initiator has no such setting and starts all at once.\n\
          - **rss**: the responder daemon on gw-b (lanes, then charon) while the same lanes \
