@@ -523,6 +523,12 @@ pub struct ChildConfig {
     /// selectors are split into prefix/port blocks ([`crate::selector`]): beyond
     /// it the responder answers TS_UNACCEPTABLE and the initiator deletes the SA.
     pub max_policies: u32,
+    /// What follows when the peer deletes one of its Child SAs on its own (not
+    /// to end a rekey): strongSwan's `close_action` (charon child_delete.c).
+    /// `Restart` creates it again at once on the same IKE SA, for the same
+    /// CPU; `Trap` and `None` are reported in
+    /// [`Event::ChildSaDeleted`](crate::Event::ChildSaDeleted).
+    pub close_action: crate::recovery::Action,
 }
 
 impl ChildConfig {
@@ -543,6 +549,7 @@ impl ChildConfig {
             per_cpu_mode: PerCpuMode::OnDemand,
             per_cpu_max: None,
             max_policies: Self::DEFAULT_MAX_POLICIES,
+            close_action: crate::recovery::Action::None,
         }
     }
 

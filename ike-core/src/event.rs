@@ -9,6 +9,7 @@ use crate::config::{Identity, Mode, TrafficSelector};
 use crate::error::Error;
 use crate::ids::{ChildSaId, ConnId, CpuId, IkeSaId, IkeSpi, Spi};
 use crate::proposal::Selected;
+use crate::recovery::Action;
 
 /// A UDP datagram to send. On port 4500 `data` already starts with the 4-byte
 /// non-ESP marker (RFC 3948 §2.2); send it as is from `local` to `remote`.
@@ -103,6 +104,12 @@ pub enum Event {
         reqid: u32,
         /// Its CPU binding (RFC 9611), `None` for the fallback or a plain SA.
         resource: Option<CpuId>,
+        /// The peer deleted it on its own (an INFORMATIONAL Delete that is
+        /// not the end of a rekey, RFC 7296 §1.4.1): the child's
+        /// `close_action`. The engine itself creates it again for
+        /// [`Action::Restart`]; [`Action::Trap`] is the daemon's to install.
+        /// `None` for every other removal.
+        closed_by_peer: Option<Action>,
     },
     /// RFC 9611 §4.2, initiator: the peer answered TS_MAX_QUEUE (or
     /// NO_ADDITIONAL_SAS) for this per-CPU group, or the group reached its

@@ -15,6 +15,7 @@ use crate::error::{Error, PeerIncompatible, PeerMisbehaved};
 use crate::event::{ChildSaInstall, DirectionKeys, Encap, Event};
 use crate::ids::{ChildSaId, CpuId, IkeSaId, Spi};
 use crate::proposal::{Proposal, Selected};
+use crate::recovery::Action;
 use crate::selector;
 use crate::timer::jittered;
 use crate::wire::{
@@ -122,7 +123,12 @@ pub(crate) fn error_notify(inner: &[Payload]) -> Option<&Notify> {
 }
 
 /// The deleted-event for `c`.
-pub(crate) fn deleted_event(ike: IkeSaId, c: &ChildSa, conn: &ConnectionConfig) -> Event {
+pub(crate) fn deleted_event(
+    ike: IkeSaId,
+    c: &ChildSa,
+    conn: &ConnectionConfig,
+    closed_by_peer: Option<Action>,
+) -> Event {
     Event::ChildSaDeleted {
         child: c.id,
         ike,
@@ -130,6 +136,7 @@ pub(crate) fn deleted_event(ike: IkeSaId, c: &ChildSa, conn: &ConnectionConfig) 
         spi_out: c.spi_out,
         reqid: conn.children[usize::from(c.cfg)].reqid,
         resource: c.resource.cpu(),
+        closed_by_peer,
     }
 }
 
@@ -608,7 +615,7 @@ impl IkeSa {
                 // RFC 7296 §2.25: the peer has no such SA; delete ours silently
                 // and create one from scratch instead of retrying the rekey.
                 let cpu = o.resource.cpu();
-                self.remove_child(ctx, old);
+                self.remove_child(ctx, old, None);
                 let task = Task::CreateChild {
                     cfg: req.cfg,
                     cpu,
@@ -762,7 +769,7 @@ impl IkeSa {
             // The peer deleted this SA before our response arrived (its Delete
             // found nothing here): remove it too, or only we would keep it.
             tracing::info!(ike = ?self.id, %spi_out, "Child SA deleted by the peer before it was installed here");
-            self.remove_child(ctx, new_id);
+            self.remove_child(ctx, new_id, None);
         }
     }
 

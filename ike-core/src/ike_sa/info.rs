@@ -9,6 +9,7 @@ use crate::child_sa::ChildState;
 use crate::error::Error;
 use crate::event::Event;
 use crate::ids::{ChildSaId, Spi};
+use crate::recovery::Action;
 use crate::wire::{Delete, ExchangeType, Payload, ProtocolId};
 
 impl IkeSa {
@@ -42,14 +43,19 @@ impl IkeSa {
         );
     }
 
-    pub(super) fn remove_child(&mut self, ctx: &mut Ctx<'_>, id: ChildSaId) {
+    pub(super) fn remove_child(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ChildSaId,
+        closed_by_peer: Option<Action>,
+    ) {
         let Some(i) = self.children.iter().position(|c| c.id == id) else {
             return;
         };
         let c = self.children.swap_remove(i);
         ctx.out
             .events
-            .push_back(deleted_event(self.id, &c, &self.cfg));
+            .push_back(deleted_event(self.id, &c, &self.cfg, closed_by_peer));
         // A replaced SA's successor keeps its place: the group stays as it is.
         if !c.is_replaced() && self.group(c.cfg).on_deleted() {
             let name = self.conn().children[usize::from(c.cfg)].name.clone();
@@ -74,13 +80,13 @@ impl IkeSa {
             .collect();
         for id in gone {
             tracing::info!(ike = ?self.id, ?id, "Child SA deleted by the peer before it moved here");
-            self.remove_child(ctx, id);
+            self.remove_child(ctx, id, None);
         }
     }
 
     pub(crate) fn handle_delete_children_response(&mut self, ctx: &mut Ctx<'_>, ids: &[ChildSaId]) {
         for id in ids {
-            self.remove_child(ctx, *id);
+            self.remove_child(ctx, *id, None);
         }
     }
 
@@ -108,6 +114,7 @@ impl IkeSa {
         inner: &[Payload],
     ) {
         let mut ours = Vec::new();
+        let mut restart = Vec::new();
         for p in inner {
             let Payload::Delete(d) = p else {
                 continue;
@@ -145,8 +152,12 @@ impl IkeSa {
                 if !matches!(c.state, ChildState::Deleting { .. }) {
                     ours.push(c.spi_in.0);
                 }
-                let id = c.id;
-                self.remove_child(ctx, id);
+                let (id, cfg, resource) = (c.id, c.cfg, c.resource);
+                let close = self.close_action_of(id);
+                if close == Some(Action::Restart) {
+                    restart.push((cfg, resource.cpu()));
+                }
+                self.remove_child(ctx, id, close);
             }
         }
         let payloads = if ours.is_empty() {
@@ -155,5 +166,32 @@ impl IkeSa {
             vec![Payload::Delete(Delete::esp(ours))]
         };
         self.send_response(ctx, ExchangeType::INFORMATIONAL, msg_id, &payloads);
+        if self.is_established() && !self.is_replaced() && !self.is_dead() {
+            for (cfg, cpu) in restart {
+                let name = self.conn().children[usize::from(cfg)].name.clone();
+                tracing::info!(ike = ?self.id, child = %name, cpu = ?cpu.map(|c| c.0), "Child SA deleted by the peer: close_action starts it again");
+                self.acquire(ctx, now, cfg, cpu, None);
+            }
+        }
+    }
+
+    /// The `close_action` a peer's Delete of Child SA `id` takes, as charon's
+    /// child_delete.c decides: only for an installed SA that no rekey
+    /// replaces (not rekeyed, not in a rekey collision, not being deleted by
+    /// us) and that is not redundant (another live SA of the same config
+    /// carries the same CPU's traffic). `None` when the Delete ends a rekey.
+    fn close_action_of(&self, id: ChildSaId) -> Option<Action> {
+        let c = self.children.iter().find(|c| c.id == id)?;
+        if c.state != ChildState::Installed || c.collision.is_some() {
+            return None;
+        }
+        let redundant = self
+            .children
+            .iter()
+            .any(|o| o.id != id && o.cfg == c.cfg && o.resource == c.resource && o.is_live());
+        if redundant {
+            return None;
+        }
+        Some(self.conn().children[usize::from(c.cfg)].close_action)
     }
 }

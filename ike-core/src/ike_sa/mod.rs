@@ -827,7 +827,7 @@ impl IkeSa {
         for c in self.children.drain(..) {
             ctx.out
                 .events
-                .push_back(child::deleted_event(self.id, &c, &self.cfg));
+                .push_back(child::deleted_event(self.id, &c, &self.cfg, None));
         }
         // Groups still here (not handed to a rekey successor) end with the SA.
         let conn = self.conn();

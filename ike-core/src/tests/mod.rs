@@ -1,6 +1,7 @@
 //! Scenario tests driving two endpoints through the [`util::Pair`] harness.
 
 mod certs;
+mod child_close;
 mod dos;
 mod engine;
 mod exchange_counts;
