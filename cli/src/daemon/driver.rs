@@ -621,7 +621,21 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             } => self.planner.peer_moved(ike, old, remote),
             Event::ChildSaReady(inst) => self.planner.child_ready(conn, &inst),
             Event::ChildSaRekeyed { old, new } => self.planner.child_rekeyed(conn, old, &new),
-            Event::ChildSaDeleted { child, .. } => self.planner.child_deleted(child),
+            Event::ChildSaDeleted {
+                child,
+                reqid,
+                resource,
+                closed_by_peer,
+                ..
+            } => {
+                if let Some(action) = closed_by_peer {
+                    tracing::info!(connection = %conn, reqid, cpu = ?resource.map(|c| c.0), close_action = ?action, "Child SA deleted by the peer");
+                }
+                if closed_by_peer == Some(ike_core::recovery::Action::Trap) {
+                    self.trap_closed_child(conn, reqid);
+                }
+                self.planner.child_deleted(child);
+            }
             Event::PerCpuGroupFull { name, full, .. } => self.planner.group_full(conn, &name, full),
             Event::ChildSaFailed {
                 name,

@@ -385,6 +385,7 @@ fn child_config(
     // Both gateways may create a pair for every CPU (each pins its own
     // outbound SA), so the default responder cap is twice the CPUs.
     cc.per_cpu_max = Some(ch.per_cpu_max.unwrap_or(2 * cpus));
+    cc.close_action = ch.close_action.action();
     cc
 }
 
