@@ -21,7 +21,8 @@ pub enum DpdAction {
     Restart,
 }
 
-/// `close_action` of a child: what happens when the peer closes the IKE SA.
+/// `close_action` of a child: what happens when the peer closes the IKE SA,
+/// or one of the child's SAs outside a rekey (charon child_delete.c).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CloseAction {

@@ -763,3 +763,46 @@ fn the_outbound_fallback_sa_is_demoted_and_its_soft_expire_is_not_a_rekey() {
         false
     ));
 }
+
+#[test]
+fn a_child_the_peer_closes_with_close_action_trap_keeps_its_policies_as_a_trap() {
+    let mut h = Harness::new(false);
+    let mut net = plan(true, false, OffloadMode::No);
+    let trapped = plan(true, true, OffloadMode::No);
+    net.revival_traps = trapped.trap_policies.clone();
+    h.p.load(CONN, &[net]);
+    h.p.child_ready(CONN, &child(1, true, None));
+    h.run();
+    let installed: HashSet<PolicyId> = h.k.policies.keys().copied().collect();
+    assert_eq!(installed.len(), 3, "in, fwd, out of the child");
+    // Without close_action = trap, the peer's delete takes the policies.
+    let mut plain = Harness::new(false);
+    plain.p.load(CONN, &[plan(true, false, OffloadMode::No)]);
+    plain.p.child_ready(CONN, &child(1, true, None));
+    plain.run();
+    plain.p.child_deleted(ChildSaId(1));
+    plain.run();
+    assert!(plain.k.policies.is_empty());
+    // With it, the trap is held before the child lets go: the selectors stay
+    // covered throughout (no batch deletes a policy), and the out policy
+    // raises per-CPU acquires.
+    h.batches.clear();
+    h.p.trap_child(CONN, REQID);
+    h.p.child_deleted(ChildSaId(1));
+    h.run();
+    assert!(h.k.sas.is_empty());
+    let now: HashSet<PolicyId> = h.k.policies.keys().copied().collect();
+    assert_eq!(now, installed, "the same selectors, now the trap's");
+    assert!(
+        !h.batches.iter().flatten().any(|k| *k == "delete_policy"),
+        "{:?}",
+        h.batches
+    );
+    assert!(h.out_policy().cpu_acquire);
+    assert!(!h.p.traps().is_empty());
+    // An unknown reqid changes nothing.
+    h.p.trap_child(CONN, REQID + 1);
+    h.run();
+    assert_eq!(h.k.policies.len(), 3);
+    h.check_converged();
+}
