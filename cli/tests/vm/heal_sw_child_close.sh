@@ -15,10 +15,12 @@ trap iop_dump EXIT
 [ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs"
 topo_up wire
 
-# sw_child_id CPU: charon's unique id of its Child SA `net` for CPU ("-" for
-# the fallback SA), from `swanctl --list-sas`.
+# sw_child_id SPI: charon's unique id of the Child SA whose inbound SPI is
+# SPI (8 hex digits), from `swanctl --list-sas`. Each side numbers CPUs on
+# its own: charon's SA for its CPU 1 may be lanes' SA for CPU 0.
 sw_child_id() {
-	sw_sas gw-b | sed -n "s/^ *net: #\([0-9]*\), reqid [0-9]*, cpu $1, INSTALLED.*/\1/p" | head -1
+	sw_sas gw-b | awk -v spi="$1" '$1 == "net:" { id = substr($2, 2); sub(/,$/, "", id) }
+		$1 == "in" { s = $2; sub(/,$/, "", s); if (s == spi) { print id; exit } }'
 }
 # out_spi NS CPU: NS's outbound SA for CPU ("-": none), empty if none.
 out_spi() { iop_sas "$1" | awk -v c="$2" '$2 == c && $3 == "out" { print $1; exit }'; }
@@ -36,10 +38,10 @@ wait_for() {
 step "close_action = start: charon deletes CPU 1's Child SA"
 LN_CHILD_EXTRA='close_action = "start"'
 heal_up
-id=$(sw_child_id 1)
 old=$(out_spi gw-a 1)
-[ -n "$id" ] && [ -n "$old" ] || { sw_sas gw-b; die "no Child SA for CPU 1 (charon id '$id', lanes SPI '$old')"; }
-echo "charon Child SA #$id, lanes' outbound SA for CPU 1: $old"
+id=$(sw_child_id "$(echo "$old" | sed -n 's/^0x\([0-9a-f]*\).*/\1/p')")
+[ -n "$id" ] && [ -n "$old" ] || { sw_sas gw-b; die "no Child SA for lanes' CPU 1 (charon id '$id', lanes SPI '$old')"; }
+echo "lanes' outbound SA for CPU 1: $old, charon's Child SA #$id"
 sw gw-b --terminate --child-id "$id" --timeout 10 >"$IOP/terminate.out" 2>&1 || { cat "$IOP/terminate.out"; die "swanctl --terminate --child-id $id"; }
 t0=$(date +%s)
 cpu1_back() { s=$(out_spi gw-a 1) && [ -n "$s" ] && [ "$s" != "$old" ]; }
