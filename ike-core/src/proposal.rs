@@ -291,10 +291,9 @@ impl Proposal {
     }
 
     /// The legacy algorithms this proposal names, by their proposal keyword:
-    /// `sha1` (AUTH_HMAC_SHA1_96, RFC 8247 §3.3 MUST- for IKE, RFC 8221 §6
-    /// MUST- for ESP), `prfsha1` (RFC 8247 §3.2 MUST-) and `modp1024`
-    /// (group 2, RFC 8247 §3.4 SHOULD NOT). A PRF implied by `sha1` counts
-    /// as `sha1`.
+    /// `sha1` (AUTH_HMAC_SHA1_96), `prfsha1` (PRF_HMAC_SHA1) and `modp1024`
+    /// (group 2), which RFC 8247 §2 (IKE) and RFC 8221 §6 (ESP) demote or
+    /// advise against. A PRF implied by `sha1` counts as `sha1`.
     pub fn legacy(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
         if self.integ.contains(&IntegId::HMAC_SHA1_96) {
