@@ -167,7 +167,13 @@ pub const TABLES: &[TableDoc] = &[
                 "proposals",
                 "[\"default\"]",
                 "proposals",
-                "IKE proposals, e.g. \"aes128gcm16-prfsha256-x25519\".",
+                "IKE proposals, e.g. \"aes128gcm16-prfsha256-x25519\" or \"aes128ccm16-prfsha256-x25519\" (AES-CCM, RFC 5282).",
+            ),
+            k(
+                "legacy",
+                "false",
+                "-",
+                "true allows the legacy algorithms sha1 (AUTH_HMAC_SHA1_96, IKE and ESP), prfsha1 and modp1024 (group 2) in this connection's proposals and esp_proposals, and logs a warning at load; without it they are refused. lanes-only: swanctl has no such switch and accepts them anywhere.",
             ),
             k(
                 "encap",

@@ -4,6 +4,9 @@
 //! integrity algorithm), `aes128gcm16-x25519-esn` (ESP with PFS and ESN), `aes256-sha256` (ESP).
 //! `ke1_mlkem768` … `ke7_…` add key exchanges of transform types 6..12 and `ke1_none`
 //! makes one optional (RFC 9370 §2.2).
+//!
+//! `sha1`, `prfsha1` and `modp1024` parse too; [`Proposal::legacy`] names them so a
+//! configuration can refuse them unless it allows legacy algorithms.
 
 use core::fmt;
 
@@ -111,11 +114,6 @@ pub enum ProposalError {
     /// AEAD and non-AEAD ciphers are mixed in one proposal.
     #[error("proposal {0:?} mixes AEAD and non-AEAD ciphers; split it into two proposals")]
     MixedAead(String),
-    /// An ESP-only cipher in an IKE proposal.
-    #[error(
-        "IKE proposal {0:?}: AES-CCM protects ESP only here; use e.g. aes128gcm16 for the IKE SA"
-    )]
-    EspOnlyCipher(String),
 }
 
 enum Keyword {
@@ -164,9 +162,11 @@ fn keyword(k: &str) -> Option<Keyword> {
     Some(match k {
         "aes" => return encr(EncrId::AES_CBC, Some(128)),
         "chacha20poly1305" => return encr(EncrId::CHACHA20_POLY1305, None),
+        "sha1" | "sha" => Keyword::Integ(IntegId::HMAC_SHA1_96),
         "sha256" | "sha2_256" => Keyword::Integ(IntegId::HMAC_SHA2_256_128),
         "sha384" | "sha2_384" => Keyword::Integ(IntegId::HMAC_SHA2_384_192),
         "sha512" | "sha2_512" => Keyword::Integ(IntegId::HMAC_SHA2_512_256),
+        "prfsha1" => Keyword::Prf(PrfId::HMAC_SHA1),
         "prfsha256" | "prfsha2_256" => Keyword::Prf(PrfId::HMAC_SHA2_256),
         "prfsha384" | "prfsha2_384" => Keyword::Prf(PrfId::HMAC_SHA2_384),
         "prfsha512" | "prfsha2_512" => Keyword::Prf(PrfId::HMAC_SHA2_512),
@@ -175,6 +175,7 @@ fn keyword(k: &str) -> Option<Keyword> {
         "ecp256" => Keyword::Ke(KeId::ECP_256),
         "ecp384" => Keyword::Ke(KeId::ECP_384),
         "ecp521" => Keyword::Ke(KeId::ECP_521),
+        "modp1024" => Keyword::Ke(KeId::MODP_1024),
         "modp2048" => Keyword::Ke(KeId::MODP_2048),
         "modp3072" => Keyword::Ke(KeId::MODP_3072),
         "modp4096" => Keyword::Ke(KeId::MODP_4096),
@@ -190,6 +191,7 @@ fn keyword(k: &str) -> Option<Keyword> {
 
 fn prf_for(integ: IntegId) -> Option<PrfId> {
     match integ {
+        IntegId::HMAC_SHA1_96 => Some(PrfId::HMAC_SHA1),
         IntegId::HMAC_SHA2_256_128 => Some(PrfId::HMAC_SHA2_256),
         IntegId::HMAC_SHA2_384_192 => Some(PrfId::HMAC_SHA2_384),
         IntegId::HMAC_SHA2_512_256 => Some(PrfId::HMAC_SHA2_512),
@@ -223,10 +225,6 @@ impl Proposal {
         }
         if p.ke.is_empty() {
             return Err(ProposalError::NoKe(s.into()));
-        }
-        let ccm = [EncrId::AES_CCM_8, EncrId::AES_CCM_12, EncrId::AES_CCM_16];
-        if p.encr.iter().any(|e| ccm.contains(&e.id)) {
-            return Err(ProposalError::EspOnlyCipher(s.into()));
         }
         Ok(p)
     }
@@ -290,6 +288,30 @@ impl Proposal {
             return Err(ProposalError::AddKeWithoutKe(s.into()));
         }
         Ok(p)
+    }
+
+    /// The legacy algorithms this proposal names, by their proposal keyword:
+    /// `sha1` (AUTH_HMAC_SHA1_96), `prfsha1` (PRF_HMAC_SHA1) and `modp1024`
+    /// (group 2), which RFC 8247 §2 (IKE) and RFC 8221 §6 (ESP) demote or
+    /// advise against. A PRF implied by `sha1` counts as `sha1`.
+    pub fn legacy(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.integ.contains(&IntegId::HMAC_SHA1_96) {
+            out.push("sha1");
+        }
+        if self.prf.contains(&PrfId::HMAC_SHA1) {
+            out.push(if self.integ.contains(&IntegId::HMAC_SHA1_96) {
+                "sha1"
+            } else {
+                "prfsha1"
+            });
+        }
+        let ke = self.ke.iter().chain(self.ake.iter().flatten());
+        if ke.clone().any(|k| *k == KeId::MODP_1024) {
+            out.push("modp1024");
+        }
+        out.dedup();
+        out
     }
 
     /// Whether this proposal is for AEAD ciphers.
@@ -502,7 +524,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn aes_ccm_keywords_for_esp_and_a_clear_refusal_for_ike() {
+    fn aes_ccm_keywords_for_esp_and_ike() {
         let p = Proposal::parse_esp("aes256ccm16-aes128ccm8-aes192ccm96").unwrap();
         let got: Vec<_> = p.encr.iter().map(|e| (e.id, e.key_bits)).collect();
         assert_eq!(
@@ -514,9 +536,87 @@ mod tests {
             ]
         );
         assert!(p.integ.is_empty(), "CCM is an AEAD cipher");
-        let e = Proposal::parse_ike("aes128ccm16-prfsha256-x25519").unwrap_err();
-        assert!(matches!(e, ProposalError::EspOnlyCipher(_)), "{e}");
-        assert!(e.to_string().contains("aes128gcm16"), "{e}");
+        let p = Proposal::parse_ike("aes128ccm16-prfsha256-x25519").unwrap();
+        assert_eq!(
+            p.encr,
+            [Encr {
+                id: EncrId::AES_CCM_16,
+                key_bits: Some(128)
+            }]
+        );
+        assert_eq!(p.prf, [PrfId::HMAC_SHA2_256]);
+        assert!(p.integ.is_empty());
+        assert!(p.legacy().is_empty());
+        let p = Proposal::parse_ike("aes256ccm12-x25519").unwrap();
+        assert_eq!(p.encr[0].id, EncrId::AES_CCM_12);
+        assert_eq!(p.prf.len(), 3, "AEAD without prf*: the SHA-2 PRFs");
+    }
+
+    #[test]
+    fn legacy_keywords_parse_and_are_named() {
+        let p = Proposal::parse_ike("aes128-sha1-modp1024").unwrap();
+        assert_eq!(p.integ, [IntegId::HMAC_SHA1_96]);
+        assert_eq!(p.prf, [PrfId::HMAC_SHA1], "the PRF follows sha1");
+        assert_eq!(p.ke, [KeId::MODP_1024]);
+        assert_eq!(p.legacy(), ["sha1", "modp1024"]);
+        let p = Proposal::parse_ike("aes128gcm16-prfsha1-x25519").unwrap();
+        assert_eq!(p.legacy(), ["prfsha1"]);
+        let p = Proposal::parse_ike("aes128-sha256-sha1-prfsha256-x25519").unwrap();
+        assert_eq!(p.legacy(), ["sha1"]);
+        let p = Proposal::parse_esp("aes128-sha1").unwrap();
+        assert_eq!(p.integ, [IntegId::HMAC_SHA1_96]);
+        assert_eq!(p.legacy(), ["sha1"]);
+        let p = Proposal::parse_esp("aes128gcm16-x25519-ke1_modp1024").unwrap();
+        assert_eq!(p.legacy(), ["modp1024"]);
+        assert!(matches!(
+            Proposal::parse_esp("aes128-prfsha1"),
+            Err(ProposalError::WrongProtocol { .. })
+        ));
+        for modern in [
+            "aes128gcm16-prfsha256-x25519",
+            "aes256-sha512-modp2048",
+            "aes128ccm8-prfsha384-ecp256",
+        ] {
+            assert!(Proposal::parse_ike(modern).unwrap().legacy().is_empty());
+        }
+        // The wire form carries the IANA numbers (RFC 7296 §3.3.2).
+        let w = Proposal::parse_ike("aes128-sha1-modp1024")
+            .unwrap()
+            .to_wire(1, Vec::new());
+        let ids: Vec<_> = w.transforms.iter().map(|t| (t.ty.0, t.id)).collect();
+        assert!(ids.contains(&(2, 2)) && ids.contains(&(3, 2)) && ids.contains(&(4, 2)));
+    }
+
+    /// Selection only ever returns what our proposals list: a peer offering
+    /// only legacy algorithms gets nothing from a modern configuration.
+    #[test]
+    fn never_selects_an_unlisted_legacy_transform() {
+        let ours = [Proposal::parse_ike("aes128-sha256-x25519").unwrap()];
+        let theirs = [
+            (1, Proposal::parse_ike("aes128-sha1-x25519").unwrap()),
+            (2, Proposal::parse_ike("aes128-sha256-modp1024").unwrap()),
+            (
+                3,
+                Proposal::parse_ike("aes128-sha256-prfsha1-x25519").unwrap(),
+            ),
+        ];
+        assert_eq!(Proposal::select(&ours, &theirs), None);
+        let mixed = [(
+            1,
+            Proposal::parse_ike("aes128-sha1-sha256-prfsha1-prfsha256-modp1024-x25519").unwrap(),
+        )];
+        let (_, sel) = Proposal::select(&ours, &mixed).unwrap();
+        assert_eq!(sel.integ, Some(IntegId::HMAC_SHA2_256_128));
+        assert_eq!(sel.prf, Some(PrfId::HMAC_SHA2_256));
+        assert_eq!(sel.ke, Some(KeId::CURVE25519));
+        // A responder choosing sha1 that we did not offer is refused.
+        let sha1 = Proposal::parse_ike("aes128-sha1-x25519").unwrap();
+        let (_, forced) =
+            Proposal::select(std::slice::from_ref(&sha1), &[(1, sha1.clone())]).unwrap();
+        assert!(!ours[0].allows(&forced));
+        let esp = [Proposal::parse_esp("aes128-sha256").unwrap()];
+        let esp_sha1 = [(1, Proposal::parse_esp("aes128-sha1").unwrap())];
+        assert_eq!(Proposal::select(&esp, &esp_sha1), None);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Known-answer tests for the crypto layer: RFC 4231 (HMAC-SHA2, the PRFs
 //! of RFC 4868), RFC 7748 (X25519, X448), RFC 5903 §8.1 (ECP-256), the GCM spec
 //! test case 4 (AES-128-GCM), RFC 7539 §2.8.2 (ChaCha20-Poly1305),
-//! SP 800-38A F.2.1 (AES-128-CBC). Values no RFC lists (prf+, ECP-384 and
-//! MODP with fixed private values, CBC ICV) were computed with Python's
+//! SP 800-38A F.2.1 (AES-128-CBC), RFC 3610 packet vector #1 (AES-CCM),
+//! RFC 2202 §3 (HMAC-SHA1, the legacy PRF). Values no RFC lists (prf+, ECP-384 and
+//! MODP with fixed private values, CBC ICV, CCM with the RFC 5282 11-byte
+//! nonce, prf+ over HMAC-SHA1) were computed with Python's
 //! hashlib/pyca-cryptography by tests/data/gen_kat.py, an independent
 //! implementation. ML-KEM answers come from NIST's ACVP FIPS 203 files
 //! (tests/data/mlkem_kat.txt).
@@ -10,14 +12,15 @@
 #![allow(clippy::unwrap_used, reason = "helpers outside #[test] fns")]
 
 use ike_core::crypto::cipher::{
-    AES_CBC, AES_GCM_16, AUTH_HMAC_SHA2_256_128, CHACHA20_POLY1305, EncrAlgorithm,
+    AES_CBC, AES_CCM_8, AES_CCM_12, AES_CCM_16, AES_GCM_16, AUTH_HMAC_SHA1_96,
+    AUTH_HMAC_SHA2_256_128, CHACHA20_POLY1305, EncrAlgorithm, IntegAlgorithm,
 };
 use ike_core::crypto::ke::{
-    ECP_256, ECP_384, ECP_521, ML_KEM_512, ML_KEM_768, ML_KEM_1024, MODP_2048, MODP_3072,
-    MODP_4096, MODP_8192, X448, X25519,
+    ECP_256, ECP_384, ECP_521, ML_KEM_512, ML_KEM_768, ML_KEM_1024, MODP_1024, MODP_2048,
+    MODP_3072, MODP_4096, MODP_8192, X448, X25519,
 };
 use ike_core::crypto::prf::{
-    PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512, prf, prf_plus,
+    PRF_HMAC_SHA1, PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512, prf, prf_plus,
 };
 use ike_core::crypto::{CryptoError, CryptoProvider, KeGroup, Prf, SecureRandom};
 use ike_core::wire::KeId;
@@ -324,6 +327,11 @@ fn every_group_agrees_with_itself() {
         assert_eq!(&*a.complete(&reply).unwrap(), &*secret, "{g:?}");
     }
     assert_eq!(MODP_3072.public_len(), 384);
+    assert_eq!(MODP_1024.public_len(), 128);
+    assert!(
+        p.ke(KeId::MODP_1024).is_ok(),
+        "group 2 for legacy connections"
+    );
     // The same seed gives the same keys (reproducible tests).
     let k1 = X25519
         .start(CryptoProvider::seeded(3).random.as_ref())
@@ -379,6 +387,147 @@ fn aes128_gcm_test_case_4() {
     assert_eq!(AES_GCM_16.keymat_len(Some(256)), Some(36));
     assert_eq!(AES_GCM_16.keymat_len(None), None);
     assert!(AES_GCM_16.new_key(&key[..19], None).is_err());
+}
+
+/// RFC 3610 packet vector #1 (key C0..CF, 8 bytes of AAD, 23 of text, M = 8).
+/// Its 13-byte nonce (L = 2) does not fit RFC 5282's 11-byte one (L = 4),
+/// so it checks the `ccm` crate alone; [`aes_ccm_sk_rfc5282_nonce`] runs
+/// the same key, AAD and text through the SK interface.
+#[test]
+fn rfc3610_packet_vector_1() {
+    use ccm::aead::{AeadInPlace, KeyInit};
+    use ccm::consts::{U8, U13};
+    let c = ccm::Ccm::<aes::Aes128, U8, U13>::new_from_slice(&unhex(
+        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecf",
+    ))
+    .unwrap();
+    let pkt: Vec<u8> = (0..0x1f).collect();
+    let mut text = pkt[8..].to_vec();
+    let tag = c
+        .encrypt_in_place_detached(
+            (&unhex("00000003020100a0a1a2a3a4a5")[..]).into(),
+            &pkt[..8],
+            &mut text,
+        )
+        .unwrap();
+    text.extend_from_slice(&tag);
+    assert_eq!(
+        text,
+        unhex("588c979a61c663d2f066d0c2c0f989806d5f6b61dac38417e8d12cfdf926e0")
+    );
+}
+
+/// AES-CCM through the SK interface (RFC 5282 §4): key ‖ 3-byte salt,
+/// nonce = salt ‖ 8-byte explicit IV, AAD = msg[..iv_off] (§5); answers
+/// from pyca/cryptography (tests/data/gen_kat.py).
+#[test]
+fn aes_ccm_sk_rfc5282_nonce() {
+    let pkt: Vec<u8> = (0..0x1f).collect();
+    let (aad, pt) = pkt.split_at(8);
+    let salt = unhex("000000");
+    let iv = unhex("03020100a0a1a2a3");
+    let k128 = unhex("c0c1c2c3c4c5c6c7c8c9cacbcccdcecf");
+    let k256: Vec<u8> = (0x40..0x60).collect();
+    let cases: [(&dyn EncrAlgorithm, &[u8], usize, &str); 4] = [
+        (
+            &AES_CCM_8,
+            &k128,
+            8,
+            "aa2d3ecba66863758f03015116de30ed8ab542dcfa72d063e7015c69afb40c",
+        ),
+        (
+            &AES_CCM_12,
+            &k128,
+            12,
+            "aa2d3ecba66863758f03015116de30ed8ab542dcfa72d0335bb0e1019523bff8a108f9",
+        ),
+        (
+            &AES_CCM_16,
+            &k128,
+            16,
+            "aa2d3ecba66863758f03015116de30ed8ab542dcfa72d032afd3d6fcc0340360db1d8a51b1d753",
+        ),
+        (
+            &AES_CCM_16,
+            &k256,
+            16,
+            "42df1a07ebf6d16ee693f0fffb174d98bc02ea6ea8921f50d37127107c2c43a3e2773011a2f59a",
+        ),
+    ];
+    for (alg, key, icv, want) in cases {
+        let want = unhex(want);
+        let keymat = [key, &salt[..]].concat();
+        assert_eq!(
+            alg.keymat_len(Some(u16::try_from(key.len() * 8).unwrap())),
+            Some(keymat.len())
+        );
+        let mut k = alg.new_key(&keymat, None).unwrap();
+        assert_eq!((k.iv_len(), k.icv_len(), k.block_len()), (8, icv, 1));
+        let mut msg = [aad, &[0; 8][..], pt, &vec![0; icv][..]].concat();
+        let mask = u64::from_be_bytes(iv.clone().try_into().unwrap()) ^ 1;
+        k.seal(
+            &mut msg,
+            aad.len(),
+            &FixedRandom(mask.to_be_bytes().to_vec()),
+        )
+        .unwrap();
+        assert_eq!(&msg[aad.len()..aad.len() + 8], &iv[..], "{alg:?}");
+        assert_eq!(&msg[aad.len() + 8..], &want[..], "{alg:?} {icv}");
+        k.open(&mut msg, aad.len()).unwrap();
+        assert_eq!(&msg[aad.len() + 8..msg.len() - icv], pt);
+        for pos in [0, aad.len(), aad.len() + 8, aad.len() + 8 + want.len() - 1] {
+            let mut m = [aad, &iv[..], &want[..]].concat();
+            m[pos] ^= 0x01;
+            assert_eq!(
+                k.open(&mut m, aad.len()).unwrap_err(),
+                CryptoError::IntegrityCheckFailed,
+                "{alg:?} flip at {pos}"
+            );
+        }
+    }
+    assert_eq!(AES_CCM_8.keymat_len(Some(192)), Some(27));
+    assert_eq!(AES_CCM_8.keymat_len(None), None);
+    assert!(AES_CCM_16.new_key(&k128, None).is_err(), "no salt");
+    assert!(
+        AES_CCM_16
+            .new_key(&[0; 19], Some((&AUTH_HMAC_SHA2_256_128, &[0; 32])))
+            .is_err()
+    );
+}
+
+/// RFC 2202 §3 test cases 1 and 2 (HMAC-SHA1), prf+ over it against
+/// gen_kat.py, and AUTH_HMAC_SHA1_96 as its first 12 bytes (RFC 2404).
+#[test]
+fn rfc2202_hmac_sha1_and_prf_plus() {
+    let k = [0x0b; 20];
+    let tc1 = unhex("b617318655057264e28bc0b6fb378c8ef146be00");
+    assert_eq!(&*prf(&PRF_HMAC_SHA1, &k, &[b"Hi There"]), &tc1[..]);
+    assert_eq!(
+        &*prf(
+            &PRF_HMAC_SHA1,
+            b"Jefe",
+            &[b"what do ya ", b"want for nothing?"]
+        ),
+        &unhex("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")[..]
+    );
+    assert_eq!(PRF_HMAC_SHA1.output_len(), 20);
+    let got = prf_plus(&PRF_HMAC_SHA1, &k, &[b"Hi ", b"There"], 50).unwrap();
+    assert_eq!(
+        &*got,
+        &unhex(
+            "29e6e7119ecc3640f21fd6bd787a4a512a309f870712afe9b04b22bc233fa36f1766a6750ea37cb074047bec7a361429df72"
+        )[..]
+    );
+    assert_eq!(
+        (AUTH_HMAC_SHA1_96.key_len(), AUTH_HMAC_SHA1_96.icv_len()),
+        (20, 12)
+    );
+    let mut icv = [0u8; 12];
+    AUTH_HMAC_SHA1_96
+        .prf()
+        .keyed(&k)
+        .compute(&[b"Hi There"], &mut icv);
+    assert_eq!(icv[..], tc1[..12]);
 }
 
 /// RFC 7539 §2.8.2 through the SK interface (RFC 7634 nonce layout).

@@ -58,6 +58,30 @@ fn suites() -> Vec<IkeSuite> {
             PrfId::HMAC_SHA2_256,
             IntegId::NONE,
         ),
+        s(
+            EncrId::AES_CCM_16,
+            Some(128),
+            PrfId::HMAC_SHA2_256,
+            IntegId::NONE,
+        ),
+        s(
+            EncrId::AES_CCM_12,
+            Some(192),
+            PrfId::HMAC_SHA2_384,
+            IntegId::NONE,
+        ),
+        s(
+            EncrId::AES_CCM_8,
+            Some(256),
+            PrfId::HMAC_SHA2_256,
+            IntegId::NONE,
+        ),
+        s(
+            EncrId::AES_CBC,
+            Some(128),
+            PrfId::HMAC_SHA1,
+            IntegId::HMAC_SHA1_96,
+        ),
     ]
 }
 
@@ -119,6 +143,7 @@ fn seal_open_every_suite() {
         if suite.encr == EncrId::AES_CBC {
             let sk = Message::decode(&out).unwrap().sk().unwrap().data.len();
             let icv = match suite.integ {
+                IntegId::HMAC_SHA1_96 => 12,
                 IntegId::HMAC_SHA2_256_128 => 16,
                 IntegId::HMAC_SHA2_384_192 => 24,
                 _ => 32,
@@ -234,14 +259,15 @@ fn fragments_refuse_a_size_with_no_room_for_content() {
             NotifyType(40000),
             vec![1; 200],
         ))];
-        let e = sk::seal_fragments(&hdr(true, false), &one, a.out_key(), p.random.as_ref(), 60)
+        // Header 28, SKF 8, IV 8 and the smallest ICV (8, CCM-8) leave nothing in 52.
+        let e = sk::seal_fragments(&hdr(true, false), &one, a.out_key(), p.random.as_ref(), 52)
             .unwrap_err();
         assert!(
             e.to_string().contains("fragment_size"),
             "{suite:?}: the error names the setting: {e}"
         );
         // The smallest size that fits one byte a fragment still works.
-        let ok = (61..200).find(|n| {
+        let ok = (53..200).find(|n| {
             sk::seal_fragments(&hdr(true, false), &one, a.out_key(), p.random.as_ref(), *n).is_ok()
         });
         assert!(ok.is_some(), "{suite:?}");
@@ -348,7 +374,17 @@ fn suites_from_proposals_and_errors() {
             .unwrap_err(),
         CryptoError::UnsupportedEncr(EncrId::AES_CBC, Some(100))
     );
-    assert!(p.ke(KeId::MODP_1024).is_err());
+    assert!(p.ke(KeId::MODP_768).is_err());
+    let ccm = ChildSuite {
+        encr: EncrId::AES_CCM_8,
+        encr_key_bits: Some(192),
+        integ: IntegId::NONE,
+        esn: false,
+        ke: None,
+    };
+    assert_eq!(ccm.key_lengths(&p).unwrap(), (27, 0), "key ‖ 3-byte salt");
+    let sha1 = bad(EncrId::AES_CBC, Some(128), IntegId::HMAC_SHA1_96);
+    assert_eq!(sha1.key_lengths(&p).unwrap(), (16, 20));
     assert!(p.prf(PrfId::HMAC_MD5).is_err());
     // A restricted provider no longer offers a removed group.
     let mut only = CryptoProvider::seeded(0);
@@ -383,12 +419,12 @@ fn handshake_floor_runs_for_every_group_and_suite() {
         handshake_crypto(&p, suite, child, 200).unwrap();
     }
     let bad = IkeSuite {
-        ke: KeId::MODP_1024,
+        ke: KeId::MODP_768,
         ..suites()[0]
     };
     assert_eq!(
         handshake_crypto(&p, bad, child, 200).unwrap_err(),
-        CryptoError::UnsupportedKe(KeId::MODP_1024)
+        CryptoError::UnsupportedKe(KeId::MODP_768)
     );
 }
 

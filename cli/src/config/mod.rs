@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use duration::Seconds;
-pub use proposal::{EspProposal, IkeProposal, Proposal, ProposalKind};
+pub use proposal::{EspProposal, IkeProposal, Proposal, ProposalKind, legacy_names};
 pub use raw::RawKeys;
 pub use recovery::{CloseAction, Decimal, DpdAction, Volume};
 pub use remote::{RemoteAddr, literal as literal_addrs};
@@ -253,6 +253,10 @@ pub struct Connection {
     /// IKE proposals, most preferred first.
     #[serde(default = "default_ike_proposals")]
     pub proposals: Vec<IkeProposal>,
+    /// Allows the legacy algorithms `sha1`, `prfsha1` and `modp1024` in this
+    /// connection's proposals (lanes only; swanctl has no such switch).
+    #[serde(default)]
+    pub legacy: bool,
     /// Force UDP encapsulation (RFC 3948) even without NAT.
     #[serde(default)]
     pub encap: bool,

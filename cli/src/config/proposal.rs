@@ -14,6 +14,20 @@ pub const DEFAULT_IKE: &[&str] = &[
 /// ESP default: AES-GCM without PFS.
 pub const DEFAULT_ESP: &[&str] = &["aes128gcm16-aes256gcm16-esn-noesn", "aes256-aes128-sha256"];
 
+/// The legacy algorithms (`sha1`, `prfsha1`, `modp1024`) that `proposals`
+/// name, each once, in the order they first appear.
+pub fn legacy_names<'a>(
+    proposals: impl IntoIterator<Item = &'a ike_core::Proposal>,
+) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for name in proposals.into_iter().flat_map(ike_core::Proposal::legacy) {
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
 /// Whether a proposal is for the IKE SA or a Child SA (ESP).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProposalKind {

@@ -416,3 +416,56 @@ fn fragmentation_and_fragment_size_parse_with_strongswan_defaults() {
     let src = format!("[daemon]\nfragment_size = 0\n{MIN}");
     Config::parse(&src, Path::new("f.toml")).unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn legacy_algorithms_need_the_legacy_switch() {
+    let with = |conn: &str, child: &str| {
+        MIN.replace(
+            "remote_addrs = [\"10.0.0.2\"]",
+            &format!("remote_addrs = [\"10.0.0.2\"]\n{conn}"),
+        ) + &format!("\n[connections.c.children.x]\n{child}\n")
+    };
+    let src = with(
+        "proposals = [\"aes128gcm16-prfsha256-x25519\", \"aes128-sha1-modp1024\"]",
+        "esp_proposals = [\"aes128-sha1\"]",
+    );
+    let e = err(&src);
+    assert!(
+        e.contains(
+            "connections.c.proposals[1]: proposal \"aes128-sha1-modp1024\" uses the legacy \
+             algorithm(s) sha1, modp1024; set `legacy = true` in [connections.c]"
+        ),
+        "{e}"
+    );
+    assert!(
+        e.contains("connections.c.children.x.esp_proposals[0]: proposal \"aes128-sha1\""),
+        "{e}"
+    );
+    assert!(!e.contains("proposals[0]: proposal \"aes128gcm16"), "{e}");
+    let e = err(&with("proposals = [\"aes128gcm16-prfsha1-x25519\"]", ""));
+    assert!(e.contains("legacy algorithm(s) prfsha1;"), "{e}");
+
+    let ok = with(
+        "legacy = true\nproposals = [\"aes128-sha1-modp1024\"]",
+        "esp_proposals = [\"aes128-sha1\"]",
+    );
+    let cfg = Config::parse(&ok, Path::new("ok.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let c = &cfg.connections["c"];
+    assert!(c.legacy);
+    let esp = c.children["x"]
+        .esp_proposals
+        .iter()
+        .flat_map(|p| &p.0.parsed);
+    assert_eq!(
+        legacy_names(c.proposals.iter().flat_map(|p| &p.0.parsed).chain(esp)),
+        ["sha1", "modp1024"]
+    );
+    // Off by default; modern proposals need no switch.
+    let cfg = Config::parse(MIN, Path::new("min.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!cfg.connections["c"].legacy);
+    let ccm = with(
+        "proposals = [\"aes128ccm16-prfsha256-x25519\"]",
+        "esp_proposals = [\"aes128ccm16\"]",
+    );
+    Config::parse(&ccm, Path::new("ccm.toml")).unwrap_or_else(|e| panic!("{e}"));
+}

@@ -171,10 +171,46 @@ fn connection_problems(cfg: &Config, cname: &str, c: &Connection, out: &mut Vec<
         ));
     }
     recovery::connection(c, &ck, out);
+    legacy_problems(cname, c, &ck, out);
     for (chname, ch) in &c.children {
         let k = |field: &str| ck(path!["children", chname, field]);
         child_problems(c, ch, &k, out);
         recovery::child(c, ch, &k, out);
+    }
+}
+
+/// Without `legacy = true`, a proposal naming `sha1`, `prfsha1` or `modp1024`
+/// is refused at its list entry.
+fn legacy_problems(
+    cname: &str,
+    c: &Connection,
+    ck: &dyn Fn(Vec<Seg>) -> Vec<Seg>,
+    out: &mut Vec<Problem>,
+) {
+    if c.legacy {
+        return;
+    }
+    let mut refuse = |key: Vec<Seg>, p: &super::Proposal| {
+        let names = super::legacy_names(&p.parsed);
+        if !names.is_empty() {
+            out.push(problem(
+                key,
+                format!(
+                    "proposal {:?} uses the legacy algorithm(s) {}; set `legacy = true` in \
+                     [connections.{cname}] to allow them, or use e.g. sha256, prfsha256, x25519",
+                    p.text,
+                    names.join(", ")
+                ),
+            ));
+        }
+    };
+    for (i, p) in c.proposals.iter().enumerate() {
+        refuse(ck(path!["proposals", i]), &p.0);
+    }
+    for (chname, ch) in &c.children {
+        for (i, p) in ch.esp_proposals.iter().enumerate() {
+            refuse(ck(path!["children", chname, "esp_proposals", i]), &p.0);
+        }
     }
 }
 

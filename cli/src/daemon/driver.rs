@@ -305,6 +305,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 return;
             }
         };
+        warn_legacy(&plan);
         let starts = plan.starts();
         self.names.insert(id, name.clone());
         for ch in &plan.children {
@@ -798,6 +799,19 @@ pub fn algorithms_text(s: &ike_core::Selected) -> String {
         parts.push("ESN".into());
     }
     parts.join("/")
+}
+
+/// Logs once per loaded connection whose proposals name legacy algorithms.
+pub(super) fn warn_legacy(plan: &ConnPlan) {
+    let names = plan.legacy_algorithms();
+    if !names.is_empty() {
+        tracing::warn!(
+            connection = %plan.name,
+            "connection {} allows legacy algorithms: {}",
+            plan.name,
+            names.join(", ")
+        );
+    }
 }
 
 #[cfg(test)]

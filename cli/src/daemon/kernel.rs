@@ -51,6 +51,7 @@ pub fn sa_crypto(esp: &Selected, encr_key: &[u8], integ_key: &[u8]) -> Result<Sa
                 Some(IntegId::HMAC_SHA2_256_128) => Integ::HmacSha256_128,
                 Some(IntegId::HMAC_SHA2_384_192) => Integ::HmacSha384_192,
                 Some(IntegId::HMAC_SHA2_512_256) => Integ::HmacSha512_256,
+                Some(IntegId::HMAC_SHA1_96) => Integ::HmacSha1_96,
                 other => {
                     bail!("integrity algorithm {other:?} is not supported by the kernel installer")
                 }
@@ -332,6 +333,22 @@ mod tests {
         assert_eq!(c.kernel_name(), "rfc4309(ccm(aes))");
         assert!(matches!(c, SaCrypto::AesCcm { icv_bits: 96, ref key } if key.len() == 27));
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn esp_sha1_goes_to_the_kernel_as_hmac_sha1_truncated_to_96() {
+        let esp = ike_core::Proposal::parse_esp("aes128-sha1")
+            .expect("esp")
+            .intersect(&ike_core::Proposal::parse_esp("aes128-sha1").expect("esp"))
+            .expect("selected");
+        let c = sa_crypto(&esp, &[7u8; 16], &[8u8; 20]).expect("sha1");
+        assert!(c.validate().is_ok());
+        let SaCrypto::AesCbc { integ, .. } = &c else {
+            panic!("AES-CBC")
+        };
+        assert_eq!(*integ, Integ::HmacSha1_96);
+        assert_eq!(integ.kernel_name(), "hmac(sha1)");
+        assert!(sa_crypto(&esp, &[7u8; 16], &[8u8; 32]).is_ok_and(|c| c.validate().is_err()));
     }
 
     #[test]

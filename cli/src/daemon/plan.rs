@@ -61,6 +61,17 @@ pub struct ConnPlan {
 }
 
 impl ConnPlan {
+    /// The legacy algorithms its IKE and ESP proposals name (allowed by
+    /// `legacy = true`).
+    pub fn legacy_algorithms(&self) -> Vec<&'static str> {
+        let esp = self
+            .connection
+            .children
+            .iter()
+            .flat_map(|c| c.esp_proposals.iter());
+        config::legacy_names(self.connection.ike_proposals.iter().chain(esp))
+    }
+
     /// Whether a child config with this reqid belongs here.
     pub fn child_by_reqid(&self, reqid: u32) -> Option<&ChildPlan> {
         self.children.iter().find(|c| c.reqid == reqid)
@@ -451,6 +462,40 @@ mod tests {
                 .iter()
                 .all(|p| !p.cpu_acquire)
         );
+    }
+
+    /// What the daemon's load-time warning lists: the legacy algorithms of
+    /// the IKE and ESP proposals, once each; nothing for a modern connection.
+    #[test]
+    fn legacy_algorithms_of_a_plan() {
+        let src = r#"
+[connections.old]
+remote_addrs = ["10.0.0.2"]
+legacy = true
+proposals = ["aes128-sha1-modp1024", "aes128-sha256-prfsha1-x25519"]
+local = { auth = "psk", id = "a" }
+remote = { auth = "psk", id = "b" }
+
+[connections.old.children.x]
+esp_proposals = ["aes128-sha1"]
+
+[connections.new]
+remote_addrs = ["10.0.0.3"]
+local = { auth = "psk", id = "a" }
+remote = { auth = "psk", id = "b" }
+
+[connections.new.children.x]
+
+[secrets.s]
+secret = "x"
+"#;
+        let cfg = Config::parse(src, Path::new("legacy.toml")).expect("config");
+        let plans = all(&cfg, &mut Reqids::default(), 4, true).expect("plan");
+        assert_eq!(
+            plans["old"].legacy_algorithms(),
+            ["sha1", "modp1024", "prfsha1"]
+        );
+        assert!(plans["new"].legacy_algorithms().is_empty());
     }
 
     #[test]

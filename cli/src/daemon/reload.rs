@@ -14,7 +14,13 @@ use std::fmt;
 use toml::{Table, Value};
 
 /// Connection keys whose new value applies to the next rekey.
-const CONN_IN_PLACE: &[&str] = &["proposals", "rekey_time", "dpd_delay", "max_child_sas"];
+const CONN_IN_PLACE: &[&str] = &[
+    "proposals",
+    "legacy",
+    "rekey_time",
+    "dpd_delay",
+    "max_child_sas",
+];
 
 /// Child keys whose new value applies to the next Child SA.
 const CHILD_IN_PLACE: &[&str] = &[

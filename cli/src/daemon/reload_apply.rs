@@ -96,6 +96,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             return;
         }
         tracing::info!(connection = %p.name, keys = %keys.join(", "), "updated in place; SAs kept, new settings from their next rekey");
+        super::driver::warn_legacy(&p);
         self.planner.load(&p.name, &p.children);
         if let Some(c) = self.conns.get_mut(&p.name) {
             c.plan = p;

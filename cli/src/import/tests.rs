@@ -493,3 +493,31 @@ fn what_lanes_refuses_is_reported_at_the_swanctl_path() {
     assert_eq!(issue_paths(&c), ["connections.h.children.h.local_ts"]);
     assert!(c.issues[0].why.contains("local_addrs"), "{:?}", c.issues[0]);
 }
+
+/// strongSwan takes sha1 and modp1024 in any proposal; lanes wants
+/// `legacy = true` for them, which the import does not add on its own: the
+/// loader's refusal becomes an issue that names the switch.
+#[test]
+fn legacy_proposals_are_reported_with_the_switch_to_allow_them() {
+    let src = NET2NET_PSK
+        .replace(
+            "proposals = aes128-sha256-x25519",
+            "proposals = aes128-sha1-modp1024",
+        )
+        .replace(
+            "esp_proposals = aes128gcm16-x25519",
+            "esp_proposals = aes128-sha1",
+        );
+    let root = parse_str(&src, Path::new("s.conf")).expect("parse");
+    let mut c = convert(&root);
+    assert!(c.issues.is_empty(), "{:?}", c.issues);
+    check_with_loader(Path::new("s.conf"), &mut c).expect("render");
+    let why: Vec<_> = c.issues.iter().map(|i| i.why.as_str()).collect();
+    assert_eq!(why.len(), 2, "{why:?}");
+    assert!(
+        why.iter()
+            .all(|w| w.contains("legacy = true") && w.contains("[connections.gw-gw]")),
+        "{why:?}"
+    );
+    assert!(why[0].contains("sha1, modp1024"), "{why:?}");
+}

@@ -1,5 +1,6 @@
-//! SK payload protection: AEAD (AES-GCM-16, RFC 5282; ChaCha20-Poly1305,
-//! RFC 7634) and AES-CBC with HMAC-SHA2 (RFC 3602, RFC 4868).
+//! SK payload protection: AEAD (AES-GCM-16 and AES-CCM-8/12/16, RFC 5282;
+//! ChaCha20-Poly1305, RFC 7634) and AES-CBC with HMAC-SHA2 (RFC 3602,
+//! RFC 4868) or, for legacy peers, HMAC-SHA1-96 (RFC 2404).
 
 use core::fmt;
 
@@ -8,10 +9,16 @@ use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{AesGcm, Nonce, Tag};
 use cbc::cipher::generic_array::GenericArray;
 use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use ccm::Ccm;
+use ccm::aead::AeadCore;
+use ccm::aead::generic_array::typenum::Unsigned;
+use ccm::consts::{U8, U11, U12, U16};
 use chacha20poly1305::ChaCha20Poly1305;
 use subtle::ConstantTimeEq;
 
-use super::prf::{PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512, Prf, PrfKey};
+use super::prf::{
+    PRF_HMAC_SHA1, PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512, Prf, PrfKey,
+};
 use super::{CryptoError, SecureRandom};
 use crate::wire::{EncrId, IntegId};
 
@@ -100,9 +107,9 @@ fn split(msg: &mut [u8], iv_off: usize, iv_len: usize, icv_len: usize) -> Option
 
 // ---------------------------------------------------------------- AEAD ---
 
-type Aes128Gcm = AesGcm<Aes128, aes_gcm::aead::consts::U12>;
-type Aes192Gcm = AesGcm<Aes192, aes_gcm::aead::consts::U12>;
-type Aes256Gcm = AesGcm<Aes256, aes_gcm::aead::consts::U12>;
+type Aes128Gcm = AesGcm<Aes128, U12>;
+type Aes192Gcm = AesGcm<Aes192, U12>;
+type Aes256Gcm = AesGcm<Aes256, U12>;
 
 enum AeadCipher {
     Gcm128(Box<Aes128Gcm>),
@@ -118,8 +125,35 @@ enum AeadCipher {
 struct AeadKey {
     cipher: AeadCipher,
     salt: [u8; 4],
+    ivs: IvSeq,
+}
+
+/// Explicit IVs of one AEAD key: a message counter XORed with a random
+/// mask drawn at the first seal.
+#[derive(Default)]
+struct IvSeq {
     counter: u64,
     mask: Option<u64>,
+}
+
+impl IvSeq {
+    fn next(&mut self, rng: &dyn SecureRandom) -> Result<[u8; 8], CryptoError> {
+        let mask = match self.mask {
+            Some(m) => m,
+            None => {
+                let mut b = [0u8; 8];
+                rng.fill(&mut b)?;
+                let m = u64::from_be_bytes(b);
+                self.mask = Some(m);
+                m
+            }
+        };
+        self.counter = self
+            .counter
+            .checked_add(1)
+            .ok_or(CryptoError::Malformed("IV counter exhausted"))?;
+        Ok((self.counter ^ mask).to_be_bytes())
+    }
 }
 
 impl AeadKey {
@@ -161,21 +195,7 @@ impl SkKey for AeadKey {
         iv_off: usize,
         rng: &dyn SecureRandom,
     ) -> Result<(), CryptoError> {
-        let mask = match self.mask {
-            Some(m) => m,
-            None => {
-                let mut b = [0u8; 8];
-                rng.fill(&mut b)?;
-                let m = u64::from_be_bytes(b);
-                self.mask = Some(m);
-                m
-            }
-        };
-        self.counter = self
-            .counter
-            .checked_add(1)
-            .ok_or(CryptoError::Malformed("IV counter exhausted"))?;
-        let ivb = (self.counter ^ mask).to_be_bytes();
+        let ivb = self.ivs.next(rng)?;
         let (aad, iv, text, icv) =
             split(msg, iv_off, 8, 16).ok_or(CryptoError::Malformed("buffer too short"))?;
         iv.copy_from_slice(&ivb);
@@ -260,8 +280,7 @@ impl EncrAlgorithm for AesGcm16 {
         Ok(Box::new(AeadKey {
             cipher,
             salt: salt_of(key),
-            counter: 0,
-            mask: None,
+            ivs: IvSeq::default(),
         }))
     }
 }
@@ -306,9 +325,161 @@ impl EncrAlgorithm for ChaCha20Poly1305Encr {
         Ok(Box::new(AeadKey {
             cipher: AeadCipher::ChaCha(Box::new(c)),
             salt: salt_of(key),
-            counter: 0,
-            mask: None,
+            ivs: IvSeq::default(),
         }))
+    }
+}
+
+// ------------------------------------------------------------- AES-CCM ---
+
+/// RFC 5282 §4: nonce = salt(3) ‖ IV(8), an 11-byte CCM nonce (L = 4);
+/// the AAD is the IKE header through the SK payload header (§5), as for GCM.
+struct CcmKey<A> {
+    cipher: A,
+    salt: [u8; 3],
+    ivs: IvSeq,
+}
+
+impl<A> CcmKey<A> {
+    fn nonce(&self, iv: &[u8]) -> [u8; 11] {
+        let mut n = [0u8; 11];
+        n[..3].copy_from_slice(&self.salt);
+        n[3..].copy_from_slice(iv);
+        n
+    }
+}
+
+impl<A> SkKey for CcmKey<A>
+where
+    A: AeadInPlace + AeadCore<NonceSize = U11> + Send + Sync,
+{
+    fn iv_len(&self) -> usize {
+        8
+    }
+
+    fn icv_len(&self) -> usize {
+        A::TagSize::USIZE
+    }
+
+    fn block_len(&self) -> usize {
+        1
+    }
+
+    fn seal(
+        &mut self,
+        msg: &mut [u8],
+        iv_off: usize,
+        rng: &dyn SecureRandom,
+    ) -> Result<(), CryptoError> {
+        let ivb = self.ivs.next(rng)?;
+        let icv_len = self.icv_len();
+        let (aad, iv, text, icv) =
+            split(msg, iv_off, 8, icv_len).ok_or(CryptoError::Malformed("buffer too short"))?;
+        iv.copy_from_slice(&ivb);
+        let nonce = self.nonce(&ivb);
+        let tag = self
+            .cipher
+            .encrypt_in_place_detached(GenericArray::from_slice(&nonce), aad, text)
+            .map_err(|_| CryptoError::Malformed("AEAD seal failed"))?;
+        icv.copy_from_slice(&tag);
+        Ok(())
+    }
+
+    fn open(&self, msg: &mut [u8], iv_off: usize) -> Result<(), CryptoError> {
+        let icv_len = self.icv_len();
+        let (aad, iv, text, icv) = split(msg, iv_off, 8, icv_len)
+            .ok_or(CryptoError::Malformed("SK payload shorter than IV and ICV"))?;
+        let nonce = self.nonce(iv);
+        self.cipher
+            .decrypt_in_place_detached(
+                GenericArray::from_slice(&nonce),
+                aad,
+                text,
+                GenericArray::from_slice(icv),
+            )
+            .map_err(|_| CryptoError::IntegrityCheckFailed)
+    }
+}
+
+/// ENCR_AES_CCM_8/12/16 (RFC 5282 §4, RFC 4309 §7.1 keying: key ‖ 3-byte
+/// salt) with an ICV of `icv` bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct AesCcm {
+    id: EncrId,
+    icv: usize,
+}
+/// ENCR_AES_CCM_8 (8-byte ICV).
+pub static AES_CCM_8: AesCcm = AesCcm {
+    id: EncrId::AES_CCM_8,
+    icv: 8,
+};
+/// ENCR_AES_CCM_12 (12-byte ICV).
+pub static AES_CCM_12: AesCcm = AesCcm {
+    id: EncrId::AES_CCM_12,
+    icv: 12,
+};
+/// ENCR_AES_CCM_16 (16-byte ICV).
+pub static AES_CCM_16: AesCcm = AesCcm {
+    id: EncrId::AES_CCM_16,
+    icv: 16,
+};
+
+fn ccm_key<A>(k: &[u8], salt: &[u8]) -> Result<Box<dyn SkKey>, CryptoError>
+where
+    A: KeyInit + AeadInPlace + AeadCore<NonceSize = U11> + Send + Sync + 'static,
+{
+    let cipher = A::new_from_slice(k).map_err(|_| CryptoError::Malformed("key"))?;
+    let mut s = [0u8; 3];
+    s.copy_from_slice(salt);
+    Ok(Box::new(CcmKey {
+        cipher,
+        salt: s,
+        ivs: IvSeq::default(),
+    }))
+}
+
+impl EncrAlgorithm for AesCcm {
+    fn id(&self) -> EncrId {
+        self.id
+    }
+
+    fn is_aead(&self) -> bool {
+        true
+    }
+
+    fn keymat_len(&self, key_bits: Option<u16>) -> Option<usize> {
+        match key_bits {
+            Some(b @ (128 | 192 | 256)) => Some(usize::from(b / 8) + 3),
+            _ => None,
+        }
+    }
+
+    fn new_key(
+        &self,
+        key: &[u8],
+        integ: Option<(&'static dyn IntegAlgorithm, &[u8])>,
+    ) -> Result<Box<dyn SkKey>, CryptoError> {
+        no_integ(integ)?;
+        let (k, salt) = key.split_at(key.len().saturating_sub(3));
+        macro_rules! pick {
+            ($aes:ty) => {
+                match self.icv {
+                    8 => ccm_key::<Ccm<$aes, U8, U11>>(k, salt),
+                    12 => ccm_key::<Ccm<$aes, U12, U11>>(k, salt),
+                    _ => ccm_key::<Ccm<$aes, U16, U11>>(k, salt),
+                }
+            };
+        }
+        match key.len() {
+            19 => pick!(Aes128),
+            27 => pick!(Aes192),
+            35 => pick!(Aes256),
+            got => Err(CryptoError::KeyLength {
+                what: "AES-CCM key ‖ salt",
+                got,
+                want: 19,
+            }),
+        }
     }
 }
 
@@ -535,4 +706,13 @@ hmac_integ!(
     64,
     32,
     "AUTH_HMAC_SHA2_512_256 (RFC 4868 §2.1)."
+);
+hmac_integ!(
+    HmacSha1_96,
+    AUTH_HMAC_SHA1_96,
+    IntegId::HMAC_SHA1_96,
+    PRF_HMAC_SHA1,
+    20,
+    12,
+    "AUTH_HMAC_SHA1_96 (RFC 2404), legacy: only with a connection's `legacy` switch."
 );

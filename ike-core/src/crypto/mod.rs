@@ -37,10 +37,12 @@
 //! public for tests and for code that keeps its own key state. The
 //! benchmark hooks in [`floor`] measure the cost of the raw operations.
 //!
-//! Supported: KE 31 (x25519), 19 (ecp256), 20 (ecp384), 14 (modp2048),
-//! 15 (modp3072); PRF HMAC-SHA2-256/384/512; ENCR AES-GCM-16 (128/192/256),
-//! AES-CBC (128/192/256) with AUTH_HMAC_SHA2_256_128/384_192/512_256,
-//! ChaCha20-Poly1305.
+//! Supported: KE 31 (x25519), 32 (x448), 19/20/21 (ecp256/384/521),
+//! 14/15/16/18 (modp2048..8192), ML-KEM; PRF HMAC-SHA2-256/384/512; ENCR
+//! AES-GCM-16 and AES-CCM-8/12/16 (128/192/256), AES-CBC (128/192/256) with
+//! AUTH_HMAC_SHA2_256_128/384_192/512_256, ChaCha20-Poly1305. Legacy, for
+//! connections that allow it: KE 2 (modp1024), PRF_HMAC_SHA1,
+//! AUTH_HMAC_SHA1_96.
 //!
 //! Secrets live in [`SecretBytes`] (zeroized on drop, `Debug` redacted).
 

@@ -1,8 +1,10 @@
-//! PRFs (HMAC-SHA2, RFC 4868 §2) and prf+ (RFC 7296 §2.13).
+//! PRFs (HMAC-SHA2, RFC 4868 §2; HMAC-SHA1, RFC 2104, legacy) and prf+
+//! (RFC 7296 §2.13).
 
 use core::fmt;
 
 use hmac::{Hmac, Mac};
+use sha1::Sha1;
 use sha2::{Sha256, Sha384, Sha512};
 
 use super::{CryptoError, SecretBytes};
@@ -69,6 +71,14 @@ macro_rules! hmac_prf {
     };
 }
 
+hmac_prf!(
+    HmacSha1,
+    PRF_HMAC_SHA1,
+    Sha1,
+    PrfId::HMAC_SHA1,
+    20,
+    "PRF_HMAC_SHA1 (RFC 2104, RFC 7296 §3.3.2), legacy."
+);
 hmac_prf!(
     HmacSha256,
     PRF_HMAC_SHA2_256,

@@ -6,18 +6,23 @@ use std::sync::Arc;
 
 use super::CryptoError;
 use super::cipher::{
-    AES_CBC, AES_GCM_16, AUTH_HMAC_SHA2_256_128, AUTH_HMAC_SHA2_384_192, AUTH_HMAC_SHA2_512_256,
-    CHACHA20_POLY1305, EncrAlgorithm, IntegAlgorithm,
+    AES_CBC, AES_CCM_8, AES_CCM_12, AES_CCM_16, AES_GCM_16, AUTH_HMAC_SHA1_96,
+    AUTH_HMAC_SHA2_256_128, AUTH_HMAC_SHA2_384_192, AUTH_HMAC_SHA2_512_256, CHACHA20_POLY1305,
+    EncrAlgorithm, IntegAlgorithm,
 };
 use super::ke::{
-    ECP_256, ECP_384, ECP_521, KeGroup, ML_KEM_512, ML_KEM_768, ML_KEM_1024, MODP_2048, MODP_3072,
-    MODP_4096, MODP_8192, X448, X25519,
+    ECP_256, ECP_384, ECP_521, KeGroup, ML_KEM_512, ML_KEM_768, ML_KEM_1024, MODP_1024, MODP_2048,
+    MODP_3072, MODP_4096, MODP_8192, X448, X25519,
 };
-use super::prf::{PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512, Prf};
+use super::prf::{PRF_HMAC_SHA1, PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512, Prf};
 use super::random::{OsRandom, SecureRandom, SeededRandom};
 use crate::wire::{EncrId, IntegId, KeId, PrfId};
 
 /// Every algorithm the engine may negotiate, and the random source.
+///
+/// The legacy ones (HMAC-SHA1, MODP-1024) are here so a connection that
+/// lists them can use them; the engine only selects what a connection's
+/// proposals list, and configurations list them only behind `legacy`.
 ///
 /// Build one with [`CryptoProvider::rust_crypto`] (OS randomness) or
 /// [`CryptoProvider::seeded`] (deterministic, for tests); remove entries
@@ -62,16 +67,30 @@ impl CryptoProvider {
                 &MODP_3072,
                 &MODP_4096,
                 &MODP_8192,
+                &MODP_1024,
                 &ML_KEM_512,
                 &ML_KEM_768,
                 &ML_KEM_1024,
             ],
-            prfs: vec![&PRF_HMAC_SHA2_256, &PRF_HMAC_SHA2_384, &PRF_HMAC_SHA2_512],
-            encrs: vec![&AES_GCM_16, &AES_CBC, &CHACHA20_POLY1305],
+            prfs: vec![
+                &PRF_HMAC_SHA2_256,
+                &PRF_HMAC_SHA2_384,
+                &PRF_HMAC_SHA2_512,
+                &PRF_HMAC_SHA1,
+            ],
+            encrs: vec![
+                &AES_GCM_16,
+                &AES_CCM_16,
+                &AES_CCM_12,
+                &AES_CCM_8,
+                &AES_CBC,
+                &CHACHA20_POLY1305,
+            ],
             integs: vec![
                 &AUTH_HMAC_SHA2_256_128,
                 &AUTH_HMAC_SHA2_384_192,
                 &AUTH_HMAC_SHA2_512_256,
+                &AUTH_HMAC_SHA1_96,
             ],
             random,
         }

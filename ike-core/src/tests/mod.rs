@@ -9,6 +9,7 @@ mod exchanges;
 mod failures;
 mod frag;
 mod intermediate;
+mod legacy;
 mod limits;
 mod mobility;
 mod per_resource;

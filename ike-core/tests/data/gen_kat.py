@@ -4,7 +4,7 @@ with an independent implementation (pyca/cryptography + hashlib) and prints
 the derived values that no RFC lists (P-384 with fixed scalars, MODP).
 Run: python3 gen_kat.py"""
 from cryptography.hazmat.primitives.asymmetric import x25519, ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 import hmac, hashlib
 
@@ -51,3 +51,20 @@ x = int.from_bytes(bytes(range(1, 65)), "big"); y = int.from_bytes(bytes(range(1
 gx = pow(2, x, P14); gy = pow(2, y, P14)
 print("modp14 gx", gx.to_bytes(256, "big").hex())
 print("modp14 shared", pow(gy, x, P14).to_bytes(256, "big").hex())
+# RFC 3610 packet vector #1 (13-byte nonce, M = 8), then the same key, AAD and
+# text with the RFC 5282 nonce: salt(3) || IV(8) = the vector's first 11 nonce bytes.
+k = h("c0c1c2c3c4c5c6c7c8c9cacbcccdcecf"); pkt = bytes(range(0x1f)); aad, pt = pkt[:8], pkt[8:]
+print("rfc3610 #1", AESCCM(k, tag_length=8).encrypt(h("00000003020100a0a1a2a3a4a5"), pt, aad).hex())
+for t in (8, 12, 16):
+    print("ccm%d sk" % t, AESCCM(k, tag_length=t).encrypt(h("000000") + h("03020100a0a1a2a3"), pt, aad).hex())
+k256 = bytes(range(0x40, 0x60))
+print("ccm16 aes256 sk", AESCCM(k256, tag_length=16).encrypt(h("000000") + h("03020100a0a1a2a3"), pt, aad).hex())
+# RFC 2202 §3 HMAC-SHA-1 test cases 1 and 2, and prf+ with PRF_HMAC_SHA1
+print("hmac-sha1 tc1", hmac.new(bytes([0x0b]) * 20, b"Hi There", hashlib.sha1).hexdigest())
+print("hmac-sha1 tc2", hmac.new(b"Jefe", b"what do ya want for nothing?", hashlib.sha1).hexdigest())
+def prf_plus_sha1(key, seed, n):
+    out, t, i = b"", b"", 1
+    while len(out) < n:
+        t = hmac.new(key, t + seed + bytes([i]), hashlib.sha1).digest(); out += t; i += 1
+    return out[:n]
+print("prf+ sha1", prf_plus_sha1(bytes([0x0b]) * 20, b"Hi There", 50).hex())

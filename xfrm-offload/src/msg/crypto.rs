@@ -28,6 +28,8 @@ pub enum Integ {
     HmacSha384_192,
     /// `hmac(sha512)`, 256-bit ICV, 64-byte key.
     HmacSha512_256,
+    /// `hmac(sha1)`, 96-bit ICV, 20-byte key (RFC 2404; legacy).
+    HmacSha1_96,
 }
 
 impl Integ {
@@ -37,6 +39,7 @@ impl Integ {
             Integ::HmacSha256_128 => "hmac(sha256)",
             Integ::HmacSha384_192 => "hmac(sha384)",
             Integ::HmacSha512_256 => "hmac(sha512)",
+            Integ::HmacSha1_96 => "hmac(sha1)",
         }
     }
 
@@ -46,6 +49,7 @@ impl Integ {
             Integ::HmacSha256_128 => (32, 128),
             Integ::HmacSha384_192 => (48, 192),
             Integ::HmacSha512_256 => (64, 256),
+            Integ::HmacSha1_96 => (20, 96),
         }
     }
 }
@@ -196,6 +200,7 @@ impl SaCrypto {
                             Integ::HmacSha256_128 => "32",
                             Integ::HmacSha384_192 => "48",
                             Integ::HmacSha512_256 => "64",
+                            Integ::HmacSha1_96 => "20",
                         },
                     });
                 }
@@ -315,6 +320,34 @@ mod tests {
         assert!(matches!(
             gcm_len.validate(),
             Err(SpecError::KeyLength { got: 20, .. })
+        ));
+    }
+
+    /// RFC 2404: `hmac(sha1)` with a 20-byte key truncated to 96 bits, as
+    /// strongSwan's kernel_netlink installs AUTH_HMAC_SHA1_96.
+    #[test]
+    fn hmac_sha1_96_is_truncated_to_96_bits() {
+        let c = SaCrypto::AesCbc {
+            enc_key: Zeroizing::new(vec![1; 16]),
+            integ: Integ::HmacSha1_96,
+            integ_key: Zeroizing::new(vec![2; 20]),
+        };
+        assert!(c.validate().is_ok());
+        let attrs = c.attrs();
+        let [_, XfrmAttrs::AuthenticationAlgTrunc(a)] = attrs.as_slice() else {
+            panic!("cipher then truncated auth");
+        };
+        assert_eq!(&a.alg_name[..10], b"hmac(sha1)");
+        assert_eq!(a.alg_name[10], 0);
+        assert_eq!((a.alg_key_len, a.alg_trunc_len), (160, 96));
+        let wrong = SaCrypto::AesCbc {
+            enc_key: Zeroizing::new(vec![1; 16]),
+            integ: Integ::HmacSha1_96,
+            integ_key: Zeroizing::new(vec![2; 32]),
+        };
+        assert!(matches!(
+            wrong.validate(),
+            Err(SpecError::KeyLength { got: 32, .. })
         ));
     }
 }

@@ -10,7 +10,8 @@
 # LN_START (start_action; trap), LN_PSK (SW_PSK); only written when set, else
 # lanes' defaults apply: LN_ENCAP (encap), LN_DPD (dpd_delay), LN_REKEY (the
 # IKE SA's rekey_time), LN_CHILD_REKEY (the child's rekey_time),
-# LN_CHILD_EXTRA (extra TOML lines in the child table).
+# LN_CHILD_EXTRA (extra TOML lines in the child table), LN_CONN_EXTRA (extra
+# TOML lines in the connection table).
 lanes_conf() {
 	local ns=$1 file=$2 me peer my peer_addr mynet peernet conn="" child=""
 	case $ns in
@@ -27,6 +28,8 @@ lanes_conf() {
 	[ -n "${LN_CHILD_REKEY:-}" ] && child="${child}rekey_time = \"$LN_CHILD_REKEY\"
 "
 	[ -n "${LN_CHILD_EXTRA:-}" ] && child="${child}$LN_CHILD_EXTRA
+"
+	[ -n "${LN_CONN_EXTRA:-}" ] && conn="${conn}$LN_CONN_EXTRA
 "
 	cat >"$file" <<CONF
 [daemon]

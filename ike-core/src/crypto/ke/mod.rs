@@ -1,4 +1,4 @@
-//! Key exchange methods (RFC 7296 §2.7, RFC 3526, RFC 5903, RFC 8031,
+//! Key exchange methods (RFC 7296 §2.7, RFC 2409 §6.2, RFC 3526, RFC 5903, RFC 8031,
 //! FIPS 203 via RFC 9370).
 
 mod ecp;
@@ -14,7 +14,8 @@ pub use mlkem::{
     ML_KEM_512, ML_KEM_768, ML_KEM_1024, MlKem512Group, MlKem768Group, MlKem1024Group,
 };
 pub use modp::{
-    MODP_2048, MODP_3072, MODP_4096, MODP_8192, Modp2048, Modp3072, Modp4096, Modp8192,
+    MODP_1024, MODP_2048, MODP_3072, MODP_4096, MODP_8192, Modp1024, Modp2048, Modp3072, Modp4096,
+    Modp8192,
 };
 pub use x448::{X448, X448Group};
 pub use x25519::{X25519, X25519Group};

@@ -1,11 +1,11 @@
 //! MODP groups 14 (2048-bit), 15 (3072-bit), 16 (4096-bit) and 18
-//! (8192-bit) of RFC 3526, with constant-time Montgomery exponentiation
-//! from `crypto-bigint`.
+//! (8192-bit) of RFC 3526, and the legacy group 2 (1024-bit, RFC 2409
+//! §6.2), with constant-time Montgomery exponentiation from `crypto-bigint`.
 
 use std::sync::OnceLock;
 
 use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
-use crypto_bigint::{U512, U2048, U3072, U4096, U8192, Uint};
+use crypto_bigint::{U512, U1024, U2048, U3072, U4096, U8192, Uint};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::{ActiveKe, KeGroup, check_len};
@@ -15,6 +15,14 @@ use crate::wire::KeId;
 /// Private exponent size in bytes. RFC 3526 §8 asks for at least twice the
 /// group's strength (about 2×128 bits for group 15); 512 bits covers both.
 const EXP_LEN: usize = 64;
+
+/// RFC 2409 §6.2: 2^1024 - 2^960 - 1 + 2^64 * { [2^894 pi] + 129093 }.
+const P1024: &str = concat!(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
+    "020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F1437",
+    "4FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE65381FFFFFFFFFFFFFFFF",
+);
 
 const P2048: &str = concat!(
     "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74",
@@ -225,6 +233,14 @@ macro_rules! modp_group {
 }
 
 modp_group!(
+    Modp1024,
+    MODP_1024,
+    U1024,
+    P1024,
+    KeId::MODP_1024,
+    "Group 2, 1024-bit MODP (RFC 2409 §6.2), legacy: only with a connection's `legacy` switch."
+);
+modp_group!(
     Modp2048,
     MODP_2048,
     U2048,
@@ -264,6 +280,12 @@ mod tests {
     /// Fermat check 2^(p-1) = 1 (mod p) catches any typo in the primes.
     #[test]
     fn primes_pass_fermat() {
+        let g = Modp1024::group();
+        let e = g.p_minus_1.shr_vartime(1);
+        let r = DynResidue::new(&Uint::from_u8(2), g.params)
+            .pow(&e)
+            .retrieve();
+        assert_eq!(r, Uint::ONE);
         let g = Modp2048::group();
         let mut e = g.p_minus_1;
         // (p-1) does not fit a U512 exponent: square 2^((p-1)/2^k) ... use
@@ -292,5 +314,34 @@ mod tests {
             .pow(&e)
             .retrieve();
         assert_eq!(r, Uint::ONE);
+    }
+
+    /// Both ends of a group 2 exchange reach the same 128-byte secret, and
+    /// a public value outside 1 < y < p-1 is refused.
+    #[test]
+    fn modp1024_round_trip() {
+        let rng = crate::crypto::SeededRandom::new(7);
+        let a = MODP_1024.start(&rng).expect("a");
+        let b = MODP_1024.start(&rng).expect("b");
+        assert_eq!(a.public().len(), 128);
+        assert_eq!(MODP_1024.public_len(), 128);
+        let ab = a.complete(b.public()).expect("ab");
+        let ba = b.complete(a.public()).expect("ba");
+        assert_eq!(ab[..], ba[..]);
+        assert_eq!(ab.len(), 128);
+        assert_ne!(a.public(), b.public());
+        // Known answer: exponent 2 gives g^2 = 4.
+        let two = MODP_1024.import_private(&[2]).expect("import");
+        let mut four = [0u8; 128];
+        four[127] = 4;
+        assert_eq!(two.public(), &four[..]);
+        // ... and 4^2 = 16 from the peer value 4.
+        let mut sixteen = [0u8; 128];
+        sixteen[127] = 16;
+        assert_eq!(two.complete(&four).expect("z")[..], sixteen[..]);
+        let mut one = [0u8; 128];
+        one[127] = 1;
+        assert!(a.complete(&one).is_err());
+        assert!(a.complete(&four[1..]).is_err());
     }
 }
