@@ -73,6 +73,7 @@ pub fn write_pki(dir: &Path, dns: &str, uri: &str) {
             issuer: ca_name,
             enable_key_agreement: false,
             enable_key_encipherment: false,
+            include_subject_key_identifier: true,
         },
         SerialNumber::from(7u32),
         validity,
