@@ -76,7 +76,7 @@ pub mod ids;
 mod ike_sa;
 pub mod ke_job;
 pub mod limits;
-pub mod ocsp_job;
+pub(crate) mod ocsp_job;
 pub mod pki;
 pub mod proposal;
 pub mod recovery;

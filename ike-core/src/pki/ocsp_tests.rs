@@ -368,6 +368,14 @@ fn every_certificate_of_the_chain_is_checked() {
         matches!(e, CertError::Revoked { ref subject, .. } if subject.contains("Sub CA")),
         "{e:?}"
     );
+    // Strict wants a status for the intermediate too.
+    let (mut strict, _) = store(&h, None, RevocationPolicy::Strict);
+    strict.crls = vec![crl(INTER, &h.inter_key, &[])];
+    let e = strict.revocation(&path, now(), &|_| None).unwrap_err();
+    assert!(
+        matches!(&e, CertError::RevocationUnknown { subject, policy: "strict", .. } if subject.contains("Sub CA")),
+        "{e:?}"
+    );
 }
 
 #[test]
