@@ -540,3 +540,100 @@ async fn reload_updates_in_place_without_touching_sas_and_replaces_on_new_select
     })
     .await;
 }
+
+/// A second connection `ocsp` between the same daemons: A authenticates with
+/// a certificate naming an OCSP responder, B with the PSK, and B wants a good
+/// OCSP status (`revocation = "strict"`).
+fn ocsp_conn(me: &str, peer_ike: u16, dir: &Path) -> String {
+    let (auth_local, auth_remote, lts, rts) = if me == "a" {
+        (
+            format!(
+                r#"{{ auth = "pubkey", id = "ocsp-a.example", certs = ["{d}/ee.pem"], key = "{d}/ee.key" }}"#,
+                d = dir.display()
+            ),
+            r#"{ auth = "psk", id = "ocsp-b.example" }"#.to_string(),
+            "10.1.0.0/24",
+            "10.2.0.0/24",
+        )
+    } else {
+        (
+            r#"{ auth = "psk", id = "ocsp-b.example" }"#.to_string(),
+            format!(
+                r#"{{ auth = "pubkey", id = "ocsp-a.example", cacerts = ["{}/ca.pem"], revocation = "strict" }}"#,
+                dir.display()
+            ),
+            "10.2.0.0/24",
+            "10.1.0.0/24",
+        )
+    };
+    format!(
+        r#"
+[connections.ocsp]
+local_addrs = ["127.0.0.1"]
+remote_addrs = ["127.0.0.1"]
+remote_port = {peer_ike}
+proposals = ["aes128gcm16-prfsha256-x25519"]
+local = {auth_local}
+remote = {auth_remote}
+
+[connections.ocsp.children.net]
+local_ts = ["{lts}"]
+remote_ts = ["{rts}"]
+esp_proposals = ["aes128gcm16"]
+
+[secrets.ocsp]
+ids = ["ocsp-a.example", "ocsp-b.example"]
+secret = "loopback ocsp test secret"
+"#
+    )
+}
+
+/// While B waits 2 s for the OCSP responder about A's certificate, the other
+/// tunnel's whole handshake runs through B's loop; the OCSP tunnel comes up
+/// once the answer is in.
+#[tokio::test]
+async fn slow_ocsp_responder_does_not_hold_other_tunnels() {
+    let delay = Duration::from_secs(2);
+    let ocsp = common::ocsp::responder(delay).await;
+    let pki = temp_dir("ocsp-pki");
+    common::ocsp::write_pki(&pki, "ocsp-a.example", &ocsp.uri);
+    let (dir_a, dir_b) = (pki.clone(), pki.clone());
+    let text_a = move |ports: (u16, u16, u16)| {
+        config("a", "b", ports, "start_action = \"none\"") + &ocsp_conn("a", ports.2, &dir_a)
+    };
+    let text_b = move |ports: (u16, u16, u16)| {
+        config("b", "a", ports, "") + &ocsp_conn("b", ports.2, &dir_b)
+    };
+    let ocsp_ref = &ocsp;
+    run_texts("ocsp", text_a, text_b, |a, b| async move {
+        let slow = async {
+            let r = a.req(RequestKind::Up { name: "ocsp".into() }).await;
+            (r, std::time::Instant::now())
+        };
+        let other = async {
+            wait_for("B asks the OCSP responder", || async {
+                ocsp_ref.at(common::ocsp::Seen::Request).is_some()
+            })
+            .await;
+            let r = a.req(RequestKind::Up { name: "b".into() }).await;
+            (r, std::time::Instant::now())
+        };
+        let ((r_slow, slow_up), (r_other, other_up)) = tokio::join!(slow, other);
+        assert!(r_slow.ok && r_other.ok, "{r_slow:?} {r_other:?}");
+        let asked = ocsp_ref.at(common::ocsp::Seen::Request).expect("request");
+        let answered = ocsp_ref.at(common::ocsp::Seen::Answer).expect("answer");
+        assert!(
+            asked < other_up && other_up < answered && answered <= slow_up,
+            "the other tunnel came up {:?} after the OCSP request, the answer {:?} after it, the OCSP tunnel {:?} after it",
+            other_up - asked,
+            answered.saturating_duration_since(asked),
+            slow_up.saturating_duration_since(asked)
+        );
+        let mut ids: Vec<String> = b.status().await.ike_sas.into_iter().map(|s| s.remote_id).collect();
+        ids.sort();
+        assert_eq!(ids, vec!["gw-a.example".to_string(), "ocsp-a.example".to_string()]);
+        (a, b)
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(pki);
+}

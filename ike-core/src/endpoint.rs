@@ -17,6 +17,7 @@ use crate::event::{Event, IkeSaInfo, IkeSaState, Transmit};
 use crate::ids::{ChildSaId, ConnId, CpuId, IkeSaId, IkeSpi, Spi};
 use crate::ike_sa::{Ctx, IkeSa, Outputs, State, Task};
 use crate::ke_job::{KeJob, KeResult};
+use crate::pki::{OcspQuery, OcspStatus, UnixTime};
 use crate::sa_index::{Owners, SaIndex};
 use crate::spi_pool::SpiPool;
 use crate::wire::natt::{NattDatagram, classify_4500};
@@ -137,7 +138,7 @@ pub struct Endpoint {
     /// Last refusal summary logged: when, and the totals then.
     dos_logged: Option<(Instant, u64)>,
     /// Wall-clock reference for certificate validity (see [`Endpoint::set_wall_clock`]).
-    wall: Option<(Instant, crate::pki::UnixTime)>,
+    wall: Option<(Instant, UnixTime)>,
 }
 
 impl core::fmt::Debug for Endpoint {
@@ -281,7 +282,7 @@ impl Endpoint {
     /// Tells the engine the wall-clock time at `now`, for certificate validity
     /// (RFC 5280 §4.1.2.5). The daemon calls it at start and now and then; the
     /// engine adds the monotonic time elapsed since.
-    pub fn set_wall_clock(&mut self, now: Instant, unix: crate::pki::UnixTime) {
+    pub fn set_wall_clock(&mut self, now: Instant, unix: UnixTime) {
         self.wall = Some((now, unix));
     }
 
@@ -967,6 +968,34 @@ impl Endpoint {
         let ike = res.ike;
         self.with_sa(ike, |sa, ctx| sa.finish_init(ctx, res));
         self.finish(now);
+    }
+
+    /// The next OCSP lookup an IKE_AUTH waits for (each one once, however
+    /// many IKE SAs wait); give its answer to [`Endpoint::handle_ocsp_status`].
+    /// The caller must answer every query, with [`OcspStatus::Unknown`] when
+    /// no responder answered in time.
+    pub fn poll_ocsp_query(&mut self) -> Option<OcspQuery> {
+        self.out.ocsp.next()
+    }
+
+    /// The answer to an [`OcspQuery`]: cached until its nextUpdate, and every
+    /// IKE SA that waited for it runs its IKE_AUTH again.
+    pub fn handle_ocsp_status(&mut self, now: Instant, query: &OcspQuery, status: OcspStatus) {
+        let unix = self.wall.map_or(UnixTime(0), |(at, unix)| {
+            UnixTime(
+                unix.0
+                    .saturating_add(now.saturating_duration_since(at).as_secs()),
+            )
+        });
+        for ike in self.out.ocsp.answer(query.request(), status, unix) {
+            self.with_sa(ike, |sa, ctx| sa.resume_auth(ctx, now));
+        }
+        self.finish(now);
+    }
+
+    /// OCSP lookups handed out and not answered yet.
+    pub fn ocsp_in_flight(&self) -> usize {
+        self.out.ocsp.in_flight()
     }
 
     /// The next event for the daemon, if any.

@@ -23,6 +23,8 @@
 //!    - [`Endpoint::handle_timeout`]`(now)` once `now >= poll_timeout()`;
 //!    - [`Endpoint::handle_kernel`]`(now, KernelEvent::{Acquire, Expire})` for XFRM
 //!      acquires (with the per-CPU `cpu`, Linux ≥ 6.13) and SA expiries.
+//!    - [`Endpoint::handle_ocsp_status`]`(now, query, status)` for each OCSP
+//!      lookup handed out (below), once fetched or timed out.
 //! 2. **Commands**: [`Endpoint::initiate`], [`Endpoint::create_child`],
 //!    [`Endpoint::rekey_child`], [`Endpoint::delete_child`], [`Endpoint::rekey_ike`],
 //!    [`Endpoint::close`], [`Endpoint::set_cookie_secret`] (rotate it periodically).
@@ -34,6 +36,9 @@
 //!      is removed on its own [`Event::ChildSaDeleted`]), [`Event::ChildSaDeleted`];
 //!      [`Event::PerCpuGroupFull`] turns a group's per-CPU acquires off and on
 //!      (RFC 9611 §4.2); [`Event::IkeSaUp`] / [`Event::IkeSaDown`] are informational;
+//!    - [`Endpoint::poll_ocsp_query`]`()` until `None`: an IKE_AUTH waits for
+//!      the OCSP status (RFC 6960) of a certificate of the peer's chain; fetch it
+//!      off the loop and hand the answer back;
 //!    - [`Endpoint::poll_timeout`]`()`: sleep until then (or the next input).
 //!
 //! Every Child SA event carries `resource: Option<CpuId>`: the CPU for
@@ -76,6 +81,7 @@ pub mod ids;
 mod ike_sa;
 pub mod ke_job;
 pub mod limits;
+pub(crate) mod ocsp_job;
 pub mod pki;
 pub mod proposal;
 pub mod recovery;

@@ -105,7 +105,7 @@ pub fn trust_store(a: &AuthConfig) -> Result<Option<TrustStore>, String> {
         crls,
         revocation,
         ocsp_uris: a.ocsp_uris.clone(),
-        ocsp: None,
+        ocsp: false,
     }))
 }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use ike_core::crypto::CryptoProvider;
+use ike_core::pki::{OcspQuery, OcspStatus};
 use ike_core::wire::triage::Urgency;
 use ike_core::{ConnId, DosLimits, Endpoint, EndpointConfig, Event, IkeSaId, IkeSaState, Transmit};
 use tokio::sync::{mpsc, oneshot};
@@ -89,11 +90,17 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     /// IKE_SA_INIT key exchanges on worker threads.
     pub(super) ke_pool: KePool,
     pub(super) ke_rx: Option<mpsc::UnboundedReceiver<ike_core::KeResult>>,
+    /// OCSP lookups running as tasks send their answers here.
+    ocsp_tx: mpsc::UnboundedSender<OcspAnswer>,
+    pub(super) ocsp_rx: Option<mpsc::UnboundedReceiver<OcspAnswer>>,
     /// Event counters for `GET /metrics`.
     pub(super) metrics: crate::metrics::Live,
     /// XFRM interfaces lanes created (route-based children).
     ifaces: super::route::Ifaces,
 }
+
+/// An OCSP lookup and its answer.
+pub(super) type OcspAnswer = (OcspQuery, OcspStatus);
 
 /// New IKE_SA_INIT requests without a COOKIE queued at most; more are shed
 /// while the loop is busy (the engine answers the queued ones with cookies).
@@ -228,6 +235,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         let planner = Planner::new(Caps::default(), steer.active());
         let workers = usize::try_from(opts.cpus).unwrap_or(1);
         let (ke_pool, ke_rx) = KePool::new(CryptoProvider::rust_crypto(), workers);
+        let (ocsp_tx, ocsp_rx) = mpsc::unbounded_channel();
         Ok(Daemon {
             config_path,
             config,
@@ -249,6 +257,8 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             kernel_rx: None,
             ke_pool,
             ke_rx: Some(ke_rx),
+            ocsp_tx,
+            ocsp_rx: Some(ocsp_rx),
             metrics: crate::metrics::Live::default(),
             ifaces: super::route::Ifaces::default(),
         })
@@ -355,6 +365,10 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             .ke_rx
             .take()
             .unwrap_or_else(|| mpsc::unbounded_channel().1);
+        let mut ocsp_rx = self
+            .ocsp_rx
+            .take()
+            .unwrap_or_else(|| mpsc::unbounded_channel().1);
         let mut resolved_rx = self.revive.take_resolved();
         loop {
             let deadline = self.next_deadline();
@@ -370,6 +384,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 Some(res) = ke_rx.recv() => {
                     self.ke_pool.finished();
                     self.ep.handle_ke_result(Instant::now(), res);
+                }
+                Some((q, status)) = ocsp_rx.recv() => {
+                    self.ep.handle_ocsp_status(Instant::now(), &q, status);
                 }
                 Some(ev) = kernel_rx.recv() => self.on_kernel(ev),
                 Some(r) = resolved_rx.recv() => self.on_resolved(r),
@@ -498,6 +515,13 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             }
             while let Some(job) = self.ep.poll_ke_job() {
                 self.ke_pool.submit(job);
+            }
+            while let Some(q) = self.ep.poll_ocsp_query() {
+                let tx = self.ocsp_tx.clone();
+                tokio::spawn(async move {
+                    let status = super::ocsp::fetch(&q, crate::check::unix_now).await;
+                    let _ = tx.send((q, status));
+                });
             }
             if transmits.is_empty() && events.is_empty() {
                 return;

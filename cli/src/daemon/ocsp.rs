@@ -1,113 +1,48 @@
 //! The daemon's OCSP client (RFC 6960 appendix A.1: DER request by HTTP
-//! POST, `application/ocsp-request`) with a cache: answers are kept until
-//! their nextUpdate, failures for a minute.
+//! POST, `application/ocsp-request`). The engine hands out the lookups an
+//! IKE_AUTH waits for ([`ike_core::Endpoint::poll_ocsp_query`]); each runs
+//! here as a tokio task with a [`TIMEOUT`] per responder, so the daemon loop
+//! goes on with other IKE SAs meanwhile, and its answer goes back to the
+//! engine, which caches it until nextUpdate.
 //!
-//! HTTP/1.0 over `std::net::TcpStream`, written here rather than taking
-//! hyper: OCSP needs one unencrypted POST of a few hundred bytes (responses are
-//! signed, RFC 6960 §4.2.1), and the engine asks synchronously. The engine runs
-//! on the daemon's one thread, so a cache miss holds IKE processing for at most
-//! [`TIMEOUT`] per responder, as charon's fetch holds its worker thread.
+//! HTTP/1.0 over a tokio `TcpStream`, written here rather than taking hyper:
+//! OCSP needs one unencrypted POST of a few hundred bytes (responses are
+//! signed, RFC 6960 §4.2.1).
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use ike_core::pki::ocsp::{check_response, request};
-use ike_core::pki::{Certificate, OcspSource, OcspStatus, UnixTime};
+use ike_core::pki::{OcspQuery, OcspStatus, UnixTime};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
-/// Connect, send and receive limit per responder.
+/// Limit for connecting, sending and receiving, per responder.
 pub const TIMEOUT: Duration = Duration::from_secs(3);
 /// Largest response read (an OCSP answer with a responder chain is a few KB).
 const MAX_RESPONSE: u64 = 64 * 1024;
-/// How long a failed lookup is remembered, so that peers cannot make every
-/// IKE_AUTH wait for an unreachable responder.
-const NEGATIVE_SECS: u64 = 60;
-/// Cache entries kept at most.
-const MAX_ENTRIES: usize = 4096;
 
-/// The process-wide OCSP client every connection's trust store shares.
-pub fn shared() -> Arc<dyn OcspSource> {
-    static CLIENT: OnceLock<Arc<HttpOcsp>> = OnceLock::new();
-    CLIENT.get_or_init(|| Arc::new(HttpOcsp::default())).clone()
-}
-
-/// OCSP over HTTP with a cache keyed by the request (its CertID).
-#[derive(Debug, Default)]
-pub struct HttpOcsp {
-    cache: Mutex<HashMap<Vec<u8>, (OcspStatus, u64)>>,
-}
-
-impl OcspSource for HttpOcsp {
-    fn status(
-        &self,
-        cert: &Certificate,
-        issuer: &Certificate,
-        uris: &[String],
-        now: UnixTime,
-    ) -> OcspStatus {
-        // The DER request holds just the CertID: a stable key.
-        let key = request(cert, issuer).unwrap_or_default();
-        if let Some((s, until)) = self.cached(&key)
-            && until >= now.0
-        {
-            return s;
-        }
-        let status = ask_all(cert, issuer, uris, now);
-        let until = match &status {
-            OcspStatus::Good { until } | OcspStatus::Revoked { until, .. } => {
-                until.map_or(now.0, |u| u.0)
-            }
-            OcspStatus::Unknown(_) => now.0 + NEGATIVE_SECS,
-        };
-        self.remember(key, status.clone(), until, now);
-        status
-    }
-}
-
-impl HttpOcsp {
-    fn cached(&self, key: &[u8]) -> Option<(OcspStatus, u64)> {
-        self.cache.lock().ok()?.get(key).cloned()
-    }
-
-    fn remember(&self, key: Vec<u8>, status: OcspStatus, until: u64, now: UnixTime) {
-        let Ok(mut c) = self.cache.lock() else {
-            return;
-        };
-        if c.len() >= MAX_ENTRIES {
-            c.retain(|_, (_, u)| *u >= now.0);
-        }
-        if c.len() < MAX_ENTRIES {
-            c.insert(key, (status, until));
-        }
-    }
-}
-
-/// Asks each responder in turn until one gives a verified answer.
-fn ask_all(cert: &Certificate, issuer: &Certificate, uris: &[String], now: UnixTime) -> OcspStatus {
+/// Asks each responder of `q` in turn until one gives a verified answer;
+/// every failure is in the [`OcspStatus::Unknown`] text.
+pub async fn fetch(q: &OcspQuery, now: impl Fn() -> UnixTime) -> OcspStatus {
     let mut why = Vec::new();
-    for uri in uris {
-        match ask(cert, issuer, uri, now) {
+    for uri in &q.uris {
+        let answer = tokio::time::timeout(TIMEOUT, post(uri, q.request()))
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer within {}s", TIMEOUT.as_secs())))
+            .and_then(|der| Ok(q.check(&der, uri, now())?));
+        match answer {
             Ok(OcspStatus::Unknown(w)) => why.push(w),
             Ok(s) => {
-                tracing::info!(%uri, status = ?s, "OCSP answer");
+                tracing::info!(%uri, certificate = %q.subject(), status = ?s, "OCSP answer");
                 return s;
             }
             Err(e) => {
-                tracing::warn!(%uri, error = %format!("{e:#}"), "OCSP responder failed");
+                tracing::warn!(%uri, certificate = %q.subject(), error = %format!("{e:#}"), "OCSP responder failed");
                 why.push(format!("{uri}: {e:#}"));
             }
         }
     }
     OcspStatus::Unknown(why.join("; "))
-}
-
-fn ask(cert: &Certificate, issuer: &Certificate, uri: &str, now: UnixTime) -> Result<OcspStatus> {
-    let body = request(cert, issuer)?;
-    let der = post(uri, &body)?;
-    Ok(check_response(&der, cert, issuer, uri, now)?)
 }
 
 /// `http://host[:port][/path]` split into host, port and path.
@@ -133,24 +68,20 @@ pub fn split_uri(uri: &str) -> Result<(String, u16, String)> {
 }
 
 /// One HTTP/1.0 POST; the body of a 200 answer.
-fn post(uri: &str, body: &[u8]) -> Result<Vec<u8>> {
+async fn post(uri: &str, body: &[u8]) -> Result<Vec<u8>> {
     let (host, port, path) = split_uri(uri)?;
-    let addr = (host.as_str(), port)
-        .to_socket_addrs()?
-        .next()
-        .with_context(|| format!("{host}: no address"))?;
-    let mut s = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-    s.set_read_timeout(Some(TIMEOUT))?;
-    s.set_write_timeout(Some(TIMEOUT))?;
+    let mut s = TcpStream::connect((host.as_str(), port))
+        .await
+        .with_context(|| format!("connecting to {host} port {port}"))?;
     let head = format!(
         "POST {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/ocsp-request\r\n\
          Content-Length: {}\r\n\r\n",
         body.len()
     );
-    s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
+    s.write_all(head.as_bytes()).await?;
+    s.write_all(body).await?;
     let mut resp = Vec::new();
-    s.take(MAX_RESPONSE).read_to_end(&mut resp)?;
+    s.take(MAX_RESPONSE).read_to_end(&mut resp).await?;
     http_body(&resp)
 }
 
@@ -221,29 +152,29 @@ mod tests {
         assert!(http_body(b"HTTP/1.0 200 OK\r\n").is_err());
     }
 
-    /// An unreachable responder gives Unknown quickly and is remembered, so
-    /// the second lookup does not wait again.
-    #[test]
-    fn unreachable_responder_is_unknown_and_cached() {
+    /// Every responder is tried; an unreachable one gives Unknown naming it.
+    #[tokio::test]
+    async fn unreachable_responders_are_unknown() {
         let pem = include_bytes!("../../tests/data/pki/gw-a.pem");
         let ca = include_bytes!("../../tests/data/pki/ca.pem");
         let cert = ike_core::pki::chain::parse_cert(pem).expect("cert");
         let issuer = ike_core::pki::chain::parse_cert(ca).expect("ca");
-        // A listener that is closed again: connection refused at once.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("port")
-            .port();
-        let uris = [format!("http://127.0.0.1:{port}/")];
-        let c = HttpOcsp::default();
-        let now = UnixTime(1_800_000_000);
-        let s = c.status(&cert, &issuer, &uris, now);
-        assert!(
-            matches!(&s, OcspStatus::Unknown(w) if w.contains("127.0.0.1")),
-            "{s:?}"
-        );
-        assert_eq!(c.cache.lock().unwrap().len(), 1);
-        let until = c.cache.lock().unwrap().values().next().unwrap().1;
-        assert_eq!(until, now.0 + NEGATIVE_SECS);
+        // Listeners that are closed again: connection refused at once.
+        let port = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("port")
+                .port()
+        };
+        let uris = vec![
+            format!("http://127.0.0.1:{}/", port()),
+            format!("http://127.0.0.1:{}/", port()),
+        ];
+        let q = OcspQuery::new(&cert, &issuer, uris.clone()).expect("query");
+        let s = fetch(&q, || UnixTime(1_800_000_000)).await;
+        let OcspStatus::Unknown(why) = s else {
+            panic!("{s:?}");
+        };
+        assert!(why.contains(&uris[0]) && why.contains(&uris[1]), "{why}");
     }
 }

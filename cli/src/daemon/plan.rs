@@ -265,12 +265,9 @@ fn connection_config(
     conn.local_cert = config::pki::local_cert(&c.local)
         .map_err(pki)?
         .map(Arc::new);
-    conn.remote_ca = config::pki::trust_store(&c.remote).map_err(pki)?.map(|s| {
-        Arc::new(ike_core::pki::TrustStore {
-            ocsp: Some(super::ocsp::shared()),
-            ..s
-        })
-    });
+    conn.remote_ca = config::pki::trust_store(&c.remote)
+        .map_err(pki)?
+        .map(|s| Arc::new(ike_core::pki::TrustStore { ocsp: true, ..s }));
     conn.remote = config::literal_addrs(&c.remote_addrs)
         .next()
         .map(|ip| SocketAddr::new(ip, c.remote_port));

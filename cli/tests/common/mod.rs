@@ -3,6 +3,8 @@
 // Each test binary uses a different part of it.
 #![allow(dead_code)]
 
+pub mod ocsp;
+
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

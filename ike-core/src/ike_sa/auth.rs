@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::cert::{self, AuthInput};
+use super::cert::{self, AuthInput, PeerAuth};
 use super::init::InitResponder;
 use super::keys::SaKeys;
 use super::{Ctx, IkeSa, Pending, State, Task};
@@ -12,6 +12,7 @@ use crate::connections::Candidate;
 use crate::error::{Error, PeerMisbehaved};
 use crate::event::Event;
 use crate::ids::ConnId;
+use crate::pki::OcspQuery;
 use crate::timer::jittered;
 use crate::wire::{Auth, ExchangeType, Id, Notify, NotifyType, Payload};
 
@@ -182,9 +183,18 @@ impl IkeSa {
             id: idr,
             int_auth: &int_auth,
         };
-        if let Err(e) = cert::verify_peer(ctx, now, &conn, &input, auth, inner) {
-            self.die(ctx, e);
-            return;
+        match cert::verify_peer(ctx, now, &conn, &input, auth, inner) {
+            Err(e) => return self.die(ctx, e),
+            Ok(PeerAuth::Pending(queries)) => {
+                self.state = State::AuthSent(st);
+                let p = Parked {
+                    msg_id: 0,
+                    inner: inner.to_vec(),
+                    child,
+                };
+                return self.park(ctx, p, queries);
+            }
+            Ok(PeerAuth::Verified) => {}
         }
         self.establish(ctx, now, peer);
         if let Some(req) = child {
@@ -230,8 +240,18 @@ impl IkeSa {
             id: claim.idi,
             int_auth: &int_auth,
         };
-        if let Err(e) = cert::verify_peer(ctx, now, &claim.conn, &input, claim.auth, inner) {
-            return self.fail_auth(ctx, msg_id, NotifyType::AUTHENTICATION_FAILED, e);
+        match cert::verify_peer(ctx, now, &claim.conn, &input, claim.auth, inner) {
+            Err(e) => return self.fail_auth(ctx, msg_id, NotifyType::AUTHENTICATION_FAILED, e),
+            Ok(PeerAuth::Pending(queries)) => {
+                self.state = State::InitDone(st);
+                let p = Parked {
+                    msg_id,
+                    inner: inner.to_vec(),
+                    child: None,
+                };
+                return self.park(ctx, p, queries);
+            }
+            Ok(PeerAuth::Verified) => {}
         }
         let mut peer_sig = st.peer_sig.clone();
         peer_sig.merge(inner);
@@ -249,6 +269,31 @@ impl IkeSa {
             payloads.extend(self.respond_auth_child(ctx, now, inner, &st.ni, &st.nr));
         }
         self.send_response(ctx, ExchangeType::IKE_AUTH, msg_id, &payloads);
+    }
+
+    /// Keeps the IKE_AUTH until the OCSP answers it needs come back; the
+    /// endpoint hands the lookups out. A retransmitted request meanwhile gets
+    /// no answer (RFC 7296 §2.1 lets the peer retry).
+    fn park(&mut self, ctx: &mut Ctx<'_>, p: Parked, queries: Vec<OcspQuery>) {
+        if !self.initiator {
+            self.last_response.clear();
+        }
+        ctx.out.ocsp.ask(self.id, queries);
+        self.parked = Some(Box::new(p));
+    }
+
+    /// Runs a parked IKE_AUTH again now that an OCSP answer it waited for
+    /// is cached (it parks again if another is still missing).
+    pub(crate) fn resume_auth(&mut self, ctx: &mut Ctx<'_>, now: Instant) {
+        let Some(p) = self.parked.take() else {
+            return;
+        };
+        if self.initiator {
+            self.handle_auth_response(ctx, now, p.child, &p.inner);
+        } else {
+            self.handle_auth_request(ctx, now, p.msg_id, &p.inner);
+        }
+        self.kick(ctx, now);
     }
 
     /// Answers IKE_AUTH with an error notify and ends this SA.
@@ -332,6 +377,16 @@ fn auth_response(
     v.extend(cert::our_certs(conn, peer));
     v.push(Payload::Auth(auth));
     Ok(v)
+}
+
+/// An IKE_AUTH message waiting for OCSP answers, to be handled again.
+pub(crate) struct Parked {
+    /// The request's message ID (responder).
+    msg_id: u32,
+    /// Its decrypted payloads.
+    inner: Vec<Payload>,
+    /// The first Child SA the request asked for (initiator).
+    child: Option<Box<ChildReq>>,
 }
 
 /// What an IKE_AUTH request claims: the peer's identity and AUTH, and the

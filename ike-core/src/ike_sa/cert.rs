@@ -10,9 +10,9 @@ use crate::config::{ConnectionConfig, Identity};
 use crate::crypto::auth::{maced_id, psk_auth_int, signed_octets, verify_psk_auth_int};
 use crate::crypto::prf::Prf;
 use crate::error::{Error, PeerIncompatible, PeerMisbehaved};
-use crate::pki::chain::{identity_text, key_hash};
+use crate::pki::chain::{identity_text, key_hash, subject};
 use crate::pki::sig::{classic_scheme, decode_auth14, encode_auth14};
-use crate::pki::{CertChain, CertError, HashAlgorithm, UnixTime};
+use crate::pki::{CertChain, CertError, HashAlgorithm, OcspQuery, RevocationCheck, UnixTime};
 use crate::wire::{Auth, AuthMethod, Cert, CertEncoding, CertReq, Id, Notify, NotifyType, Payload};
 
 /// What the peer said in IKE_SA_INIT about signatures and certificates.
@@ -179,6 +179,15 @@ pub(crate) fn unix_at(ctx: &Ctx<'_>, now: Instant) -> Option<UnixTime> {
     Some(UnixTime(unix.0.saturating_add(secs)))
 }
 
+/// What checking the peer's AUTH found, unless it failed.
+pub(crate) enum PeerAuth {
+    /// Authenticated.
+    Verified,
+    /// The AUTH and the chain check out so far, but these OCSP answers are
+    /// needed first (RFC 6960).
+    Pending(Vec<OcspQuery>),
+}
+
 /// Verifies the peer's AUTH (PSK or certificate and signature). The error
 /// names the failed check; it is logged here.
 pub(crate) fn verify_peer(
@@ -188,7 +197,7 @@ pub(crate) fn verify_peer(
     input: &AuthInput<'_>,
     auth: &Auth,
     inner: &[Payload],
-) -> Result<(), Error> {
+) -> Result<PeerAuth, Error> {
     let Some(store) = &conn.remote_ca else {
         let ok = auth.method == AuthMethod::PSK
             && verify_psk_auth_int(
@@ -202,7 +211,7 @@ pub(crate) fn verify_peer(
                 &auth.data,
             );
         return if ok {
-            Ok(())
+            Ok(PeerAuth::Verified)
         } else {
             Err(Error::PeerMisbehaved(PeerMisbehaved::AuthenticationFailed))
         };
@@ -210,18 +219,42 @@ pub(crate) fn verify_peer(
     let peer = Identity::from_wire(input.id);
     let res = verify_cert_auth(ctx, now, store, input, auth, inner, &peer);
     match &res {
-        Ok(v) => {
+        Ok(CertAuth::Verified(v)) => {
+            let chain = v
+                .chain
+                .iter()
+                .map(|(s, r)| format!("\"{s}\" {r:?}"))
+                .collect::<Vec<_>>()
+                .join(", ");
             tracing::info!(conn = %conn.name, peer = %identity_text(&peer), subject = %v.subject, ca = %v.ca,
-            revocation = ?v.revocation, key = %v.key.kind(), "peer certificate verified")
+            revocation = ?v.revocation, %chain, key = %v.key.kind(), "peer certificate verified")
+        }
+        Ok(CertAuth::Pending(q)) => {
+            let certs = q
+                .iter()
+                .map(|q| format!("\"{}\" at {}", q.subject(), q.uris.join(" ")))
+                .collect::<Vec<_>>()
+                .join(", ");
+            tracing::info!(conn = %conn.name, peer = %identity_text(&peer), %certs, "peer certificate waits for OCSP answers")
         }
         Err(e) => {
             tracing::warn!(conn = %conn.name, peer = %identity_text(&peer), check = %e, "peer authentication failed")
         }
     }
-    res.map(|_| ())
-        .map_err(|e| Error::PeerMisbehaved(PeerMisbehaved::Certificate(e)))
+    match res {
+        Ok(CertAuth::Verified(_)) => Ok(PeerAuth::Verified),
+        Ok(CertAuth::Pending(q)) => Ok(PeerAuth::Pending(q)),
+        Err(e) => Err(Error::PeerMisbehaved(PeerMisbehaved::Certificate(e))),
+    }
 }
 
+enum CertAuth {
+    Verified(Box<crate::pki::Verified>),
+    Pending(Vec<OcspQuery>),
+}
+
+/// Path validation, then the AUTH signature, then revocation: a peer whose
+/// signature fails never makes us fetch anything.
 fn verify_cert_auth(
     ctx: &Ctx<'_>,
     now: Instant,
@@ -230,14 +263,14 @@ fn verify_cert_auth(
     auth: &Auth,
     inner: &[Payload],
     peer: &Identity,
-) -> Result<crate::pki::Verified, CertError> {
+) -> Result<CertAuth, CertError> {
     let chain = peer_chain(inner)?;
     let unix = unix_at(ctx, now).ok_or_else(|| {
         CertError::Unsupported(
             "certificate check without wall-clock time (Endpoint::set_wall_clock)".into(),
         )
     })?;
-    let v = store.verify(&chain, peer, unix)?;
+    let path = store.validate(&chain, peer, unix)?;
     let (scheme, sig, raw) = match auth.method {
         AuthMethod::DIGITAL_SIGNATURE => {
             let (s, sig) = decode_auth14(&auth.data)?;
@@ -252,10 +285,14 @@ fn verify_cert_auth(
             }
         },
     };
-    if !v.key.verify(scheme, &input.octets(), sig, raw) {
-        return Err(CertError::AuthSignature(v.subject));
+    if !path.key()?.verify(scheme, &input.octets(), sig, raw) {
+        return Err(CertError::AuthSignature(subject(path.ee())));
     }
-    Ok(v)
+    let known = |q: &OcspQuery| ctx.out.ocsp.cache.get(q.request(), unix).cloned();
+    match store.revocation(&path, unix, &known)? {
+        RevocationCheck::Done(v) => Ok(CertAuth::Verified(Box::new(path.verified(v)?))),
+        RevocationCheck::Need(q) => Ok(CertAuth::Pending(q)),
+    }
 }
 
 /// The refusal of a peer whose ID is not `conn`'s remote id. For a pubkey

@@ -65,6 +65,8 @@ pub(crate) struct Outputs {
     pub(crate) died: Vec<IkeSaId>,
     /// Key exchanges handed out for a worker pool ([`crate::KeJob`]).
     pub(crate) ke_jobs: VecDeque<crate::KeJob>,
+    /// OCSP answers and the lookups IKE_AUTHs wait for.
+    pub(crate) ocsp: crate::ocsp_job::OcspJobs,
     /// Inbound ESP SPIs in use.
     pub(crate) spis: SpiPool,
     /// What IKE fragmentation did (RFC 7383).
@@ -275,6 +277,8 @@ pub(crate) struct IkeSa {
     pub(crate) followups: Vec<followup::ResponderFollowup>,
     /// The peer's IKE rekey waiting for its IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
     pub(crate) ike_rekey_ke: Option<Box<rekey_ke::IkeRekeyKe>>,
+    /// IKE_AUTH waiting for OCSP answers.
+    pub(crate) parked: Option<Box<auth::Parked>>,
 }
 
 impl IkeSa {
@@ -322,6 +326,7 @@ impl IkeSa {
             defrag: frag::Defrag::default(),
             followups: Vec::new(),
             ike_rekey_ke: None,
+            parked: None,
         }
     }
 

@@ -13,7 +13,7 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages, SubjectAltName};
 
 use super::key::PublicKey;
-use super::ocsp::{OcspSource, OcspStatus, RevocationPolicy};
+use super::ocsp::{OcspQuery, OcspStatus, RevocationPolicy, aia_uris};
 use super::sig::SigScheme;
 use super::{CertError, UnixTime};
 use crate::config::Identity;
@@ -112,11 +112,11 @@ pub struct TrustStore {
     /// OCSP responders asked for the end-entity certificate instead of its
     /// authorityInfoAccess URIs (swanctl `ocsp_uris`).
     pub ocsp_uris: Vec<String>,
-    /// Who fetches OCSP answers; `None`: OCSP is not used.
-    pub ocsp: Option<std::sync::Arc<dyn OcspSource>>,
+    /// Ask OCSP responders; false: CRLs only.
+    pub ocsp: bool,
 }
 
-/// The revocation status found for the end-entity certificate.
+/// The revocation status found for one certificate of a chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Revocation {
     /// A CRL of its issuer was found and does not list it.
@@ -141,6 +141,55 @@ pub struct Verified {
     pub key: PublicKey,
     /// The end-entity revocation status.
     pub revocation: Revocation,
+    /// Every checked certificate's subject and status, end entity first,
+    /// then the intermediates (the trust anchor is not checked).
+    pub chain: Vec<(String, Revocation)>,
+}
+
+/// A chain that passed path validation (RFC 5280 §6.1) but not yet the
+/// revocation check.
+#[derive(Clone, Debug)]
+pub struct ValidPath {
+    /// The end entity first, the trust anchor last (never empty).
+    certs: Vec<Certificate>,
+}
+
+impl ValidPath {
+    /// The certificates, end entity first, trust anchor last.
+    pub fn certs(&self) -> &[Certificate] {
+        &self.certs
+    }
+
+    /// The end-entity certificate.
+    pub fn ee(&self) -> &Certificate {
+        &self.certs[0]
+    }
+
+    /// The end-entity public key.
+    pub fn key(&self) -> Result<PublicKey, CertError> {
+        public_key(self.ee())
+    }
+
+    /// The result, given each certificate's revocation status.
+    pub fn verified(&self, chain: Vec<(String, Revocation)>) -> Result<Verified, CertError> {
+        let anchor = self.certs.last().unwrap_or(self.ee());
+        Ok(Verified {
+            subject: subject(self.ee()),
+            ca: subject(anchor),
+            key: self.key()?,
+            revocation: chain.first().map_or(Revocation::NoCrl, |c| c.1),
+            chain,
+        })
+    }
+}
+
+/// The outcome of [`TrustStore::revocation`].
+#[derive(Clone, Debug)]
+pub enum RevocationCheck {
+    /// Every certificate's subject and status, end entity first.
+    Done(Vec<(String, Revocation)>),
+    /// OCSP answers to fetch before the chain can be judged.
+    Need(Vec<OcspQuery>),
 }
 
 impl TrustStore {
@@ -149,14 +198,32 @@ impl TrustStore {
         self.cas.iter().flat_map(key_hash).collect()
     }
 
-    /// Validates `chain` to one of the CAs at time `now` and checks that `id`
-    /// is the subject or a subjectAltName of the end-entity certificate.
+    /// Validates `chain` to one of the CAs at time `now`, checks that `id`
+    /// is the subject or a subjectAltName of the end-entity certificate and
+    /// the revocation of every certificate, without OCSP answers (an OCSP
+    /// check counts as unknown).
     pub fn verify(
         &self,
         chain: &CertChain,
         id: &Identity,
         now: UnixTime,
     ) -> Result<Verified, CertError> {
+        let path = self.validate(chain, id, now)?;
+        let none = |_: &OcspQuery| Some(OcspStatus::Unknown("no OCSP answer fetched".into()));
+        match self.revocation(&path, now, &none)? {
+            RevocationCheck::Done(v) => path.verified(v),
+            RevocationCheck::Need(_) => Err(CertError::Unsupported("OCSP without answers".into())),
+        }
+    }
+
+    /// Path validation (RFC 5280 §6.1, the subset IKE peers use) and the
+    /// identity check, without revocation.
+    pub fn validate(
+        &self,
+        chain: &CertChain,
+        id: &Identity,
+        now: UnixTime,
+    ) -> Result<ValidPath, CertError> {
         let ee = &chain.ee;
         check_validity(ee, now)?;
         check_critical(ee)?;
@@ -190,16 +257,100 @@ impl TrustStore {
         for (depth, c) in path.iter().enumerate().skip(1) {
             check_ca(c, depth - 1, now)?;
         }
-        for pair in path.windows(2).skip(1) {
-            self.check_crl(pair[0], pair[1], now)?;
-        }
-        let revocation = self.ee_revocation(ee, path.get(1).copied().unwrap_or(ca), now)?;
-        Ok(Verified {
-            subject: subject(ee),
-            ca: subject(ca),
-            key: public_key(ee)?,
-            revocation,
+        Ok(ValidPath {
+            certs: path.into_iter().cloned().collect(),
         })
+    }
+
+    /// The revocation status of every certificate of `path` but the anchor,
+    /// as strongSwan's revocation plugin decides it: OCSP first where the
+    /// certificate names a responder (or, for the end entity, `ocsp_uris`
+    /// are set), answers taken from `known`; the issuer's CRLs when OCSP
+    /// gives none (RFC 5280 §6.3); then `revocation` judges what is still
+    /// unknown. Answers `known` lacks are returned to be fetched, unless a
+    /// certificate is refused already.
+    pub fn revocation(
+        &self,
+        path: &ValidPath,
+        now: UnixTime,
+        known: &dyn Fn(&OcspQuery) -> Option<OcspStatus>,
+    ) -> Result<RevocationCheck, CertError> {
+        let mut done = Vec::new();
+        let mut need = Vec::new();
+        for (i, pair) in path.certs.windows(2).enumerate() {
+            let (c, issuer) = (&pair[0], &pair[1]);
+            let uris = if i == 0 && !self.ocsp_uris.is_empty() {
+                self.ocsp_uris.clone()
+            } else {
+                aia_uris(c)
+            };
+            let ocsp = match (uris.is_empty(), self.ocsp) {
+                (true, _) => None,
+                (false, false) => Some(OcspStatus::Unknown("OCSP is not enabled".into())),
+                (false, true) => {
+                    let q = OcspQuery::new(c, issuer, uris)?;
+                    match known(&q) {
+                        Some(s) => Some(s),
+                        None => {
+                            need.push(q);
+                            continue;
+                        }
+                    }
+                }
+            };
+            let status = self.status_of(c, issuer, ocsp, now)?;
+            done.push((subject(c), status));
+        }
+        Ok(if need.is_empty() {
+            RevocationCheck::Done(done)
+        } else {
+            RevocationCheck::Need(need)
+        })
+    }
+
+    /// One certificate's status from its OCSP answer (`None`: no responder
+    /// known) and its issuer's CRLs.
+    fn status_of(
+        &self,
+        c: &Certificate,
+        issuer: &Certificate,
+        ocsp: Option<OcspStatus>,
+        now: UnixTime,
+    ) -> Result<Revocation, CertError> {
+        let why = match ocsp {
+            Some(OcspStatus::Good { .. }) => return Ok(Revocation::OcspGood),
+            Some(OcspStatus::Revoked { responder, .. }) => {
+                return Err(CertError::RevokedOcsp {
+                    subject: subject(c),
+                    serial: hex(c.tbs_certificate.serial_number.as_bytes()),
+                    responder,
+                });
+            }
+            Some(OcspStatus::Unknown(why)) => Some(why),
+            None => None,
+        };
+        if self.check_crl(c, issuer, now)? {
+            return Ok(Revocation::Good);
+        }
+        let unknown = |why: String| match self.revocation {
+            RevocationPolicy::Relaxed => Ok(Revocation::Unknown),
+            p => Err(CertError::RevocationUnknown {
+                subject: subject(c),
+                why,
+                policy: if p == RevocationPolicy::Strict {
+                    "strict"
+                } else {
+                    "ifuri"
+                },
+            }),
+        };
+        match why {
+            Some(why) => unknown(why),
+            None if self.revocation == RevocationPolicy::Strict => {
+                unknown("no CRL of its issuer and no OCSP URI".into())
+            }
+            None => Ok(Revocation::NoCrl),
+        }
     }
 
     /// The certificate among `pool` whose subject is `c`'s issuer and whose
@@ -228,54 +379,6 @@ impl TrustStore {
             return Err(CertError::BadSignature(subject(c)));
         }
         Ok(None)
-    }
-
-    /// The end entity's status: its issuer's CRL when configured, else OCSP
-    /// (RFC 6960) from `ocsp_uris` or its authorityInfoAccess, judged by
-    /// `revocation` as strongSwan's strict / ifuri / relaxed do.
-    fn ee_revocation(
-        &self,
-        ee: &Certificate,
-        issuer: &Certificate,
-        now: UnixTime,
-    ) -> Result<Revocation, CertError> {
-        if self.check_crl(ee, issuer, now)? {
-            return Ok(Revocation::Good);
-        }
-        let uris = if self.ocsp_uris.is_empty() {
-            super::ocsp::aia_uris(ee)
-        } else {
-            self.ocsp_uris.clone()
-        };
-        let unknown = |why: String| match self.revocation {
-            RevocationPolicy::Relaxed => Ok(Revocation::Unknown),
-            p => Err(CertError::RevocationUnknown {
-                subject: subject(ee),
-                why,
-                policy: if p == RevocationPolicy::Strict {
-                    "strict"
-                } else {
-                    "ifuri"
-                },
-            }),
-        };
-        let status = match (&self.ocsp, uris.is_empty()) {
-            (_, true) if self.revocation == RevocationPolicy::Strict => {
-                return unknown("no CRL of its issuer and no OCSP URI".into());
-            }
-            (_, true) => return Ok(Revocation::NoCrl),
-            (None, false) => OcspStatus::Unknown("no OCSP client".into()),
-            (Some(src), false) => src.status(ee, issuer, &uris, now),
-        };
-        match status {
-            OcspStatus::Good { .. } => Ok(Revocation::OcspGood),
-            OcspStatus::Revoked { responder, .. } => Err(CertError::RevokedOcsp {
-                subject: subject(ee),
-                serial: hex(ee.tbs_certificate.serial_number.as_bytes()),
-                responder,
-            }),
-            OcspStatus::Unknown(why) => unknown(why),
-        }
     }
 
     /// RFC 5280 §6.3: every CRL issued by `issuer` must verify with its key

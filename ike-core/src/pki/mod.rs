@@ -20,9 +20,9 @@ pub(crate) mod testca;
 #[cfg(test)]
 mod tests;
 
-pub use chain::{CertChain, Revocation, TrustStore, Verified};
+pub use chain::{CertChain, Revocation, RevocationCheck, TrustStore, ValidPath, Verified};
 pub use key::{PrivateKey, PublicKey};
-pub use ocsp::{OcspSource, OcspStatus, RevocationPolicy};
+pub use ocsp::{OcspCache, OcspQuery, OcspStatus, RevocationPolicy};
 pub use sig::{HashAlgorithm, SigScheme};
 pub use x509_cert::Certificate;
 

@@ -1,8 +1,8 @@
 //! OCSP (RFC 6960) without I/O: the request for a certificate, the checks on
 //! a response (signature by the issuer or a delegated responder, §4.2.2.2;
 //! matching CertID and freshness, §3.2), the responder URIs of a
-//! certificate's authorityInfoAccess (RFC 5280 §4.2.2.1) and the trait the
-//! caller implements to fetch over HTTP (RFC 6960 appendix A).
+//! certificate's authorityInfoAccess (RFC 5280 §4.2.2.1) and the queries
+//! the caller fetches over HTTP (RFC 6960 appendix A), with a cache.
 
 use der::asn1::ObjectIdentifier as Oid;
 use der::{Decode, Encode};
@@ -56,16 +56,107 @@ pub enum OcspStatus {
     Unknown(String),
 }
 
-/// Fetches OCSP status; the daemon implements it (HTTP, cache).
-pub trait OcspSource: Send + Sync + core::fmt::Debug {
-    /// The status of `cert`, issued by `issuer`, asked of `uris` in order.
-    fn status(
-        &self,
+/// One certificate whose OCSP status is needed (RFC 6960 §4.1): the caller
+/// POSTs [`OcspQuery::request`] to `uris` in turn (appendix A.1) and turns
+/// the first usable answer into an [`OcspStatus`] with [`OcspQuery::check`].
+#[derive(Clone, Debug)]
+pub struct OcspQuery {
+    /// The certificate asked about.
+    pub cert: Certificate,
+    /// Its issuer (signs the answer or delegates, §4.2.2.2).
+    pub issuer: Certificate,
+    /// Responders, asked in order.
+    pub uris: Vec<String>,
+    request: Vec<u8>,
+}
+
+impl OcspQuery {
+    /// The query for `cert` of `issuer` to `uris`.
+    pub fn new(
         cert: &Certificate,
         issuer: &Certificate,
-        uris: &[String],
+        uris: Vec<String>,
+    ) -> Result<Self, CertError> {
+        Ok(Self {
+            request: request(cert, issuer)?,
+            cert: cert.clone(),
+            issuer: issuer.clone(),
+            uris,
+        })
+    }
+
+    /// The DER OCSPRequest; it holds just the CertID, so it also names the
+    /// certificate in caches.
+    pub fn request(&self) -> &[u8] {
+        &self.request
+    }
+
+    /// The subject of the certificate asked about, for logs.
+    pub fn subject(&self) -> String {
+        subject(&self.cert)
+    }
+
+    /// Checks a DER OCSPResponse from `responder` (see [`check_response`]).
+    pub fn check(
+        &self,
+        der: &[u8],
+        responder: &str,
         now: UnixTime,
-    ) -> OcspStatus;
+    ) -> Result<OcspStatus, CertError> {
+        check_response(der, &self.cert, &self.issuer, responder, now)
+    }
+}
+
+/// How long an answer without nextUpdate is kept (strongSwan's
+/// OCSP_DEFAULT_LIFETIME in x509_ocsp_response.c).
+const DEFAULT_LIFETIME: u64 = 30;
+/// How long a failed lookup is kept, so that peers cannot make every
+/// IKE_AUTH wait for an unreachable responder.
+const NEGATIVE_SECS: u64 = 60;
+/// Answers kept at most.
+const MAX_ENTRIES: usize = 4096;
+
+/// OCSP answers by request (CertID), each kept until its nextUpdate
+/// (RFC 5019 §6.1), failures for a minute.
+#[derive(Debug, Default)]
+pub struct OcspCache {
+    map: std::collections::HashMap<Vec<u8>, (OcspStatus, u64)>,
+}
+
+impl OcspCache {
+    /// The answer for `request` still valid at `now`.
+    pub fn get(&self, request: &[u8], now: UnixTime) -> Option<&OcspStatus> {
+        self.map
+            .get(request)
+            .filter(|(_, until)| *until >= now.0)
+            .map(|(s, _)| s)
+    }
+
+    /// Keeps `status` for `request`, learnt at `now`.
+    pub fn insert(&mut self, request: Vec<u8>, status: OcspStatus, now: UnixTime) {
+        let until = match &status {
+            OcspStatus::Good { until } | OcspStatus::Revoked { until, .. } => {
+                until.map_or(now.0 + DEFAULT_LIFETIME, |u| u.0.max(now.0))
+            }
+            OcspStatus::Unknown(_) => now.0 + NEGATIVE_SECS,
+        };
+        if self.map.len() >= MAX_ENTRIES {
+            self.map.retain(|_, (_, u)| *u >= now.0);
+        }
+        if self.map.len() < MAX_ENTRIES || self.map.contains_key(&request) {
+            self.map.insert(request, (status, until));
+        }
+    }
+
+    /// Number of answers kept.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no answer is kept.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
 }
 
 /// The OCSP responder URIs of `c`'s authorityInfoAccess.

@@ -13,9 +13,9 @@ use x509_ocsp::builder::OcspResponseBuilder;
 use x509_ocsp::{CertStatus, OcspGeneralizedTime, RevokedInfo, SingleResponse};
 
 use super::chain::CertChain;
-use super::ocsp::{OcspSource, OcspStatus, RevocationPolicy, aia_uris, check_response};
+use super::ocsp::{OcspCache, OcspQuery, OcspStatus, RevocationPolicy, aia_uris, check_response};
 use super::testca::*;
-use super::{CertError, PrivateKey, Revocation, TrustStore, UnixTime};
+use super::{CertError, PrivateKey, Revocation, RevocationCheck, TrustStore, UnixTime, Verified};
 use crate::config::Identity;
 
 const URI: &str = "http://ocsp.test:8080/";
@@ -111,20 +111,15 @@ struct Canned {
     asked: Mutex<Vec<String>>,
 }
 
-impl OcspSource for Canned {
-    fn status(
-        &self,
-        c: &Certificate,
-        i: &Certificate,
-        uris: &[String],
-        now: UnixTime,
-    ) -> OcspStatus {
+impl Canned {
+    fn status(&self, q: &OcspQuery) -> OcspStatus {
         self.asked
             .lock()
             .expect("lock")
-            .extend(uris.iter().cloned());
+            .extend(q.uris.iter().cloned());
         match &self.der {
-            Some(d) => check_response(d, c, i, &uris[0], now)
+            Some(d) => q
+                .check(d, &q.uris[0], now())
                 .unwrap_or_else(|e| OcspStatus::Unknown(e.to_string())),
             None => OcspStatus::Unknown("unreachable".into()),
         }
@@ -140,22 +135,35 @@ fn store(
         der,
         asked: Mutex::new(Vec::new()),
     });
+    // The root's CRL vouches for the intermediate (strict checks it too).
     let s = TrustStore {
         cas: vec![h.root.clone()],
+        crls: vec![crl(ROOT, &h.root_key, &[])],
         revocation: policy,
-        ocsp: Some(src.clone()),
+        ocsp: true,
         ..TrustStore::default()
     };
     (s, src)
 }
 
-fn verify(s: &TrustStore, h: &Hierarchy, ee: Certificate) -> Result<Revocation, CertError> {
+fn verify_chain(s: &TrustStore, src: &Canned, chain: &CertChain) -> Result<Verified, CertError> {
+    let path = s.validate(chain, &Identity::Fqdn("gw-b.example".into()), now())?;
+    match s.revocation(&path, now(), &|q| Some(src.status(q)))? {
+        RevocationCheck::Done(v) => path.verified(v),
+        RevocationCheck::Need(q) => panic!("answers given, yet {} asked", q.len()),
+    }
+}
+
+fn verify(
+    (s, src): &(TrustStore, Arc<Canned>),
+    h: &Hierarchy,
+    ee: Certificate,
+) -> Result<Revocation, CertError> {
     let chain = CertChain {
         ee,
         intermediates: vec![h.inter.clone()],
     };
-    s.verify(&chain, &Identity::Fqdn("gw-b.example".into()), now())
-        .map(|v| v.revocation)
+    verify_chain(s, src, &chain).map(|v| v.revocation)
 }
 
 #[test]
@@ -172,19 +180,19 @@ fn good_answer_from_the_issuer_is_accepted_and_uses_the_aia_uri() {
             until: Some(UnixTime(until))
         }
     );
-    let (s, src) = store(&h, Some(der), RevocationPolicy::Strict);
+    let s = store(&h, Some(der), RevocationPolicy::Strict);
     assert_eq!(verify(&s, &h, c.clone()), Ok(Revocation::OcspGood));
-    assert_eq!(*src.asked.lock().unwrap(), vec![URI.to_string()]);
+    assert_eq!(*s.1.asked.lock().unwrap(), vec![URI.to_string()]);
     // Configured ocsp_uris replace the certificate's.
-    let (mut s, src) = store(
+    let mut s = store(
         &h,
         answer(&h, &c, CertStatus::good(), &h.inter_key, None).into(),
         RevocationPolicy::Relaxed,
     );
-    s.ocsp_uris = vec!["http://10.0.0.9/".into()];
+    s.0.ocsp_uris = vec!["http://10.0.0.9/".into()];
     assert_eq!(verify(&s, &h, c), Ok(Revocation::OcspGood));
     assert_eq!(
-        *src.asked.lock().unwrap(),
+        *s.1.asked.lock().unwrap(),
         vec!["http://10.0.0.9/".to_string()]
     );
 }
@@ -194,7 +202,7 @@ fn revoked_answer_is_refused_naming_ocsp() {
     let h = hierarchy();
     let c = gw(&h, 101);
     let der = answer(&h, &c, revoked(), &h.inter_key, None);
-    let (s, _) = store(&h, Some(der), RevocationPolicy::Relaxed);
+    let s = store(&h, Some(der), RevocationPolicy::Relaxed);
     let e = verify(&s, &h, c).unwrap_err();
     assert!(matches!(e, CertError::RevokedOcsp { .. }), "{e:?}");
     let text = e.to_string();
@@ -252,10 +260,10 @@ fn responder_must_be_the_ca_or_delegated_with_ocsp_signing() {
 fn unknown_status_follows_the_revocation_policy() {
     let h = hierarchy();
     let c = gw(&h, 104);
-    let (relaxed, _) = store(&h, None, RevocationPolicy::Relaxed);
+    let relaxed = store(&h, None, RevocationPolicy::Relaxed);
     assert_eq!(verify(&relaxed, &h, c.clone()), Ok(Revocation::Unknown));
     for p in [RevocationPolicy::IfUri, RevocationPolicy::Strict] {
-        let (s, _) = store(&h, None, p);
+        let s = store(&h, None, p);
         let e = verify(&s, &h, c.clone()).unwrap_err();
         assert!(
             matches!(e, CertError::RevocationUnknown { .. }),
@@ -271,18 +279,135 @@ fn unknown_status_follows_the_revocation_policy() {
         valid(),
         vec![dns("gw-b.example")],
     );
-    let (s, src) = store(&h, None, RevocationPolicy::IfUri);
+    let s = store(&h, None, RevocationPolicy::IfUri);
     assert_eq!(verify(&s, &h, plain.clone()), Ok(Revocation::NoCrl));
-    assert!(src.asked.lock().unwrap().is_empty());
-    let (s, _) = store(&h, None, RevocationPolicy::Strict);
+    assert!(s.1.asked.lock().unwrap().is_empty());
+    let s = store(&h, None, RevocationPolicy::Strict);
     let e = verify(&s, &h, plain.clone()).unwrap_err().to_string();
     assert!(
         e.contains("no CRL of its issuer and no OCSP URI") && e.contains("strict"),
         "{e}"
     );
-    // A CRL of the issuer decides before OCSP.
-    let (mut s, src) = store(&h, None, RevocationPolicy::Strict);
-    s.crls = vec![crl(INTER, &h.inter_key, &[])];
-    assert_eq!(verify(&s, &h, c), Ok(Revocation::Good));
-    assert!(src.asked.lock().unwrap().is_empty());
+    // OCSP is asked first; without an answer the issuer's CRL decides.
+    let mut s = store(&h, None, RevocationPolicy::Strict);
+    s.0.crls.push(crl(INTER, &h.inter_key, &[]));
+    assert_eq!(verify(&s, &h, c.clone()), Ok(Revocation::Good));
+    assert_eq!(*s.1.asked.lock().unwrap(), vec![URI.to_string()]);
+    s.0.crls[1] = crl(INTER, &h.inter_key, &[104]);
+    let e = verify(&s, &h, c).unwrap_err();
+    assert!(matches!(e, CertError::Revoked { .. }), "{e:?}");
+}
+
+/// Without answers the check names every certificate with a responder; with
+/// them each gets its status, and a revoked intermediate is refused by name.
+#[test]
+fn every_certificate_of_the_chain_is_checked() {
+    let h = hierarchy();
+    let inter = with_aia(h.inter.clone(), "http://ocsp.root:2560/", &h.root_key);
+    let ee = gw(&h, 110);
+    let chain = CertChain {
+        ee: ee.clone(),
+        intermediates: vec![inter.clone()],
+    };
+    let (s, _) = store(&h, None, RevocationPolicy::Strict);
+    let path = s
+        .validate(&chain, &Identity::Fqdn("gw-b.example".into()), now())
+        .expect("valid path");
+    let RevocationCheck::Need(q) = s.revocation(&path, now(), &|_| None).expect("check") else {
+        panic!("nothing asked");
+    };
+    let asked: Vec<_> = q.iter().map(|q| (q.subject(), q.uris.clone())).collect();
+    assert_eq!(
+        asked,
+        vec![
+            ("C=CH, O=Test, CN=gw-b".to_string(), vec![URI.to_string()]),
+            (
+                "C=CH, O=Test, CN=Sub CA".to_string(),
+                vec!["http://ocsp.root:2560/".to_string()]
+            ),
+        ]
+    );
+    let answers = |inter_revoked: bool| {
+        let ee_der = ocsp_answer(&ee, &inter, &h.inter_key, false);
+        let inter_der = ocsp_answer(&inter, &h.root, &h.root_key, inter_revoked);
+        let inter = inter.clone();
+        move |q: &OcspQuery| {
+            let der = if q.cert == inter { &inter_der } else { &ee_der };
+            Some(q.check(der, &q.uris[0], now()).expect("checks"))
+        }
+    };
+    let good = answers(false);
+    let RevocationCheck::Done(v) = s.revocation(&path, now(), &good).expect("good") else {
+        panic!("answers given");
+    };
+    assert_eq!(
+        v,
+        vec![
+            ("C=CH, O=Test, CN=gw-b".to_string(), Revocation::OcspGood),
+            ("C=CH, O=Test, CN=Sub CA".to_string(), Revocation::OcspGood),
+        ]
+    );
+    let e = s.revocation(&path, now(), &answers(true)).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("certificate \"C=CH, O=Test, CN=Sub CA\" (serial 02) is revoked by OCSP responder http://ocsp.root:2560/"),
+        "{e}"
+    );
+    // A CRL that revokes the intermediate refuses without asking anything.
+    let (mut by_crl, _) = store(&h, None, RevocationPolicy::Relaxed);
+    by_crl.crls = vec![crl(ROOT, &h.root_key, &[2])];
+    let plain = CertChain {
+        ee: gw(&h, 111),
+        intermediates: vec![h.inter.clone()],
+    };
+    let path = by_crl
+        .validate(&plain, &Identity::Fqdn("gw-b.example".into()), now())
+        .expect("valid path");
+    let e = by_crl.revocation(&path, now(), &|_| None).unwrap_err();
+    assert!(
+        matches!(e, CertError::Revoked { ref subject, .. } if subject.contains("Sub CA")),
+        "{e:?}"
+    );
+    // Strict wants a status for the intermediate too.
+    let (mut strict, _) = store(&h, None, RevocationPolicy::Strict);
+    strict.crls = vec![crl(INTER, &h.inter_key, &[])];
+    let e = strict.revocation(&path, now(), &|_| None).unwrap_err();
+    assert!(
+        matches!(&e, CertError::RevocationUnknown { subject, policy: "strict", .. } if subject.contains("Sub CA")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn cache_keeps_answers_until_next_update_and_failures_a_minute() {
+    let mut c = OcspCache::default();
+    let t = UnixTime(1000);
+    c.insert(
+        b"a".to_vec(),
+        OcspStatus::Good {
+            until: Some(UnixTime(5000)),
+        },
+        t,
+    );
+    c.insert(b"b".to_vec(), OcspStatus::Unknown("down".into()), t);
+    c.insert(b"c".to_vec(), OcspStatus::Good { until: None }, t);
+    assert!(matches!(
+        c.get(b"a", UnixTime(5000)),
+        Some(OcspStatus::Good { .. })
+    ));
+    assert!(c.get(b"a", UnixTime(5001)).is_none());
+    assert!(c.get(b"b", UnixTime(1060)).is_some());
+    assert!(c.get(b"b", UnixTime(1061)).is_none());
+    assert!(c.get(b"c", UnixTime(1030)).is_some() && c.get(b"c", UnixTime(1031)).is_none());
+    // A nextUpdate just past still serves the check that fetched it.
+    c.insert(
+        b"d".to_vec(),
+        OcspStatus::Good {
+            until: Some(UnixTime(900)),
+        },
+        t,
+    );
+    assert!(c.get(b"d", t).is_some());
+    assert_eq!(c.len(), 4);
+    assert!(c.get(b"z", t).is_none());
 }

@@ -235,3 +235,52 @@ impl Hierarchy {
         )
     }
 }
+
+/// `c` with an OCSP responder `uri` in its authorityInfoAccess, re-signed by `key`.
+pub fn with_aia(mut c: Certificate, uri: &str, key: &p256::ecdsa::SigningKey) -> Certificate {
+    use x509_cert::ext::Extension;
+    use x509_cert::ext::pkix::{AccessDescription, AuthorityInfoAccessSyntax};
+    let aia = AuthorityInfoAccessSyntax(vec![AccessDescription {
+        access_method: der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1"),
+        access_location: GeneralName::UniformResourceIdentifier(Ia5String::new(uri).expect("ia5")),
+    }]);
+    c.tbs_certificate
+        .extensions
+        .get_or_insert_with(Vec::new)
+        .push(Extension {
+            extn_id: der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.1"),
+            critical: false,
+            extn_value: OctetString::new(aia.to_der().expect("aia")).expect("octets"),
+        });
+    resign(c, key)
+}
+
+/// A DER OCSPResponse about `cert` of `issuer`, signed by the issuer's `key`,
+/// valid over [`valid`]; revoked if `revoked`.
+pub fn ocsp_answer(
+    cert: &Certificate,
+    issuer: &Certificate,
+    key: &p256::ecdsa::SigningKey,
+    revoked: bool,
+) -> Vec<u8> {
+    use x509_ocsp::builder::OcspResponseBuilder;
+    use x509_ocsp::{CertStatus, OcspGeneralizedTime, RevokedInfo, SingleResponse};
+    let id = super::ocsp::cert_id(cert, issuer).expect("certid");
+    let v = valid();
+    let status = if revoked {
+        CertStatus::revoked(RevokedInfo {
+            revocation_time: v.not_before.into(),
+            revocation_reason: None,
+        })
+    } else {
+        CertStatus::good()
+    };
+    let single = SingleResponse::new(id, status, v.not_before.into())
+        .with_next_update(OcspGeneralizedTime::from(v.not_after));
+    OcspResponseBuilder::new(issuer.tbs_certificate.subject.clone())
+        .with_single_response(single)
+        .sign::<_, p256::ecdsa::DerSignature>(&mut key.clone(), None, v.not_before.into())
+        .expect("sign")
+        .to_der()
+        .expect("der")
+}

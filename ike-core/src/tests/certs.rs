@@ -513,3 +513,146 @@ fn distinguished_name_identities_match_the_subject() {
         "{eb:?}"
     );
 }
+
+const OCSP_EE: &str = "http://ocsp.sub.test/";
+const OCSP_SUB: &str = "http://ocsp.root.test/";
+
+/// Both sides with certificates naming OCSP responders (the end entity and
+/// the intermediate), and trust stores that ask them.
+fn ocsp_configs(h: &Hierarchy) -> (EndpointConfig, EndpointConfig) {
+    let inter = testca::with_aia(h.inter.clone(), OCSP_SUB, &h.root_key);
+    let with_ocsp = |serial, name: &str, key: PrivateKey| {
+        let ee = h.leaf(
+            serial,
+            &format!("C=CH, O=Test, CN={name}"),
+            &key,
+            valid(),
+            vec![dns(name)],
+        );
+        let ee = testca::with_aia(ee, OCSP_EE, &h.inter_key);
+        let chain = CertChain {
+            ee,
+            intermediates: vec![inter.clone()],
+        };
+        Some(Arc::new(LocalCert::new(chain, key).expect("key matches")))
+    };
+    let (mut a, mut b) = configs();
+    a.connections[0].local_cert = with_ocsp(30, "a.lanes.test", p256(70));
+    b.connections[0].local_cert = with_ocsp(31, "b.lanes.test", p256(71));
+    let store = Arc::new(TrustStore {
+        cas: vec![h.root.clone()],
+        ocsp: true,
+        ..TrustStore::default()
+    });
+    a.connections[0].remote_ca = Some(Arc::clone(&store));
+    b.connections[0].remote_ca = Some(store);
+    (a, b)
+}
+
+/// Answers every OCSP lookup `side` handed out, as its issuer would; the
+/// certificate named `revoked` is revoked. Returns the subjects asked about.
+fn answer_ocsp(p: &mut Pair, h: &Hierarchy, side: Side, revoked: &str) -> Vec<String> {
+    let mut asked = Vec::new();
+    let queries: Vec<_> = std::iter::from_fn(|| p.ep(side).poll_ocsp_query()).collect();
+    for q in queries {
+        let key = if q.issuer == h.root {
+            &h.root_key
+        } else {
+            &h.inter_key
+        };
+        let der = testca::ocsp_answer(&q.cert, &q.issuer, key, q.subject().contains(revoked));
+        let status = q
+            .check(&der, &q.uris[0], UnixTime(NOW))
+            .expect("answer checks");
+        asked.push(q.subject());
+        let now = p.time;
+        p.ep(side).handle_ocsp_status(now, &q, status);
+    }
+    asked
+}
+
+/// An IKE_AUTH that needs OCSP answers waits for them on either side
+/// (nothing is answered meanwhile, nothing is asked twice), resumes when the
+/// last one comes, and the next IKE SA is served from the cache.
+#[test]
+fn ocsp_lookups_park_ike_auth_until_answered_then_come_from_the_cache() {
+    let h = hierarchy();
+    let (a, b) = ocsp_configs(&h);
+    let mut p = pair(a, b);
+    p.a.initiate(p.time, "net").expect("initiate");
+    // B has A's IKE_AUTH (and its retransmissions) but no answers.
+    p.drive_for(std::time::Duration::from_secs(5));
+    let q1 = p.b.poll_ocsp_query().expect("lookup for A's certificate");
+    let q2 = p.b.poll_ocsp_query().expect("lookup for the intermediate");
+    assert!(
+        p.b.poll_ocsp_query().is_none(),
+        "each lookup handed out once"
+    );
+    assert_eq!(
+        (q1.subject(), q1.uris.clone(), q2.subject(), q2.uris.clone()),
+        (
+            "C=CH, O=Test, CN=a.lanes.test".to_string(),
+            vec![OCSP_EE.to_string()],
+            "C=CH, O=Test, CN=Sub CA".to_string(),
+            vec![OCSP_SUB.to_string()]
+        )
+    );
+    assert_eq!(p.b.ocsp_in_flight(), 2);
+    assert!(!up(&p.take(Side::A)) && !up(&p.take(Side::B)));
+    let b_sent = p.log.iter().filter(|(from, _)| *from == Side::B).count();
+    assert_eq!(b_sent, 1, "B answered IKE_SA_INIT only");
+    // One answer: B still waits, and asks nothing new.
+    let good = |q: &crate::pki::OcspQuery, key| {
+        let der = testca::ocsp_answer(&q.cert, &q.issuer, key, false);
+        q.check(&der, &q.uris[0], UnixTime(NOW)).expect("checks")
+    };
+    let now = p.time;
+    p.b.handle_ocsp_status(now, &q1, good(&q1, &h.inter_key));
+    assert!(p.b.poll_ocsp_query().is_none() && p.b.ocsp_in_flight() == 1);
+    p.drive_for(std::time::Duration::from_millis(100));
+    assert!(!up(&p.take(Side::B)));
+    // The last answer: B authenticates A and answers; now A waits for its own.
+    p.b.handle_ocsp_status(now, &q2, good(&q2, &h.root_key));
+    p.drive_for(std::time::Duration::from_millis(100));
+    assert!(
+        p.take(Side::B)
+            .iter()
+            .any(|e| matches!(e, Event::IkeSaUp { .. }))
+    );
+    assert!(!up(&p.take(Side::A)));
+    assert_eq!(
+        answer_ocsp(&mut p, &h, Side::A, "nothing"),
+        vec![
+            "C=CH, O=Test, CN=b.lanes.test".to_string(),
+            "C=CH, O=Test, CN=Sub CA".to_string()
+        ]
+    );
+    p.drive();
+    assert!(up(&p.take(Side::A)));
+    // A second IKE SA: both sides have the answers cached (the pair answers
+    // no lookup, so one would leave it hanging).
+    p.a.initiate(p.time, "net").expect("initiate");
+    p.drive_for(std::time::Duration::from_secs(2));
+    assert!(p.a.poll_ocsp_query().is_none() && p.b.poll_ocsp_query().is_none());
+    assert_eq!(p.a.established().len(), 2, "{:?}", p.take(Side::A));
+}
+
+/// A revoked intermediate refuses the peer, naming the certificate and the
+/// responder; the initiator sees AUTHENTICATION_FAILED.
+#[test]
+fn revoked_intermediate_by_ocsp_is_refused() {
+    let h = hierarchy();
+    let (a, b) = ocsp_configs(&h);
+    let mut p = pair(a, b);
+    p.a.initiate(p.time, "net").expect("initiate");
+    p.drive_for(std::time::Duration::from_secs(1));
+    let asked = answer_ocsp(&mut p, &h, Side::B, "Sub CA");
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    p.drive();
+    let e = refused_by_b(&mut p);
+    assert!(
+        matches!(&e, CertError::RevokedOcsp { subject, responder, .. }
+            if subject == "C=CH, O=Test, CN=Sub CA" && responder == OCSP_SUB),
+        "{e:?}"
+    );
+}
