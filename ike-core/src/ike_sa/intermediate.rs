@@ -267,3 +267,50 @@ impl IkeSa {
         self.keys.as_deref().is_some_and(ok) || prev.is_some_and(ok)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::prf::PRF_HMAC_SHA2_256;
+    use crate::wire::codec::Reader;
+    use crate::wire::payload::read_chain;
+
+    const VECTORS: &str = include_str!("../../tests/data/strongswan_pq_keys.txt");
+
+    fn value(name: &str) -> Vec<u8> {
+        let hex = VECTORS
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .expect("vector");
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    /// strongSwan 6.1's IntAuth of its IKE_INTERMEDIATE request (ML-KEM-768
+    /// key share, sent as two fragments) and response: `chain` rebuilds A
+    /// from the header and the inner payloads, and gives its IntAuth.
+    #[test]
+    fn intauth_matches_strongswan_for_request_and_response() {
+        for (n, sk_p) in [(0, "ike.sk_pi_secret.0"), (1, "ike.sk_pr_secret.0")] {
+            let ap = value(&format!("ike.intauth_a_p.{n}"));
+            let (a, p) = ap.split_at(Header::LEN + 4);
+            let first = PayloadType(a[Header::LEN]);
+            let inner = read_chain(first, &mut Reader::new(p)).expect("inner payloads");
+            assert!(matches!(inner.as_slice(), [Payload::Ke(_)]), "{inner:?}");
+            // As sent whole (A) and as its first fragment (SKF header only).
+            let mut skf = a[..Header::LEN].to_vec();
+            skf[16] = PayloadType::SKF.0;
+            skf.extend_from_slice(&[0, 0, 0, 8, 0, 1, 0, 2]);
+            let want = value(&format!("ike.intauth_n_prf_sk_px_data.{n}"));
+            for datagram in [a, &skf[..]] {
+                let got = chain(&PRF_HMAC_SHA2_256, &value(sk_p), &[], datagram, &inner);
+                assert_eq!(got, want, "IntAuth {n}");
+            }
+            // Another SK_p gives another IntAuth.
+            let other = chain(&PRF_HMAC_SHA2_256, &[0; 32], &[], a, &inner);
+            assert_ne!(other, want);
+        }
+    }
+}
