@@ -284,6 +284,15 @@ fn timed_rekeys_of_a_hybrid_sa_run_the_ike_follow_up_only() {
 
 /// Pairs where the child's ESP proposal is `esp` on both sides (per-CPU).
 fn child_pair(esp: &str, per_cpu: crate::config::PerCpu) -> Pair {
+    child_pair_with(esp, per_cpu, |_| {})
+}
+
+/// [`child_pair`] with A's child config changed by `f` first.
+fn child_pair_with(
+    esp: &str,
+    per_cpu: crate::config::PerCpu,
+    f: impl FnOnce(&mut crate::config::ChildConfig),
+) -> Pair {
     let (mut ea, mut eb) = configs();
     for (cfg, ike) in [(&mut ea, PQ), (&mut eb, PQ)] {
         with_ike(cfg, ike);
@@ -291,6 +300,7 @@ fn child_pair(esp: &str, per_cpu: crate::config::PerCpu) -> Pair {
         c.esp_proposals = vec![Proposal::parse_esp(esp).expect("esp")];
         c.per_cpu = per_cpu;
     }
+    f(&mut ea.connections[0].children[0]);
     Pair::new(ea, eb)
 }
 
@@ -338,6 +348,40 @@ fn per_cpu_child_sas_each_run_their_own_followup_exchange() {
         .count();
     assert_eq!(followups, 3, "one IKE_FOLLOWUP_KE per per-CPU SA");
     assert!(p.b.established().iter().all(|i| p.b.is_established(*i)));
+}
+
+#[test]
+fn precreated_per_cpu_child_sas_each_run_their_own_followup_exchange() {
+    use crate::config::{PerCpu, PerCpuMode};
+    use crate::ids::CpuId;
+    let mut p = child_pair_with("aes128gcm16-x25519-ke1_mlkem768", PerCpu::Yes, |c| {
+        c.per_cpu_mode = PerCpuMode::Precreate(vec![CpuId(0), CpuId(1)]);
+    });
+    p.connect();
+    let (ea, eb) = (p.take(Side::A), p.take(Side::B));
+    // The fallback SA in IKE_AUTH (no key exchange), then one SA per CPU,
+    // each by CREATE_CHILD_SA with its own IKE_FOLLOWUP_KE.
+    let (ia, ib) = (installs(&ea), installs(&eb));
+    assert_eq!(ia.len(), 3, "{ea:?}");
+    assert_eq!(ib.len(), 3, "{eb:?}");
+    let per_cpu: Vec<_> = ia.iter().filter(|i| i.resource.is_some()).collect();
+    assert_eq!(per_cpu.len(), 2);
+    for x in per_cpu {
+        let y = ib
+            .iter()
+            .find(|y| y.spi_in == x.spi_out)
+            .expect("peer half");
+        assert_eq!(*x.keys_out.encr, *y.keys_in.encr);
+        assert_eq!(
+            x.esp.additional().collect::<Vec<_>>(),
+            vec![KeId::ML_KEM_768]
+        );
+    }
+    let followups = exchanges(&p)
+        .iter()
+        .filter(|e| e.1 == ExchangeType::IKE_FOLLOWUP_KE && !e.3)
+        .count();
+    assert_eq!(followups, 2, "one IKE_FOLLOWUP_KE per precreated SA");
 }
 
 #[test]
