@@ -1,6 +1,8 @@
 #!/bin/sh
-# NAT rebinding: charon (gw-b) sits behind a port-translating NAT emulated on
-# the wire (the guest has no nftables/conntrack tools): tc pedit rewrites
+# NAT rebinding, lanes as initiator with forced encapsulation: charon (gw-b)
+# sits behind a port-translating NAT emulated on the wire (stateless, so the
+# mapping is exact; heal_nat_masq.sh runs a real masquerading NAT with lanes
+# as responder): tc pedit rewrites
 # gw-b's UDP source port 4500 to P and the destination port P back to 4500.
 # Mid-tunnel the mapping changes to Q (the old one is gone, as after a
 # conntrack flush with random ports). lanes (gw-a, encap = true) must move the

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Post-quantum interop against strongSwan charon, both roles, per-CPU SAs:
+# Post-quantum interop against strongSwan charon, both roles, per-CPU SAs
+# (precreated by lanes as initiator, on demand by charon as initiator):
 # IKE proposal aes256gcm16-prfsha384-x25519-ke1_mlkem768, so ML-KEM-768 runs
 # in an IKE_INTERMEDIATE exchange (RFC 9242, RFC 9370) before IKE_AUTH. Checks
 # that charon reports the additional key exchange, that IKE_INTERMEDIATE went
@@ -25,12 +26,14 @@ pq_case() {
 	LN_CHILD_REKEY=30s IOP_IPERF=0
 	if [ "$1" = initiator ]; then
 		step "lanes $1, IKE $PQ_IKE, ESP $PQ_ESP, Child SA rekey 30 s, lanes rekeys the IKE SA at 35 s"
-		LN_REKEY=35s SW_CONN_EXTRA=
+		# lanes precreates its per-CPU SAs (each with its own IKE_FOLLOWUP_KE);
+		# as responder it answers charon's on-demand ones.
+		LN_REKEY=35s SW_CONN_EXTRA= LN_CHILD_EXTRA='per_cpu_mode = "precreate"'
 		iop_pcpu_run lanes strongswan
 		pq_ln=gw-a pq_sw=gw-b
 	else
 		step "lanes $1, IKE $PQ_IKE, ESP $PQ_ESP, Child SA rekey 30 s, charon rekeys the IKE SA at 35 s"
-		LN_REKEY=4h SW_CONN_EXTRA='rekey_time = 35s'
+		LN_REKEY=4h SW_CONN_EXTRA='rekey_time = 35s' LN_CHILD_EXTRA=
 		iop_pcpu_run strongswan lanes
 		pq_ln=gw-b pq_sw=gw-a
 	fi

@@ -38,6 +38,9 @@ const BASE_PKGS: &[&str] = &[
     "gawk",
     "openssl",
     "tmux",
+    // A real NAT (masquerade) and its conntrack table for the NAT tests.
+    "nftables",
+    "conntrack",
 ];
 
 /// The IPsec peer in the image: Debian's strongSwan and libreswan conflict
