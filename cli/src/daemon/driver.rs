@@ -654,10 +654,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 ..
             } => {
                 if let Some(action) = closed_by_peer {
-                    tracing::info!(connection = %conn, reqid, cpu = ?resource.map(|c| c.0), close_action = ?action, "Child SA deleted by the peer");
-                }
-                if closed_by_peer == Some(ike_core::recovery::Action::Trap) {
-                    self.trap_closed_child(conn, reqid);
+                    self.closed_by_peer(conn, reqid, resource, action);
                 }
                 self.planner.child_deleted(child);
             }
@@ -673,6 +670,21 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             other => tracing::debug!(connection = %conn, "unhandled engine event {other:?}"),
         }
         self.run_planner().await;
+    }
+
+    /// The peer deleted a Child SA of child `reqid` outside a rekey: the
+    /// engine restarts it itself for `start`; `trap` is the daemon's.
+    fn closed_by_peer(
+        &mut self,
+        conn: &str,
+        reqid: u32,
+        cpu: Option<ike_core::CpuId>,
+        action: ike_core::recovery::Action,
+    ) {
+        tracing::info!(connection = %conn, reqid, cpu = ?cpu.map(|c| c.0), close_action = ?action, "Child SA deleted by the peer");
+        if action == ike_core::recovery::Action::Trap {
+            self.trap_closed_child(conn, reqid);
+        }
     }
 
     /// Answers the `lanes up` requests waiting for IKE SA `ike` of `conn`.
