@@ -477,9 +477,9 @@ fn daemon(o: &Options) -> Result<Out> {
          `swanctl --load-all`, `start_action = start`) until gw-a's kernel holds all \
          {sa2} SAs; the median of {reps} repetitions, lanes and charon interleaved; once per \
          authentication ({auths}: `psk`, and `ecdsa` with ECDSA P-256 certificates both ways \
-         from one root CA made with `pki`, every initiator connection with id `a.lanes.test` \
-         and charon with `unique = never`; the certificate target is lanes at least as fast \
-         as charon, since both pay the same signatures). both daemons run with DoS protection off (`dos_protection = no`/`false`: \
+         from one root CA made with `pki`, each initiator connection `cI` with its own \
+         certificate and key for `cI.a.lanes.test`; the certificate target is lanes at least \
+         as fast as charon, since both pay the same signatures). both daemons run with DoS protection off (`dos_protection = no`/`false`: \
          their default half-open thresholds would throttle a burst from one address), \
          charon with `ikesa_table_size = 1024`. lanes' initiator paces its `start` \
          connections (`[daemon] max_initiating`, default 64 IKE SAs in flight); charon's \
