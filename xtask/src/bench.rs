@@ -460,9 +460,9 @@ fn daemon(o: &Options) -> Result<Out> {
     let _ = writeln!(
         text,
         "In the VM guest ({} vCPUs, {}), release binaries, {}; \
-         proposals aes128gcm16-prfsha256-x25519 / aes128gcm16, PSK. Targets (issue 10): \
-         lanes<->lanes sets up IKE_SA+Child at least 2x as fast as charon<->charon; \
-         lanes' memory per IKE SA (with its per-CPU children) at most 0.5x charon's.\n",
+         proposals aes128gcm16-prfsha256-x25519 / aes128gcm16, PSK unless said. Targets: \
+         lanes<->lanes sets up IKE_SA+Child at least 2x as fast as charon<->charon with PSK \
+         and at least as fast with certificates; lanes' memory per IKE SA (with its per-CPU children) at most 0.5x charon's.\n",
         o.cpus,
         out.kernel,
         out.charon.as_deref().unwrap_or("strongSwan charon")
@@ -479,7 +479,7 @@ fn daemon(o: &Options) -> Result<Out> {
          authentication ({auths}: `psk`, and `ecdsa` with ECDSA P-256 certificates both ways \
          from one root CA made with `pki`, each initiator connection `cI` with its own \
          certificate and key for `cI.a.lanes.test`; the certificate target is lanes at least \
-         as fast as charon, since both pay the same signatures). both daemons run with DoS protection off (`dos_protection = no`/`false`: \
+         as fast as charon, since both pay the same signatures). Both daemons run with DoS protection off (`dos_protection = no`/`false`: \
          their default half-open thresholds would throttle a burst from one address), \
          charon with `ikesa_table_size = 1024`. lanes' initiator paces its `start` \
          connections (`[daemon] max_initiating`, default 64 IKE SAs in flight); charon's \
