@@ -7,6 +7,9 @@
 
 use std::collections::HashMap;
 
+mod common;
+use common::{named_hex, unhex};
+
 use ike_core::crypto::keymat::{ChildKeys, IkeKeyLengths, IkeKeys, skeyseed};
 use ike_core::crypto::prf::{PRF_HMAC_SHA2_256, prf};
 use ike_core::crypto::{
@@ -22,14 +25,6 @@ use ike_core::wire::{
 const PACKETS: &str = include_str!("data/strongswan_packets.txt");
 const PLAINS: &str = include_str!("data/strongswan_plain.txt");
 const KEYS: &str = include_str!("data/strongswan_keys.txt");
-
-fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len().is_multiple_of(2), "odd hex length");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
 
 struct Packet {
     /// Side that *received* it: 'A' (initiator) or 'B' (responder).
@@ -58,10 +53,7 @@ fn packets() -> Vec<Packet> {
 }
 
 fn keys() -> HashMap<&'static str, Vec<u8>> {
-    KEYS.lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(k, v)| (k, unhex(v)))
-        .collect()
+    named_hex(KEYS)
 }
 
 fn plains(side: char) -> Vec<Vec<u8>> {

@@ -9,6 +9,9 @@
 
 use std::collections::HashMap;
 
+mod common;
+use common::named_hex;
+
 use ike_core::crypto::auth;
 use ike_core::crypto::keymat::{
     ChildKeys, IkeKeyLengths, IkeKeys, skeyseed, skeyseed_rekey, skeyseed_rekey_additional,
@@ -25,19 +28,8 @@ const LENS: IkeKeyLengths = IkeKeyLengths {
     encr: 20,
 };
 
-fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len().is_multiple_of(2), "odd hex length");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
 fn keys() -> HashMap<&'static str, Vec<u8>> {
-    KEYS.lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(k, v)| (k, unhex(v)))
-        .collect()
+    named_hex(KEYS)
 }
 
 /// (Ni, Nr) of a logged `nonces` value (strongSwan's nonces are 32 bytes).
