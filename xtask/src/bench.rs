@@ -85,6 +85,10 @@ pub struct Options {
     /// Wall-clock limit of one VM boot of the `daemon`/`pcpu` sections, seconds.
     #[arg(long, default_value_t = 3600)]
     pub vm_timeout: u64,
+    /// Draw the charts of every `*.curve.csv` in this run folder and exit
+    /// (nothing is measured).
+    #[arg(long, value_name = "DIR")]
+    pub redraw: Option<std::path::PathBuf>,
     /// Guest memory of the VM sections, MiB (10,000 IKE SAs on both ends
     /// want more than the testbed's default).
     #[arg(long, default_value_t = 2048)]
@@ -119,6 +123,12 @@ impl From<String> for Out {
 }
 
 pub fn run(o: &Options) -> Result<()> {
+    if let Some(dir) = &o.redraw {
+        for c in chart::draw_curve_files(dir)? {
+            println!("chart: {}.svg", c.display());
+        }
+        return Ok(());
+    }
     for s in &o.only {
         if !SECTIONS.contains(&s.as_str()) {
             bail!("unknown section `{s}`; sections are {}", SECTIONS.join(","));
@@ -141,7 +151,7 @@ pub fn run(o: &Options) -> Result<()> {
             "loop" => bench_scale::daemon_loop().map(Out::from),
             "xdp" => xdp::run(o, &run),
             "xfrm" => xfrm(o, &run),
-            "daemon" => daemon(o),
+            "daemon" => daemon(o, &run),
             "pcpu" => pcpu(o),
             _ => unreachable!("section list is fixed"),
         };
@@ -435,7 +445,7 @@ fn install_ratios(ms: &[raw::Measurement]) -> Result<String> {
 }
 
 /// `daemon`: the daemon-to-daemon figures (guest script `bench-daemon`).
-fn daemon(o: &Options) -> Result<Out> {
+fn daemon(o: &Options, run: &report::Run) -> Result<Out> {
     let rss: Vec<String> = o.rss.iter().map(u32::to_string).collect();
     let mut args = format!(
         "--sas {} --reps {} --rss {} --auth {}",
@@ -502,9 +512,20 @@ fn daemon(o: &Options) -> Result<Out> {
     if !rows.is_empty() {
         let csv = bench_scale::write_csv("daemon-steps", &rows)?;
         let _ = writeln!(text, "CSV: `{}`\n", csv.display());
+        std::fs::write(
+            run.dir.join(format!("{DAEMON_CHART}.curve.csv")),
+            bench_scale::curve_csv(&rows),
+        )?;
+        let _ = writeln!(
+            text,
+            "![setup rate and memory vs IKE SAs]({DAEMON_CHART}.svg) (PNG: {DAEMON_CHART}.png)\n"
+        );
     }
     out.finish(text)
 }
+
+/// The chart of the `daemon` section's steps (drawn at the end of the run).
+const DAEMON_CHART: &str = "daemon-vs-ike-sas";
 
 /// Responder RSS by IKE SA count, lanes next to charon.
 fn rss_table(out: &GuestOut, steps: &[u32]) -> String {

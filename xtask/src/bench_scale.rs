@@ -70,6 +70,25 @@ pub(super) fn write_csv(stem: &str, rows: &[Row]) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// `rows` as a curve CSV for the charts (`bench::chart`), each metric
+/// named with its unit.
+pub(super) fn curve_csv(rows: &[Row]) -> String {
+    let mut text = format!("{}\n", super::chart::CURVE_HEADER);
+    for r in rows {
+        let metric = match r.metric.as_str() {
+            "setup_ike_sa_per_s" => "setup rate of the step (IKE SA/s)",
+            "rss_kib_per_ike_sa" => "responder RSS growth (KiB per IKE SA)",
+            m => m,
+        };
+        let _ = writeln!(
+            text,
+            "{},{},{metric},{},{},{}",
+            r.imp, r.tunnels, r.median, r.min, r.max
+        );
+    }
+    text
+}
+
 /// `loop`: the daemon loop (engine, drain, planner, recording kernel) per
 /// DPD request, soft expire and rekey response, with 10 to 10,000
 /// connections (cli bench `daemon_loop`, interleaved rounds, medians).
@@ -141,6 +160,21 @@ pub(super) fn vm_steps(out: &GuestOut, steps: &[u32]) -> (String, Vec<Row>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn curve_csv_reads_back_with_units_in_the_metric_names() {
+        let rows = [
+            Row::single("lanes", 10, "setup_ike_sa_per_s", "30.5"),
+            Row::single("charon", 10000, "rss_kib_per_ike_sa", "41.2"),
+        ];
+        let pts = crate::bench::chart::read_curve_csv(&curve_csv(&rows)).expect("curve");
+        assert_eq!(pts.len(), 2);
+        assert_eq!(pts[0].metric, "setup rate of the step (IKE SA/s)");
+        assert_eq!(
+            (pts[1].imp.as_str(), pts[1].tunnels, pts[1].median),
+            ("charon", 10000.0, 41.2)
+        );
+    }
 
     #[test]
     fn parses_csv_lines_and_rejects_short_ones() {
