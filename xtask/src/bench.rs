@@ -148,7 +148,11 @@ pub fn run(o: &Options) -> Result<()> {
         let res = match name {
             "ike" => ike(o, &run),
             "scale" => scale(o, &run),
-            "loop" => bench_scale::daemon_loop().map(Out::from),
+            "loop" => bench_scale::daemon_loop().map(|(text, targets)| Out {
+                text,
+                targets: Some(targets),
+                rows: Vec::new(),
+            }),
             "xdp" => xdp::run(o, &run),
             "xfrm" => xfrm(o, &run),
             "daemon" => daemon(o, &run),

@@ -92,7 +92,7 @@ pub(super) fn curve_csv(rows: &[Row]) -> String {
 /// `loop`: the daemon loop (engine, drain, planner, recording kernel) per
 /// DPD request, soft expire and rekey response, with 10 to 10,000
 /// connections (cli bench `daemon_loop`, interleaved rounds, medians).
-pub(super) fn daemon_loop() -> Result<String> {
+pub(super) fn daemon_loop() -> Result<(String, (usize, usize))> {
     let out = capture(util::cargo().args([
         "bench",
         "-p",
@@ -110,10 +110,20 @@ pub(super) fn daemon_loop() -> Result<String> {
         .filter(|l| !l.starts_with("@@CSV"))
         .map(|l| format!("{l}\n"))
         .collect();
-    Ok(format!(
-        "#### lanes-cli `daemon_loop` (7 interleaved rounds)\n\n```\n{text}```\n\nCSV: `{}`\n",
-        csv.strip_prefix(util::root()).unwrap_or(&csv).display()
+    Ok((
+        format!(
+            "#### lanes-cli `daemon_loop` (7 interleaved rounds)\n\n```\n{text}```\n\nCSV: `{}`\n",
+            csv.strip_prefix(util::root()).unwrap_or(&csv).display()
+        ),
+        loop_targets(&text),
     ))
+}
+
+/// (met, judged) of the bench's `ratio ... (target <= X: met|MISSED)` lines.
+fn loop_targets(text: &str) -> (usize, usize) {
+    let judged: Vec<&str> = text.lines().filter(|l| l.contains("(target ")).collect();
+    let met = judged.iter().filter(|l| l.ends_with(": met)")).count();
+    (met, judged.len())
 }
 
 /// The `daemon` section's RSS steps: per step and daemon, the setup rate of
@@ -160,6 +170,14 @@ pub(super) fn vm_steps(out: &GuestOut, steps: &[u32]) -> (String, Vec<Row>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loop_targets_count_met_and_missed_ratios() {
+        let out = "ratio 10000/10 (a): 0.63 (target <= 1.2: met)\n\
+                   ratio 10000/10 (b): 1.23 (target <= 1.2: MISSED)\nother line\n";
+        assert_eq!(loop_targets(out), (1, 2));
+        assert_eq!(loop_targets("no ratios"), (0, 0));
+    }
 
     #[test]
     fn curve_csv_reads_back_with_units_in_the_metric_names() {
