@@ -322,16 +322,16 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     /// The peer deleted a Child SA of child `reqid` whose `close_action` is
     /// `trap`: its trap comes back, on this IKE SA's connection only.
     pub(super) fn trap_closed_child(&mut self, conn: &str, reqid: u32) {
-        let Some(c) = self.conns.get_mut(conn) else {
+        let Some(i) = self
+            .conns
+            .get(conn)
+            .and_then(|c| c.plan.children.iter().position(|ch| ch.reqid == reqid))
+        else {
             return;
         };
-        if let Some(ch) = c.plan.children.iter_mut().find(|ch| ch.reqid == reqid) {
-            if ch.trap_policies.is_empty() {
-                ch.trap_policies = ch.revival_traps.clone();
-            }
-            tracing::info!(connection = %conn, child = %ch.name, "installing the trap: traffic negotiates the Child SA again");
+        if let Ok(i) = u16::try_from(i) {
+            self.arm_traps(conn, &[i]);
         }
-        self.planner.trap_child(conn, reqid);
     }
 
     /// Initiates the connections whose revival is due.

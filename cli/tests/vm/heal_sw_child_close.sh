@@ -71,7 +71,7 @@ topo_ping 3 || die "no ping through the plain tunnel"
 spi=$(heal_ike_spi gw-a)
 sw gw-b --terminate --child net --timeout 10 >"$IOP/terminate.out" 2>&1 || { cat "$IOP/terminate.out"; die "swanctl --terminate --child net"; }
 wait_for 10 iop_no_sas gw-a || die "lanes kept the SAs of the deleted child"
-iop_log_has gw-a 'installing the trap' 5 || die "lanes did not log the trap"
+iop_log_has gw-a 'installing traps' 5 || die "lanes did not log the trap"
 nsx gw-a ip xfrm policy | grep -q 'dir out' || die "no outbound policy (trap) after the peer deleted the child"
 echo "no SA, outbound trap policy held:"
 nsx gw-a ip xfrm policy | grep -A2 'dir out' | head -3

@@ -5,7 +5,7 @@
 //! Inputs: connection loads and unloads ([`Planner::load`],
 //! [`Planner::unload`], [`Planner::down`], [`Planner::install_traps`]), the
 //! engine's events ([`Planner::child_ready`], [`Planner::child_rekeyed`],
-//! [`Planner::child_deleted`], [`Planner::trap_child`], [`Planner::group_full`]) and the results of
+//! [`Planner::child_deleted`], [`Planner::group_full`]) and the results of
 //! the ops it asked for ([`Planner::handle_results`]).
 //!
 //! Outputs: [`Planner::poll_batch`] hands out one [`Batch`] of kernel
@@ -177,26 +177,6 @@ impl Planner {
     /// `Event::ChildSaRekeyed`: install `new`, then remove `old`.
     pub fn child_rekeyed(&mut self, conn: &str, old: ChildSaId, new: &ChildSaInstall) {
         self.start_install(conn, new, Some(old));
-    }
-
-    /// The peer deleted a Child SA of child `reqid` whose `close_action` is
-    /// `trap` (call before [`Planner::child_deleted`]): the child's trap
-    /// policies are held from now on, so its policies turn into the trap's
-    /// instead of going (no packet leaves unprotected meanwhile), and the
-    /// next packet raises an acquire (charon child_delete.c installs the
-    /// trap likewise).
-    pub fn trap_child(&mut self, conn: &str, reqid: u32) {
-        let Some(ch) = self
-            .plans
-            .get_mut(conn)
-            .and_then(|cs| cs.iter_mut().find(|c| c.reqid == reqid))
-        else {
-            return;
-        };
-        if ch.trap_policies.is_empty() {
-            ch.trap_policies = ch.revival_traps.clone();
-        }
-        self.queue.push_back(Work::Traps(conn.to_string()));
     }
 
     /// `Event::ChildSaDeleted`: remove it, or stop its install.

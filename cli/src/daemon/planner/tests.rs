@@ -770,7 +770,7 @@ fn a_child_the_peer_closes_with_close_action_trap_keeps_its_policies_as_a_trap()
     let mut net = plan(true, false, OffloadMode::No);
     let trapped = plan(true, true, OffloadMode::No);
     net.revival_traps = trapped.trap_policies.clone();
-    h.p.load(CONN, &[net]);
+    h.p.load(CONN, std::slice::from_ref(&net));
     h.p.child_ready(CONN, &child(1, true, None));
     h.run();
     let installed: HashSet<PolicyId> = h.k.policies.keys().copied().collect();
@@ -783,11 +783,14 @@ fn a_child_the_peer_closes_with_close_action_trap_keeps_its_policies_as_a_trap()
     plain.p.child_deleted(ChildSaId(1));
     plain.run();
     assert!(plain.k.policies.is_empty());
-    // With it, the trap is held before the child lets go: the selectors stay
-    // covered throughout (no batch deletes a policy), and the out policy
-    // raises per-CPU acquires.
+    // With it, the daemon loads the child with its trap (as `arm_traps`
+    // does) before the delete: the trap is held before the child lets go, the
+    // selectors stay covered throughout (no batch deletes a policy), and the
+    // out policy raises per-CPU acquires.
     h.batches.clear();
-    h.p.trap_child(CONN, REQID);
+    let mut trapping = net.clone();
+    trapping.trap_policies = trapping.revival_traps.clone();
+    h.p.load(CONN, &[trapping]);
     h.p.child_deleted(ChildSaId(1));
     h.run();
     assert!(h.k.sas.is_empty());
@@ -800,9 +803,5 @@ fn a_child_the_peer_closes_with_close_action_trap_keeps_its_policies_as_a_trap()
     );
     assert!(h.out_policy().cpu_acquire);
     assert!(!h.p.traps().is_empty());
-    // An unknown reqid changes nothing.
-    h.p.trap_child(CONN, REQID + 1);
-    h.run();
-    assert_eq!(h.k.policies.len(), 3);
     h.check_converged();
 }
