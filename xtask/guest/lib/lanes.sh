@@ -34,6 +34,7 @@ lanes_conf() {
 	cat >"$file" <<CONF
 [daemon]
 listen = ["$my"]
+${LN_DAEMON_EXTRA:-}
 
 [connections.peer]
 local_addrs = ["$my"]

@@ -340,30 +340,30 @@ iop_ping_wait() {
 }
 
 # iop_rekey_run DRIVER: per-CPU tunnel (lanes initiator on gw-a, charon on
-# gw-b), the side DRIVER (lanes|strongswan) rekeys Child SAs every 30 s and the
-# IKE SA every 50 s; pings run on every CPU for 80 s. Afterwards every
+# gw-b), the side DRIVER (lanes|strongswan) rekeys Child SAs every 15 s and the
+# IKE SA every 25 s; pings run on every CPU for 40 s. Afterwards every
 # outbound SA has a new SPI, every CPU still has exactly one outbound SA and
 # the fallback SA exists, the IKE SA was rekeyed, and loss stays below 5 %.
 iop_rekey_run() {
 	IOP_IPERF=0
 	if [ "$1" = lanes ]; then
-		LN_CHILD_REKEY=30s LN_REKEY=50s
+		LN_CHILD_REKEY=15s LN_REKEY=25s
 	else
-		SW_CHILD_EXTRA='rekey_time = 30s'
-		SW_CONN_EXTRA='rekey_time = 50s'
+		SW_CHILD_EXTRA='rekey_time = 15s'
+		SW_CONN_EXTRA='rekey_time = 25s'
 	fi
 	iop_pcpu_run lanes strongswan
 	before=$(iop_out_spis gw-a)
 	ike_before=$(ln_json gw-a | grep '"spi_i"' | head -1)
 	echo "gw-a outbound SAs before: $before ($ike_before)"
-	step "pings on every CPU for 80 s while $1 rekeys"
-	iop_ping_bg 80
+	step "pings on every CPU for 40 s while $1 rekeys"
+	iop_ping_bg 40
 	iop_ping_wait 5
 	after=$(iop_out_spis gw-a)
 	ike_after=$(ln_json gw-a | grep '"spi_i"' | head -1)
 	echo "gw-a outbound SAs after: $after ($ike_after)"
 	for sa in $before; do
-		echo " $after " | grep -q " ${sa%%:*}:" && die "outbound SA ${sa%%:*} was not rekeyed in 80 s"
+		echo " $after " | grep -q " ${sa%%:*}:" && die "outbound SA ${sa%%:*} was not rekeyed in 40 s"
 	done
 	cpus=$(echo "$after" | tr ' ' '\n' | grep -v ':-$' | grep . | cut -d: -f2 | sort -n | tr '\n' ' ')
 	echo "$after" | tr ' ' '\n' | grep -q ':-$' || die "no fallback SA after the rekeys"
