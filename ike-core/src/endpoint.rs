@@ -34,6 +34,11 @@ pub enum KernelEvent {
         cpu: Option<u32>,
         /// The acquire sequence number (reused when installing).
         seq: u32,
+        /// The IKE SA whose Child SAs the policy belongs to, when the daemon
+        /// knows it (a policy of negotiated selectors, not a trap): the new
+        /// Child SA is negotiated there rather than on any IKE SA of the
+        /// connection.
+        ike: Option<IkeSaId>,
     },
     /// XFRM_MSG_EXPIRE for an SA: `hard` deletes, soft rekeys.
     Expire {
@@ -812,7 +817,12 @@ impl Endpoint {
     /// Feeds a kernel event (acquire or expire).
     pub fn handle_kernel(&mut self, now: Instant, ev: KernelEvent) {
         match ev {
-            KernelEvent::Acquire { reqid, cpu, seq } => self.acquire(now, reqid, cpu, seq),
+            KernelEvent::Acquire {
+                reqid,
+                cpu,
+                seq,
+                ike,
+            } => self.acquire(now, reqid, cpu, seq, ike),
             KernelEvent::Expire { spi, hard } => {
                 let owners = self.index.by_esp(spi);
                 for &id in owners.iter().flat_map(Owners::as_slice) {
@@ -831,23 +841,36 @@ impl Endpoint {
         self.finish(now);
     }
 
-    fn acquire(&mut self, now: Instant, reqid: u32, cpu: Option<u32>, seq: u32) {
+    fn acquire(
+        &mut self,
+        now: Instant,
+        reqid: u32,
+        cpu: Option<u32>,
+        seq: u32,
+        ike: Option<IkeSaId>,
+    ) {
         let Some((conn, cfg)) = self.conns.by_reqid(reqid) else {
             tracing::debug!(reqid, "acquire for unknown reqid");
             return;
         };
         let cpu = cpu.map(CpuId);
         let sas = &self.sas;
-        let existing = self
-            .index
-            .of_conn(conn)
-            .filter_map(|id| Some((id, sas.get(&id)?)))
-            .filter(|(_, s)| {
-                s.announced && !s.is_dead() && !matches!(s.state, State::Closing | State::Replaced)
-            })
-            .filter(|(_, s)| s.initiator || s.is_established())
-            .max_by_key(|(id, s)| (s.is_established(), *id))
-            .map(|(id, _)| id);
+        let usable = |s: &IkeSa| {
+            s.announced && !s.is_dead() && !matches!(s.state, State::Closing | State::Replaced)
+        };
+        let named = ike.filter(|id| {
+            sas.get(id)
+                .is_some_and(|s| s.conn == conn && usable(s) && s.is_established())
+        });
+        let existing = named.or_else(|| {
+            self.index
+                .of_conn(conn)
+                .filter_map(|id| Some((id, sas.get(&id)?)))
+                .filter(|(_, s)| usable(s))
+                .filter(|(_, s)| s.initiator || s.is_established())
+                .max_by_key(|(id, s)| (s.is_established(), *id))
+                .map(|(id, _)| id)
+        });
         match existing {
             Some(id) => {
                 self.with_sa(id, |sa, ctx| sa.acquire(ctx, now, cfg, cpu, Some(seq)));

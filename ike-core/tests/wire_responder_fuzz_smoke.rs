@@ -130,6 +130,7 @@ fn acquire(cpu: u32) -> KernelEvent {
         reqid: 1,
         cpu: Some(cpu),
         seq: cpu + 10,
+        ike: None,
     }
 }
 

@@ -1,9 +1,10 @@
 //! How lanes recognises its own kernel state: by **reqid**.
 //!
 //! * Every SA lanes installs has a reqid in `REQID_BASE ..= REQID_BASE +
-//!   0xfffe` (`0x6c6e0000..=0x6c6efffe`, "ln" in the top half); the
-//!   daemon allocates one reqid per Child SA config/traffic selector pair
-//!   ([`reqid`]).
+//!   0xfffe` (`0x6c6e0000..=0x6c6efffe`, "ln" in the top half; one per
+//!   Child SA config, [`reqid`]) or in `SET_REQID_BASE ..` (`0x6d000000 ..=
+//!   0x6dffffff`; one per negotiated selector set that differs from its
+//!   config's, [`set_reqid`]).
 //! * Every policy lanes installs carries at least one template with such a
 //!   reqid. Lanes installs no template-less (bypass/block) policies, so a
 //!   policy without a lanes reqid is never lanes'.
@@ -29,6 +30,10 @@ pub const REQID_BASE: u32 = 0x6c6e_0000;
 pub const REQID_COUNT: u32 = 0x1_0000;
 /// Reqid of capability-probe SAs.
 pub const PROBE_REQID: Reqid = Reqid(REQID_BASE + REQID_COUNT - 1);
+/// First reqid of lanes' per-selector-set range.
+pub const SET_REQID_BASE: u32 = 0x6d00_0000;
+/// Number of reqids in the per-selector-set range.
+pub const SET_REQID_COUNT: u32 = 0x0100_0000;
 
 /// The `n`-th lanes reqid (`n < 0xffff`).
 pub fn reqid(n: u16) -> Result<Reqid, SpecError> {
@@ -39,9 +44,22 @@ pub fn reqid(n: u16) -> Result<Reqid, SpecError> {
     Ok(Reqid(r))
 }
 
-/// True for reqids in lanes' range (probe included).
+/// The `n`-th reqid of the per-selector-set range (`n < SET_REQID_COUNT`).
+pub fn set_reqid(n: u32) -> Result<Reqid, SpecError> {
+    if n >= SET_REQID_COUNT {
+        return Err(SpecError::ForeignReqid(SET_REQID_BASE.wrapping_add(n)));
+    }
+    Ok(Reqid(SET_REQID_BASE + n))
+}
+
+/// True for reqids in lanes' ranges (probe included).
 pub fn is_ours(r: Reqid) -> bool {
-    r.0.wrapping_sub(REQID_BASE) < REQID_COUNT
+    r.0.wrapping_sub(REQID_BASE) < REQID_COUNT || is_set_reqid(r)
+}
+
+/// True for a reqid of the per-selector-set range.
+pub fn is_set_reqid(r: Reqid) -> bool {
+    r.0.wrapping_sub(SET_REQID_BASE) < SET_REQID_COUNT
 }
 
 /// True for an SA lanes installed.
@@ -133,5 +151,9 @@ mod tests {
         assert!(!is_ours(Reqid(1)));
         assert_eq!(reqid(5), Ok(Reqid(0x6c6e_0005)));
         assert!(reqid(0xffff).is_err());
+        assert_eq!(set_reqid(0), Ok(Reqid(SET_REQID_BASE)));
+        assert!(is_ours(Reqid(0x6dff_ffff)) && is_set_reqid(Reqid(0x6dff_ffff)));
+        assert!(!is_ours(Reqid(0x6e00_0000)) && !is_set_reqid(Reqid(REQID_BASE)));
+        assert!(set_reqid(SET_REQID_COUNT).is_err());
     }
 }

@@ -461,17 +461,28 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 return;
             }
         };
-        let Some(conn) = self.by_reqid.get(&reqid) else {
+        // A negotiated selector set's reqid stands for its config's reqid on
+        // the IKE SA that negotiated it.
+        let (cfg_reqid, ike) = match self.planner.set_owner(reqid) {
+            Some(o) => (o.cfg, Some(o.ike)),
+            None => (reqid, None),
+        };
+        let Some(conn) = self.by_reqid.get(&cfg_reqid) else {
             tracing::debug!(reqid, "kernel event for a reqid that is not ours");
             return;
         };
         match ev {
-            KernelEvent::Acquire {
-                reqid, cpu, seq, ..
-            } => {
+            KernelEvent::Acquire { cpu, seq, .. } => {
                 tracing::info!(connection = %conn, reqid, ?cpu, seq, "acquire");
-                self.ep
-                    .handle_kernel(now, ike_core::KernelEvent::Acquire { reqid, cpu, seq });
+                self.ep.handle_kernel(
+                    now,
+                    ike_core::KernelEvent::Acquire {
+                        reqid: cfg_reqid,
+                        cpu,
+                        seq,
+                        ike,
+                    },
+                );
             }
             KernelEvent::Expire { spi: 0, .. } => {
                 // A larval (acquire) state timed out; the kernel acquires again on traffic.

@@ -143,14 +143,15 @@ pub fn is_fallback_demotion(
         && lifetimes.soft.add_seconds == Some(FALLBACK_DEMOTE_SECS)
 }
 
-/// The inbound and outbound SA of a negotiated Child SA.
+/// The inbound and outbound SA of a negotiated Child SA, with kernel reqid `reqid`.
 pub fn child_sas(
     inst: &ChildSaInstall,
+    reqid: u32,
     caps: Caps,
     replay_window: u32,
 ) -> Result<(SaSpec, SaSpec)> {
     let (l, r) = (inst.local.ip(), inst.remote.ip());
-    let reqid = Reqid(inst.reqid);
+    let reqid = Reqid(reqid);
     let lifetimes = lifetimes(inst.hard_lifetime, inst.volume);
     let pcpu = inst.resource.map(|c| CpuId(c.0));
     if pcpu.is_some() && !caps.per_cpu {

@@ -7,7 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use ike_core::{ChildConfig, ConnectionConfig, CpuId, Identity, PerCpu, PerCpuMode, Psk};
+use ike_core::{
+    ChildConfig, ConnectionConfig, CpuId, Identity, PerCpu, PerCpuMode, Psk, TrafficSelector,
+};
 use xfrm_offload::{OffloadMode, PolicySpec};
 
 use super::kernel::policies;
@@ -22,8 +24,12 @@ pub const POLICY_PRIORITY: u32 = 200_000;
 pub struct ChildPlan {
     /// Child name.
     pub name: String,
-    /// Kernel reqid.
+    /// Kernel reqid of the config (its traps, and its Child SAs negotiated
+    /// with `selectors`; other selector sets get their own, see
+    /// `planner::reqids`).
     pub reqid: u32,
+    /// The configured (local, remote) selectors; empty is `dynamic`.
+    pub selectors: (Vec<TrafficSelector>, Vec<TrafficSelector>),
     /// Start action.
     pub start_action: StartAction,
     /// Part of an RFC 9611 group.
@@ -152,9 +158,9 @@ fn unspecified_like(other: Option<&IpAddr>) -> IpAddr {
 
 /// Configured subnets; empty stays empty: `dynamic`, resolved by the engine to
 /// the IKE SA's own addresses (never 0.0.0.0/0).
-fn selectors(list: &[Subnet]) -> Vec<ike_core::TrafficSelector> {
+fn selectors(list: &[Subnet]) -> Vec<TrafficSelector> {
     list.iter()
-        .map(|s| ike_core::TrafficSelector::subnet(s.addr, s.prefix))
+        .map(|s| TrafficSelector::subnet(s.addr, s.prefix))
         .collect()
 }
 
@@ -319,6 +325,7 @@ fn child(
     let plan = ChildPlan {
         name: chname.to_string(),
         reqid,
+        selectors: (cc.local_ts.clone(), cc.remote_ts.clone()),
         start_action: ch.start_action,
         per_cpu: per_cpu_sas.enabled(),
         offload: offload(ch.hw_offload),
@@ -508,7 +515,7 @@ secret = "x"
             "10.0.0.1".parse().expect("ip"),
             "203.0.113.7".parse().expect("ip"),
         );
-        let all = ike_core::TrafficSelector::subnet(Ipv4Addr::UNSPECIFIED.into(), 0);
+        let all = TrafficSelector::subnet(Ipv4Addr::UNSPECIFIED.into(), 0);
         let (local, remote) = cc.selectors(hub, peer);
         let ts_r = ike_core::config::narrow(&remote, &[all]);
         let ts_l = ike_core::config::narrow(&local, &[all]);

@@ -211,6 +211,7 @@ impl Sim {
                     reqid: reqid(plain),
                     cpu: cpu.map(u32::from),
                     seq: seq.into(),
+                    ike: None,
                 };
                 self.ep(peer).handle_kernel(now, ev);
             }

@@ -256,6 +256,7 @@ pub fn real_session() -> Vec<Transmit> {
         reqid: NET_REQID,
         cpu: Some(0),
         seq: 1,
+        ike: None,
     };
     a.handle_kernel(now, acquire);
     sent.extend(ping_pong(&mut a, &mut b, now));

@@ -667,6 +667,7 @@ fn kernel_expires_rekey_and_delete() {
             reqid: 99,
             cpu: None,
             seq: 1,
+            ike: None,
         },
     );
     assert!(p.a.poll_transmit(p.time).is_none());

@@ -544,3 +544,50 @@ fn notify_bytes_match_strongswan() {
         ]
     );
 }
+
+/// The responder's IKE SAs, from its `IkeSaUp` events.
+fn b_ike_sas(events: &[Event]) -> Vec<crate::ids::IkeSaId> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::IkeSaUp { ike, .. } => Some(*ike),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_acquire_naming_its_ike_sa_is_negotiated_there() {
+    let (mut a, b) = per_cpu_configs();
+    // Two IKE SAs of one connection: no INITIAL_CONTACT to close the first.
+    a.connections[0].initial_contact = false;
+    let mut p = Pair::new(a, b);
+    p.connect();
+    p.connect();
+    let eb = p.take(Side::B);
+    let sas = b_ike_sas(&eb);
+    assert_eq!(sas.len(), 2, "two IKE SAs of one connection on B");
+    p.take(Side::A);
+    // A per-CPU acquire of the older IKE SA's selectors goes there, not to
+    // the newest IKE SA of the connection.
+    let now = p.time;
+    p.b.handle_kernel(
+        now,
+        crate::endpoint::KernelEvent::Acquire {
+            reqid: 1,
+            cpu: Some(1),
+            seq: 3,
+            ike: Some(sas[0]),
+        },
+    );
+    p.drive();
+    let eb = p.take(Side::B);
+    let new = installs(&eb);
+    assert_eq!(new.len(), 1, "one per-CPU Child SA");
+    assert_eq!((new[0].ike, new[0].resource), (sas[0], Some(CpuId(1))));
+    // Without the hint, the newest established IKE SA of the connection.
+    p.acquire(Side::B, 1, Some(0), 4);
+    p.drive();
+    let eb = p.take(Side::B);
+    assert_eq!(installs(&eb)[0].ike, sas[1]);
+}

@@ -322,8 +322,15 @@ impl Pair {
 
     pub(crate) fn acquire(&mut self, side: Side, reqid: u32, cpu: Option<u32>, seq: u32) {
         let now = self.time;
-        self.ep(side)
-            .handle_kernel(now, KernelEvent::Acquire { reqid, cpu, seq });
+        self.ep(side).handle_kernel(
+            now,
+            KernelEvent::Acquire {
+                reqid,
+                cpu,
+                seq,
+                ike: None,
+            },
+        );
     }
 
     pub(crate) fn events(&mut self, s: Side) -> &mut Vec<Event> {

@@ -40,6 +40,7 @@ impl Planner {
         let Some(rec) = self.draining.remove(&id) else {
             return Vec::new();
         };
+        self.reqids.release(rec.reqid, id);
         let mut ops = Vec::new();
         if self.binds.contains_key(&rec.sa_in.spi.0) {
             ops.push(Op::Unbind {

@@ -10,15 +10,16 @@ use super::ops::{Done, Op, OpResult, Output};
 use super::tables::{ChildRecord, Holder};
 use super::{Planner, Receipt, Step, Work};
 use crate::control::SteeringState;
+use crate::daemon::backend::Caps;
 use crate::daemon::kernel::{self, esp_name};
-use crate::daemon::plan::POLICY_PRIORITY;
+use crate::daemon::plan::{ChildPlan, POLICY_PRIORITY};
 
 /// One Child SA on its way into the kernel.
 #[derive(Debug)]
 pub(super) struct Install {
     pub(super) child: ChildSaId,
     /// What `status` shows once installed.
-    rec: ChildRecord,
+    pub(super) rec: ChildRecord,
     /// Inbound and outbound SA (moved into the ops when sent).
     sas: Vec<SaSpec>,
     offload: OffloadMode,
@@ -79,7 +80,7 @@ impl Planner {
     }
 
     fn build(
-        &self,
+        &mut self,
         conn: &str,
         inst: &ChildSaInstall,
         replaces: Option<ChildSaId>,
@@ -89,8 +90,30 @@ impl Planner {
             .get(conn)
             .and_then(|cs| cs.iter().find(|c| c.reqid == inst.reqid))
             .ok_or("the Child SA's reqid matches no configured child")?;
-        let (mut sa_in, mut sa_out) =
-            kernel::child_sas(inst, self.caps, plan.replay_window).map_err(|e| format!("{e:#}"))?;
+        let negotiated = (&inst.local_ts[..], &inst.remote_ts[..]);
+        let reqid = if negotiated == (&plan.selectors.0[..], &plan.selectors.1[..]) {
+            plan.reqid
+        } else {
+            self.reqids
+                .take(conn, plan.reqid, negotiated, inst.child, inst.ike)?
+        };
+        let built = Self::build_with(plan, self.caps, inst, reqid, conn, replaces);
+        if built.is_err() {
+            self.reqids.release(reqid, inst.child);
+        }
+        built
+    }
+
+    fn build_with(
+        plan: &ChildPlan,
+        caps: Caps,
+        inst: &ChildSaInstall,
+        reqid: u32,
+        conn: &str,
+        replaces: Option<ChildSaId>,
+    ) -> Result<Install, String> {
+        let (mut sa_in, mut sa_out) = kernel::child_sas(inst, reqid, caps, plan.replay_window)
+            .map_err(|e| format!("{e:#}"))?;
         plan.route.apply_sa(&mut sa_in, xfrm_offload::SaDir::In);
         plan.route.apply_sa(&mut sa_out, xfrm_offload::SaDir::Out);
         let blocks = kernel::blocks(&inst.local_ts, &inst.remote_ts)
@@ -100,7 +123,7 @@ impl Planner {
             inst.remote.ip(),
             &blocks,
             plan.tunnel,
-            inst.reqid,
+            reqid,
             inst.per_cpu,
             POLICY_PRIORITY,
         );
@@ -109,7 +132,7 @@ impl Planner {
             conn: conn.to_string(),
             ike: inst.ike,
             name: inst.name.clone(),
-            reqid: inst.reqid,
+            reqid,
             sa_in: sa_in.id(),
             sa_out: sa_out.id(),
             cpu: inst.resource.map(|c| c.0),
@@ -240,6 +263,7 @@ impl Planner {
     /// (a shared one goes back to what its other holders want), its SAs.
     fn roll_back(&mut self, i: Box<Install>, why: Option<String>) {
         let r = &i.rec;
+        self.reqids.release(r.reqid, i.child);
         let holder = holder_of(i.child, r);
         for p in &r.policies {
             self.policies.release(p, &holder);

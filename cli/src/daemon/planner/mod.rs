@@ -35,6 +35,7 @@ mod drain;
 mod install;
 mod moved;
 pub mod ops;
+pub mod reqids;
 pub mod tables;
 #[cfg(test)]
 mod tests;
@@ -46,6 +47,7 @@ use xfrm_offload::{PolicyId, SaId};
 
 use self::install::Install;
 pub use self::ops::{Batch, Done, Op, OpResult, Output};
+pub use self::reqids::SetOwner;
 pub use self::tables::ChildRecord;
 use self::tables::{Group, Holder, Policies};
 use super::backend::Caps;
@@ -125,6 +127,8 @@ pub struct Planner {
     binds: BTreeMap<u32, u32>,
     /// Per-CPU groups with CPU_ACQUIRE off (TS_MAX_QUEUE).
     paused: BTreeSet<Group>,
+    /// Reqids of negotiated selector sets.
+    reqids: reqids::SetReqids,
     queue: VecDeque<Work>,
     inflight: Option<Inflight>,
     next_batch: u64,
@@ -191,9 +195,11 @@ impl Planner {
             return;
         }
         let mut queued = false;
+        let reqids = &mut self.reqids;
         self.queue.retain_mut(|w| match w {
             Work::Install(i) if i.child == child => {
                 queued = true;
+                reqids.release(i.rec.reqid, child);
                 false
             }
             Work::Ops(_, Step::Sas(i) | Step::Policies(i)) if i.child == child => {
@@ -269,6 +275,12 @@ impl Planner {
     /// An installed Child SA.
     pub fn child(&self, id: ChildSaId) -> Option<&ChildRecord> {
         self.children.get(&id)
+    }
+
+    /// What a kernel reqid of a negotiated selector set stands for (`None`
+    /// for a config's reqid).
+    pub fn set_owner(&self, reqid: u32) -> Option<SetOwner<'_>> {
+        self.reqids.owner(reqid)
     }
 
     /// Installed Child SAs.
@@ -366,6 +378,7 @@ impl Planner {
             let Some(rec) = self.children.remove(id) else {
                 continue;
             };
+            self.reqids.release(rec.reqid, *id);
             if self.binds.contains_key(&rec.sa_in.spi.0) {
                 unbinds.push(Op::Unbind {
                     spi: rec.sa_in.spi.0,

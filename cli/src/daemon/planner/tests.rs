@@ -52,6 +52,7 @@ fn plan(per_cpu: bool, trap: bool, offload: OffloadMode) -> ChildPlan {
     ChildPlan {
         name: "net".into(),
         reqid: REQID,
+        selectors: (local_ts(), remote_ts()),
         start_action: if trap {
             StartAction::Trap
         } else {
@@ -717,7 +718,7 @@ fn the_outbound_fallback_sa_is_demoted_and_its_soft_expire_is_not_a_rekey() {
     .with_default_life();
     let with = |mut c: ChildSaInstall| {
         c.volume = volume;
-        child_sas(&c, caps(), 32).expect("sas")
+        child_sas(&c, c.reqid, caps(), 32).expect("sas")
     };
     let (fb_in, fb_out) = with(child(1, true, None));
     assert_eq!(
@@ -803,5 +804,84 @@ fn a_child_the_peer_closes_with_close_action_trap_keeps_its_policies_as_a_trap()
     );
     assert!(h.out_policy().cpu_acquire);
     assert!(!h.p.traps().is_empty());
+    h.check_converged();
+}
+
+/// Child SA `n` of IKE SA `ike`, narrowed to the peer host `peer`.
+fn narrowed(n: u64, ike: u64, peer: &str, cpu: Option<u32>) -> ChildSaInstall {
+    let mut c = child(n, true, cpu);
+    c.ike = IkeSaId(ike);
+    c.remote_ts = vec![ike_core::TrafficSelector::host(ip(peer))];
+    c
+}
+
+#[test]
+fn each_negotiated_selector_set_gets_its_own_reqid_freed_with_its_last_child_sa() {
+    let mut h = Harness::new(false);
+    h.p.load(CONN, &[plan(true, false, OffloadMode::No)]);
+    h.run();
+    // Two peers' per-CPU groups (fallback + CPU 0 each), and one Child SA
+    // with the config's own selectors.
+    for c in [
+        narrowed(1, 1, "192.168.2.1", None),
+        narrowed(2, 1, "192.168.2.1", Some(0)),
+        narrowed(3, 2, "192.168.2.2", None),
+        narrowed(4, 2, "192.168.2.2", Some(0)),
+        child(5, false, None),
+    ] {
+        h.p.child_ready(CONN, &c);
+    }
+    h.run();
+    let reqid = |n| h.p.child(ChildSaId(n)).expect("record").reqid;
+    assert_eq!(reqid(1), reqid(2), "a group shares its selectors' reqid");
+    assert_ne!(
+        reqid(1),
+        reqid(3),
+        "another peer's selectors: another reqid"
+    );
+    assert_eq!(
+        reqid(5),
+        REQID,
+        "the config's selectors keep the config's reqid"
+    );
+    for n in [1, 3] {
+        assert!(xfrm_offload::tag::is_set_reqid(xfrm_offload::Reqid(reqid(
+            n
+        ))));
+        let owner = h.p.set_owner(reqid(n)).expect("owner");
+        assert_eq!(
+            (owner.conn, owner.cfg, owner.ike),
+            (CONN, REQID, IkeSaId(n / 2 + 1))
+        );
+    }
+    // Every policy's template carries the reqid of the selector set it is for.
+    for p in h.k.policies.values() {
+        let (src, dst) = (&p.selector.src, &p.selector.dst);
+        let peer = dst.addr() == ip("192.168.2.2") || src.addr() == ip("192.168.2.2");
+        let want = if dst.prefix_len() == 24 && src.prefix_len() == 24 {
+            REQID
+        } else if peer {
+            reqid(3)
+        } else {
+            reqid(1)
+        };
+        assert_eq!(p.templates[0].reqid.0, want, "{p:?}");
+    }
+    h.check_converged();
+    let first = reqid(1);
+    h.p.child_deleted(ChildSaId(1));
+    h.run();
+    assert!(h.p.set_owner(first).is_some(), "CPU 0's SA still uses it");
+    h.p.child_deleted(ChildSaId(2));
+    h.run();
+    assert_eq!(h.p.set_owner(first), None, "freed with its last Child SA");
+    h.check_converged();
+    // A failed install gives its reqid back.
+    assert_eq!(h.p.reqids.len(), 1);
+    h.k.fail_at = Some(h.k.adds + 1);
+    h.p.child_ready(CONN, &narrowed(6, 3, "192.168.2.3", None));
+    h.run();
+    assert!(h.deleted(6), "the engine is told to delete it");
+    assert_eq!(h.p.reqids.len(), 1, "no reqid kept for the failed install");
     h.check_converged();
 }
