@@ -112,10 +112,31 @@ type Aes192Gcm = AesGcm<Aes192, U12>;
 type Aes256Gcm = AesGcm<Aes256, U12>;
 
 enum AeadCipher {
-    Gcm128(Box<Aes128Gcm>),
-    Gcm192(Box<Aes192Gcm>),
-    Gcm256(Box<Aes256Gcm>),
+    Gcm(GcmKey),
     ChaCha(Box<ChaCha20Poly1305>),
+}
+
+/// An AES-GCM key kept as its bytes: the cipher (the expanded AES key
+/// schedule and the GHASH key, several hundred bytes) is built for each
+/// message, so an idle IKE SA holds 32 bytes per direction.
+struct GcmKey {
+    key: zeroize::Zeroizing<[u8; 32]>,
+    len: usize,
+}
+
+impl GcmKey {
+    fn new(k: &[u8]) -> Option<Self> {
+        if !matches!(k.len(), 16 | 24 | 32) {
+            return None;
+        }
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        key[..k.len()].copy_from_slice(k);
+        Some(GcmKey { key, len: k.len() })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.key[..self.len]
+    }
 }
 
 /// RFC 5282 / RFC 7634: nonce = salt(4) ‖ IV(8), ICV 16. The explicit IV
@@ -165,12 +186,27 @@ impl AeadKey {
     }
 }
 
+/// Runs `$e` with `$a` bound to the keyed cipher (AES-GCM keyed here).
 macro_rules! aead_dispatch {
     ($c:expr, $a:ident => $e:expr) => {
         match $c {
-            AeadCipher::Gcm128($a) => $e,
-            AeadCipher::Gcm192($a) => $e,
-            AeadCipher::Gcm256($a) => $e,
+            AeadCipher::Gcm(k) => {
+                let bad = |_| CryptoError::Malformed("AES-GCM key length");
+                match k.len {
+                    16 => {
+                        let $a = Aes128Gcm::new_from_slice(k.bytes()).map_err(bad)?;
+                        $e
+                    }
+                    24 => {
+                        let $a = Aes192Gcm::new_from_slice(k.bytes()).map_err(bad)?;
+                        $e
+                    }
+                    _ => {
+                        let $a = Aes256Gcm::new_from_slice(k.bytes()).map_err(bad)?;
+                        $e
+                    }
+                }
+            }
             AeadCipher::ChaCha($a) => $e,
         }
     };
@@ -265,18 +301,7 @@ impl EncrAlgorithm for AesGcm16 {
     ) -> Result<Box<dyn SkKey>, CryptoError> {
         no_integ(integ)?;
         let k = &key[..key.len().saturating_sub(4)];
-        let cipher = match key.len() {
-            20 => AeadCipher::Gcm128(Box::new(
-                Aes128Gcm::new_from_slice(k).map_err(|_| gcm_len(key))?,
-            )),
-            28 => AeadCipher::Gcm192(Box::new(
-                Aes192Gcm::new_from_slice(k).map_err(|_| gcm_len(key))?,
-            )),
-            36 => AeadCipher::Gcm256(Box::new(
-                Aes256Gcm::new_from_slice(k).map_err(|_| gcm_len(key))?,
-            )),
-            _ => return Err(gcm_len(key)),
-        };
+        let cipher = AeadCipher::Gcm(GcmKey::new(k).ok_or_else(|| gcm_len(key))?);
         Ok(Box::new(AeadKey {
             cipher,
             salt: salt_of(key),
