@@ -36,7 +36,7 @@ impl Planner {
                     e.holders
                         .iter()
                         .find(|(h, _)| *h == holder)
-                        .map(|(_, s)| s.clone())
+                        .map(|(_, s)| PolicySpec::clone(s))
                 }) else {
                     continue;
                 };

@@ -2,6 +2,7 @@
 //! it, and the record of each installed Child SA.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use ike_core::{ChildSaId, IkeSaId};
 use xfrm_offload::{PolicyId, PolicySpec, SaId};
@@ -47,13 +48,26 @@ impl Holder {
 }
 
 /// One policy: what the kernel has (as last reported installed) and who
-/// holds it, each with the spec it wants, oldest first.
+/// holds it, each with the spec it wants, oldest first. Equal specs are
+/// shared (the Child SAs of a per-CPU group want the same policies).
 #[derive(Debug, Default)]
 pub struct PolicyEntry {
     /// The spec in the kernel; `None` while not installed.
-    pub installed: Option<PolicySpec>,
+    pub installed: Option<Arc<PolicySpec>>,
     /// Holders with their wanted spec.
-    pub holders: Vec<(Holder, PolicySpec)>,
+    pub holders: Vec<(Holder, Arc<PolicySpec>)>,
+}
+
+impl PolicyEntry {
+    /// `spec`, shared with an equal one this entry already has.
+    fn share(&self, spec: &PolicySpec) -> Arc<PolicySpec> {
+        self.installed
+            .iter()
+            .chain(self.holders.iter().map(|(_, s)| s))
+            .find(|s| ***s == *spec)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(spec.clone()))
+    }
 }
 
 /// Every policy the planner holds or has in the kernel.
@@ -67,7 +81,8 @@ impl Policies {
     pub fn hold(&mut self, spec: &PolicySpec, holder: Holder) {
         let e = self.map.entry(spec.id()).or_default();
         e.holders.retain(|(h, _)| *h != holder);
-        e.holders.push((holder, spec.clone()));
+        let spec = e.share(spec);
+        e.holders.push((holder, spec));
     }
 
     /// Removes `holder`; a policy neither held nor installed is forgotten.
@@ -115,7 +130,7 @@ impl Policies {
             .rev()
             .find(|(h, _)| h.is_child())
             .or_else(|| e.holders.first())?;
-        let mut spec = spec.clone();
+        let mut spec = PolicySpec::clone(spec);
         let (c, n) = h.group();
         if paused.contains(&(c.to_string(), n.to_string())) {
             spec.cpu_acquire = false;
@@ -132,7 +147,7 @@ impl Policies {
                 continue;
             }
             seen.push(*id);
-            let installed = self.map.get(id).and_then(|e| e.installed.as_ref());
+            let installed = self.map.get(id).and_then(|e| e.installed.as_deref());
             match (self.desired(id, paused), installed) {
                 (None, Some(_)) => ops.push(Op::DeletePolicy(*id)),
                 (Some(d), i) if i != Some(&d) => ops.push(Op::AddPolicy(d)),
@@ -169,7 +184,8 @@ impl Policies {
 
     /// The kernel reported `spec` installed.
     pub fn added(&mut self, spec: &PolicySpec) {
-        self.map.entry(spec.id()).or_default().installed = Some(spec.clone());
+        let e = self.map.entry(spec.id()).or_default();
+        e.installed = Some(e.share(spec));
     }
 
     /// The kernel removed `id`.

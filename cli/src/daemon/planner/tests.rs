@@ -279,7 +279,7 @@ impl Harness {
                 "kernel policy without holder: {id:?}"
             );
             assert_eq!(
-                e.installed.as_ref(),
+                e.installed.as_deref(),
                 Some(spec),
                 "the planner's view of {id:?}"
             );
