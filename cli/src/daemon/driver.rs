@@ -592,7 +592,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             Event::IkeSaUp { conn, .. } | Event::IkeSaDown { conn, .. } => by_id(conn),
             Event::ChildSaReady(i) | Event::ChildSaRekeyed { new: i, .. } => by_reqid(&i.reqid),
             Event::ChildSaDeleted { child, reqid, .. } => {
-                by_reqid(reqid).or_else(|| self.planner.child(*child).map(|r| r.conn.clone()))
+                by_reqid(reqid).or_else(|| self.planner.child(*child).map(|r| r.conn.to_string()))
             }
             Event::PerCpuGroupFull { ike, .. } | Event::ChildSaFailed { ike, .. } => by_ike(ike),
             _ => None,

@@ -144,7 +144,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         let children: Vec<ChildSaId> = self
             .planner
             .children()
-            .filter(|(_, r)| r.conn == conn)
+            .filter(|(_, r)| *r.conn == *conn)
             .map(|(id, _)| *id)
             .collect();
         if unload {

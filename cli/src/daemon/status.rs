@@ -140,14 +140,14 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         let cin = self.backend.counters(&r.sa_in).await.unwrap_or_default();
         let cout = self.backend.counters(&r.sa_out).await.unwrap_or_default();
         ChildSaStatus {
-            name: r.name.clone(),
+            name: r.name.to_string(),
             state: "installed".into(),
             spi_in: format!("{:08x}", r.sa_in.spi.0),
             spi_out: format!("{:08x}", r.sa_out.spi.0),
             cpu: r.cpu,
             per_cpu: r.per_cpu,
             mode: r.mode.into(),
-            algorithms: r.algorithms.clone(),
+            algorithms: r.algorithms.to_string(),
             local_ts: r.local_ts.clone(),
             remote_ts: r.remote_ts.clone(),
             bytes_in: cin.bytes,
@@ -156,7 +156,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             packets_out: cout.packets,
             replay_failures: cin.replay_failures,
             integrity_failures: cin.integrity_failures,
-            offload: r.offload.clone(),
+            offload: r.offload.to_string(),
             steering: r.steering,
             steered_packets: 0,
         }

@@ -58,7 +58,7 @@ impl Planner {
     pub(super) fn draining_of(&self, conn: &str) -> Vec<ChildSaId> {
         self.draining
             .iter()
-            .filter(|(_, r)| r.conn == conn)
+            .filter(|(_, r)| *r.conn == *conn)
             .map(|(id, _)| *id)
             .collect()
     }

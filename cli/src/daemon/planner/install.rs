@@ -8,7 +8,7 @@ use xfrm_offload::{OffloadMode, PolicySpec, SaSpec};
 
 use super::ops::{Done, Op, OpResult, Output};
 use super::tables::{ChildRecord, Holder};
-use super::{Planner, Receipt, Step, Work};
+use super::{Planner, Receipt, Step, Work, intern};
 use crate::control::SteeringState;
 use crate::daemon::backend::Caps;
 use crate::daemon::kernel::{self, esp_name};
@@ -97,7 +97,9 @@ impl Planner {
             self.reqids
                 .take(conn, plan.reqid, negotiated, inst.child, inst.ike)?
         };
-        let built = Self::build_with(plan, self.caps, inst, reqid, conn, replaces);
+        let names = &mut self.names;
+        let names = [conn, &inst.name, &esp_name(&inst.esp), "none"].map(|s| intern(names, s));
+        let built = Self::build_with(plan, self.caps, inst, reqid, names, replaces);
         if built.is_err() {
             self.reqids.release(reqid, inst.child);
         }
@@ -109,7 +111,7 @@ impl Planner {
         caps: Caps,
         inst: &ChildSaInstall,
         reqid: u32,
-        conn: &str,
+        [conn, name, algorithms, offload]: [std::sync::Arc<str>; 4],
         replaces: Option<ChildSaId>,
     ) -> Result<Install, String> {
         let (mut sa_in, mut sa_out) = kernel::child_sas(inst, reqid, caps, plan.replay_window)
@@ -129,19 +131,19 @@ impl Planner {
         );
         specs.iter_mut().for_each(|p| plan.route.apply_policy(p));
         let rec = ChildRecord {
-            conn: conn.to_string(),
+            conn,
             ike: inst.ike,
-            name: inst.name.clone(),
+            name,
             reqid,
             sa_in: sa_in.id(),
             sa_out: sa_out.id(),
             cpu: inst.resource.map(|c| c.0),
             per_cpu: inst.per_cpu,
             mode: if plan.tunnel { "tunnel" } else { "transport" },
-            algorithms: esp_name(&inst.esp),
+            algorithms,
             local_ts: ts_text(&inst.local_ts),
             remote_ts: ts_text(&inst.remote_ts),
-            offload: "none".into(),
+            offload,
             steering: SteeringState::Off,
             policies: Vec::new(),
         };
@@ -181,7 +183,7 @@ impl Planner {
         let packet = match results.first() {
             Some(Ok(Done::Sa(st))) => {
                 if !st.mode.is_empty() {
-                    i.rec.offload = st.mode.clone();
+                    i.rec.offload = intern(&mut self.names, &st.mode);
                 }
                 st.packet_ifindex
             }

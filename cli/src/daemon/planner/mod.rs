@@ -53,6 +53,16 @@ use self::tables::{Group, Holder, Policies};
 use super::backend::Caps;
 use super::plan::ChildPlan;
 
+/// `s` from `names`, added when new (names of configs and algorithms: few).
+fn intern(names: &mut BTreeSet<std::sync::Arc<str>>, s: &str) -> std::sync::Arc<str> {
+    if let Some(a) = names.get(s) {
+        return a.clone();
+    }
+    let a: std::sync::Arc<str> = s.into();
+    names.insert(a.clone());
+    a
+}
+
 /// What the executor must report on before more work starts.
 #[derive(Debug)]
 enum Step {
@@ -129,6 +139,8 @@ pub struct Planner {
     paused: BTreeSet<Group>,
     /// Reqids of negotiated selector sets.
     reqids: reqids::SetReqids,
+    /// Connection, child and algorithm names, shared by the records.
+    names: BTreeSet<std::sync::Arc<str>>,
     queue: VecDeque<Work>,
     inflight: Option<Inflight>,
     next_batch: u64,
@@ -409,7 +421,7 @@ impl Planner {
         let mut ids: Vec<ChildSaId> = self
             .children
             .iter()
-            .filter(|(_, r)| r.conn == conn)
+            .filter(|(_, r)| *r.conn == *conn)
             .map(|(id, _)| *id)
             .collect();
         ids.extend(self.draining_of(conn));
@@ -420,8 +432,8 @@ impl Planner {
         let mut ids = Vec::new();
         for ch in self.plans.get(conn).into_iter().flatten() {
             let holder = Holder::Trap {
-                conn: conn.to_string(),
-                child: ch.name.clone(),
+                conn: intern(&mut self.names, conn),
+                child: intern(&mut self.names, &ch.name),
             };
             for spec in &ch.trap_policies {
                 self.policies.hold(spec, holder.clone());

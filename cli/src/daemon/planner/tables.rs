@@ -19,16 +19,16 @@ pub enum Holder {
     /// The trap of a child config.
     Trap {
         /// Connection.
-        conn: String,
+        conn: Arc<str>,
         /// Child config name.
-        child: String,
+        child: Arc<str>,
     },
     /// A Child SA.
     Child {
         /// Connection.
-        conn: String,
+        conn: Arc<str>,
         /// Child config name.
-        name: String,
+        name: Arc<str>,
         /// The engine's handle.
         id: ChildSaId,
     },
@@ -97,7 +97,7 @@ impl Policies {
 
     /// Removes every trap holder of `conn`; returns the ids they held.
     pub fn release_traps_of(&mut self, conn: &str) -> Vec<PolicyId> {
-        let is_trap = |h: &Holder| matches!(h, Holder::Trap { conn: c, .. } if c == conn);
+        let is_trap = |h: &Holder| matches!(h, Holder::Trap { conn: c, .. } if **c == *conn);
         let mut ids: Vec<PolicyId> = self
             .map
             .iter()
@@ -176,7 +176,7 @@ impl Policies {
             .filter(|e| e.installed.is_some())
             .flat_map(|e| e.holders.iter())
             .filter_map(|(h, _)| match h {
-                Holder::Trap { conn, child } => Some((conn.clone(), child.clone())),
+                Holder::Trap { conn, child } => Some((conn.to_string(), child.to_string())),
                 Holder::Child { .. } => None,
             })
             .collect()
@@ -221,11 +221,11 @@ fn sort_ids(ids: &mut [PolicyId]) {
 #[derive(Clone, Debug)]
 pub struct ChildRecord {
     /// Connection.
-    pub conn: String,
+    pub conn: Arc<str>,
     /// Owning IKE SA.
     pub ike: IkeSaId,
     /// Child config name.
-    pub name: String,
+    pub name: Arc<str>,
     /// Reqid.
     pub reqid: u32,
     /// Inbound SA.
@@ -239,13 +239,13 @@ pub struct ChildRecord {
     /// `tunnel`/`transport`.
     pub mode: &'static str,
     /// ESP algorithms.
-    pub algorithms: String,
+    pub algorithms: Arc<str>,
     /// Selectors as text.
     pub local_ts: Vec<String>,
     /// Selectors as text.
     pub remote_ts: Vec<String>,
     /// Offload in effect.
-    pub offload: String,
+    pub offload: Arc<str>,
     /// Steering.
     pub steering: SteeringState,
     /// Policies this child holds.
