@@ -1,0 +1,91 @@
+//! The kernel the daemon benches run against: it keeps what a kernel keys
+//! its tables by, and can be told whether it has per-CPU SAs.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use anyhow::Result;
+use lanes_cli::daemon::backend::{Caps, Counters, OffloadState};
+use lanes_cli::daemon::{KernelEvent, SaBackend};
+use tokio::sync::mpsc;
+use xfrm_offload::{OffloadMode, PolicyId, PolicySpec, SaDir, SaId, SaSpec};
+
+/// A kernel that keeps what a kernel would key its tables by: SAs by
+/// (dst, SPI), the inbound ones with their reqid, and policies by id.
+#[derive(Default)]
+pub struct RecordingKernel {
+    pub sas: HashSet<(IpAddr, u32)>,
+    /// Inbound SPI → reqid (what a soft expire names).
+    pub inbound: HashMap<u32, u32>,
+    pub policies: usize,
+    pub ops: u64,
+    /// Reported as Linux >= 6.13 (XFRMA_SA_PCPU).
+    pub per_cpu: bool,
+}
+
+impl SaBackend for RecordingKernel {
+    async fn caps(&mut self) -> Caps {
+        Caps {
+            esp: true,
+            sa_dir: true,
+            per_cpu: self.per_cpu,
+        }
+    }
+
+    async fn add_sa(
+        &mut self,
+        spec: &SaSpec,
+        _offload: OffloadMode,
+        _iface: Option<&str>,
+    ) -> Result<OffloadState> {
+        self.add_sas(std::slice::from_ref(spec)).await?;
+        Ok(OffloadState::none())
+    }
+
+    async fn add_sas(&mut self, specs: &[SaSpec]) -> Result<Vec<Result<()>>> {
+        Ok(specs
+            .iter()
+            .map(|s| {
+                self.ops += 1;
+                if !self.sas.insert((s.dst, s.spi.0)) {
+                    anyhow::bail!("File exists (SA {} {:#x})", s.dst, s.spi.0);
+                }
+                if s.dir == Some(SaDir::In) {
+                    self.inbound.insert(s.spi.0, s.reqid.0);
+                }
+                Ok(())
+            })
+            .collect())
+    }
+
+    async fn delete_sa(&mut self, id: &SaId) -> Result<()> {
+        self.ops += 1;
+        self.sas.remove(&(id.dst, id.spi.0));
+        self.inbound.remove(&id.spi.0);
+        Ok(())
+    }
+
+    async fn counters(&mut self, _id: &SaId) -> Result<Counters> {
+        Ok(Counters::default())
+    }
+
+    async fn update_policies(&mut self, specs: &[PolicySpec]) -> Result<Vec<Result<()>>> {
+        self.ops += specs.len() as u64;
+        self.policies += specs.len();
+        Ok(specs.iter().map(|_| Ok(())).collect())
+    }
+
+    async fn delete_policy(&mut self, _id: &PolicyId) -> Result<()> {
+        self.ops += 1;
+        self.policies = self.policies.saturating_sub(1);
+        Ok(())
+    }
+
+    async fn flush_ours(&mut self) -> Result<(usize, usize)> {
+        Ok((0, 0))
+    }
+
+    fn events(&mut self) -> Result<mpsc::UnboundedReceiver<KernelEvent>> {
+        Ok(mpsc::unbounded_channel().1)
+    }
+}
