@@ -342,10 +342,7 @@ fn install_puts_sas_first_then_policies_and_delete_removes_all() {
     );
     assert_eq!((h.k.sas.len(), h.k.policies.len()), (2, 3));
     let rec = h.p.child(ChildSaId(1)).expect("record");
-    assert_eq!(
-        (rec.offload.as_str(), rec.steering),
-        ("none", SteeringState::Off)
-    );
+    assert_eq!((&*rec.offload, rec.steering), ("none", SteeringState::Off));
     assert_eq!(rec.policies.len(), 3);
     h.check_converged();
     h.p.child_deleted(ChildSaId(1));
@@ -361,7 +358,10 @@ fn packet_offload_puts_the_policies_on_the_sa_device() {
     h.p.load(CONN, &[plan(false, false, OffloadMode::Packet)]);
     h.p.child_ready(CONN, &child(1, false, None));
     h.run();
-    assert_eq!(h.p.child(ChildSaId(1)).expect("rec").offload, "packet");
+    assert_eq!(
+        h.p.child(ChildSaId(1)).expect("rec").offload.as_ref(),
+        "packet"
+    );
     assert!(
         h.k.policies
             .values()
