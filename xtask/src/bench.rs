@@ -489,7 +489,7 @@ fn daemon(o: &Options, run: &report::Run) -> Result<Out> {
          Timed from the command that starts the initiation (lanes: starting the daemon, \
          every connection `start_action = \"start\"`; charon, already running: \
          `swanctl --load-all`, `start_action = start`) until gw-a's kernel holds all \
-         {sa2} SAs; the median of {reps} repetitions, lanes and charon interleaved; once per \
+         {sa2} SAs; the median of {reps} repetitions after one discarded warm-up round, lanes and charon in a random order in each round; once per \
          authentication ({auths}: `psk`, and `ecdsa` with ECDSA P-256 certificates both ways \
          from one root CA made with `pki`, each initiator connection `cI` with its own \
          certificate and key for `cI.a.lanes.test`; the certificate target is lanes at least \
