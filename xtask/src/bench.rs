@@ -485,7 +485,7 @@ fn daemon(o: &Options, run: &report::Run) -> Result<Out> {
         text,
         "- **rate**: gw-a initiates {sas} connections (distinct ids `cI.a.lanes.test`, \
          distinct /32 selectors, one Child SA each, no per-CPU SAs) to one responder \
-         connection on gw-b that accepts any id; lanes<->lanes, then charon<->charon. \
+         connection on gw-b that accepts any id; lanes<->lanes and charon<->charon. \
          Timed from the command that starts the initiation (lanes: starting the daemon, \
          every connection `start_action = \"start\"`; charon, already running: \
          `swanctl --load-all`, `start_action = start`) until gw-a's kernel holds all \
