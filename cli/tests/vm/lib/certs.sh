@@ -3,6 +3,18 @@
 # gateway certificates from the intermediate; lanes and charon configured to
 # authenticate with them (each trusts only the root).
 
+# cached_key TYPE SIZE NAME: a `pki --gen` key on stdout, made once per boot
+# for each (TYPE, SIZE, NAME): the certificate tests share their keys (an
+# RSA-3072 key takes seconds under TCG); the certificates are made anew.
+cached_key() {
+	k=/tmp/pki-key-cache/$1-${2:-0}-$3.key
+	if [ ! -s "$k" ]; then
+		mkdir -p /tmp/pki-key-cache
+		pki --gen --type "$1" ${2:+--size "$2"} --outform pem >"$k.new" && mv "$k.new" "$k"
+	fi
+	cat "$k"
+}
+
 # cert_pki DIR: root CA (RSA-3072) ca.pem/ca.key and intermediate (ECDSA
 # P-256) sub.pem/sub.key in DIR, which becomes $PKI; leaves the cwd there.
 cert_pki() {
@@ -10,9 +22,9 @@ cert_pki() {
 	step "PKI with strongSwan's pki in $PKI"
 	rm -rf "$PKI" && mkdir -p "$PKI" && cd "$PKI" || die "no $PKI"
 	O="C=CH, O=lanes test"
-	pki --gen --type rsa --size 3072 --outform pem >ca.key
+	cached_key rsa 3072 ca >ca.key
 	pki --self --ca --lifetime 3650 --in ca.key --dn "$O, CN=Root CA" --outform pem >ca.pem
-	pki --gen --type ecdsa --size 256 --outform pem >sub.key
+	cached_key ecdsa 256 sub >sub.key
 	pki --pub --in sub.key | pki --issue --ca --lifetime 1825 --cacert ca.pem --cakey ca.key \
 		--dn "$O, CN=Sub CA" --outform pem >sub.pem
 }
@@ -22,7 +34,7 @@ cert_pki() {
 gw() {
 	n=$1 t=$2 s=$3 id=$4
 	shift 4
-	pki --gen --type "$t" ${s:+--size "$s"} --outform pem >"$n.key"
+	cached_key "$t" "$s" "$n" >"$n.key"
 	pki --pub --in "$n.key" | pki --issue --cacert sub.pem --cakey sub.key \
 		--dn "$O, CN=$id" --san "$id" "$@" --outform pem >"$n.pem"
 }
