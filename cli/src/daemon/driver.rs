@@ -618,37 +618,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                     spi_i = format_args!("{:016x}", spi_i.0), spi_r = format_args!("{:016x}", spi_r.0),
                     "IKE SA established"
                 );
-                if self.pacer.done(conn, ike) {
-                    self.pump();
-                }
-                self.revive_up(conn, ike);
-                self.answer_up(
-                    conn,
-                    ike,
-                    |remote_text| {
-                        Response::ok(format!("{conn}: IKE SA established with {remote_text}"))
-                    },
-                    &remote.to_string(),
-                );
+                self.ike_up(conn, ike, remote);
             }
-            Event::IkeSaDown { ike, reason, .. } => {
-                if crate::metrics::failure_class(&reason).is_some() {
-                    tracing::warn!(connection = %conn, ike_sa = ike.0, "IKE SA failed: {reason}");
-                } else {
-                    tracing::info!(connection = %conn, ike_sa = ike.0, "IKE SA closed: {reason}");
-                }
-                if self.pacer.done(conn, ike) {
-                    self.pump();
-                }
-                self.revive_down(conn, ike, &reason);
-                let why = reason.to_string();
-                self.answer_up(
-                    conn,
-                    ike,
-                    |w| Response::error(format!("{conn}: IKE SA failed: {w}")),
-                    &why,
-                );
-            }
+            Event::IkeSaDown { ike, reason, .. } => self.ike_down(conn, ike, &reason),
             Event::HalfOpenClosed { remote, .. } => {
                 tracing::debug!(peer = %remote, "half-open IKE SA gone");
             }
@@ -681,6 +653,40 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             other => tracing::debug!(connection = %conn, "unhandled engine event {other:?}"),
         }
         self.run_planner().await;
+    }
+
+    /// An IKE SA of `conn` is up: pacing, revival and a waiting `up` learn it.
+    fn ike_up(&mut self, conn: &str, ike: IkeSaId, remote: SocketAddr) {
+        if self.pacer.done(conn, ike) {
+            self.pump();
+        }
+        self.revive_up(conn, ike);
+        self.answer_up(
+            conn,
+            ike,
+            |remote_text| Response::ok(format!("{conn}: IKE SA established with {remote_text}")),
+            &remote.to_string(),
+        );
+    }
+
+    /// An IKE SA of `conn` is gone (failed or closed).
+    fn ike_down(&mut self, conn: &str, ike: IkeSaId, reason: &ike_core::Error) {
+        if crate::metrics::failure_class(reason).is_some() {
+            tracing::warn!(connection = %conn, ike_sa = ike.0, "IKE SA failed: {reason}");
+        } else {
+            tracing::info!(connection = %conn, ike_sa = ike.0, "IKE SA closed: {reason}");
+        }
+        if self.pacer.done(conn, ike) {
+            self.pump();
+        }
+        self.revive_down(conn, ike, reason);
+        let why = reason.to_string();
+        self.answer_up(
+            conn,
+            ike,
+            |w| Response::error(format!("{conn}: IKE SA failed: {w}")),
+            &why,
+        );
     }
 
     /// The peer deleted a Child SA of child `reqid` outside a rekey: the
