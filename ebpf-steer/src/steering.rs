@@ -5,14 +5,12 @@ use crate::pin::PinRoot;
 use crate::stats::{CpuStats, Stats};
 use crate::undo::{FailAt, Undo};
 use crate::{Binding, Error};
-use aya::maps::{
-    Array, CpuMap, HashMap, Map, MapData, MapInfo, PerCpuArray, PerCpuHashMap, PerCpuValues,
-};
+use aya::maps::{Array, CpuMap, Map, MapData, MapInfo, PerCpuArray, PerCpuHashMap, PerCpuValues};
 use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::{TestRun, TestRunAttrs, TestRunOptions, Xdp, XdpMode};
 use aya::{Ebpf, EbpfLoader};
 use ebpf_steer_common::{
-    Counter, FLAG_ANY_DST, MAP_CPUS, MAP_FLAGS, MAP_SPI_CPU, MAP_SPI_STATS, MAP_STATS,
+    Counter, FLAG_ANY_DST, MAP_CPUS, MAP_FLAGS, MAP_SPI_CPU, MAP_SPI_STATS_OLD, MAP_STATS,
     MAX_BINDINGS, PROGRAM_NAME, SpiKey, SpiValue,
 };
 use std::fmt;
@@ -140,11 +138,10 @@ pub const XDP_REDIRECT: u32 = 4;
 /// loaded it.
 pub struct Steering {
     ebpf: Option<Ebpf>,
-    spi_cpu: HashMap<MapData, SpiKey, SpiValue>,
+    spi_cpu: PerCpuHashMap<MapData, SpiKey, SpiValue>,
     cpus: CpuMap<MapData>,
     flags: Array<MapData, u32>,
     stats: PerCpuArray<MapData, u64>,
-    spi_stats: PerCpuHashMap<MapData, SpiKey, u64>,
 }
 
 impl fmt::Debug for Steering {
@@ -170,7 +167,6 @@ impl Steering {
         let possible = possible_cpus()?;
         loader.map_max_entries(MAP_CPUS, possible);
         loader.map_max_entries(MAP_SPI_CPU, max_bindings);
-        loader.map_max_entries(MAP_SPI_STATS, max_bindings);
         let mut ebpf = loader.load(object()?)?;
         load_program(&mut ebpf, PROGRAM_NAME)?;
         let mut s = Self::from_ebpf(ebpf)?;
@@ -244,7 +240,6 @@ impl Steering {
         let mut cpus: CpuMap<MapData> = CpuMap::try_from(take_map(&mut ebpf, MAP_CPUS)?)?;
         let stats = take_map(&mut ebpf, MAP_STATS)?;
         let flags = take_map(&mut ebpf, MAP_FLAGS)?;
-        let spi_stats = take_map(&mut ebpf, MAP_SPI_STATS)?;
         for cpu in online_cpus()? {
             cpus.set(cpu, opts.queue_size, None, 0)?;
         }
@@ -255,11 +250,10 @@ impl Steering {
         attached.program_id = prog.info()?.id();
         let s = Self {
             ebpf: Some(ebpf),
-            spi_cpu: HashMap::try_from(spi_cpu)?,
+            spi_cpu: PerCpuHashMap::try_from(spi_cpu)?,
             cpus,
             flags: Array::try_from(flags)?,
             stats: PerCpuArray::try_from(stats)?,
-            spi_stats: PerCpuHashMap::try_from(spi_stats)?,
         };
         undo.commit();
         tracing::info!(?attached, "XDP steering attached");
@@ -279,11 +273,10 @@ impl Steering {
         check_pinned_maps(root)?;
         Ok(Self {
             ebpf: None,
-            spi_cpu: HashMap::try_from(open(MAP_SPI_CPU)?)?,
+            spi_cpu: PerCpuHashMap::try_from(open(MAP_SPI_CPU)?)?,
             cpus: CpuMap::try_from(open(MAP_CPUS)?)?,
             flags: Array::try_from(open(MAP_FLAGS)?)?,
             stats: PerCpuArray::try_from(open(MAP_STATS)?)?,
-            spi_stats: PerCpuHashMap::try_from(open(MAP_SPI_STATS)?)?,
         })
     }
 
@@ -301,7 +294,7 @@ impl Steering {
             std::fs::remove_dir(&dir).map_err(|e| Error::pin(&dir, e))?;
         }
         if Self::attached(root)?.is_empty() && root.path().exists() {
-            for name in PINNED_MAPS {
+            for name in PINNED_MAPS.iter().chain([&MAP_SPI_STATS_OLD]) {
                 let p = root.map(name);
                 if p.exists() {
                     std::fs::remove_file(&p).map_err(|e| Error::pin(&p, e))?;
@@ -366,40 +359,29 @@ impl Steering {
             // Before the entry, so the program never misses it.
             self.flags.set(0, FLAG_ANY_DST, 0)?;
         }
-        self.add_binding_counter(key)?;
-        self.spi_cpu.insert(key, SpiValue { cpu: b.cpu }, 0)?;
+        // Every CPU's copy gets the CPU; a rebind keeps the counts (packets
+        // steered between this read and the write below are lost, a window
+        // of one syscall on a rare event).
+        let mut values = match self.spi_cpu.get(&key, 0) {
+            Ok(v) => v.iter().map(|v| SpiValue::new(b.cpu, v.packets)).collect(),
+            Err(aya::maps::MapError::KeyNotFound) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        values.resize(possible_cpus()? as usize, SpiValue::new(b.cpu, 0));
+        let values = PerCpuValues::try_from(values).map_err(|source| Error::System {
+            what: "/sys/devices/system/cpu/possible",
+            source,
+        })?;
+        self.spi_cpu.insert(key, values, 0)?;
         tracing::debug!(binding = %b, "steering bound");
         Ok(())
     }
 
-    /// Gives the binding `key` a zeroed packet counter, keeping one that
-    /// exists (a rebind to another CPU keeps its count).
-    fn add_binding_counter(&mut self, key: SpiKey) -> Result<(), Error> {
-        let zeros =
-            PerCpuValues::try_from(vec![0u64; possible_cpus()? as usize]).map_err(|source| {
-                Error::System {
-                    what: "/sys/devices/system/cpu/possible",
-                    source,
-                }
-            })?;
-        match self.spi_stats.insert(key, zeros, BPF_NOEXIST) {
-            Ok(()) => Ok(()),
-            Err(aya::maps::MapError::SyscallError(e))
-                if e.io_error.raw_os_error() == Some(libc::EEXIST) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Removes the binding of (`dst`, `spi`) and its packet counter;
+    /// Removes the binding of (`dst`, `spi`) and its packet count;
     /// returns whether it existed.
     pub fn unbind(&mut self, spi: u32, dst: Option<IpAddr>) -> Result<bool, Error> {
         let key = Binding::key(spi, dst);
         let existed = absent_ok(self.spi_cpu.remove(&key))?;
-        // After the binding, so the program finds no binding without a counter.
-        absent_ok(self.spi_stats.remove(&key))?;
         if existed && dst.is_none() && !self.bindings()?.iter().any(|b| b.dst.is_none()) {
             self.flags.set(0, 0, 0)?;
         }
@@ -411,25 +393,24 @@ impl Steering {
         let mut out = Vec::new();
         for kv in self.spi_cpu.iter() {
             let (k, v) = kv?;
-            out.push(Binding::from_entry(&k, &v));
+            out.push(Binding::from_entry(&k, &v[0]));
         }
         out.sort_by_key(|b| (b.spi, b.dst));
         Ok(out)
     }
 
-    /// Packets steered for each binding (summed over CPUs), sorted by SPI
-    /// then destination. A binding made by an older loader reads 0.
+    /// Packets steered for each binding (redirected by any CPU, summed over
+    /// the CPUs' copies), sorted by SPI then destination. The count starts
+    /// at the bind, survives a rebind to another CPU, and goes with the
+    /// unbind.
     pub fn binding_packets(&self) -> Result<Vec<(Binding, u64)>, Error> {
         let mut out = Vec::new();
-        for b in self.bindings()? {
-            let key = Binding::key(b.spi, b.dst);
-            let n = match self.spi_stats.get(&key, 0) {
-                Ok(v) => v.iter().sum(),
-                Err(aya::maps::MapError::KeyNotFound) => 0,
-                Err(e) => return Err(e.into()),
-            };
-            out.push((b, n));
+        for kv in self.spi_cpu.iter() {
+            let (k, v) = kv?;
+            let n = v.iter().map(|c| c.packets).sum();
+            out.push((Binding::from_entry(&k, &v[0]), n));
         }
+        out.sort_by_key(|(b, _)| (b.spi, b.dst));
         Ok(out)
     }
 
@@ -560,27 +541,22 @@ impl Steering {
     }
 
     fn from_ebpf(mut ebpf: Ebpf) -> Result<Self, Error> {
-        let spi_cpu = HashMap::try_from(take_map(&mut ebpf, MAP_SPI_CPU)?)?;
+        let spi_cpu = PerCpuHashMap::try_from(take_map(&mut ebpf, MAP_SPI_CPU)?)?;
         let cpus = CpuMap::try_from(take_map(&mut ebpf, MAP_CPUS)?)?;
         let flags = Array::try_from(take_map(&mut ebpf, MAP_FLAGS)?)?;
         let stats = PerCpuArray::try_from(take_map(&mut ebpf, MAP_STATS)?)?;
-        let spi_stats = PerCpuHashMap::try_from(take_map(&mut ebpf, MAP_SPI_STATS)?)?;
         Ok(Self {
             ebpf: Some(ebpf),
             spi_cpu,
             cpus,
             flags,
             stats,
-            spi_stats,
         })
     }
 }
 
 /// Every map pinned under the pin root, in creation order.
-const PINNED_MAPS: [&str; 5] = [MAP_SPI_CPU, MAP_CPUS, MAP_FLAGS, MAP_STATS, MAP_SPI_STATS];
-
-/// `BPF_NOEXIST` from `include/uapi/linux/bpf.h`: create, never replace.
-const BPF_NOEXIST: u64 = 1;
+const PINNED_MAPS: [&str; 4] = [MAP_SPI_CPU, MAP_CPUS, MAP_FLAGS, MAP_STATS];
 
 /// `Ok(true)` for a removed entry, `Ok(false)` for one that was not there.
 fn absent_ok(r: Result<(), aya::maps::MapError>) -> Result<bool, Error> {
@@ -727,7 +703,7 @@ fn possible_cpus() -> Result<u32, Error> {
 
 /// Refuses pinned maps left by a build with other map shapes.
 fn check_pinned_maps(root: &PinRoot) -> Result<(), Error> {
-    let want: [(&str, u32, u32, Option<u32>); 5] = [
+    let want: [(&str, u32, u32, Option<u32>); 4] = [
         (
             MAP_SPI_CPU,
             size_of::<SpiKey>() as u32,
@@ -735,12 +711,6 @@ fn check_pinned_maps(root: &PinRoot) -> Result<(), Error> {
             Some(MAX_BINDINGS),
         ),
         (MAP_STATS, 4, 8, Some(Counter::COUNT)),
-        (
-            MAP_SPI_STATS,
-            size_of::<SpiKey>() as u32,
-            8,
-            Some(MAX_BINDINGS),
-        ),
         (MAP_FLAGS, 4, 4, Some(1)),
         (MAP_CPUS, 4, 0, None),
     ];

@@ -6,17 +6,16 @@
 //! as a native-endian integer, so the program never swaps bytes.
 #![no_std]
 
-/// Hash map `SpiKey` -> `SpiValue`: which CPU owns an inbound SA.
+/// Per-CPU hash map `SpiKey` -> `SpiValue`: which CPU owns an inbound SA
+/// (the same in every CPU's copy) and the packets each CPU steered for it.
 pub const MAP_SPI_CPU: &str = "LANES_SPI_CPU";
 /// Cpumap of the CPUs packets may be redirected to (`BPF_MAP_TYPE_CPUMAP`).
 pub const MAP_CPUS: &str = "LANES_CPUS";
 /// Per-CPU array of `u64` counters, indexed by [`Counter`].
 pub const MAP_STATS: &str = "LANES_STATS";
-/// Per-CPU hash map `SpiKey` -> `u64`: packets steered for each binding of
-/// [`MAP_SPI_CPU`]. The loader adds an entry with each binding and removes
-/// it with the binding; the program only increments existing entries, so
-/// the map never holds more than the bindings.
-pub const MAP_SPI_STATS: &str = "LANES_SPI_STATS";
+/// The per-binding packet counters of older builds, now kept in
+/// [`SpiValue::packets`]; only removed when found pinned.
+pub const MAP_SPI_STATS_OLD: &str = "LANES_SPI_STATS";
 /// Array of one `u32` of [`FLAG_ANY_DST`]-style flags set by the loader.
 pub const MAP_FLAGS: &str = "LANES_FLAGS";
 /// Set while some binding has an all-zero (any) destination; otherwise a
@@ -94,12 +93,30 @@ impl SpiKey {
     }
 }
 
-/// Value of [`MAP_SPI_CPU`].
+/// Value of [`MAP_SPI_CPU`], one copy per CPU.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SpiValue {
-    /// The CPU (cpumap index) whose SA decrypts this SPI.
+    /// The CPU (cpumap index) whose SA decrypts this SPI; the loader writes
+    /// the same CPU into every copy.
     pub cpu: u32,
+    /// Zero (keeps `packets` aligned without implicit padding).
+    pub reserved: u32,
+    /// Packets this CPU redirected for the binding: the sum over the copies
+    /// is the binding's steered count (bound but not redirected packets,
+    /// `Counter::NoCpu`, are not in it).
+    pub packets: u64,
+}
+
+impl SpiValue {
+    /// A binding to `cpu` with `packets` already counted on this copy.
+    pub const fn new(cpu: u32, packets: u64) -> Self {
+        Self {
+            cpu,
+            reserved: 0,
+            packets,
+        }
+    }
 }
 
 /// Indexes of [`MAP_STATS`]. Every packet the program sees bumps exactly one.
@@ -158,7 +175,7 @@ unsafe impl aya::Pod for SpiKey {}
 unsafe impl aya::Pod for SpiValue {}
 
 const _: () = assert!(size_of::<SpiKey>() == 20);
-const _: () = assert!(size_of::<SpiValue>() == 4);
+const _: () = assert!(size_of::<SpiValue>() == 16);
 
 #[cfg(test)]
 mod tests {
