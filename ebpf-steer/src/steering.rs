@@ -5,13 +5,16 @@ use crate::pin::PinRoot;
 use crate::stats::{CpuStats, Stats};
 use crate::undo::{FailAt, Undo};
 use crate::{Binding, Error};
-use aya::maps::{Array, CpuMap, Map, MapData, MapInfo, PerCpuArray, PerCpuHashMap, PerCpuValues};
+use aya::maps::{
+    Array, CpuMap, IterableMap, Map, MapData, MapInfo, PerCpuArray, PerCpuHashMap, PerCpuValues,
+};
 use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::{TestRun, TestRunAttrs, TestRunOptions, Xdp, XdpMode};
 use aya::{Ebpf, EbpfLoader};
 use ebpf_steer_common::{
-    Counter, FLAG_ANY_DST, MAP_CPUS, MAP_FLAGS, MAP_SPI_CPU, MAP_SPI_STATS_OLD, MAP_STATS,
-    MAX_BINDINGS, PROGRAM_NAME, SpiKey, SpiValue,
+    Counter, FLAG_ANY_DST, GLOBAL_SLOT_BUCKETS, MAP_CPUS, MAP_FLAGS, MAP_SLOT_PACKETS, MAP_SPI_CPU,
+    MAP_SPI_SLOTS, MAP_SPI_STATS_OLD, MAP_STATS, MAX_BINDINGS, PROGRAM_NAME, SLOT_WAYS, SpiKey,
+    SpiSlot, SpiValue, bucket, slots_for,
 };
 use std::fmt;
 use std::net::IpAddr;
@@ -138,6 +141,8 @@ pub const XDP_REDIRECT: u32 = 4;
 /// loaded it.
 pub struct Steering {
     ebpf: Option<Ebpf>,
+    slots: Array<MapData, SpiSlot>,
+    slot_packets: PerCpuArray<MapData, u64>,
     spi_cpu: PerCpuHashMap<MapData, SpiKey, SpiValue>,
     cpus: CpuMap<MapData>,
     flags: Array<MapData, u32>,
@@ -167,6 +172,11 @@ impl Steering {
         let possible = possible_cpus()?;
         loader.map_max_entries(MAP_CPUS, possible);
         loader.map_max_entries(MAP_SPI_CPU, max_bindings);
+        let slots = slots_for(max_bindings);
+        loader.map_max_entries(MAP_SPI_SLOTS, slots);
+        loader.map_max_entries(MAP_SLOT_PACKETS, slots);
+        let buckets = slots / SLOT_WAYS;
+        loader.override_global(GLOBAL_SLOT_BUCKETS, &buckets, true);
         let mut ebpf = loader.load(object()?)?;
         load_program(&mut ebpf, PROGRAM_NAME)?;
         let mut s = Self::from_ebpf(ebpf)?;
@@ -237,6 +247,8 @@ impl Steering {
         let mut ebpf = loaded?;
         load_program(&mut ebpf, program)?;
         let spi_cpu = take_map(&mut ebpf, MAP_SPI_CPU)?;
+        let slots = take_map(&mut ebpf, MAP_SPI_SLOTS)?;
+        let slot_packets = take_map(&mut ebpf, MAP_SLOT_PACKETS)?;
         let mut cpus: CpuMap<MapData> = CpuMap::try_from(take_map(&mut ebpf, MAP_CPUS)?)?;
         let stats = take_map(&mut ebpf, MAP_STATS)?;
         let flags = take_map(&mut ebpf, MAP_FLAGS)?;
@@ -250,6 +262,8 @@ impl Steering {
         attached.program_id = prog.info()?.id();
         let s = Self {
             ebpf: Some(ebpf),
+            slots: Array::try_from(slots)?,
+            slot_packets: PerCpuArray::try_from(slot_packets)?,
             spi_cpu: PerCpuHashMap::try_from(spi_cpu)?,
             cpus,
             flags: Array::try_from(flags)?,
@@ -273,6 +287,8 @@ impl Steering {
         check_pinned_maps(root)?;
         Ok(Self {
             ebpf: None,
+            slots: Array::try_from(open(MAP_SPI_SLOTS)?)?,
+            slot_packets: PerCpuArray::try_from(open(MAP_SLOT_PACKETS)?)?,
             spi_cpu: PerCpuHashMap::try_from(open(MAP_SPI_CPU)?)?,
             cpus: CpuMap::try_from(open(MAP_CPUS)?)?,
             flags: Array::try_from(open(MAP_FLAGS)?)?,
@@ -359,29 +375,144 @@ impl Steering {
             // Before the entry, so the program never misses it.
             self.flags.set(0, FLAG_ANY_DST, 0)?;
         }
-        // Every CPU's copy gets the CPU; a rebind keeps the counts (packets
-        // steered between this read and the write below are lost, a window
-        // of one syscall on a rare event).
-        let mut values = match self.spi_cpu.get(&key, 0) {
-            Ok(v) => v.iter().map(|v| SpiValue::new(b.cpu, v.packets)).collect(),
+        let placed = if b.dst.is_none() {
+            None
+        } else if let Some(i) = self.find_slot(&key)? {
+            Some(i)
+        } else if self.in_hash(&key)? {
+            None
+        } else if let Some(i) = self.free_slot(&key)? {
+            // A fresh count, before the slot is visible.
+            self.slot_packets.set(i, self.per_cpu(0u64)?, 0)?;
+            Some(i)
+        } else {
+            None
+        };
+        match placed {
+            // A rebind in place keeps the count.
+            Some(i) => self.slots.set(i, SpiSlot { cpu: b.cpu, key }, 0)?,
+            None => self.bind_hash(key, b.cpu)?,
+        }
+        tracing::debug!(binding = %b, slot = ?placed, "steering bound");
+        Ok(())
+    }
+
+    /// Binds `key` in the hash. Every CPU's copy gets the CPU; a rebind
+    /// keeps the counts (packets steered between this read and the write
+    /// below are lost, a window of one syscall on a rare event).
+    fn bind_hash(&mut self, key: SpiKey, cpu: u32) -> Result<(), Error> {
+        let mut values: Vec<SpiValue> = match self.spi_cpu.get(&key, 0) {
+            Ok(v) => v.iter().map(|v| SpiValue::new(cpu, v.packets)).collect(),
             Err(aya::maps::MapError::KeyNotFound) => Vec::new(),
             Err(e) => return Err(e.into()),
         };
-        values.resize(possible_cpus()? as usize, SpiValue::new(b.cpu, 0));
+        values.resize(possible_cpus()? as usize, SpiValue::new(cpu, 0));
         let values = PerCpuValues::try_from(values).map_err(|source| Error::System {
             what: "/sys/devices/system/cpu/possible",
             source,
         })?;
         self.spi_cpu.insert(key, values, 0)?;
-        tracing::debug!(binding = %b, "steering bound");
         Ok(())
+    }
+
+    /// `v` for every possible CPU.
+    fn per_cpu<T: aya::Pod>(&self, v: T) -> Result<PerCpuValues<T>, Error> {
+        PerCpuValues::try_from(vec![v; possible_cpus()? as usize]).map_err(|source| Error::System {
+            what: "/sys/devices/system/cpu/possible",
+            source,
+        })
+    }
+
+    /// The slots of `key`'s bucket.
+    fn bucket_slots(&self, key: &SpiKey) -> std::ops::Range<u32> {
+        let first = bucket(key, self.slots.len() / SLOT_WAYS) * SLOT_WAYS;
+        first..first + SLOT_WAYS
+    }
+
+    /// The slot holding `key`, if it is in its bucket.
+    fn find_slot(&self, key: &SpiKey) -> Result<Option<u32>, Error> {
+        for i in self.bucket_slots(key) {
+            if self.slots.get(&i, 0)?.key.same(key) {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+
+    /// An empty slot in `key`'s bucket.
+    fn free_slot(&self, key: &SpiKey) -> Result<Option<u32>, Error> {
+        for i in self.bucket_slots(key) {
+            if self.slots.get(&i, 0)?.key.spi == 0 {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+
+    fn in_hash(&self, key: &SpiKey) -> Result<bool, Error> {
+        match self.spi_cpu.get(key, 0) {
+            Ok(_) => Ok(true),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every occupied slot with its index, read through a read-only mapping
+    /// of the array (one pass over memory, no syscall per slot).
+    fn occupied_slots(&self) -> Result<Vec<(u32, SpiSlot)>, Error> {
+        use std::os::fd::{AsFd, AsRawFd};
+        let n = self.slots.len() as usize;
+        let map_err = |source| Error::System {
+            what: "mmap of the LANES_SPI_SLOTS map",
+            source,
+        };
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+            .map_err(|_| map_err(std::io::Error::last_os_error()))?;
+        let len = (n * size_of::<SpiSlot>()).div_ceil(page) * page;
+        let fd = self.slots.map().fd().as_fd().as_raw_fd();
+        // SAFETY: a fresh shared read-only mapping of the map's values
+        // (`BPF_F_MMAPABLE`, kernel/bpf/arraymap.c `array_map_mmap`),
+        // unmapped below; nothing in this process writes through it.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(map_err(std::io::Error::last_os_error()));
+        }
+        let base = p.cast::<SpiSlot>().cast_const();
+        let mut out = Vec::new();
+        for i in 0..n {
+            // SAFETY: `i < n` slots of 24 bytes (8-aligned) lie within the
+            // mapping; the kernel may write concurrently, hence volatile.
+            let slot = unsafe { std::ptr::read_volatile(base.add(i)) };
+            if slot.key.spi != 0 {
+                out.push((u32::try_from(i).unwrap_or(u32::MAX), slot));
+            }
+        }
+        // SAFETY: the mapping made above, no longer used.
+        unsafe { libc::munmap(p, len) };
+        Ok(out)
     }
 
     /// Removes the binding of (`dst`, `spi`) and its packet count;
     /// returns whether it existed.
     pub fn unbind(&mut self, spi: u32, dst: Option<IpAddr>) -> Result<bool, Error> {
         let key = Binding::key(spi, dst);
-        let existed = absent_ok(self.spi_cpu.remove(&key))?;
+        let existed = match self.find_slot(&key)? {
+            Some(i) => {
+                self.slots.set(i, SpiSlot::default(), 0)?;
+                true
+            }
+            None => absent_ok(self.spi_cpu.remove(&key))?,
+        };
         if existed && dst.is_none() && !self.bindings()?.iter().any(|b| b.dst.is_none()) {
             self.flags.set(0, 0, 0)?;
         }
@@ -390,13 +521,7 @@ impl Steering {
 
     /// Every binding, sorted by SPI then destination.
     pub fn bindings(&self) -> Result<Vec<Binding>, Error> {
-        let mut out = Vec::new();
-        for kv in self.spi_cpu.iter() {
-            let (k, v) = kv?;
-            out.push(Binding::from_entry(&k, &v[0]));
-        }
-        out.sort_by_key(|b| (b.spi, b.dst));
-        Ok(out)
+        Ok(self.binding_places()?.into_iter().map(|(b, _)| b).collect())
     }
 
     /// Packets steered for each binding (redirected by any CPU, summed over
@@ -405,10 +530,27 @@ impl Steering {
     /// unbind.
     pub fn binding_packets(&self) -> Result<Vec<(Binding, u64)>, Error> {
         let mut out = Vec::new();
+        for (b, place) in self.binding_places()? {
+            let n = match place {
+                Place::Slot(i) => self.slot_packets.get(&i, 0)?.iter().sum(),
+                Place::Hash(n) => n,
+            };
+            out.push((b, n));
+        }
+        Ok(out)
+    }
+
+    /// Every binding and where it is, sorted by SPI then destination.
+    fn binding_places(&self) -> Result<Vec<(Binding, Place)>, Error> {
+        let mut out = Vec::new();
+        for (i, slot) in self.occupied_slots()? {
+            let v = SpiValue::new(slot.cpu, 0);
+            out.push((Binding::from_entry(&slot.key, &v), Place::Slot(i)));
+        }
         for kv in self.spi_cpu.iter() {
             let (k, v) = kv?;
             let n = v.iter().map(|c| c.packets).sum();
-            out.push((Binding::from_entry(&k, &v[0]), n));
+            out.push((Binding::from_entry(&k, &v[0]), Place::Hash(n)));
         }
         out.sort_by_key(|(b, _)| (b.spi, b.dst));
         Ok(out)
@@ -541,12 +683,16 @@ impl Steering {
     }
 
     fn from_ebpf(mut ebpf: Ebpf) -> Result<Self, Error> {
+        let slots = Array::try_from(take_map(&mut ebpf, MAP_SPI_SLOTS)?)?;
+        let slot_packets = PerCpuArray::try_from(take_map(&mut ebpf, MAP_SLOT_PACKETS)?)?;
         let spi_cpu = PerCpuHashMap::try_from(take_map(&mut ebpf, MAP_SPI_CPU)?)?;
         let cpus = CpuMap::try_from(take_map(&mut ebpf, MAP_CPUS)?)?;
         let flags = Array::try_from(take_map(&mut ebpf, MAP_FLAGS)?)?;
         let stats = PerCpuArray::try_from(take_map(&mut ebpf, MAP_STATS)?)?;
         Ok(Self {
             ebpf: Some(ebpf),
+            slots,
+            slot_packets,
             spi_cpu,
             cpus,
             flags,
@@ -556,7 +702,22 @@ impl Steering {
 }
 
 /// Every map pinned under the pin root, in creation order.
-const PINNED_MAPS: [&str; 4] = [MAP_SPI_CPU, MAP_CPUS, MAP_FLAGS, MAP_STATS];
+const PINNED_MAPS: [&str; 6] = [
+    MAP_SPI_CPU,
+    MAP_CPUS,
+    MAP_FLAGS,
+    MAP_STATS,
+    MAP_SPI_SLOTS,
+    MAP_SLOT_PACKETS,
+];
+
+/// Where a binding is: a slot of `LANES_SPI_SLOTS`, or the hash (with its
+/// packet count).
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    Slot(u32),
+    Hash(u64),
+}
 
 /// `Ok(true)` for a removed entry, `Ok(false)` for one that was not there.
 fn absent_ok(r: Result<(), aya::maps::MapError>) -> Result<bool, Error> {
@@ -703,7 +864,7 @@ fn possible_cpus() -> Result<u32, Error> {
 
 /// Refuses pinned maps left by a build with other map shapes.
 fn check_pinned_maps(root: &PinRoot) -> Result<(), Error> {
-    let want: [(&str, u32, u32, Option<u32>); 4] = [
+    let want: [(&str, u32, u32, Option<u32>); 6] = [
         (
             MAP_SPI_CPU,
             size_of::<SpiKey>() as u32,
@@ -711,6 +872,13 @@ fn check_pinned_maps(root: &PinRoot) -> Result<(), Error> {
             Some(MAX_BINDINGS),
         ),
         (MAP_STATS, 4, 8, Some(Counter::COUNT)),
+        (
+            MAP_SPI_SLOTS,
+            4,
+            size_of::<SpiSlot>() as u32,
+            Some(slots_for(MAX_BINDINGS)),
+        ),
+        (MAP_SLOT_PACKETS, 4, 8, Some(slots_for(MAX_BINDINGS))),
         (MAP_FLAGS, 4, 4, Some(1)),
         (MAP_CPUS, 4, 0, None),
     ];
