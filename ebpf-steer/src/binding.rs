@@ -69,7 +69,7 @@ mod tests {
                 cpu: 3,
             };
             let k = Binding::key(b.spi, b.dst);
-            assert_eq!(Binding::from_entry(&k, &SpiValue { cpu: 3 }), b);
+            assert_eq!(Binding::from_entry(&k, &SpiValue::new(3, 0)), b);
         }
     }
 }

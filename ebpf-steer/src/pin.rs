@@ -1,7 +1,9 @@
 //! Where the program's link and maps are pinned on bpffs.
 //!
 //! ```text
-//! <root>/maps/LANES_SPI_CPU, LANES_CPUS, LANES_STATS   shared by all interfaces
+//! <root>/maps/LANES_SPI_SLOTS, LANES_SLOT_PACKETS,
+//!             LANES_SPI_CPU, LANES_CPUS, LANES_FLAGS,
+//!             LANES_STATS                              shared by all interfaces
 //! <root>/links/<iface>/native | skb                    one XDP link per interface
 //! ```
 //! The link's file name records its mode. A second process (`lanes steer

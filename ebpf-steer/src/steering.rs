@@ -6,14 +6,15 @@ use crate::stats::{CpuStats, Stats};
 use crate::undo::{FailAt, Undo};
 use crate::{Binding, Error};
 use aya::maps::{
-    Array, CpuMap, HashMap, Map, MapData, MapInfo, PerCpuArray, PerCpuHashMap, PerCpuValues,
+    Array, CpuMap, IterableMap, Map, MapData, MapInfo, PerCpuArray, PerCpuHashMap, PerCpuValues,
 };
 use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::{TestRun, TestRunAttrs, TestRunOptions, Xdp, XdpMode};
 use aya::{Ebpf, EbpfLoader};
 use ebpf_steer_common::{
-    Counter, FLAG_ANY_DST, MAP_CPUS, MAP_FLAGS, MAP_SPI_CPU, MAP_SPI_STATS, MAP_STATS,
-    MAX_BINDINGS, PROGRAM_NAME, SpiKey, SpiValue,
+    Counter, FLAG_ANY_DST, GLOBAL_SLOT_BUCKETS, MAP_CPUS, MAP_FLAGS, MAP_SLOT_PACKETS, MAP_SPI_CPU,
+    MAP_SPI_SLOTS, MAP_SPI_STATS_OLD, MAP_STATS, MAX_BINDINGS, PROGRAM_NAME, SLOT_WAYS, SpiKey,
+    SpiSlot, SpiValue, bucket, slots_for,
 };
 use std::fmt;
 use std::net::IpAddr;
@@ -140,11 +141,12 @@ pub const XDP_REDIRECT: u32 = 4;
 /// loaded it.
 pub struct Steering {
     ebpf: Option<Ebpf>,
-    spi_cpu: HashMap<MapData, SpiKey, SpiValue>,
+    slots: Array<MapData, SpiSlot>,
+    slot_packets: PerCpuArray<MapData, u64>,
+    spi_cpu: PerCpuHashMap<MapData, SpiKey, SpiValue>,
     cpus: CpuMap<MapData>,
     flags: Array<MapData, u32>,
     stats: PerCpuArray<MapData, u64>,
-    spi_stats: PerCpuHashMap<MapData, SpiKey, u64>,
 }
 
 impl fmt::Debug for Steering {
@@ -170,7 +172,11 @@ impl Steering {
         let possible = possible_cpus()?;
         loader.map_max_entries(MAP_CPUS, possible);
         loader.map_max_entries(MAP_SPI_CPU, max_bindings);
-        loader.map_max_entries(MAP_SPI_STATS, max_bindings);
+        let slots = slots_for(max_bindings);
+        loader.map_max_entries(MAP_SPI_SLOTS, slots);
+        loader.map_max_entries(MAP_SLOT_PACKETS, slots);
+        let buckets = slots / SLOT_WAYS;
+        loader.override_global(GLOBAL_SLOT_BUCKETS, &buckets, true);
         let mut ebpf = loader.load(object()?)?;
         load_program(&mut ebpf, PROGRAM_NAME)?;
         let mut s = Self::from_ebpf(ebpf)?;
@@ -241,10 +247,11 @@ impl Steering {
         let mut ebpf = loaded?;
         load_program(&mut ebpf, program)?;
         let spi_cpu = take_map(&mut ebpf, MAP_SPI_CPU)?;
+        let slots = take_map(&mut ebpf, MAP_SPI_SLOTS)?;
+        let slot_packets = take_map(&mut ebpf, MAP_SLOT_PACKETS)?;
         let mut cpus: CpuMap<MapData> = CpuMap::try_from(take_map(&mut ebpf, MAP_CPUS)?)?;
         let stats = take_map(&mut ebpf, MAP_STATS)?;
         let flags = take_map(&mut ebpf, MAP_FLAGS)?;
-        let spi_stats = take_map(&mut ebpf, MAP_SPI_STATS)?;
         for cpu in online_cpus()? {
             cpus.set(cpu, opts.queue_size, None, 0)?;
         }
@@ -255,11 +262,12 @@ impl Steering {
         attached.program_id = prog.info()?.id();
         let s = Self {
             ebpf: Some(ebpf),
-            spi_cpu: HashMap::try_from(spi_cpu)?,
+            slots: Array::try_from(slots)?,
+            slot_packets: PerCpuArray::try_from(slot_packets)?,
+            spi_cpu: PerCpuHashMap::try_from(spi_cpu)?,
             cpus,
             flags: Array::try_from(flags)?,
             stats: PerCpuArray::try_from(stats)?,
-            spi_stats: PerCpuHashMap::try_from(spi_stats)?,
         };
         undo.commit();
         tracing::info!(?attached, "XDP steering attached");
@@ -279,11 +287,12 @@ impl Steering {
         check_pinned_maps(root)?;
         Ok(Self {
             ebpf: None,
-            spi_cpu: HashMap::try_from(open(MAP_SPI_CPU)?)?,
+            slots: Array::try_from(open(MAP_SPI_SLOTS)?)?,
+            slot_packets: PerCpuArray::try_from(open(MAP_SLOT_PACKETS)?)?,
+            spi_cpu: PerCpuHashMap::try_from(open(MAP_SPI_CPU)?)?,
             cpus: CpuMap::try_from(open(MAP_CPUS)?)?,
             flags: Array::try_from(open(MAP_FLAGS)?)?,
             stats: PerCpuArray::try_from(open(MAP_STATS)?)?,
-            spi_stats: PerCpuHashMap::try_from(open(MAP_SPI_STATS)?)?,
         })
     }
 
@@ -301,7 +310,7 @@ impl Steering {
             std::fs::remove_dir(&dir).map_err(|e| Error::pin(&dir, e))?;
         }
         if Self::attached(root)?.is_empty() && root.path().exists() {
-            for name in PINNED_MAPS {
+            for name in PINNED_MAPS.iter().chain([&MAP_SPI_STATS_OLD]) {
                 let p = root.map(name);
                 if p.exists() {
                     std::fs::remove_file(&p).map_err(|e| Error::pin(&p, e))?;
@@ -366,40 +375,144 @@ impl Steering {
             // Before the entry, so the program never misses it.
             self.flags.set(0, FLAG_ANY_DST, 0)?;
         }
-        self.add_binding_counter(key)?;
-        self.spi_cpu.insert(key, SpiValue { cpu: b.cpu }, 0)?;
-        tracing::debug!(binding = %b, "steering bound");
+        let placed = if b.dst.is_none() {
+            None
+        } else if let Some(i) = self.find_slot(&key)? {
+            Some(i)
+        } else if self.in_hash(&key)? {
+            None
+        } else if let Some(i) = self.free_slot(&key)? {
+            // A fresh count, before the slot is visible.
+            self.slot_packets.set(i, self.per_cpu(0u64)?, 0)?;
+            Some(i)
+        } else {
+            None
+        };
+        match placed {
+            // A rebind in place keeps the count.
+            Some(i) => self.slots.set(i, SpiSlot { cpu: b.cpu, key }, 0)?,
+            None => self.bind_hash(key, b.cpu)?,
+        }
+        tracing::debug!(binding = %b, slot = ?placed, "steering bound");
         Ok(())
     }
 
-    /// Gives the binding `key` a zeroed packet counter, keeping one that
-    /// exists (a rebind to another CPU keeps its count).
-    fn add_binding_counter(&mut self, key: SpiKey) -> Result<(), Error> {
-        let zeros =
-            PerCpuValues::try_from(vec![0u64; possible_cpus()? as usize]).map_err(|source| {
-                Error::System {
-                    what: "/sys/devices/system/cpu/possible",
-                    source,
-                }
-            })?;
-        match self.spi_stats.insert(key, zeros, BPF_NOEXIST) {
-            Ok(()) => Ok(()),
-            Err(aya::maps::MapError::SyscallError(e))
-                if e.io_error.raw_os_error() == Some(libc::EEXIST) =>
-            {
-                Ok(())
+    /// Binds `key` in the hash. Every CPU's copy gets the CPU; a rebind
+    /// keeps the counts (packets steered between this read and the write
+    /// below are lost, a window of one syscall on a rare event).
+    fn bind_hash(&mut self, key: SpiKey, cpu: u32) -> Result<(), Error> {
+        let mut values: Vec<SpiValue> = match self.spi_cpu.get(&key, 0) {
+            Ok(v) => v.iter().map(|v| SpiValue::new(cpu, v.packets)).collect(),
+            Err(aya::maps::MapError::KeyNotFound) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        values.resize(possible_cpus()? as usize, SpiValue::new(cpu, 0));
+        let values = PerCpuValues::try_from(values).map_err(|source| Error::System {
+            what: "/sys/devices/system/cpu/possible",
+            source,
+        })?;
+        self.spi_cpu.insert(key, values, 0)?;
+        Ok(())
+    }
+
+    /// `v` for every possible CPU.
+    fn per_cpu<T: aya::Pod>(&self, v: T) -> Result<PerCpuValues<T>, Error> {
+        PerCpuValues::try_from(vec![v; possible_cpus()? as usize]).map_err(|source| Error::System {
+            what: "/sys/devices/system/cpu/possible",
+            source,
+        })
+    }
+
+    /// The slots of `key`'s bucket.
+    fn bucket_slots(&self, key: &SpiKey) -> std::ops::Range<u32> {
+        let first = bucket(key, self.slots.len() / SLOT_WAYS) * SLOT_WAYS;
+        first..first + SLOT_WAYS
+    }
+
+    /// The slot holding `key`, if it is in its bucket.
+    fn find_slot(&self, key: &SpiKey) -> Result<Option<u32>, Error> {
+        for i in self.bucket_slots(key) {
+            if self.slots.get(&i, 0)?.key.same(key) {
+                return Ok(Some(i));
             }
+        }
+        Ok(None)
+    }
+
+    /// An empty slot in `key`'s bucket.
+    fn free_slot(&self, key: &SpiKey) -> Result<Option<u32>, Error> {
+        for i in self.bucket_slots(key) {
+            if self.slots.get(&i, 0)?.key.spi == 0 {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+
+    fn in_hash(&self, key: &SpiKey) -> Result<bool, Error> {
+        match self.spi_cpu.get(key, 0) {
+            Ok(_) => Ok(true),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Removes the binding of (`dst`, `spi`) and its packet counter;
+    /// Every occupied slot with its index, read through a read-only mapping
+    /// of the array (one pass over memory, no syscall per slot).
+    fn occupied_slots(&self) -> Result<Vec<(u32, SpiSlot)>, Error> {
+        use std::os::fd::{AsFd, AsRawFd};
+        let n = self.slots.len() as usize;
+        let map_err = |source| Error::System {
+            what: "mmap of the LANES_SPI_SLOTS map",
+            source,
+        };
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+            .map_err(|_| map_err(std::io::Error::last_os_error()))?;
+        let len = (n * size_of::<SpiSlot>()).div_ceil(page) * page;
+        let fd = self.slots.map().fd().as_fd().as_raw_fd();
+        // SAFETY: a fresh shared read-only mapping of the map's values
+        // (`BPF_F_MMAPABLE`, kernel/bpf/arraymap.c `array_map_mmap`),
+        // unmapped below; nothing in this process writes through it.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(map_err(std::io::Error::last_os_error()));
+        }
+        let base = p.cast::<SpiSlot>().cast_const();
+        let mut out = Vec::new();
+        for i in 0..n {
+            // SAFETY: `i < n` slots of 24 bytes (8-aligned) lie within the
+            // mapping; the kernel may write concurrently, hence volatile.
+            let slot = unsafe { std::ptr::read_volatile(base.add(i)) };
+            if slot.key.spi != 0 {
+                out.push((u32::try_from(i).unwrap_or(u32::MAX), slot));
+            }
+        }
+        // SAFETY: the mapping made above, no longer used.
+        unsafe { libc::munmap(p, len) };
+        Ok(out)
+    }
+
+    /// Removes the binding of (`dst`, `spi`) and its packet count;
     /// returns whether it existed.
     pub fn unbind(&mut self, spi: u32, dst: Option<IpAddr>) -> Result<bool, Error> {
         let key = Binding::key(spi, dst);
-        let existed = absent_ok(self.spi_cpu.remove(&key))?;
-        // After the binding, so the program finds no binding without a counter.
-        absent_ok(self.spi_stats.remove(&key))?;
+        let existed = match self.find_slot(&key)? {
+            Some(i) => {
+                self.slots.set(i, SpiSlot::default(), 0)?;
+                true
+            }
+            None => absent_ok(self.spi_cpu.remove(&key))?,
+        };
         if existed && dst.is_none() && !self.bindings()?.iter().any(|b| b.dst.is_none()) {
             self.flags.set(0, 0, 0)?;
         }
@@ -408,28 +521,38 @@ impl Steering {
 
     /// Every binding, sorted by SPI then destination.
     pub fn bindings(&self) -> Result<Vec<Binding>, Error> {
-        let mut out = Vec::new();
-        for kv in self.spi_cpu.iter() {
-            let (k, v) = kv?;
-            out.push(Binding::from_entry(&k, &v));
-        }
-        out.sort_by_key(|b| (b.spi, b.dst));
-        Ok(out)
+        Ok(self.binding_places()?.into_iter().map(|(b, _)| b).collect())
     }
 
-    /// Packets steered for each binding (summed over CPUs), sorted by SPI
-    /// then destination. A binding made by an older loader reads 0.
+    /// Packets steered for each binding (redirected by any CPU, summed over
+    /// the CPUs' copies), sorted by SPI then destination. The count starts
+    /// at the bind, survives a rebind to another CPU, and goes with the
+    /// unbind.
     pub fn binding_packets(&self) -> Result<Vec<(Binding, u64)>, Error> {
         let mut out = Vec::new();
-        for b in self.bindings()? {
-            let key = Binding::key(b.spi, b.dst);
-            let n = match self.spi_stats.get(&key, 0) {
-                Ok(v) => v.iter().sum(),
-                Err(aya::maps::MapError::KeyNotFound) => 0,
-                Err(e) => return Err(e.into()),
+        for (b, place) in self.binding_places()? {
+            let n = match place {
+                Place::Slot(i) => self.slot_packets.get(&i, 0)?.iter().sum(),
+                Place::Hash(n) => n,
             };
             out.push((b, n));
         }
+        Ok(out)
+    }
+
+    /// Every binding and where it is, sorted by SPI then destination.
+    fn binding_places(&self) -> Result<Vec<(Binding, Place)>, Error> {
+        let mut out = Vec::new();
+        for (i, slot) in self.occupied_slots()? {
+            let v = SpiValue::new(slot.cpu, 0);
+            out.push((Binding::from_entry(&slot.key, &v), Place::Slot(i)));
+        }
+        for kv in self.spi_cpu.iter() {
+            let (k, v) = kv?;
+            let n = v.iter().map(|c| c.packets).sum();
+            out.push((Binding::from_entry(&k, &v[0]), Place::Hash(n)));
+        }
+        out.sort_by_key(|(b, _)| (b.spi, b.dst));
         Ok(out)
     }
 
@@ -560,27 +683,41 @@ impl Steering {
     }
 
     fn from_ebpf(mut ebpf: Ebpf) -> Result<Self, Error> {
-        let spi_cpu = HashMap::try_from(take_map(&mut ebpf, MAP_SPI_CPU)?)?;
+        let slots = Array::try_from(take_map(&mut ebpf, MAP_SPI_SLOTS)?)?;
+        let slot_packets = PerCpuArray::try_from(take_map(&mut ebpf, MAP_SLOT_PACKETS)?)?;
+        let spi_cpu = PerCpuHashMap::try_from(take_map(&mut ebpf, MAP_SPI_CPU)?)?;
         let cpus = CpuMap::try_from(take_map(&mut ebpf, MAP_CPUS)?)?;
         let flags = Array::try_from(take_map(&mut ebpf, MAP_FLAGS)?)?;
         let stats = PerCpuArray::try_from(take_map(&mut ebpf, MAP_STATS)?)?;
-        let spi_stats = PerCpuHashMap::try_from(take_map(&mut ebpf, MAP_SPI_STATS)?)?;
         Ok(Self {
             ebpf: Some(ebpf),
+            slots,
+            slot_packets,
             spi_cpu,
             cpus,
             flags,
             stats,
-            spi_stats,
         })
     }
 }
 
 /// Every map pinned under the pin root, in creation order.
-const PINNED_MAPS: [&str; 5] = [MAP_SPI_CPU, MAP_CPUS, MAP_FLAGS, MAP_STATS, MAP_SPI_STATS];
+const PINNED_MAPS: [&str; 6] = [
+    MAP_SPI_CPU,
+    MAP_CPUS,
+    MAP_FLAGS,
+    MAP_STATS,
+    MAP_SPI_SLOTS,
+    MAP_SLOT_PACKETS,
+];
 
-/// `BPF_NOEXIST` from `include/uapi/linux/bpf.h`: create, never replace.
-const BPF_NOEXIST: u64 = 1;
+/// Where a binding is: a slot of `LANES_SPI_SLOTS`, or the hash (with its
+/// packet count).
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    Slot(u32),
+    Hash(u64),
+}
 
 /// `Ok(true)` for a removed entry, `Ok(false)` for one that was not there.
 fn absent_ok(r: Result<(), aya::maps::MapError>) -> Result<bool, Error> {
@@ -727,7 +864,7 @@ fn possible_cpus() -> Result<u32, Error> {
 
 /// Refuses pinned maps left by a build with other map shapes.
 fn check_pinned_maps(root: &PinRoot) -> Result<(), Error> {
-    let want: [(&str, u32, u32, Option<u32>); 5] = [
+    let want: [(&str, u32, u32, Option<u32>); 6] = [
         (
             MAP_SPI_CPU,
             size_of::<SpiKey>() as u32,
@@ -736,11 +873,12 @@ fn check_pinned_maps(root: &PinRoot) -> Result<(), Error> {
         ),
         (MAP_STATS, 4, 8, Some(Counter::COUNT)),
         (
-            MAP_SPI_STATS,
-            size_of::<SpiKey>() as u32,
-            8,
-            Some(MAX_BINDINGS),
+            MAP_SPI_SLOTS,
+            4,
+            size_of::<SpiSlot>() as u32,
+            Some(slots_for(MAX_BINDINGS)),
         ),
+        (MAP_SLOT_PACKETS, 4, 8, Some(slots_for(MAX_BINDINGS))),
         (MAP_FLAGS, 4, 4, Some(1)),
         (MAP_CPUS, 4, 0, None),
     ];

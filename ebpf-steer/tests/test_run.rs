@@ -456,3 +456,70 @@ fn live_frames_and_a_map_past_max_bindings() {
     let d = s.stats().expect("stats").since(&before);
     assert_eq!(d.total(Counter::Steered), 640, "the floor does not count");
 }
+
+/// `n` SPIs whose bindings to `dst` share one bucket of a map loaded by
+/// `Steering::load`, so all but the first `SLOT_WAYS` go to the hash.
+fn same_bucket_spis(dst: &str, n: usize) -> Vec<u32> {
+    use ebpf_steer_common::{MAX_BINDINGS, SLOT_WAYS, bucket, slots_for};
+    let buckets = slots_for(MAX_BINDINGS) / SLOT_WAYS;
+    let of = |spi| bucket(&Binding::key(spi, Some(ip(dst))), buckets);
+    let want = of(SPI);
+    let spis: Vec<u32> = (SPI..SPI + 50_000_000)
+        .filter(|s| of(*s) == want)
+        .take(n)
+        .collect();
+    assert_eq!(spis.len(), n, "no {n} SPIs in one bucket");
+    spis
+}
+
+#[test]
+#[ignore = "needs root and the XDP object: `cargo xtask test` runs it (LANES_PRIV_TESTS=1, --include-ignored)"]
+fn a_full_bucket_spills_into_the_hash_and_counts_stay_exact() {
+    let Some(mut s) = steering() else { return };
+    let ways = ebpf_steer_common::SLOT_WAYS as usize;
+    let spis = same_bucket_spis(DST4, ways + 2);
+    for &spi in &spis {
+        bind(&mut s, spi, Some(DST4), 0);
+    }
+    assert_eq!(s.bindings().expect("bindings").len(), spis.len());
+    // Each SPI steered k+1 times: slot and hash bindings alike.
+    for (k, &spi) in spis.iter().enumerate() {
+        let frame = FrameSpec::esp(ip(DST4), spi).build();
+        for _ in 0..=k {
+            assert_eq!(run(&mut s, &frame), (XDP_REDIRECT, Counter::Steered));
+        }
+    }
+    for (k, &spi) in spis.iter().enumerate() {
+        assert_eq!(
+            binding_count(&s, spi, Some(DST4)),
+            Some(k as u64 + 1),
+            "spi {spi:#x}"
+        );
+    }
+    // A rebind keeps the count wherever the binding is, and moves the CPU.
+    let (in_slot, in_hash) = (spis[0], spis[ways + 1]);
+    for spi in [in_slot, in_hash] {
+        bind(&mut s, spi, Some(DST4), 1);
+        let frame = FrameSpec::esp(ip(DST4), spi).build();
+        assert_eq!(run(&mut s, &frame), (XDP_PASS, Counter::NoCpu));
+    }
+    assert_eq!(binding_count(&s, in_slot, Some(DST4)), Some(1));
+    assert_eq!(
+        binding_count(&s, in_hash, Some(DST4)),
+        Some(ways as u64 + 2)
+    );
+    // Unbinding a slot frees it: the next new binding takes it with a fresh
+    // count, and the hash bindings are still found.
+    assert!(s.unbind(in_slot, Some(ip(DST4))).expect("unbind"));
+    let frame = FrameSpec::esp(ip(DST4), in_slot).build();
+    assert_eq!(run(&mut s, &frame), (XDP_PASS, Counter::UnknownSpi));
+    let newcomer = same_bucket_spis(DST4, ways + 3)[ways + 2];
+    bind(&mut s, newcomer, Some(DST4), 0);
+    assert_eq!(binding_count(&s, newcomer, Some(DST4)), Some(0));
+    let frame = FrameSpec::esp(ip(DST4), newcomer).build();
+    assert_eq!(run(&mut s, &frame), (XDP_REDIRECT, Counter::Steered));
+    assert_eq!(binding_count(&s, newcomer, Some(DST4)), Some(1));
+    assert!(s.unbind(in_hash, Some(ip(DST4))).expect("unbind"));
+    assert_eq!(binding_count(&s, in_hash, Some(DST4)), None);
+    assert_eq!(s.bindings().expect("bindings").len(), spis.len() - 1);
+}

@@ -90,13 +90,15 @@ echo "rekeyed after $((i / 2)) s: $(echo $old) -> $(echo $now)"
 b2=$(bound gw-b)
 sleep 3
 b3=$(bound gw-b)
-# in_map SPI: SPI's wire bytes end a key of the daemon's LANES_SPI_CPU.
+# in_map SPI: SPI's wire bytes end a slot of the daemon's LANES_SPI_SLOTS
+# or a key of its LANES_SPI_CPU (where full buckets spill).
 in_map() {
 	pat=$(echo "$1" | sed 's/\(..\)/"0x\1",/g; s/,$/]/')
 	grep -qF "$pat" "$IOP/spi-map.json"
 }
 if command -v bpftool >/dev/null; then
-	bpftool -j map dump name LANES_SPI_CPU >"$IOP/spi-map.json" || die "bpftool map dump failed"
+	{ bpftool -j map dump name LANES_SPI_SLOTS && bpftool -j map dump name LANES_SPI_CPU; } >"$IOP/spi-map.json" ||
+		die "bpftool map dump failed"
 	for spi in $now; do in_map "$spi" || die "new SPI $spi is not in the XDP map"; done
 	for spi in $old; do in_map "$spi" && die "rekeyed SPI $spi is still in the XDP map"; done
 	echo "XDP map: $(echo "$now" | grep -c .) new SPIs bound, $(echo "$old" | grep -c .) old ones gone"

@@ -3,12 +3,15 @@
 //! Built for `bpfel-unknown-none` by `cargo xtask build`; on the host it
 //! compiles (so clippy sees it) into a binary whose `main` does nothing.
 //!
-//! Per packet: parse the headers ([`parse`]), look the (destination, SPI)
-//! up in `LANES_SPI_CPU`, then `bpf_redirect_map` into the `LANES_CPUS`
-//! cpumap (kernel `kernel/bpf/cpumap.c`), so the owning CPU builds the skb
-//! and runs the ESP input path. Everything else is `XDP_PASS`. Each packet
-//! bumps exactly one per-CPU counter in `LANES_STATS`; a steered packet also
-//! bumps its binding's counter in `LANES_SPI_STATS`.
+//! Per packet: parse the headers ([`parse`]), find the (destination, SPI)
+//! in its bucket of `LANES_SPI_SLOTS` (array lookups the verifier inlines,
+//! no hashing call), else in the `LANES_SPI_CPU` hash, then
+//! `bpf_redirect_map` into the `LANES_CPUS` cpumap (kernel
+//! `kernel/bpf/cpumap.c`), so the owning CPU builds the skb and runs the ESP
+//! input path. Everything else is `XDP_PASS`. Each packet bumps exactly one
+//! per-CPU counter in `LANES_STATS`; a steered packet also bumps this CPU's
+//! count for its binding (`LANES_SLOT_PACKETS`, or its copy of the hash
+//! value), a plain add on per-CPU memory.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
@@ -17,22 +20,41 @@ mod parse;
 use aya_ebpf::{
     bindings::xdp_action::XDP_PASS,
     macros::{map, xdp},
-    maps::{Array, CpuMap, HashMap, PerCpuArray, PerCpuHashMap},
+    maps::{Array, CpuMap, PerCpuArray, PerCpuHashMap},
     programs::XdpContext,
 };
 use aya_log_ebpf::warn;
-use ebpf_steer_common::{Counter, FLAG_ANY_DST, MAX_BINDINGS, MAX_CPUS, SpiKey, SpiValue};
+use ebpf_steer_common::{
+    Counter, FLAG_ANY_DST, MAX_BINDINGS, MAX_CPUS, SLOT_WAYS, SpiKey, SpiSlot, SpiValue, bucket,
+    slots_for,
+};
 
 use crate::parse::{Skip, parse_esp};
 
-/// (destination, SPI) -> CPU, filled by the loader (`Steering::bind`).
-#[map]
-static LANES_SPI_CPU: HashMap<SpiKey, SpiValue> = HashMap::with_max_entries(MAX_BINDINGS, 0);
+/// `BPF_F_MMAPABLE` from `include/uapi/linux/bpf.h`.
+const BPF_F_MMAPABLE: u32 = 1 << 10;
 
-/// Packets steered per binding of `LANES_SPI_CPU` (same key); entries are
-/// made and removed by the loader, never here.
+/// Bindings in buckets of `SLOT_WAYS` slots, placed by the loader
+/// (`Steering::bind`); an empty slot is all zeroes.
 #[map]
-static LANES_SPI_STATS: PerCpuHashMap<SpiKey, u64> =
+static LANES_SPI_SLOTS: Array<SpiSlot> =
+    Array::with_max_entries(slots_for(MAX_BINDINGS), BPF_F_MMAPABLE);
+
+/// Packets each CPU steered for the binding in the same slot.
+#[map]
+static LANES_SLOT_PACKETS: PerCpuArray<u64> =
+    PerCpuArray::with_max_entries(slots_for(MAX_BINDINGS), 0);
+
+/// Buckets of `LANES_SPI_SLOTS`, a power of two; the loader sets it with
+/// the map's size (read-only data, a constant to the verifier).
+#[unsafe(no_mangle)]
+static LANES_SLOT_BUCKETS: u32 = slots_for(MAX_BINDINGS) / SLOT_WAYS;
+
+/// Bindings whose bucket was full, and any-destination ones:
+/// (destination, SPI) -> CPU and packets steered, with the same CPU in every
+/// CPU's copy; each CPU counts the packets it steered in its own copy.
+#[map]
+static LANES_SPI_CPU: PerCpuHashMap<SpiKey, SpiValue> =
     PerCpuHashMap::with_max_entries(MAX_BINDINGS, 0);
 
 /// One entry per online CPU (queue size set by the loader).
@@ -77,42 +99,84 @@ fn try_lanes_steer(ctx: &XdpContext) -> Result<u32, u32> {
             return Ok(XDP_PASS);
         }
     };
-    let Some((cpu, bound)) = lookup(&key) else {
+    let Some((cpu, hit)) = lookup(&key) else {
         count(Counter::UnknownSpi);
         return Ok(XDP_PASS);
     };
     // The low bits of `flags` are the verdict when the cpumap has no entry
-    // for `cpu` (`__bpf_xdp_redirect_map`, net/core/filter.c).
+    // for `cpu` (`__bpf_xdp_redirect_map`, net/core/filter.c), so a miss
+    // needs no second lookup.
     match LANES_CPUS.redirect(cpu, u64::from(XDP_PASS)) {
         Ok(action) => {
+            let packets = match hit {
+                Hit::Slot(i) => LANES_SLOT_PACKETS.get_ptr_mut(i),
+                // SAFETY: this CPU's copy of a hash value, valid for the
+                // whole program run.
+                Hit::Hash(v) => Some(unsafe { &raw mut (*v).packets }),
+            };
+            if let Some(p) = packets {
+                // SAFETY: per-CPU memory, written only by this CPU with
+                // migration disabled (as in `count`), so a plain add is exact.
+                unsafe { *p += 1 };
+            }
             count(Counter::Steered);
-            count_binding(&bound);
             Ok(action)
         }
         Err(action) => {
-            // Logged at 1, 2, 4, 8, ... misses: a diagnostic, not per packet.
-            let n = count(Counter::NoCpu);
-            if n & n.wrapping_sub(1) == 0 {
-                warn!(
-                    ctx,
-                    "lanes: spi {:x} is bound to CPU {} which has no cpumap entry ({} misses)",
-                    key.spi_host(),
-                    cpu,
-                    n
-                );
-            }
+            no_cpu(ctx, &key, cpu);
             Ok(action)
         }
     }
 }
 
-/// The CPU bound to `key` and the key that matched: `key` itself, else its
-/// SPI on any destination (looked up only while such bindings exist).
+/// Where a binding was found.
+#[derive(Clone, Copy)]
+enum Hit {
+    /// This slot of `LANES_SPI_SLOTS`.
+    Slot(u32),
+    /// This CPU's copy of a `LANES_SPI_CPU` value.
+    Hash(*mut SpiValue),
+}
+
+/// Counts a packet bound to a CPU without a cpumap entry; logged at 1, 2, 4,
+/// 8, ... misses: a diagnostic, not per packet, and off the hit path.
+#[inline(never)]
+fn no_cpu(ctx: &XdpContext, key: &SpiKey, cpu: u32) {
+    let n = count(Counter::NoCpu);
+    if n & n.wrapping_sub(1) == 0 {
+        warn!(
+            ctx,
+            "lanes: spi {:x} is bound to CPU {} which has no cpumap entry ({} misses)",
+            key.spi_host(),
+            cpu,
+            n
+        );
+    }
+}
+
+/// The CPU bound to `key` and where the binding is: the slots of its
+/// bucket, else the hash, else its SPI on any destination (looked up only
+/// while such bindings exist).
 #[inline(always)]
-fn lookup(key: &SpiKey) -> Option<(u32, SpiKey)> {
-    // SAFETY: the value is plain data and copied out before returning.
-    if let Some(v) = unsafe { LANES_SPI_CPU.get(key) } {
-        return Some((v.cpu, *key));
+fn lookup(key: &SpiKey) -> Option<(u32, Hit)> {
+    if key.spi == 0 {
+        // Never bound (an empty slot's key has SPI 0).
+        return None;
+    }
+    // SAFETY: a plain `u32` global; the volatile read keeps the loader's
+    // value from being folded into the compiled-in default.
+    let buckets = unsafe { core::ptr::read_volatile(&raw const LANES_SLOT_BUCKETS) };
+    let first = bucket(key, buckets) * SLOT_WAYS;
+    for way in 0..SLOT_WAYS {
+        if let Some(slot) = LANES_SPI_SLOTS.get(first + way)
+            && slot.key.same(key)
+        {
+            return Some((slot.cpu, Hit::Slot(first + way)));
+        }
+    }
+    if let Some(v) = LANES_SPI_CPU.get_ptr_mut(key) {
+        // SAFETY: this CPU's copy of a map value, valid for the whole run.
+        return Some((unsafe { (*v).cpu }, Hit::Hash(v)));
     }
     if LANES_FLAGS.get(0).is_none_or(|f| f & FLAG_ANY_DST == 0) {
         return None;
@@ -121,19 +185,9 @@ fn lookup(key: &SpiKey) -> Option<(u32, SpiKey)> {
         daddr: [0; 4],
         spi: key.spi,
     };
+    let v = LANES_SPI_CPU.get_ptr_mut(any)?;
     // SAFETY: as above.
-    unsafe { LANES_SPI_CPU.get(any) }.map(|v| (v.cpu, any))
-}
-
-/// Adds one to this CPU's packet count of the binding `key`, if the loader
-/// made its entry.
-#[inline(always)]
-fn count_binding(key: &SpiKey) {
-    if let Some(p) = LANES_SPI_STATS.get_ptr_mut(key) {
-        // SAFETY: a per-CPU value, written only by this CPU with migration
-        // disabled (as in `count`).
-        unsafe { *p += 1 };
-    }
+    Some((unsafe { (*v).cpu }, Hit::Hash(v)))
 }
 
 /// Adds one to this CPU's `c` counter and returns the new value.
