@@ -380,16 +380,23 @@ pub fn run(o: &Options) -> Result<()> {
             before,
             after: HostSample::read()?,
         };
+        let secs = t.elapsed().as_secs_f64();
         let raw = format!(
-            "# n={} vcpus={} topos={} code={code} dur={dur} reps={} seed={} logs={logs}\n{stdout}",
+            "# n={} vcpus={} topos={} code={code} dur={dur} reps={} seed={} secs={secs:.0} \
+             load1={:.2},{:.2} steal_pct={:.2} host_kernel={} logs={logs}\n{stdout}",
             b.n,
             b.vcpus,
             b.topos.join(","),
             o.reps,
-            plan.seed
+            plan.seed,
+            host.before.load[0],
+            host.after.load[0],
+            host.steal_pct(),
+            util::output(Command::new("uname").arg("-r"))
+                .unwrap_or_default()
+                .trim()
         );
         std::fs::write(out.join("raw").join(raw_name(b)), raw)?;
-        let secs = t.elapsed().as_secs_f64();
         eprintln!("testbed: {} vCPUs took {secs:.0} s", b.vcpus);
         runs.push(Run {
             boot: Boot {
@@ -484,11 +491,7 @@ fn reanalyse(dir: &Path, o: &Options) -> Result<()> {
         let (Some(n), Some(vcpus)) = (num("n"), num("vcpus")) else {
             bail!("{}: first line lacks `# n=.. vcpus=..`", f.display());
         };
-        let zero = HostSample {
-            load: [0.0; 3],
-            steal: 0,
-            total: 0,
-        };
+        let (secs, host) = recorded_host(dir, &head);
         let topos = head.get("topos").cloned().unwrap_or_default();
         runs.push(Run {
             boot: Boot {
@@ -499,11 +502,8 @@ fn reanalyse(dir: &Path, o: &Options) -> Result<()> {
             code: head.get("code").and_then(|c| c.parse().ok()).unwrap_or(0),
             stdout: stdout.to_string(),
             logs: head.get("logs").cloned().unwrap_or_default(),
-            secs: 0.0,
-            host: HostLoad {
-                before: zero,
-                after: zero,
-            },
+            secs,
+            host,
         });
     }
     if runs.is_empty() {
@@ -527,8 +527,49 @@ fn reanalyse(dir: &Path, o: &Options) -> Result<()> {
     let name = dir
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let meta = meta(&o, dur, &plan, name.trim_start_matches("testbed-"));
+    let mut meta = meta(&o, dur, &plan, name.trim_start_matches("testbed-"));
+    if let Some(k) = head.get("host_kernel") {
+        meta.host_kernel.clone_from(k);
+    }
     report::write(dir, meta, &runs, &plan, o.loss_bound)
+}
+
+/// The boot's seconds and host load as its raw header recorded them; a
+/// header from before they were recorded falls back to the load columns of
+/// the first `raw/*.csv` (and 0 s).
+fn recorded_host(dir: &Path, head: &BTreeMap<String, String>) -> (f64, HostLoad) {
+    let f = |k: &str| head.get(k).and_then(|v| v.parse::<f64>().ok());
+    let mut load = head.get("load1").and_then(|v| {
+        let (a, b) = v.split_once(',')?;
+        Some((a.parse().ok()?, b.parse().ok()?, f("steal_pct")?))
+    });
+    if load.is_none() {
+        load = std::fs::read_dir(dir.join("raw"))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+            .find_map(|p| {
+                let text = std::fs::read_to_string(p).ok()?;
+                let mut lines = text.lines();
+                let cols: Vec<&str> = lines.next()?.split(',').collect();
+                let row: Vec<&str> = lines.next()?.split(',').collect();
+                let col = |k: &str| row.get(cols.iter().position(|c| *c == k)?)?.parse().ok();
+                Some((col("load1_before")?, col("load1_after")?, col("steal_pct")?))
+            });
+    }
+    let (before, after, steal) = load.unwrap_or((0.0, 0.0, 0.0));
+    // Steal as parts per 10,000 of a synthetic total reproduces the percentage.
+    let sample = |l: f64, steal: u64, total: u64| HostSample {
+        load: [l, 0.0, 0.0],
+        steal,
+        total,
+    };
+    let host = HostLoad {
+        before: sample(before, 0, 0),
+        after: sample(after, (steal * 100.0).round() as u64, 10_000),
+    };
+    (f("secs").unwrap_or(0.0), host)
 }
 
 fn meta(o: &Options, dur: u32, plan: &Plan, date: &str) -> Meta {

@@ -180,6 +180,17 @@ impl Sample {
         Some(ticks as f64 / USER_HZ * 1e6 / self.rx as f64)
     }
 
+    /// Busy and total CPU seconds of `cpus` over the measurement window.
+    pub fn cpu_seconds(&self, cpus: std::ops::Range<u32>) -> Option<(f64, f64)> {
+        let on: Vec<&Jiffies> = self.jif.iter().filter(|j| cpus.contains(&j.cpu)).collect();
+        if on.is_empty() {
+            return None;
+        }
+        let busy: u64 = on.iter().map(|j| j.busy).sum();
+        let total: u64 = on.iter().map(|j| j.total).sum();
+        Some((busy as f64 / USER_HZ, total as f64 / USER_HZ))
+    }
+
     /// "cpu:busy%,..." from the jiffies.
     pub fn busy(&self) -> String {
         let v: Vec<String> = self
@@ -274,6 +285,7 @@ mod tests {
         // 80 ticks of CPU 1 = 0.8 s over 1000 packets.
         assert_eq!(s.us_per_packet(s.rx_side()), Some(800.0));
         assert_eq!(s.us_per_packet(s.tx_side()), Some(500.0));
+        assert_eq!(s.cpu_seconds(s.rx_side()), Some((0.8, 1.0)));
         assert_eq!(s.busy(), "0:50,1:80");
         assert_eq!(s.loss_pct(), Some(1.0));
         assert_eq!(
