@@ -13,7 +13,10 @@
 //!   sequential at that same N.
 //!
 //! Prints `@@RAW xfrm-install-nN ARM ROUND SLOT WARMUP SA_PER_S SA/s` for
-//! `cargo xtask bench` (section `xfrm`). Needs ESP (the VM): gated by
+//! `cargo xtask bench` (section `xfrm`), and the kernel's slab memory per
+//! installed SA (`Slab:` of /proc/meminfo after the installs over the
+//! settled value before them: the `xfrm_state` object, its algorithms'
+//! transforms and keys) as `@@RAW xfrm-slab-nN ARM ... BYTES B/SA`. Needs ESP (the VM): gated by
 //! LANES_VM_TESTS=1. `LANES_BENCH_NS` (default 100,1000,4000) and
 //! `LANES_BENCH_REPS` (default 5 kept rounds).
 
@@ -145,12 +148,38 @@ fn netlink_pipelined(spis: &[u32]) -> usize {
     ok
 }
 
+/// `Slab:` of /proc/meminfo, bytes.
+fn slab_bytes() -> u64 {
+    let text = std::fs::read_to_string("/proc/meminfo").expect("/proc/meminfo");
+    text.lines()
+        .find_map(|l| l.strip_prefix("Slab:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("a Slab: line in /proc/meminfo")
+        * 1024
+}
+
+/// Slab once freeing has settled: states are freed by a deferred GC
+/// (`xfrm_state_gc_task`, net/xfrm/xfrm_state.c) after an RCU grace period.
+fn settled_slab() -> u64 {
+    let mut last = slab_bytes();
+    for _ in 0..40 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let now = slab_bytes();
+        if now.abs_diff(last) < 64 * 1024 {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
 async fn count(x: &Xfrm) -> usize {
     x.dump_sas().await.expect("dump").len()
 }
 
-/// Installs `n` SAs from `base` by `arm`; returns SAs per second.
-async fn run_arm(x: &Xfrm, arm: Arm, n: u32, base: u32) -> f64 {
+/// Installs `n` SAs from `base` by `arm`; returns SAs per second and slab
+/// bytes per SA.
+async fn run_arm(x: &Xfrm, arm: Arm, n: u32, base: u32) -> (f64, f64) {
     let spis: Vec<u32> = (base..base + n).collect();
     let specs: Vec<SaSpec> = spis.iter().map(|s| spec(*s)).collect();
     let batch = std::env::temp_dir().join("lanes-bench-ip-batch.txt");
@@ -160,6 +189,7 @@ async fn run_arm(x: &Xfrm, arm: Arm, n: u32, base: u32) -> f64 {
             writeln!(f, "{}", ip_line(*s)).expect("write");
         }
     }
+    let slab = settled_slab();
     let t = Instant::now();
     match arm {
         Arm::LanesSequential => {
@@ -193,9 +223,10 @@ async fn run_arm(x: &Xfrm, arm: Arm, n: u32, base: u32) -> f64 {
     }
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(count(x).await, n as usize, "{}: SAs installed", arm.name());
+    let per_sa = slab_bytes().saturating_sub(slab) as f64 / f64::from(n);
     sh("ip xfrm state flush");
     let _ = std::fs::remove_file(&batch);
-    f64::from(n) / secs
+    (f64::from(n) / secs, per_sa)
 }
 
 fn env_list(var: &str, default: &[u32]) -> Vec<u32> {
@@ -237,10 +268,11 @@ fn main() {
                     arms.swap(i, seed as usize % (i + 1));
                 }
                 for (slot, arm) in arms.iter().enumerate() {
-                    let rate = run_arm(&x, *arm, n, 0x1_0000).await;
+                    let (rate, slab) = run_arm(&x, *arm, n, 0x1_0000).await;
                     let warm = u8::from(round == 0);
                     let name = arm.name();
                     println!("@@RAW xfrm-install-n{n} {name} {round} {slot} {warm} {rate:.0} SA/s");
+                    println!("@@RAW xfrm-slab-n{n} {name} {round} {slot} {warm} {slab:.0} B/SA");
                 }
             }
         }
