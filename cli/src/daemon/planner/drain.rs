@@ -56,10 +56,13 @@ impl Planner {
 
     /// The draining Child SAs of `conn`.
     pub(super) fn draining_of(&self, conn: &str) -> Vec<ChildSaId> {
-        self.draining
+        let mut ids: Vec<ChildSaId> = self
+            .draining
             .iter()
             .filter(|(_, r)| *r.conn == *conn)
             .map(|(id, _)| *id)
-            .collect()
+            .collect();
+        ids.sort_unstable();
+        ids
     }
 }

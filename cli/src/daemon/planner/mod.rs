@@ -40,7 +40,7 @@ pub mod tables;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use ike_core::{ChildSaId, ChildSaInstall};
 use xfrm_offload::{PolicyId, SaId};
@@ -126,11 +126,11 @@ struct Inflight {
 pub struct Planner {
     caps: Caps,
     steering: bool,
-    plans: BTreeMap<String, Vec<ChildPlan>>,
+    plans: HashMap<String, Vec<ChildPlan>>,
     policies: Policies,
-    children: BTreeMap<ChildSaId, ChildRecord>,
+    children: HashMap<ChildSaId, ChildRecord>,
     /// Rekeyed Child SAs that keep only their inbound SA ([`drain`]).
-    draining: BTreeMap<ChildSaId, ChildRecord>,
+    draining: HashMap<ChildSaId, ChildRecord>,
     /// SAs in the kernel.
     sas: HashSet<SaId>,
     /// Steering binds in the kernel: inbound SPI → CPU.
@@ -424,6 +424,7 @@ impl Planner {
             .filter(|(_, r)| *r.conn == *conn)
             .map(|(id, _)| *id)
             .collect();
+        ids.sort_unstable();
         ids.extend(self.draining_of(conn));
         self.remove(&ids, Some(conn))
     }

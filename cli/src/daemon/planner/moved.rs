@@ -4,11 +4,11 @@
 
 use std::net::SocketAddr;
 
-use ike_core::IkeSaId;
+use ike_core::{ChildSaId, IkeSaId};
 use xfrm_offload::{PolicySpec, SaDir, SaId};
 
 use super::install::holder_of;
-use super::tables::Holder;
+use super::tables::{ChildRecord, Holder};
 use super::{Op, Planner, Step, Work};
 
 impl Planner {
@@ -17,7 +17,10 @@ impl Planner {
     pub fn peer_moved(&mut self, ike: IkeSaId, old: SocketAddr, remote: SocketAddr) {
         let mut ops = Vec::new();
         let mut held = Vec::new();
-        for (id, rec) in self.children.iter().filter(|(_, r)| r.ike == ike) {
+        let mut mine: Vec<(&ChildSaId, &ChildRecord)> =
+            self.children.iter().filter(|(_, r)| r.ike == ike).collect();
+        mine.sort_unstable_by_key(|(id, _)| **id);
+        for (id, rec) in mine {
             for (sa, dir) in [(rec.sa_out, SaDir::Out), (rec.sa_in, SaDir::In)] {
                 ops.push(Op::RebindSa {
                     id: sa,
