@@ -21,114 +21,24 @@
 //!
 //! Run: `cargo bench -p lanes-cli --bench daemon_loop [ROUNDS]` (plain binary).
 
-use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use ike_core::crypto::CryptoProvider;
-use ike_core::{
-    ChildConfig, ConnectionConfig, Endpoint, EndpointConfig, Identity, Proposal, Psk,
-    TrafficSelector,
-};
+use ike_core::{ConnectionConfig, Endpoint, EndpointConfig};
 use lanes_cli::config::Config;
-use lanes_cli::daemon::backend::{Caps, Counters, OffloadState};
-use lanes_cli::daemon::{Daemon, KernelEvent, NoSteer, Options, SaBackend};
-use tokio::sync::mpsc;
-use xfrm_offload::{OffloadMode, PolicyId, PolicySpec, SaDir, SaId, SaSpec};
+use lanes_cli::daemon::{Daemon, KernelEvent, NoSteer, Options};
 
 const SIZES: [usize; 4] = [10, 100, 1_000, 10_000];
 const DPD: Duration = Duration::from_secs(30);
 /// Inputs fed before the initiator empties its socket (its receive buffer
 /// holds a few hundred datagrams).
 const CHUNK: usize = 64;
-const PSK: &str = "lanes-bench-psk-0123456789";
-const LOOP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-/// A kernel that keeps what a kernel would key its tables by: SAs by
-/// (dst, SPI), the inbound ones with their reqid, and policies by id.
-#[derive(Default)]
-struct RecordingKernel {
-    sas: HashSet<(IpAddr, u32)>,
-    /// Inbound SPI → reqid (what a soft expire names).
-    inbound: HashMap<u32, u32>,
-    policies: usize,
-    ops: u64,
-}
-
-impl SaBackend for RecordingKernel {
-    async fn caps(&mut self) -> Caps {
-        Caps {
-            esp: true,
-            sa_dir: true,
-            per_cpu: false,
-        }
-    }
-
-    async fn add_sa(
-        &mut self,
-        spec: &SaSpec,
-        _offload: OffloadMode,
-        _iface: Option<&str>,
-    ) -> Result<OffloadState> {
-        self.add_sas(std::slice::from_ref(spec)).await?;
-        Ok(OffloadState::none())
-    }
-
-    async fn add_sas(&mut self, specs: &[SaSpec]) -> Result<Vec<Result<()>>> {
-        Ok(specs
-            .iter()
-            .map(|s| {
-                self.ops += 1;
-                if !self.sas.insert((s.dst, s.spi.0)) {
-                    anyhow::bail!("File exists (SA {} {:#x})", s.dst, s.spi.0);
-                }
-                if s.dir == Some(SaDir::In) {
-                    self.inbound.insert(s.spi.0, s.reqid.0);
-                }
-                Ok(())
-            })
-            .collect())
-    }
-
-    async fn delete_sa(&mut self, id: &SaId) -> Result<()> {
-        self.ops += 1;
-        self.sas.remove(&(id.dst, id.spi.0));
-        self.inbound.remove(&id.spi.0);
-        Ok(())
-    }
-
-    async fn counters(&mut self, _id: &SaId) -> Result<Counters> {
-        Ok(Counters::default())
-    }
-
-    async fn update_policies(&mut self, specs: &[PolicySpec]) -> Result<Vec<Result<()>>> {
-        self.ops += specs.len() as u64;
-        self.policies += specs.len();
-        Ok(specs.iter().map(|_| Ok(())).collect())
-    }
-
-    async fn delete_policy(&mut self, _id: &PolicyId) -> Result<()> {
-        self.ops += 1;
-        self.policies = self.policies.saturating_sub(1);
-        Ok(())
-    }
-
-    async fn flush_ours(&mut self) -> Result<(usize, usize)> {
-        Ok((0, 0))
-    }
-
-    fn events(&mut self) -> Result<mpsc::UnboundedReceiver<KernelEvent>> {
-        Ok(mpsc::unbounded_channel().1)
-    }
-}
-
-fn host(i: usize) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::from(
-        0x0a01_0000 + u32::try_from(i).expect("size"),
-    ))
-}
+mod common;
+use common::{LOOP, PSK, RecordingKernel, free_port, host};
 
 /// The daemon's lanes.toml: N responder connections, told apart by the
 /// initiator's identity (all come from 127.0.0.1).
@@ -152,38 +62,11 @@ fn daemon_toml(n: usize, ports: (u16, u16, u16)) -> String {
     t + &format!("[secrets.all]\nsecret = \"{PSK}\"\n")
 }
 
-/// The initiator's side of tunnel `i`.
+/// The initiator's side of tunnel `i`, sending DPD requests.
 fn initiator_conn(i: usize, me: SocketAddr, daemon: SocketAddr) -> ConnectionConfig {
-    let mut c = ConnectionConfig::new(
-        format!("c{i}"),
-        me,
-        Identity::Fqdn(format!("a{i}")),
-        Psk::new(PSK.as_bytes().to_vec()),
-    );
-    c.remote = Some(daemon);
-    c.remote_id = Some(Identity::Fqdn("b".into()));
-    c.initial_contact = false;
+    let mut c = common::initiator_conn(i, me, daemon);
     c.dpd_delay = DPD;
-    c.rekey_time = Duration::ZERO;
-    c.ike_proposals = vec![Proposal::parse_ike("aes128gcm16-prfsha256-x25519").expect("ike")];
-    let mut ch = ChildConfig::new("net", u32::try_from(i).expect("reqid") + 1);
-    ch.esp_proposals = vec![Proposal::parse_esp("aes128gcm16").expect("esp")];
-    ch.local_ts = vec![TrafficSelector::subnet(host(i), 32)];
-    ch.remote_ts = vec![TrafficSelector::subnet(
-        "192.168.0.0".parse().expect("ip"),
-        16,
-    )];
-    ch.rekey_time = Duration::from_secs(100_000);
-    ch.life_time = Duration::from_secs(110_000);
-    c.children = vec![ch];
     c
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("a free loopback port")
-        .port()
 }
 
 /// One size: the daemon under test and its peer.

@@ -17,24 +17,19 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use ike_core::crypto::CryptoProvider;
-use ike_core::{
-    ChildConfig, ConnectionConfig, CpuId, Endpoint, EndpointConfig, Identity, PerCpu, PerCpuMode,
-    Proposal, Psk, TrafficSelector,
-};
+use ike_core::{ConnectionConfig, CpuId, Endpoint, EndpointConfig, PerCpu, PerCpuMode};
 use lanes_cli::config::Config;
 use lanes_cli::daemon::{Daemon, NoSteer, Options};
 
-mod recording_kernel;
-use recording_kernel::RecordingKernel;
+mod common;
+use common::{LOOP, PSK, RecordingKernel, free_port};
 
-const PSK: &str = "lanes-bench-psk-0123456789";
-const LOOP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// IKE SAs started before the datagrams are exchanged.
 const CHUNK: usize = 64;
 /// Size classes: < 2^k bytes for k in 0..16.
@@ -93,12 +88,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-fn host(i: usize) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::from(
-        0x0a01_0000 + u32::try_from(i).expect("size"),
-    ))
-}
-
 /// The daemon: one hub connection for every peer identity.
 fn daemon_toml((ike, nat, peer): (u16, u16, u16)) -> String {
     format!(
@@ -114,39 +103,14 @@ fn daemon_toml((ike, nat, peer): (u16, u16, u16)) -> String {
     )
 }
 
-/// Initiator connection `i`: its own identity and /32, per-CPU precreate.
+/// Initiator connection `i`: per-CPU precreate for CPUs 0 and 1.
 fn initiator_conn(i: usize, me: SocketAddr, daemon: SocketAddr) -> ConnectionConfig {
-    let mut c = ConnectionConfig::new(
-        format!("c{i}"),
-        me,
-        Identity::Fqdn(format!("a{i}")),
-        Psk::new(PSK.as_bytes().to_vec()),
-    );
-    c.remote = Some(daemon);
-    c.remote_id = Some(Identity::Fqdn("b".into()));
-    c.initial_contact = false;
-    c.rekey_time = Duration::ZERO;
-    c.ike_proposals = vec![Proposal::parse_ike("aes128gcm16-prfsha256-x25519").expect("ike")];
-    let mut ch = ChildConfig::new("net", u32::try_from(i).expect("reqid") + 1);
-    ch.esp_proposals = vec![Proposal::parse_esp("aes128gcm16").expect("esp")];
-    ch.local_ts = vec![TrafficSelector::subnet(host(i), 32)];
-    ch.remote_ts = vec![TrafficSelector::subnet(
-        "192.168.0.0".parse().expect("ip"),
-        16,
-    )];
-    ch.rekey_time = Duration::from_secs(100_000);
-    ch.life_time = Duration::from_secs(110_000);
-    ch.per_cpu = PerCpu::Yes;
-    ch.per_cpu_mode = PerCpuMode::Precreate(vec![CpuId(0), CpuId(1)]);
-    c.children = vec![ch];
+    let mut c = common::initiator_conn(i, me, daemon);
+    for ch in &mut c.children {
+        ch.per_cpu = PerCpu::Yes;
+        ch.per_cpu_mode = PerCpuMode::Precreate(vec![CpuId(0), CpuId(1)]);
+    }
     c
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("a free loopback port")
-        .port()
 }
 
 fn in_daemon(on: bool) {

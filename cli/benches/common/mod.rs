@@ -1,8 +1,14 @@
-//! The kernel the daemon benches run against: it keeps what a kernel keys
-//! its tables by, and can be told whether it has per-CPU SAs.
+//! What the daemon benches share: the kernel they run against (it keeps
+//! what a kernel keys its tables by, and can be told whether it has
+//! per-CPU SAs) and the initiator's side of their tunnels.
+
+#![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use ike_core::{ChildConfig, ConnectionConfig, Identity, Proposal, Psk, TrafficSelector};
 
 use anyhow::Result;
 use lanes_cli::daemon::backend::{Caps, Counters, OffloadState};
@@ -88,4 +94,48 @@ impl SaBackend for RecordingKernel {
     fn events(&mut self) -> Result<mpsc::UnboundedReceiver<KernelEvent>> {
         Ok(mpsc::unbounded_channel().1)
     }
+}
+
+pub const PSK: &str = "lanes-bench-psk-0123456789";
+pub const LOOP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// The inner address of tunnel `i`.
+pub fn host(i: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(
+        0x0a01_0000 + u32::try_from(i).expect("size"),
+    ))
+}
+
+pub fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// The initiator's side of tunnel `i`: its own identity `a<i>` and /32
+/// towards the daemon's 192.168.0.0/16, one Child SA, no rekeys.
+pub fn initiator_conn(i: usize, me: SocketAddr, daemon: SocketAddr) -> ConnectionConfig {
+    let mut c = ConnectionConfig::new(
+        format!("c{i}"),
+        me,
+        Identity::Fqdn(format!("a{i}")),
+        Psk::new(PSK.as_bytes().to_vec()),
+    );
+    c.remote = Some(daemon);
+    c.remote_id = Some(Identity::Fqdn("b".into()));
+    c.initial_contact = false;
+    c.rekey_time = Duration::ZERO;
+    c.ike_proposals = vec![Proposal::parse_ike("aes128gcm16-prfsha256-x25519").expect("ike")];
+    let mut ch = ChildConfig::new("net", u32::try_from(i).expect("reqid") + 1);
+    ch.esp_proposals = vec![Proposal::parse_esp("aes128gcm16").expect("esp")];
+    ch.local_ts = vec![TrafficSelector::subnet(host(i), 32)];
+    ch.remote_ts = vec![TrafficSelector::subnet(
+        "192.168.0.0".parse().expect("ip"),
+        16,
+    )];
+    ch.rekey_time = Duration::from_secs(100_000);
+    ch.life_time = Duration::from_secs(110_000);
+    c.children = vec![ch];
+    c
 }
