@@ -14,9 +14,9 @@
 //!
 //! Prints `@@RAW xfrm-install-nN ARM ROUND SLOT WARMUP SA_PER_S SA/s` for
 //! `cargo xtask bench` (section `xfrm`), and the kernel's slab memory per
-//! installed SA (`Slab:` of /proc/meminfo after the installs over the
-//! settled value before them: the `xfrm_state` object, its algorithms'
-//! transforms and keys) as `@@RAW xfrm-slab-nN ARM ... BYTES B/SA`. Needs ESP (the VM): gated by
+//! installed SA (live slab objects of /proc/slabinfo after the installs
+//! over the settled value before them: the `xfrm_state` object, its
+//! algorithms' transforms and keys) as `@@RAW xfrm-slab-nN ARM ... B/SA`. Needs ESP (the VM): gated by
 //! LANES_VM_TESTS=1. `LANES_BENCH_NS` (default 100,1000,4000) and
 //! `LANES_BENCH_REPS` (default 5 kept rounds).
 
@@ -148,14 +148,20 @@ fn netlink_pipelined(spis: &[u32]) -> usize {
     ok
 }
 
-/// `Slab:` of /proc/meminfo, bytes.
+/// Bytes in live slab objects: active objects × object size over every
+/// cache of /proc/slabinfo (`Slab:` of /proc/meminfo counts pages, and a
+/// cache reuses the free objects of earlier rounds before it grows).
 fn slab_bytes() -> u64 {
-    let text = std::fs::read_to_string("/proc/meminfo").expect("/proc/meminfo");
+    let text = std::fs::read_to_string("/proc/slabinfo").expect("/proc/slabinfo (root)");
     text.lines()
-        .find_map(|l| l.strip_prefix("Slab:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .expect("a Slab: line in /proc/meminfo")
-        * 1024
+        .skip(2)
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let active: u64 = w.get(1)?.parse().ok()?;
+            let size: u64 = w.get(3)?.parse().ok()?;
+            Some(active * size)
+        })
+        .sum()
 }
 
 /// Slab once freeing has settled: states are freed by a deferred GC
@@ -165,7 +171,7 @@ fn settled_slab() -> u64 {
     for _ in 0..40 {
         std::thread::sleep(std::time::Duration::from_millis(50));
         let now = slab_bytes();
-        if now.abs_diff(last) < 64 * 1024 {
+        if now.abs_diff(last) < 16 * 1024 {
             return now;
         }
         last = now;

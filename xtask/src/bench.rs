@@ -415,9 +415,10 @@ fn xfrm(o: &Options, run: &report::Run) -> Result<Out> {
         let _ = writeln!(text, "\n![{metric}]({stem}.svg) (PNG: {stem}.png)");
     }
     text.push_str(
-        "\nKernel slab per SA is `Slab:` of /proc/meminfo after an arm's installs over its \
-         settled value before them (freed states go through a deferred GC): the xfrm_state \
-         object, its AEAD transform and keys. Every arm installs the same SAs, so their rows \
+        "\nKernel slab per SA is the bytes in live slab objects (active objects × object size \
+         over every cache of /proc/slabinfo) after an arm's installs over their settled value \
+         before them (freed states go through a deferred GC): the xfrm_state object, its AEAD \
+         transform and keys, and whatever else the kernel allocated meanwhile. Every arm installs the same SAs, so their rows \
          should agree; a spread between them is measurement noise.\n",
     );
     Ok(Out {
