@@ -152,6 +152,7 @@ fn netlink_pipelined(spis: &[u32]) -> usize {
 /// cache of /proc/slabinfo (`Slab:` of /proc/meminfo counts pages, and a
 /// cache reuses the free objects of earlier rounds before it grows).
 fn slab_bytes() -> u64 {
+    shrink_slabs();
     let text = std::fs::read_to_string("/proc/slabinfo").expect("/proc/slabinfo (root)");
     text.lines()
         .skip(2)
@@ -162,6 +163,18 @@ fn slab_bytes() -> u64 {
             Some(active * size)
         })
         .sum()
+}
+
+/// Empties the per-CPU slabs of every SLUB cache (`/sys/kernel/slab/*/shrink`,
+/// mm/slub.c): otherwise their free objects still count as active, and a
+/// small install reuses them unseen.
+fn shrink_slabs() {
+    let Ok(dir) = std::fs::read_dir("/sys/kernel/slab") else {
+        return;
+    };
+    for e in dir.flatten() {
+        let _ = std::fs::write(e.path().join("shrink"), "1");
+    }
 }
 
 /// Slab once freeing has settled: states are freed by a deferred GC
