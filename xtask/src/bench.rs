@@ -148,7 +148,7 @@ pub fn run(o: &Options) -> Result<()> {
         let res = match name {
             "ike" => ike(o, &run),
             "scale" => scale(o, &run),
-            "loop" => bench_scale::daemon_loop().map(|(text, targets)| Out {
+            "loop" => bench_scale::daemon_loop(&run.dir).map(|(text, targets)| Out {
                 text,
                 targets: Some(targets),
                 rows: Vec::new(),

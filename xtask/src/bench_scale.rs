@@ -5,7 +5,7 @@
 //! figure: `impl,tunnels,metric,median,min,max`.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -92,7 +92,7 @@ pub(super) fn curve_csv(rows: &[Row]) -> String {
 /// `loop`: the daemon loop (engine, drain, planner, recording kernel) per
 /// DPD request, soft expire and rekey response, with 10 to 10,000
 /// connections (cli bench `daemon_loop`, interleaved rounds, medians).
-pub(super) fn daemon_loop() -> Result<(String, (usize, usize))> {
+pub(super) fn daemon_loop(dir: &Path) -> Result<(String, (usize, usize))> {
     let out = capture(util::cargo().args([
         "bench",
         "-p",
@@ -105,6 +105,10 @@ pub(super) fn daemon_loop() -> Result<(String, (usize, usize))> {
     let rows: Vec<Row> = out.lines().filter_map(Row::parse).collect();
     anyhow::ensure!(!rows.is_empty(), "the bench printed no @@CSV line:\n{out}");
     let csv = write_csv("loop", &rows)?;
+    std::fs::write(
+        dir.join("daemon-cost-per-input-vs-connections.curve.csv"),
+        curve_csv(&rows),
+    )?;
     let text: String = out
         .lines()
         .filter(|l| !l.starts_with("@@CSV"))
@@ -112,7 +116,9 @@ pub(super) fn daemon_loop() -> Result<(String, (usize, usize))> {
         .collect();
     Ok((
         format!(
-            "#### lanes-cli `daemon_loop` (7 interleaved rounds)\n\n```\n{text}```\n\nCSV: `{}`\n",
+            "#### lanes-cli `daemon_loop` (7 interleaved rounds)\n\n```\n{text}```\n\nCSV: `{}`\n\n\
+             ![daemon cost per input vs connections](daemon-cost-per-input-vs-connections.svg) \
+             (PNG: daemon-cost-per-input-vs-connections.png)\n",
             csv.strip_prefix(util::root()).unwrap_or(&csv).display()
         ),
         loop_targets(&text),

@@ -89,6 +89,9 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     kernel_rx: Option<mpsc::UnboundedReceiver<KernelEvent>>,
     /// IKE_SA_INIT key exchanges on worker threads.
     pub(super) ke_pool: KePool,
+    /// `drain`'s buffers, kept so their capacity is reused (an `Event` is
+    /// over 400 bytes: a fresh vector per input is a large allocation).
+    pub(super) out_bufs: (Vec<Transmit>, Vec<Event>),
     pub(super) ke_rx: Option<mpsc::UnboundedReceiver<ike_core::KeResult>>,
     /// OCSP lookups running as tasks send their answers here.
     ocsp_tx: mpsc::UnboundedSender<OcspAnswer>,
@@ -256,6 +259,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             started: Instant::now(),
             kernel_rx: None,
             ke_pool,
+            out_bufs: (Vec::new(), Vec::new()),
             ke_rx: Some(ke_rx),
             ocsp_tx,
             ocsp_rx: Some(ocsp_rx),
@@ -515,9 +519,10 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     /// Sends what the engine queued and acts on its events until it is idle.
     pub(super) async fn drain(&mut self) {
         let now = Instant::now();
+        // A nested drain (from an event handler) finds them taken and uses
+        // fresh ones.
+        let (mut transmits, mut events) = std::mem::take(&mut self.out_bufs);
         for _ in 0..64 {
-            let mut transmits: Vec<Transmit> = Vec::new();
-            let mut events: Vec<Event> = Vec::new();
             while let Some(t) = self.ep.poll_transmit(now) {
                 transmits.push(t);
             }
@@ -535,15 +540,17 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 });
             }
             if transmits.is_empty() && events.is_empty() {
+                self.out_bufs = (transmits, events);
                 return;
             }
-            for t in transmits {
+            for t in transmits.drain(..) {
                 self.send(&t).await;
             }
-            for e in events {
+            for e in events.drain(..) {
                 self.on_event(e).await;
             }
         }
+        self.out_bufs = (transmits, events);
         tracing::warn!("engine kept producing output; continuing on the next input");
     }
 
