@@ -2,7 +2,7 @@
 //! kernel events, control requests, reload and shutdown; after each input it
 //! drains every engine's `poll_transmit`/`poll_event` (quinn's order).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,7 +67,9 @@ pub struct Daemon<B: SaBackend, S: Steer> {
     pub(super) config: Config,
     /// The engine: every connection and IKE SA.
     pub(super) ep: Endpoint,
-    pub(super) conns: BTreeMap<String, Conn>,
+    /// By name; hashed, as a 10,000-deep tree of names costs a cache miss
+    /// per comparison on every event.
+    pub(super) conns: HashMap<String, Conn>,
     /// Engine connection id → name.
     names: HashMap<ConnId, String>,
     /// Child reqid → connection name.
@@ -243,7 +245,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             config_path,
             config,
             ep,
-            conns: BTreeMap::new(),
+            conns: HashMap::new(),
             names: HashMap::new(),
             by_reqid: HashMap::new(),
             reqids: Reqids::default(),
@@ -811,7 +813,8 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             );
             return;
         }
-        let names: Vec<String> = self.conns.keys().cloned().collect();
+        let mut names: Vec<String> = self.conns.keys().cloned().collect();
+        names.sort_unstable();
         for n in &names {
             self.teardown_conn(n, true).await;
         }

@@ -22,6 +22,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
             connections: self.conns.keys().cloned().collect(),
             ..StatusReport::default()
         };
+        report.connections.sort_unstable();
         for (conn, ch) in self.planner.traps() {
             let out = ch
                 .trap_policies
@@ -39,8 +40,9 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 per_cpu: ch.per_cpu,
             });
         }
-        let conns: Vec<(String, ike_core::ConnId)> =
+        let mut conns: Vec<(String, ike_core::ConnId)> =
             self.conns.iter().map(|(n, c)| (n.clone(), c.id)).collect();
+        conns.sort_unstable();
         for (conn, id) in conns {
             for ike in self.ep.ike_sas_of(id) {
                 if let Some(st) = self.ike_status(&conn, ike).await {

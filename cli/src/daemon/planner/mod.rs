@@ -54,7 +54,7 @@ use super::backend::Caps;
 use super::plan::ChildPlan;
 
 /// `s` from `names`, added when new (names of configs and algorithms: few).
-fn intern(names: &mut BTreeSet<std::sync::Arc<str>>, s: &str) -> std::sync::Arc<str> {
+fn intern(names: &mut HashSet<std::sync::Arc<str>>, s: &str) -> std::sync::Arc<str> {
     if let Some(a) = names.get(s) {
         return a.clone();
     }
@@ -140,7 +140,7 @@ pub struct Planner {
     /// Reqids of negotiated selector sets.
     reqids: reqids::SetReqids,
     /// Connection, child and algorithm names, shared by the records.
-    names: BTreeSet<std::sync::Arc<str>>,
+    names: HashSet<std::sync::Arc<str>>,
     queue: VecDeque<Work>,
     inflight: Option<Inflight>,
     next_batch: u64,
