@@ -11,6 +11,7 @@
 . "$(dirname "$0")/lib/interop.sh"
 . "$(dirname "$0")/lib/heal.sh"
 command -v /usr/lib/ipsec/charon >/dev/null || skip "no strongSwan in this image"
+IOP_LOG_LINES=${IOP_LOG_LINES:-150}
 trap iop_dump EXIT
 [ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs"
 topo_up wire
