@@ -28,7 +28,17 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     /// delete the Child SAs that could not be installed.
     pub(super) async fn run_planner(&mut self) {
         while let Some(batch) = self.planner.poll_batch() {
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                for (i, op) in batch.ops.iter().enumerate() {
+                    tracing::debug!(batch = batch.id, op = i, "kernel: {op}");
+                }
+            }
             let results = self.execute(batch.ops).await;
+            for (i, r) in results.iter().enumerate() {
+                if let Err(e) = r {
+                    tracing::debug!(batch = batch.id, op = i, "kernel op failed: {e}");
+                }
+            }
             self.planner.handle_results(batch.id, results);
         }
         while let Some(out) = self.planner.poll_output() {

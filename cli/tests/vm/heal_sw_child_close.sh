@@ -70,10 +70,24 @@ two_sas() { [ "$(iop_sas gw-a | wc -l)" -ge 2 ]; }
 wait_for 30 two_sas || die "start_action = start did not bring the plain child up"
 topo_ping 3 || die "no ping through the plain tunnel"
 spi=$(heal_ike_spi gw-a)
+# Every policy change in gw-a from here on, printed if the trap is missing.
+ip netns exec gw-a ip xfrm monitor policy >"$IOP/policy-monitor.txt" 2>&1 &
+mon=$!
+trap_missing() {
+	echo "--- gw-a policies:"
+	nsx gw-a ip xfrm policy
+	echo "--- gw-a policy changes since the delete (ip xfrm monitor policy):"
+	cat "$IOP/policy-monitor.txt"
+	echo "--- lanes' kernel ops:"
+	grep -E 'kernel( op failed)?:|Child SA|trap' "$IOP/gw-a.log" | tail -40
+	kill "$mon" 2>/dev/null
+	die "$1"
+}
 sw gw-b --terminate --child net --timeout 10 >"$IOP/terminate.out" 2>&1 || { cat "$IOP/terminate.out"; die "swanctl --terminate --child net"; }
 wait_for 10 iop_no_sas gw-a || die "lanes kept the SAs of the deleted child"
 iop_log_has gw-a 'installing traps' 5 || die "lanes did not log the trap"
-nsx gw-a ip xfrm policy | grep -q 'dir out' || die "no outbound policy (trap) after the peer deleted the child"
+nsx gw-a ip xfrm policy | grep -q 'dir out' || trap_missing "no outbound policy (trap) after the peer deleted the child"
+kill "$mon" 2>/dev/null
 echo "no SA, outbound trap policy held:"
 nsx gw-a ip xfrm policy | grep -A2 'dir out' | head -3
 wait_for 20 topo_ping 2 || die "traffic did not bring the Child SA back through the trap"

@@ -17,7 +17,9 @@ use crate::msg::common::{
     Lifetimes, family, from_addr, from_selector, need, parse_attrs, to_addr, to_selector,
     unspecified,
 };
-use crate::types::{IpsecProto, Mark, Mode, PolicyAction, PolicyDir, Reqid, Spi, TrafficSelector};
+use crate::types::{
+    IpsecProto, Mark, Mode, PolicyAction, PolicyDir, PortMask, Reqid, Spi, TrafficSelector,
+};
 
 /// One template of a policy (`struct xfrm_user_tmpl`): which SA must protect
 /// the traffic.
@@ -127,13 +129,27 @@ impl PolicySpec {
         }
     }
 
-    /// The policy's identity, for GETPOLICY/DELPOLICY.
+    /// The policy's identity, for GETPOLICY/DELPOLICY, in the form the
+    /// kernel compares: two specs with one id are one kernel policy
+    /// (`xfrm_policy_insert_list` and `xfrm_policy_bysel_ctx` in
+    /// net/xfrm/xfrm_policy.c match type, if_id, the whole selector and the
+    /// mark's value and mask). A zero mark or if_id is the same as none, and a
+    /// port is sent masked.
     pub fn id(&self) -> PolicyId {
+        let port = |p: Option<PortMask>| {
+            p.filter(|p| p.mask != 0).map(|p| PortMask {
+                port: p.port & p.mask,
+                mask: p.mask,
+            })
+        };
+        let mut selector = self.selector;
+        selector.sport = port(selector.sport);
+        selector.dport = port(selector.dport);
         PolicyId {
-            selector: self.selector,
+            selector,
             dir: self.dir,
-            mark: self.mark,
-            if_id: self.if_id,
+            mark: self.mark.filter(|m| m.value != 0 || m.mask != 0),
+            if_id: self.if_id.filter(|&i| i != 0),
         }
     }
 
@@ -304,6 +320,70 @@ impl PolicyState {
             offload: attrs
                 .offload_dev()
                 .map(|o| u32::try_from(o.ifindex).unwrap_or(0)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::IpPrefix;
+
+    fn spec() -> PolicySpec {
+        let a: IpAddr = "10.1.0.0".parse().unwrap_or_else(|e| panic!("{e}"));
+        let b: IpAddr = "10.2.0.0".parse().unwrap_or_else(|e| panic!("{e}"));
+        let sel = TrafficSelector::new(
+            IpPrefix::new(a, 16).unwrap_or_else(|e| panic!("{e}")),
+            IpPrefix::new(b, 16).unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let t = Template::esp_tunnel(a, b, Reqid(1));
+        PolicySpec::new(sel, PolicyDir::Out, t)
+    }
+
+    #[test]
+    fn id_is_the_kernels_identity() {
+        let plain = spec();
+        let mut zeros = spec();
+        zeros.mark = Some(Mark { value: 0, mask: 0 });
+        zeros.if_id = Some(0);
+        zeros.selector.sport = Some(PortMask { port: 7, mask: 0 });
+        zeros.priority += 1;
+        zeros.cpu_acquire = !zeros.cpu_acquire;
+        assert_eq!(plain.id(), zeros.id());
+        assert_eq!(
+            to_selector(&plain.selector),
+            to_selector(&zeros.id().selector)
+        );
+
+        let mut masked = spec();
+        masked.selector.dport = Some(PortMask {
+            port: 0x1234,
+            mask: 0xff00,
+        });
+        assert_eq!(
+            masked.id().selector.dport,
+            Some(PortMask {
+                port: 0x1200,
+                mask: 0xff00
+            })
+        );
+
+        for differ in [
+            PolicySpec {
+                mark: Some(Mark { value: 1, mask: 0 }),
+                ..spec()
+            },
+            PolicySpec {
+                if_id: Some(3),
+                ..spec()
+            },
+            PolicySpec {
+                dir: PolicyDir::Fwd,
+                ..spec()
+            },
+        ] {
+            assert_ne!(plain.id(), differ.id());
         }
     }
 }

@@ -59,6 +59,42 @@ impl Op {
     }
 }
 
+/// A one-line summary for the log: identities and flags, never keys.
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sel =
+            |s: &xfrm_offload::TrafficSelector| format!("{}->{} proto {}", s.src, s.dst, s.proto);
+        match self {
+            Op::AddSa { spec, offload, .. } => write!(
+                f,
+                "add-sa {:08x} {}->{} reqid {} offload {offload}",
+                spec.spi.0, spec.src, spec.dst, spec.reqid.0
+            ),
+            Op::DeleteSa(id) => write!(f, "del-sa {:08x} ->{}", id.spi.0, id.dst),
+            Op::RebindSa { id, remote, .. } => write!(f, "rebind-sa {:08x} ->{remote}", id.spi.0),
+            Op::AddPolicy(p) => write!(
+                f,
+                "upd-policy {:?} {} cpu_acquire {} if_id {:?} mark {:?}",
+                p.dir,
+                sel(&p.selector),
+                p.cpu_acquire,
+                p.if_id,
+                p.mark
+            ),
+            Op::DeletePolicy(id) => write!(
+                f,
+                "del-policy {:?} {} if_id {:?} mark {:?}",
+                id.dir,
+                sel(&id.selector),
+                id.if_id,
+                id.mark
+            ),
+            Op::Bind { spi, cpu } => write!(f, "bind {spi:08x} cpu {cpu}"),
+            Op::Unbind { spi } => write!(f, "unbind {spi:08x}"),
+        }
+    }
+}
+
 /// A successful op.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Done {
