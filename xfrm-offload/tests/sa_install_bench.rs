@@ -35,7 +35,7 @@ use zeroize::Zeroizing;
 enum Arm {
     LanesSequential,
     IpBatch,
-    DaemonInstallSa,
+    ReadbackInstall,
     LanesPipelined,
     NetlinkPipelined,
     IpForceBatch,
@@ -47,7 +47,7 @@ impl Arm {
         match self {
             Self::LanesSequential => "lanes_sequential",
             Self::IpBatch => "ip_batch",
-            Self::DaemonInstallSa => "daemon_install_sa",
+            Self::ReadbackInstall => "readback_install",
             Self::LanesPipelined => "lanes_pipelined",
             Self::NetlinkPipelined => "netlink_pipelined",
             Self::IpForceBatch => "ip_force_batch",
@@ -216,7 +216,7 @@ async fn run_arm(x: &Xfrm, arm: Arm, n: u32, base: u32) -> (f64, f64) {
                 x.add_sa(s).await.expect("add_sa");
             }
         }
-        Arm::DaemonInstallSa => {
+        Arm::ReadbackInstall => {
             for s in &specs {
                 x.install_sa(s, OffloadMode::No, None, false)
                     .await
@@ -271,7 +271,7 @@ fn main() {
             let mut arms = vec![
                 Arm::LanesSequential,
                 Arm::IpBatch,
-                Arm::DaemonInstallSa,
+                Arm::ReadbackInstall,
                 Arm::LanesPipelined,
                 Arm::NetlinkPipelined,
                 Arm::IpForceBatch,

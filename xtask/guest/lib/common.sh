@@ -22,3 +22,16 @@ lanes_reset() {
 	rm -rf /etc/netns/* /tmp/lanes-* 2>/dev/null
 	return 0
 }
+
+# vm_accel: the accelerator QEMU runs this guest on (kvm, tcg or unknown),
+# from the lanes.accel= boot argument.
+vm_accel() {
+	a=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^lanes\.accel=//p')
+	echo "${a:-unknown}"
+}
+
+# vm_host_cpus: the host's CPU count (lanes.host_cpus=), or "?".
+vm_host_cpus() {
+	c=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^lanes\.host_cpus=//p')
+	echo "${c:-?}"
+}

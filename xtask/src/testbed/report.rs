@@ -240,7 +240,7 @@ fn header(meta: &Meta, runs: &[Run], kernel: &str) -> String {
         )
     } else {
         format!(
-            "host kernel {}; guest kernel {kernel} (QEMU TCG)",
+            "host kernel {}; guest kernel {kernel}",
             meta.host_kernel
         )
     };
@@ -279,8 +279,9 @@ fn header(meta: &Meta, runs: &[Run], kernel: &str) -> String {
          max/mean of ESP packets decrypted per receiving-side CPU (1 = even, N = all on one of \
          N), from gw-b's SA counters and where each SA's packets are processed. µs/pkt = busy \
          CPU time of the receiving side per packet gw-b received, the guest's fixed background \
-         included (at the bounded rate it dominates; the cost model separates it). Under QEMU TCG the absolute \
-         numbers mean nothing off this machine: compare cases within a row.\n",
+         included (at the bounded rate it dominates; the cost model separates it). In a VM on shared \
+         host cores the absolute numbers mean nothing off this machine: compare cases within a \
+         row.\n",
     );
     md
 }

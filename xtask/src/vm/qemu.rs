@@ -206,6 +206,15 @@ enum Accel {
     Tcg,
 }
 
+impl Accel {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Kvm => "kvm",
+            Self::Tcg => "tcg",
+        }
+    }
+}
+
 fn boot(
     img: &image::Image,
     plan: &Plan<'_>,
@@ -255,11 +264,14 @@ fn boot_raw(
     ));
     cmd.args(["-device", "nvme,drive=root,serial=lanesroot"]);
     cmd.arg("-kernel").arg(&img.kernel);
-    cmd.args([
-        "-append",
+    // lanes.accel and lanes.host_cpus tell the guest's scripts what their
+    // vCPUs are (the demo and the testbed report say what limits them).
+    cmd.arg("-append").arg(format!(
         "console=ttyS0 root=/dev/nvme0n1 rw rootwait init=/sbin/lanes-init panic=-1 \
-         loglevel=4 8250.nr_uarts=4 mitigations=off",
-    ]);
+         loglevel=4 8250.nr_uarts=4 mitigations=off lanes.accel={} lanes.host_cpus={}",
+        accel.name(),
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get)
+    ));
     for n in ["console.log", "stdout.log", "stderr.log", "status.log"] {
         cmd.arg("-serial").arg(format!("file:{}", f(n).display()));
     }
