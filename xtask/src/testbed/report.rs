@@ -239,10 +239,7 @@ fn header(meta: &Meta, runs: &[Run], kernel: &str) -> String {
             meta.host_kernel
         )
     } else {
-        format!(
-            "host kernel {}; guest kernel {kernel}",
-            meta.host_kernel
-        )
+        format!("host kernel {}; guest kernel {kernel}", meta.host_kernel)
     };
     let _ = writeln!(md, "- {where_}; gw-a: {}; gw-b: strongSwan", meta.peer);
     let _ = writeln!(
