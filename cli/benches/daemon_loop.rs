@@ -14,12 +14,16 @@
 //! - the CREATE_CHILD_SA response: the planner installs the new SA pair and
 //!   its policies and deletes the old pair.
 //!
-//! Sizes run in interleaved rounds, order shuffled; each sample averages
-//! 10,000 inputs at every size (10 tunnels are visited 1,000 times); each
-//! figure is the median over rounds with its min-max. Output: a table and `@@CSV` lines
+//! Sizes run in interleaved rounds, order shuffled from a seed; the first
+//! round warms up and is discarded; each sample averages 10,000 inputs at
+//! every size (10 tunnels are visited 1,000 times); each figure is the median
+//! over the kept rounds with its min-max. Output: a table, every repetition
+//! as `@@RAW loop-METRIC nSIZE ROUND SLOT WARMUP VALUE ns` with the targets as
+//! `@@TARGET` lines (xtask/src/bench/raw.rs reads both), and `@@CSV` lines
 //! (`impl,tunnels,metric,median,min,max`).
 //!
-//! Run: `cargo bench -p lanes-cli --bench daemon_loop [ROUNDS]` (plain binary).
+//! Run: `cargo bench -p lanes-cli --bench daemon_loop [KEPT_ROUNDS [SEED]]`
+//! (plain binary).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
@@ -273,58 +277,71 @@ fn stats(v: &mut [f64]) -> (f64, f64, f64) {
 const METRICS: [&str; 3] = ["dpd_request_ns", "soft_expire_ns", "rekey_response_ns"];
 
 fn main() -> Result<()> {
-    let rounds: usize = std::env::args()
+    let mut args = std::env::args()
         .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(5);
+        .filter_map(|a| a.parse::<u64>().ok());
+    let rounds = args.next().map_or(6, |r| r.max(1) as usize);
+    let seed = args.next().unwrap_or(0x9e37_79b9) | 1;
     let dir = std::env::temp_dir().join(format!("lanes-bench-loop-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let res = rt.block_on(measure(rounds, &dir));
+    let res = rt.block_on(measure(rounds, seed, &dir));
     let _ = std::fs::remove_dir_all(&dir);
     let figs = res?;
     report(rounds, &figs);
     Ok(())
 }
 
-/// Per size, per metric: the figure of each round.
+/// Per size, per metric: the figure of each kept round.
 type Figures = Vec<[Vec<f64>; 3]>;
 
-async fn measure(rounds: usize, dir: &Path) -> Result<Figures> {
+/// xorshift64: the round order, reproducible from the printed seed.
+fn next(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+async fn measure(rounds: usize, mut seed: u64, dir: &Path) -> Result<Figures> {
+    println!("seed {seed}, {rounds} kept rounds after 1 warm-up round");
     let mut worlds = Vec::new();
     for n in sizes() {
         let t = Instant::now();
-        let mut w = World::new(n, dir).await?;
-        w.dpd_round(n).await; // warm-up, discarded
+        worlds.push(World::new(n, dir).await?);
         println!("setup {n:>6} tunnels in {:.1} s", t.elapsed().as_secs_f64());
-        worlds.push(w);
     }
     let sizes = sizes();
     let mut figs: Figures = vec![Default::default(); sizes.len()];
-    let mut seed = 0x9e37_79b9_u32;
-    for _ in 0..rounds {
+    for round in 0..=rounds {
+        let warm = round == 0;
         let mut order: Vec<usize> = (0..sizes.len()).collect();
         for i in (1..order.len()).rev() {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            order.swap(i, seed as usize % (i + 1));
+            order.swap(i, (next(&mut seed) % (i as u64 + 1)) as usize);
         }
-        for k in order {
+        for (slot, k) in order.into_iter().enumerate() {
             let n = sizes[k];
-            figs[k][0].push(worlds[k].dpd_round(n).await);
+            let d = worlds[k].dpd_round(n).await;
             let (e, r) = worlds[k].rekey_round(n).await;
-            figs[k][1].push(e);
-            figs[k][2].push(r);
+            for (m, v) in [d, e, r].into_iter().enumerate() {
+                println!(
+                    "@@RAW loop-{} n{n} {round} {slot} {} {v:.0} ns",
+                    METRICS[m].trim_end_matches("_ns"),
+                    u8::from(warm)
+                );
+                if !warm {
+                    figs[k][m].push(v);
+                }
+            }
         }
     }
     Ok(figs)
 }
 
 fn report(rounds: usize, figs: &Figures) {
-    println!("\ndaemon cost per input, median of {rounds} interleaved rounds [min-max], ns:");
+    println!("\ndaemon cost per input, median of {rounds} kept rounds [min-max], ns:");
     println!(
         "{:>8} | {:>24} | {:>24} | {:>24}",
         "tunnels", METRICS[0], METRICS[1], METRICS[2]
@@ -347,6 +364,12 @@ fn report(rounds: usize, figs: &Figures) {
         let ratio = med[m][sizes.len() - 1] / med[m][0];
         let verdict = if ratio <= 1.2 { "met" } else { "MISSED" };
         println!("ratio {last}/{first} ({name}): {ratio:.2} (target <= 1.2: {verdict})");
+        if first != last {
+            println!(
+                "@@TARGET loop-{} ratio n{last} n{first} <= 1.2",
+                name.trim_end_matches("_ns")
+            );
+        }
     }
     for l in csv {
         println!("{l}");

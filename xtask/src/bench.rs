@@ -149,11 +149,7 @@ pub fn run(o: &Options) -> Result<()> {
         let res = match name {
             "ike" => ike(o, &run),
             "scale" => scale(o, &run),
-            "loop" => bench_scale::daemon_loop(&run.dir).map(|(text, targets)| Out {
-                text,
-                targets: Some(targets),
-                rows: Vec::new(),
-            }),
+            "loop" => bench_scale::daemon_loop(o.reps, &run),
             "xdp" => xdp::run(o, &run),
             "xfrm" => xfrm(o, &run),
             "daemon" => daemon(o, &run),

@@ -5,11 +5,13 @@
 //! figure: `impl,tunnels,metric,median,min,max`.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::{BenchLine, GuestOut, capture, sh};
+use super::report::Run;
+use super::{BenchLine, GuestOut, Out, capture, raw, report, sh};
+use crate::stats::{HostLoad, HostSample, Plan};
 use crate::util;
 
 /// One CSV row.
@@ -91,45 +93,48 @@ pub(super) fn curve_csv(rows: &[Row]) -> String {
 
 /// `loop`: the daemon loop (engine, drain, planner, recording kernel) per
 /// DPD request, soft expire and rekey response, with 10 to 10,000
-/// connections (cli bench `daemon_loop`, interleaved rounds, medians).
-pub(super) fn daemon_loop(dir: &Path) -> Result<(String, (usize, usize))> {
-    let out = capture(util::cargo().args([
-        "bench",
-        "-p",
-        "lanes-cli",
-        "--bench",
-        "daemon_loop",
-        "--",
-        "7",
-    ]))?;
+/// connections (cli bench `daemon_loop`: a discarded warm-up round, then
+/// `reps` interleaved rounds in a seeded random order; targets on medians).
+pub(super) fn daemon_loop(reps: usize, run: &Run) -> Result<Out> {
+    let plan = Plan::new(reps);
+    let before = HostSample::read()?;
+    let out = capture(
+        util::cargo()
+            .args(["bench", "-p", "lanes-cli", "--bench", "daemon_loop", "--"])
+            .args([reps.to_string(), plan.seed.to_string()]),
+    )?;
+    let host = HostLoad {
+        before,
+        after: HostSample::read()?,
+    };
+    run.keep_output("loop-daemon_loop", &out)?;
     let rows: Vec<Row> = out.lines().filter_map(Row::parse).collect();
     anyhow::ensure!(!rows.is_empty(), "the bench printed no @@CSV line:\n{out}");
     let csv = write_csv("loop", &rows)?;
     std::fs::write(
-        dir.join("daemon-cost-per-input-vs-connections.curve.csv"),
+        run.dir
+            .join("daemon-cost-per-input-vs-connections.curve.csv"),
         curve_csv(&rows),
     )?;
+    let ms = raw::parse(&out)?;
+    let judged = report::judge_section(run, "loop", &ms, &plan, &host)?;
     let text: String = out
         .lines()
-        .filter(|l| !l.starts_with("@@CSV"))
+        .filter(|l| !l.starts_with("@@"))
         .map(|l| format!("{l}\n"))
         .collect();
-    Ok((
-        format!(
-            "#### lanes-cli `daemon_loop` (7 interleaved rounds)\n\n```\n{text}```\n\nCSV: `{}`\n\n\
+    Ok(Out {
+        text: format!(
+            "#### lanes-cli `daemon_loop`\n\nArms `nN`: N configured connections; one sample is \
+             the mean over 10,000 inputs. {host}.\n\n{}\n```\n{text}```\n\nCSV: `{}`\n\n\
              ![daemon cost per input vs connections](daemon-cost-per-input-vs-connections.svg) \
              (PNG: daemon-cost-per-input-vs-connections.png)\n",
+            judged.table,
             csv.strip_prefix(util::root()).unwrap_or(&csv).display()
         ),
-        loop_targets(&text),
-    ))
-}
-
-/// (met, judged) of the bench's `ratio ... (target <= X: met|MISSED)` lines.
-fn loop_targets(text: &str) -> (usize, usize) {
-    let judged: Vec<&str> = text.lines().filter(|l| l.contains("(target ")).collect();
-    let met = judged.iter().filter(|l| l.ends_with(": met)")).count();
-    (met, judged.len())
+        targets: Some(judged.targets),
+        rows: judged.rows,
+    })
 }
 
 /// The `daemon` section's RSS steps: per step and daemon, the setup rate of
@@ -176,14 +181,6 @@ pub(super) fn vm_steps(out: &GuestOut, steps: &[u32]) -> (String, Vec<Row>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loop_targets_count_met_and_missed_ratios() {
-        let out = "ratio 10000/10 (a): 0.63 (target <= 1.2: met)\n\
-                   ratio 10000/10 (b): 1.23 (target <= 1.2: MISSED)\nother line\n";
-        assert_eq!(loop_targets(out), (1, 2));
-        assert_eq!(loop_targets("no ratios"), (0, 0));
-    }
 
     #[test]
     fn curve_csv_reads_back_with_units_in_the_metric_names() {

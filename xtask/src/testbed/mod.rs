@@ -685,7 +685,7 @@ mod tests {
             (v.len(), v[0].value, v[0].cpus, v[0].vcpus),
             (1, 12.5, 1, 2)
         );
-        assert_eq!(k, "7.2");
+        assert_eq!(k, "7.2 (QEMU TCG)");
         assert_eq!(
             notes,
             ["2 vCPUs, split / pcpu-steer / gw-a lanes, round 3: missed (no steer)"]
