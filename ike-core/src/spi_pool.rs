@@ -62,13 +62,14 @@ impl SpiPool {
     }
 
     /// Records what `ike` holds now, replacing what it held before (`before`).
+    /// Only the difference is written: an SPI in both lists is not touched.
     pub(crate) fn hold(&mut self, ike: IkeSaId, before: &[Spi], now: &[Spi]) {
-        for s in before {
+        for s in before.iter().filter(|s| !now.contains(s)) {
             if self.held.get(s) == Some(&ike) {
                 self.held.remove(s);
             }
         }
-        for s in now {
+        for s in now.iter().filter(|s| !before.contains(s)) {
             self.held.insert(*s, ike);
         }
     }

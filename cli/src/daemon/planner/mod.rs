@@ -40,7 +40,7 @@ pub mod tables;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use ike_core::{ChildSaId, ChildSaInstall};
 use xfrm_offload::{PolicyId, SaId};
@@ -134,7 +134,7 @@ pub struct Planner {
     /// SAs in the kernel.
     sas: HashSet<SaId>,
     /// Steering binds in the kernel: inbound SPI → CPU.
-    binds: BTreeMap<u32, u32>,
+    binds: HashMap<u32, u32>,
     /// Per-CPU groups with CPU_ACQUIRE off (TS_MAX_QUEUE).
     paused: BTreeSet<Group>,
     /// Reqids of negotiated selector sets.

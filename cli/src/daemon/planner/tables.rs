@@ -132,7 +132,8 @@ impl Policies {
             .or_else(|| e.holders.first())?;
         let mut spec = PolicySpec::clone(spec);
         let (c, n) = h.group();
-        if paused.contains(&(c.to_string(), n.to_string())) {
+        // Paused groups are rare: skip building the owned key when none is.
+        if !paused.is_empty() && paused.contains(&(c.to_string(), n.to_string())) {
             spec.cpu_acquire = false;
         }
         Some(spec)

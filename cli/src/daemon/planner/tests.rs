@@ -310,7 +310,7 @@ impl Harness {
             })
             .collect();
         assert_eq!(self.k.binds, bound, "binds = bound children");
-        assert_eq!(p.binds, bound);
+        assert_eq!(p.binds, bound.into_iter().collect(), "planner binds");
     }
 
     /// [`Harness::check`] plus: each policy is what its holders want.
