@@ -126,7 +126,7 @@ pub(super) fn write(out: &Path, meta: Meta, runs: &[Run], plan: &Plan, bound: f6
         }
     }
     match throughput_chart(&out.join("throughput.svg"), &groups, &meta) {
-        Ok(()) => md += "\n![throughput](throughput.svg)\n",
+        Ok(()) => md += "\n![throughput](throughput.svg) (PNG: throughput.png)\n",
         Err(e) => md += &format!("\nthroughput.svg not drawn: {e:#}\n"),
     }
     md += "\nFiles: `raw/guest-*.txt` (the guest's output, every \
@@ -445,19 +445,50 @@ fn targets(groups: &[(Key, Vec<&Sample>)]) -> String {
     )
 }
 
-/// Mbit/s vs CPUs, a panel per (topology, tcp|udp), a line per case and
-/// daemon, with min–max bars.
+/// Mbit/s vs CPUs, a panel per (topology, tcp|udp) and per cleartext or
+/// encrypted cases (so the ESP lines are not squashed under the cleartext
+/// one), a line per case and daemon with min–max bars, and in each
+/// encrypted panel the ideal N× of one SA at the fewest CPUs. SVG, and PNG
+/// next to it.
 fn throughput_chart(path: &Path, groups: &[(Key, Vec<&Sample>)], meta: &Meta) -> Result<()> {
     model::fonts().map_err(anyhow::Error::msg)?;
-    let mut panels: Vec<(String, String)> = groups
+    let mut panels: Vec<(String, String, bool)> = groups
         .iter()
         .filter(|(k, _)| k.2 == "tcp" || k.2 == "udp")
-        .map(|(k, _)| (k.1.clone(), k.2.clone()))
+        .map(|(k, _)| (k.1.clone(), k.2.clone(), k.3 != "plain"))
         .collect();
     panels.sort();
     panels.dedup();
     let rows = panels.len().div_ceil(2).max(1);
-    let root = SVGBackend::new(path, (1100, 60 + 380 * rows as u32)).into_drawing_area();
+    let size = (1100, 60 + 380 * rows as u32 + legend_height(groups));
+    let root = SVGBackend::new(path, size).into_drawing_area();
+    paint_throughput(&root, &panels, groups, meta)?;
+    root.present()?;
+    let png = path.with_extension("png");
+    let root = BitMapBackend::new(&png, size).into_drawing_area();
+    paint_throughput(&root, &panels, groups, meta)?;
+    root.present()?;
+    Ok(())
+}
+
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(120, 120, 120),
+    RGBColor(214, 39, 40),
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(44, 160, 44),
+];
+
+fn paint_throughput<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    panels: &[(String, String, bool)],
+    groups: &[(Key, Vec<&Sample>)],
+    meta: &Meta,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
     root.fill(&WHITE)?;
     let (title, body) = root.split_vertically(50);
     title.titled(
@@ -467,82 +498,170 @@ fn throughput_chart(path: &Path, groups: &[(Key, Vec<&Sample>)], meta: &Meta) ->
         ),
         ("sans-serif", 20),
     )?;
+    let rows = panels.len().div_ceil(2).max(1);
+    let (body, legend) = body.split_vertically(body.dim_in_pixel().1 - legend_height(groups));
     let areas = body.split_evenly((rows, 2));
-    let palette = [
-        RGBColor(120, 120, 120),
-        RGBColor(214, 39, 40),
-        RGBColor(31, 119, 180),
-        RGBColor(255, 127, 14),
-        RGBColor(148, 103, 189),
-        RGBColor(44, 160, 44),
-    ];
-    for ((topo, proto), area) in panels.iter().zip(areas.iter()) {
+    for ((topo, proto, encrypted), area) in panels.iter().zip(areas.iter()) {
         let mine: Vec<&(Key, Vec<&Sample>)> = groups
             .iter()
-            .filter(|(k, _)| &k.1 == topo && &k.2 == proto)
+            .filter(|(k, _)| &k.1 == topo && &k.2 == proto && (k.3 != "plain") == *encrypted)
             .collect();
-        let xmax = mine.iter().map(|(k, _)| k.0).max().unwrap_or(1) as f64 + 0.5;
-        let ymax = mine
+        panel(area, topo, proto, *encrypted, &mine)?;
+    }
+    draw_legend(&legend, &series_of(groups))
+}
+
+/// Every (case, daemon) drawn, in legend order.
+fn series_of(groups: &[(Key, Vec<&Sample>)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = groups
+        .iter()
+        .filter(|(k, _)| k.2 == "tcp" || k.2 == "udp")
+        .map(|(k, _)| (k.3.clone(), k.4.clone()))
+        .collect();
+    v.sort_by_key(|(c, p)| (case_order(c), p.clone()));
+    v.dedup();
+    v
+}
+
+const LEGEND_COLS: usize = 3;
+const LEGEND_ROW: u32 = 20;
+
+/// Pixels of the legend strip below the panels (the ideal line included).
+fn legend_height(groups: &[(Key, Vec<&Sample>)]) -> u32 {
+    let entries = series_of(groups).len() + 1;
+    20 + LEGEND_ROW * entries.div_ceil(LEGEND_COLS) as u32
+}
+
+/// One legend for every panel, below them, so no entry covers a point.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    series: &[(String, String)],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let font = ("sans-serif", 12).into_font().color(&BLACK);
+    let width = i32::try_from(area.dim_in_pixel().0).unwrap_or(1100) / LEGEND_COLS as i32;
+    let at = |i: usize| {
+        let (col, row) = ((i % LEGEND_COLS) as i32, (i / LEGEND_COLS) as i32);
+        (
+            20 + col * width,
+            10 + row * LEGEND_ROW as i32 + LEGEND_ROW as i32 / 2,
+        )
+    };
+    let (x, y) = at(0);
+    for dash in [0, 10, 20] {
+        area.draw(&PathElement::new(
+            [(x + dash, y), (x + dash + 6, y)],
+            BLACK.mix(0.5).stroke_width(1),
+        ))?;
+    }
+    area.draw(&Text::new(
+        "ideal: N × one SA (encrypted panels)",
+        (x + 40, y - 7),
+        font.clone(),
+    ))?;
+    for (i, (case, peer)) in series.iter().enumerate() {
+        let (x, y) = at(i + 1);
+        let col = PALETTE[case_order(case) % PALETTE.len()];
+        let strongswan = peer == "strongswan";
+        area.draw(&PathElement::new(
+            [(x, y), (x + 30, y)],
+            col.stroke_width(if strongswan { 1 } else { 2 }),
+        ))?;
+        if strongswan {
+            area.draw(&TriangleMarker::new((x + 15, y), 5, col.filled()))?;
+        } else {
+            area.draw(&Circle::new((x + 15, y), 4, col.filled()))?;
+        }
+        let label = format!("{} ({peer})", case_label(case));
+        area.draw(&Text::new(label, (x + 40, y - 7), font.clone()))?;
+    }
+    Ok(())
+}
+
+/// The ideal N× line: one SA's median at the fewest CPUs, times N over that.
+fn ideal_line(mine: &[&(Key, Vec<&Sample>)]) -> Option<(u32, f64)> {
+    mine.iter()
+        .filter(|(k, _)| k.3 == "one-sa" && k.4 != "strongswan")
+        .filter_map(|(k, v)| summary(v, |s| Some(s.value)).map(|m| (k.0, m.median)))
+        .min_by_key(|(n, _)| *n)
+}
+
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    topo: &str,
+    proto: &str,
+    encrypted: bool,
+    mine: &[&(Key, Vec<&Sample>)],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let xmax = mine.iter().map(|(k, _)| k.0).max().unwrap_or(1) as f64 + 0.5;
+    let ideal = encrypted.then(|| ideal_line(mine)).flatten();
+    let ymax = mine
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|s| s.value))
+        .chain(ideal.map(|(n0, y0)| y0 * (xmax - 0.5) / f64::from(n0)))
+        .fold(1.0, f64::max)
+        * 1.1;
+    let what = if encrypted { "encrypted" } else { "cleartext" };
+    let mut ch = ChartBuilder::on(area)
+        .caption(format!("{topo}, {proto}, {what}"), ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(35)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.5f64..xmax, 0f64..ymax)?;
+    ch.configure_mesh()
+        .x_desc("CPUs (split: per side)")
+        .y_desc("Mbit/s")
+        .draw()?;
+    if let Some((n0, y0)) = ideal {
+        let style = BLACK.mix(0.5).stroke_width(1);
+        let xs = [f64::from(n0), xmax - 0.5];
+        ch.draw_series(DashedLineSeries::new(
+            xs.iter().map(|x| (*x, y0 * x / f64::from(n0))),
+            6,
+            4,
+            style,
+        ))?;
+    }
+    let mut series: Vec<(String, String)> = mine
+        .iter()
+        .map(|(k, _)| (k.3.clone(), k.4.clone()))
+        .collect();
+    series.sort_by_key(|(c, p)| (case_order(c), p.clone()));
+    series.dedup();
+    for (case, peer) in series {
+        let col = PALETTE[case_order(&case) % PALETTE.len()];
+        let pts: Vec<(f64, Summary)> = mine
             .iter()
-            .flat_map(|(_, v)| v.iter().map(|s| s.value))
-            .fold(1.0, f64::max)
-            * 1.1;
-        let mut ch = ChartBuilder::on(area)
-            .caption(format!("{topo}, {proto}"), ("sans-serif", 16))
-            .margin(12)
-            .x_label_area_size(35)
-            .y_label_area_size(55)
-            .build_cartesian_2d(0.5f64..xmax, 0f64..ymax)?;
-        ch.configure_mesh()
-            .x_desc("CPUs (split: per side)")
-            .y_desc("Mbit/s")
-            .draw()?;
-        let mut series: Vec<(String, String)> = mine
-            .iter()
-            .map(|(k, _)| (k.3.clone(), k.4.clone()))
+            .filter(|(k, _)| k.3 == case && k.4 == peer)
+            .filter_map(|(k, v)| summary(v, |s| Some(s.value)).map(|m| (f64::from(k.0), m)))
             .collect();
-        series.sort_by_key(|(c, p)| (case_order(c), p.clone()));
-        series.dedup();
-        for (case, peer) in series {
-            let col = palette[case_order(&case) % palette.len()];
-            let pts: Vec<(f64, Summary)> = mine
-                .iter()
-                .filter(|(k, _)| k.3 == case && k.4 == peer)
-                .filter_map(|(k, v)| summary(v, |s| Some(s.value)).map(|m| (f64::from(k.0), m)))
-                .collect();
-            let style = if peer == "strongswan" {
-                col.stroke_width(1)
-            } else {
-                col.stroke_width(2)
-            };
-            ch.draw_series(LineSeries::new(
-                pts.iter().map(|(x, m)| (*x, m.median)),
-                style,
-            ))?
-            .label(format!("{} ({peer})", case_label(&case)))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], style));
+        let strongswan = peer == "strongswan";
+        let style = col.stroke_width(if strongswan { 1 } else { 2 });
+        ch.draw_series(LineSeries::new(
+            pts.iter().map(|(x, m)| (*x, m.median)),
+            style,
+        ))?;
+        ch.draw_series(
+            pts.iter()
+                .map(|(x, m)| PathElement::new([(*x, m.min), (*x, m.max)], col)),
+        )?;
+        if strongswan {
             ch.draw_series(
                 pts.iter()
-                    .map(|(x, m)| PathElement::new([(*x, m.min), (*x, m.max)], col)),
+                    .map(|(x, m)| TriangleMarker::new((*x, m.median), 5, col.filled())),
             )?;
-            let marker =
-                |(x, m): &(f64, Summary)| -> DynElement<'static, SVGBackend<'_>, (f64, f64)> {
-                    if peer == "strongswan" {
-                        TriangleMarker::new((*x, m.median), 5, col.filled()).into_dyn()
-                    } else {
-                        Circle::new((*x, m.median), 4, col.filled()).into_dyn()
-                    }
-                };
-            ch.draw_series(pts.iter().map(marker))?;
+        } else {
+            ch.draw_series(
+                pts.iter()
+                    .map(|(x, m)| Circle::new((*x, m.median), 4, col.filled())),
+            )?;
         }
-        ch.configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 11))
-            .draw()?;
     }
-    root.present()?;
     Ok(())
 }
 
@@ -702,6 +821,7 @@ mod end_to_end {
             return;
         }
         assert!(dir.join("throughput.svg").exists());
+        assert!(dir.join("throughput.png").exists());
         assert!(std::fs::read_dir(dir.join("raw")).unwrap().count() >= 12);
         let svg = std::fs::read_to_string(dir.join("model.svg")).unwrap();
         assert!(svg.contains("model: one SA"), "legend missing");
