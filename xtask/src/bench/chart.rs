@@ -96,13 +96,19 @@ pub fn draw_curve_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     Ok(drawn)
 }
 
-/// Writes points as a curve CSV.
+/// Writes points as a curve CSV; a comma inside a name becomes `;`, so
+/// every row keeps the header's six fields.
 pub fn write_curve_csv(points: &[Point]) -> String {
     let mut s = format!("{CURVE_HEADER}\n");
     for p in points {
         s.push_str(&format!(
             "{},{},{},{},{},{}\n",
-            p.imp, p.tunnels, p.metric, p.median, p.min, p.max
+            p.imp.replace(',', ";"),
+            p.tunnels,
+            p.metric.replace(',', ";"),
+            p.median,
+            p.min,
+            p.max
         ));
     }
     s
@@ -118,7 +124,11 @@ pub fn draw(stem: &Path, title: &str, x_label: &str, points: &[Point]) -> Result
         bail!("no TTF font at {FONT} for the charts: apt-get install fonts-dejavu-core");
     }
     let metrics = distinct(points.iter().map(|p| p.metric.as_str()));
-    let size = (560 * metrics.len().max(1) as u32, 460);
+    let imps = distinct(points.iter().map(|p| p.imp.as_str()));
+    let size = (
+        560 * metrics.len().max(1) as u32,
+        430 + legend_height(imps.len()),
+    );
     let svg = stem.with_extension("svg");
     let root = SVGBackend::new(&svg, size).into_drawing_area();
     paint(&root, title, x_label, points)?;
@@ -157,14 +167,63 @@ fn distinct<'a>(it: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 /// The ideal line's colour.
 const GREY: RGBColor = RGBColor(150, 150, 150);
 
-const COLOURS: [RGBColor; 6] = [
+/// Eight colours, and four markers: up to eight series differ in colour,
+/// and any two in colour or marker.
+const COLOURS: [RGBColor; 8] = [
     RGBColor(0, 90, 181),
     RGBColor(220, 50, 32),
     RGBColor(26, 133, 55),
     RGBColor(148, 52, 110),
     RGBColor(230, 140, 0),
     RGBColor(90, 90, 90),
+    RGBColor(0, 160, 190),
+    RGBColor(150, 100, 30),
 ];
+
+const LEGEND_COLS: usize = 3;
+const LEGEND_ROW: u32 = 22;
+
+/// Pixels of the legend strip under the panels.
+fn legend_height(imps: usize) -> u32 {
+    16 + LEGEND_ROW * (imps + 1).div_ceil(LEGEND_COLS) as u32
+}
+
+/// One legend for all panels, under them, so no entry covers a point.
+fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, imps: &[&str]) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let font = ("sans-serif", 13).into_font().color(&BLACK);
+    let width = i32::try_from(area.dim_in_pixel().0).unwrap_or(900) / LEGEND_COLS as i32;
+    let row = LEGEND_ROW as i32;
+    let at = |i: usize| {
+        let (c, r) = ((i % LEGEND_COLS) as i32, (i / LEGEND_COLS) as i32);
+        (16 + c * width, 8 + r * row + row / 2)
+    };
+    let (x, y) = at(0);
+    area.draw(&PathElement::new(
+        [(x, y), (x + 26, y)],
+        GREY.stroke_width(2),
+    ))
+    .map_err(err)?;
+    area.draw(&Text::new(
+        "ideal: the first cost held flat",
+        (x + 34, y - 7),
+        font.clone(),
+    ))
+    .map_err(err)?;
+    for (i, imp) in imps.iter().enumerate() {
+        let (x, y) = at(i + 1);
+        let c = COLOURS[i % COLOURS.len()];
+        area.draw(&PathElement::new([(x, y), (x + 26, y)], c.stroke_width(2)))
+            .map_err(err)?;
+        area.draw(&(EmptyElement::at((x + 13, y)) + marker(i, c)))
+            .map_err(err)?;
+        area.draw(&Text::new(imp.to_string(), (x + 34, y - 7), font.clone()))
+            .map_err(err)?;
+    }
+    Ok(())
+}
 
 fn paint<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -182,12 +241,14 @@ where
         .margin(8, 8, 8, 8);
     let metrics = distinct(points.iter().map(|p| p.metric.as_str()));
     let imps = distinct(points.iter().map(|p| p.imp.as_str()));
-    let panels = root.split_evenly((1, metrics.len()));
+    let h = root.dim_in_pixel().1;
+    let (body, strip) = root.split_vertically(h.saturating_sub(legend_height(imps.len())));
+    let panels = body.split_evenly((1, metrics.len()));
     for (area, metric) in panels.iter().zip(&metrics) {
         let pts: Vec<&Point> = points.iter().filter(|p| p.metric == *metric).collect();
         panel(area, metric, x_label, &pts, &imps)?;
     }
-    Ok(())
+    legend(&strip, &imps)
 }
 
 fn err<E: std::error::Error + Send + Sync + 'static>(e: E) -> anyhow::Error {
@@ -206,13 +267,13 @@ where
     DB::ErrorType: 'static,
 {
     let (x0, x1) = bounds(pts.iter().map(|p| p.tunnels));
-    let (_, y1) = bounds(pts.iter().map(|p| p.max));
+    let y1 = y_top(pts);
     let mut chart = ChartBuilder::on(area)
         .caption(metric, ("sans-serif", 16))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(84)
-        .build_cartesian_2d((x0 / 2.0..x1 * 2.0).log_scale(), 0.0..y1 * 1.25)
+        .build_cartesian_2d((x0 / 2.0..x1 * 2.0).log_scale(), 0.0..y1)
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -226,13 +287,7 @@ where
         let ideal = [(x0 / 2.0, first.median), (x1 * 2.0, first.median)];
         chart
             .draw_series(LineSeries::new(ideal, GREY.stroke_width(2)))
-            .map_err(err)?
-            .label(format!(
-                "ideal: {} flat from {}",
-                first.imp,
-                axis(first.tunnels)
-            ))
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], GREY));
+            .map_err(err)?;
     }
     for (i, imp) in imps.iter().enumerate() {
         let mut s: Vec<&&Point> = pts.iter().filter(|p| p.imp == *imp).collect();
@@ -240,26 +295,33 @@ where
             continue;
         }
         s.sort_by(|a, b| a.tunnels.total_cmp(&b.tunnels));
-        series(&mut chart, i, imp, &s)?;
+        series(&mut chart, i, &s, y1)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
     Ok(())
+}
+
+/// The y axis' top: every bar in full, unless one bar's max is far above
+/// every median (one outlier repetition); then the axis ends above the
+/// medians and such a bar is cut at the top with its max written there.
+fn y_top(pts: &[&Point]) -> f64 {
+    let (_, med) = bounds(pts.iter().map(|p| p.median));
+    let (_, max) = bounds(pts.iter().map(|p| p.max));
+    if max <= 2.0 * med {
+        max * 1.15
+    } else {
+        med * 1.6
+    }
 }
 
 type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<LogCoord<f64>, RangedCoordf64>>;
 
-/// A line, min–max bars and a marker (by index) for one implementation.
+/// A line, min–max bars (cut at `top`, the max written there) and a
+/// marker (by index) for one implementation.
 fn series<'a, DB: DrawingBackend + 'a>(
     chart: &mut Chart<'a, DB>,
     i: usize,
-    imp: &str,
     s: &[&&Point],
+    top: f64,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
@@ -268,18 +330,19 @@ where
     let line: Vec<(f64, f64)> = s.iter().map(|p| (p.tunnels, p.median)).collect();
     chart
         .draw_series(LineSeries::new(line.clone(), c.stroke_width(2)))
-        .map_err(err)?
-        .label(imp)
-        .legend(move |(x, y)| {
-            EmptyElement::at((x + 9, y))
-                + PathElement::new([(-9, 0), (9, 0)], c.stroke_width(2))
-                + marker(i, c)
-        });
+        .map_err(err)?;
     chart
         .draw_series(
             s.iter()
-                .map(|p| ErrorBar::new_vertical(p.tunnels, p.min, p.median, p.max, c, 6)),
+                .map(|p| ErrorBar::new_vertical(p.tunnels, p.min, p.median, p.max.min(top), c, 6)),
         )
+        .map_err(err)?;
+    let font = ("sans-serif", 11).into_font().color(&c);
+    chart
+        .draw_series(s.iter().filter(|p| p.max > top).map(|p| {
+            EmptyElement::at((p.tunnels, top))
+                + Text::new(format!("max {}", axis(p.max)), (4, 2), font.clone())
+        }))
         .map_err(err)?;
     chart
         .draw_series(
@@ -368,6 +431,10 @@ mod tests {
         assert!(e.to_string().contains("5 fields, expected 6"), "{e}");
         let e = read_curve_csv(&format!("{CURVE_HEADER}\nlanes,ten,m,1,2,3\n")).expect_err("nan");
         assert!(format!("{e:#}").contains("`ten` is not a number"), "{e:#}");
+        let mut q = p[0].clone();
+        q.imp = "floor, hot key".into();
+        let back = read_curve_csv(&write_curve_csv(&[q])).expect("a comma in a name");
+        assert_eq!(back[0].imp, "floor; hot key");
     }
 
     #[test]

@@ -77,15 +77,15 @@ fn curve(ms: &[Measurement]) -> Result<Vec<Point>> {
         };
         // Cold live runs pay a syscall-sized setup per frame: their own panel.
         let metric = match (*mode, *key) {
-            ("live", "cold") => "live frames, cold key (1 frame per syscall): ns",
-            ("live", _) => "live frames, hot key: ns per packet",
+            ("live", "cold") => "live frames with a cold key (1 frame per syscall): ns",
+            ("live", _) => "live frames with a hot key: ns per packet",
             _ => "program only: ns per packet",
         };
         for arm in m.arms() {
             let s = m.summary(arm)?;
             let imp = match arm {
-                "steer" => format!("lanes steering, {key} key"),
-                _ => format!("XDP_PASS floor, {key} key"),
+                "steer" => format!("lanes steering ({key} key)"),
+                _ => format!("XDP_PASS floor ({key} key)"),
             };
             points.push(Point {
                 imp,
