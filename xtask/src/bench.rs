@@ -153,7 +153,7 @@ pub fn run(o: &Options) -> Result<()> {
             "xdp" => xdp::run(o, &run),
             "xfrm" => xfrm(o, &run),
             "daemon" => daemon(o, &run),
-            "pcpu" => pcpu(o),
+            "pcpu" => pcpu(o, &run),
             _ => unreachable!("section list is fixed"),
         };
         let (ok, text, targets) = match res {
@@ -550,7 +550,7 @@ fn daemon(o: &Options, run: &report::Run) -> Result<Out> {
             "![setup rate and memory vs IKE SAs]({DAEMON_CHART}.svg) (PNG: {DAEMON_CHART}.png)\n"
         );
     }
-    out.finish(text)
+    out.finish(run, "daemon", text)
 }
 
 /// The chart of the `daemon` section's steps (drawn at the end of the run).
@@ -583,21 +583,26 @@ fn rss_table(out: &GuestOut, steps: &[u32]) -> String {
 }
 
 /// `pcpu`: per-CPU Child SA latency (guest script `bench-pcpu`).
-fn pcpu(o: &Options) -> Result<Out> {
+fn pcpu(o: &Options, run: &report::Run) -> Result<Out> {
     let out = guest_script(o, "bench-pcpu", "")?;
     let text = format!(
         "In the VM guest ({} vCPUs, {}), release binaries: time from the first packet on \
          a new CPU until its per-CPU Child SAs are installed, lanes vs strongSwan.\n\n",
         o.cpus, out.kernel
     );
-    out.finish(text)
+    out.finish(run, "pcpu", text)
 }
 
 /// What a guest bench script printed.
+#[derive(Default)]
 struct GuestOut {
     kernel: String,
     charon: Option<String>,
     lines: Vec<BenchLine>,
+    /// Everything the guest printed, kept in the run's `raw/`.
+    stdout: String,
+    /// The host's load and steal over the boot.
+    host: HostLoad,
     /// Why the run failed (exit status), with the figures it did print.
     error: Option<String>,
 }
@@ -605,7 +610,13 @@ struct GuestOut {
 impl GuestOut {
     /// The section's result: `text` plus the figures and ratios, or the
     /// failure with what was printed.
-    fn finish(self, mut text: String) -> Result<Out> {
+    fn finish(self, run: &report::Run, name: &str, mut text: String) -> Result<Out> {
+        run.keep_output(&format!("{name}-guest"), &self.stdout)?;
+        let _ = writeln!(
+            text,
+            "Host over the boot: {}. The guest's whole output: `raw/{name}-guest.txt`.\n",
+            self.host
+        );
         text.push_str(&self.markdown());
         if let Some(e) = self.error {
             bail!("{e}\n\n{text}");
@@ -813,7 +824,12 @@ fn guest_script(o: &Options, script: &str, args: &str) -> Result<GuestOut> {
          [ -x /lanes/scripts/{script} ] || {{ echo '@@FAIL /lanes/scripts/{script} is not in the payload'; exit 2; }}; \
          /lanes/scripts/{script} {args}"
     );
+    let before = HostSample::read()?;
     let res = vm::qemu::run_command(&boot, &[cmd])?;
+    let host = HostLoad {
+        before,
+        after: HostSample::read()?,
+    };
     let lines: Vec<BenchLine> = res.stdout.lines().filter_map(BenchLine::parse).collect();
     let error = if let Some(why) = &res.lost {
         Some(format!("the guest was lost: {why}"))
@@ -839,6 +855,8 @@ fn guest_script(o: &Options, script: &str, args: &str) -> Result<GuestOut> {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty()),
         lines,
+        stdout: res.stdout,
+        host,
         error,
     })
 }
@@ -969,6 +987,7 @@ mod tests {
             .filter_map(|l| BenchLine::parse(l))
             .collect(),
             error: None,
+            ..GuestOut::default()
         };
         assert_eq!(out.targets(), (1, 2));
         let md = out.markdown();
@@ -991,6 +1010,7 @@ mod tests {
             .filter_map(|l| BenchLine::parse(l))
             .collect(),
             error: None,
+            ..GuestOut::default()
         };
         let md = rss_table(&out, &[10]);
         assert!(md.contains("| 0 | 6000 | 12000 |"), "{md}");

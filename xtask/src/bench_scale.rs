@@ -226,6 +226,7 @@ mod tests {
             .filter_map(|l| BenchLine::parse(l))
             .collect(),
             error: None,
+            ..GuestOut::default()
         };
         let (md, rows) = vm_steps(&out, &[10, 100]);
         assert!(md.contains("| 10 | 12.5 | - | 30.10 | 55.00 |"), "{md}");

@@ -289,7 +289,7 @@ impl fmt::Display for Verdict {
 }
 
 /// The host's load average and CPU time counters at one moment.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct HostSample {
     /// 1, 5 and 15 minute load averages (/proc/loadavg).
     pub load: [f64; 3],
@@ -338,7 +338,7 @@ impl HostSample {
 }
 
 /// Host load around a measurement.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct HostLoad {
     pub before: HostSample,
     pub after: HostSample,
