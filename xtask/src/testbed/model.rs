@@ -215,6 +215,15 @@ pub fn section(kept: &[&Sample], c: &Costs) -> String {
     );
     let _ = writeln!(
         md,
+        "How CPU time is measured: per-CPU busy jiffies of /proc/stat (user, nice, system, irq \
+         and softirq; USER_HZ = 100) over each run's window, so a figure carries up to ±10 ms of \
+         busy time per CPU and run. perf is not used: the guest image carries no perf built \
+         for its kernel, and QEMU TCG gives the guest no PMU, so cycle counts do not exist \
+         there; longer windows (`--duration`) and more rounds (`--reps`) are what narrow h \
+         on this machine. Under KVM with a PMU, perf would attribute the hop directly.\n"
+    );
+    let _ = writeln!(
+        md,
         "Model (packets/s gw-b receives; Mbit/s at 1400-byte payloads): one SA = 1/l₁ whatever \
          N, as one CPU receives and decrypts it; per-CPU SAs with steering = min(1/(h + l/N), \
          N/t): the receiving CPU pays h for every packet and decrypts its own share, each \
