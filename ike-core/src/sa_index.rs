@@ -216,6 +216,7 @@ impl SaIndex {
         };
         let e = self.entries.entry(id).or_default();
         let deadline = sa.poll_timeout();
+        let moved = e.deadline != deadline;
         self.timers.push(id, e.deadline, deadline);
         e.deadline = deadline;
         move_conn(&mut self.by_conn, id, e.conn, Some(sa.conn));
@@ -233,7 +234,10 @@ impl SaIndex {
         if refresh(&mut e.held, old, held_spis(sa)) {
             spis.hold(id, old, &e.held);
         }
-        self.timers.settle(&self.entries);
+        // Only a moved deadline can leave a stale entry on top.
+        if moved {
+            self.timers.settle(&self.entries);
+        }
     }
 
     /// Drops every entry of IKE SA `id`.
@@ -241,7 +245,9 @@ impl SaIndex {
         let Some(old) = self.entries.remove(&id) else {
             return;
         };
-        self.timers.settle(&self.entries);
+        if old.deadline.is_some() {
+            self.timers.settle(&self.entries);
+        }
         move_conn(&mut self.by_conn, id, old.conn, None);
         reindex_esp(&mut self.by_esp, id, &old.esp, &[]);
         reindex_children(&mut self.by_child, id, &old.children, &[]);

@@ -126,7 +126,7 @@ pub(super) fn daemon_loop(reps: usize, run: &Run) -> Result<Out> {
     Ok(Out {
         text: format!(
             "#### lanes-cli `daemon_loop`\n\nArms `nN`: N configured connections; one sample is \
-             the mean over 10,000 inputs. {host}.\n\n{}\n```\n{text}```\n\nCSV: `{}`\n\n\
+             the mean over 10,000 inputs.\n\n{}\n```\n{text}```\n\nCSV: `{}`\n\n\
              ![daemon cost per input vs connections](daemon-cost-per-input-vs-connections.svg) \
              (PNG: daemon-cost-per-input-vs-connections.png)\n",
             judged.table,
