@@ -1,6 +1,6 @@
 //! Codec cost: decoding a typical IKE_AUTH request (strongSwan's, 13 inner
-//! payloads) plain and through SK, and encoding it back. Target (issue 4
-//! item 6): decode under 2 µs. `cargo bench -p ike-core --bench codec`.
+//! payloads) plain and through SK, and encoding it back. Target: decode under 2 µs.
+//! `cargo bench -p ike-core --bench codec`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

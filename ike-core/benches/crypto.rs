@@ -1,5 +1,5 @@
 //! Crypto cost per operation: the "physical floor" that the handshake
-//! benchmark compares itself with (issue 4 item 6). Plain bench binary:
+//! benchmark compares itself with. Plain bench binary:
 //! `cargo bench -p ike-core --bench crypto` prints ns per op; under
 //! `cargo test --benches` every case runs once as a smoke test.
 

@@ -349,7 +349,8 @@ fn xfrm(o: &Options, run: &report::Run) -> Result<Out> {
     let res = vm::qemu::run_command(
         &boot,
         &[format!(
-            "echo \"kernel: $(uname -r)\"; LANES_BENCH_REPS={} /lanes/tests/xfrm-offload/bench.sh",
+            "echo \"kernel: $(uname -r)\"; LANES_BENCH_NS=100,1000,4000 LANES_BENCH_REPS={} \
+             /lanes/tests/xfrm-offload/bench.sh",
             o.reps
         )],
     )?;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Daemon-to-daemon test (issue 8): two lanes daemons in gw-a and gw-b bring up
+# Daemon-to-daemon test: two lanes daemons in gw-a and gw-b bring up
 # a per-CPU tunnel from start_action = trap; traffic pinned to each CPU gets
 # its own SA pair; `lanes status --json` reports the CPUs; `lanes down` and
 # SIGTERM remove everything from the kernel.

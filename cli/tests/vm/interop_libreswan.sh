@@ -1,5 +1,5 @@
 #!/bin/sh
-# Interop with libreswan (pluto; no RFC 9611), issue 9.3, PSK, default
+# Interop with libreswan (pluto; no RFC 9611), PSK, default
 # proposals on both sides:
 #  1. lanes initiator (gw-a, start_action = trap, per_cpu_sas = no) ->
 #     libreswan responder (gw-b): one Child SA carries ping and iperf3;

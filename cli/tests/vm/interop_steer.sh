@@ -1,5 +1,5 @@
 #!/bin/sh
-# Steering in the loop (issue 9.4): strongSwan charon on gw-a initiates a
+# Steering in the loop: strongSwan charon on gw-a initiates a
 # per-CPU tunnel to lanes on gw-b. The wire namespace then forwards every
 # packet on CPU 0 (topo_pin_wire 0: a NIC whose RSS puts the whole tunnel on
 # one queue), so gw-b decrypts everything on CPU 0. Where gw-b decrypts shows

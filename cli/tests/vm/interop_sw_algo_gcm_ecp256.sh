@@ -1,5 +1,5 @@
 #!/bin/sh
-# Interop algorithm variant (issue 9.2) against strongSwan charon, both roles,
+# Interop algorithm variant against strongSwan charon, both roles,
 # per-CPU SAs (trap): ESP AES-GCM-128, IKE AES-GCM-128/PRF-SHA-256 with ecp256.
 # (AES-GCM-128 ESP with x25519 IKE is interop_sw_initiator/responder.)
 . "$(dirname "$0")/lib/interop.sh"

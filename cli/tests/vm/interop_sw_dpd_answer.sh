@@ -1,5 +1,5 @@
 #!/bin/sh
-# Interop dead peer detection (issue 9.2), live side: charon on gw-a
+# Interop dead peer detection, live side: charon on gw-a
 # (dpd_delay = 3s) checks lanes on gw-b; lanes answers every liveness check,
 # the IKE SA and the tunnel stay up.
 . "$(dirname "$0")/lib/interop.sh"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Interop dead peer detection (issue 9.2), dead peer: lanes on gw-a
+# Interop dead peer detection, dead peer: lanes on gw-a
 # (dpd_delay = 5s) and charon on gw-b; charon is killed. lanes' DPD gives up
 # after its retransmission schedule (here 2 s, x1.5, 3 retries: about 16 s;
 # the default schedule is unit-tested), removes the IKE SA and its kernel SAs,

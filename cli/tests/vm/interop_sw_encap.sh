@@ -1,5 +1,5 @@
 #!/bin/sh
-# Interop ESP-in-UDP (issue 9.2) against strongSwan charon, both roles:
+# Interop ESP-in-UDP against strongSwan charon, both roles:
 # encap = yes on both sides (RFC 3948 without a NAT), per-CPU SAs with
 # strongSwan's `per_cpu_sas = encap` (each of its outbound per-CPU SAs gets
 # its own random UDP source port) and lanes' per_cpu_sas = yes. Checks the

@@ -1,11 +1,11 @@
 #!/bin/sh
-# Interop failures (issue 9.2) against strongSwan charon, proposals and caps:
+# Interop failures against strongSwan charon, proposals and caps:
 #  3. IKE proposal mismatch, charon initiates: charon receives NO_PROPOSAL_CHOSEN;
 #  4. ESP proposal mismatch, lanes initiates: the Child SA is refused with
 #     NO_PROPOSAL_CHOSEN, no SA is installed;
 # (TS_MAX_QUEUE towards charon is not here: with 2 vCPUs lanes' own per-CPU
 # request and charon's race, and charon then has an SA for every CPU and
-# never asks beyond the cap; see the interop report of issue 9.)
+# never asks beyond the cap.)
 . "$(dirname "$0")/lib/interop.sh"
 command -v /usr/lib/ipsec/charon >/dev/null || skip "no strongSwan in this image"
 trap iop_dump EXIT

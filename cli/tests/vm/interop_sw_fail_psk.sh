@@ -1,5 +1,5 @@
 #!/bin/sh
-# Interop failures (issue 9.2) against strongSwan charon, wrong PSK:
+# Interop failures against strongSwan charon, wrong PSK:
 #  1. charon initiates, lanes responds: charon receives AUTHENTICATION_FAILED,
 #     neither kernel gets an SA, lanes keeps serving (once charon has the right
 #     PSK the tunnel comes up without touching lanes);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Interop (issue 9.1): lanes on gw-a initiates, strongSwan charon on gw-b
+# Interop: lanes on gw-a initiates, strongSwan charon on gw-b
 # responds. PSK, per_cpu_sas = yes and start_action = trap on both sides,
 # AES-GCM-128 ESP, x25519 IKE. Traffic pinned to each CPU creates one SA pair
 # per CPU on both sides next to the fallback SA; ping and iperf3 cross the

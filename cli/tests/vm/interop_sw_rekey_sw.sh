@@ -1,5 +1,5 @@
 #!/bin/sh
-# Interop rekeying (issue 9.2): strongSwan (responder, gw-b) rekeys its Child SAs every 15 s and the
+# Interop rekeying: strongSwan (responder, gw-b) rekeys its Child SAs every 15 s and the
 # IKE SA every 25 s (lanes initiator on gw-a, strongSwan charon on gw-b,
 # per-CPU SAs). With pings on every CPU for 40 s, each per-CPU SA gets a new
 # SPI and keeps its CPU, the fallback SA survives, the IKE SA is rekeyed and

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Interop TS_MAX_QUEUE (issue 9.2, RFC 9611 §4.2): lanes responds on gw-b
+# Interop TS_MAX_QUEUE (RFC 9611 §4.2): lanes responds on gw-b
 # with per_cpu_max = 1, charon initiates on gw-a and wants a per-CPU SA for
 # each of >= 3 CPUs. The wire (so gw-b's receive and reply path) runs on the
 # last CPU, so lanes raises at most one acquire of its own; charon's requests

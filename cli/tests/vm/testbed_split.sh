@@ -1,5 +1,5 @@
 #!/bin/sh
-# The testbed's split topology end to end (issue 10, `cargo xtask testbed
+# The testbed's split topology end to end (`cargo xtask testbed
 # --topo split`): runs /lanes/scripts/testbed with each side of the tunnel on
 # its own half of the vCPUs, lanes on gw-a and strongSwan on gw-b, one SA and
 # per-CPU SAs with steering, one short TCP measurement each. Both must carry

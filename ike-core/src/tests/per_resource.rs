@@ -1,4 +1,4 @@
-//! RFC 9611 per-resource Child SA groups (issue 5): on-demand and precreated
+//! RFC 9611 per-resource Child SA groups: on-demand and precreated
 //! groups, the responder cap with TS_MAX_QUEUE, peers without RFC 9611, rekeys,
 //! deletes and IKE rekeys, and the exact notify bytes.
 

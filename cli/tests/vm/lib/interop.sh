@@ -1,5 +1,5 @@
 # Interop helpers: lanes against strongSwan (charon) and libreswan (pluto) in
-# the VM testbed (issue 9). Source from cli/tests/vm/interop_*.sh with:
+# the VM testbed. Source from cli/tests/vm/interop_*.sh with:
 #   . "$(dirname "$0")/lib/interop.sh"
 # after which topo.sh, xfrm.sh, strongswan.sh, traffic.sh and lanes.sh are
 # loaded (lanes.sh's lanes_conf writes the lanes configs).
