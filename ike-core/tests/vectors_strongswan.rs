@@ -1,6 +1,6 @@
 //! Golden tests against a strongSwan 6.1 trace (PSK, aes128gcm16-prfsha256-
 //! x25519, per-CPU Child SAs). The hex in tests/data/ was extracted from
-//! `shared/vectors/strongswan-6.1-psk-percpu-trace.log` by
+//! the level-4 logs of two strongSwan 6.1 daemons by
 //! tests/data/extract_strongswan.py.
 
 #![allow(clippy::unwrap_used, reason = "helpers outside #[test] fns")]

@@ -1,5 +1,5 @@
-//! Interop with strongSwan 6.1 from the captured trace (`tests/data`, extracted by
-//! ikewire from `/work/shared/vectors`): the responder is put into the exact
+//! Interop with strongSwan 6.1 from the captured trace (`tests/data`, extracted
+//! from a level-4 log of two strongSwan 6.1 daemons): the responder is put into the exact
 //! post-IKE_SA_INIT state of the trace (its keys come from the trace's SKEYSEED),
 //! then fed strongSwan's real IKE_AUTH and CREATE_CHILD_SA requests. Its AUTH
 //! must equal strongSwan's responder AUTH byte for byte, its Child KEYMAT must equal

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Extracts the hex test vectors used by ike-core's golden tests from
-/work/shared/vectors/strongswan-6.1-psk-percpu-trace.log (strongSwan 6.1
+a strongSwan 6.1 per-CPU PSK trace (strongSwan 6.1
 level-4 logs of two daemons, A = initiator, B = responder).
 
 Writes, next to this script:
@@ -9,14 +9,15 @@ Writes, next to this script:
   strongswan_plain.txt    every SK plaintext strongSwan logged ("plain =>"),
                           one per line: "<side> <hex>"
   strongswan_keys.txt     "<name> <hex>" for the first IKE SA
-Run: python3 extract_strongswan.py [trace]
+Run: python3 extract_strongswan.py TRACE.log
 """
 import re
 import sys
 from pathlib import Path
 
-trace = Path(sys.argv[1] if len(sys.argv) > 1 else
-             "/work/shared/vectors/strongswan-6.1-psk-percpu-trace.log")
+if len(sys.argv) < 2:
+    sys.exit("usage: extract_strongswan.py TRACE.log")
+trace = Path(sys.argv[1])
 out = Path(__file__).resolve().parent
 lines = trace.read_text().splitlines()
 
