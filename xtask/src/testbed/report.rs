@@ -471,6 +471,7 @@ fn throughput_chart(path: &Path, groups: &[(Key, Vec<&Sample>)], meta: &Meta) ->
     Ok(())
 }
 
+/// A colour per case, in [`CASES`] order (grey: unencrypted).
 const PALETTE: [RGBColor; 6] = [
     RGBColor(120, 120, 120),
     RGBColor(214, 39, 40),
