@@ -536,6 +536,24 @@ fn daemon(o: &Options, run: &report::Run) -> Result<Out> {
         auths = o.auth.join(", "),
         steps = rss.join(", "),
     );
+    // The rate's repetitions, judged on medians with their interval. The
+    // guest shuffles each round from /dev/urandom (seed 0 here); the raw
+    // lines' slot column records the order it drew.
+    let ms = raw::parse(&out.stdout)?;
+    let plan = Plan {
+        reps: o.reps,
+        warmup: 1,
+        seed: 0,
+    };
+    let judged = report::judge_section(run, "daemon", &ms, &plan, &out.host)?;
+    if !ms.is_empty() {
+        let _ = writeln!(
+            text,
+            "Rate repetitions (ms for {} IKE_SA+Child; targets: charon's time over lanes' ≥ 2 \
+             with PSK, ≥ 1 with certificates):\n\n{}",
+            o.sas, judged.table
+        );
+    }
     text.push_str(&rss_table(&out, &o.rss));
     let (steps, rows) = bench_scale::vm_steps(&out, &o.rss);
     text.push_str(&steps);
@@ -551,7 +569,11 @@ fn daemon(o: &Options, run: &report::Run) -> Result<Out> {
             "![setup rate and memory vs IKE SAs]({DAEMON_CHART}.svg) (PNG: {DAEMON_CHART}.png)\n"
         );
     }
-    out.finish(run, "daemon", text)
+    let mut res = out.finish(run, "daemon", text)?;
+    let (met, total) = res.targets.unwrap_or((0, 0));
+    res.targets = Some((met + judged.targets.0, total + judged.targets.1));
+    res.rows.extend(judged.rows);
+    Ok(res)
 }
 
 /// The chart of the `daemon` section's steps (drawn at the end of the run).
@@ -971,6 +993,29 @@ mod tests {
             BenchLine::parse("@@FAIL rate lanes: timeout"),
             Some(BenchLine::Fail("rate lanes: timeout".into()))
         );
+    }
+
+    #[test]
+    fn daemon_rate_repetitions_are_judged_on_medians() {
+        // As bench-daemon prints them: warm-up, then rounds in either order.
+        let out = "@@RAW daemon-rate-psk-n200 lanes 0 0 1 9000 ms\n\
+                   @@RAW daemon-rate-psk-n200 charon 0 1 1 9000 ms\n\
+                   @@RAW daemon-rate-psk-n200 charon 1 0 0 6000 ms\n\
+                   @@RAW daemon-rate-psk-n200 lanes 1 1 0 2000 ms\n\
+                   @@RAW daemon-rate-psk-n200 lanes 2 0 0 4000 ms\n\
+                   @@RAW daemon-rate-psk-n200 charon 2 1 0 5000 ms\n\
+                   @@RAW daemon-rate-psk-n200 lanes 3 0 0 2500 ms\n\
+                   @@RAW daemon-rate-psk-n200 charon 3 1 0 6500 ms\n\
+                   @@TARGET daemon-rate-psk-n200 ratio charon lanes >= 2\n";
+        let ms = raw::parse(out).expect("parse");
+        let j = ms[0].judge().expect("judge");
+        // Medians without the warm-up: charon 6000, lanes 2500.
+        assert!(
+            (j[0].value.median - 2.4).abs() < 1e-9,
+            "{}",
+            j[0].value.median
+        );
+        assert_eq!(j[0].verdict, crate::stats::Verdict::Met);
     }
 
     #[test]
