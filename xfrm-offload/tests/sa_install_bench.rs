@@ -18,7 +18,7 @@
 //! over the settled value before them: the `xfrm_state` object, its
 //! algorithms' transforms and keys) as `@@RAW xfrm-slab-nN ARM ... B/SA`. Needs ESP (the VM): gated by
 //! LANES_VM_TESTS=1. `LANES_BENCH_NS` (default 100,1000,4000) and
-//! `LANES_BENCH_REPS` (default 5 kept rounds).
+//! `LANES_BENCH_REPS` (default 5 kept rounds; the VM suite runs 1, `cargo xtask bench` its `--reps`).
 
 #![allow(clippy::print_stdout)]
 
