@@ -536,22 +536,12 @@ fn daemon(o: &Options, run: &report::Run) -> Result<Out> {
         auths = o.auth.join(", "),
         steps = rss.join(", "),
     );
-    // The rate's repetitions, judged on medians with their interval. The
-    // guest shuffles each round from /dev/urandom (seed 0 here); the raw
-    // lines' slot column records the order it drew.
-    let ms = raw::parse(&out.stdout)?;
-    let plan = Plan {
-        reps: o.reps,
-        warmup: 1,
-        seed: 0,
-    };
-    let judged = report::judge_section(run, "daemon", &ms, &plan, &out.host)?;
-    if !ms.is_empty() {
+    if o.daemon_phases.iter().any(|p| p == "rate") {
         let _ = writeln!(
             text,
-            "Rate repetitions (ms for {} IKE_SA+Child; targets: charon's time over lanes' ≥ 2 \
-             with PSK, ≥ 1 with certificates):\n\n{}",
-            o.sas, judged.table
+            "Rate repetitions (below): ms for {} IKE_SA+Child; targets: charon's time over \
+             lanes' ≥ 2 with PSK, ≥ 1 with certificates.\n",
+            o.sas
         );
     }
     text.push_str(&rss_table(&out, &o.rss));
@@ -569,11 +559,7 @@ fn daemon(o: &Options, run: &report::Run) -> Result<Out> {
             "![setup rate and memory vs IKE SAs]({DAEMON_CHART}.svg) (PNG: {DAEMON_CHART}.png)\n"
         );
     }
-    let mut res = out.finish(run, "daemon", text)?;
-    let (met, total) = res.targets.unwrap_or((0, 0));
-    res.targets = Some((met + judged.targets.0, total + judged.targets.1));
-    res.rows.extend(judged.rows);
-    Ok(res)
+    judged_guest(o, run, "daemon", out, &mut text)
 }
 
 /// The chart of the `daemon` section's steps (drawn at the end of the run).
@@ -607,13 +593,43 @@ fn rss_table(out: &GuestOut, steps: &[u32]) -> String {
 
 /// `pcpu`: per-CPU Child SA latency (guest script `bench-pcpu`).
 fn pcpu(o: &Options, run: &report::Run) -> Result<Out> {
-    let out = guest_script(o, "bench-pcpu", "")?;
-    let text = format!(
+    let out = guest_script(o, "bench-pcpu", &format!("--reps {}", o.reps))?;
+    let mut text = format!(
         "In the VM guest ({} vCPUs, {}), release binaries: time from the first packet on \
-         a new CPU until its per-CPU Child SAs are installed, lanes vs strongSwan.\n\n",
-        o.cpus, out.kernel
+         a new CPU until its per-CPU Child SAs are installed, lanes vs strongSwan; one \
+         warm-up round, then {} rounds each running both in a random order (a fresh tunnel \
+         per run, one latency per CPU). Target: lanes' median at most 0.5 × strongSwan's.\n\n",
+        o.cpus, out.kernel, o.reps
     );
-    out.finish(run, "pcpu", text)
+    judged_guest(o, run, "pcpu", out, &mut text)
+}
+
+/// A guest section whose repetitions are `@@RAW` lines: judged on medians
+/// (the guest shuffles each round from /dev/urandom, so the plan's seed is
+/// 0 and the raw lines' slot column records the order it drew), then the
+/// guest's own figures.
+fn judged_guest(
+    o: &Options,
+    run: &report::Run,
+    section: &str,
+    out: GuestOut,
+    text: &mut String,
+) -> Result<Out> {
+    let ms = raw::parse(&out.stdout)?;
+    let plan = Plan {
+        reps: o.reps,
+        warmup: 1,
+        seed: 0,
+    };
+    let judged = report::judge_section(run, section, &ms, &plan, &out.host)?;
+    if !ms.is_empty() {
+        let _ = writeln!(text, "{}", judged.table);
+    }
+    let mut res = out.finish(run, section, std::mem::take(text))?;
+    let (met, total) = res.targets.unwrap_or((0, 0));
+    res.targets = Some((met + judged.targets.0, total + judged.targets.1));
+    res.rows.extend(judged.rows);
+    Ok(res)
 }
 
 /// What a guest bench script printed.
