@@ -40,7 +40,7 @@ pub mod tables;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use ike_core::{ChildSaId, ChildSaInstall};
 use xfrm_offload::{PolicyId, SaId};
@@ -49,7 +49,7 @@ use self::install::Install;
 pub use self::ops::{Batch, Done, Op, OpResult, Output};
 pub use self::reqids::SetOwner;
 pub use self::tables::ChildRecord;
-use self::tables::{Group, Holder, Policies};
+use self::tables::{Group, Holder, Paused, Policies};
 use super::backend::Caps;
 use super::plan::ChildPlan;
 
@@ -136,7 +136,7 @@ pub struct Planner {
     /// Steering binds in the kernel: inbound SPI → CPU.
     binds: HashMap<u32, u32>,
     /// Per-CPU groups with CPU_ACQUIRE off (TS_MAX_QUEUE).
-    paused: BTreeSet<Group>,
+    paused: Paused,
     /// Reqids of negotiated selector sets.
     reqids: reqids::SetReqids,
     /// Connection, child and algorithm names, shared by the records.
@@ -417,7 +417,7 @@ impl Planner {
     }
 
     fn down_ops(&mut self, conn: &str) -> Vec<Op> {
-        self.paused.retain(|(c, _)| c != conn);
+        self.paused.remove_conn(conn);
         let mut ids: Vec<ChildSaId> = self
             .children
             .iter()
@@ -448,7 +448,7 @@ impl Planner {
     }
 
     fn group_ops(&mut self, group: Group, full: bool) -> Vec<Op> {
-        if full == self.paused.contains(&group) {
+        if full == self.paused.contains(&group.0, &group.1) {
             return Vec::new();
         }
         let (conn, child) = (group.0.clone(), group.1.clone());
@@ -456,7 +456,7 @@ impl Planner {
             self.paused.insert(group);
             tracing::info!(connection = %conn, child = %child, "peer sent TS_MAX_QUEUE: per-CPU acquires off, CPUs without an SA use the fallback SA");
         } else {
-            self.paused.remove(&group);
+            self.paused.remove(&conn, &child);
             tracing::info!(connection = %conn, child = %child, "per-CPU acquires resumed");
         }
         let ids = self.policies.of_group(&conn, &child);

@@ -1,7 +1,7 @@
 //! The planner's tables: who holds each policy and what the kernel has for
 //! it, and the record of each installed Child SA.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use ike_core::{ChildSaId, IkeSaId};
@@ -12,6 +12,35 @@ use crate::control::SteeringState;
 
 /// A per-CPU group: (connection, child config name).
 pub type Group = (String, String);
+
+/// Per-CPU groups with CPU_ACQUIRE off (their peer sent TS_MAX_QUEUE), by
+/// connection and then child, so a lookup borrows the names.
+#[derive(Debug, Default)]
+pub struct Paused(BTreeMap<String, BTreeSet<String>>);
+
+impl Paused {
+    pub fn contains(&self, conn: &str, child: &str) -> bool {
+        self.0.get(conn).is_some_and(|c| c.contains(child))
+    }
+
+    pub fn insert(&mut self, (conn, child): Group) {
+        self.0.entry(conn).or_default().insert(child);
+    }
+
+    pub fn remove(&mut self, conn: &str, child: &str) {
+        if let Some(c) = self.0.get_mut(conn) {
+            c.remove(child);
+            if c.is_empty() {
+                self.0.remove(conn);
+            }
+        }
+    }
+
+    /// Forgets every group of `conn`.
+    pub fn remove_conn(&mut self, conn: &str) {
+        self.0.remove(conn);
+    }
+}
 
 /// Who keeps a policy installed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,7 +151,7 @@ impl Policies {
     /// park each CPU's packets on a larval acquire state nobody answers; like
     /// strongSwan, the child's policy wins) and the trap's come back when it
     /// goes. A paused group's policies lose CPU_ACQUIRE.
-    pub fn desired(&self, id: &PolicyId, paused: &BTreeSet<Group>) -> Option<PolicySpec> {
+    pub fn desired(&self, id: &PolicyId, paused: &Paused) -> Option<PolicySpec> {
         let e = self.map.get(id)?;
         let (h, spec) = e
             .holders
@@ -132,15 +161,14 @@ impl Policies {
             .or_else(|| e.holders.first())?;
         let mut spec = PolicySpec::clone(spec);
         let (c, n) = h.group();
-        // Paused groups are rare: skip building the owned key when none is.
-        if !paused.is_empty() && paused.contains(&(c.to_string(), n.to_string())) {
+        if paused.contains(c, n) {
             spec.cpu_acquire = false;
         }
         Some(spec)
     }
 
     /// The ops that make the kernel match [`Policies::desired`] for `ids`.
-    pub fn sync(&self, ids: &[PolicyId], paused: &BTreeSet<Group>) -> Vec<Op> {
+    pub fn sync(&self, ids: &[PolicyId], paused: &Paused) -> Vec<Op> {
         let mut seen = Vec::new();
         let mut ops = Vec::new();
         for id in ids {
