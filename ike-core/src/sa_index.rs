@@ -120,12 +120,8 @@ impl Timers {
         entries.get(&id).and_then(|e| e.deadline) == Some(t)
     }
 
-    fn push(&mut self, id: IkeSaId, old: Option<Instant>, new: Option<Instant>) {
-        if old != new
-            && let Some(t) = new
-        {
-            self.heap.push(Reverse((t, id)));
-        }
+    fn push(&mut self, id: IkeSaId, t: Instant) {
+        self.heap.push(Reverse((t, id)));
     }
 
     /// Drops stale entries from the top, so the top is the earliest live
@@ -217,7 +213,9 @@ impl SaIndex {
         let e = self.entries.entry(id).or_default();
         let deadline = sa.poll_timeout();
         let moved = e.deadline != deadline;
-        self.timers.push(id, e.deadline, deadline);
+        if moved && let Some(t) = deadline {
+            self.timers.push(id, t);
+        }
         e.deadline = deadline;
         move_conn(&mut self.by_conn, id, e.conn, Some(sa.conn));
         e.conn = Some(sa.conn);
@@ -331,7 +329,11 @@ mod tests {
     /// Moves a deadline the way [`SaIndex::update`] does.
     fn set(t: &mut Timers, entries: &mut HashMap<IkeSaId, Entry>, id: IkeSaId, d: Option<Instant>) {
         let e = entries.entry(id).or_default();
-        t.push(id, e.deadline, d);
+        if e.deadline != d
+            && let Some(at) = d
+        {
+            t.push(id, at);
+        }
         e.deadline = d;
         t.settle(entries);
     }
