@@ -41,7 +41,7 @@ mod raw;
 mod report;
 mod xdp;
 
-use crate::stats::{HostLoad, HostSample, Plan};
+use crate::stats::{HostLoad, Plan};
 use crate::util;
 use crate::vm;
 use anyhow::{Result, bail};
@@ -209,16 +209,13 @@ fn capture(cmd: &mut Command) -> Result<String> {
 /// IKE SAs (ike-core bench `scale`, sizes interleaved in shuffled rounds).
 fn scale(o: &Options, run: &report::Run) -> Result<Out> {
     let plan = seed32(Plan::new(o.reps));
-    let before = HostSample::read()?;
-    let out = capture(
-        util::cargo()
-            .args(["bench", "-p", "ike-core", "--bench", "scale", "--"])
-            .args([o.reps.to_string(), plan.seed.to_string()]),
-    )?;
-    let host = HostLoad {
-        before,
-        after: HostSample::read()?,
-    };
+    let (out, host) = HostLoad::around(|| {
+        capture(
+            util::cargo()
+                .args(["bench", "-p", "ike-core", "--bench", "scale", "--"])
+                .args([o.reps.to_string(), plan.seed.to_string()]),
+        )
+    })?;
     run.keep_output("scale-ike-core", &out)?;
     let ms = raw::parse(&out)?;
     let judged = report::judge_section(run, "scale", &ms, &plan, &host)?;
@@ -289,16 +286,13 @@ fn ike(o: &Options, run: &report::Run) -> Result<Out> {
         );
     }
     let plan = seed32(Plan::new(o.reps));
-    let before = HostSample::read()?;
-    let out = capture(
-        util::cargo()
-            .args(["bench", "-p", "ike-core", "--bench", "handshake", "--"])
-            .args(["400".to_string(), o.reps.to_string(), plan.seed.to_string()]),
-    )?;
-    let host = HostLoad {
-        before,
-        after: HostSample::read()?,
-    };
+    let (out, host) = HostLoad::around(|| {
+        capture(
+            util::cargo()
+                .args(["bench", "-p", "ike-core", "--bench", "handshake", "--"])
+                .args(["400".to_string(), o.reps.to_string(), plan.seed.to_string()]),
+        )
+    })?;
     run.keep_output("ike-handshake", &out)?;
     let ms = raw::parse(&out)?;
     let mut judged = report::judge_section(run, "ike", &ms, &plan, &host)?;
@@ -345,19 +339,16 @@ fn xfrm(o: &Options, run: &report::Run) -> Result<Out> {
         ..Default::default()
     };
     let plan = Plan::new(o.reps);
-    let before = HostSample::read()?;
-    let res = vm::qemu::run_command(
-        &boot,
-        &[format!(
-            "echo \"kernel: $(uname -r)\"; LANES_BENCH_NS=100,1000,4000 LANES_BENCH_REPS={} \
+    let (res, host) = HostLoad::around(|| {
+        vm::qemu::run_command(
+            &boot,
+            &[format!(
+                "echo \"kernel: $(uname -r)\"; LANES_BENCH_NS=100,1000,4000 LANES_BENCH_REPS={} \
              /lanes/tests/xfrm-offload/bench.sh",
-            o.reps
-        )],
-    )?;
-    let host = HostLoad {
-        before,
-        after: HostSample::read()?,
-    };
+                o.reps
+            )],
+        )
+    })?;
     run.keep_output("xfrm-guest", &res.stdout)?;
     if res.code != 0 {
         bail!(
@@ -559,7 +550,7 @@ fn daemon(o: &Options, run: &report::Run) -> Result<Out> {
             "![setup rate and memory vs IKE SAs]({DAEMON_CHART}.svg) (PNG: {DAEMON_CHART}.png)\n"
         );
     }
-    judged_guest(o, run, "daemon", out, &mut text)
+    judged_guest(o, run, "daemon", out, text)
 }
 
 /// The chart of the `daemon` section's steps (drawn at the end of the run).
@@ -594,14 +585,14 @@ fn rss_table(out: &GuestOut, steps: &[u32]) -> String {
 /// `pcpu`: per-CPU Child SA latency (guest script `bench-pcpu`).
 fn pcpu(o: &Options, run: &report::Run) -> Result<Out> {
     let out = guest_script(o, "bench-pcpu", &format!("--reps {}", o.reps))?;
-    let mut text = format!(
+    let text = format!(
         "In the VM guest ({} vCPUs, {}), release binaries: time from the first packet on \
          a new CPU until its per-CPU Child SAs are installed, lanes vs strongSwan; one \
          warm-up round, then {} rounds each running both in a random order (a fresh tunnel \
          per run, one latency per CPU). Target: lanes' median at most 0.5 × strongSwan's.\n\n",
         o.cpus, out.kernel, o.reps
     );
-    judged_guest(o, run, "pcpu", out, &mut text)
+    judged_guest(o, run, "pcpu", out, text)
 }
 
 /// A guest section whose repetitions are `@@RAW` lines: judged on medians
@@ -613,7 +604,7 @@ fn judged_guest(
     run: &report::Run,
     section: &str,
     out: GuestOut,
-    text: &mut String,
+    mut text: String,
 ) -> Result<Out> {
     let ms = raw::parse(&out.stdout)?;
     let plan = Plan {
@@ -625,7 +616,7 @@ fn judged_guest(
     if !ms.is_empty() {
         let _ = writeln!(text, "{}", judged.table);
     }
-    let mut res = out.finish(run, section, std::mem::take(text))?;
+    let mut res = out.finish(run, section, text)?;
     let (met, total) = res.targets.unwrap_or((0, 0));
     res.targets = Some((met + judged.targets.0, total + judged.targets.1));
     res.rows.extend(judged.rows);
@@ -863,12 +854,7 @@ fn guest_script(o: &Options, script: &str, args: &str) -> Result<GuestOut> {
          [ -x /lanes/scripts/{script} ] || {{ echo '@@FAIL /lanes/scripts/{script} is not in the payload'; exit 2; }}; \
          /lanes/scripts/{script} {args}"
     );
-    let before = HostSample::read()?;
-    let res = vm::qemu::run_command(&boot, &[cmd])?;
-    let host = HostLoad {
-        before,
-        after: HostSample::read()?,
-    };
+    let (res, host) = HostLoad::around(|| vm::qemu::run_command(&boot, &[cmd]))?;
     let lines: Vec<BenchLine> = res.stdout.lines().filter_map(BenchLine::parse).collect();
     let error = if let Some(why) = &res.lost {
         Some(format!("the guest was lost: {why}"))

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 
 use super::report::Run;
 use super::{BenchLine, GuestOut, Out, capture, raw, report, sh};
-use crate::stats::{HostLoad, HostSample, Plan};
+use crate::stats::{HostLoad, Plan};
 use crate::util;
 
 /// One CSV row.
@@ -97,16 +97,13 @@ pub(super) fn curve_csv(rows: &[Row]) -> String {
 /// `reps` interleaved rounds in a seeded random order; targets on medians).
 pub(super) fn daemon_loop(reps: usize, run: &Run) -> Result<Out> {
     let plan = Plan::new(reps);
-    let before = HostSample::read()?;
-    let out = capture(
-        util::cargo()
-            .args(["bench", "-p", "lanes-cli", "--bench", "daemon_loop", "--"])
-            .args([reps.to_string(), plan.seed.to_string()]),
-    )?;
-    let host = HostLoad {
-        before,
-        after: HostSample::read()?,
-    };
+    let (out, host) = HostLoad::around(|| {
+        capture(
+            util::cargo()
+                .args(["bench", "-p", "lanes-cli", "--bench", "daemon_loop", "--"])
+                .args([reps.to_string(), plan.seed.to_string()]),
+        )
+    })?;
     run.keep_output("loop-daemon_loop", &out)?;
     let rows: Vec<Row> = out.lines().filter_map(Row::parse).collect();
     anyhow::ensure!(!rows.is_empty(), "the bench printed no @@CSV line:\n{out}");

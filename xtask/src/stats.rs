@@ -345,6 +345,14 @@ pub struct HostLoad {
 }
 
 impl HostLoad {
+    /// Runs `f`, sampling the host before and after it.
+    pub fn around<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, Self)> {
+        let before = HostSample::read()?;
+        let v = f()?;
+        let after = HostSample::read()?;
+        Ok((v, Self { before, after }))
+    }
+
     /// Percentage of CPU time stolen by the hypervisor between the samples.
     pub fn steal_pct(&self) -> f64 {
         let dt = self.after.total.saturating_sub(self.before.total);
@@ -372,10 +380,7 @@ pub fn measure(
     plan: &Plan,
     arms: &mut [(&str, &mut dyn FnMut() -> Result<f64>)],
 ) -> Result<(Vec<Sample>, HostLoad)> {
-    let before = HostSample::read()?;
-    let samples = run_interleaved(plan, arms)?;
-    let after = HostSample::read()?;
-    Ok((samples, HostLoad { before, after }))
+    HostLoad::around(|| run_interleaved(plan, arms))
 }
 
 /// Writes raw repetitions under `<run dir>/raw/`, one CSV per measurement.

@@ -6,7 +6,7 @@ use super::chart::{self, Point};
 use super::raw::{self, Measurement};
 use super::report::{self, Run};
 use super::{Options, Out, capture};
-use crate::stats::{HostLoad, HostSample, Plan};
+use crate::stats::{HostLoad, Plan};
 use crate::util;
 use anyhow::Result;
 
@@ -16,20 +16,17 @@ pub fn run(o: &Options, run: &Run) -> Result<Out> {
         warmup: 1,
         ..Plan::new(o.reps)
     };
-    let before = HostSample::read()?;
-    let out = capture(
-        util::cargo()
-            .args(["run", "--quiet", "--release", "-p", "ebpf-steer"])
-            .args(["--example", "steer-bench", "--"])
-            .args(["--reps", &o.reps.to_string()])
-            .args(["--warmup", &plan.warmup.to_string()])
-            .args(["--repeat", &o.xdp_repeat.to_string()])
-            .args(["--seed", &plan.seed.to_string()]),
-    )?;
-    let host = HostLoad {
-        before,
-        after: HostSample::read()?,
-    };
+    let (out, host) = HostLoad::around(|| {
+        capture(
+            util::cargo()
+                .args(["run", "--quiet", "--release", "-p", "ebpf-steer"])
+                .args(["--example", "steer-bench", "--"])
+                .args(["--reps", &o.reps.to_string()])
+                .args(["--warmup", &plan.warmup.to_string()])
+                .args(["--repeat", &o.xdp_repeat.to_string()])
+                .args(["--seed", &plan.seed.to_string()]),
+        )
+    })?;
     run.keep_output("xdp-steer-bench", &out)?;
     let ms = raw::parse(&out)?;
     let judged = report::judge_section(run, "xdp", &ms, &plan, &host)?;

@@ -389,14 +389,10 @@ pub fn run(o: &Options) -> Result<()> {
             b.vcpus,
             b.topos.join(", ")
         );
-        let before = HostSample::read()?;
         let est =
             b.topos.len() as u64 * slots * (per_slot + 10) * (1 + u64::from(b.vcpus) / 4) + 300;
-        let (code, stdout, logs) = boot_once(o, b, &env, staged.as_deref(), est)?;
-        let host = HostLoad {
-            before,
-            after: HostSample::read()?,
-        };
+        let ((code, stdout, logs), host) =
+            HostLoad::around(|| boot_once(o, b, &env, staged.as_deref(), est))?;
         let secs = t.elapsed().as_secs_f64();
         let raw = format!(
             "# n={} vcpus={} topos={} code={code} dur={dur} reps={} seed={} secs={secs:.0} \
