@@ -21,8 +21,7 @@
 //! every size (10 tunnels are visited 1,000 times); each figure is the median
 //! over the kept rounds with its min-max. Output: a table, every repetition
 //! as `@@RAW loop-METRIC nSIZE ROUND SLOT WARMUP VALUE ns` with the targets as
-//! `@@TARGET` lines (xtask/src/bench/raw.rs reads both), and `@@CSV` lines
-//! (`impl,tunnels,metric,median,min,max`).
+//! `@@TARGET` lines (xtask/src/bench/raw.rs reads both).
 //!
 //! Run: `cargo bench -p lanes-cli --bench daemon_loop [KEPT_ROUNDS [SEED]]`
 //! (plain binary).
@@ -282,7 +281,14 @@ fn per(d: Duration, n: usize) -> f64 {
 /// Median and (min, max) of `v`.
 fn stats(v: &mut [f64]) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
-    (v[v.len() / 2], v[0], v[v.len() - 1])
+    let n = v.len();
+    // As xtask's statistics: an even count takes the middle pair's mean.
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    (median, v[0], v[n - 1])
 }
 
 const METRICS: [&str; 4] = [
@@ -368,14 +374,12 @@ fn report(rounds: usize, figs: &Figures) {
     println!("{head}");
     let sizes = sizes();
     let mut med = vec![vec![0.0; sizes.len()]; METRICS.len()];
-    let mut csv = Vec::new();
     for (k, n) in sizes.iter().enumerate() {
         let mut row = format!("{n:>8}");
-        for (m, name) in METRICS.iter().enumerate() {
+        for m in 0..METRICS.len() {
             let (md, lo, hi) = stats(&mut figs[k][m].clone());
             med[m][k] = md;
             row += &format!(" | {md:>12.0} [{lo:>6.0}-{hi:>6.0}]");
-            csv.push(format!("@@CSV lanes,{n},{name},{md:.0},{lo:.0},{hi:.0}"));
         }
         println!("{row}");
     }
@@ -403,8 +407,5 @@ fn report(rounds: usize, figs: &Figures) {
                 name.trim_end_matches("_ns")
             );
         }
-    }
-    for l in csv {
-        println!("{l}");
     }
 }

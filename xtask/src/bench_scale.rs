@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::report::Run;
-use super::{BenchLine, GuestOut, Out, capture, raw, report, sh};
+use super::{BenchLine, GuestOut, Out, capture, chart, raw, report, sh};
 use crate::stats::{HostLoad, Plan};
 use crate::util;
 
@@ -37,22 +37,6 @@ impl Row {
             max: value.into(),
         }
     }
-
-    /// `@@CSV impl,tunnels,metric,median,min,max` as printed by a bench.
-    fn parse(line: &str) -> Option<Self> {
-        let f: Vec<&str> = line.strip_prefix("@@CSV ")?.trim().split(',').collect();
-        let [imp, tunnels, metric, median, min, max] = f.as_slice() else {
-            return None;
-        };
-        Some(Self {
-            imp: (*imp).into(),
-            tunnels: (*tunnels).into(),
-            metric: (*metric).into(),
-            median: (*median).into(),
-            min: (*min).into(),
-            max: (*max).into(),
-        })
-    }
 }
 
 /// Writes `rows` to `bench/results/<stem>-<date>.csv`.
@@ -75,7 +59,7 @@ pub(super) fn write_csv(stem: &str, rows: &[Row]) -> Result<PathBuf> {
 /// `rows` as a curve CSV for the charts (`bench::chart`), each metric
 /// named with its unit.
 pub(super) fn curve_csv(rows: &[Row]) -> String {
-    let mut text = format!("{}\n", super::chart::CURVE_HEADER);
+    let mut text = format!("{}\n", chart::CURVE_HEADER);
     for r in rows {
         let metric = match r.metric.as_str() {
             "setup_ike_sa_per_s" => "setup rate of the step (IKE SA/s)",
@@ -105,16 +89,14 @@ pub(super) fn daemon_loop(reps: usize, run: &Run) -> Result<Out> {
         )
     })?;
     run.keep_output("loop-daemon_loop", &out)?;
-    let rows: Vec<Row> = out.lines().filter_map(Row::parse).collect();
-    anyhow::ensure!(!rows.is_empty(), "the bench printed no @@CSV line:\n{out}");
-    let csv = write_csv("loop", &rows)?;
+    let ms = raw::parse(&out)?;
+    anyhow::ensure!(!ms.is_empty(), "the bench printed no @@RAW line:\n{out}");
+    let judged = report::judge_section(run, "loop", &ms, &plan, &host)?;
     std::fs::write(
         run.dir
             .join("daemon-cost-per-input-vs-connections.curve.csv"),
-        curve_csv(&rows),
+        chart::write_curve_csv(&loop_curve(&ms)?),
     )?;
-    let ms = raw::parse(&out)?;
-    let judged = report::judge_section(run, "loop", &ms, &plan, &host)?;
     let text: String = out
         .lines()
         .filter(|l| !l.starts_with("@@"))
@@ -123,15 +105,40 @@ pub(super) fn daemon_loop(reps: usize, run: &Run) -> Result<Out> {
     Ok(Out {
         text: format!(
             "#### lanes-cli `daemon_loop`\n\nArms `nN`: N configured connections; one sample is \
-             the mean over 10,000 inputs.\n\n{}\n```\n{text}```\n\nCSV: `{}`\n\n\
+             the mean over 10,000 inputs.\n\n{}\n```\n{text}```\n\n\
              ![daemon cost per input vs connections](daemon-cost-per-input-vs-connections.svg) \
              (PNG: daemon-cost-per-input-vs-connections.png)\n",
             judged.table,
-            csv.strip_prefix(util::root()).unwrap_or(&csv).display()
         ),
         targets: Some(judged.targets),
         rows: judged.rows,
     })
+}
+
+/// Chart points of the loop's measurements `loop-METRIC`, one per arm
+/// `nN` (N connections), from the judged repetitions.
+fn loop_curve(ms: &[raw::Measurement]) -> Result<Vec<chart::Point>> {
+    let mut points = Vec::new();
+    for m in ms {
+        let Some(metric) = m.name.strip_prefix("loop-") else {
+            continue;
+        };
+        for arm in m.arms() {
+            let Some(Ok(n)) = arm.strip_prefix('n').map(str::parse::<f64>) else {
+                continue;
+            };
+            let s = m.summary(arm)?;
+            points.push(chart::Point {
+                imp: "lanes".into(),
+                tunnels: n,
+                metric: format!("{metric} (ns per input)"),
+                median: s.median,
+                min: s.min,
+                max: s.max,
+            });
+        }
+    }
+    Ok(points)
 }
 
 /// The `daemon` section's RSS steps: per step and daemon, the setup rate of
@@ -185,7 +192,7 @@ mod tests {
             Row::single("lanes", 10, "setup_ike_sa_per_s", "30.5"),
             Row::single("charon", 10000, "rss_kib_per_ike_sa", "41.2"),
         ];
-        let pts = crate::bench::chart::read_curve_csv(&curve_csv(&rows)).expect("curve");
+        let pts = chart::read_curve_csv(&curve_csv(&rows)).expect("curve");
         assert_eq!(pts.len(), 2);
         assert_eq!(pts[0].metric, "setup rate of the step (IKE SA/s)");
         assert_eq!(
@@ -195,18 +202,23 @@ mod tests {
     }
 
     #[test]
-    fn parses_csv_lines_and_rejects_short_ones() {
-        let r = Row::parse("@@CSV lanes,10000,soft_expire_ns,8693,5631,9408").expect("row");
+    fn loop_curve_has_a_point_per_metric_and_size() {
+        let out = "@@RAW loop-dpd_request n10 0 0 1 900 ns\n\
+                   @@RAW loop-dpd_request n10 1 0 0 700 ns\n\
+                   @@RAW loop-dpd_request n10000 1 1 0 800 ns\n\
+                   @@RAW loop-dpd_request n10 2 1 0 600 ns\n\
+                   @@RAW loop-dpd_request n10000 2 0 0 1000 ns\n";
+        let pts = loop_curve(&raw::parse(out).expect("parse")).expect("curve");
+        let got: Vec<(f64, f64, f64, f64)> = pts
+            .iter()
+            .map(|p| (p.tunnels, p.median, p.min, p.max))
+            .collect();
+        // The warm-up (900) is left out.
         assert_eq!(
-            (r.imp.as_str(), r.tunnels.as_str(), r.metric.as_str()),
-            ("lanes", "10000", "soft_expire_ns")
+            got,
+            [(10.0, 650.0, 600.0, 700.0), (10000.0, 900.0, 800.0, 1000.0)]
         );
-        assert_eq!(
-            (r.median.as_str(), r.min.as_str(), r.max.as_str()),
-            ("8693", "5631", "9408")
-        );
-        assert_eq!(Row::parse("@@CSV lanes,10,x,1,2"), None);
-        assert_eq!(Row::parse("lanes,10,x,1,2,3"), None);
+        assert_eq!(pts[0].metric, "dpd_request (ns per input)");
     }
 
     #[test]
