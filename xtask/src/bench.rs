@@ -36,7 +36,7 @@
 //! A section that fails is recorded as failed in the report and makes the
 //! command exit non-zero after the report is written.
 
-mod chart;
+pub(crate) mod chart;
 mod raw;
 mod report;
 mod xdp;

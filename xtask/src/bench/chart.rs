@@ -127,7 +127,7 @@ pub fn draw(stem: &Path, title: &str, x_label: &str, points: &[Point]) -> Result
     let imps = distinct(points.iter().map(|p| p.imp.as_str()));
     let size = (
         560 * metrics.len().max(1) as u32,
-        430 + legend_height(imps.len()),
+        430 + legend_height(imps.len() + 1),
     );
     let svg = stem.with_extension("svg");
     let root = SVGBackend::new(&svg, size).into_drawing_area();
@@ -183,43 +183,51 @@ const COLOURS: [RGBColor; 8] = [
 const LEGEND_COLS: usize = 3;
 const LEGEND_ROW: u32 = 22;
 
-/// Pixels of the legend strip under the panels.
-fn legend_height(imps: usize) -> u32 {
-    16 + LEGEND_ROW * (imps + 1).div_ceil(LEGEND_COLS) as u32
+/// One legend entry: a line (dashed or solid) of `colour` and `width`,
+/// with [`marker`] `marker` on it when given, and its label.
+pub struct LegendEntry {
+    pub label: String,
+    pub colour: RGBColor,
+    pub width: u32,
+    pub dashed: bool,
+    pub marker: Option<usize>,
 }
 
-/// One legend for all panels, under them, so no entry covers a point.
-fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, imps: &[&str]) -> Result<()>
+/// Pixels of a legend strip of `entries` entries.
+pub fn legend_height(entries: usize) -> u32 {
+    16 + LEGEND_ROW * entries.div_ceil(LEGEND_COLS) as u32
+}
+
+/// One legend for all panels, drawn in its own strip under them, so no
+/// entry covers a point.
+pub fn legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[LegendEntry],
+) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
     let font = ("sans-serif", 13).into_font().color(&BLACK);
     let width = i32::try_from(area.dim_in_pixel().0).unwrap_or(900) / LEGEND_COLS as i32;
     let row = LEGEND_ROW as i32;
-    let at = |i: usize| {
+    for (i, e) in entries.iter().enumerate() {
         let (c, r) = ((i % LEGEND_COLS) as i32, (i / LEGEND_COLS) as i32);
-        (16 + c * width, 8 + r * row + row / 2)
-    };
-    let (x, y) = at(0);
-    area.draw(&PathElement::new(
-        [(x, y), (x + 26, y)],
-        GREY.stroke_width(2),
-    ))
-    .map_err(err)?;
-    area.draw(&Text::new(
-        "ideal: the first cost held flat",
-        (x + 34, y - 7),
-        font.clone(),
-    ))
-    .map_err(err)?;
-    for (i, imp) in imps.iter().enumerate() {
-        let (x, y) = at(i + 1);
-        let c = COLOURS[i % COLOURS.len()];
-        area.draw(&PathElement::new([(x, y), (x + 26, y)], c.stroke_width(2)))
-            .map_err(err)?;
-        area.draw(&(EmptyElement::at((x + 13, y)) + marker(i, c)))
-            .map_err(err)?;
-        area.draw(&Text::new(imp.to_string(), (x + 34, y - 7), font.clone()))
+        let (x, y) = (16 + c * width, 8 + r * row + row / 2);
+        let style = e.colour.stroke_width(e.width);
+        let dashes: &[(i32, i32)] = if e.dashed {
+            &[(0, 6), (10, 16), (20, 26)]
+        } else {
+            &[(0, 26)]
+        };
+        for (a, b) in dashes {
+            area.draw(&PathElement::new([(x + a, y), (x + b, y)], style))
+                .map_err(err)?;
+        }
+        if let Some(m) = e.marker {
+            area.draw(&(EmptyElement::at((x + 13, y)) + marker(m, e.colour)))
+                .map_err(err)?;
+        }
+        area.draw(&Text::new(e.label.clone(), (x + 34, y - 7), font.clone()))
             .map_err(err)?;
     }
     Ok(())
@@ -242,13 +250,29 @@ where
     let metrics = distinct(points.iter().map(|p| p.metric.as_str()));
     let imps = distinct(points.iter().map(|p| p.imp.as_str()));
     let h = root.dim_in_pixel().1;
-    let (body, strip) = root.split_vertically(h.saturating_sub(legend_height(imps.len())));
+    let (body, strip) = root.split_vertically(h.saturating_sub(legend_height(imps.len() + 1)));
     let panels = body.split_evenly((1, metrics.len()));
     for (area, metric) in panels.iter().zip(&metrics) {
         let pts: Vec<&Point> = points.iter().filter(|p| p.metric == *metric).collect();
         panel(area, metric, x_label, &pts, &imps)?;
     }
-    legend(&strip, &imps)
+    let ideal = LegendEntry {
+        label: "ideal: the first cost held flat".into(),
+        colour: GREY,
+        width: 2,
+        dashed: false,
+        marker: None,
+    };
+    let entries: Vec<LegendEntry> = std::iter::once(ideal)
+        .chain(imps.iter().enumerate().map(|(i, imp)| LegendEntry {
+            label: imp.to_string(),
+            colour: COLOURS[i % COLOURS.len()],
+            width: 2,
+            dashed: false,
+            marker: Some(i),
+        }))
+        .collect();
+    legend(&strip, &entries)
 }
 
 fn err<E: std::error::Error + Send + Sync + 'static>(e: E) -> anyhow::Error {
@@ -354,7 +378,7 @@ where
 }
 
 /// Marker outline by series index: octagon, triangle, diamond, square.
-fn marker(i: usize, c: RGBColor) -> Polygon<(i32, i32)> {
+pub fn marker(i: usize, c: RGBColor) -> Polygon<(i32, i32)> {
     let pts = match i % 4 {
         0 => vec![
             (5, 0),

@@ -3,6 +3,7 @@
 
 use super::sample::Sample;
 use super::{Meta, Run, model, parse};
+use crate::bench::chart::{self, LegendEntry};
 use crate::stats::{self, Plan, RawWriter, Summary, Target, Verdict};
 use anyhow::Result;
 use plotters::prelude::*;
@@ -509,76 +510,57 @@ where
             .collect();
         panel(area, topo, proto, *encrypted, &mine)?;
     }
-    draw_legend(&legend, &series_of(groups))
+    let ideal = LegendEntry {
+        label: "ideal: N × one SA (encrypted panels)".into(),
+        colour: RGBColor(150, 150, 150),
+        width: 1,
+        dashed: true,
+        marker: None,
+    };
+    let entries: Vec<LegendEntry> = std::iter::once(ideal)
+        .chain(
+            series_of(groups.iter().map(|(k, _)| k))
+                .into_iter()
+                .map(|(case, peer)| {
+                    let (colour, width, marker) = look(&case, &peer);
+                    LegendEntry {
+                        label: format!("{} ({peer})", case_label(&case)),
+                        colour,
+                        width,
+                        dashed: false,
+                        marker: Some(marker),
+                    }
+                }),
+        )
+        .collect();
+    chart::legend(&legend, &entries)
 }
 
-/// Every (case, daemon) drawn, in legend order.
-fn series_of(groups: &[(Key, Vec<&Sample>)]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = groups
-        .iter()
-        .filter(|(k, _)| k.2 == "tcp" || k.2 == "udp")
-        .map(|(k, _)| (k.3.clone(), k.4.clone()))
+/// Every (case, daemon) of the TCP and UDP rows, in legend order.
+fn series_of<'a>(keys: impl Iterator<Item = &'a Key>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = keys
+        .filter(|k| k.2 == "tcp" || k.2 == "udp")
+        .map(|k| (k.3.clone(), k.4.clone()))
         .collect();
     v.sort_by_key(|(c, p)| (case_order(c), p.clone()));
     v.dedup();
     v
 }
 
-const LEGEND_COLS: usize = 3;
-const LEGEND_ROW: u32 = 20;
+/// A series' colour (by case), line width and marker (by daemon: lanes
+/// octagon, strongSwan triangle; [`chart::marker`]).
+fn look(case: &str, peer: &str) -> (RGBColor, u32, usize) {
+    let colour = PALETTE[case_order(case) % PALETTE.len()];
+    if peer == "strongswan" {
+        (colour, 1, 1)
+    } else {
+        (colour, 2, 0)
+    }
+}
 
 /// Pixels of the legend strip below the panels (the ideal line included).
 fn legend_height(groups: &[(Key, Vec<&Sample>)]) -> u32 {
-    let entries = series_of(groups).len() + 1;
-    20 + LEGEND_ROW * entries.div_ceil(LEGEND_COLS) as u32
-}
-
-/// One legend for every panel, below them, so no entry covers a point.
-fn draw_legend<DB: DrawingBackend>(
-    area: &DrawingArea<DB, plotters::coord::Shift>,
-    series: &[(String, String)],
-) -> Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    let font = ("sans-serif", 12).into_font().color(&BLACK);
-    let width = i32::try_from(area.dim_in_pixel().0).unwrap_or(1100) / LEGEND_COLS as i32;
-    let at = |i: usize| {
-        let (col, row) = ((i % LEGEND_COLS) as i32, (i / LEGEND_COLS) as i32);
-        (
-            20 + col * width,
-            10 + row * LEGEND_ROW as i32 + LEGEND_ROW as i32 / 2,
-        )
-    };
-    let (x, y) = at(0);
-    for dash in [0, 10, 20] {
-        area.draw(&PathElement::new(
-            [(x + dash, y), (x + dash + 6, y)],
-            BLACK.mix(0.5).stroke_width(1),
-        ))?;
-    }
-    area.draw(&Text::new(
-        "ideal: N × one SA (encrypted panels)",
-        (x + 40, y - 7),
-        font.clone(),
-    ))?;
-    for (i, (case, peer)) in series.iter().enumerate() {
-        let (x, y) = at(i + 1);
-        let col = PALETTE[case_order(case) % PALETTE.len()];
-        let strongswan = peer == "strongswan";
-        area.draw(&PathElement::new(
-            [(x, y), (x + 30, y)],
-            col.stroke_width(if strongswan { 1 } else { 2 }),
-        ))?;
-        if strongswan {
-            area.draw(&TriangleMarker::new((x + 15, y), 5, col.filled()))?;
-        } else {
-            area.draw(&Circle::new((x + 15, y), 4, col.filled()))?;
-        }
-        let label = format!("{} ({peer})", case_label(case));
-        area.draw(&Text::new(label, (x + 40, y - 7), font.clone()))?;
-    }
-    Ok(())
+    chart::legend_height(series_of(groups.iter().map(|(k, _)| k)).len() + 1)
 }
 
 /// The ideal N× line: one SA's median at the fewest CPUs, times N over that.
@@ -628,40 +610,25 @@ where
             style,
         ))?;
     }
-    let mut series: Vec<(String, String)> = mine
-        .iter()
-        .map(|(k, _)| (k.3.clone(), k.4.clone()))
-        .collect();
-    series.sort_by_key(|(c, p)| (case_order(c), p.clone()));
-    series.dedup();
-    for (case, peer) in series {
-        let col = PALETTE[case_order(&case) % PALETTE.len()];
+    for (case, peer) in series_of(mine.iter().map(|(k, _)| k)) {
+        let (col, width, mark) = look(&case, &peer);
         let pts: Vec<(f64, Summary)> = mine
             .iter()
             .filter(|(k, _)| k.3 == case && k.4 == peer)
             .filter_map(|(k, v)| summary(v, |s| Some(s.value)).map(|m| (f64::from(k.0), m)))
             .collect();
-        let strongswan = peer == "strongswan";
-        let style = col.stroke_width(if strongswan { 1 } else { 2 });
         ch.draw_series(LineSeries::new(
             pts.iter().map(|(x, m)| (*x, m.median)),
-            style,
+            col.stroke_width(width),
         ))?;
         ch.draw_series(
             pts.iter()
                 .map(|(x, m)| PathElement::new([(*x, m.min), (*x, m.max)], col)),
         )?;
-        if strongswan {
-            ch.draw_series(
-                pts.iter()
-                    .map(|(x, m)| TriangleMarker::new((*x, m.median), 5, col.filled())),
-            )?;
-        } else {
-            ch.draw_series(
-                pts.iter()
-                    .map(|(x, m)| Circle::new((*x, m.median), 4, col.filled())),
-            )?;
-        }
+        ch.draw_series(
+            pts.iter()
+                .map(|(x, m)| EmptyElement::at((*x, m.median)) + chart::marker(mark, col)),
+        )?;
     }
     Ok(())
 }
