@@ -123,3 +123,113 @@ rr_pct() {
 	nsx client taskset -c "$2" timeout $(($1 + 30)) netperf -j -H $SERVER -t TCP_RR -l "$1" -P 0 -- \
 		-o THROUGHPUT,MEAN_LATENCY,P50_LATENCY,P99_LATENCY 2>/dev/null </dev/null | tail -1 | tr ',' ' '
 }
+
+# Decryptions counted per CPU: a kprobe event on esp_input (net/ipv4/esp4.c,
+# the entry of every ESP decryption) with a hist trigger keyed on the CPU
+# and the SA's SPI (Documentation/trace/histogram.rst). The trigger arms
+# the probe in soft mode: nothing is written to the trace buffer.
+TRACEFS=/sys/kernel/tracing
+ESP_EVENT=$TRACEFS/events/lanes/esp4
+
+# xfrm_spi_offset: the byte offset of id.spi in struct xfrm_state, from the
+# kernel's BTF (struct xfrm_id is uapi: daddr, 16 bytes, then spi).
+xfrm_spi_offset() {
+	bpftool btf dump file /sys/kernel/btf/vmlinux format raw 2>/dev/null | gawk '
+		/^\[[0-9]+\] STRUCT / { in_x = ($3 == "'"'"'xfrm_state'"'"'"); next }
+		/^\[/ { in_x = 0 }
+		in_x && $1 == "'"'"'id'"'"'" { for (i = 2; i <= NF; i++) if ($i ~ /^bits_offset=/) { split($i, b, "="); print b[2] / 8 + 16; f = 1; exit } }
+		END { exit !f }'
+}
+
+# esp_count_on: sets the probe up once per boot; fails (with the reason on
+# stderr) where the kernel lacks kprobe events, hist triggers or BTF.
+esp_count_on() {
+	[ -e $ESP_EVENT/hist ] && return 0
+	[ -d $TRACEFS/events ] || mount -t tracefs tracefs $TRACEFS 2>/dev/null
+	[ -w $TRACEFS/kprobe_events ] || { echo "no kprobe_events in tracefs" >&2; return 1; }
+	modprobe -q esp4
+	local off
+	off=$(xfrm_spi_offset) || { echo "no BTF for struct xfrm_state" >&2; return 1; }
+	echo "p:lanes/esp4 esp_input spi=+$off(%di):u32" >>$TRACEFS/kprobe_events ||
+		{ echo "kprobe on esp_input refused" >&2; return 1; }
+	echo 'hist:keys=common_cpu,spi:vals=hitcount:size=4096' >$ESP_EVENT/trigger ||
+		{ echo "hist trigger refused (CONFIG_HIST_TRIGGERS)" >&2; return 1; }
+}
+
+# esp_counts: "cpu spi count" per (CPU, SA) since esp_count_on, the SPI in
+# network order as 0x%08x; nothing where counting is off.
+esp_counts() {
+	[ -r $ESP_EVENT/hist ] || return 0
+	gawk '/^\{/ {
+		gsub(/[{},]/, " "); c = ""; s = ""; n = ""
+		for (i = 1; i < NF; i++) {
+			if ($i == "common_cpu:" || $i == "cpu:") c = $(i + 1)
+			if ($i == "spi:") s = $(i + 1)
+			if ($i == "hitcount:") n = $(i + 1)
+		}
+		if (c == "" || s == "" || n == "") next
+		# The probe reads the __be32 as a little-endian u32.
+		s = or(or(lshift(and(s, 255), 24), lshift(and(rshift(s, 8), 255), 16)), or(lshift(and(rshift(s, 16), 255), 8), and(rshift(s, 24), 255)))
+		printf "%d 0x%08x %d\n", c, s, n
+	}' $ESP_EVENT/hist | sort
+}
+
+# esp_delta BEFORE AFTER: "cpu:spi:count,..." of esp_counts that moved.
+esp_delta() {
+	awk 'NR == FNR { b[$1 " " $2] = $3; next } $3 - b[$1 " " $2] > 0 { printf "%s%s:%s:%d", sep, $1, $2, $3 - b[$1 " " $2]; sep = "," }' "$1" "$2"
+}
+
+# within_bound LOST SENT: true when LOST/SENT ≤ TB_LOSS_PCT % (and anything was sent).
+within_bound() {
+	awk -v l="$1" -v s="$2" -v b="${TB_LOSS_PCT:-1}" 'BEGIN { exit !(s > 0 && 100 * l <= b * s) }'
+}
+
+# bounded_search LEN DUR KEY CPUS...: the highest rate (datagrams/s per
+# stream) whose loss stays within TB_LOSS_PCT, each trial DUR s long. The
+# first search of KEY doubles from TB_UDP_PPS while within (at most
+# TB_SEARCH_MAX), then bisects TB_SEARCH_STEPS times between the last rate
+# within and the first beyond; a later search of KEY tries the rate found
+# before and 1.5 times it, then bisects twice. Prints the best trial within
+# the bound (or the lowest tried) as "Mbit/s lost sent pps trials", trials
+# as "pps/lost/sent;...".
+bounded_search() {
+	local len=$1 dur=$2 state=/tmp/tb-search/$3 lo=0 hi=0 steps=${TB_SEARCH_STEPS:-4}
+	local max=${TB_SEARCH_MAX:-1000000} trials="" best="" low="" r m cpus
+	shift 3
+	cpus="$*"
+	mkdir -p /tmp/tb-search
+	# _trial RATE: one run; true when its loss is within the bound.
+	_trial() {
+		local out
+		out=$(bounded "$len" "$1" "$dur" $cpus)
+		set -- "$1" $out
+		trials="$trials${trials:+;}$1/$3/$4"
+		[ -z "$low" ] || [ "$1" -lt "${low##* }" ] && low="$out $1"
+		within_bound "$3" "$4" || return 1
+		[ -n "$best" ] && [ "$1" -le "${best##* }" ] || best="$out $1"
+	}
+	if [ -s "$state" ]; then
+		r=$(cat "$state") steps=2
+		if _trial "$r"; then
+			lo=$r r=$((r * 3 / 2))
+			_trial "$r" && lo=$r || hi=$r
+		else
+			hi=$r
+		fi
+	else
+		r=${TB_UDP_PPS:-1000}
+		while _trial "$r"; do
+			lo=$r
+			[ "$r" -ge "$max" ] && break
+			r=$((r * 2))
+		done
+		[ "$lo" = "$r" ] || hi=$r
+	fi
+	while [ "$hi" -gt 0 ] && [ "$steps" -gt 0 ] && [ $((hi - lo)) -gt 1 ]; do
+		m=$(((lo + hi) / 2))
+		if _trial "$m"; then lo=$m; else hi=$m; fi
+		steps=$((steps - 1))
+	done
+	[ -n "$best" ] && echo "${best##* }" >"$state"
+	echo "${best:-$low} $trials"
+}

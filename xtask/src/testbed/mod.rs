@@ -7,9 +7,10 @@
 //! controls (an XDP program returning `XDP_PASS`; the steering program
 //! redirecting every packet to the CPU it arrived on) and per-CPU SAs with
 //! lanes' XDP steering; protocols: iperf3 TCP and UDP overload streams
-//! pinned one per CPU, UDP at a bounded rate with 64, 256 and 1400-byte
-//! payloads, and netperf TCP_RR. Every row carries the drop counters and
-//! the per-CPU decryption balance. Writes `bench/results/testbed-<date>/`:
+//! pinned one per CPU, UDP with 64, 256 and 1400-byte payloads at the
+//! highest rate within a loss bound (searched), and netperf TCP_RR. Every
+//! row carries the drop counters and the per-CPU decryption balance,
+//! counted by a kprobe on esp_input in the guest. Writes `bench/results/testbed-<date>/`:
 //! `raw/` (the guest's output and one CSV per measurement), `samples.csv`,
 //! `summary.csv`, `README.md`, `throughput.svg` and, with split rows at one
 //! CPU per side, the per-packet cost model (`model.svg`).
@@ -35,12 +36,13 @@ pub struct Options {
     /// CPU counts, one boot each (split: CPUs per side, the boot has 2N).
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     pub cpus: Vec<u32>,
-    /// Protocols: tcp, udp (unbounded), udpLEN (LEN-byte payloads at
-    /// --udp-pps), e.g. udp64,udp256,udp1400.
+    /// Protocols: tcp, udp (unbounded), udpLEN (LEN-byte payloads at the
+    /// highest rate within --loss-bound), e.g. udp64,udp256,udp1400, and
+    /// fixedLEN (LEN-byte payloads at --udp-pps: the cost model's low rate).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "tcp,udp,udp64,udp256,udp1400"
+        default_value = "tcp,udp,udp64,udp256,udp1400,fixed1400"
     )]
     pub proto: Vec<String>,
     /// Seconds per measurement (`10` or `10s`).
@@ -68,12 +70,21 @@ pub struct Options {
     /// Skip the netperf TCP_RR latency runs.
     #[arg(long)]
     pub no_rr: bool,
-    /// Datagrams/s per stream of the bounded UDP runs.
+    /// Datagrams/s per stream where the bounded UDP search starts (it
+    /// doubles from there while the loss stays within --loss-bound).
     #[arg(long, default_value_t = 1000)]
     pub udp_pps: u32,
-    /// Loss (%) up to which a bounded UDP run counts as within its bound.
+    /// Loss (%) the bounded UDP search stays within.
     #[arg(long, default_value_t = 1.0)]
     pub loss_bound: f64,
+    /// Seconds per trial of the bounded UDP search; the row reports the
+    /// best trial within the bound.
+    #[arg(long, default_value_t = 3)]
+    pub search_secs: u32,
+    /// Bisections of the first search of each row (later rounds start from
+    /// the rate found and bisect twice).
+    #[arg(long, default_value_t = 4)]
+    pub search_steps: u32,
     /// Seed of the per-round shuffle (default: from the clock; recorded).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -105,7 +116,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             cpus: vec![1, 2],
-            proto: ["tcp", "udp", "udp64", "udp256", "udp1400"]
+            proto: ["tcp", "udp", "udp64", "udp256", "udp1400", "fixed1400"]
                 .map(String::from)
                 .to_vec(),
             duration: "10s".into(),
@@ -116,6 +127,8 @@ impl Default for Options {
             no_rr: false,
             udp_pps: 1000,
             loss_bound: 1.0,
+            search_secs: 3,
+            search_steps: 4,
             seed: None,
             steer_mode: "native".into(),
             mem: 2048,
@@ -315,10 +328,14 @@ fn check_protos(protos: &[String]) -> Result<()> {
         let ok = p == "tcp"
             || p == "udp"
             || p.strip_prefix("udp")
+                .or_else(|| p.strip_prefix("fixed"))
                 .and_then(|l| l.parse::<u32>().ok())
                 .is_some_and(|l| (16..=8000).contains(&l));
         if !ok {
-            bail!("--proto {p}: use tcp, udp, or udpLEN with a payload of 16..8000 bytes (udp64)");
+            bail!(
+                "--proto {p}: use tcp, udp, udpLEN or fixedLEN with a payload of 16..8000 bytes \
+                 (udp64)"
+            );
         }
     }
     Ok(())
@@ -335,6 +352,9 @@ fn guest_env(o: &Options, dur: u32, sched: &str) -> Vec<(String, String)> {
         ("TB_PROTOS", protos),
         ("TB_DURATION", dur.to_string()),
         ("TB_UDP_PPS", o.udp_pps.to_string()),
+        ("TB_LOSS_PCT", o.loss_bound.to_string()),
+        ("TB_SEARCH_DURATION", o.search_secs.to_string()),
+        ("TB_SEARCH_STEPS", o.search_steps.to_string()),
         ("TB_STEER_MODE", o.steer_mode.clone()),
     ]
     .into_iter()
@@ -605,6 +625,7 @@ fn meta(o: &Options, dur: u32, plan: &Plan, date: &str) -> Meta {
         seed: plan.seed,
         udp_pps: o.udp_pps,
         loss_bound: o.loss_bound,
+        search_secs: o.search_secs,
     }
 }
 
@@ -621,6 +642,7 @@ struct Meta {
     seed: u64,
     udp_pps: u32,
     loss_bound: f64,
+    search_secs: u32,
 }
 
 /// CPU model and count of this host.
@@ -689,7 +711,8 @@ mod tests {
         assert_eq!(seconds("10s").ok(), Some(10));
         assert_eq!(seconds("2m").ok(), Some(120));
         assert!(seconds("x").is_err());
-        assert!(check_protos(&["udp64".into(), "tcp".into()]).is_ok());
+        assert!(check_protos(&["udp64".into(), "tcp".into(), "fixed1400".into()]).is_ok());
+        assert!(check_protos(&["fixed8".into()]).is_err());
         let e = check_protos(&["udp8".into()]).unwrap_err().to_string();
         assert!(e.contains("udpLEN"), "{e}");
     }

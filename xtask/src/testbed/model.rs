@@ -6,7 +6,7 @@
 //! taken as `B = b0·W + c·R`: a fixed background `b0` (under QEMU TCG the
 //! guest's timers alone keep a vCPU 15–25 % busy) plus a cost `c` per
 //! packet. Each case runs in every round at two rates with 1400-byte
-//! payloads, bounded (`udp1400`) and saturated (`udp`, `-b 0`); the two
+//! payloads, a fixed low rate (`fixed1400`) and saturated (`udp`, `-b 0`); the two
 //! equations give `c` for that case and round, free of the background that
 //! dominates a per-packet figure at a low rate. Cases: `plain` = receive +
 //! forward + delivery without ESP; `pcpu` adds ESP input
@@ -26,9 +26,15 @@ use std::path::Path;
 const PAYLOAD_BITS: f64 = 1400.0 * 8.0;
 /// CPUs per side the chart projects to.
 const MAX_N: u32 = 16;
-/// The saturated and the bounded protocol of the pair, both 1400 bytes.
+/// The saturated and the low-rate protocol of the pair, both 1400 bytes.
 const SATURATED: &str = "udp";
-const BOUNDED: &str = "udp1400";
+const LOW: &str = "fixed1400";
+
+/// A run of the pair's low rate: `fixed1400`, or `udp1400` of a run from
+/// before the bounded search (one fixed rate, no trials).
+fn low_rate(s: &Sample) -> bool {
+    s.proto == LOW || (s.proto == "udp1400" && s.trials.is_empty())
+}
 
 /// Marginal busy µs per packet on `cpus` from a saturated and a bounded
 /// run of one case in one round; `None` when the two rates do not differ.
@@ -94,9 +100,13 @@ impl Costs {
 }
 
 /// Kept split samples at one CPU per side, gw-a lanes (or no daemon).
-fn at_one<'a>(kept: &[&'a Sample], case: &str, proto: &str) -> BTreeMap<u32, &'a Sample> {
+fn at_one<'a>(
+    kept: &[&'a Sample],
+    case: &str,
+    proto: impl Fn(&Sample) -> bool,
+) -> BTreeMap<u32, &'a Sample> {
     kept.iter()
-        .filter(|s| s.topo == "split" && s.cpus == 1 && s.case == case && s.proto == proto)
+        .filter(|s| s.topo == "split" && s.cpus == 1 && s.case == case && proto(s))
         .filter(|s| s.peer == "lanes" || s.peer == "-")
         .map(|s| (s.rep, *s))
         .collect()
@@ -104,8 +114,8 @@ fn at_one<'a>(kept: &[&'a Sample], case: &str, proto: &str) -> BTreeMap<u32, &'a
 
 /// Marginal costs of `case` per round on the receiving (or sending) side.
 fn rounds(kept: &[&Sample], case: &str, tx: bool) -> BTreeMap<u32, f64> {
-    let sat = at_one(kept, case, SATURATED);
-    let bounded = at_one(kept, case, BOUNDED);
+    let sat = at_one(kept, case, |s| s.proto == SATURATED);
+    let bounded = at_one(kept, case, low_rate);
     sat.iter()
         .filter_map(|(rep, s)| {
             let b = bounded.get(rep)?;
@@ -121,7 +131,7 @@ pub fn costs(kept: &[&Sample]) -> Result<Costs, String> {
     let get = |case: &str, tx: bool| {
         let v: Vec<f64> = rounds(kept, case, tx).into_values().collect();
         Summary::of(&v).map_err(|_| {
-            format!("no `{case}` rows at both {SATURATED} and {BOUNDED} at --topo split --cpus 1")
+            format!("no `{case}` rows at both {SATURATED} and {LOW} at --topo split --cpus 1")
         })
     };
     let (pcpu, steer) = (
@@ -483,7 +493,7 @@ mod tests {
     #[test]
     fn the_marginal_cost_cancels_a_fixed_background() {
         // CPU 1: 20 % background, 100 µs per packet, windows of 4 s and 2 s.
-        let bounded = run(BOUNDED, 2000, 80 + 20, 400);
+        let bounded = run(LOW, 2000, 80 + 20, 400);
         let sat = run(SATURATED, 15000, 40 + 150, 200);
         let c = marginal(&sat, &bounded, sat.rx_side()).unwrap();
         assert!((c - 100.0).abs() < 1e-6, "{c}");

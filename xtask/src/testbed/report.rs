@@ -96,7 +96,7 @@ pub(super) fn write(out: &Path, meta: Meta, runs: &[Run], plan: &Plan, bound: f6
     write_samples(out, &all)?;
     write_raw(out, &all, runs, plan)?;
     std::fs::write(out.join("summary.csv"), summary_csv(&groups))?;
-    let mut md = header(&meta, runs, &kernel);
+    let mut md = header(&meta, runs, &kernel, &all);
     md += &tables(&groups, bound);
     md += &controls(&groups);
     md += &targets(&groups);
@@ -117,7 +117,7 @@ pub(super) fn write(out: &Path, meta: Meta, runs: &[Run], plan: &Plan, bound: f6
         }
         Err(why) => notes.push(format!(
             "no cost model: {why}; it needs `--topo split --cpus 1` with the cases plain, one-sa, \
-             pcpu, pcpu-xdp-pass and pcpu-steer, each at --proto udp and udp1400"
+             pcpu, pcpu-xdp-pass and pcpu-steer, each at --proto udp and fixed1400"
         )),
     }
     if !notes.is_empty() {
@@ -139,13 +139,13 @@ pub(super) fn write(out: &Path, meta: Meta, runs: &[Run], plan: &Plan, bound: f6
 
 fn write_samples(out: &Path, all: &[Sample]) -> Result<()> {
     let mut csv = String::from(
-        "cpus,vcpus,topology,case,gw_a,proto,round,warmup,value,unit,rx_packets,rx_us_per_packet,balance_max_over_mean,loss_pct,p50_us,p99_us,udp_rcvbuf,softnet_drop,softnet_squeeze,xfrm_stat,sa_in_by_pcpu,xdp_steered\n",
+        "cpus,vcpus,topology,case,gw_a,proto,round,warmup,value,unit,rx_packets,rx_us_per_packet,balance_max_over_mean,loss_pct,p50_us,p99_us,udp_rcvbuf,softnet_drop,softnet_squeeze,xfrm_stat,sa_in_by_pcpu,xdp_steered,balance_source,decrypts_by_cpu,offered_pps,trials\n",
     );
     let o = |x: Option<f64>| x.map_or_else(String::new, |v| format!("{v:.2}"));
     for s in all {
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{},{:.3},{},{},{},{},{},{},{},{},{},{},\"{}\",\"{}\",{}",
+            "{},{},{},{},{},{},{},{},{:.3},{},{},{},{},{},{},{},{},{},{},\"{}\",\"{}\",{},{},\"{}\",{},\"{}\"",
             s.cpus,
             s.vcpus,
             s.topo,
@@ -167,7 +167,21 @@ fn write_samples(out: &Path, all: &[Sample]) -> Result<()> {
             s.squeeze,
             s.xfrm_err,
             s.sa,
-            s.steered
+            s.steered,
+            if s.balance_counted() {
+                "counted"
+            } else {
+                "inferred"
+            },
+            s.decrypted_by_cpu()
+                .map(|m| m
+                    .iter()
+                    .map(|(c, n)| format!("{c}:{n}"))
+                    .collect::<Vec<_>>()
+                    .join(","))
+                .unwrap_or_default(),
+            o(s.offered_pps),
+            s.trials
         );
     }
     std::fs::write(out.join("samples.csv"), csv)?;
@@ -231,7 +245,7 @@ fn summary_csv(groups: &[(Key, Vec<&Sample>)]) -> String {
     s
 }
 
-fn header(meta: &Meta, runs: &[Run], kernel: &str) -> String {
+fn header(meta: &Meta, runs: &[Run], kernel: &str, all: &[Sample]) -> String {
     let mut md = format!("# lanes testbed, {}\n\n", meta.date);
     let _ = writeln!(md, "- machine: {}", meta.machine);
     let where_ = if meta.host_netns {
@@ -250,11 +264,36 @@ fn header(meta: &Meta, runs: &[Run], kernel: &str) -> String {
          median, order statistics; with 5 rounds the interval is min–max at 94 %)",
         meta.duration, meta.reps, meta.seed
     );
+    if all.iter().any(|s| !s.trials.is_empty()) {
+        let _ = writeln!(
+            md,
+            "- bounded UDP: per row and round, the highest datagrams/s per stream whose loss \
+             stays ≤ {0} %, searched with {1} s trials (the first round of a row doubles from {2} \
+             and bisects; later rounds try the rate found before and 1.5 times it, then bisect \
+             twice); the row reports the best trial within the bound, every trial is in \
+             samples.csv; a row is within its bound when the median loss of the reported \
+             trials is ≤ {0} %",
+            meta.loss_bound, meta.search_secs, meta.udp_pps
+        );
+    } else {
+        let _ = writeln!(
+            md,
+            "- bounded UDP: one fixed rate per stream (offered_pps in samples.csv); a row is \
+             within its bound when the median loss is ≤ {} %",
+            meta.loss_bound
+        );
+    }
+    let counted = all.iter().any(Sample::balance_counted);
     let _ = writeln!(
         md,
-        "- bounded UDP: {} datagrams/s per stream; a row is within its bound when the median loss \
-         is ≤ {} %",
-        meta.udp_pps, meta.loss_bound
+        "- decryption balance: {}",
+        if counted {
+            "counted in the guest, per CPU and SA, by a kprobe on esp_input (net/ipv4/esp4.c) \
+             with a hist trigger; only gw-b's inbound SAs count"
+        } else {
+            "inferred (this run has no per-CPU counts): an SA's packets are taken as decrypted \
+             on its steering binding's CPU, else the CPU the wire delivers on"
+        }
     );
     for r in runs {
         let _ = writeln!(
@@ -275,7 +314,7 @@ fn header(meta: &Meta, runs: &[Run], kernel: &str) -> String {
          program with every SA bound to the CPU the wire delivers on (the cpumap hop, no \
          spread). Steering is credited only with what it adds over that control. Balance = \
          max/mean of ESP packets decrypted per receiving-side CPU (1 = even, N = all on one of \
-         N), from gw-b's SA counters and where each SA's packets are processed. µs/pkt = busy \
+         N), see above for how it was told. µs/pkt = busy \
          CPU time of the receiving side per packet gw-b received, the guest's fixed background \
          included (at the bounded rate it dominates; the cost model separates it). In a VM on shared \
          host cores the absolute numbers mean nothing off this machine: compare cases within a \
@@ -303,21 +342,28 @@ fn tables(groups: &[(Key, Vec<&Sample>)], bound: f64) -> String {
                 med(v, |s| s.p99_us),
                 drops(v)
             );
-        } else if let Some(len) = proto.strip_prefix("udp").filter(|l| !l.is_empty()) {
+        } else if let Some(len) = proto
+            .strip_prefix("udp")
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .or_else(|| {
+                proto
+                    .strip_prefix("fixed")
+                    .map(|l| format!("{l} (fixed rate)"))
+            })
+        {
             let loss = summary(v, Sample::loss_pct);
             let verdict = match loss {
                 Some(l) if l.median <= bound => {
                     format!("{} % (≤ {bound} %: within)", stats::sig(l.median))
                 }
-                Some(l) => format!(
-                    "{} % (> {bound} %: MISSED, offered rate too high here)",
-                    stats::sig(l.median)
-                ),
+                Some(l) => format!("{} % (> {bound} %: MISSED)", stats::sig(l.median)),
                 None => "not reported".into(),
             };
             let _ = writeln!(
                 small,
-                "| {n} | {topo} | {len} | {label} | {peer} | {m} | {verdict} | {us} | {bal} | {} |",
+                "| {n} | {topo} | {len} | {label} | {peer} | {} | {m} | {verdict} | {us} | {bal} | {} |",
+                med(v, |s| s.offered_pps),
                 drops(v)
             );
         } else {
@@ -334,8 +380,8 @@ fn tables(groups: &[(Key, Vec<&Sample>)], bound: f64) -> String {
     );
     md += "| cpus | topology | proto | case | gw-a | Mbit/s | pkt/s gw-b rx | balance | µs/pkt | CPU busy % (last round) | drops (per round) |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
     md += &bulk;
-    md += "\n## Small packets at a bounded rate (UDP payload bytes)\n\n";
-    md += "| cpus | topology | payload | case | gw-a | Mbit/s delivered | loss (median) | µs/pkt | balance | drops (per round) |\n|---|---|---|---|---|---|---|---|---|---|\n";
+    md += "\n## Small packets at bounded loss (UDP payload bytes)\n\n";
+    md += "| cpus | topology | payload | case | gw-a | datagrams/s per stream | Mbit/s delivered | loss (median) | µs/pkt | balance | drops (per round) |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
     md += &small;
     if !rr.is_empty() {
         md += "\n## Latency (netperf TCP_RR, one flow on CPU 0)\n\n";
@@ -701,16 +747,23 @@ mod end_to_end {
         ];
         for rep in 0..=5 {
             for (case, peer, us) in cost {
-                for (proto, rx) in [("udp1400", 5000), ("udp", 10000)] {
+                for (proto, rx) in [("fixed1400", 5000), ("udp", 10000)] {
                     let (busy, tx) = (20 + us * rx / 10_000, 10 + 50 * rx / 10_000);
                     let pps = 1_000_000 / us;
                     out += &format!(
                         "@@TB topo=split case={case} peer={peer} proto={proto} rep={rep} mbps=11.2 \
                          pps={pps} rx={rx} jif=0:{tx}/0/100,1:{busy}/5/100 spi_in=0x10:{rx} rx_cpu=1 \
-                         lost=1 sent=10000\n"
+                         lost=1 sent=10000 dec=1:0x10:{rx},0:0x99:7\n"
                     );
                 }
             }
+            // The bounded search of 64-byte payloads on the steered tunnel.
+            out += &format!(
+                "@@TB topo=split case=pcpu-steer peer=lanes proto=udp64 rep={rep} mbps=2.0 pps=4000 \
+                 rx=12000 jif=0:50/0/100,1:60/5/100 spi_in=0x10:12000 rx_cpu=1 lost=4 sent=4000 \
+                 offered_pps=4000 trials=1000/0/3000;2000/0/6000;4000/4/12000;8000/900/24000 \
+                 dec=1:0x10:12000\n"
+            );
         }
         out + "@@TB-SKIP topo=split case=pcpu-steer peer=lanes rep=4 reason=attach-failed\n"
     }
@@ -751,6 +804,7 @@ mod end_to_end {
             seed: 3,
             udp_pps: 1000,
             loss_bound: 1.0,
+            search_secs: 3,
         };
         let plan = Plan {
             reps: 5,
@@ -771,6 +825,17 @@ mod end_to_end {
         );
         assert!(md.contains("so the hop is resolved"), "{md}");
         assert!(md.contains("round 4: missed (attach failed)"), "{md}");
+        // Balance counted by the probe; the search's rate and loss.
+        assert!(md.contains("counted in the guest, per CPU and SA"), "{md}");
+        assert!(
+            md.contains("| 64 | per-CPU SAs + steering | lanes | 4000 | 2.00 [2.00–2.00] (93.8 % CI 2.00–2.00) | 0.100 % (≤ 1 %: within) | 50.0 | 1.00 |"),
+            "{md}"
+        );
+        let samples = std::fs::read_to_string(dir.join("samples.csv")).unwrap();
+        assert!(
+            samples.contains(",counted,\"1:12000\",4000.00,\"1000/0/3000;"),
+            "{samples}"
+        );
         // The measured packet rates are the model's own numbers here.
         assert!(
             md.contains("| one-sa | 16667 | 16666 [16666–16666] | 1.00 |"),

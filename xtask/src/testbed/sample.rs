@@ -57,6 +57,14 @@ pub struct Sample {
     /// Bounded UDP: datagrams lost and sent (receiver's report).
     pub lost: u64,
     pub sent: u64,
+    /// Bounded UDP: the datagrams/s per stream the search settled on, and
+    /// its trials as printed ("pps/lost/sent;...").
+    pub offered_pps: Option<f64>,
+    pub trials: String,
+    /// ESP decryptions counted per (CPU, SPI) by the guest's esp_input
+    /// probe, both gateways; `None`: the line has no count (probe off, or
+    /// an output from before counting).
+    pub dec: Option<Vec<(u32, u32, u64)>>,
     /// rr: mean, P50, P99 latency in µs (`None`: not reported).
     pub lat_us: Option<f64>,
     pub p50_us: Option<f64>,
@@ -83,6 +91,18 @@ fn pairs<V: std::str::FromStr>(s: &str) -> Vec<(u32, V)> {
         .filter_map(|p| {
             let (k, v) = p.split_once(':')?;
             Some((spi(k)?, v.parse().ok()?))
+        })
+        .collect()
+}
+
+/// `cpu:spi:count,...` triples; entries that do not parse are dropped.
+fn decrypts(s: &str) -> Vec<(u32, u32, u64)> {
+    s.split(',')
+        .filter_map(|t| {
+            let mut f = t.split(':');
+            let cpu = f.next()?.parse().ok()?;
+            let spi = spi(f.next()?)?;
+            Some((cpu, spi, f.next()?.parse().ok()?))
         })
         .collect()
 }
@@ -137,6 +157,9 @@ impl Sample {
             xfrm_err: s("xfrm_err"),
             lost: u("lost"),
             sent: u("sent"),
+            offered_pps: f("offered_pps"),
+            trials: s("trials"),
+            dec: m.get("dec").map(|d| decrypts(d)),
             lat_us: lat("lat_us"),
             p50_us: lat("p50_us"),
             p99_us: lat("p99_us"),
@@ -214,12 +237,24 @@ impl Sample {
             .or_else(|| find(&self.a_out))
     }
 
-    /// ESP packets decrypted per receiving-side CPU; `None` without ESP or
-    /// when an SA's CPU cannot be told (one SA in direct: its packets are
-    /// received on every sending CPU).
+    /// ESP packets decrypted per receiving-side CPU: counted where the
+    /// line has counts (gw-b's inbound SAs only; a CPU outside the
+    /// receiving side that decrypted is listed too), else inferred from where
+    /// each SA's packets are processed ([`Sample::decrypt_cpu`]). `None`
+    /// without ESP, or when inferred and an SA's CPU cannot be told (one
+    /// SA in direct: its packets are received on every sending CPU).
     pub fn decrypted_by_cpu(&self) -> Option<BTreeMap<u32, u64>> {
         let mut by: BTreeMap<u32, u64> = self.rx_side().map(|c| (c, 0)).collect();
         let mut any = false;
+        if let Some(dec) = &self.dec {
+            for &(cpu, spi, n) in dec {
+                if n > 0 && self.spi_in.iter().any(|(s, _)| *s == spi) {
+                    *by.entry(cpu).or_default() += n;
+                    any = true;
+                }
+            }
+            return any.then_some(by);
+        }
         for &(spi, n) in self.spi_in.iter().filter(|(_, n)| *n > 0) {
             *by.entry(self.decrypt_cpu(spi)?).or_default() += n;
             any = true;
@@ -234,6 +269,11 @@ impl Sample {
         let total: u64 = by.values().sum();
         let max = *by.values().max()?;
         (total > 0).then(|| max as f64 * by.len() as f64 / total as f64)
+    }
+
+    /// True when the balance is counted, not inferred.
+    pub fn balance_counted(&self) -> bool {
+        self.dec.is_some()
     }
 
     /// Lost / sent of a bounded UDP run, in %.
@@ -312,7 +352,39 @@ mod tests {
         s.topo = "direct".into();
         assert_eq!(s.balance(), Some(2.4)); // 600 of 1000 on one of 4
         // rr's netperf -1 is "not reported".
+        assert!(!s.balance_counted());
         let r = Sample::parse(1, 2, "proto=rr tps=10 lat_us=100 p50_us=-1 p99_us=300");
         assert_eq!((r.p50_us, r.p99_us, r.value), (None, Some(300.0), 10.0));
+    }
+
+    #[test]
+    fn counted_decrypts_win_over_inference_and_keep_to_gw_b() {
+        // Bound to CPU 1, but the probe saw CPU 0 decrypt most of one SA;
+        // 0xc0000009 is gw-a's inbound SA (TCP's ACKs) and is left out.
+        let s = line(
+            "bind=3221225473:1,3221225474:1 \
+             dec=0:0xc0000001:500,1:0xc0000001:100,1:0xc0000002:400,0:0xc0000009:77",
+        );
+        assert!(s.balance_counted());
+        let by = s.decrypted_by_cpu().unwrap();
+        // Split N=1: CPU 0 is the sender's side, yet it decrypted: shown.
+        assert_eq!(by.into_iter().collect::<Vec<_>>(), vec![(0, 500), (1, 500)]);
+        assert_eq!(s.balance(), Some(1.0));
+        let mut d = s.clone();
+        d.cpus = 2;
+        d.vcpus = 4;
+        d.dec = Some(vec![(2, 0xc000_0001, 300), (3, 0xc000_0002, 100)]);
+        assert_eq!(d.balance(), Some(1.5)); // 300 of 400 on one of 2
+        // Counting on, no ESP of gw-b: no balance (not an inferred one).
+        d.dec = Some(vec![]);
+        assert_eq!(d.balance(), None);
+        let u = Sample::parse(
+            1,
+            2,
+            "proto=udp64 offered_pps=4000 trials=1000/0/3000;4000/2/12000 dec=",
+        );
+        assert_eq!(u.offered_pps, Some(4000.0));
+        assert_eq!(u.trials, "1000/0/3000;4000/2/12000");
+        assert_eq!(u.dec, Some(vec![]));
     }
 }
