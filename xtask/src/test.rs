@@ -11,9 +11,10 @@
 //!   BPF_PROG_TEST_RUN and veth): builds the XDP object first, then runs the
 //!   `#[ignore]`d tests gated by `LANES_PRIV_TESTS=1`
 //! - `vm`: the VM testbed suite (`cargo xtask vm test`) on the strongSwan
-//!   image, then the TS_MAX_QUEUE tests again with 3 vCPUs (they skip with
-//!   fewer), then the libreswan interop tests on the libreswan image (Debian's
-//!   libreswan and strongSwan packages conflict)
+//!   image in two shards side by side, the TS_MAX_QUEUE tests again with 3
+//!   vCPUs (they skip with fewer), the libreswan interop tests on the
+//!   libreswan image (Debian's libreswan and strongSwan packages conflict),
+//!   then the flood test in a boot of its own
 //!
 //! A tier asked for that cannot run (for example `host` without root) counts
 //! as failed, not skipped.
@@ -145,37 +146,120 @@ fn host() -> Result<()> {
     )
 }
 
-/// The VM suite on both image variants.
+/// The VM suite on both image variants, in two lanes of boots at a time.
 ///
-/// The main suite runs in one boot on release binaries: flood resistance is
-/// a property of the release build (dos_flood skips itself on debug
-/// binaries), the package `cargo xtask dist` builds from the same release
-/// binary is installed in that boot too, and under TCG a release daemon
-/// keeps the suite's wall time well inside CI's budget.
+/// The main suite runs on release binaries: flood resistance is a property
+/// of the release build (dos_flood skips itself on debug binaries), and the
+/// package `cargo xtask dist` builds from the same release binary is
+/// installed in the suite too. A guest under QEMU TCG keeps about one host
+/// CPU busy, so two boots share this machine's two: the main suite in two
+/// shards, then the 3-vCPU TS_MAX_QUEUE boot and the libreswan boot. The
+/// tests that judge the daemon by the clock under load (the flood) run
+/// afterwards in a boot of their own.
 fn vm() -> Result<()> {
     util::run(util::cargo().args(["xtask", "dist"]))?;
-    util::run(util::cargo().args(["xtask", "vm", "test", "--release"]))?;
-    // A per_cpu_max below the CPU count needs >= 3 vCPUs to refuse a CPU.
-    util::run(util::cargo().args([
-        "xtask",
-        "vm",
-        "test",
-        "--release",
-        "--cpus",
-        "3",
-        "--filter",
-        "ts_max_queue",
-    ]))?;
-    util::run(util::cargo().args([
-        "xtask",
-        "vm",
-        "test",
-        "--release",
-        "--variant",
-        "libreswan",
-        "--filter",
-        "libreswan",
-    ]))
+    // Built before the boots start, which would otherwise race to build them.
+    for variant in ["strongswan", "libreswan"] {
+        util::run(util::cargo().args(["xtask", "vm", "image", "--variant", variant]))?;
+    }
+    let main = |shard: &'static str| {
+        VmBoot::new(
+            &format!("main {shard}"),
+            &["--shard", shard, "--exclude", SOLO],
+        )
+    };
+    let lanes = [
+        vec![
+            main("0/2"),
+            // A per_cpu_max below the CPU count needs >= 3 vCPUs to refuse a CPU.
+            VmBoot::new("3 vCPUs", &["--cpus", "3", "--filter", "ts_max_queue"]),
+        ],
+        vec![
+            main("1/2"),
+            VmBoot::new(
+                "libreswan",
+                &["--variant", "libreswan", "--filter", "libreswan"],
+            ),
+        ],
+    ];
+    let mut failed: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = lanes
+            .iter()
+            .map(|lane| s.spawn(move || lane.iter().filter_map(VmBoot::run).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec!["a boot lane panicked".into()])
+            })
+            .collect()
+    });
+    failed.extend(VmBoot::new("alone", &["--filter", SOLO]).run());
+    if !failed.is_empty() {
+        bail!("VM boots failed: {}", failed.join("; "));
+    }
+    Ok(())
+}
+
+/// Tests that need the machine to themselves.
+const SOLO: &str = "dos_flood";
+
+/// One `cargo xtask vm test --release` boot of the VM tier.
+struct VmBoot {
+    label: String,
+    args: Vec<String>,
+}
+
+impl VmBoot {
+    fn new(label: &str, args: &[&str]) -> Self {
+        Self {
+            label: label.into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    /// Runs the boot, each output line prefixed with its label; `Some`
+    /// names the failure.
+    fn run(&self) -> Option<String> {
+        use std::io::{BufRead, BufReader};
+        let start = Instant::now();
+        let mut cmd = util::cargo();
+        cmd.args(["xtask", "vm", "test", "--release"])
+            .args(&self.args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        eprintln!("==> vm boot [{}]: {:?}", self.label, cmd);
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => return Some(format!("[{}] could not start: {e}", self.label)),
+        };
+        let label = &self.label;
+        std::thread::scope(|s| {
+            if let Some(out) = child.stdout.take() {
+                s.spawn(move || {
+                    for l in BufReader::new(out).lines().map_while(Result::ok) {
+                        println!("[{label}] {l}");
+                    }
+                });
+            }
+            if let Some(err) = child.stderr.take() {
+                s.spawn(move || {
+                    for l in BufReader::new(err).lines().map_while(Result::ok) {
+                        eprintln!("[{label}] {l}");
+                    }
+                });
+            }
+        });
+        let status = child.wait();
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!("==> vm boot [{label}]: {status:?} in {secs:.0} s");
+        match status {
+            Ok(s) if s.success() => None,
+            Ok(s) => Some(format!("[{label}] {s}")),
+            Err(e) => Some(format!("[{label}] {e}")),
+        }
+    }
 }
 
 /// A short coverage-guided run of every cargo-fuzz target (nightly toolchain,

@@ -104,6 +104,14 @@ pub struct TestArgs {
     /// Only tests whose name contains this string (comma-separated: any of them).
     #[arg(long)]
     pub filter: Option<String>,
+    /// Leave out tests whose name contains this string (comma-separated).
+    #[arg(long)]
+    pub exclude: Option<String>,
+    /// Run only shard K of N (`K/N`, K from 0): of the selected tests in
+    /// suite order, those whose index is K modulo N. Several boots with
+    /// the shards of one N run the suite between them.
+    #[arg(long, value_parser = suite::Shard::parse)]
+    pub shard: Option<suite::Shard>,
 }
 
 pub fn run(o: &Options) -> Result<()> {
@@ -123,7 +131,12 @@ pub fn run(o: &Options) -> Result<()> {
             Ok(())
         }
         VmCmd::Test(t) => {
-            let out = suite::run(&t.boot, t.filter.as_deref())?;
+            let sel = suite::Selection {
+                filter: t.filter.clone(),
+                exclude: t.exclude.clone(),
+                shard: t.shard,
+            };
+            let out = suite::run(&t.boot, &sel)?;
             println!("{}", out.summary());
             if !out.failed.is_empty() {
                 anyhow::bail!("VM tests failed: {}", out.failed.join(", "));
@@ -153,5 +166,9 @@ pub fn setup() -> Result<()> {
 /// no QEMU, image build error, guest crashed twice).
 #[allow(dead_code, reason = "the lead's `cargo xtask test` calls it")]
 pub fn test_tier(filter: Option<&str>) -> Result<TierOutcome> {
-    suite::run(&BootArgs::default(), filter)
+    let sel = suite::Selection {
+        filter: filter.map(String::from),
+        ..Default::default()
+    };
+    suite::run(&BootArgs::default(), &sel)
 }

@@ -166,7 +166,8 @@ fn prune_runs(runs: &Path, keep: usize) {
 /// The accelerator: KVM only where a probe boot works, else TCG.
 fn accel(img: &image::Image) -> Accel {
     let kvm = host::kvm_usable(|| {
-        let dir = util::cache_dir().join("vm/kvm-probe.d");
+        // Per process: the VM tier boots two guests side by side.
+        let dir = util::cache_dir().join(format!("vm/kvm-probe-{}.d", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         let tar = dir.join("p.tar");
@@ -176,8 +177,10 @@ fn accel(img: &image::Image) -> Accel {
             cmd: "true\n".into(),
         };
         payload::build(&spec, &dir.join("stage"), &tar)?;
+        // Under KVM this boot is done in a few seconds; where nested KVM
+        // hangs (no console output at all), waiting longer only costs time.
         let boot = BootArgs {
-            timeout: 40,
+            timeout: 15,
             ..BootArgs::default()
         };
         let plan = Plan {
@@ -187,6 +190,7 @@ fn accel(img: &image::Image) -> Accel {
         };
         eprintln!("vm: probing KVM (one short boot)");
         let ok = matches!(boot_raw(img, &plan, &tar, &dir, Accel::Kvm), Ok(Attempt::Done(r)) if r.code == 0);
+        let _ = std::fs::remove_dir_all(&dir);
         eprintln!(
             "vm: KVM {}",
             if ok {

@@ -58,12 +58,60 @@ impl TierOutcome {
     }
 }
 
-/// Boots once and runs every VM test (or those matching `filter`).
-pub fn run(boot: &BootArgs, filter: Option<&str>) -> Result<TierOutcome> {
-    let script = format!(
-        "exec /lanes/scripts/run-suite {}\n",
-        qemu::shell_quote(filter.unwrap_or(""))
-    );
+/// One shard of the suite: `index` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// `K/N` with K < N.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = || format!("--shard {s}: expected K/N with 0 <= K < N, e.g. 0/2");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if index >= count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Which tests one boot runs (run-suite's arguments and environment).
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Names containing any of these comma-separated words.
+    pub filter: Option<String>,
+    /// Names containing none of these comma-separated words.
+    pub exclude: Option<String>,
+    pub shard: Option<Shard>,
+}
+
+impl Selection {
+    /// The guest's command line.
+    fn script(&self) -> String {
+        format!(
+            "LANES_EXCLUDE={} LANES_SHARD={} exec /lanes/scripts/run-suite {}\n",
+            qemu::shell_quote(self.exclude.as_deref().unwrap_or("")),
+            qemu::shell_quote(&self.shard.map(|s| s.to_string()).unwrap_or_default()),
+            qemu::shell_quote(self.filter.as_deref().unwrap_or(""))
+        )
+    }
+}
+
+/// Boots once and runs the VM tests `sel` selects.
+pub fn run(boot: &BootArgs, sel: &Selection) -> Result<TierOutcome> {
+    let script = sel.script();
     // The boot's limit: every test may use its own limit, plus the boot.
     let n = payload::count_tests()?;
     let mut boot = boot.clone();
@@ -89,6 +137,23 @@ pub fn run(boot: &BootArgs, filter: Option<&str>) -> Result<TierOutcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_parse_and_reach_the_guest() {
+        assert_eq!(Shard::parse("1/2"), Ok(Shard { index: 1, count: 2 }));
+        for bad in ["2/2", "1", "a/2", "0/0"] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+        let sel = Selection {
+            filter: None,
+            exclude: Some("dos_flood".into()),
+            shard: Some(Shard { index: 0, count: 2 }),
+        };
+        assert_eq!(
+            sel.script(),
+            "LANES_EXCLUDE=dos_flood LANES_SHARD=0/2 exec /lanes/scripts/run-suite ''\n"
+        );
+    }
 
     #[test]
     fn parses_results() {
