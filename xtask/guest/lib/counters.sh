@@ -29,9 +29,12 @@ xfrm_stat_delta() {
 # udp_rcvbuf NS: UdpRcvbufErrors of NS (/proc/net/snmp, as nstat shows it).
 udp_rcvbuf() { nsx "$1" awk '/^Udp:/ { if (h) { print $6; exit } h = 1 }' /proc/net/snmp; }
 
-# sa_in_spi NS: "spi packets" of every inbound SA of NS.
+# sa_in_spi NS: "spi packets" of every inbound SA of NS: dir in, or no
+# dir and NS's own address as destination.
 sa_in_spi() {
-	xfrm_counters "$1" | awk '$3 != "out" { sub(/\(.*/, "", $1); print $1, $5 }' | sort
+	local me=$GW_B
+	[ "$1" = gw-a ] && me=$GW_A
+	xfrm_counters "$1" dst | awk -v me="$me" '$3 == "in" || ($3 != "out" && $6 == me) { sub(/\(.*/, "", $1); print $1, $5 }' | sort
 }
 
 # sa_out_cpu NS: "spi:pcpu,..." of NS's outbound per-CPU SAs.

@@ -62,12 +62,13 @@ xfrm_tunnel_pcpu() {
 	xfrm_policies gw-b $GW_B $GW_A $NET_B $NET_A flag 0x4
 }
 
-# xfrm_counters NS: one line per SA: "spi pcpu dir bytes packets"
-# (pcpu "-" for none), from `ip -s xfrm state`.
+# xfrm_counters NS [dst]: one line per SA: "spi pcpu dir bytes packets"
+# (pcpu "-" for none), from `ip -s xfrm state`; with "dst", a sixth field:
+# the SA's destination address.
 xfrm_counters() {
-	nsx "$1" ip -s xfrm state | gawk '
-		function flush() { if (spi != "") print spi, pcpu, dir, bytes, pkts; spi=""; pcpu="-"; dir="-"; bytes=0; pkts=0 }
-		/^src / { flush() }
+	nsx "$1" ip -s xfrm state | gawk -v with_dst="${2:-}" '
+		function flush() { if (spi != "") print spi, pcpu, dir, bytes, pkts (with_dst ? " " dst : ""); spi=""; pcpu="-"; dir="-"; bytes=0; pkts=0 }
+		/^src / { flush(); dst = $4 }
 		/proto esp spi/ { for (i = 1; i <= NF; i++) if ($i == "spi") spi = $(i + 1) }
 		/lifetime current:/ { cur = 1; next }
 		cur && /\(bytes\)/ { gsub(/[(),a-z]/, " "); bytes = $1; pkts = $2; cur = 0 }
