@@ -35,7 +35,8 @@ cd / || die "cd /"
 # ocsp_start: the responder in gw-b (its netns is new after each iop_reset).
 ocsp_start() {
 	ocsp_stop
-	nsx gw-b openssl ocsp -index "$PKI/index.txt" -port $OCSP_PORT -CA "$PKI/sub.pem" \
+	# `ip netns exec` execs openssl: $! is the responder, not a subshell.
+	ip netns exec gw-b openssl ocsp -index "$PKI/index.txt" -port $OCSP_PORT -CA "$PKI/sub.pem" \
 		-rsigner "$PKI/sub.pem" -rkey "$PKI/sub.key" -nmin 5 >"$IOP/ocsp.log" 2>&1 &
 	echo $! >"$IOP/ocsp.pid"
 	i=0

@@ -49,7 +49,11 @@ iop_lanes_conf() { lanes_conf "$1" "$IOP/$1.toml"; }
 iop_lanes_start() {
 	modprobe -q esp4
 	rm -f "$IOP/$1.sock"
-	nsx "$1" lanes -v --config "$IOP/$1.toml" --socket "$IOP/$1.sock" daemon \
+	# Not through nsx: a shell function in the background runs in a
+	# subshell, so $! would be that shell, and stopping it would leave the
+	# daemon running (it then tears down the next daemon's policies).
+	# `ip netns exec` execs lanes: $! is the daemon itself.
+	ip netns exec "$1" lanes -v --config "$IOP/$1.toml" --socket "$IOP/$1.sock" daemon \
 		>>"$IOP/$1.log" 2>&1 &
 	echo $! >"$IOP/$1.pid"
 	i=0
@@ -69,6 +73,10 @@ iop_lanes_stop() {
 	while kill -0 "$p" 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
 	kill -9 "$p" 2>/dev/null
 	rm -f "$IOP/$1.pid"
+	# Nothing else of lanes may be left in NS.
+	for q in $(ip netns pids "$1" 2>/dev/null); do
+		[ "$(cat /proc/$q/comm 2>/dev/null)" = lanes ] && die "a lanes daemon (pid $q) outlived iop_lanes_stop $1"
+	done
 	return 0
 }
 
@@ -114,7 +122,7 @@ sw_sas() { sw "$1" --list-sas 2>&1; }
 # Wire capture: iop_cap_start, traffic, iop_cap_stop; then iop_cap_count FILTER.
 iop_cap_start() {
 	rm -f "$IOP/wire.pcap"
-	nsx wire tcpdump -U -ni wa -w "$IOP/wire.pcap" 'esp or udp port 4500' >"$IOP/tcpdump.log" 2>&1 &
+	ip netns exec wire tcpdump -U -ni wa -w "$IOP/wire.pcap" 'esp or udp port 4500' >"$IOP/tcpdump.log" 2>&1 &
 	echo $! >"$IOP/tcpdump.pid"
 	i=0
 	until grep -q listening "$IOP/tcpdump.log" 2>/dev/null; do
@@ -416,7 +424,7 @@ iop_ls_start() {
 	[ -d /var/lib/ipsec/nss ] && [ -n "$(ls /var/lib/ipsec/nss 2>/dev/null)" ] ||
 		ipsec initnss >/tmp/lanes-interop/initnss.log 2>&1 || { cat /tmp/lanes-interop/initnss.log; die "ipsec initnss"; }
 	mkdir -p /run/pluto
-	nsx "$1" ipsec pluto --config /etc/ipsec.conf --nofork >"$IOP/pluto-$1.out" 2>&1 &
+	ip netns exec "$1" ipsec pluto --config /etc/ipsec.conf --nofork >"$IOP/pluto-$1.out" 2>&1 &
 	echo $! >"$IOP/pluto-$1.pid"
 	i=0
 	until ls_ipsec "$1" whack --status >/dev/null 2>&1; do
