@@ -342,6 +342,50 @@ async fn trap_per_cpu_acquires_and_failure() {
     .await;
 }
 
+/// The responder installs a Child SA before it answers: however slow its
+/// kernel, the initiator's outbound SA never goes in before the responder's
+/// inbound twin (the IKE_AUTH child and each per-CPU CREATE_CHILD_SA).
+#[tokio::test]
+async fn responder_installs_before_it_answers() {
+    let per_cpu = "start_action = \"trap\"\nper_cpu_sas = \"yes\"";
+    run_pair("order", per_cpu, per_cpu, |a, b| async move {
+        {
+            let mut st = a.kernel.state();
+            st.peer = Some(b.kernel.clone());
+        }
+        b.kernel.state().install_delay = Some(Duration::from_millis(40));
+        let reqid = a.trap_reqid();
+        assert!(a.kernel.inject(cpu_acquire(reqid, 2, 10)));
+        wait_for("fallback SA pair", || async {
+            a.sas() == 2 && b.sas() == 2
+        })
+        .await;
+        for (cpu, seq) in [(0, 11), (1, 12)] {
+            assert!(a.kernel.inject(cpu_acquire(reqid, cpu, seq)));
+            let n = 4 + 2 * cpu as usize;
+            wait_for("per-CPU pair", || async { a.sas() == n && b.sas() == n }).await;
+        }
+        {
+            let st = a.kernel.state();
+            let outbound = st
+                .sas
+                .values()
+                .filter(|s| s.dir == Some(xfrm_offload::SaDir::Out))
+                .count();
+            assert_eq!(outbound, 3, "{:?}", st.log);
+            assert!(
+                st.out_before_peer_in.is_empty(),
+                "outbound SAs installed before the responder's inbound: {:08x?}",
+                st.out_before_peer_in
+            );
+            drop(st);
+            a.kernel.state().peer = None;
+        }
+        (a, b)
+    })
+    .await;
+}
+
 /// RFC 9611 §4.2 as the initiator: the responder's cap answers TS_MAX_QUEUE;
 /// the group's outbound policy then stops raising per-CPU acquires (so CPUs
 /// without an SA use the fallback SA), and gets the flag back once an SA of

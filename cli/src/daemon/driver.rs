@@ -518,7 +518,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         }
     }
 
-    /// Sends what the engine queued and acts on its events until it is idle.
+    /// Acts on the engine's events, then sends what it queued, until it is idle.
     pub(super) async fn drain(&mut self) {
         let now = Instant::now();
         // A nested drain (from an event handler) finds them taken and uses
@@ -545,11 +545,15 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                 self.out_bufs = (transmits, events);
                 return;
             }
-            for t in transmits.drain(..) {
-                self.send(&t).await;
-            }
+            // Events first: a responder's Child SA is in the kernel before
+            // the response that lets the initiator send on it leaves, as
+            // charon does (child_create.c installs in build_r); otherwise the
+            // initiator's first packets meet no inbound SA here.
             for e in events.drain(..) {
                 self.on_event(e).await;
+            }
+            for t in transmits.drain(..) {
+                self.send(&t).await;
             }
         }
         self.out_bufs = (transmits, events);

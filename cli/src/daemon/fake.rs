@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 use tokio::sync::mpsc;
@@ -47,6 +48,13 @@ pub struct FakeState {
     pub fail_next_add: Option<String>,
     /// Capabilities to report.
     pub caps: Caps,
+    /// Time each SA install takes (a slow kernel), before the SAs go in.
+    pub install_delay: Option<Duration>,
+    /// The other gateway's kernel, to check install order against.
+    pub peer: Option<FakeKernel>,
+    /// SPIs of outbound SAs installed while the peer held no inbound SA
+    /// with that SPI: packets sent on them then would be dropped there.
+    pub out_before_peer_in: Vec<u32>,
     events: Option<mpsc::UnboundedSender<KernelEvent>>,
 }
 
@@ -108,6 +116,28 @@ impl FakeKernel {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Waits out `install_delay`, then notes the outbound SAs among `specs`
+    /// whose inbound twin is not yet in the peer's kernel.
+    async fn before_install(&self, specs: &[SaSpec]) {
+        let delay = self.state().install_delay;
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
+        let Some(peer) = self.state().peer.clone() else {
+            return;
+        };
+        let early: Vec<u32> = {
+            let theirs = peer.state();
+            specs
+                .iter()
+                .filter(|s| s.dir == Some(SaDir::Out))
+                .filter(|s| !theirs.sas.contains_key(&(s.dst, s.spi.0)))
+                .map(|s| s.spi.0)
+                .collect()
+        };
+        self.state().out_before_peer_in.extend(early);
+    }
+
     /// Injects a kernel event (after the daemon called `events`).
     pub fn inject(&self, ev: KernelEvent) -> bool {
         self.state()
@@ -128,6 +158,7 @@ impl SaBackend for FakeKernel {
         offload: OffloadMode,
         iface: Option<&str>,
     ) -> Result<OffloadState> {
+        self.before_install(std::slice::from_ref(spec)).await;
         self.state().insert_sa(spec)?;
         let (mode, packet_ifindex) = match (offload, iface) {
             (OffloadMode::Crypto, Some(_)) => ("crypto", None),
@@ -141,6 +172,7 @@ impl SaBackend for FakeKernel {
     }
 
     async fn add_sas(&mut self, specs: &[SaSpec]) -> Result<Vec<Result<()>>> {
+        self.before_install(specs).await;
         let mut st = self.state();
         st.log.push(format!("add_sas {}", specs.len()));
         Ok(specs.iter().map(|s| st.insert_sa(s)).collect())
