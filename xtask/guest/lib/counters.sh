@@ -182,9 +182,12 @@ esp_delta() {
 	awk 'NR == FNR { b[$1 " " $2] = $3; next } $3 - b[$1 " " $2] > 0 { printf "%s%s:%s:%d", sep, $1, $2, $3 - b[$1 " " $2]; sep = "," }' "$1" "$2"
 }
 
-# within_bound LOST SENT: true when LOST/SENT ≤ TB_LOSS_PCT % (and anything was sent).
+# within_bound LOST SENT OFFERED: true when LOST/SENT ≤ TB_LOSS_PCT % and
+# the senders reached TB_REACH_PCT % (default 90) of the OFFERED datagrams:
+# a sender that cannot keep the rate has not shown the path carries it.
 within_bound() {
-	awk -v l="$1" -v s="$2" -v b="${TB_LOSS_PCT:-1}" 'BEGIN { exit !(s > 0 && 100 * l <= b * s) }'
+	awk -v l="$1" -v s="$2" -v o="$3" -v b="${TB_LOSS_PCT:-1}" -v r="${TB_REACH_PCT:-90}" \
+		'BEGIN { exit !(s > 0 && 100 * l <= b * s && 100 * s >= r * o) }'
 }
 
 # bounded_search LEN DUR KEY CPUS...: the highest rate (datagrams/s per
@@ -192,9 +195,10 @@ within_bound() {
 # first search of KEY doubles from TB_UDP_PPS while within (at most
 # TB_SEARCH_MAX), then bisects TB_SEARCH_STEPS times between the last rate
 # within and the first beyond; a later search of KEY tries the rate found
-# before and 1.5 times it, then bisects twice. Prints the best trial within
-# the bound (or the lowest tried) as "Mbit/s lost sent pps trials", trials
-# as "pps/lost/sent;...".
+# before and 1.5 times it, then bisects twice. A trial is within when its
+# loss is within the bound and the senders reached the rate (within_bound).
+# Prints the best trial within (or the lowest tried) as "Mbit/s lost sent
+# pps trials", trials as "pps/lost/sent;...".
 bounded_search() {
 	local len=$1 dur=$2 state=/tmp/tb-search/$3 lo=0 hi=0 steps=${TB_SEARCH_STEPS:-4}
 	local max=${TB_SEARCH_MAX:-1000000} trials="" best="" low="" r m cpus
@@ -208,7 +212,7 @@ bounded_search() {
 		set -- "$1" $out
 		trials="$trials${trials:+;}$1/$3/$4"
 		[ -z "$low" ] || [ "$1" -lt "${low##* }" ] && low="$out $1"
-		within_bound "$3" "$4" || return 1
+		within_bound "$3" "$4" $(($1 * dur * $(echo $cpus | wc -w))) || return 1
 		[ -n "$best" ] && [ "$1" -le "${best##* }" ] || best="$out $1"
 	}
 	if [ -s "$state" ]; then
