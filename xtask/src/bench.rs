@@ -515,8 +515,9 @@ fn daemon(o: &Options, run: &report::Run) -> Result<Out> {
          charon with `ikesa_table_size = 1024`. lanes' initiator paces its `start` \
          connections (`[daemon] max_initiating`, default 64 IKE SAs in flight); charon's \
          initiator has no such setting and starts all at once.\n\
-         - **rss**: the responder daemon on gw-b (lanes, then charon) while the same lanes \
-         initiator (`per_cpu_sas = \"yes\"`, `per_cpu_mode = \"precreate\"`: the \
+         - **rss**: the responder daemon on gw-b (lanes and charon in a random order per \
+         round; one discarded warm-up round, then {reps} rounds, the target judged on the \
+         median slopes) while the same lanes initiator (`per_cpu_sas = \"yes\"`, `per_cpu_mode = \"precreate\"`: the \
          fallback Child SA plus one per CPU) brings up {steps} IKE SAs, one `lanes reload` \
          per step; VmRSS from /proc/PID/status once the responder's kernel holds every \
          SA; KiB per IKE SA is the slope of the last step. The per-CPU SAs are counted \
@@ -535,8 +536,9 @@ fn daemon(o: &Options, run: &report::Run) -> Result<Out> {
             o.sas
         );
     }
-    text.push_str(&rss_table(&out, &o.rss));
-    let (steps, rows) = bench_scale::vm_steps(&out, &o.rss);
+    let ms = raw::parse(&out.stdout)?;
+    text.push_str(&rss_table(&ms, &o.rss));
+    let (steps, rows) = bench_scale::vm_steps(&ms, &o.rss);
     text.push_str(&steps);
     if !rows.is_empty() {
         let csv = bench_scale::write_csv("daemon-steps", &rows)?;
@@ -556,28 +558,31 @@ fn daemon(o: &Options, run: &report::Run) -> Result<Out> {
 /// The chart of the `daemon` section's steps (drawn at the end of the run).
 const DAEMON_CHART: &str = "daemon-vs-ike-sas";
 
-/// Responder RSS by IKE SA count, lanes next to charon.
-fn rss_table(out: &GuestOut, steps: &[u32]) -> String {
-    let fig = |name: String| {
-        out.lines.iter().find_map(|l| match l {
-            BenchLine::Figure { name: n, value, .. } if *n == name => Some(value.clone()),
-            _ => None,
-        })
+/// Responder RSS by IKE SA count, lanes next to charon: medians of the
+/// kept rounds with their range.
+fn rss_table(ms: &[raw::Measurement], steps: &[u32]) -> String {
+    let cell = |name: &str, arm: &str| {
+        bench_scale::kept_summary(ms, name, arm).map_or_else(|| "-".into(), |s| s.range())
     };
     let mut md = String::from(
-        "Responder VmRSS (KiB) by IKE SAs, each with the fallback and per-CPU Child SAs:\n\n\
+        "Responder VmRSS (KiB) by IKE SAs, each with the fallback and per-CPU Child SAs \
+         (median [min–max] of the kept rounds):\n\n\
          | IKE SAs | lanes | charon |\n|---:|---:|---:|\n",
     );
     for n in std::iter::once(0).chain(steps.iter().copied()) {
-        let get = |k: &str| fig(format!("rss_{k}_{n}")).unwrap_or_else(|| "-".into());
-        let _ = writeln!(md, "| {n} | {} | {} |", get("lanes"), get("charon"));
+        let name = format!("rss-n{n}");
+        let _ = writeln!(
+            md,
+            "| {n} | {} | {} |",
+            cell(&name, "lanes"),
+            cell(&name, "charon")
+        );
     }
-    let get = |k: &str| fig(format!("rss_{k}_per_ike_sa")).unwrap_or_else(|| "-".into());
     let _ = writeln!(
         md,
         "| KiB per IKE SA (last step) | {} | {} |\n",
-        get("lanes"),
-        get("charon")
+        cell("rss-slope", "lanes"),
+        cell("rss-slope", "charon")
     );
     md
 }
@@ -1044,25 +1049,22 @@ mod tests {
     }
 
     #[test]
-    fn rss_table_pairs_daemons() {
-        let out = GuestOut {
-            kernel: String::new(),
-            charon: None,
-            lines: [
-                "@@BENCH rss_lanes_0 6000 KiB",
-                "@@BENCH rss_charon_0 12000 KiB",
-                "@@BENCH rss_lanes_10 6100 KiB",
-                "@@BENCH rss_lanes_per_ike_sa 10.0 KiB",
-            ]
-            .iter()
-            .filter_map(|l| BenchLine::parse(l))
-            .collect(),
-            error: None,
-            ..GuestOut::default()
-        };
-        let md = rss_table(&out, &[10]);
-        assert!(md.contains("| 0 | 6000 | 12000 |"), "{md}");
-        assert!(md.contains("| 10 | 6100 | - |"), "{md}");
-        assert!(md.contains("| 10.0 | - |"), "{md}");
+    fn rss_table_takes_medians_of_kept_rounds() {
+        let ms = raw::parse(
+            "@@RAW rss-n0 lanes 0 0 1 9000 KiB\n\
+             @@RAW rss-n0 lanes 1 0 0 6000 KiB\n\
+             @@RAW rss-n0 charon 1 1 0 12000 KiB\n\
+             @@RAW rss-n0 lanes 2 1 0 6200 KiB\n\
+             @@RAW rss-n0 lanes 3 0 0 6100 KiB\n\
+             @@RAW rss-n10 lanes 1 0 0 6300 KiB\n\
+             @@RAW rss-slope lanes 1 0 0 10.0 KiB\n",
+        )
+        .expect("parse");
+        let md = rss_table(&ms, &[10]);
+        // The warm-up (9000) is left out.
+        assert!(md.contains("| 0 | 6100 [6000–6200]"), "{md}");
+        assert!(md.contains("| 12000 [12000–12000] |"), "{md}");
+        assert!(md.contains("| 10 | 6300 [6300–6300] | - |"), "{md}");
+        assert!(md.contains("| 10.0 [10.0–10.0] | - |"), "{md}");
     }
 }

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::report::Run;
-use super::{BenchLine, GuestOut, Out, capture, chart, raw, report, sh};
-use crate::stats::{HostLoad, Plan};
+use super::{Out, capture, chart, raw, report, sh};
+use crate::stats::{HostLoad, Plan, Summary};
 use crate::util;
 
 /// One CSV row.
@@ -26,6 +26,7 @@ pub(super) struct Row {
 }
 
 impl Row {
+    #[cfg(test)]
     /// A single measurement: median, min and max are the value.
     fn single(imp: &str, tunnels: u32, metric: &str, value: &str) -> Self {
         Self {
@@ -141,39 +142,44 @@ fn loop_curve(ms: &[raw::Measurement]) -> Result<Vec<chart::Point>> {
     Ok(points)
 }
 
+/// The summary of `arm`'s kept rounds of measurement `name`, if any.
+pub(super) fn kept_summary(ms: &[raw::Measurement], name: &str, arm: &str) -> Option<Summary> {
+    ms.iter()
+        .find(|m| m.name == name)
+        .and_then(|m| m.summary(arm).ok())
+}
+
 /// The `daemon` section's RSS steps: per step and daemon, the setup rate of
-/// the step's new IKE SAs and the responder's RSS growth per IKE SA; as a
-/// Markdown table, and as CSV rows.
-pub(super) fn vm_steps(out: &GuestOut, steps: &[u32]) -> (String, Vec<Row>) {
-    let fig = |name: String| {
-        out.lines.iter().find_map(|l| match l {
-            BenchLine::Figure { name: n, value, .. } if *n == name => Some(value.clone()),
-            _ => None,
-        })
-    };
+/// the step's new IKE SAs and the responder's RSS growth per IKE SA (medians
+/// of the kept rounds); as a Markdown table, and as CSV rows.
+pub(super) fn vm_steps(ms: &[raw::Measurement], steps: &[u32]) -> (String, Vec<Row>) {
     let mut md = String::from(
         "Per step: new IKE SAs (each with the fallback and per-CPU Child SAs) per second, \
-         and the responder's VmRSS growth over idle per IKE SA held (KiB):\n\n\
+         and the responder's VmRSS growth over idle per IKE SA held (KiB); median [min–max] \
+         of the kept rounds:\n\n\
          | IKE SAs | lanes IKE SA/s | charon IKE SA/s | lanes KiB/IKE SA | charon KiB/IKE SA |\n\
          |---:|---:|---:|---:|---:|\n",
     );
     let mut rows = Vec::new();
     for &n in steps {
         let mut cells = Vec::new();
-        for (what, metric) in [
-            ("setup_rate", "setup_ike_sa_per_s"),
-            ("rss", "rss_kib_per_ike_sa"),
+        for (name, metric) in [
+            ("setup-rate", "setup_ike_sa_per_s"),
+            ("rss-per-ike-sa", "rss_kib_per_ike_sa"),
         ] {
             for imp in ["lanes", "charon"] {
-                let name = match what {
-                    "rss" => format!("rss_{imp}_per_ike_sa_at_{n}"),
-                    _ => format!("{what}_{imp}_{n}"),
-                };
-                let v = fig(name);
-                if let Some(v) = &v {
-                    rows.push(Row::single(imp, n, metric, v));
+                let s = kept_summary(ms, &format!("{name}-n{n}"), imp);
+                if let Some(s) = &s {
+                    rows.push(Row {
+                        imp: imp.into(),
+                        tunnels: n.to_string(),
+                        metric: metric.into(),
+                        median: s.median.to_string(),
+                        min: s.min.to_string(),
+                        max: s.max.to_string(),
+                    });
                 }
-                cells.push(v.unwrap_or_else(|| "-".into()));
+                cells.push(s.map_or_else(|| "-".into(), |s| s.range()));
             }
         }
         let _ = writeln!(md, "| {n} | {} |", cells.join(" | "));
@@ -223,27 +229,28 @@ mod tests {
 
     #[test]
     fn vm_steps_pair_rate_and_memory_by_step() {
-        let out = GuestOut {
-            kernel: "k".into(),
-            charon: None,
-            lines: [
-                "@@BENCH setup_rate_lanes_10 12.5 IKE SA/s",
-                "@@BENCH rss_lanes_per_ike_sa_at_10 30.10 KiB",
-                "@@BENCH rss_charon_per_ike_sa_at_10 55.00 KiB",
-            ]
-            .iter()
-            .filter_map(|l| BenchLine::parse(l))
-            .collect(),
-            error: None,
-            ..GuestOut::default()
-        };
-        let (md, rows) = vm_steps(&out, &[10, 100]);
-        assert!(md.contains("| 10 | 12.5 | - | 30.10 | 55.00 |"), "{md}");
+        let ms = raw::parse(
+            "@@RAW setup-rate-n10 lanes 0 0 1 99 IKE-SA/s\n\
+             @@RAW setup-rate-n10 lanes 1 0 0 12.5 IKE-SA/s\n\
+             @@RAW setup-rate-n10 lanes 2 0 0 14.5 IKE-SA/s\n\
+             @@RAW rss-per-ike-sa-n10 lanes 1 0 0 30.1 KiB\n\
+             @@RAW rss-per-ike-sa-n10 charon 1 1 0 55 KiB\n",
+        )
+        .expect("parse");
+        let (md, rows) = vm_steps(&ms, &[10, 100]);
+        assert!(
+            md.contains("| 10 | 13.5 [12.5–14.5] | - | 30.1 [30.1–30.1] | 55.0 [55.0–55.0] |"),
+            "{md}"
+        );
         assert!(md.contains("| 100 | - | - | - | - |"), "{md}");
         assert_eq!(rows.len(), 3);
         assert_eq!(
-            rows[0],
-            Row::single("lanes", 10, "setup_ike_sa_per_s", "12.5")
+            (
+                rows[0].metric.as_str(),
+                rows[0].median.as_str(),
+                rows[0].min.as_str()
+            ),
+            ("setup_ike_sa_per_s", "13.5", "12.5")
         );
     }
 }

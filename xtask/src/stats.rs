@@ -177,6 +177,11 @@ impl Summary {
             ci,
         })
     }
+
+    /// `median [min–max]`, for table cells whose header says so.
+    pub fn range(&self) -> String {
+        format!("{} [{}–{}]", sig(self.median), sig(self.min), sig(self.max))
+    }
 }
 
 impl fmt::Display for Summary {
