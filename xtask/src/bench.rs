@@ -37,7 +37,7 @@
 //! command exit non-zero after the report is written.
 
 pub(crate) mod chart;
-mod raw;
+pub(crate) mod raw;
 mod report;
 mod xdp;
 

@@ -356,6 +356,7 @@ fn guest_env(o: &Options, dur: u32, sched: &str) -> Vec<(String, String)> {
         ("TB_SEARCH_DURATION", o.search_secs.to_string()),
         ("TB_SEARCH_STEPS", o.search_steps.to_string()),
         ("TB_REACH_PCT", report::REACH_PCT.to_string()),
+        ("TB_XDP_REPS", o.reps.max(1).to_string()),
         ("TB_STEER_MODE", o.steer_mode.clone()),
     ]
     .into_iter()

@@ -104,7 +104,18 @@ pub(super) fn write(out: &Path, meta: Meta, runs: &[Run], plan: &Plan, bound: f6
     md += &tables(&groups, bound);
     md += &controls(&groups);
     md += &targets(&groups);
-    match model::costs(&kept) {
+    // The live-frames hop of the model's boot (split, one CPU per side).
+    let mut live = None;
+    for r in runs
+        .iter()
+        .filter(|r| r.boot.n == 1 && r.boot.topos.iter().any(|t| t == "split"))
+    {
+        match crate::bench::raw::parse(&r.stdout) {
+            Ok(ms) => live = model::Live::from_raw(&ms).or(live),
+            Err(e) => notes.push(format!("the live-frames hop: {e:#}")),
+        }
+    }
+    match model::costs(&kept, live) {
         Ok(c) => {
             md += "\n## Per-packet cost model of the receive side\n\n";
             md += &model::section(&kept, &c);

@@ -215,6 +215,9 @@ fn build_binaries(release: bool) -> Result<Vec<(String, PathBuf)>> {
         "--message-format=json-render-diagnostics",
         "-p",
         "lanes-cli",
+        // Its example steer-bench: the testbed's live-frames hop cost.
+        "-p",
+        "ebpf-steer",
         "--bins",
         "--examples",
     ]);
