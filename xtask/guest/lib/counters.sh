@@ -159,6 +159,14 @@ esp_count_on() {
 		{ echo "hist trigger refused (CONFIG_HIST_TRIGGERS)" >&2; return 1; }
 }
 
+# esp_count_off: removes the trigger and the probe (the testbed's
+# pcpu-uncounted control: what counting costs); esp_count_on sets them up again.
+esp_count_off() {
+	[ -e $ESP_EVENT/hist ] || return 0
+	echo '!hist:keys=common_cpu,spi:vals=hitcount:size=4096' >>$ESP_EVENT/trigger
+	echo '-:lanes/esp4' >>$TRACEFS/kprobe_events
+}
+
 # esp_counts: "cpu spi count" per (CPU, SA) since esp_count_on, the SPI in
 # network order as 0x%08x; nothing where counting is off.
 esp_counts() {

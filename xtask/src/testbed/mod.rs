@@ -64,7 +64,8 @@ pub struct Options {
     /// CPUs: a boot of its own with 2N vCPUs for `--cpus N`).
     #[arg(long, value_delimiter = ',', default_value = "direct,wire")]
     pub topo: Vec<String>,
-    /// Cases: plain, one-sa, pcpu, pcpu-xdp-pass, pcpu-cpumap-self, pcpu-steer.
+    /// Cases: plain, one-sa, pcpu, pcpu-xdp-pass, pcpu-cpumap-self, pcpu-steer;
+    /// also pcpu-uncounted (pcpu without the decryption counter: its cost).
     #[arg(long, value_delimiter = ',', default_value = DEFAULT_CASES)]
     pub case: Vec<String>,
     /// Skip the netperf TCP_RR latency runs.
@@ -251,9 +252,10 @@ fn tunnel_of(case: &str) -> Result<&'static str> {
     Ok(match case {
         "plain" => "none",
         "one-sa" => "one",
-        "pcpu" | "pcpu-xdp-pass" | "pcpu-cpumap-self" | "pcpu-steer" => "pcpu",
+        "pcpu" | "pcpu-xdp-pass" | "pcpu-cpumap-self" | "pcpu-steer" | "pcpu-uncounted" => "pcpu",
         _ => bail!(
-            "--case {case}: use plain, one-sa, pcpu, pcpu-xdp-pass, pcpu-cpumap-self, pcpu-steer"
+            "--case {case}: use plain, one-sa, pcpu, pcpu-xdp-pass, pcpu-cpumap-self, pcpu-steer \
+             or pcpu-uncounted"
         ),
     })
 }

@@ -112,13 +112,13 @@ impl Costs {
         1e6 / self.one_sa.median
     }
 
-    /// The receiving CPU's own cost per packet: the live-frames median
-    /// (else the controls' median hop), or the largest round of either
-    /// (`pessimistic`); never below zero.
+    /// The receiving CPU's own cost per packet: the live-frames median, or
+    /// its largest round (`pessimistic`); without it the controls' hop
+    /// the same way; never below zero.
     fn hop(&self, pessimistic: bool) -> f64 {
         let h = match (self.live, pessimistic) {
             (Some(l), false) => l.steer.median,
-            (Some(l), true) => l.steer.max.max(self.hop.max),
+            (Some(l), true) => l.steer.max,
             (None, false) => self.hop.median,
             (None, true) => self.hop.max,
         };
@@ -280,7 +280,9 @@ pub fn section(kept: &[&Sample], c: &Costs) -> String {
                 "The live-frames test run measures the receiving CPU's share directly, without \
                  the busy-time noise: {} µs per packet (frame setup, program, lookup and cpumap \
                  enqueue; the remote CPU's skb build and stack are in l). The projection takes \
-                 it as h; the pessimistic band takes the largest round of either h.",
+                 it as h, from its median (optimistic) to its largest round (pessimistic); the \
+                 controls' difference, whose range includes both zero and far larger values, \
+                 cannot narrow it and is shown as a cross-check only.",
                 range(&l.steer)
             ),
             None => "The pessimistic band takes its largest round.".into(),
@@ -337,6 +339,9 @@ pub fn section(kept: &[&Sample], c: &Costs) -> String {
     md
 }
 
+/// Measured / model at N = 1 that counts as agreement.
+const CHECK_OK: (f64, f64) = (0.8, 1.25);
+
 /// The model at N = 1 against the packets gw-b received when saturated.
 fn check_table(md: &mut String, kept: &[&Sample], c: &Costs) {
     let _ = writeln!(
@@ -345,6 +350,7 @@ fn check_table(md: &mut String, kept: &[&Sample], c: &Costs) {
          [min–max]) | measured / model |\n|---|---|---|---|"
     );
     let tx = 1e6 / c.tx_pcpu.median;
+    let mut off = Vec::new();
     for (case, pps) in [
         ("one-sa", c.one_sa_pps().min(tx)),
         ("pcpu", (1e6 / c.pcpu.median).min(tx)),
@@ -352,10 +358,29 @@ fn check_table(md: &mut String, kept: &[&Sample], c: &Costs) {
     ] {
         let m = measured(kept, case).into_iter().find(|(n, _)| *n == 1);
         let (meas, ratio) = match m {
-            Some((_, s)) => (range(&s), format!("{:.2}", s.median / pps)),
+            Some((_, s)) => {
+                let r = s.median / pps;
+                if !(CHECK_OK.0..=CHECK_OK.1).contains(&r) {
+                    off.push(format!("{case} {r:.2}"));
+                }
+                (range(&s), format!("{r:.2}"))
+            }
             None => ("not measured".into(), "-".into()),
         };
         let _ = writeln!(md, "| {case} | {pps:.0} | {meas} | {ratio} |");
+    }
+    if !off.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n**The check misses on this run** ({}; outside {}–{}): a fixed background plus a \
+             constant cost per packet does not describe N = 1 here, so the projection below is \
+             not evidence. The slope is taken between two rates; when the saturated rate is \
+             only a few times the low one, busy-time noise dominates it: lower `--udp-pps` or \
+             lengthen `--duration`.",
+            off.join(", "),
+            CHECK_OK.0,
+            CHECK_OK.1
+        );
     }
     let _ = writeln!(
         md,
@@ -566,7 +591,7 @@ mod tests {
             live: Some(live),
             ..costs()
         };
-        // h = 6 µs (optimistic), 7 (pessimistic: the larger of the two maxima).
+        // h = 6 µs (optimistic), 7 (pessimistic: the live largest round).
         assert!((c.knee(false) - 10.0).abs() < 1e-9);
         assert!((c.steer_pps(16, true) - 1e6 / (7.0 + 60.0 / 16.0)).abs() < 1e-6);
         assert!(Live::from_raw(&[]).is_none());
