@@ -374,9 +374,10 @@ fn check_table(md: &mut String, kept: &[&Sample], c: &Costs) {
             md,
             "\n**The check misses on this run** ({}; outside {}–{}): a fixed background plus a \
              constant cost per packet does not describe N = 1 here, so the projection below is \
-             not evidence. The slope is taken between two rates; when the saturated rate is \
-             only a few times the low one, busy-time noise dominates it: lower `--udp-pps` or \
-             lengthen `--duration`.",
+             not evidence. Either the saturated runs are limited by something other than the \
+             busy time the guest sees (under TCG on shared host cores a vCPU also waits for \
+             QEMU's own threads, and the guest's busy time does not tell that apart), or the slope \
+             between the two rates is noisy (lower `--udp-pps`, lengthen `--duration`).",
             off.join(", "),
             CHECK_OK.0,
             CHECK_OK.1
