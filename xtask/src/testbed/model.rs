@@ -221,15 +221,6 @@ fn mbps(pps: f64) -> f64 {
     pps * PAYLOAD_BITS / 1e6
 }
 
-fn range(s: &Summary) -> String {
-    format!(
-        "{} [{}–{}]",
-        stats::sig(s.median),
-        stats::sig(s.min),
-        stats::sig(s.max)
-    )
-}
-
 /// The model's section of the report.
 pub fn section(kept: &[&Sample], c: &Costs) -> String {
     let mut md = String::new();
@@ -251,17 +242,17 @@ pub fn section(kept: &[&Sample], c: &Costs) -> String {
          BPF_PROG_TEST_RUN with live frames, one bound SPI, redirect to another CPU |\n\
          | the XDP_PASS floor, live frames (skb + stack for an ESP frame with no SA) | {} | \
          the same test run, the floor program |\n",
-        range(&c.plain),
-        range(&c.pcpu),
-        range(&c.one_sa),
-        range(&c.xdp_pass),
-        range(&c.steer),
-        range(&c.hop),
-        range(&c.tx_pcpu),
+        c.plain.range(),
+        c.pcpu.range(),
+        c.one_sa.range(),
+        c.xdp_pass.range(),
+        c.steer.range(),
+        c.hop.range(),
+        c.tx_pcpu.range(),
         c.live
-            .map_or_else(|| "not measured".into(), |l| range(&l.steer)),
+            .map_or_else(|| "not measured".into(), |l| l.steer.range()),
         c.live
-            .map_or_else(|| "not measured".into(), |l| range(&l.floor)),
+            .map_or_else(|| "not measured".into(), |l| l.floor.range()),
     );
     let _ = writeln!(
         md,
@@ -283,7 +274,7 @@ pub fn section(kept: &[&Sample], c: &Costs) -> String {
                  it as h, from its median (optimistic) to its largest round (pessimistic); the \
                  controls' difference, whose range includes both zero and far larger values, \
                  cannot narrow it and is shown as a cross-check only.",
-                range(&l.steer)
+                l.steer.range()
             ),
             None => "The pessimistic band takes its largest round.".into(),
         }
@@ -363,7 +354,7 @@ fn check_table(md: &mut String, kept: &[&Sample], c: &Costs) {
                 if !(CHECK_OK.0..=CHECK_OK.1).contains(&r) {
                     off.push(format!("{case} {r:.2}"));
                 }
-                (range(&s), format!("{r:.2}"))
+                (s.range(), format!("{r:.2}"))
             }
             None => ("not measured".into(), "-".into()),
         };
