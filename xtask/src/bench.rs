@@ -562,7 +562,7 @@ const DAEMON_CHART: &str = "daemon-vs-ike-sas";
 /// kept rounds with their range.
 fn rss_table(ms: &[raw::Measurement], steps: &[u32]) -> String {
     let cell = |name: &str, arm: &str| {
-        bench_scale::kept_summary(ms, name, arm).map_or_else(|| "-".into(), |s| s.range())
+        raw::kept_summary(ms, name, arm).map_or_else(|| "-".into(), |s| s.range())
     };
     let mut md = String::from(
         "Responder VmRSS (KiB) by IKE SAs, each with the fallback and per-CPU Child SAs \

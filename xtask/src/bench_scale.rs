@@ -26,8 +26,20 @@ pub(super) struct Row {
 }
 
 impl Row {
-    #[cfg(test)]
+    /// A summary of repetitions.
+    fn of(imp: &str, tunnels: u32, metric: &str, s: &Summary) -> Self {
+        Self {
+            imp: imp.into(),
+            tunnels: tunnels.to_string(),
+            metric: metric.into(),
+            median: s.median.to_string(),
+            min: s.min.to_string(),
+            max: s.max.to_string(),
+        }
+    }
+
     /// A single measurement: median, min and max are the value.
+    #[cfg(test)]
     fn single(imp: &str, tunnels: u32, metric: &str, value: &str) -> Self {
         Self {
             imp: imp.into(),
@@ -142,13 +154,6 @@ fn loop_curve(ms: &[raw::Measurement]) -> Result<Vec<chart::Point>> {
     Ok(points)
 }
 
-/// The summary of `arm`'s kept rounds of measurement `name`, if any.
-pub(super) fn kept_summary(ms: &[raw::Measurement], name: &str, arm: &str) -> Option<Summary> {
-    ms.iter()
-        .find(|m| m.name == name)
-        .and_then(|m| m.summary(arm).ok())
-}
-
 /// The `daemon` section's RSS steps: per step and daemon, the setup rate of
 /// the step's new IKE SAs and the responder's RSS growth per IKE SA (medians
 /// of the kept rounds); as a Markdown table, and as CSV rows.
@@ -168,16 +173,9 @@ pub(super) fn vm_steps(ms: &[raw::Measurement], steps: &[u32]) -> (String, Vec<R
             ("rss-per-ike-sa", "rss_kib_per_ike_sa"),
         ] {
             for imp in ["lanes", "charon"] {
-                let s = kept_summary(ms, &format!("{name}-n{n}"), imp);
+                let s = raw::kept_summary(ms, &format!("{name}-n{n}"), imp);
                 if let Some(s) = &s {
-                    rows.push(Row {
-                        imp: imp.into(),
-                        tunnels: n.to_string(),
-                        metric: metric.into(),
-                        median: s.median.to_string(),
-                        min: s.min.to_string(),
-                        max: s.max.to_string(),
-                    });
+                    rows.push(Row::of(imp, n, metric, s));
                 }
                 cells.push(s.map_or_else(|| "-".into(), |s| s.range()));
             }

@@ -178,6 +178,21 @@ impl Summary {
         })
     }
 
+    /// Every figure multiplied by `k > 0` (a change of unit).
+    pub fn scaled(self, k: f64) -> Self {
+        Self {
+            median: self.median * k,
+            min: self.min * k,
+            max: self.max * k,
+            ci: self.ci.map(|c| Ci {
+                lo: c.lo * k,
+                hi: c.hi * k,
+                ..c
+            }),
+            ..self
+        }
+    }
+
     /// `median [min–max]`, for table cells whose header says so.
     pub fn range(&self) -> String {
         format!("{} [{}–{}]", sig(self.median), sig(self.min), sig(self.max))

@@ -3,10 +3,16 @@
 # Machine-readable output, collected by xtask/src/bench.rs:
 #   @@BENCH NAME VALUE UNIT            one figure
 #   @@RATIO NAME VALUE OP TARGET       a ratio and its target (OP: >= or <=)
+#   @@RAW NAME ARM ROUND SLOT WARMUP VALUE UNIT   one repetition (xtask/src/bench/raw.rs)
 #   @@FAIL  WHAT                       a measurement that could not be made
 
 # bench_fig NAME VALUE UNIT
 bench_fig() { echo "@@BENCH $1 $2 $3"; }
+# bench_raw NAME ARM VALUE UNIT: one repetition of round ROUND, slot SLOT,
+# a warm-up when WARM is set (all from the caller's variables).
+bench_raw() {
+	echo "@@RAW $1 $2 ${ROUND:-0} ${SLOT:-0} $([ -n "${WARM:-}" ] && echo 1 || echo 0) $3 $4"
+}
 # bench_ratio NAME NUM DEN OP TARGET: prints NUM/DEN with its target.
 bench_ratio() {
 	awk -v n="$1" -v a="$2" -v b="$3" -v op="$4" -v t="$5" \

@@ -133,6 +133,7 @@ rr_pct() {
 # the probe in soft mode: nothing is written to the trace buffer.
 TRACEFS=/sys/kernel/tracing
 ESP_EVENT=$TRACEFS/events/lanes/esp4
+ESP_HIST='hist:keys=common_cpu,spi:vals=hitcount:size=4096'
 
 # xfrm_spi_offset: the byte offset of id.spi in struct xfrm_state, from the
 # kernel's BTF (struct xfrm_id is uapi: daddr, 16 bytes, then spi).
@@ -155,7 +156,7 @@ esp_count_on() {
 	off=$(xfrm_spi_offset) || { echo "no BTF for struct xfrm_state" >&2; return 1; }
 	echo "p:lanes/esp4 esp_input spi=+$off(%di):u32" >>$TRACEFS/kprobe_events ||
 		{ echo "kprobe on esp_input refused" >&2; return 1; }
-	echo 'hist:keys=common_cpu,spi:vals=hitcount:size=4096' >$ESP_EVENT/trigger ||
+	echo "$ESP_HIST" >$ESP_EVENT/trigger ||
 		{ echo "hist trigger refused (CONFIG_HIST_TRIGGERS)" >&2; return 1; }
 }
 
@@ -163,7 +164,7 @@ esp_count_on() {
 # pcpu-uncounted control: what counting costs); esp_count_on sets them up again.
 esp_count_off() {
 	[ -e $ESP_EVENT/hist ] || return 0
-	echo '!hist:keys=common_cpu,spi:vals=hitcount:size=4096' >>$ESP_EVENT/trigger
+	echo "!$ESP_HIST" >>$ESP_EVENT/trigger
 	echo '-:lanes/esp4' >>$TRACEFS/kprobe_events
 }
 

@@ -163,6 +163,13 @@ impl Measurement {
     }
 }
 
+/// The summary of `arm`'s kept rounds of measurement `name`, if any.
+pub fn kept_summary(ms: &[Measurement], name: &str, arm: &str) -> Option<Summary> {
+    ms.iter()
+        .find(|m| m.name == name)
+        .and_then(|m| m.summary(arm).ok())
+}
+
 /// Per kept round, `arm` of measurement `top` over `arm` of `base` (both
 /// ran in every round), summarised: an informational ratio between two
 /// measurements, such as one engine against another.

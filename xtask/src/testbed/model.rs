@@ -80,21 +80,7 @@ impl Live {
     /// hot key at one binding.
     pub fn from_raw(ms: &[crate::bench::raw::Measurement]) -> Option<Self> {
         let m = ms.iter().find(|m| m.name == "esp4-hot-live-m1")?;
-        let us = |arm: &str| {
-            let s = m.summary(arm).ok()?;
-            let ci = s.ci.map(|c| stats::Ci {
-                lo: c.lo / 1e3,
-                hi: c.hi / 1e3,
-                level: c.level,
-            });
-            Some(Summary {
-                median: s.median / 1e3,
-                min: s.min / 1e3,
-                max: s.max / 1e3,
-                ci,
-                ..s
-            })
-        };
+        let us = |arm: &str| m.summary(arm).ok().map(|s| s.scaled(1e-3));
         Some(Self {
             steer: us("steer")?,
             floor: us("floor")?,

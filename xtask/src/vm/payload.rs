@@ -215,7 +215,7 @@ fn build_binaries(release: bool) -> Result<Vec<(String, PathBuf)>> {
         "--message-format=json-render-diagnostics",
         "-p",
         "lanes-cli",
-        // Its example steer-bench: the testbed's live-frames hop cost.
+        // For its example steer-bench: the testbed's live-frames hop cost.
         "-p",
         "ebpf-steer",
         "--bins",
