@@ -756,24 +756,24 @@ mod end_to_end {
     use crate::stats::{HostLoad, HostSample};
 
     /// A split N=1 boot's output: each case at a bounded (5,000 packets)
-    /// and a saturated (10,000) rate over 1-s windows; CPU 1 (receive) is
-    /// busy 20 ticks of background plus `us` µs per packet, CPU 0 (send)
-    /// 10 plus 50 µs per packet.
+    /// and a saturated rate over 1-s windows; CPU 1 (receive) is busy 20
+    /// ticks of background plus `us` µs per packet, all 100 ticks when
+    /// saturated; CPU 0 (send) 10 plus 10 µs per packet.
     fn guest() -> String {
         let mut out = String::from("@@TB-INFO kernel=7.2\n");
         let cost = [
             ("plain", "-", 20),
-            ("one-sa", "lanes", 60),
-            ("pcpu", "lanes", 60),
-            ("pcpu-xdp-pass", "lanes", 62),
-            ("pcpu-cpumap-self", "lanes", 70),
-            ("pcpu-steer", "lanes", 70),
+            ("one-sa", "lanes", 40),
+            ("pcpu", "lanes", 40),
+            ("pcpu-xdp-pass", "lanes", 50),
+            ("pcpu-cpumap-self", "lanes", 50),
+            ("pcpu-steer", "lanes", 50),
         ];
         for rep in 0..=5 {
             for (case, peer, us) in cost {
-                for (proto, rx) in [("fixed1400", 5000), ("udp", 10000)] {
-                    let (busy, tx) = (20 + us * rx / 10_000, 10 + 50 * rx / 10_000);
-                    let pps = 1_000_000 / us;
+                for (proto, rx) in [("fixed1400", 5000), ("udp", 800_000 / us)] {
+                    let (busy, tx) = (20 + us * rx / 10_000, 10 + 10 * rx / 10_000);
+                    let pps = rx;
                     out += &format!(
                         "@@TB topo=split case={case} peer={peer} proto={proto} rep={rep} mbps=11.2 \
                          pps={pps} rx={rx} jif=0:{tx}/0/100,1:{busy}/5/100 spi_in=0x10:{rx} rx_cpu=1 \
@@ -837,14 +837,14 @@ mod end_to_end {
         };
         write(&dir, meta, &runs, &plan, 1.0).unwrap();
         let md = std::fs::read_to_string(dir.join("README.md")).unwrap();
-        // a = 20, l = 60, h = 10 (µs per packet), the background cancelled.
+        // a = 20, l = 40, h = 10 (µs per packet), the background cancelled.
         assert!(
-            md.contains("per-CPU SA (l) | 60.0 [60.0–60.0] | pcpu |"),
+            md.contains("per-CPU SA (l) | 40.0 [40.0–40.0] | pcpu |"),
             "{md}"
         );
-        assert!(md.contains("Decryption alone (l − a) is 40.0 µs"), "{md}");
+        assert!(md.contains("Decryption alone (l − a) is 20.0 µs"), "{md}");
         assert!(
-            md.contains("| 10.00 [10.00–10.00] | pcpu-steer − pcpu"),
+            md.contains("| 10.0 [10.0–10.0] | pcpu-steer − pcpu"),
             "{md}"
         );
         assert!(md.contains("so the hop is resolved"), "{md}");
@@ -862,11 +862,11 @@ mod end_to_end {
         );
         // The measured packet rates are the model's own numbers here.
         assert!(
-            md.contains("| one-sa | 16667 | 16666 [16666–16666] | 1.00 |"),
+            md.contains("| one-sa | 20000 | 20000 [20000–20000] | 1.00 | 100 % |"),
             "{md}"
         );
         assert!(
-            md.contains("| pcpu-steer | 14286 | 14285 [14285–14285] | 1.00 |"),
+            md.contains("| pcpu-steer | 16000 | 16000 [16000–16000] | 1.00 | 100 % |"),
             "{md}"
         );
         for f in ["summary.csv", "samples.csv"] {
