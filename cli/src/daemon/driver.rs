@@ -450,6 +450,7 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
     /// Hands a datagram to the engine, which routes it (by IKE SPI, or a new
     /// IKE_SA_INIT by the peer's address and identity).
     pub(super) fn on_datagram(&mut self, d: Datagram, data: &[u8]) {
+        tracing::trace!(remote = %d.remote, len = data.len(), "datagram in");
         self.ep
             .handle_datagram(Instant::now(), d.remote, d.local, data);
     }
@@ -567,6 +568,8 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
         };
         if let Err(e) = sock.send(&t.data, t.local.ip(), t.remote).await {
             tracing::warn!(remote = %t.remote, "send failed: {e}");
+        } else {
+            tracing::trace!(remote = %t.remote, len = t.data.len(), "datagram out");
         }
     }
 

@@ -77,7 +77,14 @@ impl<B: SaBackend, S: Steer> Daemon<B, S> {
                     let ok = r
                         .as_ref()
                         .map_or(0, |rs| rs.iter().filter(|r| r.is_ok()).count());
-                    self.metrics.sa_installs(t.elapsed(), ok, specs.len() - ok);
+                    let took = t.elapsed();
+                    tracing::trace!(
+                        sas = specs.len(),
+                        ok,
+                        us = took.as_micros(),
+                        "SAs installed"
+                    );
+                    self.metrics.sa_installs(took, ok, specs.len() - ok);
                     out.extend(
                         results(r, specs.len())
                             .into_iter()
