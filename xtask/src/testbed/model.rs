@@ -199,11 +199,12 @@ fn background(kept: &[&Sample], tx: bool) -> Option<Summary> {
     Summary::of(&v).ok()
 }
 
-/// Busy share of the receiving CPUs in the saturated runs of `case`.
-fn saturated_busy(kept: &[&Sample], case: &str) -> Option<Summary> {
+/// Busy share of the receiving (or sending) CPUs in the saturated runs of
+/// `case`.
+fn saturated_busy(kept: &[&Sample], case: &str, tx: bool) -> Option<Summary> {
     let v: Vec<f64> = at_one(kept, case, |s| s.proto == SATURATED)
         .values()
-        .filter_map(|s| s.cpu_seconds(s.rx_side()))
+        .filter_map(|s| s.cpu_seconds(if tx { s.tx_side() } else { s.rx_side() }))
         .filter(|(_, w)| *w > 0.0)
         .map(|(b, w)| b / w)
         .collect();
@@ -307,10 +308,12 @@ pub fn section(kept: &[&Sample], c: &Costs) -> String {
     };
     let _ = writeln!(
         md,
-        "The same fits give each CPU's fixed background, the busy time it has whatever the \
-         rate (guest timers and housekeeping; under QEMU TCG far more than on bare metal): b = \
-         {} of a receiving CPU's time and b_tx = {} of a sending CPU's (every case and round \
-         pooled). Packets get only the rest, 1 − b.\n",
+        "Each fit's intercept b is the busy time that does not grow with the rate: the guest's \
+         own background, plus whatever a packet costs more at the low rate than when saturated \
+         (at the low rate each packet wakes an idle CPU; saturated, they come in batches). The \
+         model extrapolates the measured line busy = b + c·rate to a fully busy CPU, so a CPU \
+         carries (1 − b)/c packets/s. Here b = {} of a receiving CPU's time and b_tx = {} of a \
+         sending CPU's (every case and round pooled).\n",
         pct(&c.bg_rx),
         pct(&c.bg_tx),
     );
@@ -400,11 +403,12 @@ fn check_table(md: &mut String, kept: &[&Sample], c: &Costs) {
     let _ = writeln!(
         md,
         "| check at 1 CPU per side | model pkt/s | gw-b received pkt/s, saturated (median \
-         [min–max]) | measured / model | receiving CPU busy, saturated |\n|---|---|---|---|---|"
+         [min–max]) | measured / model | CPU busy, saturated: receiving, sending |\n\
+         |---|---|---|---|---|"
     );
     let tx = c.tx_pps(1);
     let mut off = Vec::new();
-    let mut idle = Vec::new();
+    let (mut idle, mut idle_tx) = (Vec::new(), Vec::new());
     for (case, pps) in [
         ("one-sa", c.one_sa_pps().min(tx)),
         ("pcpu", c.pcpu_pps()),
@@ -421,21 +425,37 @@ fn check_table(md: &mut String, kept: &[&Sample], c: &Costs) {
             }
             None => ("not measured".into(), "-".into()),
         };
-        let busy = saturated_busy(kept, case);
-        if let Some(u) = busy.filter(|u| u.median < CPU_BOUND) {
-            idle.push(format!("{case} {:.0} %", u.median * 100.0));
+        let mut cells = Vec::new();
+        for (tx, list) in [(false, &mut idle), (true, &mut idle_tx)] {
+            let busy = saturated_busy(kept, case, tx);
+            if let Some(u) = busy.filter(|u| u.median < CPU_BOUND) {
+                list.push(format!("{case} {:.0} %", u.median * 100.0));
+            }
+            cells.push(busy.map_or_else(|| "-".into(), |u| format!("{:.0} %", u.median * 100.0)));
         }
-        let busy = busy.map_or_else(|| "-".into(), |u| format!("{:.0} %", u.median * 100.0));
+        let busy = cells.join(", ");
         let _ = writeln!(md, "| {case} | {pps:.0} | {meas} | {ratio} | {busy} |");
     }
-    let idle_text = format!(
-        "the saturated runs left the receiving CPU idle part of the time in the guest's own \
-         accounting (busy {}; a run this CPU limits is ≥ {:.0} % busy), so their rate was set \
-         outside that CPU's busy time. Under TCG on shared host cores a vCPU also waits for the \
-         other vCPU's thread and QEMU's own, which the guest sees as idle",
-        idle.join(", "),
-        CPU_BOUND * 100.0
-    );
+    let idle_text = if idle_tx.is_empty() {
+        format!(
+            "the saturated runs left the receiving CPU idle part of the time in the guest's own \
+             accounting (busy {}; a run this CPU limits keeps it ≥ {:.0} % busy) while the \
+             sending CPUs were busy: the sender set the rate",
+            idle.join(", "),
+            CPU_BOUND * 100.0
+        )
+    } else {
+        format!(
+            "the saturated runs left the receiving CPU idle part of the time in the guest's own \
+             accounting (busy {}) and the sending CPUs too (busy {}), where a run one of them \
+             limits keeps it ≥ {:.0} % busy: neither set the rate, each side waited for the \
+             other. Under TCG on shared host cores a wake-up across vCPUs goes through the \
+             host's scheduler, and the guest sees that wait as idle",
+            idle.join(", "),
+            idle_tx.join(", "),
+            CPU_BOUND * 100.0
+        )
+    };
     if off.is_empty() && !idle.is_empty() {
         let _ = writeln!(
             md,
@@ -458,9 +478,9 @@ fn check_table(md: &mut String, kept: &[&Sample], c: &Costs) {
         };
         let _ = writeln!(
             md,
-            "\n**The check misses on this run** ({}; outside {}–{}): a fixed background plus a \
-             constant cost per packet does not describe N = 1 here, so the projection below is \
-             not evidence. {why}",
+            "\n**The check misses on this run** ({}; outside {}–{}): busy time on a straight \
+             line in the rate, up to a fully busy CPU, does not describe N = 1 here, so the \
+             projection below is not evidence. {why}",
             off.join(", "),
             CHECK_OK.0,
             CHECK_OK.1
@@ -469,8 +489,8 @@ fn check_table(md: &mut String, kept: &[&Sample], c: &Costs) {
     let _ = writeln!(
         md,
         "\nThis check is in-sample (the costs come from the same rounds), so agreement shows \
-         that a fixed background plus a constant cost per packet describes N = 1; only runs at \
-         N > 1 can test the projection. The model predicts what gw-b receives and decrypts, not \
+         that busy time on a straight line in the rate, up to a fully busy CPU, describes \
+         N = 1; only runs at N > 1 can test the projection. The model predicts what gw-b receives and decrypts, not \
          what iperf3 delivers: with gw-b's softirq and the iperf3 server on one CPU, the \
          saturated UDP rows lose most datagrams at the server's socket (UdpRcvbufErrors), and \
          any change that moves decryption out of softirq into the scheduled cpumap kthread \
@@ -772,7 +792,7 @@ mod tests {
         assert!((c.bg_rx.median - 0.2).abs() < 1e-9, "{:?}", c.bg_rx);
         assert!((c.pcpu.median - 100.0).abs() < 1e-6, "{:?}", c.pcpu);
         assert!(
-            md.contains("| one-sa | 8000 | 8000 [8000–8000] | 1.00 | 100 % |"),
+            md.contains("| one-sa | 8000 | 8000 [8000–8000] | 1.00 | 100 %, 10 % |"),
             "{md}"
         );
         assert!(md.contains("| pcpu-steer | 8000 |"), "{md}");
@@ -784,12 +804,12 @@ mod tests {
         // 75 % busy: 11000 packets in 2 s, 0.69 of the model.
         let (_, md) = check_text(150);
         assert!(
-            md.contains("| one-sa | 8000 | 5500 [5500–5500] | 0.69 | 75 % |"),
+            md.contains("| one-sa | 8000 | 5500 [5500–5500] | 0.69 | 75 %, 10 % |"),
             "{md}"
         );
         assert!(md.contains("**The check misses on this run**"), "{md}");
         assert!(
-            md.contains("(busy one-sa 75 %, pcpu 75 %, pcpu-steer 75 %;"),
+            md.contains("(busy one-sa 75 %, pcpu 75 %, pcpu-steer 75 %) and the sending CPUs too"),
             "{md}"
         );
     }

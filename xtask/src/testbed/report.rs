@@ -862,11 +862,11 @@ mod end_to_end {
         );
         // The measured packet rates are the model's own numbers here.
         assert!(
-            md.contains("| one-sa | 20000 | 20000 [20000–20000] | 1.00 | 100 % |"),
+            md.contains("| one-sa | 20000 | 20000 [20000–20000] | 1.00 | 100 %, 30 % |"),
             "{md}"
         );
         assert!(
-            md.contains("| pcpu-steer | 16000 | 16000 [16000–16000] | 1.00 | 100 % |"),
+            md.contains("| pcpu-steer | 16000 | 16000 [16000–16000] | 1.00 | 100 %, 26 % |"),
             "{md}"
         );
         for f in ["summary.csv", "samples.csv"] {
