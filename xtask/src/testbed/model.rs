@@ -265,8 +265,9 @@ fn mbps(pps: f64) -> f64 {
     pps * PAYLOAD_BITS / 1e6
 }
 
-/// The model's section of the report.
-pub fn section(kept: &[&Sample], c: &Costs) -> String {
+/// The model's section of the report; `spin` is the busy share of a
+/// spinning CPU in the same boot (the accounting's calibration), if taken.
+pub fn section(kept: &[&Sample], c: &Costs, spin: Option<f64>) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -364,7 +365,7 @@ pub fn section(kept: &[&Sample], c: &Costs) -> String {
          shared cache lines, locks or memory bandwidth limit: exactly what a larger machine \
          must confirm), and the NIC delivers the tunnel on one queue (the wire topology).\n"
     );
-    check_table(&mut md, kept, c);
+    check_table(&mut md, kept, c, spin);
     let knee = |p: bool| {
         let k = c.knee(p);
         if k.is_finite() {
@@ -399,7 +400,7 @@ const CHECK_OK: (f64, f64) = (0.8, 1.25);
 const CPU_BOUND: f64 = 0.95;
 
 /// The model at N = 1 against the packets gw-b received when saturated.
-fn check_table(md: &mut String, kept: &[&Sample], c: &Costs) {
+fn check_table(md: &mut String, kept: &[&Sample], c: &Costs, spin: Option<f64>) {
     let _ = writeln!(
         md,
         "| check at 1 CPU per side | model pkt/s | gw-b received pkt/s, saturated (median \
@@ -436,18 +437,25 @@ fn check_table(md: &mut String, kept: &[&Sample], c: &Costs) {
         let busy = cells.join(", ");
         let _ = writeln!(md, "| {case} | {pps:.0} | {meas} | {ratio} | {busy} |");
     }
+    let calibration = spin.map_or_else(String::new, |u| {
+        format!(
+            " (a CPU spinning in this boot reads {:.0} % busy in the same accounting, so this \
+             is time the CPU waited, not time the guest failed to count)",
+            u * 100.0
+        )
+    });
     let idle_text = if idle_tx.is_empty() {
         format!(
             "the saturated runs left the receiving CPU idle part of the time in the guest's own \
-             accounting (busy {}; a run this CPU limits keeps it ≥ {:.0} % busy) while the \
-             sending CPUs were busy: the sender set the rate",
+             accounting{calibration} (busy {}; a run this CPU limits keeps it ≥ {:.0} % busy) \
+             while the sending CPUs were busy: the sender set the rate",
             idle.join(", "),
             CPU_BOUND * 100.0
         )
     } else {
         format!(
             "the saturated runs left the receiving CPU idle part of the time in the guest's own \
-             accounting (busy {}) and the sending CPUs too (busy {}), where a run one of them \
+             accounting{calibration} (busy {}) and the sending CPUs too (busy {}), where a run one of them \
              limits keeps it ≥ {:.0} % busy: neither set the rate, each side waited for the \
              other. Under TCG on shared host cores a wake-up across vCPUs goes through the \
              host's scheduler, and the guest sees that wait as idle",
@@ -782,7 +790,7 @@ mod tests {
         let kept: Vec<&Sample> = runs.iter().collect();
         let c = super::costs(&kept, None).expect("costs");
         let mut md = String::new();
-        check_table(&mut md, &kept, &c);
+        check_table(&mut md, &kept, &c, Some(1.0));
         (c, md)
     }
 
@@ -809,7 +817,11 @@ mod tests {
         );
         assert!(md.contains("**The check misses on this run**"), "{md}");
         assert!(
-            md.contains("(busy one-sa 75 %, pcpu 75 %, pcpu-steer 75 %) and the sending CPUs too"),
+            md.contains(
+                "reads 100 % busy in the same accounting, so this is time the CPU waited, not \
+                 time the guest failed to count) (busy one-sa 75 %, pcpu 75 %, pcpu-steer 75 %) \
+                 and the sending CPUs too"
+            ),
             "{md}"
         );
     }

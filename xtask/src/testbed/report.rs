@@ -1,7 +1,7 @@
 //! The testbed's report: `samples.csv`, `summary.csv`, `raw/*.csv`,
 //! `README.md`, `throughput.svg` and the cost model.
 
-use super::sample::Sample;
+use super::sample::{Sample, spin_busy};
 use super::{Meta, Run, model, parse};
 use crate::bench::chart::{self, LegendEntry};
 use crate::stats::{self, Plan, RawWriter, Summary, Target, Verdict};
@@ -108,12 +108,14 @@ pub(super) fn write(out: &Path, meta: Meta, runs: &[Run], plan: &Plan, bound: f6
     md += &tables(&groups, bound);
     md += &controls(&groups);
     md += &targets(&groups);
-    // The live-frames hop of the model's boot (split, one CPU per side).
-    let mut live = None;
+    // The live-frames hop and the calibration of the model's boot (split,
+    // one CPU per side).
+    let (mut live, mut spin) = (None, None);
     for r in runs
         .iter()
         .filter(|r| r.boot.n == 1 && r.boot.topos.iter().any(|t| t == "split"))
     {
+        spin = spin_busy(&r.stdout).map(|s| s.0).or(spin);
         match crate::bench::raw::parse(&r.stdout) {
             Ok(ms) => live = model::Live::from_raw(&ms).or(live),
             Err(e) => notes.push(format!("the live-frames hop: {e:#}")),
@@ -122,7 +124,7 @@ pub(super) fn write(out: &Path, meta: Meta, runs: &[Run], plan: &Plan, bound: f6
     match model::costs(&kept, live) {
         Ok(c) => {
             md += "\n## Per-packet cost model of the receive side\n\n";
-            md += &model::section(&kept, &c);
+            md += &model::section(&kept, &c, spin);
             model::chart(
                 &out.join("model.svg"),
                 &kept,
@@ -316,9 +318,16 @@ fn header(meta: &Meta, runs: &[Run], kernel: &str, all: &[Sample]) -> String {
         }
     );
     for r in runs {
+        let spin = spin_busy(&r.stdout).map_or_else(String::new, |(lo, hi)| {
+            format!(
+                "; every CPU spinning reads {:.0}–{:.0} % busy",
+                lo * 100.0,
+                hi * 100.0
+            )
+        });
         let _ = writeln!(
             md,
-            "- boot: {} vCPUs ({}), {:.0} s, host {}",
+            "- boot: {} vCPUs ({}), {:.0} s, host {}{spin}",
             r.boot.vcpus,
             r.boot.topos.join(","),
             r.secs,
@@ -760,7 +769,7 @@ mod end_to_end {
     /// ticks of background plus `us` µs per packet, all 100 ticks when
     /// saturated; CPU 0 (send) 10 plus 10 µs per packet.
     fn guest() -> String {
-        let mut out = String::from("@@TB-INFO kernel=7.2\n");
+        let mut out = String::from("@@TB-INFO kernel=7.2\n@@TB-CAL jif=0:300/0/300,1:297/2/300\n");
         let cost = [
             ("plain", "-", 20),
             ("one-sa", "lanes", 40),
@@ -843,6 +852,11 @@ mod end_to_end {
             "{md}"
         );
         assert!(md.contains("Decryption alone (l − a) is 20.0 µs"), "{md}");
+        assert!(
+            md.contains("every CPU spinning reads 99–100 % busy"),
+            "{md}"
+        );
+        assert_eq!(spin_busy("@@TB-INFO kernel=7.2\n"), None);
         assert!(
             md.contains("| 10.0 [10.0–10.0] | pcpu-steer − pcpu"),
             "{md}"

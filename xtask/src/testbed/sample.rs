@@ -122,6 +122,24 @@ fn jiffies(s: &str) -> Vec<Jiffies> {
         .collect()
 }
 
+/// The busy share (min, max over CPUs) of the boot's calibration, every
+/// CPU spinning (`@@TB-CAL jif=...`); `None` for runs from before it.
+pub fn spin_busy(stdout: &str) -> Option<(f64, f64)> {
+    let rest = stdout.lines().find_map(|l| l.strip_prefix("@@TB-CAL "))?;
+    let jif = rest
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("jif="))
+        .map(jiffies)?;
+    let shares: Vec<f64> = jif
+        .iter()
+        .filter(|j| j.total > 0)
+        .map(|j| j.busy as f64 / j.total as f64)
+        .collect();
+    let min = shares.iter().copied().reduce(f64::min)?;
+    let max = shares.iter().copied().reduce(f64::max)?;
+    Some((min, max))
+}
+
 impl Sample {
     /// Parses one `@@TB` line (without the prefix) of a boot with `cpus`
     /// CPUs (per side) on `vcpus` vCPUs.
