@@ -3,13 +3,14 @@
 //! to 16 CPUs per side next to the measured points.
 //!
 //! A CPU's busy time over a window of `W` seconds carrying `R` packets is
-//! taken as `B = b0·W + c·R`: a fixed background `b0` (under QEMU TCG the
-//! guest's timers alone keep a vCPU 15–25 % busy) plus a cost `c` per
-//! packet. Each case runs in every round at two rates with 1400-byte
-//! payloads, a fixed low rate (`fixed1400`) and saturated (`udp`, `-b 0`); the two
-//! equations give `c` for that case and round, free of the background that
-//! dominates a per-packet figure at a low rate, and `b0`, the share of every
-//! CPU that packets cannot have. Cases: `plain` = receive +
+//! taken as `B = b0·W + c·R`: an intercept `b0` (busy time that does not
+//! grow with the rate: the guest's own background, plus what a packet costs
+//! more at a low rate, when it wakes an idle CPU) plus a cost `c` per packet.
+//! Each case runs in every round at two rates with 1400-byte payloads, a
+//! fixed low rate (`fixed1400`) and saturated (`udp`, `-b 0`); the two
+//! equations give `c` for that case and round, free of the intercept that
+//! dominates a per-packet figure at a low rate, and `b0`, the share of a CPU
+//! the line leaves to no packet. Cases: `plain` = receive +
 //! forward + delivery without ESP; `pcpu` adds ESP input
 //! (`net/ipv4/esp4.c`); `pcpu-steer - pcpu`, paired by round, is XDP, the
 //! steering lookup and the cpumap hop (`kernel/bpf/cpumap.c`). The same
@@ -41,9 +42,9 @@ fn low_rate(s: &Sample) -> bool {
 }
 
 /// `B = b0·W + c·R` solved for a saturated and a bounded run of one case in
-/// one round on `cpus`: the fixed background `b0` as a share of those CPUs'
-/// time and the marginal busy µs per packet `c`; `None` when the two rates
-/// do not differ.
+/// one round on `cpus`: the intercept `b0` (busy time that does not grow
+/// with the rate) as a share of those CPUs' time and the marginal busy µs
+/// per packet `c`; `None` when the two rates do not differ.
 pub fn fit(sat: &Sample, bounded: &Sample, cpus: Range<u32>) -> Option<(f64, f64)> {
     let (b2, w2) = sat.cpu_seconds(cpus.clone())?;
     let (b1, w1) = bounded.cpu_seconds(cpus)?;
@@ -53,7 +54,7 @@ pub fn fit(sat: &Sample, bounded: &Sample, cpus: Range<u32>) -> Option<(f64, f64
         .then(|| ((b1 * r2 - b2 * r1) / det, (b2 * w1 - b1 * w2) / det * 1e6))
 }
 
-/// The share of a CPU left to packets by a background `b`.
+/// The share of a CPU left to packets by an intercept `b`.
 fn share(b: &Summary) -> f64 {
     (1.0 - b.median).clamp(0.0, 1.0)
 }
@@ -70,8 +71,8 @@ pub struct Costs {
     pub tx_pcpu: Summary,
     /// XDP + lookup + cpumap hop: `pcpu-steer - pcpu`, paired by round.
     pub hop: Summary,
-    /// Fixed background of a receiving-side CPU, as a share of its time
-    /// (every case and round pooled).
+    /// Intercept of a receiving-side CPU's busy line, as a share of its
+    /// time (every case and round pooled).
     pub bg_rx: Summary,
     /// The same on the sending side.
     pub bg_tx: Summary,
@@ -108,7 +109,7 @@ impl Costs {
     }
 
     /// Packets/s of one SA: one CPU receives and decrypts all of it in the
-    /// time its background leaves.
+    /// time its intercept leaves.
     pub fn one_sa_pps(&self) -> f64 {
         share(&self.bg_rx) * 1e6 / self.one_sa.median
     }
@@ -187,10 +188,10 @@ fn rounds(kept: &[&Sample], case: &str, tx: bool) -> BTreeMap<u32, f64> {
         .collect()
 }
 
-/// The model's cases: each gives a background per round.
+/// The model's cases: each gives an intercept per round.
 const CASES: [&str; 5] = ["plain", "one-sa", "pcpu", "pcpu-xdp-pass", "pcpu-steer"];
 
-/// The fixed background of one side, every case and round pooled.
+/// The intercept of one side, every case and round pooled.
 fn background(kept: &[&Sample], tx: bool) -> Option<Summary> {
     let v: Vec<f64> = CASES
         .iter()
@@ -236,8 +237,8 @@ pub fn costs(kept: &[&Sample], live: Option<Live>) -> Result<Costs, String> {
         steer: get("pcpu-steer", false)?,
         tx_pcpu: get("pcpu", true)?,
         hop: Summary::of(&hop).map_err(|_| "no round has both pcpu and pcpu-steer".to_string())?,
-        bg_rx: background(kept, false).ok_or("no background on the receiving side")?,
-        bg_tx: background(kept, true).ok_or("no background on the sending side")?,
+        bg_rx: background(kept, false).ok_or("no intercept on the receiving side")?,
+        bg_tx: background(kept, true).ok_or("no intercept on the sending side")?,
         live,
     })
 }
@@ -272,7 +273,7 @@ pub fn section(kept: &[&Sample], c: &Costs, spin: Option<f64>) -> String {
     let _ = writeln!(
         md,
         "Marginal busy CPU µs per packet (the slope between the bounded and the saturated run \
-         of each case in each round, so the guest's fixed background drops out), split \
+         of each case in each round, so busy time that does not grow with the rate drops out), split \
          topology, 1 CPU per side, 1400-byte payloads, lanes on gw-a; median [min–max] over \
          the kept rounds:\n\n\
          | component | µs/packet | from |\n|---|---|---|\n\
@@ -439,15 +440,15 @@ fn check_table(md: &mut String, kept: &[&Sample], c: &Costs, spin: Option<f64>) 
     }
     let calibration = spin.map_or_else(String::new, |u| {
         format!(
-            " (a CPU spinning in this boot reads {:.0} % busy in the same accounting, so this \
-             is time the CPU waited, not time the guest failed to count)",
+            "; a CPU spinning in this boot reads {:.0} % busy in the same accounting, so this \
+             is time the CPU waited, not time the guest failed to count",
             u * 100.0
         )
     });
     let idle_text = if idle_tx.is_empty() {
         format!(
             "the saturated runs left the receiving CPU idle part of the time in the guest's own \
-             accounting{calibration} (busy {}; a run this CPU limits keeps it ≥ {:.0} % busy) \
+             accounting (busy {}; a run this CPU limits keeps it ≥ {:.0} % busy{calibration}) \
              while the sending CPUs were busy: the sender set the rate",
             idle.join(", "),
             CPU_BOUND * 100.0
@@ -455,9 +456,9 @@ fn check_table(md: &mut String, kept: &[&Sample], c: &Costs, spin: Option<f64>) 
     } else {
         format!(
             "the saturated runs left the receiving CPU idle part of the time in the guest's own \
-             accounting{calibration} (busy {}) and the sending CPUs too (busy {}), where a run one of them \
-             limits keeps it ≥ {:.0} % busy: neither set the rate, each side waited for the \
-             other. Under TCG on shared host cores a wake-up across vCPUs goes through the \
+             accounting (busy {}) and the sending CPUs too (busy {}), where a run one of them \
+             limits keeps it ≥ {:.0} % busy{calibration}: neither set the rate, each side \
+             waited for the other. Under TCG on shared host cores a wake-up across vCPUs goes through the \
              host's scheduler, and the guest sees that wait as idle",
             idle.join(", "),
             idle_tx.join(", "),
@@ -818,9 +819,10 @@ mod tests {
         assert!(md.contains("**The check misses on this run**"), "{md}");
         assert!(
             md.contains(
-                "reads 100 % busy in the same accounting, so this is time the CPU waited, not \
-                 time the guest failed to count) (busy one-sa 75 %, pcpu 75 %, pcpu-steer 75 %) \
-                 and the sending CPUs too"
+                "(busy one-sa 75 %, pcpu 75 %, pcpu-steer 75 %) and the sending CPUs too (busy \
+                 one-sa 10 %, pcpu 10 %, pcpu-steer 10 %), where a run one of them limits keeps \
+                 it ≥ 95 % busy; a CPU spinning in this boot reads 100 % busy in the same \
+                 accounting, so this is time the CPU waited"
             ),
             "{md}"
         );
