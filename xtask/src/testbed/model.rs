@@ -273,9 +273,9 @@ pub fn section(kept: &[&Sample], c: &Costs, spin: Option<f64>) -> String {
     let _ = writeln!(
         md,
         "Marginal busy CPU µs per packet (the slope between the bounded and the saturated run \
-         of each case in each round, so busy time that does not grow with the rate drops out), split \
-         topology, 1 CPU per side, 1400-byte payloads, lanes on gw-a; median [min–max] over \
-         the kept rounds:\n\n\
+         of each case in each round, so busy time that does not grow with the rate drops \
+         out), split topology, 1 CPU per side, 1400-byte payloads, lanes on gw-a; median \
+         [min–max] over the kept rounds:\n\n\
          | component | µs/packet | from |\n|---|---|---|\n\
          | receive + forward + delivery, no ESP (a) | {} | plain |\n\
          | the same with ESP input, per-CPU SA (l) | {} | pcpu |\n\
@@ -359,12 +359,13 @@ pub fn section(kept: &[&Sample], c: &Costs, spin: Option<f64>) -> String {
          whatever N, as one CPU receives and decrypts it; per-CPU SAs with steering = \
          min((1 − b)/(h + l/N), N(1 − b_tx)/t): the receiving CPU pays h for every packet and \
          decrypts its own share, each other CPU decrypts 1/N (cpumap builds the skb on the \
-         target CPU), and the sender scales with its per-CPU SAs. The band runs from h = its median (optimistic) to h = its \
-         largest round (pessimistic), h_live where it was measured. A real NIC's receive \
+         target CPU), and the sender scales with its per-CPU SAs. The band runs from h = its \
+         median (optimistic) to h = its largest round (pessimistic), h_live where it was \
+         measured. A real NIC's receive \
          (descriptor, DMA sync) differs from the test run's frame setup; under TCG the \
-         virtio device's own work runs in QEMU, outside the guest's CPU time. Assumptions: costs per packet do not grow with N (no \
-         shared cache lines, locks or memory bandwidth limit: exactly what a larger machine \
-         must confirm), and the NIC delivers the tunnel on one queue (the wire topology).\n"
+         virtio device's own work runs in QEMU, outside the guest's CPU time. Assumptions: \
+         costs per packet do not grow with N (no shared cache lines, locks or memory \
+         bandwidth limit: exactly what a larger machine must confirm), and the NIC delivers the tunnel on one queue (the wire topology).\n"
     );
     check_table(&mut md, kept, c, spin);
     let knee = |p: bool| {
@@ -458,8 +459,8 @@ fn check_table(md: &mut String, kept: &[&Sample], c: &Costs, spin: Option<f64>) 
             "the saturated runs left the receiving CPU idle part of the time in the guest's own \
              accounting (busy {}) and the sending CPUs too (busy {}), where a run one of them \
              limits keeps it ≥ {:.0} % busy{calibration}: neither set the rate, each side \
-             waited for the other. Under TCG on shared host cores a wake-up across vCPUs goes through the \
-             host's scheduler, and the guest sees that wait as idle",
+             waited for the other. Under TCG on shared host cores a wake-up across vCPUs goes \
+             through the host's scheduler, and the guest sees that wait as idle",
             idle.join(", "),
             idle_tx.join(", "),
             CPU_BOUND * 100.0
@@ -499,7 +500,8 @@ fn check_table(md: &mut String, kept: &[&Sample], c: &Costs, spin: Option<f64>) 
         md,
         "\nThis check is in-sample (the costs come from the same rounds), so agreement shows \
          that busy time on a straight line in the rate, up to a fully busy CPU, describes \
-         N = 1; only runs at N > 1 can test the projection. The model predicts what gw-b receives and decrypts, not \
+         N = 1; only runs at N > 1 can test the projection. The model predicts what gw-b \
+         receives and decrypts, not \
          what iperf3 delivers: with gw-b's softirq and the iperf3 server on one CPU, the \
          saturated UDP rows lose most datagrams at the server's socket (UdpRcvbufErrors), and \
          any change that moves decryption out of softirq into the scheduled cpumap kthread \
