@@ -846,7 +846,7 @@ mod end_to_end {
         };
         write(&dir, meta, &runs, &plan, 1.0).unwrap();
         let md = std::fs::read_to_string(dir.join("README.md")).unwrap();
-        // a = 20, l = 40, h = 10 (µs per packet), the background cancelled.
+        // a = 20, l = 40, h = 10 (µs per packet), the intercept cancelled.
         assert!(
             md.contains("per-CPU SA (l) | 40.0 [40.0–40.0] | pcpu |"),
             "{md}"
